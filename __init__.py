@@ -1,0 +1,85 @@
+"""edgeperf: how fast, and at what energy, a neural network runs on an edge board.
+
+The public API::
+
+    import edgeperf
+    est = edgeperf.estimate("model.onnx", platform="jetson-nano", precision="fp16")
+    est.total_latency_ms, est.total_energy_mj, est.layers[0].bound
+
+``import edgeperf`` never imports torch, optuna or onnxruntime.
+"""
+
+from __future__ import annotations
+
+from ._errors import EdgeperfError, InputError, LimitError, ModelError, ProfileError, UnknownOpError
+from .estimator import (
+    Estimate,
+    Graph,
+    Layer,
+    LayerEstimate,
+    MappedGraph,
+    OperatingPoint,
+    choose_precision,
+    estimate_mapped,
+    load_model,
+    map_graph,
+    parse_input_shape,
+    resolve_operating_point,
+)
+from .profiles import Profile, list_profiles, load_profile
+
+__all__ = [
+    "estimate", "EdgeperfError", "InputError", "LimitError", "ModelError", "ProfileError", "UnknownOpError",
+    "Estimate", "Graph", "Layer", "LayerEstimate", "MappedGraph", "OperatingPoint", "Profile",
+    "list_profiles", "load_model", "load_profile", "map_graph", "parse_input_shape", "__version__",
+]
+
+__version__ = "0.1.0"
+
+
+def estimate(model, platform, *, precision: str | None = None, power_mode: str | None = None,
+             freq_mhz: dict | None = None, input_shapes: dict | None = None, on_unknown: str = "error") -> Estimate:
+    """Predict per-layer and total latency and energy of a model on a platform.
+
+    Parameters
+    ----------
+    model : str, Path or Graph
+        ``model.onnx``, ``model.tflite``, ``zoo:NAME`` or an already loaded :class:`Graph`.
+    platform : str, Path or Profile
+        A shipped profile name (see :func:`list_profiles`), a profile ``.json`` path or a :class:`Profile`.
+    precision : {"fp32", "fp16", "int8"}, optional
+        Deployment precision; default: the model's own int8 if quantized, else the platform's default.
+    power_mode : str, optional
+        A named power mode of the platform (``5W``, ``MAXN``); default: the profile's default mode.
+    freq_mhz : dict of str to float, optional
+        Explicit clock per domain, e.g. ``{"gpu": 640.0}``; must be a step the domain offers.
+    input_shapes : dict of str to tuple of int, optional
+        Static shapes for inputs with dynamic dimensions.
+    on_unknown : {"error", "roofline"}
+        ``roofline`` estimates unknown operators from bytes and MACs and flags them.
+
+    Returns
+    -------
+    Estimate
+        Per-layer :class:`LayerEstimate` values and totals in ms and mJ.
+
+    Raises
+    ------
+    ModelError, UnknownOpError
+        The model cannot be read or uses unknown operators.
+    ProfileError
+        The platform is unknown or its profile is invalid.
+    InputError
+        A precision, power mode, frequency or input shape is invalid.
+
+    Examples
+    --------
+    >>> est = estimate("zoo:resnet18", "jetson-nano")          # doctest: +SKIP
+    >>> round(est.total_latency_ms, 1)                          # doctest: +SKIP
+    """
+    profile = load_profile(platform)
+    graph = load_model(model, input_shapes=input_shapes, on_unknown=on_unknown)
+    chosen, note = choose_precision(profile, precision, graph.native_precision)
+    point = resolve_operating_point(profile, power_mode, freq_mhz)
+    mapped = map_graph(graph, profile.mapping)
+    return estimate_mapped(mapped, profile, precision=chosen, point=point, notes=(note,) if note else ())

@@ -1,0 +1,254 @@
+"""The ``edgeperf`` command line: thin typer commands over the library API.
+
+Each command parses its options, calls one library function and formats the
+result. Library errors (:class:`edgeperf.EdgeperfError`) and usage errors end
+the program with exit code 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from enum import Enum
+from typing import List, Optional
+
+import typer
+
+from . import estimate as run_estimate
+from ._atomic import write_text_atomic
+from ._errors import EdgeperfError, InputError
+from .estimator import Estimate, parse_input_shape
+from .profiles import list_profiles, load_profile
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Latency and energy of neural networks on edge boards.")
+profiles_app = typer.Typer(no_args_is_help=True, help="List and inspect platform profiles.")
+app.add_typer(profiles_app, name="profiles")
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class OnUnknown(str, Enum):
+    error = "error"
+    roofline = "roofline"
+
+
+def _parse_freqs(values: list[str]) -> dict[str, float]:
+    freqs = {}
+    for text in values:
+        domain, sep, value = text.partition("=")
+        try:
+            mhz = float(value)
+        except ValueError:
+            mhz = -1.0
+        if not sep or not domain or mhz <= 0:
+            raise InputError(f"--freq {text!r} is not DOMAIN=MHZ; example: --freq gpu=640")
+        freqs[domain] = mhz
+    return freqs
+
+
+def _human(count: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(count) >= size:
+            return f"{count / size:.2f}{unit}"
+    return f"{count:.0f}"
+
+
+_SHORT_OPS = {"BatchNormalization": "BN", "QuantizeLinear": "Q", "DequantizeLinear": "DQ",
+              "GlobalAveragePool": "GAP", "LayerNormalization": "LN", "HardSwish": "HSwish"}
+
+
+def _short_op(op_type: str) -> str:
+    return "+".join(_SHORT_OPS.get(op, op) for op in op_type.split("+"))
+
+
+def _shape(shape) -> str:
+    return "x".join(str(d) for d in shape) if shape else "-"
+
+
+def _ordered_layers(est: Estimate, top: int | None):
+    if top is None:
+        return list(est.layers)
+    return sorted(est.layers, key=lambda layer: layer.latency_ms, reverse=True)[:top]
+
+
+def _render_csv(est: Estimate, top: int | None) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    columns = ["name", "op_type", "op_class", "output_shape", "macs", "flops", "params", "bytes", "precision",
+               "cost_model", "bound", "compute_ms", "memory_ms", "latency_ms", "power_mw", "energy_mj", "share", "nodes"]
+    writer.writerow(columns)
+    for layer in _ordered_layers(est, top):
+        row = layer.to_dict()
+        row["output_shape"] = _shape(layer.output_shape)
+        row["nodes"] = ";".join(layer.nodes)
+        writer.writerow([row[c] for c in columns])
+    return out.getvalue()
+
+
+def _render_json(est: Estimate, top: int | None) -> str:
+    document = est.to_dict()
+    if top is not None:
+        document["layers"] = [layer.to_dict() for layer in _ordered_layers(est, top)]
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _print_table(est: Estimate, top: int | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    point = ", ".join(f"{d}={f:g} MHz" for d, f in est.operating_point.freq_mhz.items())
+    mode = f"power mode {est.operating_point.power_mode}, " if est.operating_point.power_mode else ""
+    table = Table(title=f"{est.model} on {est.platform} ({est.precision}, {mode}{point})", title_justify="left")
+    for header, justify in (("#", "right"), ("layer", "left"), ("op", "left"), ("output", "left"),
+                            ("MACs", "right"), ("bytes", "right"), ("bound", "left"), ("ms", "right"),
+                            ("mJ", "right"), ("share", "right")):
+        table.add_column(header, justify=justify, overflow="fold")
+    index = {layer.name: i for i, layer in enumerate(est.layers)}
+    shown = _ordered_layers(est, top)
+    for layer in shown:
+        flag = " [unknown-op]" if "unknown-op" in layer.flags else ""
+        table.add_row(str(index[layer.name]), layer.name, _short_op(layer.op_type) + flag, _shape(layer.output_shape),
+                      _human(layer.macs), _human(layer.bytes_), layer.bound, f"{layer.latency_ms:.4f}",
+                      f"{layer.energy_mj:.4f}", f"{100 * layer.share:.1f}%")
+    hidden = len(est.layers) - len(shown)
+    if hidden:
+        rest = sum(layer.latency_ms for layer in est.layers) - sum(layer.latency_ms for layer in shown)
+        table.add_row("", f"... {hidden} more layers", "", "", "", "", "", f"{rest:.4f}", "", "")
+    table.add_section()
+    table.add_row("", "total", f"{len(est.layers)} layers", "", _human(est.total_macs), "", "",
+                  f"{est.total_latency_ms:.3f}", f"{est.total_energy_mj:.3f}", "100%")
+    console.print(table)
+    console.print(f"params {_human(est.total_params)}, {est.elided_nodes} shape-only nodes elided, "
+                  f"profile {est.platform} {est.profile_version}")
+    for note in est.notes:
+        console.print(f"note: {note}")
+
+
+@app.command()
+def estimate(
+    model: str = typer.Argument(..., help="An .onnx or .tflite file, or zoo:NAME."),
+    platform: str = typer.Option(..., "--platform", "-p", help="Shipped profile name or profile .json path."),
+    precision: Optional[str] = typer.Option(None, help="fp32, fp16 or int8 (default: the platform's)."),
+    power_mode: Optional[str] = typer.Option(None, "--power-mode", help="Named power mode, e.g. 5W or MAXN."),
+    freq: List[str] = typer.Option([], "--freq", help="Clock of a domain, DOMAIN=MHZ (repeatable), e.g. gpu=640."),
+    input_shape: List[str] = typer.Option([], "--input-shape", help="NAME=1x3x224x224 for dynamic inputs (repeatable)."),
+    on_unknown: OnUnknown = typer.Option(OnUnknown.error, "--on-unknown", help="error, or roofline for unknown ops."),
+    top: Optional[int] = typer.Option(None, "--top", min=1, help="Show only the N slowest layers."),
+    output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write json/csv to this file (atomically)."),
+) -> None:
+    """Predict per-layer and total latency and energy of MODEL on a platform."""
+    shapes = dict(parse_input_shape(text) for text in input_shape)
+    result = run_estimate(model, platform, precision=precision, power_mode=power_mode, freq_mhz=_parse_freqs(freq),
+                          input_shapes=shapes, on_unknown=on_unknown.value)
+    if output_format is OutputFormat.table:
+        if output:
+            raise InputError("--output needs --format json or csv")
+        _print_table(result, top)
+        return
+    text = _render_json(result, top) if output_format is OutputFormat.json else _render_csv(result, top)
+    if output:
+        write_text_atomic(output, text)
+    else:
+        sys.stdout.write(text)
+
+
+@profiles_app.command("list")
+def profiles_list() -> None:
+    """List the shipped platform profiles."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="shipped profiles", title_justify="left")
+    for header in ("name", "title", "kind", "precisions (peak GFLOP/s)", "quality"):
+        table.add_column(header, overflow="fold")
+    for name in list_profiles():
+        profile = load_profile(name)
+        peaks = ", ".join(f"{p} {v:g}" for p, v in profile.precisions.items())
+        table.add_row(name, profile.title, profile.kind, peaks, profile.quality.split(".")[0])
+    Console(highlight=False).print(table)
+
+
+@profiles_app.command("show")
+def profiles_show(
+    name: str = typer.Argument(..., help="Shipped profile name or profile .json path."),
+    as_json: bool = typer.Option(False, "--json", help="Print the profile document as JSON."),
+) -> None:
+    """Show a profile: facts, clocks, power, mapping rules, layer models and sources."""
+    profile = load_profile(name)
+    if as_json:
+        sys.stdout.write(json.dumps(dict(profile.document), indent=2) + "\n")
+        return
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    console.print(f"[bold]{profile.name}[/bold]: {profile.title} (profile {profile.version}, {profile.kind})")
+    console.print(f"quality: {profile.quality}")
+    console.print("precisions: " + ", ".join(f"{p} {v:g} GFLOP/s" for p, v in profile.precisions.items())
+                  + f" (default {profile.default_precision})")
+    console.print(f"memory bandwidth: {profile.memory_bandwidth_gbps:g} GB/s")
+    for domain in profile.clocks.values():
+        steps = ", ".join(f"{f:g}" for f in domain.available_mhz)
+        console.print(f"clock {domain.name}: reference {domain.reference_mhz:g} MHz; steps {steps}")
+    for mode, caps in profile.power_modes.items():
+        console.print(f"power mode {mode}: " + ", ".join(f"{d} <= {f:g} MHz" for d, f in caps.items()))
+    active = ", ".join(f"{k} {v:g}" for k, v in profile.power.active_mw.items())
+    console.print(f"power: idle {profile.power.idle_mw:g} mW; active above idle (mW): {active}; "
+                  f"calibrated: {profile.power.calibrated}")
+    console.print(f"mapping ({profile.mapping.runtime}): elide {list(profile.mapping.elide)}")
+    for rule in profile.mapping.rules:
+        console.print(f"  {rule.name}: {'/'.join(rule.primary)} + up to {rule.max_followers} of "
+                      f"{'/'.join(rule.followers) or '-'}; absorbs inputs from {'/'.join(rule.absorb_inputs) or '-'}")
+    for op_class, model in profile.layer_models.items():
+        console.print(f"layer model {op_class}: {model.form} {dict(model.params)}")
+    console.print("sources:")
+    for key, text in profile.sources.items():
+        console.print(f"  [{key}] {text}")
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``edgeperf`` script; returns the exit code.
+
+    typer handles usage errors itself (exit code 2 with a usage line); library
+    errors are caught here and printed as one line.
+    """
+    try:
+        app(args=argv, prog_name="edgeperf")
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 2)
+    except EdgeperfError as exc:
+        sys.stderr.write(f"edgeperf: error: {_one_line(exc)}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("edgeperf: interrupted\n")
+        return 130
+    except MemoryError:
+        sys.stderr.write("edgeperf: error: out of memory; the model is too large for this machine\n")
+        return 2
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: one line, the traceback only on request
+        if os.environ.get("EDGEPERF_DEBUG"):
+            raise
+        sys.stderr.write(f"edgeperf: internal error: {type(exc).__name__}: {_one_line(exc)} "
+                         "(set EDGEPERF_DEBUG=1 for the traceback, and please report it)\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Model -> layer graph -> mapped (fused) graph -> per-layer latency and energy.
+
+Data flow::
+
+    load_model(path)            -> Graph          (_onnx_import, _tflite_import)
+    map_graph(graph, mapping)   -> MappedGraph    (_mapping: the runtime's fusion rules)
+    estimate_mapped(mapped, profile, precision, point) -> Estimate   (_cost_models, _estimate)
+
+Most callers want :func:`edgeperf.estimate`, which runs all three.
+"""
+
+from ._cost_models import COST_MODELS, STEP_DIMS, CostParts, Features, step_efficiency
+from ._cost_models import validate_params as validate_cost_params
+from ._estimate import (
+    Estimate,
+    LayerEstimate,
+    OperatingPoint,
+    choose_precision,
+    estimate_mapped,
+    latency_parts,
+    resolve_operating_point,
+)
+from ._ir import OP_CLASSES, Graph, Layer
+from ._load import load_model
+from ._mapping import NO_FUSION, ExecLayer, FusionRule, MappedGraph, Mapping, map_graph
+from ._onnx_import import MAX_NODES, MAX_TENSOR_ELEMENTS, graph_from_model, load_onnx, parse_input_shape
+from ._opcount import known_ops
+
+__all__ = [
+    "COST_MODELS", "STEP_DIMS", "CostParts", "Features", "step_efficiency", "validate_cost_params",
+    "Estimate", "LayerEstimate", "OperatingPoint", "choose_precision", "estimate_mapped", "latency_parts",
+    "resolve_operating_point", "OP_CLASSES", "Graph", "Layer", "load_model", "NO_FUSION", "ExecLayer",
+    "FusionRule", "MappedGraph", "Mapping", "map_graph", "MAX_NODES", "MAX_TENSOR_ELEMENTS",
+    "graph_from_model", "load_onnx", "parse_input_shape", "known_ops",
+]

@@ -1,0 +1,222 @@
+"""Layer latency models: pure, vectorised functions, one registry.
+
+Every model maps arrays of layer features (one element per executed layer of
+one operator class) and a :class:`Machine` (peak throughput and bandwidth at the
+chosen precision and clocks) to :class:`CostParts`: a compute part that scales
+with the core clock and precision, a memory part that scales with the memory
+clock and bytes, a fixed per-layer overhead, and the combined latency.
+
+Forms (parameters are the profile's data, see docs/profile-format.md):
+
+``roofline``
+    ``t = max(flops / (eff_c * peak), bytes / (eff_m * bw)) + overhead``.
+``refined_roofline``
+    ANNETTE's refinement (Wess et al., IEEE Access 2021): per unrolled dimension
+    x with parallelism p and weight alpha, ``u = x / (ceil(x / p) * p)``,
+    ``eff_x = 1 / ((1 - alpha) + alpha / u)``; when the layer is compute-bound
+    its time is divided by the product of the ``eff_x`` (as ANNETTE applies it).
+``step_linear``
+    The step-plus-linear form of Blackthorn/ANNETTE (seed 003): latency is
+    linear in the work counted in hardware-sized steps,
+    ``t = overhead + a_c * padded_ops + a_m * bytes``, where ``padded_ops`` is
+    the layer's arithmetic with each stepped dimension rounded up to a multiple
+    of its step width (``ceil(x / p) * p``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+__all__ = [
+    "Machine",
+    "Features",
+    "CostParts",
+    "COST_MODELS",
+    "ParamSpec",
+    "STEP_DIMS",
+]
+
+#: Geometry dimensions a step model may unroll.
+STEP_DIMS: tuple[str, ...] = ("c_in", "c_out", "h_out", "w_out")
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """Throughput the platform offers a layer at one precision and operating point.
+
+    Attributes
+    ----------
+    flops_per_ms : float
+        Peak arithmetic operations per millisecond at the layer's precision and core clock.
+    bytes_per_ms : float
+        Peak memory bytes per millisecond at the memory clock.
+    """
+
+    flops_per_ms: float
+    bytes_per_ms: float
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Features:
+    """Per-layer arrays of one operator class (all the same length)."""
+
+    flops: np.ndarray
+    bytes_: np.ndarray
+    c_in: np.ndarray
+    c_out: np.ndarray
+    h_out: np.ndarray
+    w_out: np.ndarray
+    flops_per_ms: np.ndarray
+    bytes_per_ms: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.flops.shape[0])
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CostParts:
+    """Latency parts in ms, arrays aligned with the input features."""
+
+    compute_ms: np.ndarray
+    memory_ms: np.ndarray
+    overhead_ms: np.ndarray
+    latency_ms: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """One parameter of a cost model: its name, lower/upper bound and default."""
+
+    name: str
+    low: float
+    high: float
+    default: float | None = None
+    kind: str = "number"  # "number" or "steps"
+
+
+def _unpadded(features: Features, params: dict) -> tuple[np.ndarray, np.ndarray]:
+    compute = features.flops / (features.flops_per_ms * params.get("compute_efficiency", 1.0))
+    memory = features.bytes_ / (features.bytes_per_ms * params.get("memory_efficiency", 1.0))
+    return compute, memory
+
+
+def roofline(features: Features, params: dict) -> CostParts:
+    """Classic roofline: the slower of compute and memory, plus a fixed overhead."""
+    compute, memory = _unpadded(features, params)
+    overhead = np.full(features.size, float(params.get("overhead_ms", 0.0)))
+    return CostParts(compute, memory, overhead, np.maximum(compute, memory) + overhead)
+
+
+def step_efficiency(x: np.ndarray, par: int, alpha: float) -> np.ndarray:
+    """ANNETTE's blended step efficiency of dimension ``x`` on ``par`` lanes.
+
+    >>> float(step_efficiency(np.array([33.0]), 32, 1.0)[0])  # 33 of 64 lanes busy
+    0.515625
+    """
+    x = np.maximum(np.asarray(x, dtype=float), 1.0)
+    used = x / (np.ceil(x / par) * par)
+    return 1.0 / ((1.0 - alpha) + alpha / used)
+
+
+def refined_roofline(features: Features, params: dict) -> CostParts:
+    """Roofline whose compute roof is lowered by per-dimension step efficiencies."""
+    compute, memory = _unpadded(features, params)
+    efficiency = np.ones(features.size)
+    for dim, step in params.get("steps", {}).items():
+        efficiency = efficiency * step_efficiency(getattr(features, dim), int(step["par"]), float(step.get("alpha", 1.0)))
+    compute_bound = compute > memory
+    compute = np.where(compute_bound, compute / efficiency, compute)
+    overhead = np.full(features.size, float(params.get("overhead_ms", 0.0)))
+    return CostParts(compute, memory, overhead, np.maximum(compute, memory) + overhead)
+
+
+def padding_factor(features: Features, steps: dict) -> np.ndarray:
+    """Work inflation from rounding each stepped dimension up to its step width."""
+    factor = np.ones(features.size)
+    for dim, step in steps.items():
+        x = np.maximum(getattr(features, dim).astype(float), 1.0)
+        par = float(step["par"])
+        factor = factor * (np.ceil(x / par) * par) / x
+    return factor
+
+
+def step_linear(features: Features, params: dict) -> CostParts:
+    """Latency linear in hardware-step counts of work and in bytes (Blackthorn/ANNETTE)."""
+    padded = features.flops * padding_factor(features, params.get("steps", {}))
+    compute = params.get("compute_scale", 1.0) * padded / features.flops_per_ms
+    memory = params.get("memory_scale", 1.0) * features.bytes_ / features.bytes_per_ms
+    overhead = np.full(features.size, float(params.get("overhead_ms", 0.0)))
+    return CostParts(compute, memory, overhead, compute + memory + overhead)
+
+
+_EFFICIENCY = (
+    ParamSpec("compute_efficiency", 1e-6, 1.0, 1.0),
+    ParamSpec("memory_efficiency", 1e-6, 1.0, 1.0),
+    ParamSpec("overhead_ms", 0.0, 1e4, 0.0),
+)
+
+#: form name -> (function, accepted parameters)
+COST_MODELS: dict[str, tuple[Callable[[Features, dict], CostParts], tuple[ParamSpec, ...]]] = {
+    "roofline": (roofline, _EFFICIENCY),
+    "refined_roofline": (refined_roofline, _EFFICIENCY + (ParamSpec("steps", 0, 0, None, "steps"),)),
+    "step_linear": (step_linear, (
+        ParamSpec("compute_scale", 0.0, 1e6, 1.0),
+        ParamSpec("memory_scale", 0.0, 1e6, 1.0),
+        ParamSpec("overhead_ms", 0.0, 1e4, 0.0),
+        ParamSpec("steps", 0, 0, None, "steps"),
+    )),
+}
+
+
+def validate_params(form: str, params: dict, where: str) -> dict:
+    """Check ``params`` against the form's specs; return them with defaults filled in.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter, its value and the accepted range.
+    """
+    if form not in COST_MODELS:
+        raise ValueError(f"{where}.form: unknown cost model {form!r}; known: {sorted(COST_MODELS)}")
+    specs = {spec.name: spec for spec in COST_MODELS[form][1]}
+    unknown = sorted(set(params) - set(specs))
+    if unknown:
+        raise ValueError(f"{where}: unknown parameter(s) {unknown} for form {form!r}; accepted: {sorted(specs)}")
+    clean: dict = {}
+    for name, spec in specs.items():
+        if name not in params:
+            if spec.default is not None:
+                clean[name] = spec.default
+            continue
+        value = params[name]
+        if spec.kind == "steps":
+            clean[name] = _validate_steps(value, f"{where}.{name}")
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or not spec.low <= value <= spec.high:
+            raise ValueError(f"{where}.{name} must be a finite number in [{spec.low}, {spec.high}], got {value!r}")
+        clean[name] = float(value)
+    return clean
+
+
+def _validate_steps(value, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} must map dimensions {STEP_DIMS} to {{'par': int, 'alpha': float}}, got {value!r}")
+    steps = {}
+    for dim, step in value.items():
+        if dim not in STEP_DIMS:
+            raise ValueError(f"{where}: unknown dimension {dim!r}; accepted: {STEP_DIMS}")
+        if not isinstance(step, dict) or set(step) - {"par", "alpha"} or "par" not in step:
+            raise ValueError(f"{where}.{dim} must be {{'par': int >= 1, 'alpha': 0..1}}, got {step!r}")
+        par, alpha = step["par"], step.get("alpha", 1.0)
+        if isinstance(par, bool) or not isinstance(par, int) or not 1 <= par <= 65536:
+            raise ValueError(f"{where}.{dim}.par must be an integer in [1, 65536], got {par!r}")
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"{where}.{dim}.alpha must be a number in [0, 1], got {alpha!r}")
+        steps[dim] = {"par": par, "alpha": float(alpha)}
+    return steps

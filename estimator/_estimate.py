@@ -1,0 +1,289 @@
+"""Per-layer and total latency and energy of a mapped graph on a platform profile.
+
+Latency: each executed layer is costed by the cost model its operator class has
+in the profile (``_cost_models``), on a machine whose peak throughput is the
+profile's figure for the layer's precision scaled by the compute clock, and
+whose bandwidth is scaled by the memory clock. Layers add up: the network
+latency is the sum of its executed layers (ANNETTE, nn-Meter and Blackthorn all
+make this assumption; the mapping model is what makes it hold).
+
+Energy: a layer draws the board's idle power plus the dynamic power of its
+operator class, scaled to the operating point by ``f * V^2`` (or ``f`` where
+voltages are unknown); its energy is that power times its latency. The total is
+the sum, so idle power over the whole inference is included exactly once.
+
+The profile is duck-typed (see ``edgeperf.profiles.Profile``); this module
+does not import the profiles package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from .._errors import InputError
+from .._units import BITS_PER_ELEMENT, mw_ms_to_mj
+from ._cost_models import COST_MODELS, CostParts, Features
+from ._mapping import MappedGraph
+
+__all__ = ["OperatingPoint", "LayerEstimate", "Estimate", "resolve_operating_point", "latency_parts",
+           "estimate_mapped", "choose_precision"]
+
+SCHEMA = "edgeperf.estimate/1"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatingPoint:
+    """Clock of every domain, and the power mode they came from."""
+
+    power_mode: str | None
+    freq_mhz: MappingProxyType
+
+    def to_dict(self) -> dict:
+        return {"power_mode": self.power_mode, "freq_mhz": dict(self.freq_mhz)}
+
+
+def resolve_operating_point(profile, power_mode: str | None = None, freq_mhz: dict | None = None) -> OperatingPoint:
+    """Clocks for a power mode and explicit frequency choices.
+
+    Each domain runs at its reference clock, capped by the power mode (snapped
+    down to the nearest available step), unless ``freq_mhz`` names a frequency,
+    which must be one of the domain's available steps within the mode's cap.
+
+    Raises
+    ------
+    InputError
+        For an unknown power mode or domain, or a frequency the domain lacks.
+    """
+    mode = power_mode if power_mode is not None else profile.default_power_mode
+    if mode is not None and mode not in profile.power_modes:
+        raise InputError(f"platform {profile.name!r} has no power mode {mode!r}; "
+                         f"available: {sorted(profile.power_modes) or 'none'}")
+    caps = dict(profile.power_modes[mode]) if mode is not None else {}
+    freqs = {}
+    for name, domain in profile.clocks.items():
+        ceiling = min(caps.get(name, domain.reference_mhz), domain.reference_mhz)
+        allowed = [f for f in domain.available_mhz if f <= ceiling + 1e-6] or [domain.available_mhz[0]]
+        freqs[name] = max(allowed)
+    for name, value in (freq_mhz or {}).items():
+        if name not in profile.clocks:
+            raise InputError(f"platform {profile.name!r} has no clock domain {name!r}; domains: {sorted(profile.clocks)}")
+        domain = profile.clocks[name]
+        match = [f for f in domain.available_mhz if abs(f - value) <= 0.5]
+        if not match:
+            raise InputError(f"{name}={value:g} MHz is not a step of platform {profile.name!r}; "
+                             f"available {name} MHz: {', '.join(f'{f:g}' for f in domain.available_mhz)}")
+        cap = caps.get(name)
+        if cap is not None and match[0] > cap + 1e-6:
+            raise InputError(f"{name}={value:g} MHz exceeds the {cap:g} MHz cap of power mode {mode!r}")
+        freqs[name] = match[0]
+    return OperatingPoint(power_mode=mode, freq_mhz=MappingProxyType(freqs))
+
+
+def choose_precision(profile, requested: str | None, native: str = "fp32") -> tuple[str, str | None]:
+    """The deployment precision and, when it was not asked for, a note saying why.
+
+    Raises
+    ------
+    InputError
+        When ``requested`` is not a precision the platform supports.
+    """
+    supported = sorted(profile.precisions)
+    if requested is not None:
+        if requested not in profile.precisions:
+            raise InputError(f"platform {profile.name!r} does not run precision {requested!r}; "
+                             f"supported: {', '.join(supported)}")
+        return requested, None
+    if native in profile.precisions and native != "fp32":
+        return native, f"precision {native}: the model is quantized"
+    chosen = profile.default_precision
+    return chosen, f"precision {chosen}: the platform's default deployment precision (choose with --precision)"
+
+
+def _scales(profile, point: OperatingPoint) -> tuple[float, float, float]:
+    compute = profile.clocks[profile.compute_domain]
+    memory = profile.clocks[profile.memory_domain]
+    f_c = point.freq_mhz[profile.compute_domain]
+    f_m = point.freq_mhz[profile.memory_domain]
+    compute_scale = f_c / compute.reference_mhz
+    memory_scale = f_m / memory.reference_mhz
+    volt, volt_ref = compute.voltage_at(f_c), compute.voltage_at(compute.reference_mhz)
+    power_scale = compute_scale * ((volt / volt_ref) ** 2 if volt is not None else 1.0)
+    return compute_scale, memory_scale, power_scale
+
+
+def latency_parts(mapped: MappedGraph, profile, precision: str, point: OperatingPoint) -> tuple[CostParts, np.ndarray]:
+    """Latency parts of every executed layer, vectorised per operator class.
+
+    Returns
+    -------
+    parts : CostParts
+        Arrays aligned with ``mapped.layers`` (ms).
+    bytes_ : numpy.ndarray
+        Bytes each layer moves at its precision.
+    """
+    n = len(mapped.layers)
+    compute_scale, memory_scale, _ = _scales(profile, point)
+    layer_int8 = mapped.int8_layer & ("int8" in profile.precisions)
+    bits = np.where(mapped.int8_layer, 8.0, float(BITS_PER_ELEMENT[precision]))
+    bytes_ = mapped.elements * bits / 8.0
+    peak = np.where(layer_int8, profile.precisions.get("int8", 0.0), profile.precisions[precision])
+    flops_per_ms = peak * 1e6 * compute_scale
+    bytes_per_ms = np.full(n, profile.memory_bandwidth_gbps * 1e6 * memory_scale)
+    compute = np.zeros(n)
+    memory = np.zeros(n)
+    overhead = np.zeros(n)
+    latency = np.zeros(n)
+    for op_class in np.unique(mapped.op_class) if n else ():
+        index = np.flatnonzero(mapped.op_class == op_class)
+        model = profile.layer_model(op_class)
+        function = COST_MODELS[model.form][0]
+        features = Features(
+            flops=mapped.flops[index], bytes_=bytes_[index], c_in=mapped.c_in[index], c_out=mapped.c_out[index],
+            h_out=mapped.h_out[index], w_out=mapped.w_out[index], flops_per_ms=flops_per_ms[index],
+            bytes_per_ms=bytes_per_ms[index],
+        )
+        part = function(features, dict(model.params))
+        compute[index], memory[index] = part.compute_ms, part.memory_ms
+        overhead[index], latency[index] = part.overhead_ms, part.latency_ms
+    return CostParts(compute, memory, overhead, latency), bytes_
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerEstimate:
+    """Predicted cost of one executed layer (units in the field names)."""
+
+    name: str
+    op_type: str
+    op_class: str
+    nodes: tuple[str, ...]
+    output_shape: tuple[int, ...]
+    macs: int
+    flops: int
+    params: int
+    bytes_: int
+    precision: str
+    cost_model: str
+    bound: str
+    compute_ms: float
+    memory_ms: float
+    overhead_ms: float
+    latency_ms: float
+    power_mw: float
+    energy_mj: float
+    share: float
+    flags: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "op_type": self.op_type, "op_class": self.op_class, "nodes": list(self.nodes),
+            "output_shape": list(self.output_shape), "macs": self.macs, "flops": self.flops, "params": self.params,
+            "bytes": self.bytes_, "precision": self.precision, "cost_model": self.cost_model, "bound": self.bound,
+            "compute_ms": self.compute_ms, "memory_ms": self.memory_ms, "overhead_ms": self.overhead_ms,
+            "latency_ms": self.latency_ms, "power_mw": self.power_mw, "energy_mj": self.energy_mj,
+            "share": self.share, "flags": list(self.flags),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Estimate:
+    """Predicted latency and energy of one model on one platform configuration."""
+
+    model: str
+    platform: str
+    profile_version: str
+    precision: str
+    operating_point: OperatingPoint
+    layers: tuple[LayerEstimate, ...]
+    total_latency_ms: float
+    total_energy_mj: float
+    total_macs: int
+    total_params: int
+    energy_calibrated: bool
+    elided_nodes: int
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        """The stable JSON contract (schema ``edgeperf.estimate/1``)."""
+        return {
+            "schema": SCHEMA,
+            "model": self.model,
+            "platform": self.platform,
+            "profile_version": self.profile_version,
+            "precision": self.precision,
+            "operating_point": self.operating_point.to_dict(),
+            "total_latency_ms": self.total_latency_ms,
+            "total_energy_mj": self.total_energy_mj,
+            "total_macs": self.total_macs,
+            "total_params": self.total_params,
+            "energy_calibrated": self.energy_calibrated,
+            "elided_nodes": self.elided_nodes,
+            "notes": list(self.notes),
+            "layers": [layer.to_dict() for layer in self.layers],
+        }
+
+
+def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: OperatingPoint,
+                    notes: tuple[str, ...] = ()) -> Estimate:
+    """Estimate a mapped graph at one precision and operating point.
+
+    Parameters
+    ----------
+    mapped : MappedGraph
+        From :func:`map_graph` with ``profile.mapping``.
+    profile : Profile
+    precision : str
+        Deployment precision (one of ``profile.precisions``).
+    point : OperatingPoint
+        From :func:`resolve_operating_point`.
+    notes : tuple of str
+        Notes to carry into the result.
+
+    Returns
+    -------
+    Estimate
+    """
+    parts, bytes_ = latency_parts(mapped, profile, precision, point)
+    _, _, power_scale = _scales(profile, point)
+    power = np.array([profile.power.idle_mw + profile.power.active_for(layer.op_class) * power_scale
+                      for layer in mapped.layers]) if mapped.layers else np.zeros(0)
+    energy = mw_ms_to_mj(power, parts.latency_ms)
+    total_latency = float(parts.latency_ms.sum())
+    layers = []
+    for i, layer in enumerate(mapped.layers):
+        compute, memory, overhead = float(parts.compute_ms[i]), float(parts.memory_ms[i]), float(parts.overhead_ms[i])
+        bound = "overhead" if overhead > max(compute, memory) else ("compute" if compute >= memory else "memory")
+        layer_precision = "int8" if layer.precision == "int8" else precision
+        layers.append(LayerEstimate(
+            name=layer.name, op_type=layer.op_type, op_class=layer.op_class, nodes=layer.nodes,
+            output_shape=layer.output_shape, macs=layer.macs, flops=layer.flops, params=layer.params,
+            bytes_=int(round(bytes_[i])), precision=layer_precision, cost_model=profile.layer_model(layer.op_class).form,
+            bound=bound, compute_ms=compute, memory_ms=memory, overhead_ms=overhead,
+            latency_ms=float(parts.latency_ms[i]), power_mw=float(power[i]), energy_mj=float(energy[i]),
+            share=float(parts.latency_ms[i] / total_latency) if total_latency > 0 else 0.0, flags=layer.flags,
+        ))
+    all_notes = list(notes)
+    unknown = sum(1 for layer in mapped.layers if "unknown-op" in layer.flags)
+    if unknown:
+        all_notes.append(f"{unknown} layer(s) with unknown operators estimated by roofline from bytes and MACs "
+                         "(flag unknown-op)")
+    if not profile.power.calibrated:
+        all_notes.append(f"energy not calibrated on {profile.name}: published board power figures, not per-layer "
+                         "measurements")
+    return Estimate(
+        model=mapped.graph.name,
+        platform=profile.name,
+        profile_version=profile.version,
+        precision=precision,
+        operating_point=point,
+        layers=tuple(layers),
+        total_latency_ms=total_latency,
+        total_energy_mj=float(energy.sum()),
+        total_macs=sum(layer.macs for layer in mapped.layers),
+        total_params=mapped.graph.params,
+        energy_calibrated=profile.power.calibrated,
+        elided_nodes=len(mapped.elided),
+        notes=tuple(all_notes),
+    )

@@ -1,0 +1,65 @@
+"""One entry point for every model source: ONNX file, TFLite file, zoo reference or Graph.
+
+The format is decided by content, not by file extension: a TFLite flatbuffer
+carries the identifier ``TFL3`` at byte offset 4; anything else is read as ONNX.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .._errors import ModelError
+from ._ir import Graph
+from ._onnx_import import load_onnx
+
+__all__ = ["load_model"]
+
+ZOO_PREFIX = "zoo:"
+
+
+def _is_tflite(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return False
+    return len(head) == 8 and head[4:8] == b"TFL3"
+
+
+def load_model(source, *, input_shapes=None, on_unknown: str = "error") -> Graph:
+    """Load a model from a path, a ``zoo:`` reference or pass a :class:`Graph` through.
+
+    Parameters
+    ----------
+    source : str, Path or Graph
+        ``model.onnx``, ``model.tflite``, ``zoo:NAME`` or ``zoo:SPACE:ARCH``.
+    input_shapes : dict of str to tuple of int, optional
+        Static shapes for graph inputs with dynamic dimensions.
+    on_unknown : {"error", "roofline"}
+        Policy for operators without a cost model.
+
+    Returns
+    -------
+    Graph
+
+    Raises
+    ------
+    ModelError
+        If the source cannot be read as a model.
+    """
+    if isinstance(source, Graph):
+        return source
+    text = str(source)
+    if text.startswith(ZOO_PREFIX):
+        from ..zoo import build_graph
+
+        return build_graph(text[len(ZOO_PREFIX):], input_shapes=input_shapes)
+    path = Path(text)
+    if path.is_file() and _is_tflite(path):
+        from ._tflite_import import load_tflite
+
+        return load_tflite(path, on_unknown=on_unknown)
+    if not path.exists() and not path.suffix:
+        raise ModelError(f"{text}: no such file; give an .onnx/.tflite path, or zoo:NAME for a built-in network "
+                         "(edgeperf zoo list)")
+    return load_onnx(path, input_shapes=input_shapes, on_unknown=on_unknown)

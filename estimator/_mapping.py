@@ -1,0 +1,301 @@
+"""Mapping model: how a runtime turns the model's layers into executed kernels.
+
+Fusion rules are data (in each profile): a rule names the *primary* operators it
+starts from, the *followers* it may swallow downstream (batch norm, activations,
+residual adds, requantization) and the *input producers* it may swallow upstream
+(activation dequantization in QDQ graphs). Operator classes listed in ``elide``
+(shape-only ops) vanish entirely, as runtimes compile them away.
+
+A follower is fused only when the chain's tensor feeds it and nothing else, is
+not a graph output, and every other activation input of the follower is ready
+before the chain starts (so the fused kernel can run where the primary ran).
+The executed layer keeps, in ``nodes``, the names of every model layer inside it.
+
+Memory traffic of a fused kernel is what crosses its boundary: activations read
+from outside the chain, all constants, and outputs consumed outside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._ir import OP_CLASSES, Graph, Layer
+
+__all__ = ["FusionRule", "Mapping", "ExecLayer", "MappedGraph", "map_graph", "NO_FUSION"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FusionRule:
+    """One fusion pattern.
+
+    Attributes
+    ----------
+    name : str
+        Label shown in reports (``conv-bn-act``).
+    primary : tuple of str
+        Operator types a fused kernel starts from.
+    followers : tuple of str
+        Operator types it may absorb downstream, in any order.
+    max_followers : int
+        Longest downstream chain absorbed.
+    absorb_inputs : tuple of str
+        Operator types producing the primary's activation inputs that it absorbs.
+    source : str
+        Where the rule comes from (runtime documentation, measurement).
+    """
+
+    name: str
+    primary: tuple[str, ...]
+    followers: tuple[str, ...] = ()
+    max_followers: int = 4
+    absorb_inputs: tuple[str, ...] = ()
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.primary:
+            raise ValueError(f"fusion rule {self.name!r}: primary must list at least one operator type")
+        if not isinstance(self.max_followers, int) or not 0 <= self.max_followers <= 64:
+            raise ValueError(f"fusion rule {self.name!r}: max_followers must be an int in [0, 64], got {self.max_followers!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mapping:
+    """A runtime's mapping model: elided operator classes and fusion rules, tried in order."""
+
+    runtime: str = "unfused"
+    elide: tuple[str, ...] = ("shape",)
+    rules: tuple[FusionRule, ...] = ()
+
+    def __post_init__(self) -> None:
+        for op_class in self.elide:
+            if op_class not in OP_CLASSES:
+                raise ValueError(f"mapping.elide: unknown operator class {op_class!r}; known: {OP_CLASSES}")
+
+
+#: Every model layer runs as its own kernel; only shape-only ops vanish.
+NO_FUSION = Mapping()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecLayer:
+    """One executed kernel: a model layer or a fused chain of them."""
+
+    name: str
+    op_type: str
+    op_class: str
+    nodes: tuple[str, ...]
+    rule: str
+    output_shape: tuple[int, ...]
+    macs: int
+    flops: int
+    act_in_elems: int
+    weight_elems: int
+    act_out_elems: int
+    params: int
+    geometry: tuple[tuple[str, int], ...]
+    precision: str | None
+    flags: tuple[str, ...]
+
+    def dim(self, name: str, default: int = 1) -> int:
+        for key, value in self.geometry:
+            if key == name:
+                return value
+        return default
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class MappedGraph:
+    """The executed graph of one model under one mapping model, with feature arrays.
+
+    Arrays are aligned with ``layers`` and computed once, so that estimates at
+    many precisions and operating points cost only arithmetic.
+    """
+
+    graph: Graph
+    mapping: Mapping
+    layers: tuple[ExecLayer, ...]
+    elided: tuple[str, ...]
+    op_class: np.ndarray
+    flops: np.ndarray
+    elements: np.ndarray        # activations in + weights + activations out
+    int8_elements: np.ndarray   # elements of layers fixed to int8 by the model
+    int8_layer: np.ndarray
+    c_in: np.ndarray
+    c_out: np.ndarray
+    h_out: np.ndarray
+    w_out: np.ndarray
+
+
+def _chain_layer(chain: list[Layer], rule: str, consumers: dict, graph_outputs: set) -> ExecLayer:
+    inside = {out for layer in chain for out in layer.outputs}
+    members = {layer.name for layer in chain}
+    act_in = 0
+    for layer in chain:
+        for tensor, shape in zip(layer.inputs, layer.input_shapes):
+            if tensor not in inside:
+                act_in += _elems(shape)
+    act_out = 0
+    for layer in chain:
+        for tensor, shape in zip(layer.outputs, layer.output_shapes):
+            outside = [c for c in consumers.get(tensor, ()) if c.name not in members]
+            if outside or tensor in graph_outputs or layer is chain[-1]:
+                act_out += _elems(shape)
+    anchor = next((layer for layer in chain if layer.op_class not in ("quant", "shape")), chain[0])
+    precision = "int8" if any(layer.precision == "int8" for layer in chain) else None
+    flags = tuple(sorted({flag for layer in chain for flag in layer.flags}))
+    return ExecLayer(
+        name=anchor.name,
+        op_type="+".join(layer.op_type for layer in chain),
+        op_class=anchor.op_class,
+        nodes=tuple(layer.name for layer in chain),
+        rule=rule,
+        output_shape=chain[-1].output_shapes[0] if chain[-1].output_shapes else (),
+        macs=sum(layer.macs for layer in chain),
+        flops=sum(layer.flops for layer in chain),
+        act_in_elems=act_in,
+        weight_elems=sum(layer.weight_elems for layer in chain),
+        act_out_elems=act_out,
+        params=sum(layer.params for layer in chain),
+        geometry=anchor.geometry,
+        precision=precision,
+        flags=flags,
+    )
+
+
+def _depends_on(layer: Layer, chain: list[Layer], consumers: dict, position: dict) -> bool:
+    """True when ``layer`` is downstream of a chain member (so it cannot run before the chain)."""
+    limit = position[layer.name]
+    stack = [member for member in chain]
+    seen = {member.name for member in chain}
+    while stack:
+        current = stack.pop()
+        for tensor in current.outputs:
+            for user in consumers.get(tensor, ()):
+                if user.name == layer.name:
+                    return True
+                if user.name not in seen and position[user.name] < limit:
+                    seen.add(user.name)
+                    stack.append(user)
+    return False
+
+
+def _elems(shape) -> int:
+    count = 1
+    for dim in shape:
+        count *= dim
+    return count
+
+
+def map_graph(graph: Graph, mapping: Mapping = NO_FUSION) -> MappedGraph:
+    """Apply a mapping model to a graph.
+
+    Parameters
+    ----------
+    graph : Graph
+    mapping : Mapping
+        Fusion rules and elided classes, usually ``profile.mapping``.
+
+    Returns
+    -------
+    MappedGraph
+        Executed layers in execution order, the names of elided layers, and
+        feature arrays for the cost models.
+
+    Examples
+    --------
+    >>> from edgeperf.estimator import Graph
+    >>> map_graph(Graph(name="empty", layers=())).layers
+    ()
+    """
+    layers = graph.layers
+    position = {layer.name: i for i, layer in enumerate(layers)}
+    producer = {out: layer for layer in layers for out in layer.outputs}
+    consumers: dict[str, list[Layer]] = {}
+    for layer in layers:
+        for tensor in layer.inputs:
+            consumers.setdefault(tensor, []).append(layer)
+    graph_outputs = {name for name, _ in graph.outputs}
+    elide = set(mapping.elide)
+    owner: dict[str, str] = {}            # layer name -> primary layer name
+    chains: dict[str, tuple[list[Layer], str]] = {}
+
+    for layer in layers:
+        if layer.name in owner or layer.op_class in elide:
+            continue
+        rule = next((r for r in mapping.rules if layer.op_type in r.primary), None)
+        if rule is None:
+            continue
+        chain = [layer]
+        for tensor in layer.inputs:
+            source = producer.get(tensor)
+            if (source is not None and source.op_type in rule.absorb_inputs and source.name not in owner
+                    and all(c.name == layer.name for c in consumers.get(tensor, ()))
+                    and len(source.outputs) == 1 and tensor not in graph_outputs):
+                chain.insert(0, source)
+        start = min(position[member.name] for member in chain)
+        tail = layer
+        followers = 0
+        while followers < rule.max_followers:
+            if len(tail.outputs) != 1 or tail.outputs[0] in graph_outputs:
+                break
+            users = consumers.get(tail.outputs[0], [])
+            if len(users) != 1:
+                break
+            nxt = users[0]
+            if nxt.op_type not in rule.followers or nxt.name in owner:
+                break
+            ready = all(
+                t == tail.outputs[0] or t not in producer or position[producer[t].name] < start
+                or not _depends_on(producer[t], chain, consumers, position)
+                for t in nxt.inputs
+            )
+            if not ready:
+                break
+            chain.append(nxt)
+            tail = nxt
+            followers += 1
+        if len(chain) > 1:
+            for member in chain:
+                owner[member.name] = layer.name
+            chains[layer.name] = (chain, rule.name)
+
+    executed: list[ExecLayer] = []
+    elided: list[str] = []
+    for layer in layers:
+        if layer.name in chains:
+            chain, rule_name = chains[layer.name]
+            executed.append(_chain_layer(chain, rule_name, consumers, graph_outputs))
+        elif layer.name in owner:
+            continue
+        elif layer.op_class in elide:
+            elided.append(layer.name)
+        else:
+            executed.append(_chain_layer([layer], "", consumers, graph_outputs))
+    return _with_arrays(graph, mapping, tuple(executed), tuple(elided))
+
+
+def _with_arrays(graph: Graph, mapping: Mapping, executed: tuple[ExecLayer, ...], elided: tuple[str, ...]) -> MappedGraph:
+    n = len(executed)
+    elements = np.fromiter((e.act_in_elems + e.weight_elems + e.act_out_elems for e in executed), float, n)
+    int8 = np.fromiter((e.precision == "int8" for e in executed), bool, n)
+
+    def dim(name):
+        return np.fromiter((max(e.dim(name), 1) for e in executed), float, n)
+
+    return MappedGraph(
+        graph=graph,
+        mapping=mapping,
+        layers=executed,
+        elided=elided,
+        op_class=np.array([e.op_class for e in executed], dtype=object),
+        flops=np.fromiter((e.flops for e in executed), float, n),
+        elements=elements,
+        int8_elements=np.where(int8, elements, 0.0),
+        int8_layer=int8,
+        c_in=dim("c_in"),
+        c_out=dim("c_out"),
+        h_out=dim("h_out"),
+        w_out=dim("w_out"),
+    )

@@ -1,0 +1,369 @@
+"""Per-operator work counting: one registry from ONNX op type to a pure function.
+
+Each counter receives a :class:`NodeView` (shapes already inferred) and returns
+:class:`Counts`: the operator class, exact multiply-accumulates, arithmetic
+operations and the geometry step models need. Element tallies (activations read,
+constants read, outputs written) are computed generically by the importer.
+
+Conventions (the same as fvcore/torchprofile for MACs):
+
+* A MAC is one multiply plus one add; ``flops = 2 * macs + other ops``.
+* Element-wise operators cost the number of primitive operations in their ONNX
+  function body per output element (``Sigmoid = 1 / (1 + exp(-x))`` is 4:
+  neg, exp, add, div). The per-op figures are in ``_UNARY_OPS``.
+* Bias additions count one op per output element.
+* Shape-only operators (Reshape, Flatten, Identity, ...) are known and cost zero:
+  an explicit entry, never a silent fallback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+__all__ = ["NodeView", "Counts", "REGISTRY", "known_ops", "lookup"]
+
+
+def prod(values) -> int:
+    """Exact integer product (1 for an empty sequence)."""
+    result = 1
+    for value in values:
+        result *= int(value)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class NodeView:
+    """What a counter may look at: one node with inferred shapes."""
+
+    op_type: str
+    attrs: dict
+    in_shapes: tuple  # tuple[tuple[int, ...] | None, ...]; None marks an absent optional input
+    out_shapes: tuple  # tuple[tuple[int, ...], ...]
+    in_const: tuple  # tuple[bool, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Work of one node."""
+
+    op_class: str
+    macs: int = 0
+    flops: int = 0
+    geometry: tuple = ()
+    int8: bool = False
+
+
+def _present(view: NodeView) -> list[tuple[int, ...]]:
+    return [s for s in view.in_shapes if s is not None]
+
+
+def _out_elems(view: NodeView) -> int:
+    return sum(prod(s) for s in view.out_shapes)
+
+
+def _spatial_geometry(batch: int, c_in: int, c_out: int, spatial: tuple, k_area: int, groups: int) -> tuple:
+    h_out = spatial[-2] if len(spatial) >= 2 else 1
+    w_out = spatial[-1] if len(spatial) >= 1 else 1
+    d_out = prod(spatial[:-2]) if len(spatial) > 2 else 1
+    return (
+        ("batch", batch), ("c_in", c_in), ("c_out", c_out), ("d_out", d_out),
+        ("h_out", h_out), ("w_out", w_out), ("k_area", k_area), ("groups", groups),
+    )
+
+
+def _conv_like(x_index: int, w_index: int, bias_index: int, int8: bool):
+    def count(view: NodeView) -> Counts:
+        x = view.in_shapes[x_index]
+        w = view.in_shapes[w_index]
+        y = view.out_shapes[0]
+        if x is None or w is None or len(w) < 3 or len(y) < 3:
+            raise ValueError(f"{view.op_type} needs input (N, C, ...) and weight (M, C/group, k...) shapes, got {x} and {w}")
+        group = int(view.attrs.get("group", 1))
+        n, c_in = x[0], x[1]
+        c_out, cin_per_group = y[1], w[1]
+        kernel, spatial = tuple(w[2:]), tuple(y[2:])
+        macs = n * c_out * prod(spatial) * cin_per_group * prod(kernel)
+        has_bias = len(view.in_shapes) > bias_index and view.in_shapes[bias_index] is not None
+        flops = 2 * macs + (n * c_out * prod(spatial) if has_bias else 0)
+        depthwise = group > 1 and group == c_in and cin_per_group == 1
+        geometry = _spatial_geometry(n, c_in, c_out, spatial, prod(kernel), group)
+        return Counts("dwconv" if depthwise else "conv", macs, flops, geometry, int8)
+
+    return count
+
+
+def _conv_transpose(view: NodeView) -> Counts:
+    x, w = view.in_shapes[0], view.in_shapes[1]
+    y = view.out_shapes[0]
+    if x is None or w is None or len(w) < 3:
+        raise ValueError(f"ConvTranspose needs input and weight shapes, got {x} and {w}")
+    group = int(view.attrs.get("group", 1))
+    n, c_in = x[0], x[1]
+    out_per_group, kernel = w[1], tuple(w[2:])
+    # Every input element scatters into k outputs of each output channel of its group.
+    macs = n * c_in * prod(x[2:]) * out_per_group * prod(kernel)
+    has_bias = len(view.in_shapes) > 2 and view.in_shapes[2] is not None
+    flops = 2 * macs + (prod(y) if has_bias else 0)
+    geometry = _spatial_geometry(n, c_in, y[1], tuple(y[2:]), prod(kernel), group)
+    return Counts("conv_transpose", macs, flops, geometry)
+
+
+def _gemm(view: NodeView) -> Counts:
+    a, b = view.in_shapes[0], view.in_shapes[1]
+    if a is None or b is None or len(a) != 2 or len(b) != 2:
+        raise ValueError(f"Gemm needs 2-D inputs, got {a} and {b}")
+    m, k = (a[1], a[0]) if view.attrs.get("transA", 0) else (a[0], a[1])
+    n = b[0] if view.attrs.get("transB", 0) else b[1]
+    macs = m * n * k
+    has_c = len(view.in_shapes) > 2 and view.in_shapes[2] is not None
+    flops = 2 * macs + (m * n if has_c else 0)
+    geometry = (("batch", 1), ("c_in", k), ("c_out", n), ("h_out", m), ("w_out", 1), ("k_area", 1), ("groups", 1))
+    return Counts("gemm", macs, flops, geometry)
+
+
+def _matmul_like(a_index: int, b_index: int, int8: bool):
+    def count(view: NodeView) -> Counts:
+        a, b = view.in_shapes[a_index], view.in_shapes[b_index]
+        y = view.out_shapes[0]
+        if a is None or b is None or not a or not b:
+            raise ValueError(f"{view.op_type} needs shaped inputs, got {a} and {b}")
+        k = a[-1]
+        n = b[-1] if len(b) >= 2 else 1
+        m = a[-2] if len(a) >= 2 else 1
+        macs = prod(y) * k
+        batch = prod(y[:-2]) if len(y) > 2 else 1
+        geometry = (("batch", batch), ("c_in", k), ("c_out", n), ("h_out", m), ("w_out", 1), ("k_area", 1), ("groups", 1))
+        return Counts("gemm", macs, 2 * macs, geometry, int8)
+
+    return count
+
+
+def _einsum(view: NodeView) -> Counts:
+    equation = str(view.attrs.get("equation", "")).replace(" ", "")
+    lhs, _, rhs = equation.partition("->")
+    terms = lhs.split(",")
+    if "..." in equation or len(terms) != len(_present(view)):
+        raise ValueError(f"Einsum equation {equation!r} is not supported (ellipsis or operand count mismatch)")
+    sizes: dict[str, int] = {}
+    for term, shape in zip(terms, _present(view)):
+        if len(term) != len(shape):
+            raise ValueError(f"Einsum term {term!r} does not match shape {shape}")
+        for letter, dim in zip(term, shape):
+            sizes[letter] = max(sizes.get(letter, 1), dim)
+    total = prod(sizes.values())
+    contracted = set(lhs.replace(",", "")) - set(rhs)
+    macs = total if contracted or len(terms) > 1 else 0
+    out = _out_elems(view)
+    geometry = (("batch", 1), ("c_in", prod(sizes[c] for c in contracted) if contracted else 1),
+                ("c_out", out), ("h_out", 1), ("w_out", 1), ("k_area", 1), ("groups", 1))
+    return Counts("gemm", macs, 2 * macs if macs else total, geometry)
+
+
+def _channels_geometry(view: NodeView, shape: tuple) -> tuple:
+    c = shape[1] if len(shape) > 1 else 1
+    return _spatial_geometry(shape[0] if shape else 1, c, c, tuple(shape[2:]), 1, 1)
+
+
+def _per_element(op_class: str, ops: int):
+    def count(view: NodeView) -> Counts:
+        out = view.out_shapes[0]
+        return Counts(op_class, 0, ops * _out_elems(view), _channels_geometry(view, out))
+
+    return count
+
+
+def _per_input_element(op_class: str, ops: int, int8: bool = False):
+    def count(view: NodeView) -> Counts:
+        shapes = _present(view)
+        first = shapes[0] if shapes else ()
+        return Counts(op_class, 0, ops * prod(first), _channels_geometry(view, first), int8)
+
+    return count
+
+
+def _elementwise(view: NodeView) -> Counts:
+    n_inputs = len(_present(view))
+    out = view.out_shapes[0]
+    return Counts("elementwise", 0, max(n_inputs - 1, 1) * prod(out), _channels_geometry(view, out))
+
+
+def _pool(view: NodeView) -> Counts:
+    out = view.out_shapes[0]
+    kernel = tuple(view.attrs.get("kernel_shape", ()))
+    geometry = _spatial_geometry(out[0], out[1] if len(out) > 1 else 1, out[1] if len(out) > 1 else 1,
+                                 tuple(out[2:]), prod(kernel), 1)
+    return Counts("pool", 0, prod(out) * prod(kernel), geometry)
+
+
+def _global_pool(view: NodeView) -> Counts:
+    x = view.in_shapes[0]
+    geometry = _spatial_geometry(x[0], x[1], x[1], (1, 1), prod(x[2:]), 1)
+    return Counts("pool", 0, prod(x), geometry)
+
+
+def _resize(view: NodeView) -> Counts:
+    x, y = view.in_shapes[0], view.out_shapes[0]
+    mode = str(view.attrs.get("mode", "nearest"))
+    resized = sum(1 for a, b in zip(x, y) if a != b)
+    # Interpolating over r dimensions reads 2^r (linear) or 4^r (cubic) neighbours:
+    # one multiply per neighbour plus (neighbours - 1) adds.
+    neighbours = {"nearest": 0, "linear": 2 ** resized, "cubic": 4 ** resized}.get(mode, 2 ** resized)
+    ops = 2 * neighbours - 1 if neighbours else 0
+    return Counts("resize", 0, ops * prod(y), _channels_geometry(view, y))
+
+
+def _zero(op_class: str):
+    def count(view: NodeView) -> Counts:
+        return Counts(op_class, 0, 0, ())
+
+    return count
+
+
+def _data_movement(view: NodeView) -> Counts:
+    out = view.out_shapes[0] if view.out_shapes else ()
+    return Counts("data_movement", 0, 0, _channels_geometry(view, out))
+
+
+#: Primitive operations per output element of unary element-wise operators,
+#: counted from the operator's ONNX function body (or its defining formula).
+_UNARY_OPS: dict[str, tuple[str, int]] = {
+    "Relu": ("activation", 1),            # max(x, 0)
+    "LeakyRelu": ("activation", 2),       # where(x < 0, alpha * x, x): mul, select
+    "PRelu": ("activation", 2),           # mul, select
+    "Elu": ("activation", 4),             # exp, sub, mul, select
+    "Selu": ("activation", 5),            # exp, sub, mul, select, mul
+    "Celu": ("activation", 5),
+    "ThresholdedRelu": ("activation", 2),
+    "Sigmoid": ("activation", 4),         # neg, exp, add, div
+    "HardSigmoid": ("activation", 4),     # mul, add, min, max
+    "HardSwish": ("activation", 5),       # HardSigmoid + mul
+    "Tanh": ("activation", 4),
+    "Softplus": ("activation", 3),        # exp, add, log
+    "Softsign": ("activation", 3),        # abs, add, div
+    "Mish": ("activation", 7),            # softplus (3) + tanh (4)
+    "Gelu": ("activation", 5),            # div, erf, add, mul, mul
+    "Erf": ("activation", 1),
+    "Clip": ("activation", 2),            # min, max
+    "Exp": ("activation", 1), "Log": ("activation", 1), "Sqrt": ("activation", 1),
+    "Reciprocal": ("activation", 1), "Abs": ("activation", 1), "Neg": ("activation", 1),
+    "Floor": ("activation", 1), "Ceil": ("activation", 1), "Round": ("activation", 1),
+    "Sign": ("activation", 1), "Not": ("activation", 1), "IsNaN": ("activation", 1), "IsInf": ("activation", 1),
+    "Sin": ("activation", 1), "Cos": ("activation", 1), "Tan": ("activation", 1),
+    "Asin": ("activation", 1), "Acos": ("activation", 1), "Atan": ("activation", 1),
+    "Sinh": ("activation", 1), "Cosh": ("activation", 1), "Asinh": ("activation", 1),
+    "Acosh": ("activation", 1), "Atanh": ("activation", 1),
+    "Cast": ("quant", 1), "CastLike": ("quant", 1),
+    "QuantizeLinear": ("quant", 4),       # div, round, add zero point, saturate
+    "DequantizeLinear": ("quant", 2),     # sub zero point, mul
+    "DynamicQuantizeLinear": ("quant", 6),
+    "Shrink": ("activation", 3),
+}
+
+_BINARY_OPS = (
+    "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Mod", "BitShift",
+    "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor", "Where",
+    "BitwiseAnd", "BitwiseOr", "BitwiseXor",
+)
+
+_NORMS: dict[str, int] = {
+    "BatchNormalization": 2,          # inference: one multiply-add per element with folded scale
+    "LayerNormalization": 7,          # mean, centre, square, variance, normalise, scale, shift
+    "InstanceNormalization": 7,
+    "GroupNormalization": 7,
+    "MeanVarianceNormalization": 5,
+    "LpNormalization": 3,
+    "RMSNormalization": 5,
+}
+
+_REDUCES = (
+    "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+    "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin",
+)
+
+_DATA_MOVEMENT = (
+    "Concat", "Split", "Slice", "Gather", "GatherElements", "GatherND", "ScatterND", "ScatterElements",
+    "Pad", "Transpose", "Tile", "Expand", "DepthToSpace", "SpaceToDepth", "TopK", "Trilu",
+    "OneHot", "CumSum", "ReverseSequence", "Compress",
+)
+
+_SHAPE_ONLY = (
+    "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Shape", "Size",
+    "Constant", "ConstantOfShape", "Range", "EyeLike", "NonZero",
+)
+
+Counter = Callable[[NodeView], Counts]
+
+#: (domain, op_type) -> counter. The default domain is spelled "".
+REGISTRY: dict[tuple[str, str], Counter] = {
+    ("", "Conv"): _conv_like(0, 1, 2, int8=False),
+    ("", "ConvInteger"): _conv_like(0, 1, 99, int8=True),
+    ("", "QLinearConv"): _conv_like(0, 3, 8, int8=True),
+    ("", "ConvTranspose"): _conv_transpose,
+    ("", "Gemm"): _gemm,
+    ("", "MatMul"): _matmul_like(0, 1, int8=False),
+    ("", "MatMulInteger"): _matmul_like(0, 1, int8=True),
+    ("", "QLinearMatMul"): _matmul_like(0, 3, int8=True),
+    ("", "Einsum"): _einsum,
+    ("", "MaxPool"): _pool,
+    ("", "AveragePool"): _pool,
+    ("", "LpPool"): _pool,
+    ("", "GlobalAveragePool"): _global_pool,
+    ("", "GlobalMaxPool"): _global_pool,
+    ("", "GlobalLpPool"): _global_pool,
+    ("", "Softmax"): _per_element("softmax", 5),       # max, sub, exp, sum, div
+    ("", "LogSoftmax"): _per_element("softmax", 6),    # + log
+    ("", "Hardmax"): _per_element("softmax", 2),
+    ("", "LRN"): _per_element("norm", 8),              # square, windowed sum (size 5 typical), pow, div
+    ("", "Resize"): _resize,
+    ("", "Upsample"): _resize,
+}
+for _op, (_cls, _ops) in _UNARY_OPS.items():
+    REGISTRY[("", _op)] = _per_element(_cls, _ops)
+for _op in _BINARY_OPS:
+    REGISTRY[("", _op)] = _elementwise
+for _op, _ops in _NORMS.items():
+    REGISTRY[("", _op)] = _per_element("norm", _ops)
+for _op in _REDUCES:
+    REGISTRY[("", _op)] = _per_input_element("reduce", 1)
+for _op in _DATA_MOVEMENT:
+    REGISTRY[("", _op)] = _data_movement
+for _op in _SHAPE_ONLY:
+    REGISTRY[("", _op)] = _zero("shape")
+
+# onnxruntime's contrib domain: operators its quantization and transformer
+# optimisation tools emit into models users then bring to edgeperf.
+_MS = "com.microsoft"
+REGISTRY.update({
+    (_MS, "QLinearAdd"): _elementwise,
+    (_MS, "QLinearMul"): _elementwise,
+    (_MS, "QLinearSigmoid"): _per_element("activation", 4),
+    (_MS, "QLinearLeakyRelu"): _per_element("activation", 2),
+    (_MS, "QLinearGlobalAveragePool"): _global_pool,
+    (_MS, "QLinearAveragePool"): _pool,
+    (_MS, "QLinearConcat"): _data_movement,
+    (_MS, "Gelu"): _per_element("activation", 5),
+    (_MS, "FastGelu"): _per_element("activation", 8),
+    (_MS, "BiasGelu"): _per_element("activation", 6),
+    (_MS, "QuickGelu"): _per_element("activation", 5),
+    (_MS, "FusedMatMul"): _matmul_like(0, 1, int8=False),
+    (_MS, "SkipLayerNormalization"): _per_element("norm", 8),
+})
+_INT8_CONTRIB = {"QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearGlobalAveragePool",
+                 "QLinearAveragePool", "QLinearConcat"}
+
+
+def lookup(domain: str, op_type: str) -> Counter | None:
+    """The counter for an operator, or None when edgeperf does not know it."""
+    domain = "" if domain in ("", "ai.onnx") else domain
+    return REGISTRY.get((domain, op_type))
+
+
+def is_int8_op(domain: str, op_type: str) -> bool:
+    """True for operators that compute in 8-bit integers by definition."""
+    return op_type in _INT8_CONTRIB or op_type in ("QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger")
+
+
+def known_ops() -> tuple[str, ...]:
+    """Every known operator, ``op_type`` for the default domain, ``domain:op_type`` otherwise."""
+    return tuple(sorted(op if not dom else f"{dom}:{op}" for dom, op in REGISTRY))

@@ -1,0 +1,14 @@
+"""Platform profiles: versioned JSON, one per platform, every number with its source.
+
+>>> from edgeperf.profiles import load_profile
+>>> load_profile("jetson-nano").name
+'jetson-nano'
+"""
+
+from ._schema import SCHEMA_VERSION, ClockDomain, LayerModel, PowerModel, Profile, parse_profile, read_profile_file
+from ._store import list_profiles, load_profile, shipped_profile_path
+
+__all__ = [
+    "SCHEMA_VERSION", "ClockDomain", "LayerModel", "PowerModel", "Profile", "parse_profile", "read_profile_file",
+    "list_profiles", "load_profile", "shipped_profile_path",
+]

@@ -1,0 +1,58 @@
+"""Shipped profiles (``profiles/data/*.json``) and loading by name or path."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from .._errors import ProfileError
+from ._schema import Profile, read_profile_file
+
+__all__ = ["load_profile", "list_profiles", "shipped_profile_path"]
+
+_DATA = Path(__file__).resolve().parent / "data"
+
+
+def list_profiles() -> tuple[str, ...]:
+    """Names of the shipped profiles, sorted.
+
+    >>> "jetson-nano" in list_profiles()
+    True
+    """
+    return tuple(sorted(p.stem for p in _DATA.glob("*.json")))
+
+
+def shipped_profile_path(name: str) -> Path:
+    """Path of a shipped profile's JSON file.
+
+    Raises
+    ------
+    ProfileError
+        If no shipped profile has that name.
+    """
+    path = _DATA / f"{name}.json"
+    if name not in list_profiles():
+        raise ProfileError(f"unknown platform {name!r}; shipped profiles: {', '.join(list_profiles())} "
+                           "(or give the path of a profile .json)")
+    return path
+
+
+@lru_cache(maxsize=64)
+def _load_shipped(name: str) -> Profile:
+    return read_profile_file(shipped_profile_path(name))
+
+
+def load_profile(platform) -> Profile:
+    """A profile by shipped name (``jetson-nano``), by path, or passed through.
+
+    Raises
+    ------
+    ProfileError
+        If the name is unknown, or the file is missing or invalid.
+    """
+    if isinstance(platform, Profile):
+        return platform
+    text = str(platform)
+    if text.endswith(".json") or "/" in text or Path(text).is_file():
+        return read_profile_file(Path(text))
+    return _load_shipped(text)
