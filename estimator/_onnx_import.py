@@ -126,7 +126,8 @@ def load_onnx(path, *, input_shapes=None, on_unknown: str = "error") -> Graph:
         model.ParseFromString(slim)
     except (DecodeError, RuntimeError, ValueError) as exc:
         raise ModelError(f"{path}: not a valid ONNX model ({exc}); expected a serialized ONNX ModelProto") from None
-    return graph_from_model(model, name=path.stem, source=str(path), input_shapes=input_shapes, on_unknown=on_unknown)
+    return graph_from_model(model, name=path.stem, source=str(path), input_shapes=input_shapes, on_unknown=on_unknown,
+                            _owned=True)
 
 
 def _default_opset(model: onnx.ModelProto, where: str) -> int:
@@ -225,10 +226,11 @@ def _topological_order(nodes, producers, where) -> list[int]:
 
 
 def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = "", input_shapes=None,
-                     on_unknown: str = "error") -> Graph:
+                     on_unknown: str = "error", _owned: bool = False) -> Graph:
     """Turn an in-memory ``ModelProto`` into a :class:`Graph`.
 
-    Initializers need dims and data type only; their data is never read.
+    Initializers need dims and data type only; their data is never read. The
+    caller's model is not modified (a copy is made when input shapes must be set).
     Parameters and errors as in :func:`load_onnx`.
     """
     where = source or name or "model"
@@ -243,6 +245,9 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
         raise LimitError(f"{where}: {len(graph.node)} nodes exceed the limit of {MAX_NODES}; "
                          "split the model or estimate its parts separately")
     opset = _default_opset(model, where)
+    if not _owned and (input_shapes or on_unknown == "roofline"):
+        model = _copy(model)
+        graph = model.graph
     initializer_names = {t.name for t in graph.initializer}
     inputs = [vi for vi in graph.input if vi.name not in initializer_names]
     _apply_input_shapes(model, inputs, dict(input_shapes or {}), where)
@@ -252,11 +257,10 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
     producers = _check_tensor_names(nodes, graph, initializer_names, where)
     order = _topological_order(nodes, producers, where)
 
-    try:
-        inferred = shape_inference.infer_shapes(model, check_type=False, strict_mode=True, data_prop=True)
-    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{where}: shape inference failed: {first[:300]}") from None
+    inferred = _infer(model, where)
+    assumed = _assume_unknown_op_shapes(model, inferred, nodes, order, where) if on_unknown == "roofline" else set()
+    if assumed:
+        inferred = _infer(model, where)
     shapes: dict[str, tuple | None] = {}
     dtypes: dict[str, int] = {}
     for vi in list(inferred.graph.input) + list(inferred.graph.value_info) + list(inferred.graph.output):
@@ -288,6 +292,8 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
                     if attr.t.data_type in _PARAM_TYPES and len(dims) > 0:
                         params += _opcount.prod(dims)
             const.update(node.output)
+        elif node.op_type in ("Shape", "Size") and node.domain in ("", "ai.onnx"):
+            const.update(node.output)  # static shapes are known at import: a runtime folds these too
         elif node.input and all((not t) or t in const for t in node.input):
             const.update(node.output)
 
@@ -319,6 +325,53 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
         opset=opset,
         folded_nodes=folded,
     )
+
+
+def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
+    clone = onnx.ModelProto()
+    clone.CopyFrom(model)
+    return clone
+
+
+def _infer(model, where: str):
+    try:
+        return shape_inference.infer_shapes(model, check_type=False, strict_mode=True, data_prop=True)
+    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{where}: shape inference failed: {first[:300]}") from None
+
+
+def _assume_unknown_op_shapes(model, inferred, nodes, order, where) -> set[str]:
+    """Give outputs of unknown operators the shape of their first input, then re-infer.
+
+    onnx cannot infer through an operator it does not know, which leaves the rest
+    of the graph unshaped. Declaring each such output with its first input's type
+    (an element-wise assumption, flagged on the layer) lets inference continue.
+    Returns the names of the tensors whose shape was assumed.
+    """
+    assumed: set[str] = set()
+    for _ in range(len(nodes) + 1):
+        types = {vi.name: vi.type for vi in list(inferred.graph.input) + list(inferred.graph.value_info)
+                 + list(inferred.graph.output)}
+        for tensor in model.graph.initializer:
+            types.setdefault(tensor.name, onnx.helper.make_tensor_type_proto(tensor.data_type, list(tensor.dims)))
+        added = False
+        for index in order:
+            node = nodes[index]
+            if _opcount.lookup(node.domain, node.op_type) is not None:
+                continue
+            source = next((types[t] for t in node.input if t and t in types and _dims(types[t])), None)
+            for out in node.output:
+                if out and out not in assumed and (out not in types or _dims(types[out]) is None) and source is not None:
+                    value_info = model.graph.value_info.add()
+                    value_info.name = out
+                    value_info.type.CopyFrom(source)
+                    assumed.add(out)
+                    added = True
+        if not added:
+            return assumed
+        inferred = _infer(model, where)
+    return assumed
 
 
 def _check_unknown_ops(nodes, on_unknown: str, where: str) -> None:
@@ -428,14 +481,15 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
             raise ModelError(f"{where}: node {label!r} ({node.op_type}) has shapes edgeperf cannot count: {exc}") from None
     act_in = weights = params = 0
     act_names, act_shapes = [], []
-    for tensor, shape, is_const in zip(node.input, in_shapes, in_const):
+    for position, (tensor, shape, is_const) in enumerate(zip(node.input, in_shapes, in_const)):
         if not tensor:
             continue
         elements = _opcount.prod(shape)
         if is_const:
             if dtypes.get(tensor) not in (6, 7, 9):  # int32/int64/bool constants are shapes and indices
                 weights += elements
-                params += elements
+                if not (node.op_type == "BatchNormalization" and position >= 3):  # running stats are buffers
+                    params += elements
         else:
             act_in += elements
             act_names.append(tensor)
