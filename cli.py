@@ -73,6 +73,12 @@ def _shape(shape) -> str:
     return "x".join(str(d) for d in shape) if shape else "-"
 
 
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
+
+
 def _ordered_layers(est: Estimate, top: int | None):
     if top is None:
         return list(est.layers)
@@ -101,10 +107,9 @@ def _render_json(est: Estimate, top: int | None) -> str:
 
 
 def _print_table(est: Estimate, top: int | None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    console = _console()
     point = ", ".join(f"{d}={f:g} MHz" for d, f in est.operating_point.freq_mhz.items())
     mode = f"power mode {est.operating_point.power_mode}, " if est.operating_point.power_mode else ""
     table = Table(title=f"{est.model} on {est.platform} ({est.precision}, {mode}{point})", title_justify="left")
@@ -165,17 +170,17 @@ def estimate(
 @profiles_app.command("list")
 def profiles_list() -> None:
     """List the shipped platform profiles."""
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="shipped profiles", title_justify="left")
-    for header in ("name", "title", "kind", "precisions (peak GFLOP/s)", "quality"):
+    table.add_column("name", no_wrap=True)
+    for header in ("title", "kind", "precisions (peak GFLOP/s)", "quality"):
         table.add_column(header, overflow="fold")
     for name in list_profiles():
         profile = load_profile(name)
         peaks = ", ".join(f"{p} {v:g}" for p, v in profile.precisions.items())
         table.add_row(name, profile.title, profile.kind, peaks, profile.quality.split(".")[0])
-    Console(highlight=False).print(table)
+    _console().print(table)
 
 
 @profiles_app.command("show")
@@ -188,10 +193,8 @@ def profiles_show(
     if as_json:
         sys.stdout.write(json.dumps(dict(profile.document), indent=2) + "\n")
         return
-    from rich.console import Console
-
-    console = Console(highlight=False)
-    console.print(f"[bold]{profile.name}[/bold]: {profile.title} (profile {profile.version}, {profile.kind})")
+    console = _console()
+    console.print(f"{profile.name}: {profile.title} (profile {profile.version}, {profile.kind})")
     console.print(f"quality: {profile.quality}")
     console.print("precisions: " + ", ".join(f"{p} {v:g} GFLOP/s" for p, v in profile.precisions.items())
                   + f" (default {profile.default_precision})")
