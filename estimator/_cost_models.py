@@ -13,8 +13,12 @@ Forms (parameters are the profile's data, see docs/profile-format.md):
 ``refined_roofline``
     ANNETTE's refinement (Wess et al., IEEE Access 2021): per unrolled dimension
     x with parallelism p and weight alpha, ``u = x / (ceil(x / p) * p)``,
-    ``eff_x = 1 / ((1 - alpha) + alpha / u)``; when the layer is compute-bound
-    its time is divided by the product of the ``eff_x`` (as ANNETTE applies it).
+    ``eff_x = 1 / ((1 - alpha) + alpha / u)``, and the compute roof is lowered by
+    the product of the ``eff_x``: ``t = max(t_c / eff, t_m)``. ANNETTE's code
+    divides the whole time by ``eff`` only when ``t_c > t_m``; that rule is not
+    monotone (adding bytes can flip a layer to memory-bound and make it faster,
+    found by a property test), so edgeperf lowers the roof instead. Both agree
+    whenever the refined layer stays compute-bound.
 ``step_linear``
     The step-plus-linear form of Blackthorn/ANNETTE (seed 003): latency is
     linear in the work counted in hardware-sized steps,
@@ -129,8 +133,7 @@ def refined_roofline(features: Features, params: dict) -> CostParts:
     efficiency = np.ones(features.size)
     for dim, step in params.get("steps", {}).items():
         efficiency = efficiency * step_efficiency(getattr(features, dim), int(step["par"]), float(step.get("alpha", 1.0)))
-    compute_bound = compute > memory
-    compute = np.where(compute_bound, compute / efficiency, compute)
+    compute = compute / efficiency
     overhead = np.full(features.size, float(params.get("overhead_ms", 0.0)))
     return CostParts(compute, memory, overhead, np.maximum(compute, memory) + overhead)
 

@@ -82,9 +82,10 @@ def test_refined_roofline_by_hand():
     parts = COST_MODELS["refined_roofline"][0](features([2e6], [1e3], [33], [16]), PARAMS["refined_roofline"])
     eff = 1 / (0.5 + 0.5 * 64 / 33)
     assert parts.compute_ms[0] == pytest.approx(4.0 / eff)
-    # memory-bound layers are not refined (ANNETTE applies the efficiency to the compute roof only)
+    # a memory-bound layer keeps its memory time: 1e6 B / (1e5 B/ms * 0.8) = 12.5 ms
     parts = COST_MODELS["refined_roofline"][0](features([2e3], [1e6], [33], [16]), PARAMS["refined_roofline"])
-    assert parts.compute_ms[0] == pytest.approx(2e3 / (1e6 * 0.5))
+    assert parts.compute_ms[0] == pytest.approx(2e3 / (1e6 * 0.5) / eff)
+    assert parts.latency_ms[0] == pytest.approx(12.5 + 0.01)
 
 
 def test_step_linear_by_hand():
