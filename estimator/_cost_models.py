@@ -184,8 +184,10 @@ def validate_params(form: str, params: dict, where: str) -> dict:
     ValueError
         Naming the parameter, its value and the accepted range.
     """
-    if form not in COST_MODELS:
+    if not isinstance(form, str) or form not in COST_MODELS:
         raise ValueError(f"{where}.form: unknown cost model {form!r}; known: {sorted(COST_MODELS)}")
+    if not isinstance(params, dict):
+        raise ValueError(f"{where} must be an object of parameters, got {params!r}")
     specs = {spec.name: spec for spec in COST_MODELS[form][1]}
     unknown = sorted(set(params) - set(specs))
     if unknown:

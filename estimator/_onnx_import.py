@@ -245,6 +245,7 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
         raise LimitError(f"{where}: {len(graph.node)} nodes exceed the limit of {MAX_NODES}; "
                          "split the model or estimate its parts separately")
     opset = _default_opset(model, where)
+    _check_text(graph, where)
     if not _owned and (input_shapes or on_unknown == "roofline"):
         model = _copy(model)
         graph = model.graph
@@ -325,6 +326,17 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
         opset=opset,
         folded_nodes=folded,
     )
+
+
+def _check_text(graph, where: str) -> None:
+    """Refuse names that protobuf could not decode as UTF-8 (it hands them back as bytes)."""
+    for index, node in enumerate(graph.node):
+        fields = [node.name, node.op_type, node.domain, *node.input, *node.output, *(a.name for a in node.attribute)]
+        if any(not isinstance(value, str) for value in fields):
+            raise ModelError(f"{where}: node #{index} has names that are not valid UTF-8; the file is corrupt")
+    for value in list(graph.input) + list(graph.output) + list(graph.initializer) + list(graph.value_info):
+        if not isinstance(value.name, str):
+            raise ModelError(f"{where}: a tensor name contains invalid UTF-8; the file is corrupt")
 
 
 def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -466,7 +478,7 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
         if tensor and (shape is None or any(not isinstance(d, int) for d in shape)):
             raise ModelError(f"{where}: cannot determine the shape of tensor {tensor!r} (input of node {label!r}, "
                              f"{node.op_type}); give static input sizes with --input-shape")
-    attrs = {a.name: _attr_value(a) for a in node.attribute}
+    attrs = {a.name: value for a in node.attribute if (value := _attr_value(a)) is not None}
     in_const = tuple(bool(t) and t in const for t in node.input)
     flags: tuple[str, ...] = ()
     if counter is None:
@@ -477,8 +489,9 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
         view = _opcount.NodeView(node.op_type, attrs, tuple(in_shapes), tuple(out_shapes), in_const)
         try:
             counts = counter(view)
-        except (ValueError, IndexError, ZeroDivisionError) as exc:
-            raise ModelError(f"{where}: node {label!r} ({node.op_type}) has shapes edgeperf cannot count: {exc}") from None
+        except (ValueError, IndexError, ZeroDivisionError, TypeError) as exc:
+            raise ModelError(f"{where}: node {label!r} ({node.op_type}) has shapes or attributes edgeperf cannot "
+                             f"count: {exc}") from None
     act_in = weights = params = 0
     act_names, act_shapes = [], []
     for position, (tensor, shape, is_const) in enumerate(zip(node.input, in_shapes, in_const)):
@@ -499,7 +512,7 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
         precision = "int8"
     elif counts.op_class in ("conv", "dwconv", "gemm", "conv_transpose") and node.input and node.input[0] in dq_outputs:
         precision = "int8"  # QDQ format: the runtime executes DQ -> op -> Q as one int8 kernel
-    attrs_tuple = tuple(sorted((k, v) for k, v in attrs.items() if v is not None))
+    attrs_tuple = tuple(sorted(attrs.items()))
     return Layer(
         name=label,
         op_type=node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}:{node.op_type}",
