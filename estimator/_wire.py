@@ -23,22 +23,18 @@ __all__ = ["WireError", "TensorInfo", "slim_model", "ELEMENT_BYTES"]
 
 # Tags of the messages we descend into (field number -> meaning).
 _MODEL_GRAPH = 7
-_MODEL_FUNCTIONS = 25
 _GRAPH_NODE = 1
 _GRAPH_INITIALIZER = 5
-_GRAPH_SPARSE_INITIALIZER = 15
 _NODE_ATTRIBUTE = 5
 _ATTR_T = 5
 _ATTR_G = 6
 _ATTR_TENSORS = 11
 _ATTR_GRAPHS = 10
-_FUNCTION_NODE = 7
 _TENSOR_DIMS = 1
 _TENSOR_DATA_TYPE = 2
 _TENSOR_NAME = 8
 _TENSOR_RAW_DATA = 9
 _TENSOR_EXTERNAL_DATA = 13
-_TENSOR_DATA_LOCATION = 14
 #: Typed payload fields of TensorProto: float_data, int32_data, string_data,
 #: int64_data, raw_data, double_data, uint64_data.
 _TENSOR_PAYLOAD_FIELDS = frozenset({4, 5, 6, 7, 9, 10, 11})
@@ -202,49 +198,36 @@ class _Scanner:
         kept += buf[pos:end]
         return bytes(kept)
 
-    def graph(self, start: int, end: int) -> bytes:
+    def _rewrite(self, start: int, end: int, handlers: dict) -> bytes:
+        """Copy a message field by field, rebuilding the length-delimited fields that have a handler.
+
+        ``handlers`` maps a field number to ``(method, min_length)``: the method
+        rebuilds the submessage; submessages shorter than ``min_length`` are copied as they are.
+        """
         out = bytearray()
         buf = self.buf
         for field, wire, fstart, vstart, vend, _ in _fields(buf, start, end):
-            if wire == 2 and field == _GRAPH_INITIALIZER:
-                out += _message(field, self.tensor(vstart, vend))
-            elif wire == 2 and field == _GRAPH_NODE and vend - vstart > self.keep:
-                out += _message(field, self.node(vstart, vend))
+            handler, min_length = handlers.get(field, (None, 0)) if wire == 2 else (None, 0)
+            if handler is not None and vend - vstart >= min_length:
+                out += _message(field, handler(vstart, vend))
             else:
                 out += buf[fstart:vend]
         return bytes(out)
+
+    def graph(self, start: int, end: int) -> bytes:
+        # every initializer loses its payload; only large nodes can hold large Constant tensors
+        return self._rewrite(start, end, {_GRAPH_INITIALIZER: (self.tensor, 0),
+                                          _GRAPH_NODE: (self.node, self.keep + 1)})
 
     def node(self, start: int, end: int) -> bytes:
-        out = bytearray()
-        buf = self.buf
-        for field, wire, fstart, vstart, vend, _ in _fields(buf, start, end):
-            if wire == 2 and field == _NODE_ATTRIBUTE and vend - vstart > self.keep:
-                out += _message(field, self.attribute(vstart, vend))
-            else:
-                out += buf[fstart:vend]
-        return bytes(out)
+        return self._rewrite(start, end, {_NODE_ATTRIBUTE: (self.attribute, self.keep + 1)})
 
     def attribute(self, start: int, end: int) -> bytes:
-        out = bytearray()
-        buf = self.buf
-        for field, wire, fstart, vstart, vend, _ in _fields(buf, start, end):
-            if wire == 2 and field in (_ATTR_T, _ATTR_TENSORS):
-                out += _message(field, self.tensor(vstart, vend))
-            elif wire == 2 and field in (_ATTR_G, _ATTR_GRAPHS):
-                out += _message(field, self.graph(vstart, vend))
-            else:
-                out += buf[fstart:vend]
-        return bytes(out)
+        return self._rewrite(start, end, {_ATTR_T: (self.tensor, 0), _ATTR_TENSORS: (self.tensor, 0),
+                                          _ATTR_G: (self.graph, 0), _ATTR_GRAPHS: (self.graph, 0)})
 
     def model(self, start: int, end: int) -> bytes:
-        out = bytearray()
-        buf = self.buf
-        for field, wire, fstart, vstart, vend, _ in _fields(buf, start, end):
-            if wire == 2 and field == _MODEL_GRAPH:
-                out += _message(field, self.graph(vstart, vend))
-            else:
-                out += buf[fstart:vend]
-        return bytes(out)
+        return self._rewrite(start, end, {_MODEL_GRAPH: (self.graph, 0)})
 
 
 def slim_model(buf, *, keep_payload_below: int = 4096, check_external=lambda name, loc: None):

@@ -136,37 +136,37 @@ class _Reader:
             self.fail(f"{path}{key}", f"must be a non-empty string, got {value!r}")
         return value
 
-    def number(self, parent: dict, key: str, path: str, *, low=0.0, high=math.inf, optional=False,
-               positive=False):
+    def _sourced(self, parent: dict, key: str, path: str, optional: bool, shape: str):
+        """The ``value`` of a ``{"value", "source"}`` entry (and its key path), or (None, None) if optional and absent."""
+        full = f"{path}{key}"
         if key not in parent:
             if optional:
-                return None
-            self.fail(f"{path}{key}", "is missing")
+                return None, None
+            self.fail(full, "is missing")
         entry = parent[key]
-        full = f"{path}{key}"
         if not isinstance(entry, dict) or "value" not in entry or "source" not in entry:
-            self.fail(full, f'must be {{"value": number, "source": KEY}}, got {entry!r}')
+            self.fail(full, f'must be {{"value": {shape}, "source": KEY}}, got {entry!r}')
         extra = set(entry) - {"value", "source", "note"}
         if extra:
             self.fail(full, f"has unknown keys {sorted(extra)}; allowed: value, source, note")
         self.source(entry["source"], full)
-        return self.check_number(entry["value"], full + ".value", low=low, high=high, positive=positive)
+        return entry["value"], full
+
+    def number(self, parent: dict, key: str, path: str, *, low=0.0, high=math.inf, optional=False,
+               positive=False):
+        value, full = self._sourced(parent, key, path, optional, "number")
+        if full is None:
+            return None
+        return self.check_number(value, full + ".value", low=low, high=high, positive=positive)
 
     def numbers(self, parent: dict, key: str, path: str, *, low=0.0, high=math.inf, optional=False, positive=False):
-        if key not in parent:
-            if optional:
-                return None
-            self.fail(f"{path}{key}", "is missing")
-        entry = parent[key]
-        full = f"{path}{key}"
-        if not isinstance(entry, dict) or not isinstance(entry.get("value"), list) or "source" not in entry:
-            self.fail(full, f'must be {{"value": [numbers], "source": KEY}}, got {entry!r}')
-        self.source(entry["source"], full)
-        values = tuple(self.check_number(v, f"{full}.value[{i}]", low=low, high=high, positive=positive)
-                       for i, v in enumerate(entry["value"]))
-        if not values:
-            self.fail(full, "must list at least one value")
-        return values
+        value, full = self._sourced(parent, key, path, optional, "[numbers]")
+        if full is None:
+            return None
+        if not isinstance(value, list) or not value:
+            self.fail(full + ".value", f"must be a non-empty list of numbers, got {value!r}")
+        return tuple(self.check_number(v, f"{full}.value[{i}]", low=low, high=high, positive=positive)
+                     for i, v in enumerate(value))
 
     def check_number(self, value, path: str, *, low=0.0, high=math.inf, positive=False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):

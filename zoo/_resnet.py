@@ -15,24 +15,24 @@ def _conv_bn(b: NetBuilder, x: str, c: int, k: int, stride: int = 1, relu: bool 
     return b.relu(y) if relu else y
 
 
-def _basic(b: NetBuilder, x: str, width: int, stride: int) -> str:
-    y = _conv_bn(b, x, width, 3, stride)
-    y = _conv_bn(b, y, width, 3, relu=False)
-    shortcut = x
-    if stride != 1 or b.shape(x)[1] != width:
-        shortcut = _conv_bn(b, x, width, 1, stride, relu=False)
-    return b.relu(b.add(y, shortcut))
-
-
-def _bottleneck(b: NetBuilder, x: str, width: int, stride: int) -> str:
-    out = width * 4
-    y = _conv_bn(b, x, width, 1)
-    y = _conv_bn(b, y, width, 3, stride)
-    y = _conv_bn(b, y, out, 1, relu=False)
+def _residual(b: NetBuilder, x: str, y: str, stride: int) -> str:
+    """relu(y + shortcut), the shortcut projected by a strided 1x1 conv when the shape changes."""
+    out = b.shape(y)[1]
     shortcut = x
     if stride != 1 or b.shape(x)[1] != out:
         shortcut = _conv_bn(b, x, out, 1, stride, relu=False)
     return b.relu(b.add(y, shortcut))
+
+
+def _basic(b: NetBuilder, x: str, width: int, stride: int) -> str:
+    y = _conv_bn(b, x, width, 3, stride)
+    return _residual(b, x, _conv_bn(b, y, width, 3, relu=False), stride)
+
+
+def _bottleneck(b: NetBuilder, x: str, width: int, stride: int) -> str:
+    y = _conv_bn(b, x, width, 1)
+    y = _conv_bn(b, y, width, 3, stride)
+    return _residual(b, x, _conv_bn(b, y, width * 4, 1, relu=False), stride)
 
 
 def resnet(depth: int, b: NetBuilder, num_classes: int = 1000) -> list[str]:
