@@ -21,10 +21,11 @@ from pathlib import Path
 
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import shape_inference
+from onnx import numpy_helper, shape_inference
 
 from .._errors import InputError, LimitError, ModelError, UnknownOpError
 from . import _opcount
+from ._constfold import fold_shape_constants
 from ._ir import Graph, Layer
 from ._wire import WireError, slim_model
 
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 #: Largest tensor accepted: 2^34 elements (64 GiB at fp32), beyond any edge device.
 MAX_TENSOR_ELEMENTS = 2**34
+#: Rounds of constant folding and re-inference when shapes stay unknown.
+_FOLD_ROUNDS = 4
 #: Largest graph accepted, in nodes; estimation time and memory grow linearly with it.
 MAX_NODES = 500_000
 #: onnx data types whose initializers count as learnable parameters
@@ -246,6 +249,7 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
                          "split the model or estimate its parts separately")
     opset = _default_opset(model, where)
     _check_text(graph, where)
+    original = model
     if not _owned and (input_shapes or on_unknown == "roofline"):
         model = _copy(model)
         graph = model.graph
@@ -257,10 +261,36 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
     _check_unknown_ops(nodes, on_unknown, where)
     producers = _check_tensor_names(nodes, graph, initializer_names, where)
     order = _topological_order(nodes, producers, where)
+    if order != sorted(order):  # the spec wants sorted nodes and onnx's inference needs them
+        if not _owned and model is original:
+            model = _copy(model)
+            graph = model.graph
+        sorted_nodes = [onnx.NodeProto() for _ in order]
+        for target, index in zip(sorted_nodes, order):
+            target.CopyFrom(nodes[index])
+        del graph.node[:]
+        graph.node.extend(sorted_nodes)
+        nodes = list(graph.node)
+        order = list(range(len(nodes)))
 
+    const = _constant_tensors(nodes, order, initializer_names)
     inferred = _infer(model, where)
     assumed = _assume_unknown_op_shapes(model, inferred, nodes, order, where) if on_unknown == "roofline" else set()
     if assumed:
+        inferred = _infer(model, where)
+    for _ in range(_FOLD_ROUNDS):
+        known = _shape_table(inferred)
+        if all(_static(known.get(o)) for n in nodes for o in n.output if o and o not in const):
+            break
+        values = fold_shape_constants(model, nodes, order, known, const, opset)
+        fresh = {name: value for name, value in values.items()
+                 if name not in initializer_names and name not in {t.name for t in model.graph.initializer}}
+        if not fresh:
+            break
+        if not _owned and model is original:
+            model = _copy(model)
+            graph = model.graph
+        model.graph.initializer.extend(numpy_helper.from_array(value, name) for name, value in fresh.items())
         inferred = _infer(model, where)
     shapes: dict[str, tuple | None] = {}
     dtypes: dict[str, int] = {}
@@ -277,10 +307,10 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
         _check_elements(where, tensor.name, dims)
         shapes[tensor.name] = dims
         dtypes[tensor.name] = tensor.data_type
-        if tensor.data_type in _PARAM_TYPES and len(dims) > 0 and tensor.name not in buffers:
+        if (tensor.data_type in _PARAM_TYPES and len(dims) > 0 and tensor.name not in buffers
+                and tensor.name in initializer_names):  # not the shape constants folded at import
             params += _opcount.prod(dims)
 
-    const = set(initializer_names)
     for index in order:
         node = nodes[index]
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
@@ -292,11 +322,6 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
                     dtypes[node.output[0]] = attr.t.data_type
                     if attr.t.data_type in _PARAM_TYPES and len(dims) > 0:
                         params += _opcount.prod(dims)
-            const.update(node.output)
-        elif node.op_type in ("Shape", "Size") and node.domain in ("", "ai.onnx"):
-            const.update(node.output)  # static shapes are known at import: a runtime folds these too
-        elif node.input and all((not t) or t in const for t in node.input):
-            const.update(node.output)
 
     layers = []
     folded = 0
@@ -343,6 +368,35 @@ def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
     clone = onnx.ModelProto()
     clone.CopyFrom(model)
     return clone
+
+
+def _constant_tensors(nodes, order, initializer_names) -> set[str]:
+    """Tensors known before running: initializers, Constant outputs, Shape/Size of static tensors, and
+    outputs of nodes whose inputs are all constant (a runtime folds these at load time)."""
+    const = set(initializer_names)
+    for index in order:
+        node = nodes[index]
+        default_domain = node.domain in ("", "ai.onnx")
+        if default_domain and node.op_type in ("Constant", "Shape", "Size"):
+            const.update(node.output)
+        elif node.input and all((not t) or t in const for t in node.input):
+            const.update(node.output)
+    return const
+
+
+def _shape_table(inferred) -> dict:
+    table = {}
+    for vi in list(inferred.graph.input) + list(inferred.graph.value_info) + list(inferred.graph.output):
+        dims = _dims(vi.type)
+        if dims is not None:
+            table[vi.name] = dims
+    for tensor in inferred.graph.initializer:
+        table[tensor.name] = tuple(int(d) for d in tensor.dims)
+    return table
+
+
+def _static(shape) -> bool:
+    return shape is not None and all(isinstance(d, int) and d >= 0 for d in shape)
 
 
 def _infer(model, where: str):

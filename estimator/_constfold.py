@@ -1,0 +1,113 @@
+"""Evaluate small constant subgraphs (shape arithmetic) so that shape inference can finish.
+
+Exporters compute reshape targets and slice bounds at run time from ``Shape``
+(``Shape -> Gather -> Div -> Concat -> Reshape``). With static input shapes these
+are constants, but ``onnx.shape_inference``'s data propagation does not follow
+every such chain. This module evaluates them with onnx's own reference operator
+implementations (pure numpy; no onnxruntime) and hands back their values, to be
+added as initializers before inference runs again.
+
+Only small integer and boolean tensors are evaluated (at most
+:data:`MAX_ELEMENTS` elements); weights are never touched (their data is not
+even loaded).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+__all__ = ["fold_shape_constants", "MAX_ELEMENTS"]
+
+logger = logging.getLogger(__name__)
+
+#: Largest tensor evaluated; shape arithmetic is far smaller.
+MAX_ELEMENTS = 4096
+_INT_TYPES = {onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.BOOL}
+_SKIP = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
+
+
+def _known_values(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    values = {}
+    for tensor in model.graph.initializer:
+        has_data = tensor.raw_data or tensor.int64_data or tensor.int32_data or tensor.float_data
+        if tensor.data_type in _INT_TYPES | {onnx.TensorProto.FLOAT} and has_data:
+            count = int(np.prod(tensor.dims)) if len(tensor.dims) else 1
+            if count <= MAX_ELEMENTS:
+                values[tensor.name] = numpy_helper.to_array(tensor)
+    return values
+
+
+def fold_shape_constants(model: onnx.ModelProto, nodes, order, shapes: dict, const: set, opset: int) -> dict:
+    """Values of constant integer tensors computable from static shapes and small constants.
+
+    Parameters
+    ----------
+    model : onnx.ModelProto
+        The (slim) model; small initializers carry data.
+    nodes, order : list of NodeProto, list of int
+        The graph's nodes and a topological order.
+    shapes : dict of str to tuple
+        Shapes known so far (static dims are ints).
+    const : set of str
+        Tensors known to be constant.
+    opset : int
+        Default-domain opset, for choosing operator versions.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Newly computed tensor values (not including existing initializers).
+    """
+    from onnx.reference.ops import load_op
+
+    values = _known_values(model)
+    computed: dict[str, np.ndarray] = {}
+    for index in order:
+        node = nodes[index]
+        if node.domain not in ("", "ai.onnx") or node.op_type in _SKIP:
+            continue
+        outputs = [o for o in node.output if o]
+        if not outputs or not all(o in const for o in outputs) or all(o in values for o in outputs):
+            continue
+        if node.op_type in ("Shape", "Size"):
+            shape = shapes.get(node.input[0])
+            if shape is None or any(not isinstance(d, int) for d in shape):
+                continue
+            array = np.array(shape, dtype=np.int64)
+            if node.op_type == "Size":
+                array = np.array(int(np.prod(shape)), dtype=np.int64)
+            else:
+                attrs = {a.name: a.i for a in node.attribute}
+                start, end = attrs.get("start", 0), attrs.get("end", len(shape))
+                array = array[start:end]
+            values[outputs[0]] = computed[outputs[0]] = array
+            continue
+        inputs = [values.get(t) if t else None for t in node.input]
+        if any(t and v is None for t, v in zip(node.input, inputs)):
+            continue
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value" and attr.t.data_type in _INT_TYPES | {onnx.TensorProto.FLOAT} \
+                        and (attr.t.raw_data or attr.t.int64_data or attr.t.float_data or attr.t.int32_data):
+                    array = numpy_helper.to_array(attr.t)
+                    if array.size <= MAX_ELEMENTS:
+                        values[outputs[0]] = computed[outputs[0]] = array
+            continue
+        try:
+            op_class = load_op("", node.op_type, opset, node=node)
+            params = {"log": lambda *args: None, "opsets": {"": opset}, "verbose": 0, "new_ops": None}
+            result = op_class(node, params).run(*inputs)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not foldable here", never a crash
+            logger.debug("cannot fold %s (%s): %s", node.name, node.op_type, exc)
+            continue
+        if not isinstance(result, tuple):
+            result = (result,)
+        for name, array in zip(outputs, result):
+            array = np.asarray(array)
+            if array.size <= MAX_ELEMENTS and array.dtype.kind in "biuf":
+                values[name] = computed[name] = array
+    return computed
