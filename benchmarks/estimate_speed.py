@@ -14,7 +14,6 @@ Run: ``python benchmarks/estimate_speed.py [--repeats N]``.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys

@@ -19,7 +19,7 @@ from pathlib import Path
 from .._errors import ModelError, UnknownOpError
 from . import _opcount
 from ._ir import Graph, Layer
-from ._onnx_import import MAX_NODES, _check_elements
+from ._onnx_checks import MAX_NODES, check_elements
 
 __all__ = ["load_tflite", "TFLITE_OPS"]
 
@@ -158,7 +158,7 @@ def _read(tflite, buf, path: Path, on_unknown: str) -> Graph:
         if any(d < 0 for d in shape):
             raise ModelError(f"{where}: tensor {i} has a dynamic or negative dimension {shape}; re-export the model "
                              "with a fixed input shape")
-        _check_elements(where, f"#{i}", shape)
+        check_elements(where, f"#{i}", shape)
         shapes.append(shape)
         types.append(int(tensor.Type()))
         index = int(tensor.Buffer())

@@ -15,7 +15,7 @@ import edgeperf
 import edgeperf.zoo
 from edgeperf import LimitError, ModelError, UnknownOpError
 from edgeperf.cli import main
-from tests._models import model, single, tensor, weight
+from tests._models import model, single, tensor
 
 
 def run_cli(args, capsys):
