@@ -1,7 +1,8 @@
 """Static shapes for every tensor: onnx shape inference, helped where it stops.
 
-Inference stops at operators onnx does not know (their outputs get their first
-input's shape when the user asked for a roofline fallback) and at shape arithmetic
+Inference stops at operators onnx does not know: onnxruntime contrib operators
+get their documented output shapes, unknown operators their first input's shape
+when the user asked for a roofline fallback. It also stops at shape arithmetic
 its data propagation cannot follow (evaluated by ``_constfold`` and added as
 initializers). Both repeat until nothing changes.
 """
@@ -14,9 +15,10 @@ from onnx import numpy_helper, shape_inference
 from .._errors import ModelError
 from . import _opcount
 from ._constfold import fold_shape_constants
+from ._contrib_shapes import CONTRIB_SHAPES
 from ._onnx_checks import dims
 
-__all__ = ["constant_tensors", "shape_table", "static", "infer", "assume_unknown_op_shapes", "resolve_shapes"]
+__all__ = ["constant_tensors", "shape_table", "static", "infer", "supply_shapes", "resolve_shapes"]
 
 #: Rounds of constant folding and re-inference when shapes stay unknown.
 _FOLD_ROUNDS = 4
@@ -55,15 +57,28 @@ def infer(model, where: str):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{where}: shape inference failed: {first[:300]}") from None
 
-def assume_unknown_op_shapes(model, inferred, nodes, order, where) -> set[str]:
-    """Give outputs of unknown operators the shape of their first input, then re-infer.
+def _declare(model, name: str, elem_type: int, shape) -> None:
+    value_info = model.graph.value_info.add()
+    value_info.name = name
+    value_info.type.CopyFrom(onnx.helper.make_tensor_type_proto(elem_type, list(shape)))
 
-    onnx cannot infer through an operator it does not know, which leaves the rest
-    of the graph unshaped. Declaring each such output with its first input's type
-    (an element-wise assumption, flagged on the layer) lets inference continue.
-    Returns the names of the tensors whose shape was assumed.
+
+def supply_shapes(model, inferred, nodes, order, where, assume_unknown: bool):
+    """Declare output shapes onnx cannot infer, then re-infer, until nothing changes.
+
+    Outputs of onnxruntime contrib operators get the shape their definition gives
+    (``_contrib_shapes``). With ``assume_unknown``, outputs of unknown operators get
+    the shape of their first input (an element-wise assumption; those layers are
+    flagged ``unknown-op``).
+
+    Returns
+    -------
+    supplied : set of str
+        Tensors whose shape was declared here.
+    inferred : onnx.ModelProto
+        The model as inferred after the last round.
     """
-    assumed: set[str] = set()
+    supplied: set[str] = set()
     for _ in range(len(nodes) + 1):
         types = {vi.name: vi.type for vi in list(inferred.graph.input) + list(inferred.graph.value_info)
                  + list(inferred.graph.output)}
@@ -72,20 +87,39 @@ def assume_unknown_op_shapes(model, inferred, nodes, order, where) -> set[str]:
         added = False
         for index in order:
             node = nodes[index]
-            if _opcount.lookup(node.domain, node.op_type) is not None:
+            rule = CONTRIB_SHAPES.get((node.domain, node.op_type))
+            unknown = _opcount.lookup(node.domain, node.op_type) is None
+            missing = [o for o in node.output if o and o not in supplied and (o not in types or not static(dims(types[o])))]
+            if not missing or (rule is None and not (unknown and assume_unknown)):
                 continue
-            source = next((types[t] for t in node.input if t and t in types and dims(types[t])), None)
-            for out in node.output:
-                if out and out not in assumed and (out not in types or dims(types[out]) is None) and source is not None:
-                    value_info = model.graph.value_info.add()
-                    value_info.name = out
-                    value_info.type.CopyFrom(source)
-                    assumed.add(out)
+            in_shapes = [dims(types[t]) if t and t in types else None for t in node.input]
+            first = next((t for t in node.input if t and t in types and static(dims(types[t]))), None)
+            if first is None:
+                continue
+            elem_type = types[first].tensor_type.elem_type
+            if rule is not None:
+                if any(t and not static(shape) for t, shape in zip(node.input, in_shapes)):
+                    continue
+                attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+                try:
+                    outputs = rule(in_shapes, attrs)
+                except (IndexError, KeyError, ValueError, TypeError, ZeroDivisionError) as exc:
+                    raise ModelError(f"{where}: node {node.name or node.op_type!r} ({node.domain}:{node.op_type}) "
+                                     f"has inputs its definition does not allow: {exc}") from None
+                for name, shape in zip(node.output, outputs):
+                    if name and name in missing:
+                        _declare(model, name, elem_type, shape)
+                        supplied.add(name)
+                        added = True
+            else:
+                for name in missing:
+                    _declare(model, name, elem_type, dims(types[first]))
+                    supplied.add(name)
                     added = True
         if not added:
-            return assumed
+            return supplied, inferred
         inferred = infer(model, where)
-    return assumed
+    return supplied, inferred
 
 
 def resolve_shapes(model, nodes, order, const, opset, on_unknown, where, mutable):
@@ -102,10 +136,11 @@ def resolve_shapes(model, nodes, order, const, opset, on_unknown, where, mutable
         The shape-inferred model.
     """
     inferred = infer(model, where)
-    if on_unknown == "roofline" and any(_opcount.lookup(n.domain, n.op_type) is None for n in nodes):
+    assume = on_unknown == "roofline"
+    if any((n.domain, n.op_type) in CONTRIB_SHAPES or (assume and _opcount.lookup(n.domain, n.op_type) is None)
+           for n in nodes):
         model = mutable()
-        if assume_unknown_op_shapes(model, inferred, nodes, order, where):
-            inferred = infer(model, where)
+        _, inferred = supply_shapes(model, inferred, nodes, order, where, assume)
     for _ in range(_FOLD_ROUNDS):
         known = shape_table(inferred)
         if all(static(known.get(o)) for n in nodes for o in n.output if o and o not in const):

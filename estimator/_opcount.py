@@ -109,17 +109,20 @@ def _conv_transpose(view: NodeView) -> Counts:
     return Counts("conv_transpose", macs, flops, geometry)
 
 
-def _gemm(view: NodeView) -> Counts:
-    a, b = view.in_shapes[0], view.in_shapes[1]
-    if a is None or b is None or len(a) != 2 or len(b) != 2:
-        raise ValueError(f"Gemm needs 2-D inputs, got {a} and {b}")
-    m, k = (a[1], a[0]) if view.attrs.get("transA", 0) else (a[0], a[1])
-    n = b[0] if view.attrs.get("transB", 0) else b[1]
-    macs = m * n * k
-    has_c = len(view.in_shapes) > 2 and view.in_shapes[2] is not None
-    flops = 2 * macs + (m * n if has_c else 0)
-    geometry = (("batch", 1), ("c_in", k), ("c_out", n), ("h_out", m), ("w_out", 1), ("k_area", 1), ("groups", 1))
-    return Counts("gemm", macs, flops, geometry)
+def _gemm_like(a_index: int, b_index: int, c_index: int, int8: bool):
+    def count(view: NodeView) -> Counts:
+        a, b = view.in_shapes[a_index], view.in_shapes[b_index]
+        if a is None or b is None or len(a) != 2 or len(b) != 2:
+            raise ValueError(f"{view.op_type} needs 2-D inputs, got {a} and {b}")
+        m, k = (a[1], a[0]) if view.attrs.get("transA", 0) else (a[0], a[1])
+        n = b[0] if view.attrs.get("transB", 0) else b[1]
+        macs = m * n * k
+        has_c = len(view.in_shapes) > c_index and view.in_shapes[c_index] is not None
+        flops = 2 * macs + (m * n if has_c else 0)
+        geometry = (("batch", 1), ("c_in", k), ("c_out", n), ("h_out", m), ("w_out", 1), ("k_area", 1), ("groups", 1))
+        return Counts("gemm", macs, flops, geometry, int8)
+
+    return count
 
 
 def _matmul_like(a_index: int, b_index: int, int8: bool):
@@ -300,7 +303,7 @@ REGISTRY: dict[tuple[str, str], Counter] = {
     ("", "ConvInteger"): _conv_like(0, 1, 99, int8=True),
     ("", "QLinearConv"): _conv_like(0, 3, 8, int8=True),
     ("", "ConvTranspose"): _conv_transpose,
-    ("", "Gemm"): _gemm,
+    ("", "Gemm"): _gemm_like(0, 1, 2, int8=False),
     ("", "MatMul"): _matmul_like(0, 1, int8=False),
     ("", "MatMulInteger"): _matmul_like(0, 1, int8=True),
     ("", "QLinearMatMul"): _matmul_like(0, 3, int8=True),
@@ -348,9 +351,15 @@ REGISTRY.update({
     (_MS, "QuickGelu"): _per_element("activation", 5),
     (_MS, "FusedMatMul"): _matmul_like(0, 1, int8=False),
     (_MS, "SkipLayerNormalization"): _per_element("norm", 8),
+    # QGemm inputs: A, a_scale, a_zero, B, b_scale, b_zero, C, y_scale, y_zero
+    (_MS, "QGemm"): _gemm_like(0, 3, 6, int8=True),
+    (_MS, "QLinearSoftmax"): _per_element("softmax", 5),
+    (_MS, "DynamicQuantizeMatMul"): _matmul_like(0, 1, int8=True),
+    (_MS, "MatMulIntegerToFloat"): _matmul_like(0, 1, int8=True),
 })
 _INT8_CONTRIB = {"QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearGlobalAveragePool",
-                 "QLinearAveragePool", "QLinearConcat"}
+                 "QLinearAveragePool", "QLinearConcat", "QGemm", "QLinearSoftmax", "DynamicQuantizeMatMul",
+                 "MatMulIntegerToFloat"}
 
 
 def lookup(domain: str, op_type: str) -> Counter | None:
