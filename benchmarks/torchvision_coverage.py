@@ -51,12 +51,17 @@ def main() -> int:
                 record = {"model": name, "opset": opset, "params_torch": params}
                 start = time.perf_counter()
                 try:
-                    with torch.no_grad():
-                        torch.onnx.export(model, (torch.randn(1, 3, size, size),), str(path), opset_version=opset,
-                                          dynamo=False, export_params=params < 150_000_000)
+                    # with gradients enabled, nn.MultiheadAttention avoids its fused fast path,
+                    # which the TorchScript exporter cannot export (ViT)
+                    torch.onnx.export(model, (torch.randn(1, 3, size, size),), str(path), opset_version=opset,
+                                      dynamo=False, export_params=params < 150_000_000)
                 except Exception as exc:  # the exporter's problem, not edgeperf's: reported, not counted
                     record["export_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
-                    print(json.dumps(record), flush=True)
+                    line = json.dumps(record)
+                    print(line, flush=True)
+                    if args.jsonl:
+                        with open(args.jsonl, "a") as stream:
+                            stream.write(line + "\n")
                     continue
                 record["export_s"] = round(time.perf_counter() - start, 1)
                 try:

@@ -20,8 +20,8 @@ from ._onnx_checks import dims
 
 __all__ = ["constant_tensors", "shape_table", "static", "infer", "supply_shapes", "resolve_shapes"]
 
-#: Rounds of constant folding and re-inference when shapes stay unknown.
-_FOLD_ROUNDS = 4
+#: Upper bound on rounds of constant folding and re-inference (each stops early once nothing new folds).
+_FOLD_ROUNDS = 64
 
 
 def constant_tensors(nodes, order, initializer_names) -> set[str]:

@@ -11,51 +11,13 @@ random weights so that onnxruntime can run the model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import onnx
 
 from .._errors import InputError, ModelError
 from ._builder import IR_VERSION, OPSET, NetBuilder
-from ._mobilenet import mobilenet_v2
-from ._resnet import resnet
+from ._registry import ENTRIES, ZooEntry
 
 __all__ = ["ZooEntry", "ENTRIES", "list_entries", "build_model", "build_graph", "NetBuilder", "IR_VERSION", "OPSET"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ZooEntry:
-    """One network of the zoo.
-
-    Attributes
-    ----------
-    name : str
-        Reference name (torchvision's where one exists).
-    task : str
-        ``classification``, ``detection``, ...
-    input_chw : tuple of int
-        Default input (channels, height, width), the paper's.
-    build : callable(NetBuilder) -> list of output tensor names
-    """
-
-    name: str
-    task: str
-    input_chw: tuple[int, int, int]
-    build: Callable[[NetBuilder], list[str]]
-
-
-def _entries() -> dict[str, ZooEntry]:
-    entries = [
-        ZooEntry(name=f"resnet{d}", task="classification", input_chw=(3, 224, 224),
-                 build=lambda b, d=d: resnet(d, b)) for d in (18, 34, 50, 101, 152)
-    ]
-    entries.append(ZooEntry(name="mobilenet_v2", task="classification", input_chw=(3, 224, 224),
-                            build=lambda b: mobilenet_v2(b)))
-    return {e.name: e for e in entries}
-
-
-ENTRIES: dict[str, ZooEntry] = _entries()
 
 
 def list_entries() -> tuple[str, ...]:
@@ -77,12 +39,14 @@ def build_model(name: str, *, weights: bool = False, input_size: tuple[int, int]
     if name not in ENTRIES:
         raise ModelError(f"zoo has no network {name!r}; available: {', '.join(list_entries())}")
     entry = ENTRIES[name]
-    c, h, w = entry.input_chw
+    shape = list(entry.input_shape)
     if input_size is not None:
-        h, w = input_size
-    if batch <= 0 or h <= 0 or w <= 0:
-        raise InputError(f"batch and input size must be positive, got batch {batch} and {h}x{w}")
-    builder = NetBuilder(name, (batch, c, h, w), weights=weights, seed=seed)
+        if not entry.resizable:
+            raise InputError(f"zoo network {name!r} has a fixed input {'x'.join(map(str, shape))}")
+        shape[-len(input_size):] = input_size
+    if batch <= 0 or any(d <= 0 for d in shape):
+        raise InputError(f"batch and input size must be positive, got batch {batch} and {'x'.join(map(str, shape))}")
+    builder = NetBuilder(name, (batch, *shape), weights=weights, seed=seed)
     outputs = entry.build(builder)
     return builder.build(outputs)
 

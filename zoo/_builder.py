@@ -49,6 +49,10 @@ class NetBuilder:
     def shape(self, tensor: str) -> tuple[int, ...]:
         return self.shapes[tensor]
 
+    def input_stride(self, tensor: str) -> int:
+        """How much smaller than the input a feature map is (along the last axis)."""
+        return self.shapes[self.input][-1] // self.shapes[tensor][-1]
+
     def _name(self, prefix: str) -> str:
         index = self._counter.get(prefix, 0)
         self._counter[prefix] = index + 1
@@ -135,23 +139,26 @@ class NetBuilder:
     def mul(self, a: str, b: str) -> str:
         return self._node("Mul", [a, b], np.broadcast_shapes(self.shape(a), self.shape(b)))
 
-    def maxpool(self, x: str, k: int, stride: int, pad: int = 0, ceil: bool = False) -> str:
+    def maxpool(self, x: str, k, stride, pad=0, ceil: bool = False) -> str:
         return self._pool("MaxPool", x, k, stride, pad, ceil)
 
-    def avgpool(self, x: str, k: int, stride: int, pad: int = 0, ceil: bool = False) -> str:
+    def avgpool(self, x: str, k, stride, pad=0, ceil: bool = False) -> str:
         return self._pool("AveragePool", x, k, stride, pad, ceil)
 
-    def _pool(self, op: str, x: str, k: int, stride: int, pad: int, ceil: bool) -> str:
+    def _pool(self, op: str, x: str, k, stride, pad, ceil: bool) -> str:
         n, c, *spatial = self.shape(x)
+        rank = len(spatial)
+        ks = (k,) * rank if isinstance(k, int) else tuple(k)
+        ss = (stride,) * rank if isinstance(stride, int) else tuple(stride)
+        ps = (pad,) * rank if isinstance(pad, int) else tuple(pad)
         out = []
-        for s in spatial:
-            span = s + 2 * pad - k
-            size = (-(-span // stride) if ceil else span // stride) + 1
-            if ceil and (size - 1) * stride >= s + pad:
+        for size_in, kk, st, pp in zip(spatial, ks, ss, ps):
+            span = size_in + 2 * pp - kk
+            size = (-(-span // st) if ceil else span // st) + 1
+            if ceil and (size - 1) * st >= size_in + pp:
                 size -= 1
             out.append(size)
-        attrs = dict(kernel_shape=[k] * len(spatial), strides=[stride] * len(spatial), pads=[pad] * 2 * len(spatial),
-                     ceil_mode=int(ceil))
+        attrs = dict(kernel_shape=list(ks), strides=list(ss), pads=list(ps) * 2, ceil_mode=int(ceil))
         if op == "AveragePool":
             attrs["count_include_pad"] = 0
         return self._node(op, [x], (n, c, *out), **attrs)
@@ -177,6 +184,61 @@ class NetBuilder:
         out[axis] = sum(s[axis] for s in shapes)
         return self._node("Concat", tensors, tuple(out), axis=axis)
 
+    def lrn(self, x: str, size: int = 5) -> str:
+        return self._node("LRN", [x], self.shape(x), size=size, alpha=1e-4, beta=0.75, bias=1.0)
+
+    def linear(self, x: str, n_out: int, bias: bool = True) -> str:
+        """A dense layer on the last axis of a tensor of any rank (MatMul [+ Add])."""
+        shape = self.shape(x)
+        y = self._node("MatMul", [x, self._param("lin_w", (shape[-1], n_out), fan_in=shape[-1])], (*shape[:-1], n_out))
+        return self.add(y, self._param("lin_b", (n_out,), fill=0.0)) if bias else y
+
+    def layernorm(self, x: str) -> str:
+        c = self.shape(x)[-1]
+        scale, shift = self._param("ln_scale", (c,), fill=1.0), self._param("ln_shift", (c,), fill=0.0)
+        return self._node("LayerNormalization", [x, scale, shift], self.shape(x), axis=-1, epsilon=1e-12)
+
+    def gelu(self, x: str) -> str:
+        """GELU as exporters write it below opset 20: x * 0.5 * (1 + erf(x / sqrt(2)))."""
+        scaled = self._node("Div", [x, self._const("sqrt2", np.float32(np.sqrt(2.0)), np.float32)], self.shape(x))
+        erf = self._node("Erf", [scaled], self.shape(x))
+        one_plus = self._node("Add", [erf, self._const("one", np.float32(1.0), np.float32)], self.shape(x))
+        half = self._node("Mul", [x, self._const("half", np.float32(0.5), np.float32)], self.shape(x))
+        return self._node("Mul", [half, one_plus], self.shape(x))
+
+    def reshape(self, x: str, shape) -> str:
+        return self._node("Reshape", [x, self._const("shape", list(shape))], tuple(shape))
+
+    def transpose(self, x: str, perm) -> str:
+        shape = self.shape(x)
+        return self._node("Transpose", [x], tuple(shape[p] for p in perm), perm=list(perm))
+
+    def upsample(self, x: str, factor: int, mode: str = "nearest") -> str:
+        n, c, *spatial = self.shape(x)
+        scales = self._const("scales", [1.0, 1.0] + [float(factor)] * len(spatial), np.float32)
+        return self._node("Resize", [x, "", scales], (n, c, *(s * factor for s in spatial)), mode=mode)
+
+    def resize_to(self, x: str, size, mode: str = "linear") -> str:
+        n, c, *_ = self.shape(x)
+        sizes = self._const("sizes", [n, c, *size])
+        return self._node("Resize", [x, "", "", sizes], (n, c, *size), mode=mode)
+
+    def channel_shuffle(self, x: str, groups: int) -> str:
+        n, c, h, w = self.shape(x)
+        y = self.reshape(x, (n, groups, c // groups, h, w))
+        y = self.transpose(y, (0, 2, 1, 3, 4))
+        return self.reshape(y, (n, c, h, w))
+
+    def slice_channels(self, x: str, start: int, end: int) -> str:
+        n, _, *spatial = self.shape(x)
+        starts, ends, axes = self._const("starts", [start]), self._const("ends", [end]), self._const("axes", [1])
+        return self._node("Slice", [x, starts, ends, axes], (n, end - start, *spatial))
+
+    def gather_rows(self, table_shape, indices_shape) -> str:
+        """An embedding lookup: Gather from a (vocab, dim) table with int64 indices (a graph input)."""
+        table = self._param("embedding", tuple(table_shape), fan_in=1)
+        return self._node("Gather", [table, self.input], (*indices_shape, table_shape[1]), axis=0)
+
     def softmax(self, x: str, axis: int = -1) -> str:
         return self._node("Softmax", [x], self.shape(x), axis=axis)
 
@@ -184,11 +246,11 @@ class NetBuilder:
         return self._node("Dropout", [x], self.shape(x))
 
     # -- result --------------------------------------------------------------------------------
-    def build(self, outputs: list[str]) -> onnx.ModelProto:
+    def build(self, outputs: list[str], input_type: int = TensorProto.FLOAT) -> onnx.ModelProto:
         """The finished ModelProto with the given output tensors."""
         graph = helper.make_graph(
             self.nodes, self.name,
-            [helper.make_tensor_value_info(self.input, TensorProto.FLOAT, list(self.shapes[self.input]))],
+            [helper.make_tensor_value_info(self.input, input_type, list(self.shapes[self.input]))],
             [helper.make_tensor_value_info(o, TensorProto.FLOAT, list(self.shapes[o])) for o in outputs],
             self.initializers,
         )

@@ -40,3 +40,71 @@ def mobilenet_v2(b: NetBuilder, width: float = 1.0, num_classes: int = 1000) -> 
     x = _conv_bn_act(b, x, make_divisible(1280 * max(1.0, width)), 1)
     x = b.flatten(b.global_avgpool(x))
     return [b.gemm(b.dropout(x), num_classes)]
+
+
+def _dw_separable(b: NetBuilder, x: str, out: int, stride: int) -> str:
+    c = b.shape(x)[1]
+    x = b.relu(b.bn(b.conv(x, c, 3, stride=stride, groups=c, bias=False)))
+    return b.relu(b.bn(b.conv(x, out, 1, bias=False)))
+
+
+_V1 = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1), (512, 1),
+       (1024, 2), (1024, 1))
+
+
+def mobilenet_v1(b: NetBuilder, width: float = 1.0, num_classes: int = 1000) -> list[str]:
+    """MobileNet v1 (Howard et al. 2017) with width multiplier alpha."""
+    x = b.relu(b.bn(b.conv(b.input, int(32 * width), 3, stride=2, bias=False)))
+    for out, stride in _V1:
+        x = _dw_separable(b, x, int(out * width), stride)
+    x = b.flatten(b.global_avgpool(x))
+    return [b.gemm(b.dropout(x), num_classes)]
+
+
+def squeeze_excite(b: NetBuilder, x: str, squeeze: int, gate: str = "hardsigmoid", act: str = "relu") -> str:
+    """Squeeze-and-excitation: x * gate(conv(act(conv(gap(x)))))."""
+    c = b.shape(x)[1]
+    s = b.conv(b.global_avgpool(x), squeeze, 1)
+    s = b.relu(s) if act == "relu" else b.silu(s)
+    s = b.conv(s, c, 1)
+    s = b.hardsigmoid(s) if gate == "hardsigmoid" else b.sigmoid(s)
+    return b.mul(x, s)
+
+
+# (kernel, expanded, out, squeeze-excite, activation, stride), torchvision's tables
+_V3_LARGE = ((3, 16, 16, False, "RE", 1), (3, 64, 24, False, "RE", 2), (3, 72, 24, False, "RE", 1),
+             (5, 72, 40, True, "RE", 2), (5, 120, 40, True, "RE", 1), (5, 120, 40, True, "RE", 1),
+             (3, 240, 80, False, "HS", 2), (3, 200, 80, False, "HS", 1), (3, 184, 80, False, "HS", 1),
+             (3, 184, 80, False, "HS", 1), (3, 480, 112, True, "HS", 1), (3, 672, 112, True, "HS", 1),
+             (5, 672, 160, True, "HS", 2), (5, 960, 160, True, "HS", 1), (5, 960, 160, True, "HS", 1))
+_V3_SMALL = ((3, 16, 16, True, "RE", 2), (3, 72, 24, False, "RE", 2), (3, 88, 24, False, "RE", 1),
+             (5, 96, 40, True, "HS", 2), (5, 240, 40, True, "HS", 1), (5, 240, 40, True, "HS", 1),
+             (5, 120, 48, True, "HS", 1), (5, 144, 48, True, "HS", 1), (5, 288, 96, True, "HS", 2),
+             (5, 576, 96, True, "HS", 1), (5, 576, 96, True, "HS", 1))
+
+
+def mobilenet_v3_features(b: NetBuilder, size: str, width: float = 1.0, return_taps: bool = False):
+    """MobileNet v3 backbone up to its last 1x1 conv; with ``return_taps`` also the stride-8 and -16 maps."""
+    act = lambda t, kind: b.relu(t) if kind == "RE" else b.hardswish(t)  # noqa: E731
+    x = b.hardswish(b.bn(b.conv(b.input, make_divisible(16 * width), 3, stride=2, bias=False)))
+    taps = {}
+    for kernel, expanded, out, se, kind, stride in (_V3_LARGE if size == "large" else _V3_SMALL):
+        c_in, c_exp, c_out = b.shape(x)[1], make_divisible(expanded * width), make_divisible(out * width)
+        if stride == 2 and b.input_stride(x) in (4, 8):
+            taps[b.input_stride(x)] = x
+        y = act(b.bn(b.conv(x, c_exp, 1, bias=False)), kind) if c_exp != c_in else x
+        y = act(b.bn(b.conv(y, c_exp, kernel, stride=stride, groups=c_exp, bias=False)), kind)
+        if se:
+            y = squeeze_excite(b, y, make_divisible(c_exp // 4))
+        y = b.bn(b.conv(y, c_out, 1, bias=False))
+        x = b.add(x, y) if stride == 1 and c_in == c_out else y
+    x = b.hardswish(b.bn(b.conv(x, 6 * b.shape(x)[1], 1, bias=False)))
+    return (x, taps) if return_taps else x
+
+
+def mobilenet_v3(size: str, b: NetBuilder, width: float = 1.0, num_classes: int = 1000) -> list[str]:
+    """MobileNet v3 small/large (Howard et al. 2019) as in torchvision, with width multiplier."""
+    x = b.flatten(b.global_avgpool(mobilenet_v3_features(b, size, width)))
+    last = make_divisible((1280 if size == "large" else 1024) * width)
+    x = b.dropout(b.hardswish(b.gemm(x, last)))
+    return [b.gemm(x, num_classes)]

@@ -1,0 +1,88 @@
+"""The zoo's table of networks: name, task, default input and builder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from . import _classic, _efficient, _inception, _mobilenet, _resnet
+from ._builder import NetBuilder
+
+__all__ = ["ZooEntry", "ENTRIES"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ZooEntry:
+    """One network of the zoo.
+
+    Attributes
+    ----------
+    name : str
+        Reference name (torchvision's where one exists).
+    task : str
+        ``classification``, ``detection``, ``segmentation``, ``video``, ``nlp``.
+    input_shape : tuple of int
+        Default input without the batch axis: (C, H, W), (C, T, H, W) or (sequence,); the paper's.
+    build : callable(NetBuilder) -> list of output tensor names
+    note : str
+        How the network differs from a published variant, where it does.
+    resizable : bool
+        Whether the spatial input size may be changed.
+    """
+
+    name: str
+    task: str
+    input_shape: tuple[int, ...]
+    build: Callable[[NetBuilder], list[str]]
+    note: str = ""
+    resizable: bool = True
+
+
+def _entries() -> list[ZooEntry]:
+    c224, c299 = (3, 224, 224), (3, 299, 299)
+    entries = [
+        ZooEntry(name="alexnet", task="classification", input_shape=c224, build=_classic.alexnet,
+                 note="torchvision's one-tower AlexNet (61.1 M parameters); the original two-tower network "
+                      "(Krizhevsky 2012) has 60.9 M, and seed 001's edgeBench version reports 102.14 M"),
+        ZooEntry(name="vgg_s", task="classification", input_shape=c224, build=_classic.vgg_s,
+                 note="Chatfield et al. 2014 with Caffe ceil-mode pooling"),
+        ZooEntry(name="squeezenet1_0", task="classification", input_shape=c224,
+                 build=lambda b: _classic.squeezenet("1_0", b)),
+        ZooEntry(name="squeezenet1_1", task="classification", input_shape=c224,
+                 build=lambda b: _classic.squeezenet("1_1", b)),
+        ZooEntry(name="cifarnet", task="classification", input_shape=(3, 32, 32), build=_classic.cifarnet,
+                 note="the CifarNet of seed 001 (edgeBench); TF-slim's CifarNet is larger (1.76 M parameters)",
+                 resizable=False),
+        ZooEntry(name="dense1", task="classification", input_shape=(1, 28, 28), build=_classic.dense1,
+                 resizable=False),
+        ZooEntry(name="conv3dense1", task="classification", input_shape=(1, 28, 28), build=_classic.conv3dense1),
+        ZooEntry(name="c3d", task="video", input_shape=(3, 16, 112, 112), build=_classic.c3d, resizable=False),
+        ZooEntry(name="mobilenet_v1", task="classification", input_shape=c224, build=_mobilenet.mobilenet_v1),
+        ZooEntry(name="mobilenet_v2", task="classification", input_shape=c224, build=_mobilenet.mobilenet_v2),
+        ZooEntry(name="mobilenet_v3_small", task="classification", input_shape=c224,
+                 build=lambda b: _mobilenet.mobilenet_v3("small", b)),
+        ZooEntry(name="mobilenet_v3_large", task="classification", input_shape=c224,
+                 build=lambda b: _mobilenet.mobilenet_v3("large", b)),
+        ZooEntry(name="googlenet", task="classification", input_shape=c224, build=_inception.googlenet,
+                 note="torchvision's GoogLeNet: batch norm, 3x3 instead of 5x5 convolutions, no auxiliary heads"),
+        ZooEntry(name="inception_v3", task="classification", input_shape=c299, build=_inception.inception_v3,
+                 note="without the auxiliary classifier (torchvision's 27.2 M parameters include it)"),
+        ZooEntry(name="inception_v4", task="classification", input_shape=c299, build=_inception.inception_v4),
+        ZooEntry(name="xception", task="classification", input_shape=c299, build=_inception.xception),
+        ZooEntry(name="efficientnet_b0", task="classification", input_shape=c224, build=_efficient.efficientnet_b0),
+        ZooEntry(name="densenet121", task="classification", input_shape=c224,
+                 build=lambda b: _efficient.densenet((6, 12, 24, 16), b)),
+    ]
+    for depth in (18, 34, 50, 101, 152):
+        entries.append(ZooEntry(name=f"resnet{depth}", task="classification", input_shape=c224,
+                                build=lambda b, d=depth: _resnet.resnet(d, b)))
+    for depth in (11, 16, 19):
+        entries.append(ZooEntry(name=f"vgg{depth}", task="classification", input_shape=c224,
+                                build=lambda b, d=depth: _classic.vgg(d, b)))
+    for width in ("x0_5", "x1_0", "x1_5", "x2_0"):
+        entries.append(ZooEntry(name=f"shufflenet_v2_{width}", task="classification", input_shape=c224,
+                                build=lambda b, w=width: _efficient.shufflenet_v2(w, b)))
+    return entries
+
+
+ENTRIES: dict[str, ZooEntry] = {entry.name: entry for entry in _entries()}
