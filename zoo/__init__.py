@@ -14,10 +14,14 @@ from __future__ import annotations
 import onnx
 
 from .._errors import InputError, ModelError
+from onnx import TensorProto
+
 from ._builder import IR_VERSION, OPSET, NetBuilder
+from ._nas import FBNET_CHOICES, NB201_OPS, SPACES
 from ._registry import ENTRIES, ZooEntry
 
-__all__ = ["ZooEntry", "ENTRIES", "list_entries", "build_model", "build_graph", "NetBuilder", "IR_VERSION", "OPSET"]
+__all__ = ["ZooEntry", "ENTRIES", "SPACES", "NB201_OPS", "FBNET_CHOICES", "list_entries", "list_spaces", "build_model",
+           "build_space_model", "build_graph", "NetBuilder", "IR_VERSION", "OPSET"]
 
 
 def list_entries() -> tuple[str, ...]:
@@ -25,8 +29,8 @@ def list_entries() -> tuple[str, ...]:
     return tuple(sorted(ENTRIES))
 
 
-def build_model(name: str, *, weights: bool = False, input_size: tuple[int, int] | None = None, batch: int = 1,
-                seed: int = 0) -> onnx.ModelProto:
+def build_model(name: str, *, weights: bool = False, input_size: tuple[int, ...] | None = None, batch: int = 1,
+                seed: int = 0, num_classes: int | None = None) -> onnx.ModelProto:
     """Build a zoo network as an ONNX ModelProto.
 
     Raises
@@ -47,8 +51,29 @@ def build_model(name: str, *, weights: bool = False, input_size: tuple[int, int]
     if batch <= 0 or any(d <= 0 for d in shape):
         raise InputError(f"batch and input size must be positive, got batch {batch} and {'x'.join(map(str, shape))}")
     builder = NetBuilder(name, (batch, *shape), weights=weights, seed=seed)
-    outputs = entry.build(builder)
-    return builder.build(outputs)
+    options = {} if num_classes is None else {"num_classes": num_classes}
+    outputs = entry.build(builder, **options)
+    return builder.build(outputs, TensorProto.INT64 if entry.input_dtype == "int64" else TensorProto.FLOAT)
+
+
+def list_spaces() -> tuple[str, ...]:
+    """Names of the NAS search spaces (``zoo:SPACE:ARCH``)."""
+    return tuple(sorted(SPACES))
+
+
+def build_space_model(space: str, arch: str, *, weights: bool = False, batch: int = 1, seed: int = 0) -> onnx.ModelProto:
+    """Build one member of a NAS search space as an ONNX ModelProto.
+
+    Raises
+    ------
+    ModelError
+        For an unknown space or an invalid architecture string.
+    """
+    if space not in SPACES:
+        raise ModelError(f"zoo has no search space {space!r}; spaces: {', '.join(list_spaces())}")
+    build, shape = SPACES[space]
+    builder = NetBuilder(f"{space}", (batch, *shape), weights=weights, seed=seed)
+    return builder.build(build(builder, arch))
 
 
 def build_graph(reference: str, *, input_shapes: dict | None = None):
@@ -58,10 +83,16 @@ def build_graph(reference: str, *, input_shapes: dict | None = None):
     """
     from ..estimator import graph_from_model
 
+    space, sep, arch = reference.partition(":")
+    if sep:
+        model = build_space_model(space, arch)
+        return graph_from_model(model, name=f"{space}:{arch}", source=f"zoo:{reference}", _owned=True)
     input_size, batch = None, 1
     for key, shape in (input_shapes or {}).items():
-        if key != "input" or len(shape) != 4:
-            raise InputError(f"zoo networks take one input named 'input' of shape NxCxHxW; got {key}={shape}")
-        batch, input_size = shape[0], (shape[2], shape[3])
+        expected = len(ENTRIES[reference].input_shape) + 1 if reference in ENTRIES else 4
+        if key != "input" or len(shape) != expected:
+            raise InputError(f"zoo network {reference!r} takes one input named 'input' with {expected} dimensions "
+                             f"(batch first); got {key}={'x'.join(map(str, shape))}")
+        batch, input_size = shape[0], tuple(shape[2:]) if expected > 2 else tuple(shape[1:])
     model = build_model(reference, input_size=input_size, batch=batch)
-    return graph_from_model(model, name=reference, source=f"zoo:{reference}")
+    return graph_from_model(model, name=reference, source=f"zoo:{reference}", _owned=True)

@@ -69,11 +69,14 @@ class NetBuilder:
         else:
             tensor = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=list(dims))
         self.initializers.append(tensor)
+        self.shapes[name] = tuple(dims)
         return name
 
     def _const(self, prefix: str, values, dtype=np.int64) -> str:
         name = self._name(prefix)
-        self.initializers.append(numpy_helper.from_array(np.asarray(values, dtype=dtype), name))
+        array = np.asarray(values, dtype=dtype)
+        self.initializers.append(numpy_helper.from_array(array, name))
+        self.shapes[name] = array.shape
         return name
 
     def _node(self, op: str, inputs: list[str], shape: tuple[int, ...], **attrs) -> str:
@@ -151,14 +154,15 @@ class NetBuilder:
         ks = (k,) * rank if isinstance(k, int) else tuple(k)
         ss = (stride,) * rank if isinstance(stride, int) else tuple(stride)
         ps = (pad,) * rank if isinstance(pad, int) else tuple(pad)
+        begin, end = (ps, ps) if len(ps) == rank else (ps[:rank], ps[rank:])  # symmetric, or begin + end
         out = []
-        for size_in, kk, st, pp in zip(spatial, ks, ss, ps):
-            span = size_in + 2 * pp - kk
+        for size_in, kk, st, pb, pe in zip(spatial, ks, ss, begin, end):
+            span = size_in + pb + pe - kk
             size = (-(-span // st) if ceil else span // st) + 1
-            if ceil and (size - 1) * st >= size_in + pp:
+            if ceil and (size - 1) * st >= size_in + pb:
                 size -= 1
             out.append(size)
-        attrs = dict(kernel_shape=list(ks), strides=list(ss), pads=list(ps) * 2, ceil_mode=int(ceil))
+        attrs = dict(kernel_shape=list(ks), strides=list(ss), pads=list(begin) + list(end), ceil_mode=int(ceil))
         if op == "AveragePool":
             attrs["count_include_pad"] = 0
         return self._node(op, [x], (n, c, *out), **attrs)

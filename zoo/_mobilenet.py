@@ -83,17 +83,25 @@ _V3_SMALL = ((3, 16, 16, True, "RE", 2), (3, 72, 24, False, "RE", 2), (3, 88, 24
              (5, 576, 96, True, "HS", 1), (5, 576, 96, True, "HS", 1))
 
 
-def mobilenet_v3_features(b: NetBuilder, size: str, width: float = 1.0, return_taps: bool = False):
-    """MobileNet v3 backbone up to its last 1x1 conv; with ``return_taps`` also the stride-8 and -16 maps."""
+def mobilenet_v3_features(b: NetBuilder, size: str, width: float = 1.0, return_taps: bool = False,
+                          output_stride: int = 32):
+    """MobileNet v3 backbone up to its last 1x1 conv.
+
+    With ``return_taps`` also returns the stride-4 and stride-8 maps; ``output_stride=16``
+    replaces the last stride by dilation, as DeepLab does.
+    """
     act = lambda t, kind: b.relu(t) if kind == "RE" else b.hardswish(t)  # noqa: E731
     x = b.hardswish(b.bn(b.conv(b.input, make_divisible(16 * width), 3, stride=2, bias=False)))
     taps = {}
+    dilation = 1
     for kernel, expanded, out, se, kind, stride in (_V3_LARGE if size == "large" else _V3_SMALL):
         c_in, c_exp, c_out = b.shape(x)[1], make_divisible(expanded * width), make_divisible(out * width)
         if stride == 2 and b.input_stride(x) in (4, 8):
             taps[b.input_stride(x)] = x
+        if stride == 2 and b.input_stride(x) * 2 > output_stride:
+            stride, dilation = 1, dilation * 2
         y = act(b.bn(b.conv(x, c_exp, 1, bias=False)), kind) if c_exp != c_in else x
-        y = act(b.bn(b.conv(y, c_exp, kernel, stride=stride, groups=c_exp, bias=False)), kind)
+        y = act(b.bn(b.conv(y, c_exp, kernel, stride=stride, groups=c_exp, dilation=dilation, bias=False)), kind)
         if se:
             y = squeeze_excite(b, y, make_divisible(c_exp // 4))
         y = b.bn(b.conv(y, c_out, 1, bias=False))

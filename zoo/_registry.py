@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import _classic, _efficient, _inception, _mobilenet, _resnet
+from . import _classic, _detection, _efficient, _inception, _mobilenet, _resnet, _transformer
 from ._builder import NetBuilder
 
 __all__ = ["ZooEntry", "ENTRIES"]
@@ -23,19 +23,22 @@ class ZooEntry:
         ``classification``, ``detection``, ``segmentation``, ``video``, ``nlp``.
     input_shape : tuple of int
         Default input without the batch axis: (C, H, W), (C, T, H, W) or (sequence,); the paper's.
-    build : callable(NetBuilder) -> list of output tensor names
+    build : callable(NetBuilder, **options) -> list of output tensor names (options: num_classes)
     note : str
         How the network differs from a published variant, where it does.
     resizable : bool
-        Whether the spatial input size may be changed.
+        Whether the spatial input size (or sequence length) may be changed.
+    input_dtype : str
+        ``float32`` for images, ``int64`` for token ids.
     """
 
     name: str
     task: str
     input_shape: tuple[int, ...]
-    build: Callable[[NetBuilder], list[str]]
+    build: Callable[..., list[str]]
     note: str = ""
     resizable: bool = True
+    input_dtype: str = "float32"
 
 
 def _entries() -> list[ZooEntry]:
@@ -47,9 +50,9 @@ def _entries() -> list[ZooEntry]:
         ZooEntry(name="vgg_s", task="classification", input_shape=c224, build=_classic.vgg_s,
                  note="Chatfield et al. 2014 with Caffe ceil-mode pooling"),
         ZooEntry(name="squeezenet1_0", task="classification", input_shape=c224,
-                 build=lambda b: _classic.squeezenet("1_0", b)),
+                 build=lambda b, **kw: _classic.squeezenet("1_0", b, **kw)),
         ZooEntry(name="squeezenet1_1", task="classification", input_shape=c224,
-                 build=lambda b: _classic.squeezenet("1_1", b)),
+                 build=lambda b, **kw: _classic.squeezenet("1_1", b, **kw)),
         ZooEntry(name="cifarnet", task="classification", input_shape=(3, 32, 32), build=_classic.cifarnet,
                  note="the CifarNet of seed 001 (edgeBench); TF-slim's CifarNet is larger (1.76 M parameters)",
                  resizable=False),
@@ -60,9 +63,9 @@ def _entries() -> list[ZooEntry]:
         ZooEntry(name="mobilenet_v1", task="classification", input_shape=c224, build=_mobilenet.mobilenet_v1),
         ZooEntry(name="mobilenet_v2", task="classification", input_shape=c224, build=_mobilenet.mobilenet_v2),
         ZooEntry(name="mobilenet_v3_small", task="classification", input_shape=c224,
-                 build=lambda b: _mobilenet.mobilenet_v3("small", b)),
+                 build=lambda b, **kw: _mobilenet.mobilenet_v3("small", b, **kw)),
         ZooEntry(name="mobilenet_v3_large", task="classification", input_shape=c224,
-                 build=lambda b: _mobilenet.mobilenet_v3("large", b)),
+                 build=lambda b, **kw: _mobilenet.mobilenet_v3("large", b, **kw)),
         ZooEntry(name="googlenet", task="classification", input_shape=c224, build=_inception.googlenet,
                  note="torchvision's GoogLeNet: batch norm, 3x3 instead of 5x5 convolutions, no auxiliary heads"),
         ZooEntry(name="inception_v3", task="classification", input_shape=c299, build=_inception.inception_v3,
@@ -71,17 +74,44 @@ def _entries() -> list[ZooEntry]:
         ZooEntry(name="xception", task="classification", input_shape=c299, build=_inception.xception),
         ZooEntry(name="efficientnet_b0", task="classification", input_shape=c224, build=_efficient.efficientnet_b0),
         ZooEntry(name="densenet121", task="classification", input_shape=c224,
-                 build=lambda b: _efficient.densenet((6, 12, 24, 16), b)),
+                 build=lambda b, **kw: _efficient.densenet((6, 12, 24, 16), b, **kw)),
+    ]
+    entries += [
+        ZooEntry(name="yolov3_tiny", task="detection", input_shape=(3, 416, 416), build=_detection.yolov3_tiny),
+        ZooEntry(name="yolov3", task="detection", input_shape=(3, 416, 416), build=_detection.yolov3),
+        ZooEntry(name="yolov5s", task="detection", input_shape=(3, 640, 640),
+                 build=lambda b, **kw: _detection.yolov5("s", b, **kw)),
+        ZooEntry(name="yolov5m", task="detection", input_shape=(3, 640, 640),
+                 build=lambda b, **kw: _detection.yolov5("m", b, **kw)),
+        ZooEntry(name="ssd_mobilenet_v1", task="detection", input_shape=(3, 300, 300),
+                 build=_detection.ssd_mobilenet_v1,
+                 note="raw box and class maps; anchor decoding and NMS are post-processing and not included"),
+        ZooEntry(name="ssdlite_mobilenet_v2", task="detection", input_shape=(3, 300, 300),
+                 build=_detection.ssdlite_mobilenet_v2,
+                 note="raw box and class maps; anchor decoding and NMS are post-processing and not included"),
+        ZooEntry(name="deeplabv3plus_mobilenet_v3", task="segmentation", input_shape=(3, 512, 1024),
+                 build=_detection.deeplabv3plus_mobilenet_v3,
+                 note="MobileNetV3-Large backbone at output stride 16, ASPP rates 6/12/18, stride-4 decoder, "
+                      "19 Cityscapes classes; not torchvision's DeepLabV3 (no decoder, 21 classes)"),
+    ]
+    entries += [
+        ZooEntry(name="bert_tiny", task="nlp", input_shape=(128,), input_dtype="int64",
+                 build=lambda b, **kw: _transformer.bert_encoder(b, _transformer.BERT_TINY),
+                 note="google/bert_uncased_L-2_H-128_A-2 sizes (2 layers, hidden 128, 2 heads); input: token ids"),
+        ZooEntry(name="distilbert", task="nlp", input_shape=(128,), input_dtype="int64",
+                 build=lambda b, **kw: _transformer.bert_encoder(b, _transformer.DISTILBERT),
+                 note="distilbert-base sizes (6 layers, hidden 768, 12 heads); seed 002's 43.2 M is about its "
+                      "encoder without embeddings (42.5 M)"),
     ]
     for depth in (18, 34, 50, 101, 152):
         entries.append(ZooEntry(name=f"resnet{depth}", task="classification", input_shape=c224,
-                                build=lambda b, d=depth: _resnet.resnet(d, b)))
+                                build=lambda b, d=depth, **kw: _resnet.resnet(d, b, **kw)))
     for depth in (11, 16, 19):
         entries.append(ZooEntry(name=f"vgg{depth}", task="classification", input_shape=c224,
-                                build=lambda b, d=depth: _classic.vgg(d, b)))
+                                build=lambda b, d=depth, **kw: _classic.vgg(d, b, **kw)))
     for width in ("x0_5", "x1_0", "x1_5", "x2_0"):
         entries.append(ZooEntry(name=f"shufflenet_v2_{width}", task="classification", input_shape=c224,
-                                build=lambda b, w=width: _efficient.shufflenet_v2(w, b)))
+                                build=lambda b, w=width, **kw: _efficient.shufflenet_v2(w, b, **kw)))
     return entries
 
 

@@ -1,0 +1,178 @@
+"""NAS search spaces: NAS-Bench-201 (original and LatBench variants) and HW-NAS-Bench's FBNet space.
+
+NB201 architectures are strings such as
+``|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|``:
+for each of a cell's nodes 1-3, the operation on the edge from each earlier node.
+
+* ``nb201`` is the network NAS-Bench-201 trains (Dong & Yang, ICLR 2020): stem conv+BN, 3 stacks of 5
+  cells (16/32/64 channels) joined by ResNet reduction blocks, BN+ReLU, global pooling, 10 classes;
+  convolutions are ReLU-Conv-BN. HW-NAS-Bench and HELP measured this network.
+* ``nb201-latbench`` is the network BRP-NAS's LatBench measured (shared/external/README.md): no batch norm,
+  ReLU-Conv, reductions made of 2x2 average pooling and a 1x1 convolution.
+* ``fbnet`` is HW-NAS-Bench's FBNet space at CIFAR-100 size: 22 searchable MobileNetV2-style blocks, each
+  one of 9 choices, in the macro-architecture the HW-NAS-Bench block table implies (stem 3->16 at 32x32;
+  stages of 1, 4, 4, 4, 4, 4, 1 blocks with 16, 24, 32, 64, 112, 184, 352 channels; 1x1 conv to 1504,
+  4x4 average pooling, 100 classes).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .._errors import ModelError
+from ._builder import NetBuilder
+
+__all__ = ["NB201_OPS", "parse_nb201", "nb201", "FBNET_CHOICES", "FBNET_LAYOUT", "parse_fbnet", "fbnet", "SPACES"]
+
+NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+
+
+def parse_nb201(arch: str) -> tuple[tuple[tuple[str, int], ...], ...]:
+    """The edges of an NB201 cell: for nodes 1-3, the (operation, source node) pairs.
+
+    >>> parse_nb201("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|")[1]
+    (('none', 0), ('skip_connect', 1))
+
+    Raises
+    ------
+    ModelError
+        If the string is not a valid NB201 architecture.
+    """
+    nodes = arch.strip().split("+")
+    if len(nodes) != 3:
+        raise ModelError(f"NB201 architecture {arch!r} must have 3 nodes separated by '+', got {len(nodes)}")
+    parsed = []
+    for target, node in enumerate(nodes, start=1):
+        edges = [e for e in node.strip("|").split("|") if e]
+        if len(edges) != target:
+            raise ModelError(f"NB201 architecture {arch!r}: node {target} needs {target} edge(s), got {len(edges)}")
+        cell = []
+        for edge in edges:
+            op, _, source = edge.partition("~")
+            if op not in NB201_OPS or not source.isdigit() or int(source) >= target:
+                raise ModelError(f"NB201 architecture {arch!r}: bad edge {edge!r}; operations: {', '.join(NB201_OPS)}, "
+                                 f"sources 0..{target - 1}")
+            cell.append((op, int(source)))
+        parsed.append(tuple(cell))
+    return tuple(parsed)
+
+
+def _nb201_op(b: NetBuilder, x: str, op: str, c: int, latbench: bool) -> str | None:
+    if op == "none":
+        return None
+    if op == "skip_connect":
+        return x
+    if op == "avg_pool_3x3":
+        return b.avgpool(x, 3, 1, pad=1)
+    kernel = 1 if op == "nor_conv_1x1" else 3
+    y = b.conv(b.relu(x), c, kernel, bias=latbench)
+    return y if latbench else b.bn(y)
+
+
+def _nb201_cell(b: NetBuilder, x: str, cell, latbench: bool) -> str:
+    c = b.shape(x)[1]
+    nodes = [x]
+    for edges in cell:
+        terms = [t for t in (_nb201_op(b, nodes[src], op, c, latbench) for op, src in edges) if t is not None]
+        if not terms:  # every incoming edge is "none": the node is zero
+            nodes.append(b.mul(x, b._const("zero", 0.0, np.float32)))
+            continue
+        total = terms[0]
+        for term in terms[1:]:
+            total = b.add(total, term)
+        nodes.append(total)
+    return nodes[-1]
+
+
+def nb201(b: NetBuilder, arch: str, latbench: bool = False, num_classes: int = 10) -> list[str]:
+    """Append an NB201 network (original, or LatBench's variant) for ``arch``."""
+    cell = parse_nb201(arch)
+    x = b.conv(b.input, 16, 3, bias=latbench)
+    x = x if latbench else b.bn(x)
+    for stage, c in enumerate((16, 32, 64)):
+        if stage:
+            if latbench:  # 2x2 average pooling + 1x1 convolution
+                x = b.conv(b.avgpool(x, 2, 2), c, 1)
+            else:  # ResNet basic block: ReLU-Conv-BN(3x3, /2), ReLU-Conv-BN(3x3) + avgpool/2 -> 1x1 conv
+                y = b.bn(b.conv(b.relu(x), c, 3, stride=2, bias=False))
+                y = b.bn(b.conv(b.relu(y), c, 3, bias=False))
+                x = b.add(b.conv(b.avgpool(x, 2, 2), c, 1, bias=False), y)
+        for _ in range(5):
+            x = _nb201_cell(b, x, cell, latbench)
+    if not latbench:
+        x = b.relu(b.bn(x))
+    return [b.gemm(b.flatten(b.global_avgpool(x)), num_classes)]
+
+
+#: The 9 block choices, in HW-NAS-Bench's index order (op_idx 0-8 in HELP's FBNet file).
+FBNET_CHOICES = ("k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1", "k5_e1_g2", "k5_e3", "k5_e6", "skip")
+#: (input size, in channels, out channels, stride) of the 22 searchable positions at CIFAR size.
+FBNET_LAYOUT = (
+    (32, 16, 16, 1),
+    (32, 16, 24, 1), (32, 24, 24, 1), (32, 24, 24, 1), (32, 24, 24, 1),
+    (32, 24, 32, 2), (16, 32, 32, 1), (16, 32, 32, 1), (16, 32, 32, 1),
+    (16, 32, 64, 2), (8, 64, 64, 1), (8, 64, 64, 1), (8, 64, 64, 1),
+    (8, 64, 112, 1), (8, 112, 112, 1), (8, 112, 112, 1), (8, 112, 112, 1),
+    (8, 112, 184, 2), (4, 184, 184, 1), (4, 184, 184, 1), (4, 184, 184, 1),
+    (4, 184, 352, 1),
+)
+
+
+def parse_fbnet(arch: str) -> tuple[str, ...]:
+    """22 block choices from ``k5_e6 skip ...`` (space- or dash-separated names) or ``7-8-1-...`` (indices).
+
+    Raises
+    ------
+    ModelError
+        If there are not 22 valid choices.
+    """
+    tokens = [t for t in re.split(r"[\s,\-]+", arch.strip()) if t]
+    choices = []
+    for token in tokens:
+        if token.isdigit() and int(token) < len(FBNET_CHOICES):
+            choices.append(FBNET_CHOICES[int(token)])
+        elif token in FBNET_CHOICES:
+            choices.append(token)
+        else:
+            raise ModelError(f"FBNet architecture {arch!r}: unknown block {token!r}; choices: {', '.join(FBNET_CHOICES)} "
+                             "or their indices 0-8")
+    if len(choices) != len(FBNET_LAYOUT):
+        raise ModelError(f"FBNet architecture {arch!r} has {len(choices)} blocks; the space has {len(FBNET_LAYOUT)}")
+    return tuple(choices)
+
+
+def _fbnet_block(b: NetBuilder, x: str, choice: str, c_out: int, stride: int) -> str:
+    c_in = b.shape(x)[1]
+    if choice == "skip":
+        if stride == 1 and c_in == c_out:
+            return x
+        return b.bn(b.conv(x, c_out, 1, stride=stride, bias=False))
+    parts = choice.split("_")
+    kernel, expand, groups = int(parts[0][1:]), int(parts[1][1:]), int(parts[2][1:]) if len(parts) > 2 else 1
+    mid = c_in * expand
+    y = b.relu(b.bn(b.conv(x, mid, 1, groups=groups, bias=False)))
+    if groups > 1:
+        y = b.channel_shuffle(y, groups)
+    y = b.relu(b.bn(b.conv(y, mid, kernel, stride=stride, groups=mid, bias=False)))
+    y = b.bn(b.conv(y, c_out, 1, groups=groups, bias=False))
+    return b.add(x, y) if stride == 1 and c_in == c_out else y
+
+
+def fbnet(b: NetBuilder, arch: str, num_classes: int = 100) -> list[str]:
+    """Append an FBNet-space network (HW-NAS-Bench, CIFAR-100 size) for ``arch``."""
+    choices = parse_fbnet(arch)
+    x = b.relu(b.bn(b.conv(b.input, 16, 3, bias=False)))
+    for choice, (_, _, c_out, stride) in zip(choices, FBNET_LAYOUT):
+        x = _fbnet_block(b, x, choice, c_out, stride)
+    x = b.relu(b.bn(b.conv(x, 1504, 1, bias=False)))
+    return [b.gemm(b.flatten(b.global_avgpool(x)), num_classes)]
+
+
+#: space name -> (builder(b, arch), input shape without batch)
+SPACES = {
+    "nb201": (lambda b, arch: nb201(b, arch), (3, 32, 32)),
+    "nb201-latbench": (lambda b, arch: nb201(b, arch, latbench=True), (3, 32, 32)),
+    "fbnet": (fbnet, (3, 32, 32)),
+}
