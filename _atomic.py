@@ -5,12 +5,40 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable
 
-__all__ = ["write_text_atomic"]
+__all__ = ["write_atomic", "write_text_atomic"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` and move the result over ``path`` in one step.
+
+    Readers see the old file or the new one, never a part; an interrupted write
+    leaves no temporary file behind. The file gets the usual permissions
+    (0666 less the umask), not the private mode of a temporary file.
+    """
+    target = Path(path)
+    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    os.close(handle)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as stream:
+            os.fsync(stream.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_text_atomic(path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a part.
+    """Write ``text`` to ``path`` atomically (see :func:`write_atomic`).
 
     >>> import tempfile, pathlib
     >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
@@ -18,17 +46,4 @@ def write_text_atomic(path, text: str) -> None:
     >>> target.read_text()
     'hello'
     """
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

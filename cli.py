@@ -27,6 +27,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Latency and energy of neural networks on edge boards.")
 profiles_app = typer.Typer(no_args_is_help=True, help="List and inspect platform profiles.")
 app.add_typer(profiles_app, name="profiles")
+zoo_app = typer.Typer(no_args_is_help=True, help="Reference networks and NAS search spaces, built in code.")
+app.add_typer(zoo_app, name="zoo")
 
 
 class OutputFormat(str, Enum):
@@ -216,6 +218,70 @@ def profiles_show(
     console.print("sources:")
     for key, text in profile.sources.items():
         console.print(f"  [{key}] {text}")
+
+
+@zoo_app.command("list")
+def zoo_list(
+    catalog: List[str] = typer.Option([], "--catalog", help="Accuracy catalog JSON merged over the shipped one."),
+    output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv."),
+) -> None:
+    """List the zoo's networks: task, input, parameters, MACs and published accuracy."""
+    from .zoo import list_entries, list_spaces, load_catalog, summary
+
+    merged = load_catalog(*catalog)
+    rows = [summary(name, merged) for name in list_entries()]
+    if output_format is OutputFormat.json:
+        sys.stdout.write(json.dumps({"networks": rows, "spaces": list(list_spaces())}, indent=2) + "\n")
+        return
+    if output_format is OutputFormat.csv:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["name", "task", "input", "params", "macs", "metric", "accuracy", "source"])
+        for row in rows:
+            acc = row["accuracy"] or {}
+            writer.writerow([row["name"], row["task"], row["input"], row["params"], row["macs"], acc.get("metric", ""),
+                             acc.get("value", ""), acc.get("source", "")])
+        sys.stdout.write(out.getvalue())
+        return
+    from rich.table import Table
+
+    table = Table(title="zoo networks (zoo:NAME)", title_justify="left")
+    table.add_column("name", no_wrap=True)
+    for header, justify in (("task", "left"), ("input", "left"), ("params", "right"), ("MACs", "right"),
+                            ("accuracy", "right")):
+        table.add_column(header, justify=justify)
+    for row in rows:
+        acc = row["accuracy"]
+        shown = f"{acc['value']:.2f} {acc['metric']}" if acc else "-"
+        table.add_row(row["name"], row["task"], row["input"], _human(row["params"]), _human(row["macs"]), shown)
+    console = _console()
+    console.print(table)
+    console.print("search spaces (zoo:SPACE:ARCH): " + ", ".join(list_spaces()))
+
+
+@zoo_app.command("export")
+def zoo_export(
+    reference: str = typer.Argument(..., help="NAME or SPACE:ARCH (with or without the zoo: prefix)."),
+    output: str = typer.Option(..., "--output", "-o", help="The .onnx file to write."),
+    input_size: Optional[str] = typer.Option(None, "--input-size", help="HxW (or T for sequences), e.g. 160x160."),
+    batch: int = typer.Option(1, "--batch", min=1, help="Batch size."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random weights."),
+    num_classes: Optional[int] = typer.Option(None, "--num-classes", min=1, help="Classes of the head."),
+) -> None:
+    """Write a zoo network as ONNX with seeded random weights (architecture only)."""
+    from .zoo import export_model
+
+    size = None
+    if input_size is not None:
+        try:
+            size = tuple(int(d) for d in input_size.lower().split("x"))
+        except ValueError:
+            size = ()
+        if not size or any(d <= 0 for d in size):
+            raise InputError(f"--input-size {input_size!r} is not HxW with positive integers; example: 160x160")
+    export_model(reference.removeprefix("zoo:"), output, input_size=size, batch=batch, seed=seed,
+                 num_classes=num_classes)
+    _console().print(f"wrote {output}")
 
 
 def _one_line(message: str) -> str:

@@ -17,11 +17,12 @@ from .._errors import InputError, ModelError
 from onnx import TensorProto
 
 from ._builder import IR_VERSION, OPSET, NetBuilder
+from ._catalog import Accuracy, Catalog, load_catalog
 from ._nas import FBNET_CHOICES, NB201_OPS, SPACES
 from ._registry import ENTRIES, ZooEntry
 
-__all__ = ["ZooEntry", "ENTRIES", "SPACES", "NB201_OPS", "FBNET_CHOICES", "list_entries", "list_spaces", "build_model",
-           "build_space_model", "build_graph", "NetBuilder", "IR_VERSION", "OPSET"]
+__all__ = ["Accuracy", "Catalog", "load_catalog", "ZooEntry", "ENTRIES", "SPACES", "NB201_OPS", "FBNET_CHOICES", "list_entries", "list_spaces", "build_model",
+           "build_space_model", "build_graph", "summary", "export_model", "NetBuilder", "IR_VERSION", "OPSET"]
 
 
 def list_entries() -> tuple[str, ...]:
@@ -54,6 +55,38 @@ def build_model(name: str, *, weights: bool = False, input_size: tuple[int, ...]
     options = {} if num_classes is None else {"num_classes": num_classes}
     outputs = entry.build(builder, **options)
     return builder.build(outputs, TensorProto.INT64 if entry.input_dtype == "int64" else TensorProto.FLOAT)
+
+
+def summary(name: str, catalog: Catalog | None = None) -> dict:
+    """Name, task, default input, parameters, MACs and fp32 accuracy of a zoo network.
+
+    >>> summary("resnet18")["params"]
+    11689512
+    """
+    from ..estimator import graph_from_model
+
+    entry = ENTRIES.get(name)
+    if entry is None:
+        raise ModelError(f"zoo has no network {name!r}; available: {', '.join(list_entries())}")
+    graph = graph_from_model(build_model(name), name=name, _owned=True)
+    accuracy = (catalog or load_catalog()).accuracy(name)
+    return {"name": name, "task": entry.task, "input": "x".join(str(d) for d in entry.input_shape),
+            "params": graph.params, "macs": graph.macs,
+            "accuracy": accuracy.to_dict() if accuracy is not None else None, "note": entry.note}
+
+
+def export_model(reference: str, path, *, input_size: tuple[int, ...] | None = None, batch: int = 1, seed: int = 0,
+                 num_classes: int | None = None) -> None:
+    """Write a zoo network (or ``SPACE:ARCH`` member) with seeded random weights to ``path``, atomically."""
+    from .._atomic import write_atomic
+
+    space, sep, arch = reference.partition(":")
+    if sep:
+        model = build_space_model(space, arch, weights=True, batch=batch, seed=seed)
+    else:
+        model = build_model(reference, weights=True, input_size=input_size, batch=batch, seed=seed,
+                            num_classes=num_classes)
+    write_atomic(path, lambda tmp: onnx.save(model, tmp))
 
 
 def list_spaces() -> tuple[str, ...]:
