@@ -267,6 +267,7 @@ def zoo_export(
     batch: int = typer.Option(1, "--batch", min=1, help="Batch size."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random weights."),
     num_classes: Optional[int] = typer.Option(None, "--num-classes", min=1, help="Classes of the head."),
+    width: Optional[float] = typer.Option(None, "--width", min=0.05, max=4.0, help="Width multiplier (MobileNets)."),
 ) -> None:
     """Write a zoo network as ONNX with seeded random weights (architecture only)."""
     from .zoo import export_model
@@ -280,7 +281,7 @@ def zoo_export(
         if not size or any(d <= 0 for d in size):
             raise InputError(f"--input-size {input_size!r} is not HxW with positive integers; example: 160x160")
     export_model(reference.removeprefix("zoo:"), output, input_size=size, batch=batch, seed=seed,
-                 num_classes=num_classes)
+                 num_classes=num_classes, width=width)
     _console().print(f"wrote {output}")
 
 

@@ -26,6 +26,7 @@ PUBLISHED = [
     ("resnet101", {}, 44_549_160, 7.801e9, TV),
     ("xception", {"input_size": (224, 224)}, 22.91e6, 4.65e9, "seed 001 model table (Xception 224x224)"),
     ("mobilenet_v1", {}, 4.2e6, 569e6, "Howard et al. 2017, table 8 (1.0 MobileNet-224: 4.2 M, 569 M mult-adds)"),
+    ("mobilenet_v1@0.5", {}, 1.3e6, 149e6, "Howard et al. 2017, table 6 (0.50 MobileNet-224: 1.3 M, 149 M mult-adds)"),
     ("mobilenet_v2", {}, 3_504_872, 0.301e9, TV),
     ("mobilenet_v3_small", {}, 2_542_856, 0.057e9, TV),
     ("mobilenet_v3_large", {}, 5_483_032, 0.217e9, TV),

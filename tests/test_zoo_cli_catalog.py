@@ -9,7 +9,7 @@ import stat
 import numpy as np
 import pytest
 
-from edgeperf import InputError
+from edgeperf import InputError, ModelError
 from edgeperf.cli import main
 from edgeperf.zoo import load_catalog
 
@@ -114,3 +114,16 @@ def test_estimate_zoo_reference_with_resolution(capsys):
     document = json.loads(capsys.readouterr().out)
     # MACs scale with the pixel count and the batch: 1.814 G x (160/224)^2 x 2, up to rounding of feature maps
     assert document["total_macs"] == pytest.approx(1_814_073_344 * (160 / 224) ** 2 * 2, rel=0.02)
+
+
+def test_width_multiplier_references(capsys):
+    from edgeperf.zoo import build_graph
+
+    half, full = build_graph("mobilenet_v2@0.5"), build_graph("mobilenet_v2")
+    assert half.macs < full.macs / 2.5  # MACs fall roughly with the square of the width
+    with pytest.raises(ModelError, match="no width multiplier"):
+        build_graph("resnet50@0.5")
+    with pytest.raises(ModelError, match=r"\(0, 4\]"):
+        build_graph("mobilenet_v2@wide")
+    assert main(["estimate", "zoo:mobilenet_v3_large@0.75", "-p", "raspberry-pi-4", "-f", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total_macs"] < 216_590_000

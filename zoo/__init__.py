@@ -30,8 +30,28 @@ def list_entries() -> tuple[str, ...]:
     return tuple(sorted(ENTRIES))
 
 
+def split_width(name: str) -> tuple[str, float | None]:
+    """``mobilenet_v2@0.75`` -> (``mobilenet_v2``, 0.75); a name without ``@`` has no width.
+
+    Raises
+    ------
+    ModelError
+        If the width is not a positive number.
+    """
+    base, sep, width = name.partition("@")
+    if not sep:
+        return name, None
+    try:
+        value = float(width)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 4:
+        raise ModelError(f"width multiplier in {name!r} must be a number in (0, 4], e.g. {base}@0.75")
+    return base, value
+
+
 def build_model(name: str, *, weights: bool = False, input_size: tuple[int, ...] | None = None, batch: int = 1,
-                seed: int = 0, num_classes: int | None = None) -> onnx.ModelProto:
+                seed: int = 0, num_classes: int | None = None, width: float | None = None) -> onnx.ModelProto:
     """Build a zoo network as an ONNX ModelProto.
 
     Raises
@@ -41,9 +61,14 @@ def build_model(name: str, *, weights: bool = False, input_size: tuple[int, ...]
     InputError
         For a non-positive batch or input size.
     """
+    name, suffix_width = split_width(name)
+    width = width if width is not None else suffix_width
     if name not in ENTRIES:
         raise ModelError(f"zoo has no network {name!r}; available: {', '.join(list_entries())}")
     entry = ENTRIES[name]
+    if width is not None and not entry.widthable:
+        widthable = [n for n, e in ENTRIES.items() if e.widthable]
+        raise ModelError(f"zoo network {name!r} has no width multiplier; networks with one: {', '.join(widthable)}")
     shape = list(entry.input_shape)
     if input_size is not None:
         if not entry.resizable:
@@ -53,6 +78,8 @@ def build_model(name: str, *, weights: bool = False, input_size: tuple[int, ...]
         raise InputError(f"batch and input size must be positive, got batch {batch} and {'x'.join(map(str, shape))}")
     builder = NetBuilder(name, (batch, *shape), weights=weights, seed=seed)
     options = {} if num_classes is None else {"num_classes": num_classes}
+    if width is not None:
+        options["width"] = width
     outputs = entry.build(builder, **options)
     return builder.build(outputs, TensorProto.INT64 if entry.input_dtype == "int64" else TensorProto.FLOAT)
 
@@ -76,7 +103,7 @@ def summary(name: str, catalog: Catalog | None = None) -> dict:
 
 
 def export_model(reference: str, path, *, input_size: tuple[int, ...] | None = None, batch: int = 1, seed: int = 0,
-                 num_classes: int | None = None) -> None:
+                 num_classes: int | None = None, width: float | None = None) -> None:
     """Write a zoo network (or ``SPACE:ARCH`` member) with seeded random weights to ``path``, atomically."""
     from .._atomic import write_atomic
 
@@ -85,7 +112,7 @@ def export_model(reference: str, path, *, input_size: tuple[int, ...] | None = N
         model = build_space_model(space, arch, weights=True, batch=batch, seed=seed)
     else:
         model = build_model(reference, weights=True, input_size=input_size, batch=batch, seed=seed,
-                            num_classes=num_classes)
+                            num_classes=num_classes, width=width)
     write_atomic(path, lambda tmp: onnx.save(model, tmp))
 
 
@@ -121,8 +148,9 @@ def build_graph(reference: str, *, input_shapes: dict | None = None):
         model = build_space_model(space, arch)
         return graph_from_model(model, name=f"{space}:{arch}", source=f"zoo:{reference}", _owned=True)
     input_size, batch = None, 1
+    base = split_width(reference)[0]
     for key, shape in (input_shapes or {}).items():
-        expected = len(ENTRIES[reference].input_shape) + 1 if reference in ENTRIES else 4
+        expected = len(ENTRIES[base].input_shape) + 1 if base in ENTRIES else 4
         if key != "input" or len(shape) != expected:
             raise InputError(f"zoo network {reference!r} takes one input named 'input' with {expected} dimensions "
                              f"(batch first); got {key}={'x'.join(map(str, shape))}")

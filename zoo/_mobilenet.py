@@ -113,6 +113,7 @@ def mobilenet_v3_features(b: NetBuilder, size: str, width: float = 1.0, return_t
 def mobilenet_v3(size: str, b: NetBuilder, width: float = 1.0, num_classes: int = 1000) -> list[str]:
     """MobileNet v3 small/large (Howard et al. 2019) as in torchvision, with width multiplier."""
     x = b.flatten(b.global_avgpool(mobilenet_v3_features(b, size, width)))
-    last = make_divisible((1280 if size == "large" else 1024) * width)
+    # as in the paper (and Keras): the last layer is widened above width 1.0 but never narrowed
+    last = make_divisible((1280 if size == "large" else 1024) * max(1.0, width))
     x = b.dropout(b.hardswish(b.gemm(x, last)))
     return [b.gemm(x, num_classes)]

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import _classic, _detection, _efficient, _inception, _mobilenet, _resnet, _transformer
-from ._builder import NetBuilder
 
 __all__ = ["ZooEntry", "ENTRIES"]
 
@@ -30,6 +29,10 @@ class ZooEntry:
         Whether the spatial input size (or sequence length) may be changed.
     input_dtype : str
         ``float32`` for images, ``int64`` for token ids.
+    widthable : bool
+        Whether a width multiplier applies (``zoo:NAME@0.75``). Channels are rounded as torchvision
+        does (multiples of 8); the papers' TensorFlow code rounds some layers differently, so widths
+        other than 1.0 can differ from the papers' tables by a few percent in MACs.
     """
 
     name: str
@@ -39,6 +42,7 @@ class ZooEntry:
     note: str = ""
     resizable: bool = True
     input_dtype: str = "float32"
+    widthable: bool = False
 
 
 def _entries() -> list[ZooEntry]:
@@ -60,12 +64,12 @@ def _entries() -> list[ZooEntry]:
                  resizable=False),
         ZooEntry(name="conv3dense1", task="classification", input_shape=(1, 28, 28), build=_classic.conv3dense1),
         ZooEntry(name="c3d", task="video", input_shape=(3, 16, 112, 112), build=_classic.c3d, resizable=False),
-        ZooEntry(name="mobilenet_v1", task="classification", input_shape=c224, build=_mobilenet.mobilenet_v1),
-        ZooEntry(name="mobilenet_v2", task="classification", input_shape=c224, build=_mobilenet.mobilenet_v2),
+        ZooEntry(name="mobilenet_v1", task="classification", input_shape=c224, build=_mobilenet.mobilenet_v1, widthable=True),
+        ZooEntry(name="mobilenet_v2", task="classification", input_shape=c224, build=_mobilenet.mobilenet_v2, widthable=True),
         ZooEntry(name="mobilenet_v3_small", task="classification", input_shape=c224,
-                 build=lambda b, **kw: _mobilenet.mobilenet_v3("small", b, **kw)),
+                 build=lambda b, **kw: _mobilenet.mobilenet_v3("small", b, **kw), widthable=True),
         ZooEntry(name="mobilenet_v3_large", task="classification", input_shape=c224,
-                 build=lambda b, **kw: _mobilenet.mobilenet_v3("large", b, **kw)),
+                 build=lambda b, **kw: _mobilenet.mobilenet_v3("large", b, **kw), widthable=True),
         ZooEntry(name="googlenet", task="classification", input_shape=c224, build=_inception.googlenet,
                  note="torchvision's GoogLeNet: batch norm, 3x3 instead of 5x5 convolutions, no auxiliary heads"),
         ZooEntry(name="inception_v3", task="classification", input_shape=c299, build=_inception.inception_v3,
