@@ -238,6 +238,7 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
                     if attr.t.data_type in _PARAM_TYPES and len(shape) > 0:
                         params += _opcount.prod(shape)
 
+    live = _reaching_outputs(nodes, graph)
     layers = []
     folded = 0
     native_int8 = False
@@ -245,8 +246,8 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
     used_names: set[str] = set()
     for index in order:
         node = nodes[index]
-        if node.op_type == "Constant" or all(o in const for o in node.output if o):
-            folded += 1
+        if node.op_type == "Constant" or all(o in const for o in node.output if o) or index not in live:
+            folded += 1  # constant (folded at load time) or dead (its outputs reach no graph output)
             continue
         layer = _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_names, where)
         native_int8 |= layer.precision == "int8" or layer.op_type in ("QuantizeLinear", "DequantizeLinear")
@@ -266,6 +267,20 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
         opset=opset,
         folded_nodes=folded,
     )
+
+
+def _reaching_outputs(nodes, graph) -> set[int]:
+    """Indices of nodes that contribute to a graph output; runtimes drop the others (dead code)."""
+    producer = {out: i for i, node in enumerate(nodes) for out in node.output if out}
+    live: set[int] = set()
+    stack = [producer[vi.name] for vi in graph.output if vi.name in producer]
+    while stack:
+        index = stack.pop()
+        if index in live:
+            continue
+        live.add(index)
+        stack.extend(producer[t] for t in nodes[index].input if t in producer)
+    return live
 
 
 def _copy(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -55,3 +55,22 @@ def test_nodes_listed_out_of_order_are_sorted():
              helper.make_node("Sigmoid", ["x"], ["b"], name="sigmoid")]
     graph = graph_from_model(model(nodes, [tensor("x", (1, 4))], [tensor("y", (1, 4))]))
     assert [layer.name for layer in graph.layers] == ["relu", "sigmoid", "add"]
+
+
+def test_dead_nodes_are_dropped_as_runtimes_do():
+    """A branch whose result reaches no graph output costs nothing (TensorRT, TFLite and onnxruntime prune it)."""
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="live"),
+             helper.make_node("Sigmoid", ["x"], ["dead1"], name="dead_branch"),
+             helper.make_node("Tanh", ["dead1"], ["dead2"], name="dead_tail")]
+    graph = graph_from_model(model(nodes, [tensor("x", (1, 4))], [tensor("a", (1, 4))]))
+    assert [layer.name for layer in graph.layers] == ["live"]
+    assert graph.folded_nodes == 2
+
+
+def test_nb201_cell_with_an_unused_node_has_no_cost_for_it():
+    from edgeperf.zoo import build_graph
+
+    # node 1 (a 3x3 conv of the input) feeds only 'none' edges: it is dead in every cell
+    dead = build_graph("nb201-latbench:|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
+    without = build_graph("nb201-latbench:|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
+    assert dead.macs == without.macs
