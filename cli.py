@@ -220,6 +220,64 @@ def profiles_show(
         console.print(f"  [{key}] {text}")
 
 
+@app.command()
+def fit(
+    networks: str = typer.Option(..., "--networks", help="CSV with columns model, latency_ms[, energy_mj]."),
+    out: str = typer.Option(..., "--out", "-o", help="The fitted profile .json to write."),
+    base: str = typer.Option("jetson-nano", "--base", help="Profile supplying fusion rules, peaks and clocks."),
+    name: Optional[str] = typer.Option(None, "--name", help="Name of the fitted profile."),
+    precision: Optional[str] = typer.Option(None, help="Precision the networks were measured at."),
+    input_shape: List[str] = typer.Option([], "--input-shape", help="NAME=1x3x224x224 for dynamic inputs."),
+) -> None:
+    """Fit a profile's layer models to measured whole-network latencies (and energy)."""
+    from .profiles import fit_from_networks, read_network_table
+
+    shapes = dict(parse_input_shape(text) for text in input_shape)
+    result = fit_from_networks(read_network_table(networks), load_profile(base), name=name, precision=precision,
+                               source=networks, input_shapes=shapes)
+    write_text_atomic(out, json.dumps(result.document, indent=2) + "\n")
+    cv = result.cross_validation
+    _console().print(f"wrote {out}: {cv['n']} networks, cross-validated MAPE {100 * cv['mape']:.1f} %, "
+                     f"{100 * cv['within_10pct']:.0f} % within +-10 %, Spearman {cv['spearman']:.3f}; "
+                     f"fitted classes: {', '.join(result.fitted_classes)}")
+
+
+@app.command()
+def validate(
+    table: str = typer.Option(..., "--table", help="CSV with columns model, latency_ms of measured networks."),
+    platform: str = typer.Option(..., "--platform", "-p", help="Profile to validate."),
+    precision: Optional[str] = typer.Option(None, help="Precision the networks were measured at."),
+    output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv."),
+) -> None:
+    """Compare a profile's predictions with a table of measured latencies (no device needed)."""
+    from .profiles import read_network_table, validate_table
+
+    report = validate_table(read_network_table(table), load_profile(platform), precision=precision)
+    if output_format is OutputFormat.json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        return
+    if output_format is OutputFormat.csv:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["model", "measured_ms", "predicted_ms", "error"])
+        for row in report.rows:
+            writer.writerow([row.model, row.measured_ms, row.predicted_ms, row.error])
+        sys.stdout.write(out.getvalue())
+        return
+    from rich.table import Table
+
+    table_view = Table(title=f"validation of {report.platform}", title_justify="left")
+    for header, justify in (("model", "left"), ("measured ms", "right"), ("predicted ms", "right"), ("error", "right")):
+        table_view.add_column(header, justify=justify, overflow="fold")
+    for row in report.rows:
+        table_view.add_row(row.model, f"{row.measured_ms:.4g}", f"{row.predicted_ms:.4g}", f"{100 * row.error:+.1f}%")
+    console = _console()
+    console.print(table_view)
+    summary = report.summary
+    console.print(f"n {summary['n']}, MAPE {100 * summary['mape']:.1f} %, within +-10 % "
+                  f"{100 * summary['within_10pct']:.0f} %, Spearman {summary['spearman']:.3f}")
+
+
 @zoo_app.command("list")
 def zoo_list(
     catalog: List[str] = typer.Option([], "--catalog", help="Accuracy catalog JSON merged over the shipped one."),

@@ -6,9 +6,19 @@
 """
 
 from ._schema import SCHEMA_VERSION, ClockDomain, LayerModel, PowerModel, Profile, parse_profile, read_profile_file
+from ._fit import (
+    FitResult,
+    NetworkSample,
+    ValidationReport,
+    ValidationRow,
+    fit_from_networks,
+    read_network_table,
+    validate_table,
+)
 from ._store import list_profiles, load_profile, shipped_profile_path
 
 __all__ = [
     "SCHEMA_VERSION", "ClockDomain", "LayerModel", "PowerModel", "Profile", "parse_profile", "read_profile_file",
-    "list_profiles", "load_profile", "shipped_profile_path",
+    "list_profiles", "load_profile", "shipped_profile_path", "FitResult", "NetworkSample", "ValidationReport",
+    "ValidationRow", "fit_from_networks", "read_network_table", "validate_table",
 ]

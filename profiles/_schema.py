@@ -303,6 +303,8 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
     runtime = document.get("runtime", {})
     if not isinstance(runtime, dict):
         r.fail("runtime", "must be an object")
+    if not isinstance(document.get("provenance", {}), dict):
+        r.fail("provenance", "must be an object describing what the profile was fitted on")
     return Profile(
         name=name,
         title=r.text(document, "title", "", optional=True, default=name),

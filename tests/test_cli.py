@@ -70,7 +70,8 @@ def test_import_and_estimate_do_not_load_heavy_packages():
         "edgeperf.estimate('examples/conv3dense1.onnx', 'jetson-nano')\n"
         "from edgeperf.cli import main\n"
         "main(['estimate', 'zoo:mobilenet_v2', '-p', 'raspberry-pi-4', '-f', 'json', '-o', '/dev/null'])\n"
-        "heavy = sorted(m for m in ('torch', 'optuna', 'onnxruntime', 'tensorflow', 'matplotlib') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('torch', 'optuna', 'onnxruntime', 'tensorflow', 'matplotlib', 'scipy.stats',\n"
+        "                           'scipy.optimize') if m in sys.modules)\n"
         "print(heavy)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
