@@ -12,6 +12,8 @@ from ._fit import (
     ValidationReport,
     ValidationRow,
     fit_from_networks,
+    network_features,
+    prediction_metrics,
     read_network_table,
     validate_table,
 )
@@ -20,5 +22,6 @@ from ._store import list_profiles, load_profile, shipped_profile_path
 __all__ = [
     "SCHEMA_VERSION", "ClockDomain", "LayerModel", "PowerModel", "Profile", "parse_profile", "read_profile_file",
     "list_profiles", "load_profile", "shipped_profile_path", "FitResult", "NetworkSample", "ValidationReport",
-    "ValidationRow", "fit_from_networks", "read_network_table", "validate_table",
+    "ValidationRow", "fit_from_networks", "network_features", "prediction_metrics", "read_network_table",
+    "validate_table",
 ]

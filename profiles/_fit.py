@@ -31,7 +31,7 @@ from ..estimator import choose_precision, latency_parts, load_model, map_graph, 
 from ._schema import Profile, parse_profile
 
 __all__ = ["NetworkSample", "read_network_table", "fit_from_networks", "FitResult", "validate_table",
-           "ValidationReport", "ValidationRow"]
+           "ValidationReport", "ValidationRow", "network_features", "prediction_metrics"]
 
 _MAX_ROWS = 1_000_000
 _RIDGE_GRID = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1)
@@ -113,8 +113,19 @@ def _unit_profile(base: Profile) -> Profile:
     return parse_profile(document, where=f"{base.name} (unit)")
 
 
-def _features(samples, base: Profile, precision: str | None, input_shapes) -> tuple[np.ndarray, list, list, str]:
-    """Per-network features [n_c, C_c, M_c per class] and per-class times, at the base profile's peaks."""
+def network_features(samples, base: Profile, precision: str | None = None, input_shapes=None):
+    """The fit's design matrix: per network and class, [layer count, roofline compute ms, roofline memory ms].
+
+    Returns
+    -------
+    x : numpy.ndarray, shape (networks, 3 * classes)
+    classes : list of str
+        Operator classes, in column order (three columns each).
+    per_network : list of dict
+        The same numbers per network, keyed by class.
+    precision : str
+        The precision the features were computed at.
+    """
     unit = _unit_profile(base)
     point = resolve_operating_point(base)
     rows, classes_seen, chosen = [], set(), None
@@ -164,7 +175,8 @@ def _solve(x: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
     return w
 
 
-def _metrics(predicted: np.ndarray, measured: np.ndarray) -> dict:
+def prediction_metrics(predicted: np.ndarray, measured: np.ndarray) -> dict:
+    """``mape``, ``within_10pct`` (fraction), ``spearman`` and ``n`` of predictions against measurements."""
     from scipy.stats import spearmanr
 
     error = np.abs(predicted - measured) / measured
@@ -180,7 +192,7 @@ def _cross_validate(x, y, ridge, folds, seed) -> tuple[np.ndarray, dict]:
         test = order[fold::folds]
         train = np.setdiff1d(order, test)
         predicted[test] = x[test] @ _solve(x[train], y[train], ridge)
-    return predicted, _metrics(predicted, y)
+    return predicted, prediction_metrics(predicted, y)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -225,13 +237,13 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     samples = tuple(samples)
     if len(samples) < 3:
         raise InputError(f"fitting needs at least 3 measured networks, got {len(samples)}")
-    x, classes, per_network, chosen = _features(samples, base, precision, input_shapes)
+    x, classes, per_network, chosen = network_features(samples, base, precision, input_shapes)
     y = np.array([s.latency_ms for s in samples])
     folds = max(2, min(folds, len(samples)))
     best = min(_RIDGE_GRID, key=lambda ridge: _cross_validate(x, y, ridge, folds, seed)[1]["mape"])
     _, cv = _cross_validate(x, y, best, folds, seed)
     w = _solve(x, y, best)
-    training = _metrics(x @ w, y)
+    training = prediction_metrics(x @ w, y)
 
     fit_name = name or f"{base.name}-fitted"
     key = f"fit-{fit_name}"
@@ -321,4 +333,4 @@ def validate_table(samples, profile: Profile, *, precision: str | None = None, i
         rows.append(ValidationRow(model=sample.model, measured_ms=sample.latency_ms, predicted_ms=est.total_latency_ms))
     measured = np.array([r.measured_ms for r in rows])
     predicted = np.array([r.predicted_ms for r in rows])
-    return ValidationReport(platform=profile.name, rows=tuple(rows), summary=_metrics(predicted, measured))
+    return ValidationReport(platform=profile.name, rows=tuple(rows), summary=prediction_metrics(predicted, measured))
