@@ -1,0 +1,173 @@
+"""A timing harness for machines whose speed drifts, throttles and jumps.
+
+Each measurement warms up, then runs interleaved rounds: a fixed reference kernel,
+then the workload. The reference kernel's time per round shows how fast the machine
+is at that moment; dividing each round of the workload by its round's reference
+drift (relative to the fastest reference round) removes machine-speed changes that
+affect both alike. Rounds are summarised robustly: medians per round, outlier rounds
+rejected by median absolute deviation, the median of what remains reported together
+with its spread, and flags that say when drift or instability was seen.
+
+Everything that touches the outside world is injected: the clock, the reference
+kernel, the sleep function and an optional temperature reading, so the statistics are
+tested deterministically with a simulated machine.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["Timing", "Harness", "matmul_reference"]
+
+
+def matmul_reference(size: int = 128, seed: int = 0) -> Callable[[], None]:
+    """A fixed amount of work (one float32 ``size x size`` matrix product) to track machine speed."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((size, size)).astype(np.float32)
+    b = rng.standard_normal((size, size)).astype(np.float32)
+
+    def run() -> None:
+        a @ b
+
+    return run
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timing:
+    """A robust latency measurement (milliseconds).
+
+    Attributes
+    ----------
+    median_ms : float
+        Median over kept rounds of the drift-corrected round medians.
+    raw_median_ms : float
+        The same without drift correction.
+    spread : float
+        (p90 - p10) / median of the corrected round medians.
+    rounds, kept_rounds, calls : int
+        Rounds run, rounds kept after outlier rejection, workload calls timed.
+    drift : float
+        Slowest / fastest reference round (1.0 = no drift seen).
+    flags : tuple of str
+        ``drift`` (machine speed changed by more than the limit), ``unstable`` (spread above 20 %),
+        ``hot`` (a temperature limit was still exceeded after the cool-down timeout).
+    """
+
+    median_ms: float
+    raw_median_ms: float
+    spread: float
+    rounds: int
+    kept_rounds: int
+    calls: int
+    drift: float
+    flags: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {"median_ms": self.median_ms, "raw_median_ms": self.raw_median_ms, "spread": self.spread,
+                "rounds": self.rounds, "kept_rounds": self.kept_rounds, "calls": self.calls, "drift": self.drift,
+                "flags": list(self.flags)}
+
+
+@dataclass(slots=True, kw_only=True)
+class Harness:
+    """Measure callables robustly.
+
+    Parameters
+    ----------
+    rounds : int
+        Interleaved rounds of reference kernel + workload.
+    round_s : float
+        Target duration of the workload part of one round (seconds).
+    warmup_s : float
+        Warm-up duration before the first round (seconds).
+    reference_calls : int
+        Reference-kernel calls per round.
+    drift_limit : float
+        Relative reference change above which a measurement is flagged ``drift``.
+    mad_k : float
+        Rounds further than ``mad_k`` scaled MADs from the median are rejected.
+    clock, sleep : callables
+        Monotonic seconds and sleep, injectable for tests.
+    reference : callable
+        The reference kernel (default: a 128x128 float32 matmul).
+    temperature_c : callable or None
+        Reads a temperature; with ``max_temp_c`` the harness waits (up to ``cooldown_timeout_s``)
+        before each measurement until it is below the limit.
+    """
+
+    rounds: int = 9
+    round_s: float = 0.05
+    warmup_s: float = 0.1
+    reference_calls: int = 5
+    drift_limit: float = 0.15
+    mad_k: float = 3.5
+    clock: Callable[[], float] = time.perf_counter
+    sleep: Callable[[float], None] = time.sleep
+    reference: Callable[[], None] = field(default_factory=matmul_reference)
+    temperature_c: Callable[[], float] | None = None
+    max_temp_c: float | None = None
+    cooldown_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.rounds < 3:
+            raise ValueError(f"rounds must be at least 3 for robust statistics, got {self.rounds}")
+        if self.round_s <= 0 or self.warmup_s < 0 or self.reference_calls < 1:
+            raise ValueError("round_s must be positive, warmup_s non-negative and reference_calls at least 1")
+
+    def _time_calls(self, fn: Callable[[], None], calls: int) -> list[float]:
+        times = []
+        for _ in range(calls):
+            start = self.clock()
+            fn()
+            times.append(self.clock() - start)
+        return times
+
+    def _cool_down(self) -> bool:
+        """Wait until the temperature is below the limit; False when it never got there."""
+        if self.temperature_c is None or self.max_temp_c is None:
+            return True
+        waited = 0.0
+        while self.temperature_c() > self.max_temp_c:
+            if waited >= self.cooldown_timeout_s:
+                return False
+            self.sleep(1.0)
+            waited += 1.0
+        return True
+
+    def measure(self, fn: Callable[[], None]) -> Timing:
+        """Time ``fn`` (one inference) and return a robust :class:`Timing`."""
+        cool = self._cool_down()
+        start = self.clock()
+        first = self._time_calls(fn, 2)
+        while self.clock() - start < self.warmup_s:
+            fn()
+        per_call = max(min(first), 1e-9)
+        calls = max(1, int(self.round_s / per_call))
+        references, workloads = [], []
+        for _ in range(self.rounds):
+            references.append(float(np.median(self._time_calls(self.reference, self.reference_calls))))
+            workloads.append(float(np.median(self._time_calls(fn, calls))))
+        references_arr, workloads_arr = np.array(references), np.array(workloads)
+        drift_factor = references_arr / references_arr.min()
+        corrected = workloads_arr / drift_factor
+        center = np.median(corrected)
+        mad = 1.4826 * np.median(np.abs(corrected - center))
+        keep = np.abs(corrected - center) <= self.mad_k * mad if mad > 0 else np.ones(len(corrected), bool)
+        kept = corrected[keep]
+        median = float(np.median(kept))
+        spread = float((np.percentile(kept, 90) - np.percentile(kept, 10)) / median) if median > 0 else 0.0
+        drift = float(references_arr.max() / references_arr.min())
+        flags = []
+        if drift - 1.0 > self.drift_limit:
+            flags.append("drift")
+        if spread > 0.2:
+            flags.append("unstable")
+        if not cool:
+            flags.append("hot")
+        return Timing(median_ms=1e3 * median, raw_median_ms=1e3 * float(np.median(workloads_arr)), spread=spread,
+                      rounds=self.rounds, kept_rounds=int(keep.sum()), calls=calls * self.rounds, drift=drift,
+                      flags=tuple(flags))
