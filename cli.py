@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from enum import Enum
+from pathlib import Path
 from typing import List, Optional
 
 import typer
@@ -21,7 +22,7 @@ from . import estimate as run_estimate
 from ._atomic import write_text_atomic
 from ._errors import EdgeperfError, InputError
 from .estimator import Estimate, parse_input_shape
-from .profiles import list_profiles, load_profile
+from .profiles import format_rho, list_profiles, load_profile
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Latency and energy of neural networks on edge boards.")
@@ -221,6 +222,38 @@ def profiles_show(
 
 
 @app.command()
+def calibrate(
+    name: str = typer.Option(..., "--name", help="Name of the new profile."),
+    out: str = typer.Option(..., "--out", "-o", help="The profile .json to write (the report goes beside it)."),
+    runtime: str = typer.Option("onnxruntime", "--runtime", help="Runtime to measure through (onnxruntime)."),
+    threads: int = typer.Option(1, "--threads", min=1, help="Intra-op threads."),
+    budget_minutes: float = typer.Option(10.0, "--budget-minutes", help="Time budget for the measurements."),
+    sweep: Optional[str] = typer.Option(None, "--sweep", help="Sweep file (default OUT without .json + .sweep.csv); "
+                                                             "a rerun resumes from it."),
+) -> None:
+    """Measure this device, fit a profile to it and validate it on held-out networks."""
+    from .measure import OnnxRuntimeRunner, calibrate as run_calibration
+
+    if runtime != "onnxruntime":
+        raise InputError(f"--runtime {runtime!r} is not supported yet; supported: onnxruntime")
+    target = Path(out)
+    sweep_path = Path(sweep) if sweep else target.with_suffix("").with_suffix(".sweep.csv")
+    console = _console()
+    result = run_calibration(name, runner=OnnxRuntimeRunner(threads=threads), sweep_path=sweep_path,
+                             budget_minutes=budget_minutes, progress=console.print)
+    write_text_atomic(target, json.dumps(result.document, indent=2) + "\n")
+    report_path = target.with_suffix("").with_suffix(".validation.json")
+    write_text_atomic(report_path, json.dumps(result.validation, indent=2) + "\n")
+    provenance = result.document["provenance"]
+    validation = provenance.get("validation", {})
+    console.print(f"wrote {target} and {report_path}: {result.measurements} measurements "
+                  f"({result.reused} reused from {sweep_path}); cross-validated MAPE "
+                  f"{100 * provenance['cross_validation']['mape']:.1f} %; held-out median |error| "
+                  f"{100 * validation.get('median_abs_error', float('nan')):.1f} %, worst "
+                  f"{100 * validation.get('max_abs_error', float('nan')):.1f} %")
+
+
+@app.command()
 def fit(
     networks: str = typer.Option(..., "--networks", help="CSV with columns model, latency_ms[, energy_mj]."),
     out: str = typer.Option(..., "--out", "-o", help="The fitted profile .json to write."),
@@ -238,7 +271,7 @@ def fit(
     write_text_atomic(out, json.dumps(result.document, indent=2) + "\n")
     cv = result.cross_validation
     _console().print(f"wrote {out}: {cv['n']} networks, cross-validated MAPE {100 * cv['mape']:.1f} %, "
-                     f"{100 * cv['within_10pct']:.0f} % within +-10 %, Spearman {cv['spearman']:.3f}; "
+                     f"{100 * cv['within_10pct']:.0f} % within +-10 %, Spearman {format_rho(cv['spearman'])}; "
                      f"fitted classes: {', '.join(result.fitted_classes)}")
 
 
@@ -275,7 +308,7 @@ def validate(
     console.print(table_view)
     summary = report.summary
     console.print(f"n {summary['n']}, MAPE {100 * summary['mape']:.1f} %, within +-10 % "
-                  f"{100 * summary['within_10pct']:.0f} %, Spearman {summary['spearman']:.3f}")
+                  f"{100 * summary['within_10pct']:.0f} %, Spearman {format_rho(summary['spearman'])}")
 
 
 @zoo_app.command("list")

@@ -1,14 +1,24 @@
 """Measurement on real devices: runners, a drift-correcting timing harness, profiler readers.
 
-Built so far: the onnxruntime runner, the timing harness and onnxruntime's profiler reader.
-Sweeps, fitting from sweeps and the ``calibrate`` command are the calibration issue's next
-steps. ``import edgeperf`` does not import this package's runtime dependencies.
+Built so far: the onnxruntime runner, the timing harness, onnxruntime's profiler reader and the
+whole-network calibration loop (``calibrate``). Single-layer adaptive sweeps, power sources and
+the other runners are the calibration issue's next steps. ``import edgeperf`` does not import this package's runtime dependencies.
 """
 
+from ._calibrate import (
+    SWEEP_COLUMNS,
+    VALIDATION_NETWORKS,
+    CalibrationPlan,
+    CalibrationResult,
+    calibrate,
+    plan_calibration,
+    read_sweep,
+)
 from ._device import device_info
 from ._harness import Harness, Timing, matmul_reference
 from ._onnxruntime import LoadedModel, OnnxRuntimeRunner
 from ._profilers import NodeTime, read_onnxruntime_profile
 
-__all__ = ["device_info", "Harness", "Timing", "matmul_reference", "LoadedModel", "OnnxRuntimeRunner", "NodeTime",
+__all__ = ["SWEEP_COLUMNS", "VALIDATION_NETWORKS", "CalibrationPlan", "CalibrationResult", "calibrate",
+           "plan_calibration", "read_sweep", "device_info", "Harness", "Timing", "matmul_reference", "LoadedModel", "OnnxRuntimeRunner", "NodeTime",
            "read_onnxruntime_profile"]

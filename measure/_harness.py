@@ -52,6 +52,11 @@ class Timing:
         Rounds run, rounds kept after outlier rejection, workload calls timed.
     drift : float
         Slowest / fastest reference round (1.0 = no drift seen).
+    reference_ms : float
+        The reference kernel's time in its fastest round. Recorded for diagnosis; it is not used
+        to compare measurements taken minutes apart, because after a large model it reflects the
+        cache state as much as the machine's speed (measured here: 1.7-2.5x spread across a
+        calibration, far more than the machine's 1.3x speed states).
     flags : tuple of str
         ``drift`` (machine speed changed by more than the limit), ``unstable`` (spread above 20 %),
         ``hot`` (a temperature limit was still exceeded after the cool-down timeout).
@@ -65,11 +70,12 @@ class Timing:
     calls: int
     drift: float
     flags: tuple[str, ...]
+    reference_ms: float = 0.0
 
     def to_dict(self) -> dict:
         return {"median_ms": self.median_ms, "raw_median_ms": self.raw_median_ms, "spread": self.spread,
                 "rounds": self.rounds, "kept_rounds": self.kept_rounds, "calls": self.calls, "drift": self.drift,
-                "flags": list(self.flags)}
+                "flags": list(self.flags), "reference_ms": self.reference_ms}
 
 
 @dataclass(slots=True, kw_only=True)
@@ -170,4 +176,4 @@ class Harness:
             flags.append("hot")
         return Timing(median_ms=1e3 * median, raw_median_ms=1e3 * float(np.median(workloads_arr)), spread=spread,
                       rounds=self.rounds, kept_rounds=int(keep.sum()), calls=calls * self.rounds, drift=drift,
-                      flags=tuple(flags))
+                      flags=tuple(flags), reference_ms=1e3 * float(references_arr.min()))

@@ -12,6 +12,7 @@ from ._fit import (
     ValidationReport,
     ValidationRow,
     fit_from_networks,
+    format_rho,
     network_features,
     prediction_metrics,
     read_network_table,
@@ -22,6 +23,6 @@ from ._store import list_profiles, load_profile, shipped_profile_path
 __all__ = [
     "SCHEMA_VERSION", "ClockDomain", "LayerModel", "PowerModel", "Profile", "parse_profile", "read_profile_file",
     "list_profiles", "load_profile", "shipped_profile_path", "FitResult", "NetworkSample", "ValidationReport",
-    "ValidationRow", "fit_from_networks", "network_features", "prediction_metrics", "read_network_table",
+    "ValidationRow", "fit_from_networks", "format_rho", "network_features", "prediction_metrics", "read_network_table",
     "validate_table",
 ]

@@ -27,11 +27,18 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError, ModelError
-from ..estimator import choose_precision, latency_parts, load_model, map_graph, resolve_operating_point
+from ..estimator import (
+    choose_precision,
+    latency_parts,
+    load_model,
+    map_graph,
+    parse_input_shape,
+    resolve_operating_point,
+)
 from ._schema import Profile, parse_profile
 
 __all__ = ["NetworkSample", "read_network_table", "fit_from_networks", "FitResult", "validate_table",
-           "ValidationReport", "ValidationRow", "network_features", "prediction_metrics"]
+           "ValidationReport", "ValidationRow", "network_features", "prediction_metrics", "format_rho"]
 
 _MAX_ROWS = 1_000_000
 _RIDGE_GRID = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1)
@@ -44,11 +51,21 @@ class NetworkSample:
     model: str
     latency_ms: float
     energy_mj: float | None = None
+    input_shape: str | None = None
     line: int = 0
+
+    def shapes(self, default=None) -> dict | None:
+        """Input shapes for loading this network: its own ``NAME=DxD...`` if given, else ``default``."""
+        if self.input_shape is None:
+            return default
+        return dict(parse_input_shape(part) for part in self.input_shape.split(";") if part)
 
 
 def read_network_table(path) -> tuple[NetworkSample, ...]:
-    """Read a CSV with columns ``model``, ``latency_ms`` and optionally ``energy_mj``.
+    """Read a CSV with columns ``model``, ``latency_ms`` and optionally ``energy_mj`` and ``input_shape``.
+
+    ``input_shape`` holds ``NAME=DxDxD...`` (several separated by ``;``) for networks measured at a
+    size other than their file's or zoo default.
 
     Relative model paths are resolved against the table's folder; ``zoo:`` references
     are kept as they are.
@@ -83,7 +100,13 @@ def read_network_table(path) -> tuple[NetworkSample, ...]:
                     model = str(path.parent / model)
                 latency = _positive(row.get("latency_ms", ""), f"{path}:{line}: latency_ms")
                 energy = row.get("energy_mj", "")
-                samples.append(NetworkSample(model=model, latency_ms=latency, line=line,
+                shape = row.get("input_shape", "") or None
+                if shape is not None:
+                    try:
+                        [parse_input_shape(part) for part in shape.split(";") if part]
+                    except InputError as exc:
+                        raise InputError(f"{path}:{line}: {exc}") from None
+                samples.append(NetworkSample(model=model, latency_ms=latency, line=line, input_shape=shape,
                                              energy_mj=_positive(energy, f"{path}:{line}: energy_mj") if energy else None))
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a UTF-8 text file; the table is CSV") from None
@@ -132,10 +155,11 @@ def network_features(samples, base: Profile, precision: str | None = None, input
     per_network = []
     graphs = {}
     for sample in samples:
-        graph = graphs.get(sample.model)
+        key = (sample.model, sample.input_shape)
+        graph = graphs.get(key)
         if graph is None:
             try:
-                graph = graphs[sample.model] = load_model(sample.model, input_shapes=input_shapes)
+                graph = graphs[key] = load_model(sample.model, input_shapes=sample.shapes(input_shapes))
             except ModelError as exc:
                 raise ModelError(f"table line {sample.line}: {exc}") from None
         mapped = map_graph(graph, base.mapping)
@@ -176,11 +200,17 @@ def _solve(x: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
 
 
 def prediction_metrics(predicted: np.ndarray, measured: np.ndarray) -> dict:
-    """``mape``, ``within_10pct`` (fraction), ``spearman`` and ``n`` of predictions against measurements."""
+    """``mape``, ``within_10pct`` (fraction), ``spearman`` and ``n`` of predictions against measurements.
+
+    ``spearman`` is None where it is undefined (fewer than 3 networks, or constant predictions), so
+    that the result stays valid JSON.
+    """
     from scipy.stats import spearmanr
 
     error = np.abs(predicted - measured) / measured
-    rho = float(spearmanr(predicted, measured).correlation) if len(measured) > 2 and np.ptp(predicted) > 0 else float("nan")
+    rho = None
+    if len(measured) > 2 and np.ptp(predicted) > 0 and np.ptp(measured) > 0:
+        rho = float(spearmanr(predicted, measured).correlation)
     return {"mape": float(error.mean()), "within_10pct": float((error <= 0.10).mean()), "spearman": rho,
             "n": int(len(measured))}
 
@@ -193,6 +223,11 @@ def _cross_validate(x, y, ridge, folds, seed) -> tuple[np.ndarray, dict]:
         train = np.setdiff1d(order, test)
         predicted[test] = x[test] @ _solve(x[train], y[train], ridge)
     return predicted, prediction_metrics(predicted, y)
+
+
+def format_rho(rho: float | None) -> str:
+    """Spearman's rho for reports: three decimals, or ``n/a`` where undefined."""
+    return "n/a" if rho is None else f"{rho:.3f}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -267,7 +302,7 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
         document["power"] = _fit_power(document["power"], x, w, classes, np.array(energies, dtype=float), key)
     document["quality"] = (f"Fitted to {len(samples)} measured networks ({source or 'a user table'}): "
                            f"{folds}-fold cross-validated MAPE {100 * cv['mape']:.1f} %, "
-                           f"{100 * cv['within_10pct']:.0f} % of networks within +-10 %, Spearman {cv['spearman']:.3f}. "
+                           f"{100 * cv['within_10pct']:.0f} % of networks within +-10 %, Spearman {format_rho(cv['spearman'])}. "
                            f"Operator classes fitted: {', '.join(classes)}; others keep {base.name}'s models.")
     document["provenance"] = {"fitted_on": source or "user table", "n_networks": len(samples), "precision": chosen,
                               "base_profile": f"{base.name} {base.version}", "ridge": best, "folds": folds,
@@ -327,7 +362,7 @@ def validate_table(samples, profile: Profile, *, precision: str | None = None, i
     rows = []
     for sample in samples:
         try:
-            est = estimate(sample.model, profile, precision=precision, input_shapes=input_shapes)
+            est = estimate(sample.model, profile, precision=precision, input_shapes=sample.shapes(input_shapes))
         except ModelError as exc:
             raise ModelError(f"table line {sample.line}: {exc}") from None
         rows.append(ValidationRow(model=sample.model, measured_ms=sample.latency_ms, predicted_ms=est.total_latency_ms))

@@ -8,6 +8,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -178,3 +179,16 @@ def test_fit_on_a_slice_of_latbench_predicts_another_slice(tmp_path):
     assert report.summary["spearman"] > 0.7
     unfitted = validate_table(read_network_table(test), load_profile("jetson-nano"), precision="fp16")
     assert unfitted.summary["mape"] > 2 * report.summary["mape"]
+
+
+def test_undefined_spearman_is_null_and_the_profile_stays_readable(monkeypatch, tmp_path):
+    from edgeperf.profiles import prediction_metrics
+
+    assert prediction_metrics(np.array([1.0, 2.0]), np.array([1.0, 2.0]))["spearman"] is None   # two networks
+    assert prediction_metrics(np.array([1.0, 1.0, 1.0]), np.array([1.0, 2.0, 3.0]))["spearman"] is None
+    _patch_loader(monkeypatch)
+    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0}})
+    result = fit_from_networks(measured(truth, NETWORKS[:3]), load_profile("jetson-nano"), precision="fp16")
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(result.document, allow_nan=False))   # raises on NaN
+    assert load_profile(path).kind == "fitted"

@@ -1,0 +1,280 @@
+"""Calibrate a profile on the device this runs on: measure networks, fit, validate.
+
+The loop (``edgeperf calibrate``):
+
+1. measure the device's own roofline through the runtime: peak arithmetic throughput (a large
+   MatMul) and memory bandwidth (a large element-wise Add); these become the profile's peaks,
+   with "measured here" as their source;
+2. measure a planned set of training networks (zoo networks at several resolutions and widths,
+   and NAS-Bench-201 members) with the drift-correcting harness, each result appended to a sweep
+   file that is rewritten atomically, so an interrupted calibration resumes where it stopped;
+3. fit per-class step-linear layer models to the measured totals (``fit_from_networks``);
+4. validate on held-out ImageNet networks at their full resolution and report measured,
+   predicted and error per network.
+
+The budget decides how many networks are measured and how long each measurement runs.
+Single-layer adaptive sweeps (ANNETTE-style) are not part of this loop yet.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._atomic import write_text_atomic
+from .._errors import InputError
+from ._device import device_info
+from ._harness import Harness
+
+__all__ = ["CalibrationPlan", "plan_calibration", "calibrate", "CalibrationResult", "read_sweep", "SWEEP_COLUMNS",
+           "VALIDATION_NETWORKS"]
+
+logger = logging.getLogger(__name__)
+
+SWEEP_COLUMNS = ("reference", "input_size", "role", "latency_ms", "raw_latency_ms", "spread", "drift", "flags",
+                 "reference_ms", "measured_at")
+#: Held-out ImageNet CNNs, measured at their paper resolution.
+VALIDATION_NETWORKS = ("resnet18", "resnet50", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large",
+                       "mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x1_0", "efficientnet_b0", "googlenet",
+                       "densenet121", "vgg11")
+#: Training networks at reduced sizes and widths: the same layer types in other shapes.
+_TRAINING = (("mobilenet_v2@0.5", 160), ("mobilenet_v3_small", 192), ("resnet18", 128), ("squeezenet1_0", 160),
+             ("shufflenet_v2_x1_5", 160), ("efficientnet_b0", 128), ("googlenet", 128), ("mobilenet_v1@0.75", 160),
+             ("densenet121", 96), ("vgg11", 64), ("alexnet", 160), ("mobilenet_v3_large@0.75", 128),
+             ("mobilenet_v1@0.5", 128), ("mobilenet_v2@0.75", 128), ("resnet34", 96), ("inception_v3", 160),
+             ("shufflenet_v2_x0_5", 224), ("squeezenet1_1", 128))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CalibrationPlan:
+    """What a calibration measures, and how long each measurement runs."""
+
+    training: tuple[tuple[str, int | None], ...]
+    validation: tuple[str, ...]
+    rounds: int
+    round_s: float
+
+
+def plan_calibration(budget_minutes: float = 10.0, seed: int = 0) -> CalibrationPlan:
+    """A plan that fits in ``budget_minutes`` on a small CPU.
+
+    Training measures the layer types of the validation networks in other shapes: the zoo's
+    ImageNet networks at reduced resolutions and widths (never at 224x224 and full width, which
+    validation holds out), plus a few NAS-Bench-201 members. A larger budget adds resolutions and
+    more rounds per measurement. Measured here: the 1-minute plan takes about 45 s.
+
+    Raises
+    ------
+    InputError
+        For a budget below one minute.
+    """
+    from ..zoo import NB201_OPS
+
+    if budget_minutes < 1:
+        raise InputError(f"--budget-minutes must be at least 1, got {budget_minutes}")
+    rng = random.Random(seed)
+    nb201 = tuple(("nb201:" + "+".join("|" + "|".join(f"{rng.choice(NB201_OPS)}~{s}" for s in range(t)) + "|"
+                                        for t in (1, 2, 3)), None) for _ in range(4))
+    extra = ()
+    if budget_minutes >= 4:
+        extra = tuple((name, size) for name in ("resnet18", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0",
+                                                 "squeezenet1_1", "shufflenet_v2_x1_0", "mobilenet_v1", "googlenet")
+                      for size in (96, 192))
+    rounds = 5 if budget_minutes < 8 else 7
+    return CalibrationPlan(training=_TRAINING + extra + nb201, validation=VALIDATION_NETWORKS, rounds=rounds,
+                           round_s=0.1 if budget_minutes < 8 else 0.15)
+
+
+def read_sweep(path) -> list[dict]:
+    """Rows of a sweep file (missing file: no rows).
+
+    Raises
+    ------
+    InputError
+        If the file lacks the sweep columns or holds a non-positive latency.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as stream:
+        reader = csv.DictReader(stream)
+        missing = [c for c in SWEEP_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"{path}: not an edgeperf sweep file (missing columns {missing}); "
+                             "give a new path or the file of an earlier calibration")
+        rows = list(reader)
+    for line, row in enumerate(rows, start=2):
+        for column in ("latency_ms", "reference_ms"):
+            try:
+                value = float(row[column])
+            except ValueError:
+                value = -1.0
+            if not value > 0:
+                raise InputError(f"{path}:{line}: {column} must be a positive number, got {row[column]!r}")
+    return rows
+
+
+def _write_sweep(path: Path, rows: list[dict]) -> None:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=SWEEP_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, out.getvalue())
+
+
+def measure_roofline(runner, harness: Harness) -> dict:
+    """Peak fp32 GFLOP/s (1024^3 MatMul) and memory GB/s (Add of two 16 Mi-element tensors), via the runtime."""
+    from onnx import TensorProto, helper
+
+    def model(node, shapes, out_shape):
+        inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in shapes]
+        graph = helper.make_graph([node], "probe", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)])
+        proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        proto.ir_version = 8
+        return proto.SerializeToString()
+
+    n = 1024
+    matmul = runner.load(model(helper.make_node("MatMul", ["a", "b"], ["y"]), [("a", [n, n]), ("b", [n, n])], [n, n]))
+    elements = 16 * 2**20
+    add = runner.load(model(helper.make_node("Add", ["a", "b"], ["y"]), [("a", [elements]), ("b", [elements])],
+                            [elements]))
+    flops = 2 * n**3 / (harness.measure(matmul.run).median_ms / 1e3) / 1e9
+    bandwidth = 3 * 4 * elements / (harness.measure(add.run).median_ms / 1e3) / 1e9
+    return {"peak_gflops": flops, "bandwidth_gbps": bandwidth}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class CalibrationResult:
+    """The calibrated profile, its validation and what it rests on."""
+
+    document: dict
+    validation: dict
+    measurements: int
+    reused: int
+
+
+def _measure_network(runner, harness, reference: str, size: int | None):
+    from ..zoo import build_model, build_space_model
+
+    if reference.startswith("nb201:"):
+        model = build_space_model("nb201", reference.split(":", 1)[1], weights=True)
+    else:
+        model = build_model(reference, weights=True, input_size=(size, size) if size else None)
+    return harness.measure(runner.load(model.SerializeToString()).run)
+
+
+def _base_document(name: str, runner, roofline: dict, info: dict) -> dict:
+    measured = "measured"
+    today = _dt.date.today().isoformat()
+    value = lambda v, note: {"value": round(v, 3), "source": measured, "note": note}  # noqa: E731
+    return {
+        "schema_version": 1, "name": name, "version": today, "kind": "calibrated",
+        "title": f"{info.get('cpu') or 'this machine'}: {runner.name} {runner.settings()['version']}, "
+                 f"{runner.threads} thread(s)",
+        "quality": "calibrated (replaced after fitting)",
+        "sources": {
+            measured: f"measured by edgeperf calibrate on {today} on this device through {runner.name} "
+                      f"{runner.settings()['version']} ({runner.threads} thread(s)): 1024^3 fp32 MatMul and "
+                      f"16 Mi-element Add probes",
+            "ort-fusion": "onnxruntime graph optimizations documentation: Conv+BatchNormalization folding, "
+                          "Conv/Gemm + activation fusion, Conv + Add (+ Relu) fusion in the NCHWc layout, "
+                          "MatMul + Add to Gemm; Q/DQ pairs folded into quantized kernels",
+        },
+        "runtime": runner.settings(), "device": info,
+        "precisions": {"fp32": {"peak_gflops": value(roofline["peak_gflops"], "1024^3 MatMul")}},
+        "default_precision": "fp32",
+        "memory_bandwidth_gbps": value(roofline["bandwidth_gbps"], "Add of two 64 MiB tensors, 3 x 64 MiB moved"),
+        "clocks": {"compute_domain": "cpu", "memory_domain": "cpu",
+                   "domains": {"cpu": {"reference_mhz": value(info.get("cpu_max_mhz", 1000.0),
+                                                              "cpufreq scaling_max_freq where readable, else nominal 1000")}}},
+        "power": {"idle_mw": {"value": 0.0, "source": measured, "note": "no power source on this device"},
+                  "active_mw": {"default": {"value": 0.0, "source": measured, "note": "no power source"}},
+                  "calibrated": False},
+        "mapping": {"runtime": "onnxruntime CPU (graph optimization level all)", "elide": ["shape"], "rules": [
+            {"name": "conv-bn-act-add", "primary": ["Conv", "ConvTranspose", "Gemm", "MatMul"],
+             "followers": ["BatchNormalization", "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid",
+                           "Add", "QuantizeLinear"],
+             "max_followers": 4, "absorb_inputs": ["DequantizeLinear"], "source": "ort-fusion"}]},
+        "layer_models": {"default": {"form": "roofline", "source": measured,
+                                     "params": {"compute_efficiency": 1.0, "memory_efficiency": 1.0, "overhead_ms": 0.0}}},
+    }
+
+
+def calibrate(name: str, *, runner, sweep_path, budget_minutes: float = 10.0, harness: Harness | None = None,
+              plan: CalibrationPlan | None = None, progress=lambda message: None) -> CalibrationResult:
+    """Run the whole calibration loop on this device.
+
+    Parameters
+    ----------
+    name : str
+        Name of the new profile.
+    runner : OnnxRuntimeRunner
+    sweep_path : str or Path
+        The sweep file: finished measurements are read from it and skipped; new ones are added,
+        each followed by an atomic rewrite.
+    budget_minutes : float
+        Sizes the plan (default about 10 minutes on a 2-core machine).
+    progress : callable(str)
+        Receives one line per measured network (the CLI prints them).
+
+    Returns
+    -------
+    CalibrationResult
+    """
+    from ..profiles import NetworkSample, fit_from_networks, parse_profile, validate_table
+
+    plan = plan or plan_calibration(budget_minutes)
+    harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.1)
+    sweep_path = Path(sweep_path)
+    rows = read_sweep(sweep_path)
+    done = {(row["reference"], row["input_size"], row["role"]) for row in rows}
+    reused = len(rows)
+    info = device_info()
+    roofline = measure_roofline(runner, harness)
+    progress(f"roofline: {roofline['peak_gflops']:.1f} GFLOP/s, {roofline['bandwidth_gbps']:.1f} GB/s")
+    work = [(ref, size, "train") for ref, size in plan.training] + [(ref, None, "validate") for ref in plan.validation]
+    for reference, size, role in work:
+        key = (reference, str(size or ""), role)
+        if key in done:
+            continue
+        timing = _measure_network(runner, harness, reference, size)
+        rows.append({"reference": reference, "input_size": size or "", "role": role,
+                     "latency_ms": f"{timing.median_ms:.6g}", "raw_latency_ms": f"{timing.raw_median_ms:.6g}",
+                     "spread": f"{timing.spread:.4f}", "drift": f"{timing.drift:.4f}", "flags": ";".join(timing.flags),
+                     "reference_ms": f"{timing.reference_ms:.6g}", "measured_at": _dt.datetime.now().isoformat(timespec="seconds")})
+        _write_sweep(sweep_path, rows)
+        progress(f"{role} {reference} {size or ''}: {timing.median_ms:.3f} ms {' '.join(timing.flags)}".rstrip())
+
+    def sample(row, line):
+        size = row["input_size"]
+        return NetworkSample(model=f"zoo:{row['reference']}", latency_ms=float(row["latency_ms"]), line=line,
+                             input_shape=f"input=1x3x{size}x{size}" if size else None)
+
+    base = parse_profile(_base_document(name, runner, roofline, info), where=name)
+    # drift is corrected by the harness; rounds too unstable to trust are left out of the fit and counted
+    unstable = [row for row in rows if row["role"] == "train" and "unstable" in row["flags"].split(";")]
+    samples = [sample(row, i) for i, row in enumerate(rows, start=2)
+               if row["role"] == "train" and "unstable" not in row["flags"].split(";")]
+    if len(samples) < 3:
+        raise InputError(f"{sweep_path}: fewer than 3 training measurements; run calibrate again to complete it")
+    fit = fit_from_networks(samples, base, name=name, precision="fp32", source=str(sweep_path))
+    validation_rows = [sample(row, i) for i, row in enumerate(rows, start=2) if row["role"] == "validate"]
+    report = validate_table(validation_rows, fit.profile, precision="fp32") if validation_rows else None
+    document = fit.document
+    document["provenance"]["measurements"] = len(rows)
+    document["provenance"]["excluded_unstable"] = len(unstable)
+    document["provenance"]["flagged_drift"] = sum("drift" in row["flags"].split(";") for row in rows)
+    document["provenance"]["roofline_probe"] = roofline
+    if report is not None:
+        errors = sorted(abs(r.error) for r in report.rows)
+        document["provenance"]["validation"] = dict(report.summary, median_abs_error=errors[len(errors) // 2],
+                                                    max_abs_error=errors[-1])
+        document["quality"] += (f" Validated on {len(errors)} held-out ImageNet networks at full resolution: median "
+                                f"|error| {100 * errors[len(errors) // 2]:.1f} %, worst {100 * errors[-1]:.1f} %.")
+    return CalibrationResult(document=document, validation=report.to_dict() if report else {}, measurements=len(rows),
+                             reused=reused)
