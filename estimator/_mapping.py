@@ -120,8 +120,7 @@ class MappedGraph:
     op_class: np.ndarray
     flops: np.ndarray
     elements: np.ndarray        # activations in + weights + activations out
-    int8_elements: np.ndarray   # elements of layers fixed to int8 by the model
-    int8_layer: np.ndarray
+    int8_layer: np.ndarray      # layers fixed to int8 by the model
     c_in: np.ndarray
     c_out: np.ndarray
     h_out: np.ndarray
@@ -292,7 +291,6 @@ def _with_arrays(graph: Graph, mapping: Mapping, executed: tuple[ExecLayer, ...]
         op_class=np.array([e.op_class for e in executed], dtype=object),
         flops=np.fromiter((e.flops for e in executed), float, n),
         elements=elements,
-        int8_elements=np.where(int8, elements, 0.0),
         int8_layer=int8,
         c_in=dim("c_in"),
         c_out=dim("c_out"),

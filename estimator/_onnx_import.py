@@ -120,7 +120,7 @@ def load_onnx(path, *, input_shapes=None, on_unknown: str = "error") -> Graph:
         with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             view = memoryview(mapped)
             try:
-                slim, _ = slim_model(view, check_external=check_external)
+                slim = slim_model(view, check_external=check_external)
             finally:
                 view.release()
     except WireError as exc:

@@ -17,9 +17,7 @@ Field numbers are those of onnx/onnx.proto3 (stable since IR version 3).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-__all__ = ["WireError", "TensorInfo", "slim_model", "ELEMENT_BYTES"]
+__all__ = ["WireError", "slim_model", "ELEMENT_BYTES"]
 
 # Tags of the messages we descend into (field number -> meaning).
 _MODEL_GRAPH = 7
@@ -49,17 +47,6 @@ ELEMENT_BYTES: dict[int, float] = {
 
 class WireError(ValueError):
     """The bytes are not a well-formed ONNX protobuf message."""
-
-
-@dataclass(frozen=True, slots=True)
-class TensorInfo:
-    """What the scan learned about one initializer or Constant tensor."""
-
-    name: str
-    dims: tuple[int, ...]
-    data_type: int
-    payload_bytes: int
-    external_location: str | None
 
 
 def _varint(buf, pos: int, end: int) -> tuple[int, int]:
@@ -131,7 +118,6 @@ class _Scanner:
         self.buf = buf
         self.keep = keep_payload_below
         self.check_external = check_external
-        self.tensors: list[TensorInfo] = []
 
     def tensor(self, start: int, end: int) -> bytes:
         buf = self.buf
@@ -188,7 +174,6 @@ class _Scanner:
                     f"tensor {name!r} declares dims {tuple(dims)} ({n_elems} elements) "
                     f"but holds {raw_len} bytes of data, {expected} expected"
                 )
-        self.tensors.append(TensorInfo(name, tuple(dims), data_type, payload, location))
         if payload <= self.keep:
             return bytes(buf[start:end])
         pos = start
@@ -246,10 +231,8 @@ def slim_model(buf, *, keep_payload_below: int = 4096, check_external=lambda nam
 
     Returns
     -------
-    slim : bytes
+    bytes
         A serialized ModelProto with the same structure and shapes.
-    tensors : list of TensorInfo
-        Every initializer and Constant tensor seen, with its payload size in bytes.
 
     Raises
     ------
@@ -257,6 +240,4 @@ def slim_model(buf, *, keep_payload_below: int = 4096, check_external=lambda nam
         If the bytes are not well-formed protobuf or a tensor's payload size
         contradicts its dims.
     """
-    scanner = _Scanner(buf, keep_payload_below, check_external)
-    slim = scanner.model(0, len(buf))
-    return slim, scanner.tensors
+    return _Scanner(buf, keep_payload_below, check_external).model(0, len(buf))

@@ -23,6 +23,7 @@ import datetime as _dt
 import io
 import logging
 import random
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +37,8 @@ __all__ = ["CalibrationPlan", "plan_calibration", "calibrate", "CalibrationResul
 
 logger = logging.getLogger(__name__)
 
-SWEEP_COLUMNS = ("reference", "input_size", "role", "latency_ms", "raw_latency_ms", "spread", "drift", "flags",
-                 "reference_ms", "measured_at")
+SWEEP_COLUMNS = ("reference", "input_size", "role", "pass", "latency_ms", "raw_latency_ms", "spread", "drift",
+                 "flags", "reference_ms", "measured_at")
 #: Held-out ImageNet CNNs, measured at their paper resolution.
 VALIDATION_NETWORKS = ("resnet18", "resnet50", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large",
                        "mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x1_0", "efficientnet_b0", "googlenet",
@@ -58,6 +59,7 @@ class CalibrationPlan:
     validation: tuple[str, ...]
     rounds: int
     round_s: float
+    passes: int = 3
 
 
 def plan_calibration(budget_minutes: float = 10.0, seed: int = 0) -> CalibrationPlan:
@@ -85,9 +87,11 @@ def plan_calibration(budget_minutes: float = 10.0, seed: int = 0) -> Calibration
         extra = tuple((name, size) for name in ("resnet18", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0",
                                                  "squeezenet1_1", "shufflenet_v2_x1_0", "mobilenet_v1", "googlenet")
                       for size in (96, 192))
-    rounds = 5 if budget_minutes < 8 else 7
-    return CalibrationPlan(training=_TRAINING + extra + nb201, validation=VALIDATION_NETWORKS, rounds=rounds,
-                           round_s=0.1 if budget_minutes < 8 else 0.15)
+    # every network is measured in several passes, each in a fresh random order, and its result is
+    # the median over passes: a slow phase of the machine then hits all networks alike
+    passes = 2 if budget_minutes < 4 else 3
+    return CalibrationPlan(training=_TRAINING + extra + nb201, validation=VALIDATION_NETWORKS, rounds=5,
+                           round_s=0.06, passes=passes)
 
 
 def read_sweep(path) -> list[dict]:
@@ -232,38 +236,48 @@ def calibrate(name: str, *, runner, sweep_path, budget_minutes: float = 10.0, ha
     harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.1)
     sweep_path = Path(sweep_path)
     rows = read_sweep(sweep_path)
-    done = {(row["reference"], row["input_size"], row["role"]) for row in rows}
+    done = {(row["reference"], row["input_size"], row["role"], row["pass"]) for row in rows}
     reused = len(rows)
     info = device_info()
     roofline = measure_roofline(runner, harness)
     progress(f"roofline: {roofline['peak_gflops']:.1f} GFLOP/s, {roofline['bandwidth_gbps']:.1f} GB/s")
-    work = [(ref, size, "train") for ref, size in plan.training] + [(ref, None, "validate") for ref in plan.validation]
-    for reference, size, role in work:
-        key = (reference, str(size or ""), role)
+    items = [(ref, size, "train") for ref, size in plan.training] + [(ref, None, "validate") for ref in plan.validation]
+    work = []
+    for index in range(plan.passes):
+        order = list(items)
+        random.Random(index).shuffle(order)
+        work += [(ref, size, role, index) for ref, size, role in order]
+    for reference, size, role, index in work:
+        key = (reference, str(size or ""), role, str(index))
         if key in done:
             continue
         timing = _measure_network(runner, harness, reference, size)
-        rows.append({"reference": reference, "input_size": size or "", "role": role,
+        rows.append({"reference": reference, "input_size": size or "", "role": role, "pass": index,
                      "latency_ms": f"{timing.median_ms:.6g}", "raw_latency_ms": f"{timing.raw_median_ms:.6g}",
                      "spread": f"{timing.spread:.4f}", "drift": f"{timing.drift:.4f}", "flags": ";".join(timing.flags),
                      "reference_ms": f"{timing.reference_ms:.6g}", "measured_at": _dt.datetime.now().isoformat(timespec="seconds")})
         _write_sweep(sweep_path, rows)
-        progress(f"{role} {reference} {size or ''}: {timing.median_ms:.3f} ms {' '.join(timing.flags)}".rstrip())
+        progress(f"pass {index + 1}/{plan.passes} {role} {reference} {size or ''}: {timing.median_ms:.3f} ms "
+                 f"{' '.join(timing.flags)}".rstrip())
 
-    def sample(row, line):
-        size = row["input_size"]
-        return NetworkSample(model=f"zoo:{row['reference']}", latency_ms=float(row["latency_ms"]), line=line,
+    # one sample per network: the median over its passes, leaving out measurements flagged unstable
+    groups: dict[tuple, list[float]] = {}
+    for row in rows:
+        if "unstable" not in row["flags"].split(";"):
+            groups.setdefault((row["reference"], row["input_size"], row["role"]), []).append(float(row["latency_ms"]))
+    unstable = [row for row in rows if "unstable" in row["flags"].split(";")]
+
+    def sample(key, line):
+        reference, size, _ = key
+        return NetworkSample(model=f"zoo:{reference}", latency_ms=statistics.median(groups[key]), line=line,
                              input_shape=f"input=1x3x{size}x{size}" if size else None)
 
     base = parse_profile(_base_document(name, runner, roofline, info), where=name)
-    # drift is corrected by the harness; rounds too unstable to trust are left out of the fit and counted
-    unstable = [row for row in rows if row["role"] == "train" and "unstable" in row["flags"].split(";")]
-    samples = [sample(row, i) for i, row in enumerate(rows, start=2)
-               if row["role"] == "train" and "unstable" not in row["flags"].split(";")]
+    samples = [sample(key, i) for i, key in enumerate(groups) if key[2] == "train"]
     if len(samples) < 3:
         raise InputError(f"{sweep_path}: fewer than 3 training measurements; run calibrate again to complete it")
     fit = fit_from_networks(samples, base, name=name, precision="fp32", source=str(sweep_path))
-    validation_rows = [sample(row, i) for i, row in enumerate(rows, start=2) if row["role"] == "validate"]
+    validation_rows = [sample(key, i) for i, key in enumerate(groups) if key[2] == "validate"]
     report = validate_table(validation_rows, fit.profile, precision="fp32") if validation_rows else None
     document = fit.document
     document["provenance"]["measurements"] = len(rows)

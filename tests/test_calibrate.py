@@ -20,7 +20,7 @@ pytest.importorskip("onnxruntime")
 SMALL = CalibrationPlan(training=(("conv3dense1", None), ("squeezenet1_1", 64), ("mobilenet_v3_small", 96),
                                   ("nb201:|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|",
                                    None)),
-                        validation=("mobilenet_v3_small",), rounds=3, round_s=0.02)
+                        validation=("mobilenet_v3_small",), rounds=3, round_s=0.02, passes=2)
 
 
 def test_calibration_writes_a_profile_that_predicts(tmp_path):
@@ -33,14 +33,14 @@ def test_calibration_writes_a_profile_that_predicts(tmp_path):
     document = result.document
     assert document["kind"] == "fitted" and document["runtime"]["name"] == "onnxruntime"
     assert document["runtime"]["threads"] == 1 and document["device"]["cores"] >= 1
-    assert document["provenance"]["measurements"] == 5
+    assert document["provenance"]["measurements"] == 10      # 5 networks x 2 passes
     assert set(document["provenance"]["validation"]) >= {"mape", "within_10pct", "spearman", "n", "median_abs_error"}
     profile = parse_profile(document)
     assert profile.precisions["fp32"] > 0 and profile.power.calibrated is False
-    assert len(read_sweep(tmp_path / "s.csv")) == 5 and len(lines) == 6  # roofline line + 5 networks
+    assert len(read_sweep(tmp_path / "s.csv")) == 10 and len(lines) == 11  # roofline line + 10 measurements
     again = calibrate("tiny", runner=OnnxRuntimeRunner(threads=1), sweep_path=tmp_path / "s.csv", plan=SMALL,
                       harness=Harness(rounds=3, round_s=0.02, warmup_s=0.01))
-    assert again.reused == 5 and len(read_sweep(tmp_path / "s.csv")) == 5
+    assert again.reused == 10 and len(read_sweep(tmp_path / "s.csv")) == 10
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(document))
     assert load_profile(path).name == "tiny"
@@ -63,22 +63,22 @@ def test_a_killed_calibration_resumes_without_loss_or_duplicates(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     before = read_sweep(sweep)          # the file is whole: written by rename, never in place
-    assert 2 <= len(before) < 5
+    assert 2 <= len(before) < 10
     from edgeperf.measure import OnnxRuntimeRunner
 
     result = calibrate("tiny", runner=OnnxRuntimeRunner(), sweep_path=sweep, plan=SMALL,
                        harness=Harness(rounds=3, round_s=0.02, warmup_s=0.01))
     after = read_sweep(sweep)
-    keys = [(r["reference"], r["input_size"], r["role"]) for r in after]
-    assert len(keys) == len(set(keys)) == 5                       # nothing duplicated, nothing missing
+    keys = [(r["reference"], r["input_size"], r["role"], r["pass"]) for r in after]
+    assert len(keys) == len(set(keys)) == 10                      # nothing duplicated, nothing missing
     assert after[: len(before)] == before                         # what was measured is kept as it was
     assert result.reused == len(before)
 
 
 @pytest.mark.parametrize("content,fragment", [
     ("a,b\n1,2\n", "not an edgeperf sweep file"),
-    ("reference,input_size,role,latency_ms,raw_latency_ms,spread,drift,flags,reference_ms,measured_at\n"
-     "resnet18,,train,-1,1,0,1,,0.2,now\n", "positive number"),
+    ("reference,input_size,role,pass,latency_ms,raw_latency_ms,spread,drift,flags,reference_ms,measured_at\n"
+     "resnet18,,train,0,-1,1,0,1,,0.2,now\n", "positive number"),
 ])
 def test_bad_sweep_files(tmp_path, content, fragment, capsys):
     from edgeperf.cli import main
