@@ -336,6 +336,8 @@ def _parse_mapping(r: _Reader, doc: dict) -> Mapping:
     if not isinstance(elide, list) or not all(isinstance(e, str) for e in elide):
         r.fail("mapping.elide", f"must be a list of operator classes, got {elide!r}")
     rules = []
+    if not isinstance(doc.get("rules", []), list):
+        r.fail("mapping.rules", f"must be a list of fusion rules, got {doc.get('rules')!r}")
     for i, rule in enumerate(doc.get("rules", [])):
         base = f"mapping.rules[{i}]"
         if not isinstance(rule, dict):

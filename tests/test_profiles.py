@@ -82,6 +82,7 @@ BAD = [
     ("clocks.domains.gpu.reference_mhz.value", 1000.0, "must be one of available_mhz"),
     ("power_modes.5W.caps_mhz.dsp", {"value": 1, "source": "seed001"}, "is not a clock domain"),
     ("mapping.rules.0.primary", [], "primary must list at least one"),
+    ("mapping.rules", None, "mapping.rules must be a list"),   # found by the fuzz suite
     ("mapping.rules.0.colour", "red", "unknown keys ['colour']"),
     ("turbo", True, "unknown top-level key(s) ['turbo']"),
     ("sources", {}, "sources must be a non-empty object"),
