@@ -241,7 +241,7 @@ def calibrate(
     console = _console()
     result = run_calibration(name, runner=OnnxRuntimeRunner(threads=threads), sweep_path=sweep_path,
                              budget_minutes=budget_minutes, progress=console.print)
-    write_text_atomic(target, json.dumps(result.document, indent=2) + "\n")
+    write_text_atomic(target, json.dumps(result.document, indent=2, allow_nan=False) + "\n")
     report_path = target.with_suffix("").with_suffix(".validation.json")
     write_text_atomic(report_path, json.dumps(result.validation, indent=2) + "\n")
     provenance = result.document["provenance"]
@@ -268,7 +268,7 @@ def fit(
     shapes = dict(parse_input_shape(text) for text in input_shape)
     result = fit_from_networks(read_network_table(networks), load_profile(base), name=name, precision=precision,
                                source=networks, input_shapes=shapes)
-    write_text_atomic(out, json.dumps(result.document, indent=2) + "\n")
+    write_text_atomic(out, json.dumps(result.document, indent=2, allow_nan=False) + "\n")
     cv = result.cross_validation
     _console().print(f"wrote {out}: {cv['n']} networks, cross-validated MAPE {100 * cv['mape']:.1f} %, "
                      f"{100 * cv['within_10pct']:.0f} % within +-10 %, Spearman {format_rho(cv['spearman'])}; "
