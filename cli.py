@@ -88,18 +88,25 @@ def _ordered_layers(est: Estimate, top: int | None):
     return sorted(est.layers, key=lambda layer: layer.latency_ms, reverse=True)[:top]
 
 
-def _render_csv(est: Estimate, top: int | None) -> str:
+def _csv(header: list[str], rows) -> str:
+    """CSV text with a header line (the one writer setup every command's --format csv uses)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _render_csv(est: Estimate, top: int | None) -> str:
     columns = ["name", "op_type", "op_class", "output_shape", "macs", "flops", "params", "bytes", "precision",
                "cost_model", "bound", "compute_ms", "memory_ms", "latency_ms", "power_mw", "energy_mj", "share", "nodes"]
-    writer.writerow(columns)
+    rows = []
     for layer in _ordered_layers(est, top):
         row = layer.to_dict()
         row["output_shape"] = _shape(layer.output_shape)
         row["nodes"] = ";".join(layer.nodes)
-        writer.writerow([row[c] for c in columns])
-    return out.getvalue()
+        rows.append([row[c] for c in columns])
+    return _csv(columns, rows)
 
 
 def _render_json(est: Estimate, top: int | None) -> str:
@@ -290,12 +297,8 @@ def validate(
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
         return
     if output_format is OutputFormat.csv:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["model", "measured_ms", "predicted_ms", "error"])
-        for row in report.rows:
-            writer.writerow([row.model, row.measured_ms, row.predicted_ms, row.error])
-        sys.stdout.write(out.getvalue())
+        sys.stdout.write(_csv(["model", "measured_ms", "predicted_ms", "error"],
+                              ([r.model, r.measured_ms, r.predicted_ms, r.error] for r in report.rows)))
         return
     from rich.table import Table
 
@@ -325,14 +328,12 @@ def zoo_list(
         sys.stdout.write(json.dumps({"networks": rows, "spaces": list(list_spaces())}, indent=2) + "\n")
         return
     if output_format is OutputFormat.csv:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["name", "task", "input", "params", "macs", "metric", "accuracy", "source"])
+        table = []
         for row in rows:
             acc = row["accuracy"] or {}
-            writer.writerow([row["name"], row["task"], row["input"], row["params"], row["macs"], acc.get("metric", ""),
-                             acc.get("value", ""), acc.get("source", "")])
-        sys.stdout.write(out.getvalue())
+            table.append([row["name"], row["task"], row["input"], row["params"], row["macs"], acc.get("metric", ""),
+                          acc.get("value", ""), acc.get("source", "")])
+        sys.stdout.write(_csv(["name", "task", "input", "params", "macs", "metric", "accuracy", "source"], table))
         return
     from rich.table import Table
 
