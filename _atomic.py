@@ -7,6 +7,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from ._errors import InputError
+
 __all__ = ["write_atomic", "write_text_atomic"]
 
 
@@ -22,8 +24,21 @@ def write_atomic(path, write: Callable[[str], None]) -> None:
     Readers see the old file or the new one, never a part; an interrupted write
     leaves no temporary file behind. The file gets the usual permissions
     (0666 less the umask), not the private mode of a temporary file.
+
+    A target that exists and is not a regular file (``/dev/null``, ``/dev/stdout``, a FIFO) is
+    written in place: renaming over it would replace the device with a file.
+
+    Raises
+    ------
+    InputError
+        If the target is a directory.
     """
     target = Path(path)
+    if target.is_dir():
+        raise InputError(f"{target}: is a directory; give a file name to write")
+    if target.exists() and not target.is_file():
+        write(str(target))  # a device or pipe: write into it, never rename over it
+        return
     handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     os.close(handle)
     try:
