@@ -10,14 +10,7 @@ import random
 import statistics
 import time
 
-from edgeperf.zoo import FBNET_CHOICES, NB201_OPS, build_graph
-
-
-def _nb201(rng: random.Random) -> str:
-    nodes = []
-    for target in (1, 2, 3):
-        nodes.append("|" + "|".join(f"{rng.choice(NB201_OPS)}~{source}" for source in range(target)) + "|")
-    return "+".join(nodes)
+from edgeperf.zoo import FBNET_CHOICES, build_graph, random_nb201
 
 
 def timed(reference: str) -> float:
@@ -33,8 +26,8 @@ def main() -> None:
     rng = random.Random(0)
     rows = {
         "resnet50": [timed("resnet50") for _ in range(max(args.repeats // 5, 3))],
-        "nb201 member": [timed(f"nb201:{_nb201(rng)}") for _ in range(args.repeats)],
-        "nb201-latbench member": [timed(f"nb201-latbench:{_nb201(rng)}") for _ in range(args.repeats)],
+        "nb201 member": [timed(f"nb201:{random_nb201(rng)}") for _ in range(args.repeats)],
+        "nb201-latbench member": [timed(f"nb201-latbench:{random_nb201(rng)}") for _ in range(args.repeats)],
         "fbnet member": [timed("fbnet:" + "-".join(str(rng.randrange(len(FBNET_CHOICES))) for _ in range(22)))
                          for _ in range(args.repeats)],
     }

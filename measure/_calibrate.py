@@ -75,13 +75,12 @@ def plan_calibration(budget_minutes: float = 10.0, seed: int = 0) -> Calibration
     InputError
         For a budget below one minute.
     """
-    from ..zoo import NB201_OPS
+    from ..zoo import random_nb201
 
     if budget_minutes < 1:
         raise InputError(f"--budget-minutes must be at least 1, got {budget_minutes}")
     rng = random.Random(seed)
-    nb201 = tuple(("nb201:" + "+".join("|" + "|".join(f"{rng.choice(NB201_OPS)}~{s}" for s in range(t)) + "|"
-                                        for t in (1, 2, 3)), None) for _ in range(4))
+    nb201 = tuple((f"nb201:{random_nb201(rng)}", None) for _ in range(4))
     extra = ()
     if budget_minutes >= 4:
         extra = tuple((name, size) for name in ("resnet18", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0",

@@ -24,17 +24,13 @@ from edgeperf.profiles import (
     read_network_table,
     validate_table,
 )
-from edgeperf.zoo import NB201_OPS
+from edgeperf.zoo import random_nb201
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
 LATBENCH = EXTERNAL / "latbench_brpnas_nb201_latency_seconds.csv"
 
 
-def _arch(rng: random.Random) -> str:
-    return "+".join("|" + "|".join(f"{rng.choice(NB201_OPS)}~{s}" for s in range(t)) + "|" for t in (1, 2, 3))
-
-
-NETWORKS = [f"zoo:nb201-latbench:{_arch(random.Random(i))}" for i in range(24)] + [
+NETWORKS = [f"zoo:nb201-latbench:{random_nb201(random.Random(i))}" for i in range(24)] + [
     "zoo:mobilenet_v2@0.5", "zoo:resnet18", "zoo:squeezenet1_1"]
 GRAPHS = {ref: edgeperf.load_model(ref) for ref in NETWORKS}
 

@@ -18,10 +18,10 @@ from onnx import TensorProto
 
 from ._builder import IR_VERSION, OPSET, NetBuilder
 from ._catalog import Accuracy, Catalog, load_catalog
-from ._nas import FBNET_CHOICES, NB201_OPS, SPACES
+from ._nas import FBNET_CHOICES, NB201_OPS, SPACES, random_nb201
 from ._registry import ENTRIES, ZooEntry
 
-__all__ = ["Accuracy", "Catalog", "load_catalog", "ZooEntry", "ENTRIES", "SPACES", "NB201_OPS", "FBNET_CHOICES", "list_entries", "list_spaces", "build_model",
+__all__ = ["Accuracy", "Catalog", "load_catalog", "ZooEntry", "ENTRIES", "SPACES", "NB201_OPS", "FBNET_CHOICES", "random_nb201", "list_entries", "list_spaces", "build_model",
            "build_space_model", "build_graph", "summary", "export_model", "NetBuilder", "IR_VERSION", "OPSET"]
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from .._errors import ModelError
 from ._builder import NetBuilder
 
-__all__ = ["NB201_OPS", "parse_nb201", "nb201", "FBNET_CHOICES", "FBNET_LAYOUT", "parse_fbnet", "fbnet", "SPACES"]
+__all__ = ["NB201_OPS", "parse_nb201", "random_nb201", "nb201", "FBNET_CHOICES", "FBNET_LAYOUT", "parse_fbnet", "fbnet", "SPACES"]
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 
@@ -57,6 +57,17 @@ def parse_nb201(arch: str) -> tuple[tuple[tuple[str, int], ...], ...]:
             cell.append((op, int(source)))
         parsed.append(tuple(cell))
     return tuple(parsed)
+
+
+def random_nb201(rng) -> str:
+    """A uniformly random NB201 architecture string, drawn with ``rng`` (a ``random.Random``).
+
+    >>> import random
+    >>> len(parse_nb201(random_nb201(random.Random(0))))
+    3
+    """
+    return "+".join("|" + "|".join(f"{rng.choice(NB201_OPS)}~{source}" for source in range(target)) + "|"
+                    for target in (1, 2, 3))
 
 
 def _nb201_op(b: NetBuilder, x: str, op: str, c: int, latbench: bool) -> str | None:
