@@ -18,6 +18,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .._errors import ProfileError
+from .._json import loads_finite
 from .._units import PRECISIONS
 from ..estimator import OP_CLASSES, FusionRule, Mapping, validate_cost_params
 
@@ -367,10 +368,6 @@ def _parse_mapping(r: _Reader, doc: dict) -> Mapping:
         raise ProfileError(f"{r.where}: {exc}") from None
 
 
-def _reject_constant(token: str):
-    raise ValueError(f"{token} is not allowed; numbers must be finite")
-
-
 def read_profile_file(path) -> Profile:
     """Load and validate a profile JSON file.
 
@@ -388,7 +385,7 @@ def read_profile_file(path) -> Profile:
                            f"({_MAX_PROFILE_BYTES} bytes at most)")
     try:
         text = path.read_text(encoding="utf-8")
-        document = json.loads(text, parse_constant=_reject_constant)
+        document = loads_finite(text)
     except UnicodeDecodeError:
         raise ProfileError(f"{path}: not a UTF-8 text file; a profile is JSON") from None
     except json.JSONDecodeError as exc:

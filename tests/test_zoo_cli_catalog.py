@@ -51,6 +51,8 @@ def test_user_catalog_adds_and_overrides(tmp_path):
 
 @pytest.mark.parametrize("document,fragment", [
     ({"schema_version": 2}, "schema_version 1"),
+    ({"schema_version": 1, "models": {"m": {"metric": "top1", "value": float("nan"), "dataset": "x", "source": "s"}}},
+     "NaN is not allowed"),
     ({"schema_version": 1, "models": {"m": {"metric": "top1", "value": 140, "dataset": "x", "source": "s"}}}, "between 0 and 100"),
     ({"schema_version": 1, "models": {"m": {"metric": "top1", "value": 1, "dataset": "x"}}}, "source"),
     ({"schema_version": 1, "models": {"m": {"metric": "top1", "value": 1, "dataset": "x", "source": "s",

@@ -9,13 +9,13 @@ own models (``load_catalog("mine.json")``).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
 from .._errors import InputError
+from .._json import loads_finite
 
 __all__ = ["Accuracy", "Catalog", "load_catalog", "SHIPPED_CATALOG"]
 
@@ -79,8 +79,7 @@ def _read(path: Path) -> dict:
     if not path.is_file():
         raise InputError(f"{path}: no such accuracy catalog file")
     try:
-        return json.loads(path.read_text(encoding="utf-8"),
-                          parse_constant=lambda token: (_ for _ in ()).throw(ValueError(f"{token} is not allowed")))
+        return loads_finite(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{path}: not a valid JSON accuracy catalog ({exc})") from None
 
