@@ -26,12 +26,14 @@ from .estimator import (
     parse_input_shape,
     resolve_operating_point,
 )
+from .estimator import DvfsReport, SimulationResult, explore_dvfs, simulate_sustained
 from .profiles import Profile, list_profiles, load_profile
 
 __all__ = [
     "estimate", "EdgeperfError", "InputError", "LimitError", "ModelError", "ProfileError", "UnknownOpError",
     "Estimate", "Graph", "Layer", "LayerEstimate", "MappedGraph", "OperatingPoint", "Profile",
-    "list_profiles", "load_model", "load_profile", "map_graph", "parse_input_shape", "__version__",
+    "list_profiles", "load_model", "load_profile", "map_graph", "parse_input_shape", "__version__", "dvfs",
+    "simulate", "DvfsReport", "SimulationResult", "search",
 ]
 
 __version__ = "0.1.0"
@@ -83,3 +85,81 @@ def estimate(model, platform, *, precision: str | None = None, power_mode: str |
     point = resolve_operating_point(profile, power_mode, freq_mhz)
     mapped = map_graph(graph, profile.mapping)
     return estimate_mapped(mapped, profile, precision=chosen, point=point, notes=(note,) if note else ())
+
+
+def _prepare(model, platform, precision, input_shapes, on_unknown):
+    profile = load_profile(platform)
+    graph = load_model(model, input_shapes=input_shapes, on_unknown=on_unknown)
+    chosen, _ = choose_precision(profile, precision, graph.native_precision)
+    return profile, map_graph(graph, profile.mapping), chosen
+
+
+def dvfs(model, platform, *, precision: str | None = None, power_mode: str | None = None,
+         max_latency_ms: float | None = None, input_shapes: dict | None = None,
+         on_unknown: str = "error") -> DvfsReport:
+    """Latency, power and energy per inference over the platform's whole frequency grid.
+
+    Parameters are those of :func:`estimate`, plus ``max_latency_ms``: also
+    report the lowest-energy point meeting that latency.
+
+    Returns
+    -------
+    DvfsReport
+        ``points`` (latency in ms, power in mW, energy in mJ per point), the
+        energy- and latency-optimal points and the saving against max clocks.
+
+    Raises
+    ------
+    ModelError, ProfileError, InputError
+
+    Examples
+    --------
+    >>> r = dvfs("zoo:mobilenet_v2", "jetson-tx2", precision="fp16")   # doctest: +SKIP
+    >>> r.energy_saving_vs_max_pct > 0                                 # doctest: +SKIP
+    True
+    """
+    profile, mapped, chosen = _prepare(model, platform, precision, input_shapes, on_unknown)
+    return explore_dvfs(mapped, profile, precision=chosen, power_mode=power_mode, max_latency_ms=max_latency_ms)
+
+
+def simulate(model, platform, *, inferences: int, precision: str | None = None, power_mode: str | None = None,
+             ambient_c: float | None = None, gap_ms: float = 0.0, input_shapes: dict | None = None,
+             on_unknown: str = "error") -> SimulationResult:
+    """Simulate a sustained run: per-inference latency and temperature, throttling, time and energy.
+
+    Parameters are those of :func:`estimate`, plus the number of
+    ``inferences``, the ``ambient_c`` temperature and ``gap_ms`` of idle host
+    time after each inference.
+
+    Returns
+    -------
+    SimulationResult
+        Traces (ms, degrees C, MHz per inference), throttle events, total time (s) and energy (J).
+
+    Raises
+    ------
+    ModelError, ProfileError
+        Also when the platform has no thermal model.
+    InputError, LimitError
+
+    Examples
+    --------
+    >>> r = simulate("zoo:googlenet", "coral-edgetpu", inferences=1000)   # doctest: +SKIP
+    >>> r.latency_ms_trace[0] > r.latency_ms_trace[1]                    # doctest: +SKIP
+    True
+    """
+    profile = load_profile(platform)
+    if profile.thermal is None:
+        with_model = [name for name in list_profiles() if load_profile(name).thermal is not None]
+        raise ProfileError(f"platform {profile.name!r} has no thermal model (a 'thermal' section); shipped profiles "
+                           f"with one: {', '.join(with_model)}; add one fitted with 'edgeperf fit-thermal'")
+    profile, mapped, chosen = _prepare(model, profile, precision, input_shapes, on_unknown)
+    return simulate_sustained(mapped, profile, precision=chosen, inferences=inferences, ambient_c=ambient_c,
+                              gap_ms=gap_ms, power_mode=power_mode)
+
+
+def search(spec, **options):
+    """Constrained design-space search; see :func:`edgeperf.dse.search` (needs the ``search`` extra for optuna)."""
+    from .dse import search as run_search
+
+    return run_search(spec, **options)

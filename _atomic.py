@@ -36,6 +36,8 @@ def write_atomic(path, write: Callable[[str], None]) -> None:
     target = Path(path)
     if target.is_dir():
         raise InputError(f"{target}: is a directory; give a file name to write")
+    if not target.parent.is_dir():
+        raise InputError(f"{target}: folder {target.parent} does not exist; create it or write elsewhere")
     if target.exists() and not target.is_file():
         write(str(target))  # a device or pipe: write into it, never rename over it
         return

@@ -20,6 +20,7 @@ import typer
 
 from . import estimate as run_estimate
 from ._atomic import write_text_atomic
+from ._cli_energy import register as _register_energy
 from ._errors import EdgeperfError, InputError
 from .estimator import Estimate, parse_input_shape
 from .profiles import format_rho, list_profiles, load_profile
@@ -375,6 +376,10 @@ def zoo_export(
     export_model(reference.removeprefix("zoo:"), output, input_size=size, batch=batch, seed=seed,
                  num_classes=num_classes, width=width)
     _console().print(f"wrote {output}")
+
+
+_register_energy(app, console=_console, csv_text=_csv, formats=OutputFormat,
+                 parse_shapes=lambda texts: dict(parse_input_shape(text) for text in texts))
 
 
 def _one_line(message: str) -> str:

@@ -29,7 +29,7 @@ from ._cost_models import COST_MODELS, CostParts, Features
 from ._mapping import MappedGraph
 
 __all__ = ["OperatingPoint", "LayerEstimate", "Estimate", "resolve_operating_point", "latency_parts",
-           "estimate_mapped", "choose_precision"]
+           "estimate_mapped", "choose_precision", "power_scale"]
 
 SCHEMA = "edgeperf.estimate/1"
 
@@ -102,16 +102,31 @@ def choose_precision(profile, requested: str | None, native: str = "fp32") -> tu
     return chosen, f"precision {chosen}: the platform's default deployment precision (choose with --precision)"
 
 
-def _scales(profile, point: OperatingPoint) -> tuple[float, float, float]:
-    compute = profile.clocks[profile.compute_domain]
-    memory = profile.clocks[profile.memory_domain]
+def power_scale(domain, freq_mhz) -> np.ndarray:
+    """Dynamic power of ``domain`` at ``freq_mhz`` relative to its reference clock: ``f V^2 / (f_ref V_ref^2)``.
+
+    >>> from edgeperf.profiles import ClockDomain
+    >>> d = ClockDomain(name="gpu", reference_mhz=1000.0, available_mhz=(500.0, 1000.0), voltage_v=(0.8, 1.0))
+    >>> float(power_scale(d, 500.0))    # 0.5 * (0.8 / 1.0) ** 2
+    0.32
+    """
+    freq = np.asarray(freq_mhz, dtype=float)
+    scale = freq / domain.reference_mhz
+    if domain.voltage_v is not None:
+        volt = np.interp(freq, domain.available_mhz, domain.voltage_v)
+        scale = scale * (volt / domain.voltage_at(domain.reference_mhz)) ** 2
+    return scale
+
+
+
+def _scales(profile, point: OperatingPoint) -> tuple[float, float, float, float]:
+    """Compute and memory clock scales, compute-domain power scale, other domains' dynamic power (mW)."""
     f_c = point.freq_mhz[profile.compute_domain]
-    f_m = point.freq_mhz[profile.memory_domain]
-    compute_scale = f_c / compute.reference_mhz
-    memory_scale = f_m / memory.reference_mhz
-    volt, volt_ref = compute.voltage_at(f_c), compute.voltage_at(compute.reference_mhz)
-    power_scale = compute_scale * ((volt / volt_ref) ** 2 if volt is not None else 1.0)
-    return compute_scale, memory_scale, power_scale
+    compute_scale = f_c / profile.clocks[profile.compute_domain].reference_mhz
+    memory_scale = point.freq_mhz[profile.memory_domain] / profile.clocks[profile.memory_domain].reference_mhz
+    extra_mw = sum(mw * float(power_scale(profile.clocks[name], point.freq_mhz[name]))
+                   for name, mw in profile.power.domain_mw.items())
+    return compute_scale, memory_scale, float(power_scale(profile.clocks[profile.compute_domain], f_c)), extra_mw
 
 
 def latency_parts(mapped: MappedGraph, profile, precision: str, point: OperatingPoint) -> tuple[CostParts, np.ndarray]:
@@ -125,7 +140,7 @@ def latency_parts(mapped: MappedGraph, profile, precision: str, point: Operating
         Bytes each layer moves at its precision.
     """
     n = len(mapped.layers)
-    compute_scale, memory_scale, _ = _scales(profile, point)
+    compute_scale, memory_scale, _, _ = _scales(profile, point)
     layer_int8 = mapped.int8_layer & ("int8" in profile.precisions)
     bits = np.where(mapped.int8_layer, 8.0, float(BITS_PER_ELEMENT[precision]))
     bytes_ = mapped.elements * bits / 8.0
@@ -246,9 +261,9 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
     Estimate
     """
     parts, bytes_ = latency_parts(mapped, profile, precision, point)
-    _, _, power_scale = _scales(profile, point)
-    power = np.array([profile.power.idle_mw + profile.power.active_for(layer.op_class) * power_scale
-                      for layer in mapped.layers]) if mapped.layers else np.zeros(0)
+    _, _, compute_power, extra_mw = _scales(profile, point)
+    active = np.array([profile.power.active_for(layer.op_class) for layer in mapped.layers], dtype=float)
+    power = profile.power.idle_mw + extra_mw + active * compute_power
     energy = mw_ms_to_mj(power, parts.latency_ms)
     total_latency = float(parts.latency_ms.sum())
     layers = []

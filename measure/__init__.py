@@ -18,7 +18,8 @@ from ._device import device_info
 from ._harness import Harness, Timing, matmul_reference
 from ._onnxruntime import LoadedModel, OnnxRuntimeRunner
 from ._profilers import NodeTime, read_onnxruntime_profile
+from ._trace import MAX_TRACE_BYTES, read_trace_csv
 
 __all__ = ["SWEEP_COLUMNS", "VALIDATION_NETWORKS", "CalibrationPlan", "CalibrationResult", "calibrate",
            "plan_calibration", "read_sweep", "device_info", "Harness", "Timing", "matmul_reference", "LoadedModel", "OnnxRuntimeRunner", "NodeTime",
-           "read_onnxruntime_profile"]
+           "read_onnxruntime_profile", "MAX_TRACE_BYTES", "read_trace_csv"]

@@ -5,7 +5,17 @@
 'jetson-nano'
 """
 
-from ._schema import SCHEMA_VERSION, ClockDomain, LayerModel, PowerModel, Profile, parse_profile, read_profile_file
+from ._schema import (
+    SCHEMA_VERSION,
+    ClockDomain,
+    LayerModel,
+    PowerModel,
+    Profile,
+    ThermalModel,
+    ThrottleLevel,
+    parse_profile,
+    read_profile_file,
+)
 from ._fit import (
     FitResult,
     NetworkSample,
@@ -21,7 +31,7 @@ from ._fit import (
 from ._store import list_profiles, load_profile, shipped_profile_path
 
 __all__ = [
-    "SCHEMA_VERSION", "ClockDomain", "LayerModel", "PowerModel", "Profile", "parse_profile", "read_profile_file",
+    "SCHEMA_VERSION", "ClockDomain", "LayerModel", "PowerModel", "Profile", "ThermalModel", "ThrottleLevel", "parse_profile", "read_profile_file",
     "list_profiles", "load_profile", "shipped_profile_path", "FitResult", "NetworkSample", "ValidationReport",
     "ValidationRow", "fit_from_networks", "format_rho", "network_features", "prediction_metrics", "read_network_table",
     "validate_table",

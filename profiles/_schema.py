@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -22,7 +22,8 @@ from .._json import loads_finite
 from .._units import PRECISIONS
 from ..estimator import OP_CLASSES, FusionRule, Mapping, validate_cost_params
 
-__all__ = ["Profile", "ClockDomain", "PowerModel", "LayerModel", "parse_profile", "read_profile_file", "SCHEMA_VERSION"]
+__all__ = ["Profile", "ClockDomain", "PowerModel", "LayerModel", "ThermalModel", "ThrottleLevel", "parse_profile",
+           "read_profile_file", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 _KINDS = ("datasheet", "calibrated", "fitted")
@@ -30,7 +31,7 @@ _MAX_PROFILE_BYTES = 16 * 2**20
 _TOP_KEYS = {
     "schema_version", "name", "title", "version", "kind", "quality", "sources", "runtime", "device",
     "precisions", "default_precision", "memory_bandwidth_gbps", "clocks", "power_modes",
-    "default_power_mode", "power", "mapping", "layer_models", "unit_cost_eur", "memory_bytes", "provenance",
+    "default_power_mode", "power", "mapping", "layer_models", "unit_cost_eur", "memory_bytes", "provenance", "thermal",
 }
 
 
@@ -62,9 +63,41 @@ class PowerModel:
     idle_mw: float
     active_mw: MappingProxyType
     calibrated: bool
+    domain_mw: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # domain -> dynamic mW at reference
 
     def active_for(self, op_class: str) -> float:
         return float(self.active_mw.get(op_class, self.active_mw["default"]))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThrottleLevel:
+    """One trip point: above ``temp_c`` the throttled domain is capped at ``cap_mhz``."""
+
+    temp_c: float
+    cap_mhz: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThermalModel:
+    """Lumped RC thermal model of the board and its throttling policy.
+
+    ``idle_c`` is the steady temperature at idle power and ``ambient_c`` the
+    ambient it was observed at; the dynamic power above idle heats the die
+    through ``resistance_c_per_w`` with time constant ``time_constant_s``. The
+    policy is reactive: every ``poll_ms`` the governor caps ``domain`` at the
+    level of the highest trip exceeded, and lifts a cap once the temperature is
+    ``hysteresis_c`` below that trip.
+    """
+
+    ambient_c: float
+    idle_c: float
+    resistance_c_per_w: float
+    time_constant_s: float
+    poll_ms: float
+    hysteresis_c: float
+    domain: str
+    levels: tuple[ThrottleLevel, ...]
+    first_inference_ms: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,6 +134,7 @@ class Profile:
     runtime: MappingProxyType
     document: MappingProxyType            # the JSON as loaded, for display
     path: str
+    thermal: ThermalModel | None = None
 
     def layer_model(self, op_class: str) -> LayerModel:
         """The cost model for ``op_class`` (the ``default`` entry when it has none of its own)."""
@@ -277,6 +311,12 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
     calibrated = power_doc.get("calibrated", False)
     if not isinstance(calibrated, bool):
         r.fail("power.calibrated", f"must be true or false, got {calibrated!r}")
+    domain_mw = {}
+    for domain in r.obj(power_doc, "domain_mw", "power.", optional=True) or {}:
+        if domain not in clocks:
+            r.fail(f"power.domain_mw.{domain}", f"is not a clock domain {sorted(clocks)}")
+        domain_mw[domain] = r.number(power_doc["domain_mw"], domain, "power.domain_mw.", high=1e7)
+    thermal = _parse_thermal(r, r.obj(document, "thermal", "", optional=True), clocks)
 
     mapping = _parse_mapping(r, r.obj(document, "mapping", ""))
     models_doc = r.obj(document, "layer_models", "")
@@ -321,7 +361,8 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
         clocks=MappingProxyType(clocks),
         power_modes=MappingProxyType(power_modes),
         default_power_mode=default_mode,
-        power=PowerModel(idle_mw=idle, active_mw=MappingProxyType(active), calibrated=calibrated),
+        power=PowerModel(idle_mw=idle, active_mw=MappingProxyType(active), calibrated=calibrated,
+                         domain_mw=MappingProxyType(domain_mw)),
         mapping=mapping,
         layer_models=MappingProxyType(models),
         unit_cost_eur=unit_cost,
@@ -329,6 +370,49 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
         runtime=MappingProxyType(dict(runtime)),
         document=MappingProxyType(document),
         path=path,
+        thermal=thermal,
+    )
+
+
+def _parse_thermal(r: _Reader, doc: dict | None, clocks: dict) -> ThermalModel | None:
+    if doc is None:
+        return None
+    base = "thermal."
+    allowed = {"ambient_c", "idle_c", "resistance_c_per_w", "time_constant_s", "poll_ms", "hysteresis_c",
+               "domain", "levels", "first_inference_ms"}
+    if set(doc) - allowed:
+        r.fail("thermal", f"has unknown keys {sorted(set(doc) - allowed)}; allowed: {sorted(allowed)}")
+    domain = r.text(doc, "domain", base)
+    if domain not in clocks:
+        r.fail(base + "domain", f"{domain!r} is not a clock domain {sorted(clocks)}")
+    ambient = r.number(doc, "ambient_c", base, low=-60.0, high=150.0)
+    idle = r.number(doc, "idle_c", base, low=-60.0, high=200.0)
+    if idle < ambient:
+        r.fail(base + "idle_c", f"{idle} must not be below ambient_c {ambient}")
+    levels_doc = doc.get("levels")
+    if not isinstance(levels_doc, list):
+        r.fail(base + "levels", 'must be a list of {"temp_c": {...}, "cap_mhz": {...}} trip points')
+    levels = []
+    for i, level in enumerate(levels_doc):
+        where = f"{base}levels[{i}]."
+        if not isinstance(level, dict):
+            r.fail(where[:-1], "must be an object with temp_c and cap_mhz")
+        cap = r.number(level, "cap_mhz", where, positive=True, high=1e5)
+        if cap not in clocks[domain].available_mhz:
+            r.fail(where + "cap_mhz", f"{cap} is not a step of domain {domain!r} {list(clocks[domain].available_mhz)}")
+        levels.append(ThrottleLevel(temp_c=r.number(level, "temp_c", where, low=-60.0, high=300.0), cap_mhz=cap))
+    temps = [level.temp_c for level in levels]
+    caps = [level.cap_mhz for level in levels]
+    if temps != sorted(temps) or caps != sorted(caps, reverse=True):
+        r.fail(base + "levels", "must be ordered by rising temp_c with falling cap_mhz")
+    return ThermalModel(
+        ambient_c=ambient, idle_c=idle,
+        resistance_c_per_w=r.number(doc, "resistance_c_per_w", base, positive=True, high=1e4),
+        time_constant_s=r.number(doc, "time_constant_s", base, positive=True, high=1e6),
+        poll_ms=r.number(doc, "poll_ms", base, positive=True, high=1e7),
+        hysteresis_c=r.number(doc, "hysteresis_c", base, high=100.0),
+        domain=domain, levels=tuple(levels),
+        first_inference_ms=r.number(doc, "first_inference_ms", base, high=1e7, optional=True) or 0.0,
     )
 
 

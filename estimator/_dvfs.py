@@ -1,0 +1,276 @@
+"""Latency, power and energy over many operating points at once (DVFS exploration).
+
+A layer's latency parts scale with the clocks: the compute part with
+``f_ref / f_compute``, the memory part with ``f_ref / f_memory``, the overhead
+not at all. Each cost model combines the parts either as a roofline
+(``max(compute, memory) + overhead``) or additively (``step_linear``), so the
+parts at reference clocks, computed once, give the latency at any clock pair
+exactly. Power at an operating point is the board's static (idle) power, plus
+the layer class's dynamic power scaled by ``f * V^2`` of the compute domain
+(``f`` alone where voltages are unknown), plus each other domain's dynamic
+power (``power.domain_mw``) scaled the same way; a domain is active for the
+whole layer (clock trees toggle while a kernel waits on memory).
+
+Energy per inference against frequency is therefore not assumed monotone:
+static energy falls as clocks rise (shorter runs), dynamic energy of
+memory-bound layers rises (the core toggles faster while it waits), and
+voltage raises the cost of every cycle. Where these balance, the curve is
+U-shaped and the energy-optimal clock lies below the maximum.
+
+The default governor is modelled as the power mode's maximum clocks: under a
+sustained DNN load the Jetson governors (``schedutil``, ``nvhost_podgov``)
+keep the highest frequency 89 % (CPU) and 83 % (GPU) of the time (seed 002).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from .._errors import InputError, LimitError
+from .._units import mw_ms_to_mj
+from ._estimate import OperatingPoint, latency_parts, power_scale, resolve_operating_point
+from ._mapping import MappedGraph
+
+__all__ = ["ReferenceCosts", "reference_costs", "evaluate_points", "frequency_grid", "DvfsPoint", "DvfsReport",
+           "explore_dvfs", "power_scale", "MAX_GRID_POINTS"]
+
+#: Largest frequency grid evaluated in one call (a guard against absurd DVFS tables).
+MAX_GRID_POINTS = 2_000_000
+
+_ADDITIVE_FORMS = ("step_linear",)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class ReferenceCosts:
+    """Per-layer latency parts (ms) at reference clocks and dynamic power (mW), aligned arrays."""
+
+    compute_ms: np.ndarray
+    memory_ms: np.ndarray
+    overhead_ms: np.ndarray
+    additive: np.ndarray
+    active_mw: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.compute_ms.size)
+
+
+def reference_costs(mapped: MappedGraph, profile, precision: str) -> ReferenceCosts:
+    """Latency parts of every executed layer with every clock at its reference frequency."""
+    point = OperatingPoint(power_mode=None, freq_mhz=MappingProxyType(
+        {name: domain.reference_mhz for name, domain in profile.clocks.items()}))
+    parts, _ = latency_parts(mapped, profile, precision, point)
+    forms = np.array([profile.layer_model(layer.op_class).form for layer in mapped.layers], dtype=object)
+    additive = np.isin(forms, _ADDITIVE_FORMS) if forms.size else np.zeros(0, dtype=bool)
+    active = np.array([profile.power.active_for(layer.op_class) for layer in mapped.layers], dtype=float)
+    return ReferenceCosts(compute_ms=parts.compute_ms, memory_ms=parts.memory_ms, overhead_ms=parts.overhead_ms,
+                          additive=additive, active_mw=active)
+
+
+def evaluate_points(costs: ReferenceCosts, profile, freq_mhz: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Total latency (ms) and energy (mJ) per inference at each of ``k`` operating points.
+
+    Parameters
+    ----------
+    costs : ReferenceCosts
+    profile : Profile
+    freq_mhz : dict of str to numpy.ndarray
+        Clock of each domain at each point, arrays of shape ``(k,)``; domains
+        left out run at their reference clock.
+
+    Returns
+    -------
+    latency_ms, energy_mj : numpy.ndarray
+        Shape ``(k,)``.
+    """
+    k = len(next(iter(freq_mhz.values()))) if freq_mhz else 1
+
+    def clock(name):
+        value = freq_mhz.get(name)
+        return np.full(k, profile.clocks[name].reference_mhz) if value is None else np.asarray(value, dtype=float)
+
+    compute_scale = clock(profile.compute_domain) / profile.clocks[profile.compute_domain].reference_mhz
+    memory_scale = clock(profile.memory_domain) / profile.clocks[profile.memory_domain].reference_mhz
+    compute_power = power_scale(profile.clocks[profile.compute_domain], clock(profile.compute_domain))
+    extra_mw = np.zeros(k)
+    for name, mw in profile.power.domain_mw.items():
+        extra_mw += mw * power_scale(profile.clocks[name], clock(name))
+    latency = np.zeros(k)
+    active_energy = np.zeros(k)    # sum over layers of active_mw * latency_ms
+    step = max(1, 4_000_000 // max(costs.size, 1))
+    for start in range(0, k, step):
+        part = slice(start, start + step)
+        compute = costs.compute_ms[None, :] / compute_scale[part, None]
+        memory = costs.memory_ms[None, :] / memory_scale[part, None]
+        layer = np.where(costs.additive[None, :], compute + memory, np.maximum(compute, memory)) \
+            + costs.overhead_ms[None, :]
+        latency[part] = layer.sum(axis=1)
+        active_energy[part] = layer @ costs.active_mw
+    power_energy = (profile.power.idle_mw + extra_mw) * latency + compute_power * active_energy
+    return latency, mw_ms_to_mj(power_energy, 1.0)
+
+
+def frequency_grid(profile, power_mode: str | None = None, domains: tuple[str, ...] | None = None) -> dict:
+    """Every combination of available clock steps under a power mode's caps.
+
+    The grid spans the domains that change latency or power: the compute and
+    memory domains and those with dynamic power in the profile (or ``domains``).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Clock (MHz) of each domain at each grid point, equal-length arrays.
+
+    Raises
+    ------
+    InputError
+        For an unknown power mode or domain.
+    LimitError
+        When the grid has more than :data:`MAX_GRID_POINTS` points.
+    """
+    base = resolve_operating_point(profile, power_mode)
+    caps = dict(profile.power_modes[base.power_mode]) if base.power_mode is not None else {}
+    if domains is None:
+        domains = tuple(dict.fromkeys((profile.compute_domain, profile.memory_domain, *profile.power.domain_mw)))
+    steps = []
+    for name in domains:
+        if name not in profile.clocks:
+            raise InputError(f"platform {profile.name!r} has no clock domain {name!r}; domains: {sorted(profile.clocks)}")
+        ceiling = min(caps.get(name, np.inf), profile.clocks[name].reference_mhz)
+        steps.append([f for f in profile.clocks[name].available_mhz if f <= ceiling + 1e-6]
+                     or [profile.clocks[name].available_mhz[0]])
+    size = int(np.prod([len(s) for s in steps]))
+    if size > MAX_GRID_POINTS:
+        raise LimitError(f"the frequency grid of {profile.name} has {size} points, more than {MAX_GRID_POINTS}; "
+                         "restrict it to fewer domains")
+    columns = np.array(list(itertools.product(*steps)), dtype=float).reshape(size, len(domains))
+    return {name: columns[:, i] for i, name in enumerate(domains)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DvfsPoint:
+    """One operating point of a DVFS sweep (units in the names)."""
+
+    freq_mhz: MappingProxyType
+    latency_ms: float
+    power_mw: float
+    energy_mj: float
+
+    def to_dict(self) -> dict:
+        return {"freq_mhz": dict(self.freq_mhz), "latency_ms": self.latency_ms, "power_mw": self.power_mw,
+                "energy_mj": self.energy_mj}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DvfsReport:
+    """A whole-grid DVFS evaluation of one model on one platform."""
+
+    model: str
+    platform: str
+    precision: str
+    power_mode: str | None
+    points: tuple[DvfsPoint, ...]
+    energy_optimal: DvfsPoint
+    latency_optimal: DvfsPoint
+    max_clocks: DvfsPoint
+    governor: DvfsPoint
+    best_under_limit: DvfsPoint | None
+    max_latency_ms: float | None
+    energy_calibrated: bool
+    notes: tuple[str, ...]
+
+    @property
+    def energy_saving_vs_max_pct(self) -> float:
+        return 100.0 * (1.0 - self.energy_optimal.energy_mj / self.max_clocks.energy_mj)
+
+    @property
+    def energy_saving_vs_governor_pct(self) -> float:
+        return 100.0 * (1.0 - self.energy_optimal.energy_mj / self.governor.energy_mj)
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": "edgeperf.dvfs/1",
+            "model": self.model, "platform": self.platform, "precision": self.precision,
+            "power_mode": self.power_mode,
+            "points": [p.to_dict() for p in self.points],
+            "energy_optimal": self.energy_optimal.to_dict(),
+            "latency_optimal": self.latency_optimal.to_dict(),
+            "max_clocks": self.max_clocks.to_dict(),
+            "governor": self.governor.to_dict(),
+            "energy_saving_vs_max_pct": self.energy_saving_vs_max_pct,
+            "energy_saving_vs_governor_pct": self.energy_saving_vs_governor_pct,
+            "max_latency_ms": self.max_latency_ms,
+            "best_under_limit": self.best_under_limit.to_dict() if self.best_under_limit else None,
+            "energy_calibrated": self.energy_calibrated,
+            "notes": list(self.notes),
+        }
+
+
+def explore_dvfs(mapped: MappedGraph, profile, *, precision: str, power_mode: str | None = None,
+                 max_latency_ms: float | None = None) -> DvfsReport:
+    """Evaluate a model over the whole frequency grid of a power mode.
+
+    Parameters
+    ----------
+    mapped : MappedGraph
+    profile : Profile
+    precision : str
+    power_mode : str, optional
+        Default: the profile's default mode.
+    max_latency_ms : float, optional
+        Report the lowest-energy point whose latency is at most this.
+
+    Returns
+    -------
+    DvfsReport
+        Points sorted by clock; ties between optima are broken towards lower latency.
+
+    Raises
+    ------
+    InputError
+        For a bad power mode or a non-positive latency limit.
+
+    Examples
+    --------
+    >>> from edgeperf import load_model, load_profile, map_graph      # doctest: +SKIP
+    >>> p = load_profile("jetson-nano")                                 # doctest: +SKIP
+    >>> r = explore_dvfs(map_graph(load_model("zoo:resnet18"), p.mapping), p, precision="fp16")  # doctest: +SKIP
+    >>> r.energy_optimal.freq_mhz["gpu"] <= 921.6                       # doctest: +SKIP
+    True
+    """
+    if max_latency_ms is not None and not max_latency_ms > 0:
+        raise InputError(f"--max-latency-ms must be > 0, got {max_latency_ms}")
+    grid = frequency_grid(profile, power_mode)
+    costs = reference_costs(mapped, profile, precision)
+    latency, energy = evaluate_points(costs, profile, grid)
+    power = np.divide(energy * 1000.0, latency, out=np.zeros_like(energy), where=latency > 0)
+    names = list(grid)
+    points = tuple(DvfsPoint(freq_mhz=MappingProxyType({n: float(grid[n][i]) for n in names}),
+                             latency_ms=float(latency[i]), power_mw=float(power[i]), energy_mj=float(energy[i]))
+                   for i in range(latency.size))
+    by_energy = np.lexsort((latency, energy))
+    by_latency = np.lexsort((energy, latency))
+    max_index = int(np.lexsort([-grid[n] for n in reversed(names)])[0])
+    best = None
+    if max_latency_ms is not None:
+        feasible = by_energy[latency[by_energy] <= max_latency_ms]
+        best = points[int(feasible[0])] if feasible.size else None
+    mode = resolve_operating_point(profile, power_mode).power_mode
+    notes = [f"default governor modelled as the maximum clocks of power mode {mode or 'default'} "
+             "(seed 002: Jetson governors hold the highest frequency 83-89 % of the time under DNN load)"]
+    if all(profile.clocks[n].voltage_v is None for n in names):
+        notes.append("no voltage table in the profile: dynamic power scales with f only (constant voltage)")
+    if not profile.power.calibrated:
+        notes.append(f"energy not calibrated on {profile.name}: published board power figures")
+    if max_latency_ms is not None and best is None:
+        notes.append(f"no operating point meets {max_latency_ms:g} ms")
+    return DvfsReport(
+        model=mapped.graph.name, platform=profile.name, precision=precision, power_mode=mode, points=points,
+        energy_optimal=points[int(by_energy[0])], latency_optimal=points[int(by_latency[0])],
+        max_clocks=points[max_index], governor=points[max_index], best_under_limit=best,
+        max_latency_ms=max_latency_ms, energy_calibrated=profile.power.calibrated, notes=tuple(notes),
+    )

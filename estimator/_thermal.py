@@ -1,0 +1,268 @@
+"""Sustained-run simulation: a lumped RC thermal model with trip points and reactive throttling.
+
+The board is one thermal node (HotSpot-style, notes/energy_dse.md section 4.3)::
+
+    C dT/dt = P(t) - (T - T_base) / R,     T_base = idle_c + (ambient - ambient_ref) - R P_idle
+
+so at idle power it settles at the profile's ``idle_c`` (shifted with the
+ambient) and under a constant power ``P`` at ``T_base + R P``. Over an
+interval of constant power the solution is exact:
+``T(t) = T_ss + (T_0 - T_ss) exp(-t / RC)``.
+
+The throttling policy is reactive, as on the Coral (notes section 1.8): every
+``poll_ms`` the governor reads the temperature and caps the throttled clock
+domain at the level of the highest trip point exceeded; a level is released
+once the temperature falls ``hysteresis_c`` below its trip. Each inference
+runs at the cap in force when it starts, with latency and energy from the
+estimator at that clock. The first inference also loads the model
+(``first_inference_ms``), which makes it the slowest (seed 000).
+
+Inferences between two polls at one level all take the same time and power, so
+the simulation advances a poll interval at a time in closed form (a geometric
+recurrence of the temperature), and millions of inferences cost milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._errors import InputError, LimitError, ProfileError
+from ._dvfs import evaluate_points, reference_costs
+from ._estimate import resolve_operating_point
+from ._mapping import MappedGraph
+
+__all__ = ["ThrottleEvent", "SimulationResult", "simulate_sustained", "fit_thermal", "MAX_INFERENCES"]
+
+#: Longest simulated run (inferences); its traces must fit in memory.
+MAX_INFERENCES = 20_000_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThrottleEvent:
+    """The governor capped the clock further at ``time_s``."""
+
+    time_s: float
+    temp_c: float
+    cap_mhz: float
+    inference: int
+
+    def to_dict(self) -> dict:
+        return {"time_s": self.time_s, "temp_c": self.temp_c, "cap_mhz": self.cap_mhz, "inference": self.inference}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class SimulationResult:
+    """Per-inference traces and totals of a sustained run (units in the names)."""
+
+    model: str
+    platform: str
+    precision: str
+    inferences: int
+    ambient_c: float
+    gap_ms: float
+    latency_ms_trace: np.ndarray
+    temp_c_trace: np.ndarray        # temperature at the end of each inference
+    clock_mhz_trace: np.ndarray
+    throttle_events: tuple[ThrottleEvent, ...]
+    total_time_s: float
+    energy_j: float
+    notes: tuple[str, ...]
+
+    @property
+    def max_temp_c(self) -> float:
+        return float(self.temp_c_trace.max()) if self.temp_c_trace.size else math.nan
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": "edgeperf.simulate/1",
+            "model": self.model, "platform": self.platform, "precision": self.precision,
+            "inferences": self.inferences, "ambient_c": self.ambient_c, "gap_ms": self.gap_ms,
+            "total_time_s": self.total_time_s, "energy_j": self.energy_j, "max_temp_c": self.max_temp_c,
+            "throttle_events": [e.to_dict() for e in self.throttle_events],
+            "latency_ms_trace": self.latency_ms_trace.tolist(),
+            "temp_c_trace": self.temp_c_trace.tolist(),
+            "clock_mhz_trace": self.clock_mhz_trace.tolist(),
+            "notes": list(self.notes),
+        }
+
+
+def _level_costs(mapped, profile, precision, point, caps):
+    """Latency (ms) and energy (mJ) per inference with the throttled domain at each cap."""
+    costs = reference_costs(mapped, profile, precision)
+    domain = profile.thermal.domain
+    clocks = {name: np.full(len(caps), point.freq_mhz[name]) for name in profile.clocks}
+    clocks[domain] = np.minimum(clocks[domain], np.asarray(caps, dtype=float))
+    latency, energy = evaluate_points(costs, profile, clocks)
+    return latency, energy, clocks[domain]
+
+
+def simulate_sustained(mapped: MappedGraph, profile, *, precision: str, inferences: int,
+                       ambient_c: float | None = None, gap_ms: float = 0.0, power_mode: str | None = None,
+                       start_c: float | None = None) -> SimulationResult:
+    """Simulate ``inferences`` back-to-back inferences (each followed by ``gap_ms`` idle).
+
+    Parameters
+    ----------
+    mapped : MappedGraph
+    profile : Profile
+        Must have a ``thermal`` section.
+    precision : str
+    inferences : int
+        Number of inferences, 1 to :data:`MAX_INFERENCES`.
+    ambient_c : float, optional
+        Ambient temperature; default the profile's reference ambient.
+    gap_ms : float
+        Idle time after each inference (host pre- and post-processing).
+    power_mode : str, optional
+    start_c : float, optional
+        Temperature at the start; default the idle temperature at this ambient.
+
+    Returns
+    -------
+    SimulationResult
+
+    Raises
+    ------
+    ProfileError
+        When the profile has no thermal model.
+    InputError, LimitError
+        For a bad count, gap or ambient.
+    """
+    thermal = profile.thermal
+    if thermal is None:
+        raise ProfileError(f"platform {profile.name!r} has no thermal model (a 'thermal' section); "
+                           f"profiles with one: see edgeperf profiles list")
+    if isinstance(inferences, bool) or not isinstance(inferences, int) or inferences < 1:
+        raise InputError(f"--inferences must be a positive integer, got {inferences!r}")
+    if inferences > MAX_INFERENCES:
+        raise LimitError(f"--inferences {inferences} is more than {MAX_INFERENCES}; simulate fewer")
+    if not (math.isfinite(gap_ms) and gap_ms >= 0):
+        raise InputError(f"--gap-ms must be a finite number >= 0, got {gap_ms}")
+    ambient = thermal.ambient_c if ambient_c is None else ambient_c
+    if not (math.isfinite(ambient) and -60 <= ambient <= 150):
+        raise InputError(f"--ambient-c must be between -60 and 150 degrees C, got {ambient}")
+    point = resolve_operating_point(profile, power_mode)
+    levels = thermal.levels
+    caps = [point.freq_mhz[thermal.domain]] + [level.cap_mhz for level in levels]
+    latency, energy, clock = _level_costs(mapped, profile, precision, point, caps)
+    idle_mw = profile.power.idle_mw
+    resistance, tau_s = thermal.resistance_c_per_w, thermal.time_constant_s
+    base_c = thermal.idle_c + (ambient - thermal.ambient_c) - resistance * idle_mw / 1000.0
+    temp = base_c + resistance * idle_mw / 1000.0 if start_c is None else float(start_c)
+    poll_s = thermal.poll_ms / 1000.0
+    gap_s = gap_ms / 1000.0
+
+    lat_trace = np.empty(inferences)
+    temp_trace = np.empty(inferences)
+    clock_trace = np.empty(inferences)
+    events = []
+    level = 0
+    now = 0.0
+    next_poll = poll_s
+    done = 0
+    first_extra_s = thermal.first_inference_ms / 1000.0
+    while done < inferences:
+        run_s = latency[level] / 1000.0
+        power_w = energy[level] / latency[level] if latency[level] > 0 else idle_mw / 1000.0
+        cycle = run_s + gap_s
+        if done == 0 and first_extra_s > 0:
+            count = 1
+        else:
+            count = max(1, min(inferences - done, math.ceil((next_poll - now) / cycle) if cycle > 0 else inferences))
+        # one cycle: run at power_w for run_s, then idle for gap_s; T_{i+1} = a T_i + b
+        extra = first_extra_s if done == 0 else 0.0
+        a_run = math.exp(-(run_s + extra) / tau_s)
+        a_gap = math.exp(-gap_s / tau_s)
+        ss_run = base_c + resistance * power_w
+        ss_idle = base_c + resistance * idle_mw / 1000.0
+        a = a_run * a_gap
+        b = (ss_run * (1 - a_run)) * a_gap + ss_idle * (1 - a_gap)
+        if count == 1:
+            temps = np.array([a * temp + b])
+        else:
+            fixed = b / (1 - a) if a < 1 else temp
+            temps = fixed + (temp - fixed) * a ** np.arange(1, count + 1)
+        after_run = (temps - ss_idle * (1 - a_gap)) / a_gap if gap_s > 0 else temps
+        lat_trace[done:done + count] = latency[level]
+        if extra:
+            lat_trace[done] += thermal.first_inference_ms
+        temp_trace[done:done + count] = after_run
+        clock_trace[done:done + count] = clock[level]
+        now += count * cycle + extra
+        done += count
+        temp = float(temps[-1])
+        while now >= next_poll:
+            new_level = level
+            while new_level < len(levels) and temp >= levels[new_level].temp_c:
+                new_level += 1
+            while new_level > 0 and temp < levels[new_level - 1].temp_c - thermal.hysteresis_c:
+                new_level -= 1
+            if new_level > level:
+                events.append(ThrottleEvent(time_s=next_poll, temp_c=temp, cap_mhz=caps[new_level], inference=done))
+            level = new_level
+            next_poll += poll_s
+    # each inference at the clock it ran at, plus idle power over the gaps and the model load
+    total_energy_mj = _trace_energy(clock_trace, clock, energy) + idle_mw * (gap_ms * inferences
+                                                                             + thermal.first_inference_ms) / 1000.0
+    notes = []
+    if not profile.power.calibrated:
+        notes.append(f"energy not calibrated on {profile.name}: published board power figures")
+    if thermal.first_inference_ms == 0:
+        notes.append("no first-inference (model load) time in the profile")
+    return SimulationResult(
+        model=mapped.graph.name, platform=profile.name, precision=precision, inferences=inferences,
+        ambient_c=ambient, gap_ms=gap_ms, latency_ms_trace=lat_trace, temp_c_trace=temp_trace,
+        clock_mhz_trace=clock_trace, throttle_events=tuple(events), total_time_s=now,
+        energy_j=total_energy_mj / 1000.0, notes=tuple(notes),
+    )
+
+
+def _trace_energy(clock_trace, level_clock, level_energy) -> float:
+    """Sum of per-inference energies (mJ), looked up by the clock each inference ran at."""
+    order = np.argsort(level_clock)
+    index = order[np.searchsorted(level_clock[order], clock_trace)]
+    return float(level_energy[index].sum())
+
+
+def fit_thermal(time_s, temp_c, power_mw) -> tuple[float, float, float]:
+    """Fit a first-order RC model to a recorded temperature trace.
+
+    The trace is sampled at increasing times with the power drawn over each
+    interval; the model ``T' = (T_base + R P - T) / tau`` is fitted by linear
+    least squares on the exact discretisation ``T_{i+1} = a T_i + (1 - a)(T_base + R P_i)``
+    with ``a = exp(-dt / tau)`` (equal steps required).
+
+    Returns
+    -------
+    base_c, resistance_c_per_w, time_constant_s : float
+
+    Raises
+    ------
+    InputError
+        For fewer than 10 samples, unequal or non-increasing time steps, or a
+        trace without enough power variation to separate R from the base.
+    """
+    t = np.asarray(time_s, dtype=float)
+    temp = np.asarray(temp_c, dtype=float)
+    power = np.asarray(power_mw, dtype=float) / 1000.0
+    if not (t.ndim == temp.ndim == power.ndim == 1 and t.size == temp.size == power.size):
+        raise InputError("a thermal trace needs equal-length time_s, temp_c and power_mw columns")
+    if t.size < 10:
+        raise InputError(f"a thermal trace needs at least 10 samples, got {t.size}")
+    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(temp)) and np.all(np.isfinite(power))):
+        raise InputError("a thermal trace must hold finite numbers only")
+    dt = np.diff(t)
+    if np.any(dt <= 0) or np.ptp(dt) > 1e-6 * max(dt.mean(), 1e-12) + 1e-9:
+        raise InputError("a thermal trace needs strictly increasing, equally spaced time_s (resample it)")
+    if np.ptp(power) <= 0:
+        raise InputError("a thermal trace needs at least two power levels to separate R from the idle temperature")
+    design = np.column_stack([temp[:-1], np.ones(t.size - 1), power[:-1]])
+    (a, c0, c1), *_ = np.linalg.lstsq(design, temp[1:], rcond=None)
+    if not 0 < a < 1:
+        raise InputError(f"the trace does not look like a first-order thermal response (decay factor {a:.3f}); "
+                         "sample it faster than its time constant and include a heating or cooling step")
+    tau = -dt.mean() / math.log(a)
+    return float(c0 / (1 - a)), float(c1 / (1 - a)), float(tau)

@@ -1,0 +1,68 @@
+"""Numeric CSV traces (temperature logs, external power-analyzer exports), read with clear errors."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .._errors import InputError
+
+__all__ = ["read_trace_csv", "MAX_TRACE_BYTES"]
+
+#: Largest trace file read (bytes).
+MAX_TRACE_BYTES = 512 * 1024 * 1024
+
+
+def read_trace_csv(path, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Read the named numeric columns of a CSV file with a header line.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        One float array per requested column, in file order.
+
+    Raises
+    ------
+    InputError
+        Naming the file, line and column, for a missing file, missing column,
+        non-numeric or non-finite value, or an empty trace.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file; give a CSV trace with columns {', '.join(columns)}")
+    if path.stat().st_size > MAX_TRACE_BYTES:
+        raise InputError(f"{path}: larger than {MAX_TRACE_BYTES} bytes; split or downsample the trace")
+    try:
+        with path.open(newline="", encoding="utf-8") as stream:
+            reader = csv.reader(stream)
+            header = next(reader, None)
+            if header is None:
+                raise InputError(f"{path}: empty file; expected a header line with {', '.join(columns)}")
+            header = [h.strip() for h in header]
+            missing = [c for c in columns if c not in header]
+            if missing:
+                raise InputError(f"{path}: missing column(s) {', '.join(missing)}; the header has {', '.join(header)}")
+            index = [header.index(c) for c in columns]
+            values: list[list[float]] = [[] for _ in columns]
+            for line, row in enumerate(reader, start=2):
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                for k, (column, i) in enumerate(zip(columns, index)):
+                    cell = row[i] if i < len(row) else ""
+                    try:
+                        number = float(cell)
+                    except ValueError:
+                        raise InputError(f"{path}: line {line}: {column} {cell!r} is not a number") from None
+                    if not math.isfinite(number):
+                        raise InputError(f"{path}: line {line}: {column} must be finite, got {cell!r}")
+                    values[k].append(number)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text; a trace is a CSV file") from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a valid CSV file ({exc})") from None
+    if not values[0]:
+        raise InputError(f"{path}: no data rows after the header")
+    return {column: np.array(v) for column, v in zip(columns, values)}
