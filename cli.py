@@ -21,6 +21,7 @@ import typer
 from . import estimate as run_estimate
 from ._atomic import write_text_atomic
 from ._cli_energy import register as _register_energy
+from ._cli_search import register as _register_search
 from ._errors import EdgeperfError, InputError
 from .estimator import Estimate, parse_input_shape
 from .profiles import format_rho, list_profiles, load_profile
@@ -380,6 +381,7 @@ def zoo_export(
 
 _register_energy(app, console=_console, csv_text=_csv, formats=OutputFormat,
                  parse_shapes=lambda texts: dict(parse_input_shape(text) for text in texts))
+_register_search(app, console=_console, formats=OutputFormat)
 
 
 def _one_line(message: str) -> str:

@@ -1,6 +1,105 @@
-"""Design-space search (optuna stays inside this package).
+"""Constrained design-space search over model, platform, precision, operating point and partition.
 
-Not built yet: the design-space search issue adds it.
+Data flow::
+
+    load_spec(path)  -> SearchSpec      (_spec: YAML/TOML, validated)
+    DesignSpace(spec) -> blocks of designs evaluated with numpy   (_space, _partition, _links)
+    exhaustive: every block  |  sampled: optuna trials pick designs   (_study, the only optuna user)
+    build_result(...) -> SearchResult: Pareto front, best per objective, every design (_pareto, _result)
+
+>>> from edgeperf.dse import parse_spec, search
+>>> spec = parse_spec({"models": ["zoo:mobilenet_v2", "zoo:resnet18"], "platforms": ["jetson-nano"],
+...                    "objectives": ["min latency_ms", "max accuracy"]})
+>>> result = search(spec)
+>>> result.n_evaluated
+4
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from pathlib import Path
+
+from .._errors import InputError
+from ._links import Link, lora_time_on_air_s, make_link, shipped_links
+from ._partition import CutPoints, cut_points, measured_compression, quantize_activation
+from ._pareto import pareto_mask
+from ._result import Design, SearchResult, build_result
+from ._space import DesignSpace
+from ._spec import METRICS, Constraint, ModelChoice, PartitionSpec, PlatformChoice, SearchSpec, load_spec, parse_spec
+from ._study import SAMPLERS
+
+__all__ = ["search", "load_spec", "parse_spec", "SearchSpec", "ModelChoice", "PlatformChoice", "PartitionSpec",
+           "Constraint", "METRICS", "DesignSpace", "Design", "SearchResult", "Link", "make_link", "shipped_links",
+           "lora_time_on_air_s", "CutPoints", "cut_points", "quantize_activation", "measured_compression",
+           "pareto_mask", "SAMPLERS", "EXHAUSTIVE_LIMIT"]
+
+#: Largest space searched exhaustively when no trial budget is given.
+EXHAUSTIVE_LIMIT = 2_000_000
+
+
+def search(spec, *, trials: int | None = None, workers: int = 1, storage: str | None = None,
+           study_name: str | None = None, sampler: str = "auto", seed: int = 0) -> SearchResult:
+    """Search a design space for the Pareto front under the spec's constraints.
+
+    Parameters
+    ----------
+    spec : str, Path, dict or SearchSpec
+        A ``.yaml``/``.toml`` spec file, a spec document or a parsed spec.
+    trials : int, optional
+        Sample this many designs with optuna (the study's total of completed
+        trials); default: evaluate every design (exhaustive, vectorised).
+    workers : int
+        Processes sharing the optuna study.
+    storage : str, optional
+        ``journal:PATH`` or an optuna RDB URL; default ``journal:<name>.journal``.
+    study_name : str, optional
+        Default: the spec's name.
+    sampler : {"auto", "tpe", "nsga2", "random"}
+        ``auto`` takes NSGA-II from 500 trials, TPE below.
+    seed : int
+
+    Returns
+    -------
+    SearchResult
+        ``pareto`` (feasible, non-dominated designs), ``n_evaluated``,
+        ``n_feasible``, ``best`` per objective, ``infeasible_by`` (how many
+        designs each constraint rules out) and CSV of every design.
+
+    Raises
+    ------
+    InputError
+        For an invalid spec, storage or budget; ModelError, ProfileError for
+        models and platforms that cannot be loaded; LimitError for a space too
+        large to search exhaustively.
+    """
+    from .._errors import LimitError
+
+    if isinstance(spec, (str, Path)):
+        spec = load_spec(spec)
+    elif isinstance(spec, dict):
+        spec = parse_spec(spec)
+    elif not isinstance(spec, SearchSpec):
+        raise InputError(f"spec must be a path, a mapping or a SearchSpec, got {type(spec).__name__}")
+    space = DesignSpace(spec)
+    if trials is None:
+        if space.size > EXHAUSTIVE_LIMIT:
+            raise LimitError(f"the space has {space.size} designs, more than {EXHAUSTIVE_LIMIT} to evaluate "
+                             "exhaustively; give --trials N to sample it with optuna")
+        return build_result(space, space.table(), engine="exhaustive")
+    from ._study import run_study
+
+    rows, engine, notes = run_study(space, trials=trials, workers=workers,
+                                    storage=storage or f"journal:{spec.name}.journal",
+                                    study_name=study_name or spec.name, sampler=sampler, seed=seed)
+    if not rows:
+        raise InputError("the study has no completed trials; rerun to continue it")
+    table = {}
+    for config, point, row in rows:
+        columns = space.block(config, point).columns
+        for key, values in columns.items():
+            table.setdefault(key, []).append(values[row])
+    import numpy as np
+
+    table = {k: np.asarray(v, dtype=float) for k, v in table.items()}
+    notes.append(f"{len(rows)} trials sampled {len(set(rows))} distinct designs of {space.size}")
+    return build_result(space, table, engine=engine, notes=notes)

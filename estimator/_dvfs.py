@@ -35,7 +35,7 @@ from .._units import mw_ms_to_mj
 from ._estimate import OperatingPoint, latency_parts, power_scale, resolve_operating_point
 from ._mapping import MappedGraph
 
-__all__ = ["ReferenceCosts", "reference_costs", "evaluate_points", "frequency_grid", "DvfsPoint", "DvfsReport",
+__all__ = ["ReferenceCosts", "reference_costs", "evaluate_points", "evaluate_layers", "frequency_grid", "DvfsPoint", "DvfsReport",
            "explore_dvfs", "power_scale", "MAX_GRID_POINTS"]
 
 #: Largest frequency grid evaluated in one call (a guard against absurd DVFS tables).
@@ -104,14 +104,35 @@ def evaluate_points(costs: ReferenceCosts, profile, freq_mhz: dict) -> tuple[np.
     step = max(1, 4_000_000 // max(costs.size, 1))
     for start in range(0, k, step):
         part = slice(start, start + step)
-        compute = costs.compute_ms[None, :] / compute_scale[part, None]
-        memory = costs.memory_ms[None, :] / memory_scale[part, None]
-        layer = np.where(costs.additive[None, :], compute + memory, np.maximum(compute, memory)) \
-            + costs.overhead_ms[None, :]
+        layer = _layer_latency(costs, compute_scale[part], memory_scale[part])
         latency[part] = layer.sum(axis=1)
         active_energy[part] = layer @ costs.active_mw
     power_energy = (profile.power.idle_mw + extra_mw) * latency + compute_power * active_energy
     return latency, mw_ms_to_mj(power_energy, 1.0)
+
+
+def _layer_latency(costs: ReferenceCosts, compute_scale: np.ndarray, memory_scale: np.ndarray) -> np.ndarray:
+    compute = costs.compute_ms[None, :] / compute_scale[:, None]
+    memory = costs.memory_ms[None, :] / memory_scale[:, None]
+    return np.where(costs.additive[None, :], compute + memory, np.maximum(compute, memory)) + costs.overhead_ms[None, :]
+
+
+def evaluate_layers(costs: ReferenceCosts, profile, freq_mhz: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per-layer latency (ms) and energy (mJ) at one operating point (``freq_mhz``: domain -> MHz).
+
+    The same model as :func:`evaluate_points`; their sums are its totals.
+    """
+    def clock(name):
+        return float(freq_mhz.get(name, profile.clocks[name].reference_mhz))
+
+    compute_scale = clock(profile.compute_domain) / profile.clocks[profile.compute_domain].reference_mhz
+    memory_scale = clock(profile.memory_domain) / profile.clocks[profile.memory_domain].reference_mhz
+    layer = _layer_latency(costs, np.array([compute_scale]), np.array([memory_scale]))[0]
+    extra_mw = sum(mw * float(power_scale(profile.clocks[name], clock(name)))
+                   for name, mw in profile.power.domain_mw.items())
+    compute_power = float(power_scale(profile.clocks[profile.compute_domain], clock(profile.compute_domain)))
+    power = profile.power.idle_mw + extra_mw + costs.active_mw * compute_power
+    return layer, mw_ms_to_mj(power, layer)
 
 
 def frequency_grid(profile, power_mode: str | None = None, domains: tuple[str, ...] | None = None) -> dict:

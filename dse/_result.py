@@ -1,0 +1,167 @@
+"""Search results as the project's own values: designs, the Pareto front, best per objective, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._pareto import objective_matrix, pareto_mask, violations
+
+__all__ = ["Design", "SearchResult", "build_result"]
+
+
+def _number(value):
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Design:
+    """One evaluated design (units in the names; ``partition`` None when unsplit)."""
+
+    model: str
+    platform: str
+    precision: str
+    operating_point: dict
+    partition: dict | None
+    latency_ms: float
+    energy_mj: float
+    accuracy: float | None
+    cost_eur: float | None
+    power_mw: float
+    memory_bytes: float
+    feasible: bool
+    violated: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model, "platform": self.platform, "precision": self.precision,
+            "latency_ms": self.latency_ms, "energy_mj": self.energy_mj, "accuracy": self.accuracy,
+            "cost": self.cost_eur, "power_mw": self.power_mw, "memory_bytes": self.memory_bytes,
+            "operating_point": self.operating_point, "partition": self.partition,
+            "feasible": self.feasible, "violated": list(self.violated),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class SearchResult:
+    """The outcome of a search: Pareto front, counts, best design per objective, and every design's columns."""
+
+    name: str
+    engine: str
+    objectives: tuple[tuple[str, str], ...]
+    n_evaluated: int
+    n_feasible: int
+    pareto: tuple[Design, ...]
+    best: dict
+    infeasible_by: dict
+    notes: tuple[str, ...]
+    space: object
+    columns: dict
+    feasible: np.ndarray
+    worst: np.ndarray
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": "edgeperf.search/1",
+            "name": self.name, "engine": self.engine,
+            "objectives": [f"{d} {m}" for m, d in self.objectives],
+            "n_evaluated": self.n_evaluated, "n_feasible": self.n_feasible,
+            "pareto": [d.to_dict() for d in self.pareto],
+            "best": {k: (v.to_dict() if v is not None else None) for k, v in self.best.items()},
+            "infeasible_by": self.infeasible_by,
+            "notes": list(self.notes),
+        }
+
+    def design(self, row: int) -> Design:
+        return _design(self.space, self.columns, row, bool(self.feasible[row]), self.worst[row])
+
+    def designs_csv(self) -> str:
+        """Every evaluated design, one CSV row each, with the constraint it misses most."""
+        header = ["model", "platform", "precision", "power_mode", "freq_mhz", "cut_after", "link", "bits",
+                  "latency_ms", "energy_mj", "accuracy", "cost_eur", "power_mw", "memory_bytes", "transfer_bytes",
+                  "transfer_ms", "device_ms", "server_ms", "feasible", "violated"]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(header)
+        space, c = self.space, self.columns
+        for i in range(c["latency_ms"].size):
+            config = space.configs[int(c["config"][i])]
+            mode, freqs = space.points[config.platform][int(c["point"][i])]
+            cut = int(c["cut"][i])
+            writer.writerow([
+                space.spec.models[config.model].name, space.profiles[config.platform].name, config.precision,
+                mode or "", ";".join(f"{k}={v:g}" for k, v in freqs.items()),
+                config.cuts.after[cut] if cut >= 0 else "", space.links[int(c["link"][i])].name if cut >= 0 else "",
+                int(c["bits"][i]) if cut >= 0 else "", *(f"{c[k][i]:.6g}" for k in (
+                    "latency_ms", "energy_mj", "accuracy", "cost_eur", "power_mw", "memory_bytes", "transfer_bytes",
+                    "transfer_ms", "device_ms", "server_ms")),
+                bool(self.feasible[i]), self.worst[i],
+            ])
+        return out.getvalue()
+
+
+def _design(space, c: dict, i: int, feasible: bool, worst: str) -> Design:
+    config = space.configs[int(c["config"][i])]
+    mode, freqs = space.points[config.platform][int(c["point"][i])]
+    cut = int(c["cut"][i])
+    partition = None
+    if cut >= 0:
+        link = space.links[int(c["link"][i])]
+        partition = {
+            "cut_after": config.cuts.after[cut], "position": int(config.cuts.position[cut]),
+            "tensors": list(config.cuts.tensors[cut]), "link": link.name, "bits": int(c["bits"][i]),
+            "transfer_bytes": float(c["transfer_bytes"][i]), "transfer_ms": float(c["transfer_ms"][i]),
+            "transfer_mj": float(c["transfer_mj"][i]), "device_ms": float(c["device_ms"][i]),
+            "server_ms": float(c["server_ms"][i]), "server": space.server.name,
+        }
+    return Design(
+        model=space.spec.models[config.model].name, platform=space.profiles[config.platform].name,
+        precision=config.precision, operating_point={"power_mode": mode, "freq_mhz": dict(freqs)},
+        partition=partition, latency_ms=float(c["latency_ms"][i]), energy_mj=float(c["energy_mj"][i]),
+        accuracy=_number(c["accuracy"][i]), cost_eur=_number(c["cost_eur"][i]), power_mw=float(c["power_mw"][i]),
+        memory_bytes=float(c["memory_bytes"][i]), feasible=feasible, violated=(worst,) if worst else (),
+    )
+
+
+def build_result(space, columns: dict, *, engine: str, notes=()) -> SearchResult:
+    """Check constraints, find the Pareto front and the best design per objective."""
+    spec = space.spec
+    platform = np.array([space.configs[int(c)].platform for c in columns["config"]], dtype=int)
+    memory = np.asarray(space.memory_limit)[platform]
+    budget = np.asarray(space.power_budget)[platform]
+    amounts, feasible = violations(columns, spec, memory, budget)
+    names = list(amounts)
+    worst = np.full(feasible.size, "", dtype=object)
+    if names:
+        stacked = np.column_stack([amounts[n] for n in names])
+        worst_index = np.argmax(stacked, axis=1)
+        worst = np.where(feasible, "", np.array(names, dtype=object)[worst_index])
+    rows = np.flatnonzero(feasible)
+    values = objective_matrix(columns, spec.objectives)[rows]
+    finite = np.all(np.isfinite(values), axis=1)
+    rows, values = rows[finite], values[finite]
+    front_rows = rows[pareto_mask(values)] if rows.size else rows
+    order = np.lexsort(objective_matrix(columns, spec.objectives)[front_rows].T[::-1]) if front_rows.size else []
+    pareto = tuple(_design(space, columns, int(front_rows[i]), True, "") for i in order)
+    best = {}
+    for k, (metric, direction) in enumerate(spec.objectives):
+        if not rows.size:
+            best[f"{direction} {metric}"] = None
+            continue
+        priority = [k] + [j for j in range(values.shape[1]) if j != k]     # objective k first, then the others
+        pick = rows[np.lexsort(tuple(values[:, j] for j in reversed(priority)))[0]]
+        best[f"{direction} {metric}"] = _design(space, columns, int(pick), True, "")
+    infeasible_by = {name: int(np.sum(worst == name)) for name in names if np.any(worst == name)}
+    all_notes = list(space.notes) + list(notes)
+    if not rows.size:
+        all_notes.append("no feasible design: every design misses a constraint (see infeasible_by and the CSV)")
+    return SearchResult(
+        name=spec.name, engine=engine, objectives=spec.objectives, n_evaluated=int(feasible.size),
+        n_feasible=int(feasible.sum()), pareto=pareto, best=best, infeasible_by=infeasible_by,
+        notes=tuple(all_notes), space=space, columns=columns, feasible=feasible, worst=worst,
+    )

@@ -1,0 +1,68 @@
+"""Real activations at the cut tensors: run the model with onnxruntime on a sample input.
+
+Needs onnxruntime (the ``runtime`` extra) and a model with weights: a model
+file, or a zoo network built with seeded random weights (whose activations
+are then those of an untrained network, which the output says).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .._errors import InputError
+
+__all__ = ["sample_activations"]
+
+
+def _load_sample(path: str, expected: tuple[int, ...]) -> np.ndarray:
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"{file}: no such sample file; give a .npy array shaped like the model input "
+                         f"{'x'.join(map(str, expected))}")
+    try:
+        array = np.load(file, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise InputError(f"{file}: not a .npy array ({exc}); save one with numpy.save") from None
+    if tuple(array.shape) != tuple(expected):
+        raise InputError(f"{file}: sample shape {'x'.join(map(str, array.shape))} does not match the model input "
+                         f"{'x'.join(map(str, expected))}")
+    return array
+
+
+def sample_activations(model_ref: str, tensors: set[str], sample: str) -> tuple[dict, str]:
+    """Values of ``tensors`` when the model runs on ``sample``; and a note on the weights used.
+
+    Raises
+    ------
+    InputError
+        When onnxruntime is missing, or the sample does not fit the model.
+    """
+    try:
+        import onnx
+        import onnxruntime as ort
+    except ImportError:
+        raise InputError("a partition sample needs onnxruntime: pip install 'edgeperf[runtime]' "
+                         "(or give compression_ratio instead of sample)") from None
+    if model_ref.startswith("zoo:"):
+        from ..zoo import build_model
+
+        model = build_model(model_ref.removeprefix("zoo:"), weights=True)
+        note = "zoo network with seeded random weights (an untrained network's activations)"
+    else:
+        model = onnx.load(model_ref)
+        note = "the model file's own weights"
+    graph_inputs = {i.name for i in model.graph.initializer}
+    feeds = [i for i in model.graph.input if i.name not in graph_inputs]
+    if len(feeds) != 1:
+        raise InputError(f"{model_ref}: a partition sample needs a model with one input, this one has {len(feeds)}")
+    dims = tuple(d.dim_value for d in feeds[0].type.tensor_type.shape.dim)
+    array = _load_sample(sample, dims)
+    existing = {o.name for o in model.graph.output}
+    for name in sorted(tensors - existing):
+        model.graph.output.append(onnx.ValueInfoProto(name=name))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = sorted(tensors)
+    values = session.run(names, {feeds[0].name: array.astype(np.float32)})
+    return dict(zip(names, values)), note

@@ -1,0 +1,222 @@
+"""Sampled search with optuna (the only module that imports it), on optuna's own storages.
+
+The search space is flat, so that every sampler sees every parameter in every
+trial (NSGA-II and GP fall back to random sampling for parameters missing from
+some trials, notes/energy_dse.md section 5.2): categorical ``model``,
+``platform`` and ``precision``; ``point`` in [0, 1] mapped onto the platform's
+operating points; with partitioning, categorical ``offload``, ``link`` and
+``bits`` and ``cut`` in [0, 1] mapped onto the model's cut list. A precision
+the platform lacks is replaced by its default (recorded in the trial).
+Constraints go through optuna 5's ``trial.set_constraint`` (feasible iff <= 0).
+
+Storage: ``journal:PATH`` (a journal file, the default; safe for several
+processes on one host and on shared file systems with working locks) or any
+RDB URL (``sqlite:///x.db`` for one process, ``postgresql://...`` for many
+hosts). Every worker loads the same study; the trial budget is the study's
+total of completed trials, split between the workers, so a rerun after an
+interruption runs only what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from pathlib import Path
+
+import numpy as np
+
+from .._errors import InputError
+from ._pareto import violations
+
+__all__ = ["run_study", "make_storage", "SAMPLERS"]
+
+logger = logging.getLogger(__name__)
+
+SAMPLERS = ("auto", "tpe", "nsga2", "random")
+
+
+def _optuna():
+    try:
+        import optuna
+    except ImportError:
+        raise InputError("sampled search needs optuna: pip install 'edgeperf[search]' "
+                         "(or search exhaustively without --trials)") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def make_storage(url: str):
+    """An optuna storage for ``journal:PATH`` or an RDB URL.
+
+    Raises
+    ------
+    InputError
+        For an empty journal path, a missing folder, or an unknown URL scheme.
+    """
+    optuna = _optuna()
+    if url.startswith("journal:"):
+        path = Path(url.removeprefix("journal:"))
+        if not str(path) or path.is_dir():
+            raise InputError(f"--storage {url!r}: give a journal file path, e.g. journal:study.journal")
+        if not path.parent.is_dir():
+            raise InputError(f"--storage {url!r}: folder {path.parent} does not exist")
+        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if scheme not in ("sqlite", "postgresql", "mysql"):
+        raise InputError(f"--storage {url!r}: use journal:PATH, sqlite:///PATH, postgresql://... or mysql://...")
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}}
+                                          if scheme == "sqlite" else None)
+    except Exception as exc:  # SQLAlchemy raises many types; all mean "cannot open this storage"
+        raise InputError(f"--storage {url!r}: cannot open ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+
+
+def _sampler(name: str, trials: int, seed: int):
+    optuna = _optuna()
+    if name == "auto":
+        name = "nsga2" if trials >= 500 else "tpe"
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=50), name
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed), name
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed), name
+    raise InputError(f"--sampler {name!r}: choose one of {', '.join(SAMPLERS)}")
+
+
+class _Objective:
+    """Maps a trial's parameters to one design of the space and returns its objective values."""
+
+    def __init__(self, space):
+        self.space = space
+        spec = space.spec
+        self.models = [m.name for m in spec.models]
+        self.platforms = [p.name for p in space.profiles]
+        self.precisions = sorted({c.precision for c in space.configs})
+        self.lookup = {(c.model, c.platform, c.precision): i for i, c in enumerate(space.configs)}
+        self.many_points = any(len(points) > 1 for points in space.points)
+        self.links = [link.name for link in space.links]
+        self.bits = [int(b) for b in space.bits]
+
+    def config_for(self, model: int, platform: int, precision: str) -> tuple[int | None, bool]:
+        index = self.lookup.get((model, platform, precision))
+        if index is not None:
+            return index, False
+        default = self.space.profiles[platform].default_precision
+        index = self.lookup.get((model, platform, default))
+        if index is None:
+            index = next((i for (m, p, _), i in self.lookup.items() if m == model and p == platform), None)
+        return index, True
+
+    def __call__(self, trial):
+        space = self.space
+        model = self.models.index(trial.suggest_categorical("model", self.models))
+        platform = self.platforms.index(trial.suggest_categorical("platform", self.platforms))
+        precision = trial.suggest_categorical("precision", self.precisions)
+        point_frac = trial.suggest_float("point", 0.0, 1.0) if self.many_points else 0.0
+        offload = False
+        if self.links:
+            offload = trial.suggest_categorical("offload", [False, True])
+            cut_frac = trial.suggest_float("cut", 0.0, 1.0)
+            link = self.links.index(trial.suggest_categorical("link", self.links))
+            bits = self.bits.index(trial.suggest_categorical("bits", self.bits))
+        config_index, substituted = self.config_for(model, platform, precision)
+        if config_index is None:
+            raise InputError("no configuration for this model and platform")  # excluded when the space is built
+        config = space.configs[config_index]
+        points = space.points[config.platform]
+        point = min(int(point_frac * len(points)), len(points) - 1)
+        row = 0
+        if offload and config.cuts is not None and config.cuts.size:
+            cut = min(int(cut_frac * config.cuts.size), config.cuts.size - 1)
+            row = 1 + (cut * len(self.links) + link) * len(self.bits) + bits
+        columns = space.block(config_index, point).columns
+        single = {k: v[row:row + 1] for k, v in columns.items()}
+        amounts, _ = violations(single, space.spec, np.array([space.memory_limit[config.platform]]),
+                                np.array([space.power_budget[config.platform]]))
+        for name, amount in amounts.items():
+            trial.set_constraint(name, float(min(amount[0], 1e300)))
+        trial.set_user_attr("design", [config_index, point, row])
+        if substituted:
+            trial.set_user_attr("precision_substituted", config.precision)
+        return tuple(float(single[m][0]) for m, _ in space.spec.objectives)
+
+
+def _optimize(spec, storage_url: str, study_name: str, n_trials: int, sampler_name: str, seed: int) -> None:
+    """One worker: load the study and run ``n_trials`` trials (also the body of worker processes)."""
+    from ._space import DesignSpace
+
+    optuna = _optuna()
+    space = DesignSpace(spec)
+    sampler, _ = _sampler(sampler_name, n_trials, seed)
+    study = optuna.load_study(study_name=study_name, storage=make_storage(storage_url), sampler=sampler)
+    study.optimize(_Objective(space), n_trials=n_trials, gc_after_trial=False)
+
+
+def _worker(spec, storage_url, study_name, n_trials, sampler_name, seed) -> None:
+    try:
+        _optimize(spec, storage_url, study_name, n_trials, sampler_name, seed)
+    except KeyboardInterrupt:
+        pass
+
+
+def run_study(space, *, trials: int, workers: int, storage: str, study_name: str, sampler: str, seed: int):
+    """Run (or continue) a study until it has ``trials`` completed trials; return their design keys.
+
+    Returns
+    -------
+    rows : list of (config, point, row)
+        The design of every completed trial, in trial order.
+    engine : str
+        ``optuna:SAMPLER`` as used.
+    notes : list of str
+    """
+    optuna = _optuna()
+    if trials < 1:
+        raise InputError(f"--trials must be >= 1, got {trials}")
+    if not 1 <= workers <= 256:
+        raise InputError(f"--workers must be 1..256, got {workers}")
+    directions = ["minimize" if d == "min" else "maximize" for _, d in space.spec.objectives]
+    chosen_sampler, sampler_name = _sampler(sampler, trials, seed)
+    storage_obj = make_storage(storage)
+    study = optuna.create_study(storage=storage_obj, study_name=study_name, directions=directions,
+                                sampler=chosen_sampler, load_if_exists=True)
+    if [d.name.lower() for d in study.directions] != directions:
+        raise InputError(f"study {study_name!r} in {storage} optimises other objectives; "
+                         "give a new --study-name or storage")
+    notes = []
+    done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+    remaining = max(0, trials - done)
+    if done:
+        notes.append(f"continued study {study_name!r}: {done} trials were already complete, ran {remaining} more")
+    if storage.startswith("sqlite") and workers > 1:
+        notes.append("SQLite with several workers can hit 'database is locked'; prefer journal: or PostgreSQL")
+    shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
+    if remaining:
+        if workers == 1:
+            study.optimize(_Objective(space), n_trials=remaining, gc_after_trial=False)
+        else:
+            context = multiprocessing.get_context("spawn")
+            processes = [context.Process(target=_worker, args=(space.spec, storage, study_name, share, sampler_name,
+                                                               seed + i + 1))
+                         for i, share in enumerate(shares) if share]
+            for process in processes:
+                process.start()
+            try:
+                for process in processes:
+                    process.join()
+            except KeyboardInterrupt:
+                for process in processes:
+                    process.join()
+                raise
+            failed = [p.exitcode for p in processes if p.exitcode]
+            if failed:
+                notes.append(f"{len(failed)} worker(s) exited with an error; rerun to complete the study")
+    trials_done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    rows = [tuple(t.user_attrs["design"]) for t in trials_done if "design" in t.user_attrs]
+    substituted = sum(1 for t in trials_done if "precision_substituted" in t.user_attrs)
+    if substituted:
+        notes.append(f"{substituted} trial(s) asked for a precision the platform lacks and ran its default")
+    return rows, f"optuna:{sampler_name}", notes
