@@ -399,20 +399,20 @@ def load_spec(path) -> SearchSpec:
         raise InputError(f"{path}: no such spec file; give a .yaml or .toml search spec (see examples/)")
     if path.stat().st_size > MAX_SPEC_BYTES:
         raise InputError(f"{path}: {path.stat().st_size} bytes; a spec is at most {MAX_SPEC_BYTES} bytes")
+    suffix = path.suffix.lower()
+    if suffix not in (".toml", ".yaml", ".yml"):
+        raise InputError(f"{path}: unknown spec format {suffix!r}; use .yaml, .yml or .toml")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text; a spec is YAML or TOML") from None
-    suffix = path.suffix.lower()
     if suffix == ".toml":
         try:
             document = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"{path}: not valid TOML ({exc})") from None
-    elif suffix in (".yaml", ".yml"):
-        document = _safe_yaml(path, text)
     else:
-        raise InputError(f"{path}: unknown spec format {suffix!r}; use .yaml, .yml or .toml")
+        document = _safe_yaml(path, text)
     return parse_spec(document, where=str(path))
 
 
