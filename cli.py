@@ -239,17 +239,27 @@ def calibrate(
     budget_minutes: float = typer.Option(10.0, "--budget-minutes", help="Time budget for the measurements."),
     sweep: Optional[str] = typer.Option(None, "--sweep", help="Sweep file (default OUT without .json + .sweep.csv); "
                                                              "a rerun resumes from it."),
+    power: str = typer.Option("auto", "--power", help="Power source: auto (discover), none, ina3221, rapl, nvml, "
+                                                      "vcgencmd."),
+    max_temp_c: Optional[float] = typer.Option(None, "--max-temp-c",
+                                               help="Wait before each measurement until the hottest zone is below this."),
 ) -> None:
     """Measure this device, fit a profile to it and validate it on held-out networks."""
     from .measure import OnnxRuntimeRunner, calibrate as run_calibration
+    from .measure import open_power_source, open_temperature
 
     if runtime != "onnxruntime":
         raise InputError(f"--runtime {runtime!r} is not supported yet; supported: onnxruntime")
     target = Path(out)
     sweep_path = Path(sweep) if sweep else target.with_suffix("").with_suffix(".sweep.csv")
     console = _console()
+    source = open_power_source(power)
+    console.print(f"power source: {source.describe()['source']}"
+                  + ("" if source.describe().get("power") else " (energy will not be calibrated)"))
     result = run_calibration(name, runner=OnnxRuntimeRunner(threads=threads), sweep_path=sweep_path,
-                             budget_minutes=budget_minutes, progress=console.print)
+                             budget_minutes=budget_minutes, progress=console.print,
+                             power=source if source.describe().get("power") else None,
+                             max_temp_c=max_temp_c, temperature_c=open_temperature() if max_temp_c else None)
     write_text_atomic(target, json.dumps(result.document, indent=2, allow_nan=False) + "\n")
     report_path = target.with_suffix("").with_suffix(".validation.json")
     write_text_atomic(report_path, json.dumps(result.validation, indent=2) + "\n")

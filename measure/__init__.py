@@ -7,6 +7,8 @@ the other runners are the calibration issue's next steps. ``import edgeperf`` do
 
 from ._calibrate import (
     SWEEP_COLUMNS,
+    EXCLUDING_FLAGS,
+    OPTIONAL_COLUMNS,
     VALIDATION_NETWORKS,
     CalibrationPlan,
     CalibrationResult,
@@ -18,8 +20,34 @@ from ._device import device_info
 from ._harness import Harness, Timing, matmul_reference
 from ._onnxruntime import LoadedModel, OnnxRuntimeRunner
 from ._profilers import NodeTime, read_onnxruntime_profile
+from ._sources import (
+    OFFLINE_C,
+    SOURCES,
+    ApexSource,
+    ClockSource,
+    CsvPowerReplay,
+    Ina3221Source,
+    NullSource,
+    NvmlSource,
+    RaplSource,
+    Reading,
+    TegrastatsSource,
+    ThermalZoneSource,
+    VcgencmdSource,
+    decode_throttled,
+    discover_sources,
+    integrate_mj,
+    open_power_source,
+    open_temperature,
+    parse_tegrastats,
+    parse_vcgencmd,
+    rapl_delta_uj,
+)
 from ._trace import MAX_TRACE_BYTES, read_trace_csv
 
-__all__ = ["SWEEP_COLUMNS", "VALIDATION_NETWORKS", "CalibrationPlan", "CalibrationResult", "calibrate",
+__all__ = ["SWEEP_COLUMNS", "EXCLUDING_FLAGS", "OPTIONAL_COLUMNS", "VALIDATION_NETWORKS", "CalibrationPlan", "CalibrationResult", "calibrate",
            "plan_calibration", "read_sweep", "device_info", "Harness", "Timing", "matmul_reference", "LoadedModel", "OnnxRuntimeRunner", "NodeTime",
-           "read_onnxruntime_profile", "MAX_TRACE_BYTES", "read_trace_csv"]
+           "read_onnxruntime_profile", "MAX_TRACE_BYTES", "read_trace_csv", "OFFLINE_C", "SOURCES", "ApexSource",
+           "ClockSource", "CsvPowerReplay", "Ina3221Source", "NullSource", "NvmlSource", "RaplSource", "Reading",
+           "TegrastatsSource", "ThermalZoneSource", "VcgencmdSource", "decode_throttled", "discover_sources",
+           "integrate_mj", "open_power_source", "open_temperature", "parse_tegrastats", "parse_vcgencmd", "rapl_delta_uj"]

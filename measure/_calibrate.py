@@ -32,10 +32,15 @@ from ._device import device_info
 from ._harness import Harness
 
 __all__ = ["CalibrationPlan", "plan_calibration", "calibrate", "CalibrationResult", "read_sweep", "SWEEP_COLUMNS",
+           "OPTIONAL_COLUMNS", "EXCLUDING_FLAGS",
            "VALIDATION_NETWORKS"]
 
 SWEEP_COLUMNS = ("reference", "input_size", "role", "pass", "latency_ms", "raw_latency_ms", "spread", "drift",
                  "flags", "reference_ms", "measured_at")
+#: Optional sweep columns (written when a power source is used; older sweep files lack them).
+OPTIONAL_COLUMNS = ("energy_mj", "power_mw")
+#: Flags that exclude a measurement from the fit: it is not a steady-state sample of the device.
+EXCLUDING_FLAGS = ("unstable", "hot", "throttled", "clock-changed")
 #: Held-out ImageNet CNNs, measured at their paper resolution.
 VALIDATION_NETWORKS = ("resnet18", "resnet50", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large",
                        "mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x1_0", "efficientnet_b0", "googlenet",
@@ -121,7 +126,7 @@ def read_sweep(path) -> list[dict]:
 
 def _write_sweep(path: Path, rows: list[dict]) -> None:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=SWEEP_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=SWEEP_COLUMNS + OPTIONAL_COLUMNS, lineterminator="\n", restval="")
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(path, out.getvalue())
@@ -206,7 +211,8 @@ def _base_document(name: str, runner, roofline: dict, info: dict) -> dict:
 
 
 def calibrate(name: str, *, runner, sweep_path, budget_minutes: float = 10.0, harness: Harness | None = None,
-              plan: CalibrationPlan | None = None, progress=lambda message: None) -> CalibrationResult:
+              plan: CalibrationPlan | None = None, progress=lambda message: None, power=None,
+              max_temp_c: float | None = None, temperature_c=None) -> CalibrationResult:
     """Run the whole calibration loop on this device.
 
     Parameters
@@ -221,6 +227,11 @@ def calibrate(name: str, *, runner, sweep_path, budget_minutes: float = 10.0, ha
         Sizes the plan (default about 10 minutes on a 2-core machine).
     progress : callable(str)
         Receives one line per measured network (the CLI prints them).
+    power : source, optional
+        A power source (``edgeperf.measure`` sources); the sweep then records energy per
+        inference and the profile's power model is fitted (``power.calibrated: true``).
+    max_temp_c, temperature_c : optional
+        Thermal guard: before each measurement wait until ``temperature_c()`` is below the limit.
 
     Returns
     -------
@@ -229,7 +240,8 @@ def calibrate(name: str, *, runner, sweep_path, budget_minutes: float = 10.0, ha
     from ..profiles import NetworkSample, fit_from_networks, parse_profile, validate_table
 
     plan = plan or plan_calibration(budget_minutes)
-    harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.1)
+    harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.1, power=power,
+                                 temperature_c=temperature_c, max_temp_c=max_temp_c)
     sweep_path = Path(sweep_path)
     rows = read_sweep(sweep_path)
     done = {(row["reference"], row["input_size"], row["role"], row["pass"]) for row in rows}
@@ -251,22 +263,35 @@ def calibrate(name: str, *, runner, sweep_path, budget_minutes: float = 10.0, ha
         rows.append({"reference": reference, "input_size": size or "", "role": role, "pass": index,
                      "latency_ms": f"{timing.median_ms:.6g}", "raw_latency_ms": f"{timing.raw_median_ms:.6g}",
                      "spread": f"{timing.spread:.4f}", "drift": f"{timing.drift:.4f}", "flags": ";".join(timing.flags),
-                     "reference_ms": f"{timing.reference_ms:.6g}", "measured_at": _dt.datetime.now().isoformat(timespec="seconds")})
+                     "reference_ms": f"{timing.reference_ms:.6g}", "measured_at": _dt.datetime.now().isoformat(timespec="seconds"),
+                     "energy_mj": f"{timing.energy_mj:.6g}" if timing.energy_mj is not None else "",
+                     "power_mw": f"{timing.power_mw:.6g}" if timing.power_mw is not None else ""})
         _write_sweep(sweep_path, rows)
         progress(f"pass {index + 1}/{plan.passes} {role} {reference} {size or ''}: {timing.median_ms:.3f} ms "
                  f"{' '.join(timing.flags)}".rstrip())
 
-    # one sample per network: the median over its passes, leaving out measurements flagged unstable
+    # one sample per network: the median over its passes, leaving out measurements that are not steady-state
     groups: dict[tuple, list[float]] = {}
+    energy_groups: dict[tuple, list[float]] = {}
+    excluded = {flag: 0 for flag in EXCLUDING_FLAGS}
     for row in rows:
-        if "unstable" not in row["flags"].split(";"):
-            groups.setdefault((row["reference"], row["input_size"], row["role"]), []).append(float(row["latency_ms"]))
-    unstable = [row for row in rows if "unstable" in row["flags"].split(";")]
+        flags = row["flags"].split(";")
+        bad = [f for f in EXCLUDING_FLAGS if f in flags]
+        for flag in bad:
+            excluded[flag] += 1
+        if bad:
+            continue
+        key = (row["reference"], row["input_size"], row["role"])
+        groups.setdefault(key, []).append(float(row["latency_ms"]))
+        if row.get("energy_mj"):
+            energy_groups.setdefault(key, []).append(float(row["energy_mj"]))
+    unstable = [row for row in rows if any(f in row["flags"].split(";") for f in EXCLUDING_FLAGS)]
 
     def sample(key, line):
         reference, size, _ = key
+        energy = statistics.median(energy_groups[key]) if key in energy_groups else None
         return NetworkSample(model=f"zoo:{reference}", latency_ms=statistics.median(groups[key]), line=line,
-                             input_shape=f"input=1x3x{size}x{size}" if size else None)
+                             input_shape=f"input=1x3x{size}x{size}" if size else None, energy_mj=energy)
 
     base = parse_profile(_base_document(name, runner, roofline, info), where=name)
     samples = [sample(key, i) for i, key in enumerate(groups) if key[2] == "train"]
@@ -278,6 +303,8 @@ def calibrate(name: str, *, runner, sweep_path, budget_minutes: float = 10.0, ha
     document = fit.document
     document["provenance"]["measurements"] = len(rows)
     document["provenance"]["excluded_unstable"] = len(unstable)
+    document["provenance"]["excluded_by_flag"] = excluded
+    document["provenance"]["power_source"] = power.describe() if power is not None else {"source": "none"}
     document["provenance"]["flagged_drift"] = sum("drift" in row["flags"].split(";") for row in rows)
     document["provenance"]["roofline_probe"] = roofline
     if report is not None:

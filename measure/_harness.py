@@ -59,7 +59,13 @@ class Timing:
         calibration, far more than the machine's 1.3x speed states).
     flags : tuple of str
         ``drift`` (machine speed changed by more than the limit), ``unstable`` (spread above 20 %),
-        ``hot`` (a temperature limit was still exceeded after the cool-down timeout).
+        ``hot`` (a temperature limit was still exceeded after the cool-down timeout),
+        ``clock-changed`` (a clock domain read differently during the measurement),
+        ``throttled`` (the device reported throttling).
+    energy_mj : float or None
+        Energy per call from the power source (median over kept rounds), None without one.
+    power_mw : float or None
+        Average power while the workload ran.
     """
 
     median_ms: float
@@ -71,11 +77,14 @@ class Timing:
     drift: float
     flags: tuple[str, ...]
     reference_ms: float = 0.0
+    energy_mj: float | None = None
+    power_mw: float | None = None
 
     def to_dict(self) -> dict:
         return {"median_ms": self.median_ms, "raw_median_ms": self.raw_median_ms, "spread": self.spread,
                 "rounds": self.rounds, "kept_rounds": self.kept_rounds, "calls": self.calls, "drift": self.drift,
-                "flags": list(self.flags), "reference_ms": self.reference_ms}
+                "flags": list(self.flags), "reference_ms": self.reference_ms, "energy_mj": self.energy_mj,
+                "power_mw": self.power_mw}
 
 
 @dataclass(slots=True, kw_only=True)
@@ -103,6 +112,11 @@ class Harness:
     temperature_c : callable or None
         Reads a temperature; with ``max_temp_c`` the harness waits (up to ``cooldown_timeout_s``)
         before each measurement until it is below the limit.
+    power : source or None
+        A power/clock source (``edgeperf.measure`` sources): read around every workload batch;
+        energy per call comes from its cumulative counter where it has one, else from the
+        trapezoid of the power read at both ends of the batch; clock changes and throttling
+        it reports flag the measurement.
     """
 
     rounds: int = 9
@@ -117,6 +131,7 @@ class Harness:
     temperature_c: Callable[[], float] | None = None
     max_temp_c: float | None = None
     cooldown_timeout_s: float = 60.0
+    power: object | None = None
 
     def __post_init__(self) -> None:
         if self.rounds < 3:
@@ -153,10 +168,15 @@ class Harness:
             fn()
         per_call = max(min(first), 1e-9)
         calls = max(1, int(self.round_s / per_call))
-        references, workloads = [], []
+        references, workloads, energies, readings = [], [], [], []
         for _ in range(self.rounds):
             references.append(float(np.median(self._time_calls(self.reference, self.reference_calls))))
+            before = self.power.read() if self.power is not None else None
             workloads.append(float(np.median(self._time_calls(fn, calls))))
+            if before is not None:
+                after = self.power.read()
+                readings += [before, after]
+                energies.append(_batch_energy_mj(before, after) / calls)
         references_arr, workloads_arr = np.array(references), np.array(workloads)
         drift_factor = references_arr / references_arr.min()
         corrected = workloads_arr / drift_factor
@@ -174,6 +194,34 @@ class Harness:
             flags.append("unstable")
         if not cool:
             flags.append("hot")
+        energy = power = None
+        if readings:
+            flags += _reading_flags(readings)
+            kept_energy = np.array(energies)[keep]
+            kept_energy = kept_energy[np.isfinite(kept_energy)]
+            if kept_energy.size:
+                energy = float(np.median(kept_energy))
+                power = energy / (median * 1e3) * 1e3 if median > 0 else None   # mJ / ms = W, x 1000 = mW
         return Timing(median_ms=1e3 * median, raw_median_ms=1e3 * float(np.median(workloads_arr)), spread=spread,
                       rounds=self.rounds, kept_rounds=int(keep.sum()), calls=calls * self.rounds, drift=drift,
-                      flags=tuple(flags), reference_ms=1e3 * float(references_arr.min()))
+                      flags=tuple(flags), reference_ms=1e3 * float(references_arr.min()), energy_mj=energy,
+                      power_mw=power)
+
+
+def _batch_energy_mj(before, after) -> float:
+    """Energy between two readings: the cumulative counter's difference, else the trapezoid of the power."""
+    if before.energy_mj is not None and after.energy_mj is not None and after.energy_mj >= before.energy_mj:
+        return after.energy_mj - before.energy_mj
+    if before.total_mw is None or after.total_mw is None:
+        return float("nan")
+    return (before.total_mw + after.total_mw) / 2.0 * (after.time_s - before.time_s)   # mW x s = mJ
+
+
+def _reading_flags(readings) -> list[str]:
+    flags = []
+    domains = set().union(*(r.freq_mhz for r in readings))
+    if any(len({r.freq_mhz.get(d) for r in readings}) > 1 for d in domains):
+        flags.append("clock-changed")
+    if any(f in ("throttled", "arm-frequency-capped", "soft-temperature-limit") for r in readings for f in r.flags):
+        flags.append("throttled")
+    return flags

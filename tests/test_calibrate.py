@@ -89,3 +89,37 @@ def test_bad_sweep_files(tmp_path, content, fragment, capsys):
         read_sweep(path)
     assert main(["calibrate", "--name", "x", "--out", str(tmp_path / "x.json"), "--sweep", str(path)]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+class ClockedMeter:
+    """A meter on the real clock: idle 1 W plus 3 W while a workload batch runs (a CPU package, schematically)."""
+
+    def __init__(self):
+        self.reads = 0
+
+    def read(self):
+        from edgeperf.measure import Reading
+
+        self.reads += 1
+        return Reading(time_s=time.perf_counter(), total_mw=4000.0)
+
+    def describe(self):
+        return {"source": "test-meter", "power": True}
+
+
+def test_calibration_with_a_power_source_fits_the_power_model(tmp_path):
+    from edgeperf.measure import OnnxRuntimeRunner
+    from edgeperf.profiles import parse_profile
+
+    meter = ClockedMeter()
+    result = calibrate("tiny-energy", runner=OnnxRuntimeRunner(threads=1), sweep_path=tmp_path / "s.csv", plan=SMALL,
+                       harness=Harness(rounds=3, round_s=0.02, warmup_s=0.01, power=meter), power=meter)
+    rows = read_sweep(tmp_path / "s.csv")
+    assert meter.reads >= 2 * 3 * len(rows)
+    for row in rows:    # 4 W throughout: energy per call = 4 W x latency (batch timing includes the loop)
+        assert float(row["energy_mj"]) == pytest.approx(4.0 * float(row["latency_ms"]), rel=0.5)
+        assert float(row["power_mw"]) == pytest.approx(4000.0, rel=0.5)
+    profile = parse_profile(result.document)
+    assert profile.power.calibrated is True
+    assert result.document["provenance"]["power_source"]["source"] == "test-meter"
+    assert set(result.document["provenance"]["excluded_by_flag"]) == {"unstable", "hot", "throttled", "clock-changed"}

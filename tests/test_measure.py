@@ -145,3 +145,47 @@ def test_device_info_from_a_recorded_sysfs_tree(tmp_path):
     (cpufreq / "scaling_governor").write_text("ondemand\n")
     info = device_info(root=str(tmp_path))
     assert info["cpu"] == "ARM Cortex-A72" and info["cpu_max_mhz"] == 1500.0 and info["governor"] == "ondemand"
+
+
+class SimulatedMeter:
+    """A power source on the simulated machine: constant power, optional clock change or throttle report."""
+
+    def __init__(self, machine, power_mw, *, counter=False, clock_change_at=None, throttled=False):
+        self.machine, self.power_mw, self.counter = machine, power_mw, counter
+        self.reads, self.clock_change_at, self.throttled = 0, clock_change_at, throttled
+
+    def read(self):
+        from types import MappingProxyType
+
+        from edgeperf.measure import Reading
+
+        self.reads += 1
+        freq = 1479.0 if self.clock_change_at is None or self.reads < self.clock_change_at else 918.0
+        now = self.machine.clock()
+        return Reading(time_s=now, total_mw=self.power_mw, energy_mj=self.power_mw * now if self.counter else None,
+                       freq_mhz=MappingProxyType({"cpu": freq}), flags=("throttled",) if self.throttled else ())
+
+
+@pytest.mark.parametrize("counter", [False, True])
+def test_energy_per_call_from_a_power_source(counter):
+    # 2 W for 1 ms per call = 2 mJ per call, whether integrated from power or read from a counter
+    machine = SimulatedMachine(speeds=[1.0], round_calls=10**9)
+    meter = SimulatedMeter(machine, 2000.0, counter=counter)
+    harness = Harness(rounds=5, round_s=0.02, warmup_s=0.0, clock=machine.clock, reference=machine.work(0.0001),
+                      power=meter)
+    timing = harness.measure(machine.work(0.001))
+    assert timing.energy_mj == pytest.approx(2.0)
+    assert timing.power_mw == pytest.approx(2000.0)
+    assert meter.reads == 10 and timing.flags == ()
+
+
+def test_clock_changes_and_throttling_are_flagged():
+    machine = SimulatedMachine(speeds=[1.0], round_calls=10**9)
+    changed = Harness(rounds=3, round_s=0.01, warmup_s=0.0, clock=machine.clock, reference=machine.work(0.0001),
+                      power=SimulatedMeter(machine, 1000.0, clock_change_at=4))
+    assert "clock-changed" in changed.measure(machine.work(0.001)).flags
+    throttled = Harness(rounds=3, round_s=0.01, warmup_s=0.0, clock=machine.clock, reference=machine.work(0.0001),
+                        power=SimulatedMeter(machine, 1000.0, throttled=True))
+    assert "throttled" in throttled.measure(machine.work(0.001)).flags
+    plain = Harness(rounds=3, round_s=0.01, warmup_s=0.0, clock=machine.clock, reference=machine.work(0.0001))
+    assert plain.measure(machine.work(0.001)).energy_mj is None
