@@ -19,7 +19,15 @@ from ._calibrate import (
 from ._device import device_info
 from ._harness import Harness, Timing, matmul_reference
 from ._onnxruntime import LoadedModel, OnnxRuntimeRunner
-from ._profilers import NodeTime, read_onnxruntime_profile
+from ._profilers import (
+    PROFILE_FORMATS,
+    NodeTime,
+    read_layer_profile,
+    read_onnxruntime_profile,
+    read_openvino_counters,
+    read_tflite_op_profile,
+    read_trtexec_profile,
+)
 from ._sources import (
     OFFLINE_C,
     SOURCES,
@@ -47,7 +55,8 @@ from ._trace import MAX_TRACE_BYTES, read_trace_csv
 
 __all__ = ["SWEEP_COLUMNS", "EXCLUDING_FLAGS", "OPTIONAL_COLUMNS", "VALIDATION_NETWORKS", "CalibrationPlan", "CalibrationResult", "calibrate",
            "plan_calibration", "read_sweep", "device_info", "Harness", "Timing", "matmul_reference", "LoadedModel", "OnnxRuntimeRunner", "NodeTime",
-           "read_onnxruntime_profile", "MAX_TRACE_BYTES", "read_trace_csv", "OFFLINE_C", "SOURCES", "ApexSource",
+           "read_onnxruntime_profile", "PROFILE_FORMATS", "read_layer_profile", "read_openvino_counters",
+           "read_tflite_op_profile", "read_trtexec_profile", "MAX_TRACE_BYTES", "read_trace_csv", "OFFLINE_C", "SOURCES", "ApexSource",
            "ClockSource", "CsvPowerReplay", "Ina3221Source", "NullSource", "NvmlSource", "RaplSource", "Reading",
            "TegrastatsSource", "ThermalZoneSource", "VcgencmdSource", "decode_throttled", "discover_sources",
            "integrate_mj", "open_power_source", "open_temperature", "parse_tegrastats", "parse_vcgencmd", "rapl_delta_uj"]

@@ -1,13 +1,14 @@
 """Readers of vendor profiler output: per-layer ground truth that board owners already have.
 
-onnxruntime's profiling JSON (``SessionOptions.enable_profiling``) is read here; TensorRT's
-``trtexec --exportProfile``, OpenVINO's ``benchmark_app`` counters and TFLite's
-``benchmark_model`` op profiles follow the same :class:`NodeTime` shape.
+onnxruntime's profiling JSON (``SessionOptions.enable_profiling``), TensorRT's
+``trtexec --exportProfile``, OpenVINO's ``benchmark_app`` average counters and TFLite's
+``benchmark_model --enable_op_profiling`` output all become :class:`NodeTime` lists.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ import numpy as np
 
 from .._errors import InputError
 
-__all__ = ["NodeTime", "read_onnxruntime_profile"]
+__all__ = ["NodeTime", "read_onnxruntime_profile", "read_trtexec_profile", "read_openvino_counters",
+           "read_tflite_op_profile", "read_layer_profile", "PROFILE_FORMATS"]
 
 _MAX_PROFILE_BYTES = 512 * 2**20
 
@@ -78,3 +80,165 @@ def read_onnxruntime_profile(path, *, skip_runs: int = 0) -> list[NodeTime]:
         result.append(NodeTime(name=node, op_type=op_type, provider=provider,
                                median_ms=float(np.median(kept)) / 1000.0, runs=len(kept)))
     return result
+
+
+def _read_text(path: Path, what: str) -> str:
+    if not path.is_file():
+        raise InputError(f"{path}: no such {what}")
+    if path.stat().st_size > _MAX_PROFILE_BYTES:
+        raise InputError(f"{path}: larger than {_MAX_PROFILE_BYTES} bytes; not a {what}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text; expected a {what}") from None
+
+
+def read_trtexec_profile(path) -> list[NodeTime]:
+    """Per-layer average times from ``trtexec --exportProfile=FILE`` (TensorRT).
+
+    The file is a JSON list: ``{"count": N}`` (profiled runs) first, then one
+    object per engine layer with ``name`` (fused layers joined by `` + ``) and
+    ``averageMs`` (``timeMs``, ``medianMs`` and ``percentage`` are also present).
+
+    Raises
+    ------
+    InputError
+        For a missing file, other JSON, or a layer without a valid time.
+    """
+    path = Path(path)
+    try:
+        document = json.loads(_read_text(path, "trtexec profile"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not a trtexec profile (JSON expected: {exc})") from None
+    if not isinstance(document, list) or not document or not isinstance(document[0], dict) \
+            or "count" not in document[0]:
+        raise InputError(f"{path}: not a trtexec --exportProfile file (a JSON list starting with {{\"count\": N}})")
+    runs = document[0]["count"]
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise InputError(f"{path}: count must be a positive integer, got {runs!r}")
+    result = []
+    for i, row in enumerate(document[1:], start=1):
+        if not isinstance(row, dict) or not isinstance(row.get("name"), str):
+            raise InputError(f"{path}: entry {i} has no layer name")
+        value = row.get("medianMs", row.get("averageMs"))
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or value != value:
+            raise InputError(f"{path}: layer {row['name']!r} has no valid averageMs/medianMs, got {value!r}")
+        result.append(NodeTime(name=row["name"], op_type="", provider="TensorRT", median_ms=float(value), runs=runs))
+    if not result:
+        raise InputError(f"{path}: no layers in the trtexec profile")
+    return result
+
+
+def read_openvino_counters(path) -> list[NodeTime]:
+    """Per-layer times from OpenVINO ``benchmark_app -report_type average_counters`` (``;``-separated CSV).
+
+    Columns ``layerName;execStatus;layerType;execType;realTime (ms);cpuTime (ms)`` (newer
+    versions add ``numaId``); layers ``NOT_RUN`` and the ``Total`` line are skipped.
+
+    Raises
+    ------
+    InputError
+        For a missing file, missing columns or a non-numeric time.
+    """
+    path = Path(path)
+    lines = [line for line in _read_text(path, "OpenVINO counters report").splitlines() if line.strip()]
+    if not lines:
+        raise InputError(f"{path}: empty; expected benchmark_app's average_counters CSV")
+    header = [h.strip() for h in lines[0].split(";")]
+    for column in ("layerName", "execStatus", "layerType", "realTime (ms)"):
+        if column not in header:
+            raise InputError(f"{path}: missing column {column!r}; expected benchmark_app -report_type "
+                             "average_counters output (layerName;execStatus;layerType;execType;realTime (ms);...)")
+    index = {name: i for i, name in enumerate(header)}
+    result = []
+    for number, line in enumerate(lines[1:], start=2):
+        cells = [c.strip() for c in line.split(";")]
+        if cells[0] in ("Total", "") or len(cells) <= index["realTime (ms)"]:
+            continue
+        if cells[index["execStatus"]] != "EXECUTED":
+            continue
+        try:
+            value = float(cells[index["realTime (ms)"]])
+        except ValueError:
+            raise InputError(f"{path}: line {number}: realTime (ms) {cells[index['realTime (ms)']]!r} is not a "
+                             "number") from None
+        if not value >= 0:
+            raise InputError(f"{path}: line {number}: negative time {value}")
+        result.append(NodeTime(name=cells[0], op_type=cells[index["layerType"]], provider="OpenVINO",
+                               median_ms=value, runs=1))
+    if not result:
+        raise InputError(f"{path}: no EXECUTED layers")
+    return result
+
+
+def read_tflite_op_profile(path) -> list[NodeTime]:
+    """Per-operator average times from TFLite ``benchmark_model --enable_op_profiling=true`` output.
+
+    Reads the ``Run Order`` table after ``Operator-wise Profiling Info for
+    Regular Benchmark Runs:`` (columns ``[node type] [start]? [first] [avg ms] [%]
+    [cdf%] [mem KB] [times called] [Name]``); a delegate partition appears as one
+    row. The average covers all calls of the node in one run, times ``times called``.
+
+    Raises
+    ------
+    InputError
+        When the section is missing or a row cannot be read.
+    """
+    path = Path(path)
+    lines = _read_text(path, "benchmark_model log").splitlines()
+    start = next((i for i, line in enumerate(lines)
+                  if "Operator-wise Profiling Info for Regular Benchmark Runs" in line), None)
+    if start is None:
+        raise InputError(f"{path}: no 'Operator-wise Profiling Info for Regular Benchmark Runs' section; run "
+                         "benchmark_model with --enable_op_profiling=true")
+    header_at = next((i for i in range(start, min(start + 5, len(lines))) if "[node type]" in lines[i]), None)
+    if header_at is None:
+        raise InputError(f"{path}: the op profile has no [node type] header line")
+    columns = re.findall(r"\[([^\]]+)\]", lines[header_at])
+    if "avg ms" not in columns or "Name" not in columns:
+        raise InputError(f"{path}: op profile header lacks [avg ms] or [Name]: {lines[header_at].strip()!r}")
+    numeric = len(columns) - 2          # between node type and Name
+    row_re = re.compile(r"^\s*(?:INFO:\s*)?(.+?)\s+" + r"\s+".join([r"(-?[0-9.]+%?)"] * numeric) + r"\s+(.*)$")
+    result = []
+    for line in lines[header_at + 1:]:
+        if not line.strip() or line.lstrip().startswith("="):
+            break
+        match = row_re.match(line)
+        if match is None:
+            raise InputError(f"{path}: cannot read op profile row {line.strip()[:80]!r}")
+        values = dict(zip(columns[1:-1], match.groups()[1:-1]))
+        avg = float(values["avg ms"])
+        called = int(float(values.get("times called", "1")))
+        result.append(NodeTime(name=match.group(numeric + 2).strip(), op_type=match.group(1).strip(),
+                               provider="TFLite", median_ms=avg * max(called, 1), runs=1))
+    if not result:
+        raise InputError(f"{path}: the op profile has no rows")
+    return result
+
+
+#: Format name -> reader.
+PROFILE_FORMATS = {"onnxruntime": read_onnxruntime_profile, "trtexec": read_trtexec_profile,
+                   "openvino": read_openvino_counters, "tflite": read_tflite_op_profile}
+
+
+def read_layer_profile(path, format: str = "auto") -> list[NodeTime]:
+    """Read a vendor profile, detecting the format from the content when ``format`` is ``auto``.
+
+    Raises
+    ------
+    InputError
+        For an unknown format name or content no reader accepts.
+    """
+    if format != "auto":
+        if format not in PROFILE_FORMATS:
+            raise InputError(f"unknown profile format {format!r}; known: auto, {', '.join(PROFILE_FORMATS)}")
+        return PROFILE_FORMATS[format](path)
+    text = _read_text(Path(path), "layer profile")
+    head = text[:4096]
+    if "layerName;" in head:
+        return read_openvino_counters(path)
+    if "Operator-wise Profiling Info" in text:
+        return read_tflite_op_profile(path)
+    if '"count"' in head:
+        return read_trtexec_profile(path)
+    return read_onnxruntime_profile(path)

@@ -189,3 +189,42 @@ def test_clock_changes_and_throttling_are_flagged():
     assert "throttled" in throttled.measure(machine.work(0.001)).flags
     plain = Harness(rounds=3, round_s=0.01, warmup_s=0.0, clock=machine.clock, reference=machine.work(0.0001))
     assert plain.measure(machine.work(0.001)).energy_mj is None
+
+
+def test_vendor_profiles_read_into_node_times():
+    from edgeperf.measure import read_layer_profile, read_openvino_counters, read_tflite_op_profile, read_trtexec_profile
+
+    trt = read_trtexec_profile(RECORDED / "trtexec_conv3dense1_profile.json")
+    assert [t.name for t in trt][:2] == ["conv_0 + relu_0", "conv_1 + relu_1"]
+    assert trt[0].median_ms == 0.0210 and trt[0].runs == 1000 and trt[0].provider == "TensorRT"
+    ov = read_openvino_counters(RECORDED / "openvino_conv3dense1_average_counters.csv")
+    assert [(t.name, t.op_type, t.median_ms) for t in ov][0] == ("conv_0", "Convolution", 0.061)
+    assert len(ov) == 5                                   # NOT_RUN input and the Total line skipped
+    tfl = read_tflite_op_profile(RECORDED / "tflite_benchmark_model_conv3dense1.txt")
+    assert [(t.op_type, t.name) for t in tfl][0] == ("CONV_2D", "[conv_0]:0")
+    assert sum(t.median_ms for t in tfl) == pytest.approx(0.062 + 0.065 + 0.015 + 0.001 + 0.011 + 0.006)
+    for path, reader_output in (("trtexec_conv3dense1_profile.json", trt),
+                                ("openvino_conv3dense1_average_counters.csv", ov),
+                                ("tflite_benchmark_model_conv3dense1.txt", tfl),
+                                ("onnxruntime_1.31_conv3dense1_profile.json", None)):
+        detected = read_layer_profile(RECORDED / path)
+        if reader_output is not None:
+            assert detected == reader_output
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("t.json", '[{"count": 10}, {"name": "x", "averageMs": "fast"}]', "no valid averageMs"),
+    ("t.json", '{"layers": []}', "not a trtexec --exportProfile file"),
+    ("o.csv", "name;time\nx;1\n", "missing column 'layerName'"),
+    ("o.csv", "layerName;execStatus;layerType;execType;realTime (ms);cpuTime (ms);\nx;EXECUTED;Conv;j;abc;1;\n",
+     "is not a number"),
+    ("b.txt", "INFO: nothing here\n", "no 'Operator-wise Profiling Info"),
+])
+def test_bad_vendor_profiles(tmp_path, name, content, message):
+    from edgeperf.measure import read_openvino_counters, read_tflite_op_profile, read_trtexec_profile
+
+    reader = {"t.json": read_trtexec_profile, "o.csv": read_openvino_counters, "b.txt": read_tflite_op_profile}[name]
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(InputError, match=message):
+        reader(path)
