@@ -273,40 +273,94 @@ def calibrate(
 
 
 @app.command()
+def sweep(
+    out: str = typer.Option(..., "--out", "-o", help="The sweep CSV (a rerun resumes it; SWEEP.meta.json beside it)."),
+    threads: int = typer.Option(1, "--threads", min=1, help="Intra-op threads."),
+    budget_minutes: float = typer.Option(3.0, "--budget-minutes", help="Sizes the coarse plan."),
+    refine_rounds: int = typer.Option(2, "--refine-rounds", min=0, max=20, help="Adaptive refinement rounds."),
+    power: str = typer.Option("auto", "--power", help="Power source: auto, none, ina3221, rapl, nvml, vcgencmd."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the plan and the refinement."),
+) -> None:
+    """Measure single layers on this device (sparse plan, adaptive refinement) into a resumable sweep file."""
+    from .measure import OnnxRuntimeRunner, open_power_source, plan_sweep, run_sweep
+
+    source = open_power_source(power)
+    measures_power = bool(source.describe().get("power"))
+    plan = plan_sweep(budget_minutes, seed=seed)
+    plan = type(plan)(points=plan.points, refine_rounds=refine_rounds, seed=seed)
+    console = _console()
+    console.print(f"{len(plan.points)} coarse layers x {plan.passes} passes, {refine_rounds} refinement rounds; "
+                  f"power source: {source.describe()['source']}")
+    rows = run_sweep(OnnxRuntimeRunner(threads=threads), out, plan=plan, power=source if measures_power else None,
+                     progress=console.print)
+    console.print(f"wrote {out}: {len(rows)} measurements of {len({r['reference'] for r in rows})} layers; "
+                  f"fit it with: edgeperf fit {out} --out PROFILE.json")
+
+
+@app.command()
 def fit(
-    networks: str = typer.Option(..., "--networks", help="CSV with columns model, latency_ms[, energy_mj]."),
+    sweep_file: Optional[str] = typer.Argument(None, metavar="[SWEEP]", help="A layer sweep from `edgeperf sweep`."),
+    networks: Optional[str] = typer.Option(None, "--networks", help="CSV with columns model, latency_ms[, energy_mj]."),
     out: str = typer.Option(..., "--out", "-o", help="The fitted profile .json to write."),
-    base: str = typer.Option("jetson-nano", "--base", help="Profile supplying fusion rules, peaks and clocks."),
+    base: str = typer.Option("jetson-nano", "--base", help="With --networks: profile supplying fusion rules, peaks "
+                                                             "and clocks."),
     name: Optional[str] = typer.Option(None, "--name", help="Name of the fitted profile."),
     precision: Optional[str] = typer.Option(None, help="Precision the networks were measured at."),
     input_shape: List[str] = typer.Option([], "--input-shape", help="NAME=1x3x224x224 for dynamic inputs."),
 ) -> None:
-    """Fit a profile's layer models to measured whole-network latencies (and energy)."""
+    """Fit a profile to a layer sweep (SWEEP) or to measured whole-network latencies (--networks)."""
     from .profiles import fit_from_networks, read_network_table
 
-    shapes = dict(parse_input_shape(text) for text in input_shape)
-    result = fit_from_networks(read_network_table(networks), load_profile(base), name=name, precision=precision,
-                               source=networks, input_shapes=shapes)
+    if (sweep_file is None) == (networks is None):
+        raise InputError("give either a SWEEP file (from edgeperf sweep) or --networks TABLE.csv, not both or neither")
+    console = _console()
+    if sweep_file is not None:
+        from .measure import fit_sweep
+
+        result = fit_sweep(sweep_file, name=name or Path(sweep_file).stem, progress=console.print)
+    else:
+        shapes = dict(parse_input_shape(text) for text in input_shape)
+        result = fit_from_networks(read_network_table(networks), load_profile(base), name=name, precision=precision,
+                                   source=networks, input_shapes=shapes)
     write_text_atomic(out, json.dumps(result.document, indent=2, allow_nan=False) + "\n")
     cv = result.cross_validation
-    _console().print(f"wrote {out}: {cv['n']} networks, cross-validated MAPE {100 * cv['mape']:.1f} %, "
-                     f"{100 * cv['within_10pct']:.0f} % within +-10 %, Spearman {format_rho(cv['spearman'])}; "
-                     f"fitted classes: {', '.join(result.fitted_classes)}")
+    what = "layers" if sweep_file is not None else "networks"
+    console.print(f"wrote {out}: {cv['n']} {what}, cross-validated MAPE {100 * cv['mape']:.1f} %, "
+                  f"{100 * cv['within_10pct']:.0f} % within +-10 %, Spearman {format_rho(cv['spearman'])}; "
+                  f"fitted classes: {', '.join(result.fitted_classes)}")
 
 
 @app.command()
 def validate(
-    table: str = typer.Option(..., "--table", help="CSV with columns model, latency_ms of measured networks."),
+    models: Optional[List[str]] = typer.Argument(None, metavar="[MODEL]...",
+                                                 help="Models to measure on this device (files or zoo:NAME)."),
+    table: Optional[str] = typer.Option(None, "--table", help="CSV with columns model, latency_ms (no device needed)."),
     platform: str = typer.Option(..., "--platform", "-p", help="Profile to validate."),
     precision: Optional[str] = typer.Option(None, help="Precision the networks were measured at."),
+    layers: bool = typer.Option(False, "--layers", help="With MODELs: also compare layer by layer (ORT profiler)."),
+    threads: int = typer.Option(1, "--threads", min=1, help="With MODELs: intra-op threads."),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv."),
 ) -> None:
-    """Compare a profile's predictions with a table of measured latencies (no device needed)."""
+    """Compare a profile's predictions with measurements: a table of them, or MODELs measured on this device."""
     from .profiles import read_network_table, validate_table
 
-    report = validate_table(read_network_table(table), load_profile(platform), precision=precision)
+    if bool(models) == bool(table):
+        raise InputError("give MODEL... to measure on this device or --table TABLE.csv, not both or neither")
+    profile = load_profile(platform)
+    console = _console()
+    device = None
+    if models:
+        from .measure import Harness, OnnxRuntimeRunner, validate_on_device
+
+        device = validate_on_device(models, profile, runner=OnnxRuntimeRunner(threads=threads),
+                                    harness=Harness(rounds=7, round_s=0.1, warmup_s=0.2), precision=precision,
+                                    layers=layers, progress=console.print if output_format is OutputFormat.table
+                                    else lambda message: None)
+        report = device.report
+    else:
+        report = validate_table(read_network_table(table), profile, precision=precision)
     if output_format is OutputFormat.json:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        sys.stdout.write(json.dumps(device.to_dict() if device else report.to_dict(), indent=2) + "\n")
         return
     if output_format is OutputFormat.csv:
         sys.stdout.write(_csv(["model", "measured_ms", "predicted_ms", "error"],
@@ -319,11 +373,23 @@ def validate(
         table_view.add_column(header, justify=justify, overflow="fold")
     for row in report.rows:
         table_view.add_row(row.model, f"{row.measured_ms:.4g}", f"{row.predicted_ms:.4g}", f"{100 * row.error:+.1f}%")
-    console = _console()
     console.print(table_view)
+    if device is not None and device.layers:
+        layer_view = Table(title="layer by layer (onnxruntime profiler)", title_justify="left")
+        for header in ("model", "layer", "op", "measured ms", "predicted ms", "error"):
+            layer_view.add_column(header, justify="right" if "ms" in header or header == "error" else "left",
+                                  overflow="fold")
+        for c in device.layers:
+            error = f"{100 * (c.predicted_ms - c.measured_ms) / c.measured_ms:+.0f}%" \
+                if c.predicted_ms is not None and c.measured_ms > 0 else "runtime-only"
+            layer_view.add_row(c.model, c.layer, c.op_type, f"{c.measured_ms:.4f}",
+                               f"{c.predicted_ms:.4f}" if c.predicted_ms is not None else "-", error)
+        console.print(layer_view)
     summary = report.summary
     console.print(f"n {summary['n']}, MAPE {100 * summary['mape']:.1f} %, within +-10 % "
                   f"{100 * summary['within_10pct']:.0f} %, Spearman {format_rho(summary['spearman'])}")
+    if device is not None and device.flagged:
+        console.print("flagged measurements: " + ", ".join(f"{k} {v}" for k, v in device.flagged.items()))
 
 
 @zoo_app.command("list")

@@ -1,8 +1,8 @@
 """Measurement on real devices: runners, a drift-correcting timing harness, profiler readers.
 
-Built so far: the onnxruntime runner, the timing harness, onnxruntime's profiler reader and the
-whole-network calibration loop (``calibrate``). Single-layer adaptive sweeps, power sources and
-the other runners are the calibration issue's next steps. ``import edgeperf`` does not import this package's runtime dependencies.
+Runners (onnxruntime), the drift-correcting timing harness, power/temperature/clock sources,
+vendor profiler readers, single-layer adaptive sweeps (``run_sweep``, ``fit_sweep``), the
+whole-network calibration loop (``calibrate``) and on-device validation (``validate_on_device``). ``import edgeperf`` does not import this package's runtime dependencies.
 """
 
 from ._calibrate import (
@@ -51,7 +51,18 @@ from ._sources import (
     parse_vcgencmd,
     rapl_delta_uj,
 )
+from ._sweep import (
+    EMPTY_LAYER,
+    LAYER_SWEEP_COLUMNS,
+    STEP_CANDIDATES,
+    SweepPlan,
+    fit_sweep,
+    plan_sweep,
+    read_layer_sweep,
+    run_sweep,
+)
 from ._trace import MAX_TRACE_BYTES, read_trace_csv
+from ._validate import DeviceValidation, LayerComparison, validate_on_device
 
 __all__ = ["SWEEP_COLUMNS", "EXCLUDING_FLAGS", "OPTIONAL_COLUMNS", "VALIDATION_NETWORKS", "CalibrationPlan", "CalibrationResult", "calibrate",
            "plan_calibration", "read_sweep", "device_info", "Harness", "Timing", "matmul_reference", "LoadedModel", "OnnxRuntimeRunner", "NodeTime",
@@ -59,4 +70,6 @@ __all__ = ["SWEEP_COLUMNS", "EXCLUDING_FLAGS", "OPTIONAL_COLUMNS", "VALIDATION_N
            "read_tflite_op_profile", "read_trtexec_profile", "MAX_TRACE_BYTES", "read_trace_csv", "OFFLINE_C", "SOURCES", "ApexSource",
            "ClockSource", "CsvPowerReplay", "Ina3221Source", "NullSource", "NvmlSource", "RaplSource", "Reading",
            "TegrastatsSource", "ThermalZoneSource", "VcgencmdSource", "decode_throttled", "discover_sources",
-           "integrate_mj", "open_power_source", "open_temperature", "parse_tegrastats", "parse_vcgencmd", "rapl_delta_uj"]
+           "integrate_mj", "open_power_source", "open_temperature", "parse_tegrastats", "EMPTY_LAYER",
+           "LAYER_SWEEP_COLUMNS", "STEP_CANDIDATES", "SweepPlan", "fit_sweep", "plan_sweep", "read_layer_sweep",
+           "run_sweep", "DeviceValidation", "LayerComparison", "validate_on_device", "parse_vcgencmd", "rapl_delta_uj"]

@@ -32,7 +32,7 @@ from ._device import device_info
 from ._harness import Harness
 
 __all__ = ["CalibrationPlan", "plan_calibration", "calibrate", "CalibrationResult", "read_sweep", "SWEEP_COLUMNS",
-           "OPTIONAL_COLUMNS", "EXCLUDING_FLAGS",
+           "OPTIONAL_COLUMNS", "EXCLUDING_FLAGS", "base_document", "measure_roofline",
            "VALIDATION_NETWORKS"]
 
 SWEEP_COLUMNS = ("reference", "input_size", "role", "pass", "latency_ms", "raw_latency_ms", "spread", "drift",
@@ -173,24 +173,25 @@ def _measure_network(runner, harness, reference: str, size: int | None):
     return harness.measure(runner.load(model.SerializeToString()).run)
 
 
-def _base_document(name: str, runner, roofline: dict, info: dict) -> dict:
+def base_document(name: str, settings: dict, roofline: dict, info: dict) -> dict:
+    """The profile a calibration starts from: measured roofline peaks, onnxruntime's fusion rules, no power."""
     measured = "measured"
     today = _dt.date.today().isoformat()
     value = lambda v, note: {"value": round(v, 3), "source": measured, "note": note}  # noqa: E731
     return {
         "schema_version": 1, "name": name, "version": today, "kind": "calibrated",
-        "title": f"{info.get('cpu') or 'this machine'}: {runner.name} {runner.settings()['version']}, "
-                 f"{runner.threads} thread(s)",
+        "title": f"{info.get('cpu') or 'this machine'}: {settings['name']} {settings['version']}, "
+                 f"{settings['threads']} thread(s)",
         "quality": "calibrated (replaced after fitting)",
         "sources": {
-            measured: f"measured by edgeperf calibrate on {today} on this device through {runner.name} "
-                      f"{runner.settings()['version']} ({runner.threads} thread(s)): 1024^3 fp32 MatMul and "
+            measured: f"measured by edgeperf on {today} on this device through {settings['name']} "
+                      f"{settings['version']} ({settings['threads']} thread(s)): 1024^3 fp32 MatMul and "
                       f"16 Mi-element Add probes",
             "ort-fusion": "onnxruntime graph optimizations documentation: Conv+BatchNormalization folding, "
                           "Conv/Gemm + activation fusion, Conv + Add (+ Relu) fusion in the NCHWc layout, "
                           "MatMul + Add to Gemm; Q/DQ pairs folded into quantized kernels",
         },
-        "runtime": runner.settings(), "device": info,
+        "runtime": dict(settings), "device": info,
         "precisions": {"fp32": {"peak_gflops": value(roofline["peak_gflops"], "1024^3 MatMul")}},
         "default_precision": "fp32",
         "memory_bandwidth_gbps": value(roofline["bandwidth_gbps"], "Add of two 64 MiB tensors, 3 x 64 MiB moved"),
@@ -293,7 +294,7 @@ def calibrate(name: str, *, runner, sweep_path, budget_minutes: float = 10.0, ha
         return NetworkSample(model=f"zoo:{reference}", latency_ms=statistics.median(groups[key]), line=line,
                              input_shape=f"input=1x3x{size}x{size}" if size else None, energy_mj=energy)
 
-    base = parse_profile(_base_document(name, runner, roofline, info), where=name)
+    base = parse_profile(base_document(name, runner.settings(), roofline, info), where=name)
     samples = [sample(key, i) for i, key in enumerate(groups) if key[2] == "train"]
     if len(samples) < 3:
         raise InputError(f"{sweep_path}: fewer than 3 training measurements; run calibrate again to complete it")

@@ -127,16 +127,22 @@ def _positive(text: str, where: str) -> float:
     return value
 
 
-def _unit_profile(base: Profile) -> Profile:
-    """The base profile with every class modelled as bare roofline times (the fit's features)."""
+def _unit_profile(base: Profile, steps: dict | None = None) -> Profile:
+    """The base profile with every class modelled as bare roofline times (the fit's features).
+
+    ``steps`` (operator class -> ``{dim: {"par": n}}``) pads that class's work to step widths.
+    """
     document = copy.deepcopy(dict(base.document))
+    source = next(iter(base.sources))
     unit = {"form": "step_linear", "params": {"compute_scale": 1.0, "memory_scale": 1.0, "overhead_ms": 0.0},
-            "source": next(iter(base.sources))}
+            "source": source}
     document["layer_models"] = {"default": unit}
+    for op_class, class_steps in (steps or {}).items():
+        document["layer_models"][op_class] = {**unit, "params": {**unit["params"], "steps": class_steps}}
     return parse_profile(document, where=f"{base.name} (unit)")
 
 
-def network_features(samples, base: Profile, precision: str | None = None, input_shapes=None):
+def network_features(samples, base: Profile, precision: str | None = None, input_shapes=None, steps=None):
     """The fit's design matrix: per network and class, [layer count, roofline compute ms, roofline memory ms].
 
     Returns
@@ -149,7 +155,7 @@ def network_features(samples, base: Profile, precision: str | None = None, input
     precision : str
         The precision the features were computed at.
     """
-    unit = _unit_profile(base)
+    unit = _unit_profile(base, steps)
     point = resolve_operating_point(base)
     rows, classes_seen, chosen = [], set(), None
     per_network = []
@@ -243,7 +249,8 @@ class FitResult:
 
 
 def fit_from_networks(samples, base: Profile, *, name: str | None = None, precision: str | None = None,
-                      source: str = "", input_shapes=None, folds: int = 5, seed: int = 0) -> FitResult:
+                      source: str = "", input_shapes=None, folds: int = 5, seed: int = 0,
+                      steps: dict | None = None) -> FitResult:
     """Fit per-class step-linear layer models (and power, given energy) to measured networks.
 
     Parameters
@@ -259,6 +266,9 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
         Where the measurements come from (stored as the fit's source).
     folds : int
         Cross-validation folds (at most the number of samples).
+    steps : dict, optional
+        Operator class -> step widths (``{"c_out": {"par": 8}}``) its work is padded to, kept in
+        the fitted model (found from the data by layer sweeps).
 
     Returns
     -------
@@ -272,7 +282,7 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     samples = tuple(samples)
     if len(samples) < 3:
         raise InputError(f"fitting needs at least 3 measured networks, got {len(samples)}")
-    x, classes, per_network, chosen = network_features(samples, base, precision, input_shapes)
+    x, classes, per_network, chosen = network_features(samples, base, precision, input_shapes, steps)
     y = np.array([s.latency_ms for s in samples])
     folds = max(2, min(folds, len(samples)))
     best = min(_RIDGE_GRID, key=lambda ridge: _cross_validate(x, y, ridge, folds, seed)[1]["mape"])
@@ -293,9 +303,11 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     models = dict(document["layer_models"])
     for i, op_class in enumerate(classes):
         overhead, compute_scale, memory_scale = w[3 * i: 3 * i + 3]
-        models[op_class] = {"form": "step_linear", "source": key,
-                            "params": {"overhead_ms": float(overhead), "compute_scale": float(compute_scale),
-                                       "memory_scale": float(memory_scale)}}
+        params = {"overhead_ms": float(overhead), "compute_scale": float(compute_scale),
+                  "memory_scale": float(memory_scale)}
+        if steps and op_class in steps:
+            params["steps"] = steps[op_class]
+        models[op_class] = {"form": "step_linear", "source": key, "params": params}
     document["layer_models"] = models
     energies = [s.energy_mj for s in samples]
     if all(e is not None for e in energies):

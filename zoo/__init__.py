@@ -18,10 +18,12 @@ from onnx import TensorProto
 
 from ._builder import IR_VERSION, OPSET, NetBuilder
 from ._catalog import Accuracy, Catalog, load_catalog
+from ._layers import LAYER_KINDS, build_layer, layer_input_shape, layer_reference, parse_layer
 from ._nas import FBNET_CHOICES, NB201_OPS, SPACES, random_nb201
 from ._registry import ENTRIES, ZooEntry
 
-__all__ = ["Accuracy", "Catalog", "load_catalog", "ZooEntry", "ENTRIES", "SPACES", "NB201_OPS", "FBNET_CHOICES", "random_nb201", "list_entries", "list_spaces", "build_model",
+__all__ = ["Accuracy", "Catalog", "load_catalog", "ZooEntry", "ENTRIES", "SPACES", "NB201_OPS", "FBNET_CHOICES", "random_nb201", "LAYER_KINDS", "parse_layer",
+           "layer_reference", "list_entries", "list_spaces", "build_model",
            "build_space_model", "build_graph", "summary", "export_model", "NetBuilder", "IR_VERSION", "OPSET"]
 
 
@@ -61,6 +63,9 @@ def build_model(name: str, *, weights: bool = False, input_size: tuple[int, ...]
     InputError
         For a non-positive batch or input size.
     """
+    space, sep, arch = name.partition(":")
+    if sep:                        # SPACE:ARCH, e.g. layer:conv,cin=16,cout=32,hw=28 or nb201:|...|
+        return build_space_model(space, arch, weights=weights, batch=batch, seed=seed)
     name, suffix_width = split_width(name)
     width = width if width is not None else suffix_width
     if name not in ENTRIES:
@@ -129,8 +134,12 @@ def build_space_model(space: str, arch: str, *, weights: bool = False, batch: in
     ModelError
         For an unknown space or an invalid architecture string.
     """
+    if space == "layer":
+        kind, params = parse_layer(arch)
+        builder = NetBuilder(f"layer-{kind}", (batch, *layer_input_shape(kind, params)), weights=weights, seed=seed)
+        return builder.build(build_layer(builder, kind, params))
     if space not in SPACES:
-        raise ModelError(f"zoo has no search space {space!r}; spaces: {', '.join(list_spaces())}")
+        raise ModelError(f"zoo has no search space {space!r}; spaces: {', '.join(list_spaces())}, layer")
     build, shape = SPACES[space]
     builder = NetBuilder(f"{space}", (batch, *shape), weights=weights, seed=seed)
     return builder.build(build(builder, arch))

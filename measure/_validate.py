@@ -1,0 +1,113 @@
+"""Validate a profile on the device itself: measure whole networks, compare with the estimate, layer by layer.
+
+Each model runs through the runner under the drift-correcting harness; the
+prediction comes from :func:`edgeperf.estimate` with the profile. Where the
+runtime profiles layers (onnxruntime's profiler), each executed kernel is
+matched to the estimate's layer: onnxruntime names a fused kernel after the
+last node of the chain, with a suffix such as ``_nchwc``; kernels the model
+does not contain (layout reorders) are reported as runtime-only time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._errors import InputError
+
+__all__ = ["LayerComparison", "DeviceValidation", "validate_on_device"]
+
+_SUFFIXES = ("_nchwc", "_token", "_fused")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerComparison:
+    """One executed kernel: measured (runtime profiler) and predicted time (ms)."""
+
+    model: str
+    layer: str
+    op_type: str
+    measured_ms: float
+    predicted_ms: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceValidation:
+    """Whole-network report (``ValidationReport``), per-layer comparisons, and measurements flagged."""
+
+    report: object
+    layers: tuple[LayerComparison, ...]
+    flagged: dict
+
+    def to_dict(self) -> dict:
+        document = self.report.to_dict()
+        document["flagged"] = self.flagged
+        document["layers"] = [{"model": c.model, "layer": c.layer, "op_type": c.op_type,
+                               "measured_ms": c.measured_ms, "predicted_ms": c.predicted_ms} for c in self.layers]
+        return document
+
+
+def _runnable(reference: str):
+    from ..zoo import build_model
+
+    if reference.startswith("zoo:"):
+        return build_model(reference.removeprefix("zoo:"), weights=True).SerializeToString()
+    return reference
+
+
+def _match(name: str, estimate) -> object | None:
+    base = name
+    for suffix in _SUFFIXES:
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    for layer in estimate.layers:
+        if base in layer.nodes or name in layer.nodes:
+            return layer
+    return None
+
+
+def validate_on_device(models, profile, *, runner, harness, precision: str | None = None, layers: bool = False,
+                       progress=lambda message: None) -> DeviceValidation:
+    """Measure each model on this device and compare with the profile's estimate.
+
+    Parameters
+    ----------
+    models : sequence of str
+        Model files or zoo references.
+    profile : Profile
+    runner : OnnxRuntimeRunner
+    harness : Harness
+    layers : bool
+        Also compare layer by layer through the runtime's profiler.
+
+    Returns
+    -------
+    DeviceValidation
+
+    Raises
+    ------
+    InputError
+        With no models.
+    """
+    from .. import estimate
+    from ..profiles import NetworkSample, validate_table
+
+    if not models:
+        raise InputError("give at least one MODEL to measure, or --table with measured latencies")
+    samples, comparisons = [], []
+    flagged: dict[str, int] = {}
+    for line, reference in enumerate(models, start=1):
+        runnable = _runnable(reference)
+        timing = harness.measure(runner.load(runnable).run)
+        for flag in timing.flags:
+            flagged[flag] = flagged.get(flag, 0) + 1
+        samples.append(NetworkSample(model=reference, latency_ms=timing.median_ms, line=line))
+        progress(f"{reference}: measured {timing.median_ms:.3f} ms {' '.join(timing.flags)}".rstrip())
+        if layers:
+            est = estimate(reference, profile, precision=precision)
+            for node in runner.profile(runnable):
+                layer = _match(node.name, est)
+                comparisons.append(LayerComparison(model=reference, layer=layer.name if layer else node.name,
+                                                   op_type=node.op_type, measured_ms=node.median_ms,
+                                                   predicted_ms=layer.latency_ms if layer else None))
+    report = validate_table(samples, profile, precision=precision)
+    return DeviceValidation(report=report, layers=tuple(comparisons), flagged=flagged)

@@ -1,0 +1,140 @@
+"""Layer sweeps: real measurement (briefly), resumption, the writer lock, step widths found from data."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+
+import pytest
+
+import edgeperf
+from edgeperf.measure import (
+    EMPTY_LAYER,
+    LAYER_SWEEP_COLUMNS,
+    Harness,
+    SweepPlan,
+    fit_sweep,
+    plan_sweep,
+    read_layer_sweep,
+    run_sweep,
+)
+from edgeperf.zoo import layer_reference, parse_layer
+
+
+def test_plan_is_seeded_and_bounded():
+    a, b = plan_sweep(3.0, seed=1), plan_sweep(3.0, seed=1)
+    assert a.points == b.points and len(set(a.points)) == len(a.points)
+    kinds = {parse_layer(p.removeprefix("zoo:layer:"))[0] for p in a.points}
+    assert kinds == {"conv", "dwconv", "gemm", "maxpool", "avgpool", "add", "relu", "sigmoid"}
+    assert len(plan_sweep(12.0).points) > len(a.points)
+    with pytest.raises(edgeperf.InputError):
+        plan_sweep(0)
+
+
+def test_layer_references_build_and_estimate():
+    est = edgeperf.estimate(layer_reference("conv", cin=16, cout=32, hw=28, k=3, s=1), "raspberry-pi-4")
+    assert est.layers[0].macs == 32 * 28 * 28 * 16 * 9
+    with pytest.raises(edgeperf.ModelError, match="outside 1..8192"):
+        edgeperf.estimate("zoo:layer:conv,cin=99999,cout=1,hw=1", "jetson-nano")
+    with pytest.raises(edgeperf.ModelError, match="unknown layer kind"):
+        edgeperf.estimate("zoo:layer:lstm,c=1", "jetson-nano")
+
+
+def test_sweep_measures_for_real_resumes_and_refines(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from edgeperf.measure import OnnxRuntimeRunner
+
+    points = ("zoo:layer:conv,cin=8,cout=16,hw=14,k=3,s=1", "zoo:layer:conv,cin=16,cout=24,hw=14,k=1,s=1",
+              "zoo:layer:gemm,cin=64,cout=32", "zoo:layer:relu,c=16,hw=14")
+    plan = SweepPlan(points=points, refine_rounds=1, refine_points=1, passes=1, rounds=3, round_s=0.005)
+    harness = Harness(rounds=3, round_s=0.005, warmup_s=0.0)
+    path = tmp_path / "s.csv"
+    rows = run_sweep(OnnxRuntimeRunner(threads=1), path, plan=plan, harness=harness)
+    references = [r["reference"] for r in rows]
+    assert references.count(EMPTY_LAYER) == 1 and set(points) <= set(references)
+    refined = [r for r in rows if r["round"] in (1, "1")]
+    assert 1 <= len(refined) <= 2                       # neighbours of the worst-fitted point
+    assert list(read_layer_sweep(path)[0]) == list(LAYER_SWEEP_COLUMNS)
+    meta = json.loads((tmp_path / "s.csv.meta.json").read_text())
+    assert meta["roofline"]["peak_gflops"] > 0 and meta["runtime"]["threads"] == 1
+    again = run_sweep(OnnxRuntimeRunner(threads=1), path, plan=plan, harness=harness)
+    assert len(again) == len(rows)                       # nothing re-measured
+    assert not (tmp_path / "s.csv.lock").exists()
+
+
+def test_a_second_writer_is_refused_and_a_dead_ones_lock_taken_over(tmp_path):
+    from edgeperf._lock import exclusive
+
+    path = tmp_path / "s.csv"
+    with exclusive(path):
+        with pytest.raises(edgeperf.InputError, match="another edgeperf process"):
+            with exclusive(path):
+                pass
+    (tmp_path / "s.csv.lock").write_text(str(os.getppid()))         # a live process holds it
+    with pytest.raises(edgeperf.InputError, match=f"pid {os.getppid()}"):
+        with exclusive(path):
+            pass
+    (tmp_path / "s.csv.lock").write_text("999999999")               # its writer is gone: stale
+    with exclusive(path):
+        assert (tmp_path / "s.csv.lock").read_text() == str(os.getpid())
+
+
+def synthetic_sweep(tmp_path, par):
+    """A sweep file whose conv times follow padding of c_out to ``par`` exactly: t = 2 x padded roofline + 0.01."""
+    meta = {"runtime": {"name": "onnxruntime", "version": "test", "threads": 1},
+            "device": {"cpu": "synthetic"}, "roofline": {"peak_gflops": 100.0, "bandwidth_gbps": 20.0}}
+    (tmp_path / "s.csv.meta.json").write_text(json.dumps(meta))
+    rows = []
+
+    def row(ref, kind, ms):
+        return dict(reference=ref, kind=kind, round=0, latency_ms=ms, raw_latency_ms=ms, spread=0.01, drift=1.0,
+                    flags="", reference_ms=0.1, measured_at="2026-11-22T00:00:00", energy_mj="", power_mw="")
+
+    rows.append(row(EMPTY_LAYER, "relu", 0.001))
+    for cin, cout, hw in [(8, 17, 28), (16, 30, 14), (32, 33, 14), (24, 41, 28), (64, 57, 7), (12, 63, 28),
+                          (40, 70, 14), (48, 81, 7), (20, 95, 14), (60, 100, 7), (30, 9, 28), (50, 47, 14)]:
+        flops = 2 * cout * hw * hw * cin * 9
+        padded = flops * math.ceil(cout / par) * par / cout
+        ms = 2 * padded / 100e6 + 0.01 + 0.001          # plus the per-call overhead the fit subtracts
+        rows.append(row(layer_reference("conv", cin=cin, cout=cout, hw=hw, k=3, s=1), "conv", ms))
+    with open(tmp_path / "s.csv", "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=LAYER_SWEEP_COLUMNS)
+        writer.writeheader()
+        writer.writerows({**r, "pass": 0} for r in rows)
+    return tmp_path / "s.csv"
+
+
+def test_fit_discovers_the_step_width_from_the_data(tmp_path):
+    result = fit_sweep(synthetic_sweep(tmp_path, 16), name="synthetic")
+    provenance = result.document["provenance"]
+    assert provenance["step_widths"] == {"conv": {"c_out": {"par": 16}}}
+    assert provenance["per_call_overhead_ms"] == pytest.approx(0.001)
+    assert result.cross_validation["mape"] < 0.01
+    conv = result.document["layer_models"]["conv"]["params"]
+    assert conv["compute_scale"] == pytest.approx(2.0, rel=0.02) and conv["steps"] == {"c_out": {"par": 16}}
+    plain = fit_sweep(synthetic_sweep(tmp_path, 1), name="plain")
+    assert plain.document["provenance"]["step_widths"] == {}
+
+
+def test_bad_sweeps(tmp_path):
+    path = tmp_path / "s.csv"
+    with pytest.raises(edgeperf.InputError, match="no such sweep"):
+        fit_sweep(path, name="x")
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(edgeperf.InputError, match="not an edgeperf layer sweep"):
+        read_layer_sweep(path)
+    synthetic_sweep(tmp_path, 1)
+    rows = list(csv.DictReader(path.open()))
+    rows[1]["latency_ms"] = "-3"
+    with open(path, "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=LAYER_SWEEP_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(edgeperf.InputError, match="latency_ms must be a positive number"):
+        read_layer_sweep(path)
+    synthetic_sweep(tmp_path, 1)
+    (tmp_path / "s.csv.meta.json").unlink()
+    with pytest.raises(edgeperf.InputError, match="meta.json: missing"):
+        fit_sweep(path, name="x")
