@@ -138,3 +138,19 @@ def test_bad_sweeps(tmp_path):
     (tmp_path / "s.csv.meta.json").unlink()
     with pytest.raises(edgeperf.InputError, match="meta.json: missing"):
         fit_sweep(path, name="x")
+
+
+def test_cli_fit_sweep_and_validate_on_device(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    from edgeperf.cli import main
+
+    sweep = synthetic_sweep(tmp_path, 8)
+    assert main(["fit", str(sweep), "--out", str(tmp_path / "p.json")]) == 0
+    out = capsys.readouterr().out
+    assert "step width 8" in out and "12 layers" in out
+    assert main(["validate", "zoo:conv3dense1", "-p", str(tmp_path / "p.json"), "--layers", "-f", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["rows"][0]["model"] == "zoo:conv3dense1" and document["rows"][0]["measured_ms"] > 0
+    assert {layer["layer"] for layer in document["layers"]} >= {"conv_0", "gemm_0"}
+    assert main(["fit", str(sweep), "--networks", "x.csv", "--out", str(tmp_path / "q.json")]) == 2
+    assert "not both or neither" in capsys.readouterr().err
