@@ -474,12 +474,14 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, prog_name="edgeperf")
     except SystemExit as exc:
         code = exc.code
+        if code == 130:           # typer turns Ctrl-C into exit status 130 without a word
+            sys.stderr.write("edgeperf: interrupted; what was measured or evaluated is kept, rerun to continue\n")
         return code if isinstance(code, int) else (0 if code is None else 2)
     except EdgeperfError as exc:
         sys.stderr.write(f"edgeperf: error: {_one_line(exc)}\n")
         return 2
     except KeyboardInterrupt:
-        sys.stderr.write("edgeperf: interrupted\n")
+        sys.stderr.write("edgeperf: interrupted; what was measured or evaluated is kept, rerun to continue\n")
         return 130
     except MemoryError:
         sys.stderr.write("edgeperf: error: out of memory; the model is too large for this machine\n")

@@ -41,7 +41,7 @@ def _optuna():
     except ImportError:
         raise InputError("sampled search needs optuna: pip install 'edgeperf[search]' "
                          "(or search exhaustively without --trials)") from None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)   # a Ctrl-C is reported by the CLI in one line
     return optuna
 
 

@@ -28,6 +28,7 @@ from ._profilers import (
     read_tflite_op_profile,
     read_trtexec_profile,
 )
+from ._runners import RUNNERS, TfliteRunner, TorchRunner, make_runner
 from ._sources import (
     OFFLINE_C,
     SOURCES,
@@ -72,4 +73,5 @@ __all__ = ["SWEEP_COLUMNS", "EXCLUDING_FLAGS", "OPTIONAL_COLUMNS", "VALIDATION_N
            "TegrastatsSource", "ThermalZoneSource", "VcgencmdSource", "decode_throttled", "discover_sources",
            "integrate_mj", "open_power_source", "open_temperature", "parse_tegrastats", "EMPTY_LAYER",
            "LAYER_SWEEP_COLUMNS", "STEP_CANDIDATES", "SweepPlan", "fit_sweep", "plan_sweep", "read_layer_sweep",
-           "run_sweep", "DeviceValidation", "LayerComparison", "validate_on_device", "parse_vcgencmd", "rapl_delta_uj"]
+           "run_sweep", "DeviceValidation", "LayerComparison", "validate_on_device", "RUNNERS", "TfliteRunner",
+           "TorchRunner", "make_runner", "parse_vcgencmd", "rapl_delta_uj"]

@@ -28,8 +28,10 @@ from pathlib import Path
 
 from .._atomic import write_text_atomic
 from .._errors import InputError
+from .._lock import exclusive
 from ._device import device_info
 from ._harness import Harness
+from ._meta import check_or_record
 
 __all__ = ["CalibrationPlan", "plan_calibration", "calibrate", "CalibrationResult", "read_sweep", "SWEEP_COLUMNS",
            "OPTIONAL_COLUMNS", "EXCLUDING_FLAGS", "base_document", "measure_roofline",
@@ -106,13 +108,20 @@ def read_sweep(path) -> list[dict]:
     path = Path(path)
     if not path.exists():
         return []
-    with open(path, newline="", encoding="utf-8") as stream:
-        reader = csv.DictReader(stream)
-        missing = [c for c in SWEEP_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"{path}: not an edgeperf sweep file (missing columns {missing}); "
-                             "give a new path or the file of an earlier calibration")
-        rows = list(reader)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; give a sweep .csv file")
+    try:
+        with open(path, newline="", encoding="utf-8") as stream:
+            reader = csv.DictReader(stream)
+            missing = [c for c in SWEEP_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InputError(f"{path}: not an edgeperf sweep file (missing columns {missing}); "
+                                 "give a new path or the file of an earlier calibration")
+            rows = list(reader)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text; a sweep is a CSV file") from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a valid CSV file ({exc})") from None
     for line, row in enumerate(rows, start=2):
         for column in ("latency_ms", "reference_ms"):
             try:
@@ -238,16 +247,23 @@ def calibrate(name: str, *, runner, sweep_path, budget_minutes: float = 10.0, ha
     -------
     CalibrationResult
     """
-    from ..profiles import NetworkSample, fit_from_networks, parse_profile, validate_table
 
     plan = plan or plan_calibration(budget_minutes)
     harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.1, power=power,
                                  temperature_c=temperature_c, max_temp_c=max_temp_c)
     sweep_path = Path(sweep_path)
+    with exclusive(sweep_path):
+        return _calibrate_locked(name, runner, sweep_path, plan, harness, progress, power)
+
+
+def _calibrate_locked(name, runner, sweep_path: Path, plan, harness, progress, power) -> CalibrationResult:
+    from ..profiles import NetworkSample, fit_from_networks, parse_profile, validate_table
+
     rows = read_sweep(sweep_path)
     done = {(row["reference"], row["input_size"], row["role"], row["pass"]) for row in rows}
     reused = len(rows)
     info = device_info()
+    check_or_record(sweep_path, runner.settings(), info)
     roofline = measure_roofline(runner, harness)
     progress(f"roofline: {roofline['peak_gflops']:.1f} GFLOP/s, {roofline['bandwidth_gbps']:.1f} GB/s")
     items = [(ref, size, "train") for ref, size in plan.training] + [(ref, None, "validate") for ref in plan.validation]

@@ -41,6 +41,7 @@ from .._atomic import write_text_atomic
 from .._errors import InputError
 from .._lock import exclusive
 from ._harness import Harness
+from ._meta import check_or_record, meta_path
 
 __all__ = ["SweepPlan", "plan_sweep", "run_sweep", "read_layer_sweep", "fit_sweep", "LAYER_SWEEP_COLUMNS",
            "EMPTY_LAYER", "STEP_CANDIDATES"]
@@ -162,6 +163,8 @@ def read_layer_sweep(path) -> list[dict]:
             rows = list(reader)
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text; a sweep is a CSV file") from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a valid CSV file ({exc})") from None
     for line, row in enumerate(rows, start=2):
         if not str(row.get("reference", "")).startswith("zoo:layer:"):
             raise InputError(f"{path}:{line}: reference {row.get('reference')!r} is not a zoo:layer: reference")
@@ -180,10 +183,6 @@ def _write(path: Path, rows: list[dict]) -> None:
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(path, out.getvalue())
-
-
-def _meta_path(path: Path) -> Path:
-    return path.with_name(path.name + ".meta.json")
 
 
 def _neighbours(reference: str, rng: random.Random) -> list[str]:
@@ -249,7 +248,7 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
     """
     from ..zoo import build_model
 
-    from ._calibrate import base_document, measure_roofline
+    from ._calibrate import measure_roofline
     from ._device import device_info
 
     plan = plan or plan_sweep()
@@ -257,14 +256,14 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
     path = Path(sweep_path)
     with exclusive(path):
         rows = read_layer_sweep(path)
-        meta = _meta_path(path)
-        if not meta.exists():
+
+        def first_record():
             roofline = measure_roofline(runner, harness)
-            document = {"schema": "edgeperf.sweep-meta/1", "runtime": runner.settings(), "device": device_info(),
-                        "roofline": roofline, "started": _dt.datetime.now().isoformat(timespec="seconds"),
-                        "power_source": power.describe() if power is not None else {"source": "none"}}
-            write_text_atomic(meta, json.dumps(document, indent=2) + "\n")
             progress(f"roofline: {roofline['peak_gflops']:.1f} GFLOP/s, {roofline['bandwidth_gbps']:.1f} GB/s")
+            return {"roofline": roofline, "started": _dt.datetime.now().isoformat(timespec="seconds"),
+                    "power_source": power.describe() if power is not None else {"source": "none"}}
+
+        check_or_record(path, runner.settings(), device_info(), first_record)
         done = {(r["reference"], r["pass"]) for r in rows}
 
         def measure(points, round_index):
@@ -320,7 +319,7 @@ def _base(path: Path, name: str):
 
     from ._calibrate import base_document
 
-    meta_file = _meta_path(path)
+    meta_file = meta_path(path)
     if not meta_file.is_file():
         raise InputError(f"{meta_file}: missing; `edgeperf sweep` writes it beside the sweep (runtime, device, "
                          "roofline probe)")

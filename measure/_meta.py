@@ -1,0 +1,57 @@
+"""What a sweep file was measured on, kept beside it, so that one file never mixes devices or runtime settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .._atomic import write_text_atomic
+from .._errors import InputError
+
+__all__ = ["meta_path", "identity", "check_or_record"]
+
+
+def meta_path(sweep: Path) -> Path:
+    return sweep.with_name(sweep.name + ".meta.json")
+
+
+def identity(settings: dict, info: dict) -> dict:
+    """The facts two measurements must share to belong in one sweep."""
+    return {"cpu": info.get("cpu"), "cores": info.get("cores"), "machine": info.get("machine"),
+            "runtime": settings.get("name"), "runtime_version": settings.get("version"),
+            "threads": settings.get("threads"), "providers": settings.get("providers"),
+            "delegates": settings.get("delegates")}
+
+
+def check_or_record(sweep: Path, settings: dict, info: dict, extra=None) -> dict:
+    """Record the device and runtime of a new sweep, or check that a resumed one matches them.
+
+    ``extra`` (a callable returning a dict) is evaluated and stored only when the record is new.
+
+    Raises
+    ------
+    InputError
+        When the sweep was measured on another device or with other runtime settings, or its
+        record is unreadable.
+    """
+    path = meta_path(sweep)
+    mine = identity(settings, info)
+    if path.exists():
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+            theirs = meta["identity"]
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}: unreadable sweep record ({type(exc).__name__}); it belongs to {sweep}: "
+                             "restore it or start a new sweep file") from None
+        differences = [f"{k} {theirs.get(k)!r} -> {v!r}" for k, v in mine.items() if theirs.get(k) != v]
+        if differences:
+            raise InputError(f"{sweep}: was measured on another device or runtime setting ({'; '.join(differences)}); "
+                             "one sweep file holds one device: give a new --out/--sweep path")
+        return meta
+    if sweep.exists() and sweep.stat().st_size > 0:
+        raise InputError(f"{sweep}: has no record of the device it was measured on ({path} is missing); "
+                         "give a new sweep path")
+    meta = {"schema": "edgeperf.sweep-meta/1", "identity": mine, "runtime": dict(settings), "device": dict(info),
+            **(extra() if extra else {})}
+    write_text_atomic(path, json.dumps(meta, indent=2) + "\n")
+    return meta
