@@ -168,7 +168,7 @@ class Harness:
             fn()
         per_call = max(min(first), 1e-9)
         calls = max(1, int(self.round_s / per_call))
-        references, workloads, energies, readings = [], [], [], []
+        references, workloads, energies, powers, readings = [], [], [], [], []
         for _ in range(self.rounds):
             references.append(float(np.median(self._time_calls(self.reference, self.reference_calls))))
             before = self.power.read() if self.power is not None else None
@@ -176,7 +176,10 @@ class Harness:
             if before is not None:
                 after = self.power.read()
                 readings += [before, after]
-                energies.append(_batch_energy_mj(before, after) / calls)
+                batch_mj = _batch_energy_mj(before, after)
+                energies.append(batch_mj / calls)
+                seconds = after.time_s - before.time_s
+                powers.append(batch_mj / seconds if seconds > 0 else float("nan"))      # mJ / s = mW
         references_arr, workloads_arr = np.array(references), np.array(workloads)
         drift_factor = references_arr / references_arr.min()
         corrected = workloads_arr / drift_factor
@@ -199,9 +202,12 @@ class Harness:
             flags += _reading_flags(readings)
             kept_energy = np.array(energies)[keep]
             kept_energy = kept_energy[np.isfinite(kept_energy)]
+            kept_power = np.array(powers)[keep]
+            kept_power = kept_power[np.isfinite(kept_power)]
             if kept_energy.size:
-                energy = float(np.median(kept_energy))
-                power = energy / (median * 1e3) * 1e3 if median > 0 else None   # mJ / ms = W, x 1000 = mW
+                energy = float(np.median(kept_energy))       # what one call cost, as run (not drift-corrected)
+            if kept_power.size:
+                power = float(np.median(kept_power))         # average power while the workload ran
         return Timing(median_ms=1e3 * median, raw_median_ms=1e3 * float(np.median(workloads_arr)), spread=spread,
                       rounds=self.rounds, kept_rounds=int(keep.sum()), calls=calls * self.rounds, drift=drift,
                       flags=tuple(flags), reference_ms=1e3 * float(references_arr.min()), energy_mj=energy,
