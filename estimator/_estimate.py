@@ -40,6 +40,7 @@ class OperatingPoint:
 
     power_mode: str | None
     freq_mhz: MappingProxyType
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {"power_mode": self.power_mode, "freq_mhz": dict(self.freq_mhz)}
@@ -49,8 +50,10 @@ def resolve_operating_point(profile, power_mode: str | None = None, freq_mhz: di
     """Clocks for a power mode and explicit frequency choices.
 
     Each domain runs at its reference clock, capped by the power mode (snapped
-    down to the nearest available step), unless ``freq_mhz`` names a frequency,
-    which must be one of the domain's available steps within the mode's cap.
+    down to the nearest available step), unless ``freq_mhz`` names a frequency.
+    A frequency between steps runs at the highest step below it, as devfreq and
+    cpufreq do with a ``max_freq`` between steps (the point's ``notes`` say so);
+    it must lie within the domain's range and the mode's cap.
 
     Raises
     ------
@@ -67,19 +70,26 @@ def resolve_operating_point(profile, power_mode: str | None = None, freq_mhz: di
         ceiling = min(caps.get(name, domain.reference_mhz), domain.reference_mhz)
         allowed = [f for f in domain.available_mhz if f <= ceiling + 1e-6] or [domain.available_mhz[0]]
         freqs[name] = max(allowed)
+    notes: list[str] = []
     for name, value in (freq_mhz or {}).items():
         if name not in profile.clocks:
             raise InputError(f"platform {profile.name!r} has no clock domain {name!r}; domains: {sorted(profile.clocks)}")
         domain = profile.clocks[name]
+        steps = ", ".join(f"{f:g}" for f in domain.available_mhz)
         match = [f for f in domain.available_mhz if abs(f - value) <= 0.5]
+        below = [f for f in domain.available_mhz if f <= value + 0.5]
+        if not match and (not below or value > domain.available_mhz[-1] + 0.5):
+            raise InputError(f"{name}={value:g} MHz is outside the range of platform {profile.name!r}; "
+                             f"available {name} MHz: {steps}")
+        chosen = match[0] if match else max(below)
         if not match:
-            raise InputError(f"{name}={value:g} MHz is not a step of platform {profile.name!r}; "
-                             f"available {name} MHz: {', '.join(f'{f:g}' for f in domain.available_mhz)}")
+            notes.append(f"{name}={value:g} MHz is not a step: runs at {chosen:g} MHz, the highest step below "
+                         f"(as devfreq/cpufreq do); steps: {steps}")
         cap = caps.get(name)
-        if cap is not None and match[0] > cap + 1e-6:
+        if cap is not None and chosen > cap + 1e-6:
             raise InputError(f"{name}={value:g} MHz exceeds the {cap:g} MHz cap of power mode {mode!r}")
-        freqs[name] = match[0]
-    return OperatingPoint(power_mode=mode, freq_mhz=MappingProxyType(freqs))
+        freqs[name] = chosen
+    return OperatingPoint(power_mode=mode, freq_mhz=MappingProxyType(freqs), notes=tuple(notes))
 
 
 def choose_precision(profile, requested: str | None, native: str = "fp32") -> tuple[str, str | None]:
@@ -279,7 +289,7 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
             latency_ms=float(parts.latency_ms[i]), power_mw=float(power[i]), energy_mj=float(energy[i]),
             share=float(parts.latency_ms[i] / total_latency) if total_latency > 0 else 0.0, flags=layer.flags,
         ))
-    all_notes = list(notes)
+    all_notes = list(notes) + list(point.notes)
     unknown = sum(1 for layer in mapped.layers if "unknown-op" in layer.flags)
     if unknown:
         all_notes.append(f"{unknown} layer(s) with unknown operators estimated by roofline from bytes and MACs "

@@ -1,0 +1,134 @@
+"""Fit a profile's power model to board power measured at two or more operating points.
+
+Under a sustained load at operating point ``p`` the board draws
+``P(p) = P_idle + A * s_c(p) + sum_d D_d * s_d(p)``, where ``s = (f / f_ref) * (V / V_ref)^2``
+for the compute domain ``c`` and each other domain ``d`` whose clock varies in the data
+(``f / f_ref`` without voltages). ``A`` becomes ``power.active_mw.default`` (other classes keep
+their ratio to it), ``D_d`` ``power.domain_mw``, and the idle power is the median of the
+``idle`` rows (or the profile's own, said so). Coefficients are non-negative (least squares
+with bounds); the fit's residuals are reported and stored.
+
+The table (CSV) has a ``state`` column (``idle`` or ``busy``), a ``power_mw`` column and one
+``<domain>_mhz`` column per clock domain set during the measurement (missing: the reference).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import datetime as _dt
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .._errors import InputError
+from ..estimator import power_scale
+from ._schema import Profile, parse_profile
+
+__all__ = ["read_power_table", "fit_power_model"]
+
+
+def read_power_table(path) -> list[dict]:
+    """Rows ``{"state", "power_mw", "freq_mhz": {domain: MHz}}`` of a power table.
+
+    Raises
+    ------
+    InputError
+        Naming the file and line for missing columns, unknown states or bad numbers.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such power table; columns: state, power_mw, <domain>_mhz...")
+    try:
+        with open(path, newline="", encoding="utf-8") as stream:
+            reader = csv.DictReader(stream)
+            header = reader.fieldnames or []
+            for column in ("state", "power_mw"):
+                if column not in header:
+                    raise InputError(f"{path}: missing column {column!r}; columns: state (idle|busy), power_mw, "
+                                     "<domain>_mhz...")
+            domains = [h[:-4] for h in header if h.endswith("_mhz")]
+            rows = []
+            for line, row in enumerate(reader, start=2):
+                state = (row.get("state") or "").strip()
+                if state not in ("idle", "busy"):
+                    raise InputError(f"{path}:{line}: state must be idle or busy, got {state!r}")
+                try:
+                    power = float(row["power_mw"])
+                    freqs = {d: float(row[f"{d}_mhz"]) for d in domains if (row.get(f"{d}_mhz") or "").strip()}
+                except ValueError as exc:
+                    raise InputError(f"{path}:{line}: not a number ({exc})") from None
+                if not (math.isfinite(power) and power > 0) or any(not (math.isfinite(f) and f > 0)
+                                                                   for f in freqs.values()):
+                    raise InputError(f"{path}:{line}: power_mw and clocks must be positive numbers (mW, MHz)")
+                rows.append({"state": state, "power_mw": power, "freq_mhz": freqs, "line": line})
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text; a power table is CSV") from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a valid CSV file ({exc})") from None
+    if not any(r["state"] == "busy" for r in rows):
+        raise InputError(f"{path}: no busy rows; measure the board's power under load at one or more operating points")
+    return rows
+
+
+def fit_power_model(rows: list[dict], base: Profile, *, source: str = "a power table") -> dict:
+    """The base profile's document with its power model fitted to ``rows``.
+
+    Raises
+    ------
+    InputError
+        For a clock domain the profile lacks, or too few distinct busy points for the unknowns.
+    """
+    from scipy.optimize import lsq_linear
+
+    for row in rows:
+        for domain in row["freq_mhz"]:
+            if domain not in base.clocks:
+                raise InputError(f"line {row['line']}: {domain}_mhz: platform {base.name!r} has no clock domain "
+                                 f"{domain!r}; domains: {sorted(base.clocks)}")
+    idle_rows = [r["power_mw"] for r in rows if r["state"] == "idle"]
+    idle = float(np.median(idle_rows)) if idle_rows else base.power.idle_mw
+    busy = [r for r in rows if r["state"] == "busy"]
+
+    def scale(row, domain):
+        clock = base.clocks[domain]
+        return float(power_scale(clock, row["freq_mhz"].get(domain, clock.reference_mhz)))
+
+    others = sorted({d for r in busy for d in r["freq_mhz"] if d != base.compute_domain
+                     and len({r2["freq_mhz"].get(d) for r2 in busy}) > 1})
+    columns = [base.compute_domain] + others
+    x = np.array([[scale(r, d) for d in columns] for r in busy])
+    y = np.array([r["power_mw"] for r in busy]) - idle
+    distinct = len({tuple(row) for row in np.round(x, 9)})
+    if distinct < len(columns):
+        raise InputError(f"{len(columns)} power coefficients ({', '.join(columns)}) need busy rows at at least "
+                         f"{len(columns)} distinct operating points; got {distinct}")
+    solution = lsq_linear(x, y, bounds=(0, np.inf)).x
+    residual = x @ solution - y
+    document = copy.deepcopy(dict(base.document))
+    key = "fit-power"
+    document["sources"] = {**document["sources"], key: (
+        f"edgeperf fit-power on {len(busy)} busy and {len(idle_rows)} idle board power measurements ({source}), "
+        f"{_dt.date.today().isoformat()}; model P = P_idle + A s_c + sum D_d s_d with s = f V^2 scaling")}
+    power = copy.deepcopy(document["power"])
+    old_default = base.power.active_mw["default"]
+    ratio = solution[0] / old_default if old_default > 0 else None
+    active = {}
+    for op_class, entry in power["active_mw"].items():
+        value = solution[0] if op_class == "default" or ratio is None else base.power.active_for(op_class) * ratio
+        active[op_class] = {"value": round(float(value), 3), "source": key,
+                            "note": "fitted" if op_class == "default" else "scaled with the fitted default"}
+    power["active_mw"] = active
+    if idle_rows:
+        power["idle_mw"] = {"value": round(idle, 3), "source": key, "note": f"median of {len(idle_rows)} idle rows"}
+    if others:
+        power["domain_mw"] = {d: {"value": round(float(v), 3), "source": key} for d, v in zip(others, solution[1:])}
+    power["calibrated"] = True
+    document["power"] = power
+    document["provenance"] = {**document.get("provenance", {}), "power_fit": {
+        "busy_points": len(busy), "idle_points": len(idle_rows), "idle_from": "table" if idle_rows else "profile",
+        "coefficients_mw": dict(zip(columns, map(float, solution))),
+        "max_abs_residual_mw": float(np.abs(residual).max()), "source": source}}
+    parse_profile(document, where=f"{base.name} (power fit)")
+    return document
