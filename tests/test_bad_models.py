@@ -237,7 +237,8 @@ def test_precision_the_platform_lacks(capsys):
 
 
 @pytest.mark.parametrize("args,fragment", [
-    (["--freq", "gpu=700"], "not a step"),
+    (["--freq", "gpu=2000"], "outside the range"),
+    (["--freq", "gpu=10"], "outside the range"),
     (["--freq", "dsp=700"], "no clock domain 'dsp'"),
     (["--freq", "gpu"], "DOMAIN=MHZ"),
     (["--power-mode", "turbo"], "no power mode 'turbo'"),

@@ -154,3 +154,12 @@ def test_weights_needed_only_as_shapes():
 
 def test_weight_initializer_helper_builds_dims_only():
     assert weight("w", (2, 3)).dims == [2, 3]
+
+
+def test_a_frequency_between_steps_runs_at_the_step_below():
+    # the 5W mode's 640 MHz GPU cap is not a step: devfreq runs the Nano GPU at 614.4 MHz
+    est = edgeperf.estimate(conv(), "jetson-nano", power_mode="5W", freq_mhz={"gpu": 640})
+    assert est.operating_point.freq_mhz["gpu"] == 614.4
+    assert any("gpu=640 MHz is not a step: runs at 614.4 MHz" in note for note in est.notes)
+    exact = edgeperf.estimate(conv(), "jetson-nano", power_mode="5W", freq_mhz={"gpu": 614.4})
+    assert est.total_latency_ms == exact.total_latency_ms
