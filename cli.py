@@ -307,24 +307,40 @@ def fit(
     name: Optional[str] = typer.Option(None, "--name", help="Name of the fitted profile."),
     precision: Optional[str] = typer.Option(None, help="Precision the networks were measured at."),
     input_shape: List[str] = typer.Option([], "--input-shape", help="NAME=1x3x224x224 for dynamic inputs."),
+    layer_profile: Optional[str] = typer.Option(None, "--layer-profile",
+                                                help="A vendor per-layer profile (onnxruntime, trtexec, OpenVINO, "
+                                                     "TFLite benchmark_model) of --model, measured on the board."),
+    model: Optional[str] = typer.Option(None, "--model", help="With --layer-profile: the profiled model."),
 ) -> None:
-    """Fit a profile to a layer sweep (SWEEP) or to measured whole-network latencies (--networks)."""
+    """Fit a profile to a layer sweep (SWEEP), measured whole networks (--networks) or a vendor layer profile."""
     from .profiles import fit_from_networks, read_network_table
 
-    if (sweep_file is None) == (networks is None):
-        raise InputError("give either a SWEEP file (from edgeperf sweep) or --networks TABLE.csv, not both or neither")
+    given = [x for x in (sweep_file, networks, layer_profile) if x is not None]
+    if len(given) != 1:
+        raise InputError("give one of: a SWEEP file (from edgeperf sweep), --networks TABLE.csv, or "
+                         "--layer-profile FILE --model MODEL")
     console = _console()
+    what = "networks"
     if sweep_file is not None:
         from .measure import fit_sweep
 
         result = fit_sweep(sweep_file, name=name or Path(sweep_file).stem, progress=console.print)
+        what = "layers"
+    elif layer_profile is not None:
+        from .measure import fit_from_layer_times, read_layer_profile
+
+        if model is None:
+            raise InputError("--layer-profile needs --model, the model that was profiled")
+        result = fit_from_layer_times(model, read_layer_profile(layer_profile), load_profile(base),
+                                      name=name or f"{load_profile(base).name}-layers", source=layer_profile,
+                                      precision=precision)
+        what = "profiled layers"
     else:
         shapes = dict(parse_input_shape(text) for text in input_shape)
         result = fit_from_networks(read_network_table(networks), load_profile(base), name=name, precision=precision,
                                    source=networks, input_shapes=shapes)
     write_text_atomic(out, json.dumps(result.document, indent=2, allow_nan=False) + "\n")
     cv = result.cross_validation
-    what = "layers" if sweep_file is not None else "networks"
     console.print(f"wrote {out}: {cv['n']} {what}, cross-validated MAPE {100 * cv['mape']:.1f} %, "
                   f"{100 * cv['within_10pct']:.0f} % within +-10 %, Spearman {format_rho(cv['spearman'])}; "
                   f"fitted classes: {', '.join(result.fitted_classes)}")

@@ -19,6 +19,7 @@ from ._calibrate import (
 from ._device import device_info
 from ._harness import Harness, Timing, matmul_reference
 from ._onnxruntime import LoadedModel, OnnxRuntimeRunner
+from ._layer_fit import fit_from_layer_times, match_layer_times
 from ._profilers import (
     PROFILE_FORMATS,
     NodeTime,
@@ -74,4 +75,4 @@ __all__ = ["SWEEP_COLUMNS", "EXCLUDING_FLAGS", "OPTIONAL_COLUMNS", "VALIDATION_N
            "integrate_mj", "open_power_source", "open_temperature", "parse_tegrastats", "EMPTY_LAYER",
            "LAYER_SWEEP_COLUMNS", "STEP_CANDIDATES", "SweepPlan", "fit_sweep", "plan_sweep", "read_layer_sweep",
            "run_sweep", "DeviceValidation", "LayerComparison", "validate_on_device", "RUNNERS", "TfliteRunner",
-           "TorchRunner", "make_runner", "parse_vcgencmd", "rapl_delta_uj"]
+           "TorchRunner", "make_runner", "fit_from_layer_times", "match_layer_times", "parse_vcgencmd", "rapl_delta_uj"]

@@ -228,3 +228,27 @@ def test_bad_vendor_profiles(tmp_path, name, content, message):
     path.write_text(content)
     with pytest.raises(InputError, match=message):
         reader(path)
+
+
+@pytest.mark.parametrize("name", ["trtexec_conv3dense1_profile.json", "openvino_conv3dense1_average_counters.csv",
+                                  "tflite_benchmark_model_conv3dense1.txt", "onnxruntime_1.31_conv3dense1_profile.json"])
+def test_fit_from_vendor_layer_profiles(name, tmp_path, capsys):
+    import edgeperf
+    from edgeperf.cli import main
+    from edgeperf.measure import fit_from_layer_times, match_layer_times, read_layer_profile
+
+    times = read_layer_profile(RECORDED / name)
+    graph = edgeperf.load_model("examples/conv3dense1.onnx")
+    mapped = edgeperf.map_graph(graph, edgeperf.load_profile("jetson-nano").mapping)
+    matched, _ = match_layer_times(graph, mapped, times)
+    # every profile names the three Conv(+Relu) kernels, the Gemm and the Softmax of the model
+    assert set(matched) == {0, 1, 2, 3, 4}
+    conv0 = next(t.median_ms for t in times if "conv_0" in t.name or "relu_0" in t.name)
+    assert matched[0] == pytest.approx(conv0)
+    result = fit_from_layer_times("examples/conv3dense1.onnx", times, edgeperf.load_profile("jetson-nano"),
+                                  name="from-vendor", source=name)
+    assert result.document["provenance"]["matched_layers"] == 5
+    out = tmp_path / "p.json"
+    assert main(["fit", "--layer-profile", str(RECORDED / name), "--model", "examples/conv3dense1.onnx",
+                 "--out", str(out)]) == 0
+    assert "5 profiled layers" in capsys.readouterr().out
