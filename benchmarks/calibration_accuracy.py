@@ -2,10 +2,10 @@
 
 For each calibration: measured, predicted and error on the 12 held-out ImageNet CNNs at 224x224,
 median and worst |error|. Then how far the two calibrated profiles' predictions of the same
-networks differ (target: within 5 %). Needs onnxruntime. Takes about 2 x 2.5 minutes at the
+networks differ (target: within 5 %). Needs onnxruntime. Takes about 2 x 5 minutes at the
 default budget on a 2-core machine.
 
-Run: ``python benchmarks/calibration_accuracy.py [--budget-minutes 10] [--threads 1]``
+Run: ``python benchmarks/calibration_accuracy.py [--budget-minutes 10] [--threads 1] [--keep DIR]``
 """
 
 from __future__ import annotations
@@ -24,13 +24,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--budget-minutes", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--keep", help="Keep the sweep files and profiles in this folder (default: a temporary one).")
     args = parser.parse_args()
     profiles = []
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.keep or scratch
+        Path(folder).mkdir(parents=True, exist_ok=True)
         for run in (1, 2):
             result = calibrate(f"run{run}", runner=OnnxRuntimeRunner(threads=args.threads),
                                sweep_path=Path(folder) / f"run{run}.csv", budget_minutes=args.budget_minutes)
             profiles.append(parse_profile(result.document))
+            if args.keep:
+                import json
+
+                (Path(folder) / f"run{run}.json").write_text(json.dumps(result.document, indent=2))
             rows = result.validation["rows"]
             print(f"calibration {run}: {result.measurements} measurements, "
                   f"{result.document['provenance']['excluded_unstable']} excluded as unstable")

@@ -142,3 +142,12 @@ def test_interrupted_search_exits_130_and_resumes(tmp_path):
     finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
     assert json.loads(finished.stdout)["n_evaluated"] == 400
+
+
+# crashes the fuzzers found, kept as regression cases
+@pytest.mark.parametrize("content", [
+    b"\x80",                                           # read_sweep raised UnicodeDecodeError (fixed: InputError)
+    "reference,latency_ms\n\x00,1\n",                  # a NUL byte inside a CSV cell
+])
+def test_fuzz_regressions(tmp_path, content):
+    check_loaders(tmp_path, content)
