@@ -153,4 +153,4 @@ def test_cli_fit_sweep_and_validate_on_device(tmp_path, capsys):
     assert document["rows"][0]["model"] == "zoo:conv3dense1" and document["rows"][0]["measured_ms"] > 0
     assert {layer["layer"] for layer in document["layers"]} >= {"conv_0", "gemm_0"}
     assert main(["fit", str(sweep), "--networks", "x.csv", "--out", str(tmp_path / "q.json")]) == 2
-    assert "not both or neither" in capsys.readouterr().err
+    assert "give one of: a SWEEP file" in capsys.readouterr().err
