@@ -30,7 +30,6 @@ Every error names the file, the key path, the bad value and what is accepted.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -407,6 +406,13 @@ def load_spec(path) -> SearchSpec:
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text; a spec is YAML or TOML") from None
     if suffix == ".toml":
+        try:
+            import tomllib
+        except ImportError:                      # Python 3.10
+            try:
+                import tomli as tomllib
+            except ImportError:
+                raise InputError("TOML specs need Python 3.11 or the tomli package (or write the spec as YAML)") from None
         try:
             document = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
