@@ -32,6 +32,7 @@ from .._lock import exclusive
 from ._device import device_info
 from ._harness import Harness
 from ._meta import check_or_record
+from ._trace import read_sweep_rows
 
 __all__ = ["CalibrationPlan", "plan_calibration", "calibrate", "CalibrationResult", "read_sweep", "SWEEP_COLUMNS",
            "OPTIONAL_COLUMNS", "EXCLUDING_FLAGS", "base_document", "measure_roofline",
@@ -107,22 +108,7 @@ def read_sweep(path) -> list[dict]:
         If the file lacks the sweep columns or holds a non-positive latency.
     """
     path = Path(path)
-    if not path.exists():
-        return []
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; give a sweep .csv file")
-    try:
-        with open(path, newline="", encoding="utf-8") as stream:
-            reader = csv.DictReader(stream)
-            missing = [c for c in SWEEP_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise InputError(f"{path}: not an edgeperf sweep file (missing columns {missing}); "
-                                 "give a new path or the file of an earlier calibration")
-            rows = list(reader)
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text; a sweep is a CSV file") from None
-    except csv.Error as exc:
-        raise InputError(f"{path}: not a valid CSV file ({exc})") from None
+    rows = read_sweep_rows(path, SWEEP_COLUMNS, "an edgeperf sweep file")
     for line, row in enumerate(rows, start=2):
         for column in ("latency_ms", "reference_ms"):
             try:

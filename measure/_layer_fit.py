@@ -63,7 +63,7 @@ def fit_from_layer_times(model, node_times, base, *, name: str, source: str, pre
     InputError
         When fewer than 3 kernels match layers of the model (wrong model for the profile?).
     """
-    from ..estimator import Graph, load_model, map_graph
+    from ..estimator import load_model, map_graph
     from ..profiles import NetworkSample, fit_from_networks
 
     graph = load_model(model)

@@ -42,6 +42,7 @@ from .._errors import InputError
 from .._lock import exclusive
 from ._harness import Harness
 from ._meta import check_or_record, meta_path
+from ._trace import read_sweep_rows
 
 __all__ = ["SweepPlan", "plan_sweep", "run_sweep", "read_layer_sweep", "fit_sweep", "LAYER_SWEEP_COLUMNS",
            "EMPTY_LAYER", "STEP_CANDIDATES"]
@@ -149,22 +150,7 @@ def read_layer_sweep(path) -> list[dict]:
         For a file without the sweep columns, or a non-positive latency.
     """
     path = Path(path)
-    if not path.exists():
-        return []
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; give a sweep .csv file")
-    try:
-        with open(path, newline="", encoding="utf-8") as stream:
-            reader = csv.DictReader(stream)
-            missing = [c for c in LAYER_SWEEP_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise InputError(f"{path}: not an edgeperf layer sweep (missing columns {missing}); give a new path "
-                                 "or the file of an earlier `edgeperf sweep`")
-            rows = list(reader)
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text; a sweep is a CSV file") from None
-    except csv.Error as exc:
-        raise InputError(f"{path}: not a valid CSV file ({exc})") from None
+    rows = read_sweep_rows(path, LAYER_SWEEP_COLUMNS, "an edgeperf layer sweep")
     for line, row in enumerate(rows, start=2):
         if not str(row.get("reference", "")).startswith("zoo:layer:"):
             raise InputError(f"{path}:{line}: reference {row.get('reference')!r} is not a zoo:layer: reference")

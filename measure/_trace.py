@@ -10,7 +10,7 @@ import numpy as np
 
 from .._errors import InputError
 
-__all__ = ["read_trace_csv", "MAX_TRACE_BYTES"]
+__all__ = ["read_trace_csv", "read_sweep_rows", "MAX_TRACE_BYTES"]
 
 #: Largest trace file read (bytes).
 MAX_TRACE_BYTES = 512 * 1024 * 1024
@@ -66,3 +66,31 @@ def read_trace_csv(path, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
     if not values[0]:
         raise InputError(f"{path}: no data rows after the header")
     return {column: np.array(v) for column, v in zip(columns, values)}
+
+
+def read_sweep_rows(path, columns: tuple[str, ...], what: str) -> list[dict]:
+    """Rows (dicts) of a sweep CSV that must have ``columns``; a missing file has no rows.
+
+    Raises
+    ------
+    InputError
+        For a directory, a file without the columns (``what`` names the expected kind of file),
+        text that is not UTF-8, or CSV that cannot be parsed.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; give a sweep .csv file")
+    try:
+        with open(path, newline="", encoding="utf-8") as stream:
+            reader = csv.DictReader(stream)
+            missing = [c for c in columns if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InputError(f"{path}: not {what} (missing columns {missing}); give a new path or the file "
+                                 "of an earlier run")
+            return list(reader)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text; a sweep is a CSV file") from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a valid CSV file ({exc})") from None
