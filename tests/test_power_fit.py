@@ -30,7 +30,6 @@ def test_seed001_nano_figures_give_the_shipped_power_model(tmp_path):
 def test_a_dvfs_power_sweep_recovers_known_coefficients(tmp_path):
     # a board with GPU voltages and a CPU domain: P = 1000 + 3000 s_gpu + 800 s_cpu, measured at 6 points
     base_doc = copy.deepcopy(dict(load_profile("jetson-nano").document))
-    steps = base_doc["clocks"]["domains"]["gpu"]["available_mhz"]["value"]
     base_doc["clocks"]["domains"]["gpu"]["voltage_v"] = {"value": [0.8 + 0.3 * i / 11 for i in range(12)],
                                                          "source": "notes-dvfs"}
     base = parse_profile(json.loads(json.dumps(base_doc)))
