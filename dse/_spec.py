@@ -30,7 +30,7 @@ Every error names the file, the key path, the bad value and what is accepted.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .._errors import InputError
@@ -347,8 +347,19 @@ def _constraints(c: _Checker, value) -> tuple[tuple[Constraint, ...], bool]:
     return tuple(constraints), fits
 
 
-def parse_spec(document, *, where: str = "spec") -> SearchSpec:
+def _relative(ref: str, base: Path | None) -> str:
+    """A file reference resolved against the spec's folder when it names a file there."""
+    if base is None or ref.startswith("zoo:") or Path(ref).is_absolute():
+        return ref
+    candidate = base / ref
+    return str(candidate) if candidate.exists() else ref
+
+
+def parse_spec(document, *, where: str = "spec", base: Path | None = None) -> SearchSpec:
     """Validate a spec document (already parsed YAML/TOML, or a dict built in code).
+
+    File references (models, profile files, a partition sample) are resolved against ``base``
+    (the spec file's folder) when they name a file there, else taken as given.
 
     Raises
     ------
@@ -376,10 +387,16 @@ def parse_spec(document, *, where: str = "spec") -> SearchSpec:
     if points not in _POINT_MODES:
         c.fail("operating_points", f"must be one of {', '.join(_POINT_MODES)}, got {points!r}")
     constraints, fits = _constraints(c, document.get("constraints"))
+    models = tuple(replace(m, ref=_relative(m.ref, base)) for m in _models(c, document["models"]))
+    platforms = tuple(replace(p, ref=_relative(p.ref, base)) for p in _platforms(c, document["platforms"]))
+    partition = _partition(c, document.get("partition"))
+    if partition is not None:
+        partition = replace(partition, server=_relative(partition.server, base),
+                            sample=_relative(partition.sample, base) if partition.sample else None)
     return SearchSpec(
         name=c.text(document.get("name", Path(where).stem or "search"), "name"),
-        models=_models(c, document["models"]), platforms=_platforms(c, document["platforms"]),
-        precisions=precisions, operating_points=points, partition=_partition(c, document.get("partition")),
+        models=models, platforms=platforms,
+        precisions=precisions, operating_points=points, partition=partition,
         objectives=_objectives(c, document.get("objectives")), constraints=constraints, memory_fits=fits,
         source=where,
     )
@@ -419,7 +436,7 @@ def load_spec(path) -> SearchSpec:
             raise InputError(f"{path}: not valid TOML ({exc})") from None
     else:
         document = _safe_yaml(path, text)
-    return parse_spec(document, where=str(path))
+    return parse_spec(document, where=str(path), base=path.parent)
 
 
 def _safe_yaml(path: Path, text: str):

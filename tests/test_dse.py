@@ -322,3 +322,16 @@ def test_killed_search_resumes_to_the_exact_budget(tmp_path):
     finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
     assert len(complete_trials(journal, "k")) == 300
+
+
+def test_spec_files_resolve_relative_to_the_spec(tmp_path):
+    import shutil
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    shutil.copy(EXAMPLE, folder / "net.onnx")
+    (folder / "spec.yaml").write_text("models: [net.onnx]\nplatforms: [raspberry-pi-4]\n"
+                                      "objectives: [min latency_ms]\n")
+    spec = load_spec(folder / "spec.yaml")
+    assert spec.models[0].ref == str(folder / "net.onnx")
+    assert search(spec).n_evaluated == 1
