@@ -89,6 +89,10 @@ class DesignSpace:
             if cost is None and self._uses("cost_eur"):
                 raise InputError(f"{spec.source}: platform {profile.name!r} has no unit cost; give unit_cost_eur")
             self.unit_cost.append(float(cost) if cost is not None else float("nan"))
+        for profile in self.profiles:
+            if not profile.power.has_model and (self._uses("energy_mj") or self._uses("power_mw")):
+                raise InputError(f"{spec.source}: platform {profile.name!r} has no power model, so energy cannot be "
+                                 "compared; drop it or the energy/power objectives and constraints")
         self.memory_limit = [float(c.memory_bytes or p.memory_bytes or np.inf) for c, p in
                              zip(spec.platforms, self.profiles)]
         self.power_budget = [float(c.power_budget_mw) if c.power_budget_mw is not None else np.inf

@@ -290,11 +290,19 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
             share=float(parts.latency_ms[i] / total_latency) if total_latency > 0 else 0.0, flags=layer.flags,
         ))
     all_notes = list(notes) + list(point.notes)
+    trained = (profile.document.get("provenance") or {}).get("fitted_input_hw_max")
+    spatial = [d for _, shape in mapped.graph.inputs if len(shape) == 4 for d in shape[2:]]
+    if isinstance(trained, (int, float)) and spatial and max(spatial) > 2 * trained:
+        all_notes.append(f"{profile.name} was fitted on inputs up to {trained:g}x{trained:g}; this model's input is "
+                         f"{'x'.join(map(str, spatial))}: an extrapolation its quality field warns about")
     unknown = sum(1 for layer in mapped.layers if "unknown-op" in layer.flags)
     if unknown:
         all_notes.append(f"{unknown} layer(s) with unknown operators estimated by roofline from bytes and MACs "
                          "(flag unknown-op)")
-    if not profile.power.calibrated:
+    if not profile.power.has_model:
+        all_notes.append(f"{profile.name} has no power model: energy is unknown (reported as 0); fit one with "
+                         "edgeperf fit-power or calibrate with a power source")
+    elif not profile.power.calibrated:
         all_notes.append(f"energy not calibrated on {profile.name}: published board power figures, not per-layer "
                          "measurements")
     return Estimate(

@@ -68,6 +68,11 @@ class PowerModel:
     def active_for(self, op_class: str) -> float:
         return float(self.active_mw.get(op_class, self.active_mw["default"]))
 
+    @property
+    def has_model(self) -> bool:
+        """False when every power figure is 0: the profile knows nothing about energy."""
+        return bool(self.idle_mw or any(self.active_mw.values()) or any(self.domain_mw.values()))
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ThrottleLevel:

@@ -1,0 +1,175 @@
+"""Fit profiles to the public measurements of real boards in ../shared/external and write them as shipped profiles.
+
+For each device column: 100 random NB201 architectures (seed 0) train ``edgeperf fit``'s per-class
+step-linear model on the device's datasheet profile (its peaks, clocks, power and fusion rules stay
+visible; the layer models are replaced), 1,000 other random architectures test it. The profile
+records the dataset, its source commit, the training size, the cross-validated and held-out error.
+For the Jetson Nano the fp16 column trains the layer models and the fp32 peak is then scaled (one
+factor, searched on the same training networks) to explain the fp32 column. The Snapdragon 855
+units have no datasheet profile here: their peaks are a 1 GFLOP/s unit (said so in the profile) and
+the fitted scales carry the throughput.
+
+Run: ``python benchmarks/refit_public_profiles.py [--write]`` (prints the figures; ``--write`` puts
+the profiles into profiles/data/). Takes a few minutes (graph features of 1,100 networks per device).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import json
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import edgeperf
+from edgeperf.profiles import NetworkSample, fit_from_networks, load_profile, parse_profile, prediction_metrics
+
+EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
+LATBENCH = EXTERNAL / "latbench_brpnas_nb201_latency_seconds.csv"
+HELP = EXTERNAL / "help_nb201_latency_ms.csv"
+LATBENCH_SOURCE = ("LatBench (BRP-NAS, Dudziak et al., NeurIPS 2020), SamsungLabs/eagle, byte copy at "
+                   "ZengYuXiang7/NAS-LLM-GNN @ 46d3713c (Apache-2.0), shared/external/"
+                   "latbench_brpnas_nb201_latency_seconds.csv")
+HELP_SOURCE = ("HW-NAS-Bench NB201 latencies via HayeonLee/HELP @ 45f70eb9 (MIT), shared/external/"
+               "help_nb201_latency_ms.csv")
+
+# name -> (dataset, column, seconds?, zoo space, base profile, precision, title)
+DEVICES = {
+    "jetson-nano-nb201": (LATBENCH, "embedded-gpu-jetson-nano-fp16", True, "nb201-latbench", "jetson-nano", "fp16",
+                          "NVIDIA Jetson Nano (TensorRT fp16/fp32), layer models fitted to LatBench NB201"),
+    "coral-edgetpu-nb201": (LATBENCH, "embedded-tpu-edge-tpu-int8", True, "nb201-latbench", "coral-edgetpu", "int8",
+                            "Google Coral Edge TPU (int8), layer models fitted to LatBench NB201"),
+    "raspberry-pi-4-nb201": (HELP, "raspi4", False, "nb201", "raspberry-pi-4", "fp32",
+                             "Raspberry Pi 4 (TFLite fp32), layer models fitted to HW-NAS-Bench NB201"),
+    "snapdragon-855-cpu-nb201": (LATBENCH, "mobile-cpu-snapdragon-855-kryo-485-int8", True, "nb201-latbench", None,
+                                 "int8", "Snapdragon 855 Kryo 485 CPU (TFLite int8), fitted to LatBench NB201"),
+    "snapdragon-855-gpu-nb201": (LATBENCH, "mobile-gpu-snapdragon-855-adreno-640-int8", True, "nb201-latbench", None,
+                                 "int8", "Snapdragon 855 Adreno 640 GPU (TFLite int8), fitted to LatBench NB201"),
+    "snapdragon-855-dsp-nb201": (LATBENCH, "mobile-dsp-snapdragon-855-hexagon-690-int8", True, "nb201-latbench", None,
+                                 "int8", "Snapdragon 855 Hexagon 690 DSP (TFLite int8), fitted to LatBench NB201"),
+}
+
+
+def snapdragon_base(name: str, title: str):
+    """A TFLite-mapped base with unit peaks: the fitted scales carry the throughput."""
+    document = copy.deepcopy(dict(load_profile("raspberry-pi-4").document))
+    unit = {"value": 1.0, "source": "unit", "note": "a unit, not a datasheet figure: the fitted scales carry the speed"}
+    document.update({
+        "name": name, "title": title, "kind": "datasheet",
+        "sources": {"unit": "No sourced datasheet peak for this unit here: peaks and bandwidth are 1 (a unit) and "
+                            "the fitted compute and memory scales carry the measured speed.",
+                    "tflite-fusion": document["sources"]["tflite-fusion"],
+                    "no-power": "No published power figures for this unit in shared/: energy is not modelled."},
+        "runtime": {"name": "TensorFlow Lite (int8), LatBench"}, "device": {"soc": "Qualcomm Snapdragon 855"},
+        "precisions": {"int8": {"peak_gflops": unit}, "fp32": {"peak_gflops": unit}}, "default_precision": "int8",
+        "memory_bandwidth_gbps": unit,
+        "clocks": {"compute_domain": "soc", "memory_domain": "soc",
+                   "domains": {"soc": {"reference_mhz": {"value": 1.0, "source": "unit"}}}},
+        "power": {"idle_mw": {"value": 0.0, "source": "no-power"},
+                  "active_mw": {"default": {"value": 0.0, "source": "no-power"}}, "calibrated": False},
+        "layer_models": {"default": {"form": "roofline", "source": "unit",
+                                     "params": {"compute_efficiency": 1.0, "memory_efficiency": 1.0}}},
+    })
+    for key in ("power_modes", "default_power_mode", "unit_cost_eur", "memory_bytes", "thermal", "provenance"):
+        document.pop(key, None)
+    return parse_profile(json.loads(json.dumps(document)), where=name)
+
+
+def rows_of(dataset: Path, column: str) -> list[dict]:
+    rows = [r for r in csv.DictReader(open(dataset)) if r.get(column)]
+    random.Random(0).shuffle(rows)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--write", action="store_true")
+    parser.add_argument("--train", type=int, default=100)
+    parser.add_argument("--test", type=int, default=1000)
+    parser.add_argument("--only", nargs="*")
+    args = parser.parse_args()
+    if not LATBENCH.is_file() or not HELP.is_file():
+        print(f"skipped: {EXTERNAL} lacks the measurement files", file=sys.stderr)
+        return 0
+    for name, (dataset, column, seconds, space, base_name, precision, title) in DEVICES.items():
+        if args.only and name not in args.only:
+            continue
+        base = load_profile(base_name) if base_name else snapdragon_base(name, title)
+        rows = rows_of(dataset, column)
+        scale = 1000.0 if seconds else 1.0
+
+        def sample(row, col=column):
+            return NetworkSample(model=f"zoo:{space}:{row['arch_str']}", latency_ms=float(row[col]) * scale)
+
+        train = [sample(r) for r in rows[: args.train]]
+        test_rows = rows[args.train: args.train + args.test]
+        source = LATBENCH_SOURCE if dataset == LATBENCH else HELP_SOURCE
+        fit = fit_from_networks(train, base, name=name, precision=precision,
+                                source=f"{source}, column {column}, {args.train} random architectures (seed 0)")
+        profile = fit.profile
+        measured = np.array([float(r[column]) * scale for r in test_rows])
+        predicted = np.array([edgeperf.estimate(f"zoo:{space}:{r['arch_str']}", profile, precision=precision)
+                              .total_latency_ms for r in test_rows])
+        held_out = prediction_metrics(predicted, measured)
+        document = fit.document
+        document["title"] = title
+        document["provenance"].update({"dataset": source, "column": column, "training_networks": args.train,
+                                       "held_out": dict(held_out, networks=len(test_rows)),
+                                       "input": "32x32 CIFAR-size NB201 networks", "fitted_input_hw_max": 32})
+        extra = ""
+        if name == "jetson-nano-nb201":
+            fp32 = np.array([float(r["embedded-gpu-jetson-nano-fp32"]) * 1000 for r in rows[: args.train]])
+            best = None
+            for factor in np.logspace(-1.5, 0.5, 81):
+                trial = copy.deepcopy(document)
+                trial["precisions"]["fp32"]["peak_gflops"]["value"] = base.precisions["fp32"] * factor
+                candidate = parse_profile(trial, where=name)
+                pred = np.array([edgeperf.estimate(s.model, candidate, precision="fp32").total_latency_ms
+                                 for s in train])
+                error = float(np.mean(np.abs(pred - fp32) / fp32))
+                if best is None or error < best[0]:
+                    best = (error, factor)
+            datasheet = base.precisions["fp32"]
+            document["precisions"]["fp32"]["peak_gflops"] = {
+                "value": round(datasheet * best[1], 3), "source": f"fit-{name}",
+                "note": f"fitted: datasheet {datasheet} GFLOP/s x {best[1]:.3f}, the factor that best explains the "
+                        f"fp32 column on the training networks (training MAPE {100 * best[0]:.1f} %)"}
+            profile = parse_profile(document, where=name)
+            fp32_test = np.array([float(r["embedded-gpu-jetson-nano-fp32"]) * 1000 for r in test_rows])
+            fp32_pred = np.array([edgeperf.estimate(f"zoo:{space}:{r['arch_str']}", profile, precision="fp32")
+                                  .total_latency_ms for r in test_rows])
+            fp32_metrics = prediction_metrics(fp32_pred, fp32_test)
+            document["provenance"]["held_out_fp32"] = dict(fp32_metrics, networks=len(test_rows))
+            extra = (f"; fp32 held-out MAPE {100 * fp32_metrics['mape']:.1f} %, "
+                     f"{100 * fp32_metrics['within_10pct']:.0f} % within 10 %, rho {fp32_metrics['spearman']:.3f}")
+        document["quality"] = (
+            f"Layer models fitted to {args.train} measured 32x32 NB201 networks ({column}); held out on "
+            f"{len(test_rows)} others: MAPE {100 * held_out['mape']:.1f} %, {100 * held_out['within_10pct']:.0f} % within "
+            f"+-10 %, Spearman {held_out['spearman']:.3f}{extra}. Not validated on 224x224 ImageNet networks: "
+            f"see docs/accuracy.md before trusting it there. Peaks, clocks and power are the datasheet profile's.")
+        cv = fit.cross_validation
+        print(f"{name}: cv MAPE {100 * cv['mape']:.1f} %; held-out n={len(test_rows)} MAPE {100 * held_out['mape']:.1f} %, "
+              f"within 10 % {100 * held_out['within_10pct']:.0f} %, rho {held_out['spearman']:.3f}{extra}")
+        if name == "coral-edgetpu-nb201":
+            checks = []
+            for net, seed_ms in (("googlenet", 17.97), ("inception_v3", 17.33), ("inception_v4", 20.7)):
+                fitted_ms = edgeperf.estimate(f"zoo:{net}", profile).total_latency_ms
+                datasheet_ms = edgeperf.estimate(f"zoo:{net}", "coral-edgetpu").total_latency_ms
+                checks.append(f"{net} {fitted_ms:.0f} ms against {seed_ms} ms measured")
+                print(f"  seed 000 {net}: measured {seed_ms} ms; fitted {fitted_ms:.2f} ms; datasheet {datasheet_ms:.2f} ms")
+            document["quality"] += (" Checked against seed 000's Coral dev board latencies at ImageNet size: "
+                                    + "; ".join(checks) + ": do not use it for 224x224 networks.")
+            document["provenance"]["imagenet_check"] = checks
+        if args.write:
+            path = Path(__file__).resolve().parents[1] / "profiles" / "data" / f"{name}.json"
+            path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+            print(f"  wrote {path.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
