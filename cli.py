@@ -59,6 +59,17 @@ def _parse_freqs(values: list[str]) -> dict[str, float]:
     return freqs
 
 
+_PROVIDERS_HELP = ("onnxruntime execution providers, comma-separated, first preferred "
+                   "(CUDAExecutionProvider, TensorrtExecutionProvider where installed).")
+
+
+def _providers(text: str) -> tuple[str, ...]:
+    names = tuple(p.strip() for p in text.split(",") if p.strip())
+    if not names:
+        raise InputError("--providers needs at least one execution provider, e.g. CPUExecutionProvider")
+    return names
+
+
 def _human(count: float) -> str:
     for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(count) >= size:
@@ -236,6 +247,7 @@ def calibrate(
     out: str = typer.Option(..., "--out", "-o", help="The profile .json to write (the report goes beside it)."),
     runtime: str = typer.Option("onnxruntime", "--runtime", help="Runtime to measure through (onnxruntime)."),
     threads: int = typer.Option(1, "--threads", min=1, help="Intra-op threads."),
+    providers: str = typer.Option("CPUExecutionProvider", "--providers", help=_PROVIDERS_HELP),
     budget_minutes: float = typer.Option(10.0, "--budget-minutes", help="Time budget for the measurements."),
     sweep: Optional[str] = typer.Option(None, "--sweep", help="Sweep file (default OUT without .json + .sweep.csv); "
                                                              "a rerun resumes from it."),
@@ -256,7 +268,7 @@ def calibrate(
     source = open_power_source(power)
     console.print(f"power source: {source.describe()['source']}"
                   + ("" if source.describe().get("power") else " (energy will not be calibrated)"))
-    result = run_calibration(name, runner=OnnxRuntimeRunner(threads=threads), sweep_path=sweep_path,
+    result = run_calibration(name, runner=OnnxRuntimeRunner(threads=threads, providers=_providers(providers)), sweep_path=sweep_path,
                              budget_minutes=budget_minutes, progress=console.print,
                              power=source if source.describe().get("power") else None,
                              max_temp_c=max_temp_c, temperature_c=open_temperature() if max_temp_c else None)
@@ -276,6 +288,7 @@ def calibrate(
 def sweep(
     out: str = typer.Option(..., "--out", "-o", help="The sweep CSV (a rerun resumes it; SWEEP.meta.json beside it)."),
     threads: int = typer.Option(1, "--threads", min=1, help="Intra-op threads."),
+    providers: str = typer.Option("CPUExecutionProvider", "--providers", help=_PROVIDERS_HELP),
     budget_minutes: float = typer.Option(3.0, "--budget-minutes", help="Sizes the coarse plan."),
     refine_rounds: int = typer.Option(2, "--refine-rounds", min=0, max=20, help="Adaptive refinement rounds."),
     power: str = typer.Option("auto", "--power", help="Power source: auto, none, ina3221, rapl, nvml, vcgencmd."),
@@ -291,7 +304,7 @@ def sweep(
     console = _console()
     console.print(f"{len(plan.points)} coarse layers x {plan.passes} passes, {refine_rounds} refinement rounds; "
                   f"power source: {source.describe()['source']}")
-    rows = run_sweep(OnnxRuntimeRunner(threads=threads), out, plan=plan, power=source if measures_power else None,
+    rows = run_sweep(OnnxRuntimeRunner(threads=threads, providers=_providers(providers)), out, plan=plan, power=source if measures_power else None,
                      progress=console.print)
     console.print(f"wrote {out}: {len(rows)} measurements of {len({r['reference'] for r in rows})} layers; "
                   f"fit it with: edgeperf fit {out} --out PROFILE.json")
@@ -355,6 +368,7 @@ def validate(
     precision: Optional[str] = typer.Option(None, help="Precision the networks were measured at."),
     layers: bool = typer.Option(False, "--layers", help="With MODELs: also compare layer by layer (ORT profiler)."),
     threads: int = typer.Option(1, "--threads", min=1, help="With MODELs: intra-op threads."),
+    providers: str = typer.Option("CPUExecutionProvider", "--providers", help=_PROVIDERS_HELP),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv."),
 ) -> None:
     """Compare a profile's predictions with measurements: a table of them, or MODELs measured on this device."""
@@ -368,7 +382,7 @@ def validate(
     if models:
         from .measure import Harness, OnnxRuntimeRunner, validate_on_device
 
-        device = validate_on_device(models, profile, runner=OnnxRuntimeRunner(threads=threads),
+        device = validate_on_device(models, profile, runner=OnnxRuntimeRunner(threads=threads, providers=_providers(providers)),
                                     harness=Harness(rounds=7, round_s=0.1, warmup_s=0.2), precision=precision,
                                     layers=layers, progress=console.print if output_format is OutputFormat.table
                                     else lambda message: None)
