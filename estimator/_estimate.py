@@ -290,7 +290,14 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
             share=float(parts.latency_ms[i] / total_latency) if total_latency > 0 else 0.0, flags=layer.flags,
         ))
     all_notes = list(notes) + list(point.notes)
-    trained = (profile.document.get("provenance") or {}).get("fitted_input_hw_max")
+    provenance = profile.document.get("provenance") or {}
+    fitted = provenance.get("fitted_classes")
+    if isinstance(fitted, list) and mapped.layers:
+        missing = sorted({layer.op_class for layer in mapped.layers} - set(fitted) - {"shape"})
+        if missing:
+            all_notes.append(f"{profile.name} was fitted without {', '.join(missing)} layers: those use its base "
+                             "model, untested by the fit")
+    trained = provenance.get("fitted_input_hw_max")
     spatial = [d for _, shape in mapped.graph.inputs if len(shape) == 4 for d in shape[2:]]
     if isinstance(trained, (int, float)) and spatial and max(spatial) > 2 * trained:
         all_notes.append(f"{profile.name} was fitted on inputs up to {trained:g}x{trained:g}; this model's input is "
