@@ -9,7 +9,9 @@ ambient) and under a constant power ``P`` at ``T_base + R P``. Over an
 interval of constant power the solution is exact:
 ``T(t) = T_ss + (T_0 - T_ss) exp(-t / RC)``.
 
-The throttling policy is reactive, as on the Coral (notes section 1.8): every
+Fan steps (``thermal.fan``), where a board has a fan curve, lower the thermal resistance (and
+with it the time constant, the heat capacity staying) above their temperatures, switched at
+the same polls. The throttling policy is reactive, as on the Coral (notes section 1.8): every
 ``poll_ms`` the governor reads the temperature and caps the throttled clock
 domain at the level of the highest trip point exceeded; a level is released
 once the temperature falls ``hysteresis_c`` below its trip. Each inference
@@ -160,6 +162,7 @@ def simulate_sustained(mapped: MappedGraph, profile, *, precision: str, inferenc
     clock_trace = np.empty(inferences)
     events = []
     level = 0
+    fan = 0                       # fan steps in force (each lowers the thermal resistance)
     now = 0.0
     next_poll = poll_s
     done = 0
@@ -174,10 +177,12 @@ def simulate_sustained(mapped: MappedGraph, profile, *, precision: str, inferenc
             count = max(1, min(inferences - done, math.ceil((next_poll - now) / cycle) if cycle > 0 else inferences))
         # one cycle: run at power_w for run_s, then idle for gap_s; T_{i+1} = a T_i + b
         extra = first_extra_s if done == 0 else 0.0
-        a_run = math.exp(-(run_s + extra) / tau_s)
-        a_gap = math.exp(-gap_s / tau_s)
-        ss_run = base_c + resistance * power_w
-        ss_idle = base_c + resistance * idle_mw / 1000.0
+        r_now = thermal.fan[fan - 1].resistance_c_per_w if fan else resistance
+        tau_now = tau_s * r_now / resistance          # the heat capacity stays; tau = R C
+        a_run = math.exp(-(run_s + extra) / tau_now)
+        a_gap = math.exp(-gap_s / tau_now)
+        ss_run = base_c + r_now * power_w
+        ss_idle = base_c + r_now * idle_mw / 1000.0
         a = a_run * a_gap
         b = (ss_run * (1 - a_run)) * a_gap + ss_idle * (1 - a_gap)
         if count == 1:
@@ -203,6 +208,10 @@ def simulate_sustained(mapped: MappedGraph, profile, *, precision: str, inferenc
             if new_level > level:
                 events.append(ThrottleEvent(time_s=next_poll, temp_c=temp, cap_mhz=caps[new_level], inference=done))
             level = new_level
+            while fan < len(thermal.fan) and temp >= thermal.fan[fan].temp_c:
+                fan += 1
+            while fan > 0 and temp < thermal.fan[fan - 1].temp_c - thermal.hysteresis_c:
+                fan -= 1
             next_poll += poll_s
     # each inference at the clock it ran at, plus idle power over the gaps and the model load
     total_energy_mj = _trace_energy(clock_trace, clock, energy) + idle_mw * (gap_ms * inferences

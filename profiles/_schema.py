@@ -22,7 +22,8 @@ from .._json import loads_finite
 from .._units import PRECISIONS
 from ..estimator import OP_CLASSES, FusionRule, Mapping, validate_cost_params
 
-__all__ = ["Profile", "ClockDomain", "PowerModel", "LayerModel", "ThermalModel", "ThrottleLevel", "parse_profile",
+__all__ = ["Profile", "ClockDomain", "PowerModel", "LayerModel", "ThermalModel", "ThrottleLevel", "FanLevel",
+           "parse_profile",
            "read_profile_file", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
@@ -83,6 +84,14 @@ class ThrottleLevel:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FanLevel:
+    """Above ``temp_c`` the fan runs faster and the board's thermal resistance drops to ``resistance_c_per_w``."""
+
+    temp_c: float
+    resistance_c_per_w: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ThermalModel:
     """Lumped RC thermal model of the board and its throttling policy.
 
@@ -103,6 +112,7 @@ class ThermalModel:
     domain: str
     levels: tuple[ThrottleLevel, ...]
     first_inference_ms: float = 0.0
+    fan: tuple[FanLevel, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -384,7 +394,7 @@ def _parse_thermal(r: _Reader, doc: dict | None, clocks: dict) -> ThermalModel |
         return None
     base = "thermal."
     allowed = {"ambient_c", "idle_c", "resistance_c_per_w", "time_constant_s", "poll_ms", "hysteresis_c",
-               "domain", "levels", "first_inference_ms"}
+               "domain", "levels", "first_inference_ms", "fan"}
     if set(doc) - allowed:
         r.fail("thermal", f"has unknown keys {sorted(set(doc) - allowed)}; allowed: {sorted(allowed)}")
     domain = r.text(doc, "domain", base)
@@ -410,9 +420,23 @@ def _parse_thermal(r: _Reader, doc: dict | None, clocks: dict) -> ThermalModel |
     caps = [level.cap_mhz for level in levels]
     if temps != sorted(temps) or caps != sorted(caps, reverse=True):
         r.fail(base + "levels", "must be ordered by rising temp_c with falling cap_mhz")
+    fan_doc = doc.get("fan", [])
+    if not isinstance(fan_doc, list):
+        r.fail(base + "fan", 'must be a list of {"temp_c": {...}, "resistance_c_per_w": {...}} fan steps')
+    fan = []
+    for i, step in enumerate(fan_doc):
+        where = f"{base}fan[{i}]."
+        if not isinstance(step, dict):
+            r.fail(where[:-1], "must be an object with temp_c and resistance_c_per_w")
+        fan.append(FanLevel(temp_c=r.number(step, "temp_c", where, low=-60.0, high=300.0),
+                            resistance_c_per_w=r.number(step, "resistance_c_per_w", where, positive=True, high=1e4)))
+    resistance = r.number(doc, "resistance_c_per_w", base, positive=True, high=1e4)
+    if [f.temp_c for f in fan] != sorted(f.temp_c for f in fan) or any(
+            f.resistance_c_per_w > prev for f, prev in zip(fan, [resistance] + [g.resistance_c_per_w for g in fan])):
+        r.fail(base + "fan", "must be ordered by rising temp_c with resistance_c_per_w never rising")
     return ThermalModel(
-        ambient_c=ambient, idle_c=idle,
-        resistance_c_per_w=r.number(doc, "resistance_c_per_w", base, positive=True, high=1e4),
+        ambient_c=ambient, idle_c=idle, fan=tuple(fan),
+        resistance_c_per_w=resistance,
         time_constant_s=r.number(doc, "time_constant_s", base, positive=True, high=1e6),
         poll_ms=r.number(doc, "poll_ms", base, positive=True, high=1e7),
         hysteresis_c=r.number(doc, "hysteresis_c", base, high=100.0),

@@ -335,3 +335,12 @@ def test_spec_files_resolve_relative_to_the_spec(tmp_path):
     spec = load_spec(folder / "spec.yaml")
     assert spec.models[0].ref == str(folder / "net.onnx")
     assert search(spec).n_evaluated == 1
+
+
+def test_sqlite_storage(tmp_path):
+    pytest.importorskip("optuna")
+    spec = parse_spec(SAMPLED)
+    result = search(spec, trials=12, storage=f"sqlite:///{tmp_path / 's.db'}", study_name="q", sampler="random")
+    assert result.n_evaluated == 12 and result.engine == "optuna:random"
+    again = search(spec, trials=15, storage=f"sqlite:///{tmp_path / 's.db'}", study_name="q", sampler="random")
+    assert again.n_evaluated == 15

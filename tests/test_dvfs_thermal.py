@@ -205,3 +205,18 @@ def test_fit_thermal_rejects_unusable_traces():
         fit_thermal(np.r_[t[:-1], t[-1] + 5], temp, power)
     with pytest.raises(edgeperf.InputError, match="at least 10"):
         fit_thermal(t[:5], temp[:5], power[:5])
+
+
+def test_a_fan_curve_keeps_the_coral_below_its_trip_point():
+    # a fan step at 62 C that halves the thermal resistance: Inception v4 settles below 65 C, never throttling
+    fan = [{"temp_c": {"value": 62.0, "source": "seed000-thermal"},
+            "resistance_c_per_w": {"value": 3.61, "source": "thermal-derived"}}]
+    profile = coral_variant(fan=fan)
+    mapped = map_graph(load_model("zoo:inception_v4"), profile.mapping)
+    with_fan = simulate_sustained(mapped, profile, precision="int8", inferences=30000)
+    without = simulate_sustained(mapped, load_profile("coral-edgetpu"), precision="int8", inferences=30000)
+    assert without.throttle_events and not with_fan.throttle_events
+    assert with_fan.max_temp_c < 65.0 and with_fan.total_time_s < without.total_time_s
+    with pytest.raises(edgeperf.ProfileError, match="fan"):
+        coral_variant(fan=[fan[0], {"temp_c": {"value": 70.0, "source": "seed000-thermal"},
+                                    "resistance_c_per_w": {"value": 9.0, "source": "thermal-derived"}}])
