@@ -34,6 +34,10 @@ HELP = EXTERNAL / "help_nb201_latency_ms.csv"
 LATBENCH_SOURCE = ("LatBench (BRP-NAS, Dudziak et al., NeurIPS 2020), SamsungLabs/eagle, byte copy at "
                    "ZengYuXiang7/NAS-LLM-GNN @ 46d3713c (Apache-2.0), shared/external/"
                    "latbench_brpnas_nb201_latency_seconds.csv")
+BLOCKS = EXTERNAL / "hwnasbench_fbnet_block_lut.csv"
+BLOCKS_SOURCE = ("HW-NAS-Bench FBNet per-block lookup table (Li et al., ICLR 2021, RICE-EIC/HW-NAS-Bench, MIT; "
+                 "JSON dump from fracapuano/sim-is-more @ c8a9073b), shared/external/hwnasbench_fbnet_block_lut.csv, "
+                 "columns edgegpu_latency (ms) and edgegpu_energy (mJ)")
 HELP_SOURCE = ("HW-NAS-Bench NB201 latencies via HayeonLee/HELP @ 45f70eb9 (MIT), shared/external/"
                "help_nb201_latency_ms.csv")
 
@@ -85,6 +89,55 @@ def rows_of(dataset: Path, column: str) -> list[dict]:
     return rows
 
 
+def fit_tx2_blocks(args) -> None:
+    """jetson-tx2-fbnet: latency and energy of HW-NAS-Bench's FBNet blocks (32x32 and 224x224 layouts) on a TX2."""
+    name = "jetson-tx2-fbnet"
+    base = load_profile("jetson-tx2")
+    rows = [r for r in csv.DictReader(open(BLOCKS)) if float(r["edgegpu_latency"] or 0) > 0]
+    random.Random(0).shuffle(rows)
+    test_rows, train_rows = rows[: len(rows) // 3], rows[len(rows) // 3:]
+    train = [NetworkSample(model=f"zoo:fbnet-block:{r['key']}", latency_ms=float(r["edgegpu_latency"]),
+                           energy_mj=float(r["edgegpu_energy"])) for r in train_rows]
+    fit = fit_from_networks(train, base, name=name, source=f"{BLOCKS_SOURCE}, {len(train)} random blocks (seed 0)")
+    profile = fit.profile
+    measured = np.array([float(r["edgegpu_latency"]) for r in test_rows])
+    energy = np.array([float(r["edgegpu_energy"]) for r in test_rows])
+    estimates = [edgeperf.estimate(f"zoo:fbnet-block:{r['key']}", profile) for r in test_rows]
+    held_out = prediction_metrics(np.array([e.total_latency_ms for e in estimates]), measured)
+    held_out_energy = prediction_metrics(np.array([e.total_energy_mj for e in estimates]), energy)
+    document = fit.document
+    document["title"] = "NVIDIA Jetson TX2, layer and power models fitted to HW-NAS-Bench's FBNet block table"
+    document["provenance"].update({"dataset": BLOCKS_SOURCE, "training_blocks": len(train),
+                                   "held_out": dict(held_out, blocks=len(test_rows)),
+                                   "held_out_energy": dict(held_out_energy, blocks=len(test_rows)),
+                                   "input": "FBNet blocks of the 224x224 and 32x32 layouts (7x7 to 224x224 maps)"})
+    document["quality"] = (
+        f"Layer and power models fitted to {len(train)} measured FBNet blocks of HW-NAS-Bench (TX2 latency and energy, "
+        f"feature maps 4x4 to 224x224); held out on {len(test_rows)} other blocks: latency MAPE "
+        f"{100 * held_out['mape']:.1f} %, {100 * held_out['within_10pct']:.0f} % within +-10 %, Spearman "
+        f"{held_out['spearman']:.3f}; energy MAPE {100 * held_out_energy['mape']:.1f} %. Blocks were timed one at a "
+        f"time (about 0.5 ms each even when tiny: per-block overhead of the measurement), so whole networks are "
+        f"over-predicted by that overhead per block. Precision: the profile's default (fp16), which the table does not "
+        f"state. Peaks, clocks and power modes are the datasheet profile's.")
+    checks = []
+    for net, seed_ms in (("googlenet", 53.11), ("inception_v3", 270.02), ("inception_v4", 552.89)):
+        fitted_ms = edgeperf.estimate(f"zoo:{net}", profile, power_mode="MAXN").total_latency_ms
+        datasheet_ms = edgeperf.estimate(f"zoo:{net}", "jetson-tx2", power_mode="MAXN").total_latency_ms
+        checks.append(f"{net} {fitted_ms:.0f} ms against {seed_ms} ms measured (datasheet profile {datasheet_ms:.1f} ms)")
+    document["quality"] += (" Checked against seed 000's TX2 MAXN latencies at ImageNet size (TensorFlow with "
+                            "TensorRT): " + "; ".join(checks) + ".")
+    document["provenance"]["imagenet_check"] = checks
+    print("  " + "\n  ".join(checks))
+    print(f"{name}: cv MAPE {100 * fit.cross_validation['mape']:.1f} %; held-out n={len(test_rows)} latency MAPE "
+          f"{100 * held_out['mape']:.1f} %, within 10 % {100 * held_out['within_10pct']:.0f} %, rho "
+          f"{held_out['spearman']:.3f}; energy MAPE {100 * held_out_energy['mape']:.1f} %, rho "
+          f"{held_out_energy['spearman']:.3f}")
+    if args.write:
+        path = Path(__file__).resolve().parents[1] / "profiles" / "data" / f"{name}.json"
+        path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        print(f"  wrote {path.name}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--write", action="store_true")
@@ -95,6 +148,8 @@ def main() -> int:
     if not LATBENCH.is_file() or not HELP.is_file():
         print(f"skipped: {EXTERNAL} lacks the measurement files", file=sys.stderr)
         return 0
+    if not args.only or "jetson-tx2-fbnet" in args.only:
+        fit_tx2_blocks(args)
     for name, (dataset, column, seconds, space, base_name, precision, title) in DEVICES.items():
         if args.only and name not in args.only:
             continue

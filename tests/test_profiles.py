@@ -15,7 +15,7 @@ from edgeperf.profiles import list_profiles, load_profile, parse_profile, shippe
 from tests._models import single
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-SHIPPED = ("coral-edgetpu", "coral-edgetpu-nb201", "intel-ncs2", "jetson-nano", "jetson-nano-nb201", "jetson-tx2",
+SHIPPED = ("coral-edgetpu", "coral-edgetpu-nb201", "intel-ncs2", "jetson-nano", "jetson-nano-nb201", "jetson-tx2", "jetson-tx2-fbnet",
            "jetson-xavier-nx", "raspberry-pi-3", "raspberry-pi-4", "snapdragon-855-cpu-nb201",
            "snapdragon-855-dsp-nb201", "snapdragon-855-gpu-nb201")
 

@@ -193,3 +193,18 @@ def test_building_for_estimation_is_fast_and_weight_free():
     assert all(not t.raw_data and not t.float_data for t in model.graph.initializer if len(t.dims) > 1)
     assert graph.params == 25_557_032
     assert elapsed < 1.0  # "well under a second"; typically ~20 ms here
+
+
+def test_fbnet_block_networks_from_hwnasbench_keys():
+    import edgeperf
+
+    # inverted residual: 1x1 expand to 16*6 = 96, 5x5 depthwise stride 2 (112 -> 56), 1x1 project to 24
+    est = edgeperf.estimate("zoo:fbnet-block:ConvBlock_H112_W112_Cin16_Cout24_exp6_kernel5_stride2_group1", "jetson-tx2")
+    expand = 96 * 112 * 112 * 16
+    depthwise = 96 * 56 * 56 * 25
+    project = 24 * 56 * 56 * 96
+    assert est.total_macs == expand + depthwise + project
+    fc = edgeperf.estimate("zoo:fbnet-block:FC_Cin1984_Cout1000", "jetson-tx2")
+    assert fc.total_macs == 1984 * 1000
+    with pytest.raises(edgeperf.ModelError, match="not an FBNet block key"):
+        edgeperf.estimate("zoo:fbnet-block:Conv_H1", "jetson-tx2")

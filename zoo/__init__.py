@@ -134,12 +134,18 @@ def build_space_model(space: str, arch: str, *, weights: bool = False, batch: in
     ModelError
         For an unknown space or an invalid architecture string.
     """
+    if space == "fbnet-block":
+        from ._nas import fbnet_block
+
+        builder, outputs = fbnet_block(lambda shape: NetBuilder(f"fbnet-block", (batch, *shape), weights=weights,
+                                                                seed=seed), arch)
+        return builder.build(outputs)
     if space == "layer":
         kind, params = parse_layer(arch)
         builder = NetBuilder(f"layer-{kind}", (batch, *layer_input_shape(kind, params)), weights=weights, seed=seed)
         return builder.build(build_layer(builder, kind, params))
     if space not in SPACES:
-        raise ModelError(f"zoo has no search space {space!r}; spaces: {', '.join(list_spaces())}, layer")
+        raise ModelError(f"zoo has no search space {space!r}; spaces: {', '.join(list_spaces())}, layer, fbnet-block")
     build, shape = SPACES[space]
     builder = NetBuilder(f"{space}", (batch, *shape), weights=weights, seed=seed)
     return builder.build(build(builder, arch))

@@ -24,7 +24,8 @@ import numpy as np
 from .._errors import ModelError
 from ._builder import NetBuilder
 
-__all__ = ["NB201_OPS", "parse_nb201", "random_nb201", "nb201", "FBNET_CHOICES", "FBNET_LAYOUT", "parse_fbnet", "fbnet", "SPACES"]
+__all__ = ["NB201_OPS", "parse_nb201", "random_nb201", "nb201", "FBNET_CHOICES", "FBNET_LAYOUT", "parse_fbnet", "fbnet",
+           "fbnet_block", "SPACES"]
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 
@@ -179,6 +180,45 @@ def fbnet(b: NetBuilder, arch: str, num_classes: int = 100) -> list[str]:
         x = _fbnet_block(b, x, choice, c_out, stride)
     x = b.relu(b.bn(b.conv(x, 1504, 1, bias=False)))
     return [b.gemm(b.flatten(b.global_avgpool(x)), num_classes)]
+
+
+_BLOCK_KEY = re.compile(r"^(ConvBlock|Skip|ConvNorm|AvgP|FC)((?:_[A-Za-z]+\d+)+)$")
+
+
+def fbnet_block(b_factory, key: str):
+    """One block of HW-NAS-Bench's FBNet lookup table as its own network, from the table's key.
+
+    Keys: ``ConvBlock_H{}_W{}_Cin{}_Cout{}_exp{}_kernel{}_stride{}_group{}`` (inverted residual),
+    ``Skip_H{}_W{}_Cin{}_Cout{}_stride{}``, ``ConvNorm_H{}_W{}_Cin{}_Cout{}_kernel{}_stride{}_group{}``
+    (convolution, batch norm, ReLU), ``AvgP_H{}_W{}_Cin{}_Cout{}_kernel{}_stride{}`` and
+    ``FC_Cin{}_Cout{}``. ``b_factory(input_shape)`` returns a fresh NetBuilder.
+
+    Raises
+    ------
+    ModelError
+        For a key of another shape.
+    """
+    match = _BLOCK_KEY.match(key)
+    if match is None:
+        raise ModelError(f"not an FBNet block key: {key!r}")
+    kind = match.group(1)
+    fields = {name: int(value) for name, value in re.findall(r"_([A-Za-z]+)(\d+)", match.group(2))}
+    try:
+        if kind == "FC":
+            b = b_factory((fields["Cin"],))
+            return b, [b.gemm(b.input, fields["Cout"])]
+        b = b_factory((fields["Cin"], fields["H"], fields["W"]))
+        if kind == "ConvBlock":
+            choice = f"k{fields['kernel']}_e{fields['exp']}" + ("_g2" if fields["group"] == 2 else "")
+            return b, [_fbnet_block(b, b.input, choice, fields["Cout"], fields["stride"])]
+        if kind == "Skip":
+            return b, [_fbnet_block(b, b.input, "skip", fields["Cout"], fields["stride"])]
+        if kind == "ConvNorm":
+            return b, [b.relu(b.bn(b.conv(b.input, fields["Cout"], fields["kernel"], stride=fields["stride"],
+                                          groups=fields["group"], bias=False)))]
+        return b, [b.avgpool(b.input, fields["kernel"], fields["stride"])]
+    except KeyError as exc:
+        raise ModelError(f"FBNet block key {key!r} lacks {exc}") from None
 
 
 #: space name -> (builder(b, arch), input shape without batch)
