@@ -44,6 +44,9 @@ __all__ = ["Reading", "NullSource", "Ina3221Source", "parse_tegrastats", "Tegras
            "ThermalZoneSource", "ClockSource", "CsvPowerReplay", "integrate_mj", "discover_sources", "SOURCES", "open_power_source", "open_temperature",
            "OFFLINE_C"]
 
+#: A power trace in mW whose largest value is below this was almost certainly written in watts.
+_WATTS_LIKE_MW = 50.0
+
 #: tegrastats and jtop report -256 for a sensor that is offline.
 OFFLINE_C = -256.0
 
@@ -492,6 +495,9 @@ class CsvPowerReplay:
             power = columns["voltage_v"] * columns["current_a"] * 1000.0
         else:
             raise InputError(f"{path}: a power trace needs time_s and power_mw, power_w, or voltage_v and current_a")
+        if "power_mw" in names and power.size and power.max() < _WATTS_LIKE_MW:
+            raise InputError(f"{path}: power_mw values are at most {power.max():g}, which looks like watts; name the "
+                             "column power_w (or give milliwatts)")
         times = columns["time_s"]
         if times.size < 2 or np.any(np.diff(times) <= 0):
             raise InputError(f"{path}: time_s must increase strictly over at least two samples")

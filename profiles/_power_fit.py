@@ -67,6 +67,9 @@ def read_power_table(path) -> list[dict]:
         raise InputError(f"{path}: not UTF-8 text; a power table is CSV") from None
     except csv.Error as exc:
         raise InputError(f"{path}: not a valid CSV file ({exc})") from None
+    if rows and max(r["power_mw"] for r in rows) < 50.0:
+        raise InputError(f"{path}: power_mw values are at most {max(r['power_mw'] for r in rows):g}, which looks like "
+                         "watts; give milliwatts (x 1000)")
     if not any(r["state"] == "busy" for r in rows):
         raise InputError(f"{path}: no busy rows; measure the board's power under load at one or more operating points")
     return rows

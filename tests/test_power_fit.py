@@ -54,6 +54,7 @@ def test_a_dvfs_power_sweep_recovers_known_coefficients(tmp_path):
     ("state,power_mw\nidle,100\n", "no busy rows"),
     ("state,power_mw,gpu_mhz\nbusy,-5,921.6\n", "positive numbers"),
     ("state,power_mw,npu_mhz\nbusy,5000,100\n", "no clock domain 'npu'"),
+    ("state,power_mw,gpu_mhz\nidle,1.25,\nbusy,4.58,921.6\n", "looks like watts"),
     ("state,power_mw,gpu_mhz,emc_mhz\nbusy,5000,921.6,1600\n", None),
 ])
 def test_bad_power_tables(tmp_path, text, message, capsys):

@@ -192,3 +192,10 @@ def test_integrate_and_discovery():
     assert names == {"Ina3221Source", "ThermalZoneSource", "ClockSource"}
     assert [type(s).__name__ for s in discover_sources(TREES / "nothing-here")] == ["NullSource"]
     assert NullSource().describe()["power"] is False
+
+
+def test_power_in_watts_under_a_milliwatt_header_is_refused(tmp_path):
+    trace = tmp_path / "meter.csv"
+    trace.write_text("time_s,power_mw\n0,4.5\n1,4.7\n")
+    with pytest.raises(edgeperf.InputError, match="looks like watts"):
+        CsvPowerReplay(trace)
