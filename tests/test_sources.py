@@ -181,7 +181,7 @@ def test_csv_replay_integrates_windows(tmp_path):
     trace.write_text("time_s,watts\n0,1\n1,2\n")
     with pytest.raises(edgeperf.InputError, match="needs time_s and power_mw"):
         CsvPowerReplay(trace)
-    trace.write_text("time_s,power_mw\n0,1\n0,2\n")
+    trace.write_text("time_s,power_mw\n0,1000\n0,2000\n")
     with pytest.raises(edgeperf.InputError, match="increase strictly"):
         CsvPowerReplay(trace)
 
