@@ -2,7 +2,7 @@
 
 For each calibration: measured, predicted and error on the 12 held-out ImageNet CNNs at 224x224,
 median and worst |error|. Then how far the two calibrated profiles' predictions of the same
-networks differ (target: within 5 %). Needs onnxruntime. Takes about 2 x 5 minutes at the
+networks differ (target: within 5 %). Needs onnxruntime. Takes about 2 x 7 minutes at the
 default budget on a 2-core machine.
 
 Run: ``python benchmarks/calibration_accuracy.py [--budget-minutes 10] [--threads 1] [--keep DIR]``
