@@ -32,11 +32,11 @@ import numpy as np
 
 from .._errors import InputError, LimitError
 from .._units import mw_ms_to_mj
-from ._estimate import OperatingPoint, latency_parts, power_scale, resolve_operating_point
+from ._estimate import OperatingPoint, clock_scales, latency_parts, resolve_operating_point
 from ._mapping import MappedGraph
 
 __all__ = ["ReferenceCosts", "reference_costs", "evaluate_points", "evaluate_layers", "frequency_grid", "DvfsPoint", "DvfsReport",
-           "explore_dvfs", "power_scale", "MAX_GRID_POINTS"]
+           "explore_dvfs", "MAX_GRID_POINTS"]
 
 #: Largest frequency grid evaluated in one call (a guard against absurd DVFS tables).
 MAX_GRID_POINTS = 2_000_000
@@ -93,12 +93,7 @@ def evaluate_points(costs: ReferenceCosts, profile, freq_mhz: dict) -> tuple[np.
         value = freq_mhz.get(name)
         return np.full(k, profile.clocks[name].reference_mhz) if value is None else np.asarray(value, dtype=float)
 
-    compute_scale = clock(profile.compute_domain) / profile.clocks[profile.compute_domain].reference_mhz
-    memory_scale = clock(profile.memory_domain) / profile.clocks[profile.memory_domain].reference_mhz
-    compute_power = power_scale(profile.clocks[profile.compute_domain], clock(profile.compute_domain))
-    extra_mw = np.zeros(k)
-    for name, mw in profile.power.domain_mw.items():
-        extra_mw += mw * power_scale(profile.clocks[name], clock(name))
+    compute_scale, memory_scale, compute_power, extra_mw = clock_scales(profile, clock)
     latency = np.zeros(k)
     active_energy = np.zeros(k)    # sum over layers of active_mw * latency_ms
     step = max(1, 4_000_000 // max(costs.size, 1))
@@ -125,12 +120,8 @@ def evaluate_layers(costs: ReferenceCosts, profile, freq_mhz: dict) -> tuple[np.
     def clock(name):
         return float(freq_mhz.get(name, profile.clocks[name].reference_mhz))
 
-    compute_scale = clock(profile.compute_domain) / profile.clocks[profile.compute_domain].reference_mhz
-    memory_scale = clock(profile.memory_domain) / profile.clocks[profile.memory_domain].reference_mhz
+    compute_scale, memory_scale, compute_power, extra_mw = clock_scales(profile, clock)
     layer = _layer_latency(costs, np.array([compute_scale]), np.array([memory_scale]))[0]
-    extra_mw = sum(mw * float(power_scale(profile.clocks[name], clock(name)))
-                   for name, mw in profile.power.domain_mw.items())
-    compute_power = float(power_scale(profile.clocks[profile.compute_domain], clock(profile.compute_domain)))
     power = profile.power.idle_mw + extra_mw + costs.active_mw * compute_power
     return layer, mw_ms_to_mj(power, layer)
 

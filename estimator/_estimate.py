@@ -29,7 +29,7 @@ from ._cost_models import COST_MODELS, CostParts, Features
 from ._mapping import MappedGraph
 
 __all__ = ["OperatingPoint", "LayerEstimate", "Estimate", "resolve_operating_point", "latency_parts",
-           "estimate_mapped", "choose_precision", "power_scale"]
+           "estimate_mapped", "choose_precision", "power_scale", "clock_scales"]
 
 SCHEMA = "edgeperf.estimate/1"
 
@@ -129,14 +129,29 @@ def power_scale(domain, freq_mhz) -> np.ndarray:
 
 
 
+def clock_scales(profile, clock):
+    """Scales of an operating point given ``clock(domain) -> MHz`` (floats, or arrays of points).
+
+    Returns
+    -------
+    compute_scale, memory_scale : float or numpy.ndarray
+        Clock of the compute and memory domains relative to their reference clocks.
+    compute_power : float or numpy.ndarray
+        :func:`power_scale` of the compute domain (multiplies the classes' active power).
+    extra_mw : float or numpy.ndarray
+        Dynamic power of the other domains with their own power figure (``power.domain_mw``).
+    """
+    compute = profile.clocks[profile.compute_domain]
+    f_c = clock(profile.compute_domain)
+    extra_mw = sum((mw * power_scale(profile.clocks[name], clock(name))
+                    for name, mw in profile.power.domain_mw.items()), 0.0)
+    return (f_c / compute.reference_mhz, clock(profile.memory_domain) / profile.clocks[profile.memory_domain].reference_mhz,
+            power_scale(compute, f_c), extra_mw)
+
+
 def _scales(profile, point: OperatingPoint) -> tuple[float, float, float, float]:
-    """Compute and memory clock scales, compute-domain power scale, other domains' dynamic power (mW)."""
-    f_c = point.freq_mhz[profile.compute_domain]
-    compute_scale = f_c / profile.clocks[profile.compute_domain].reference_mhz
-    memory_scale = point.freq_mhz[profile.memory_domain] / profile.clocks[profile.memory_domain].reference_mhz
-    extra_mw = sum(mw * float(power_scale(profile.clocks[name], point.freq_mhz[name]))
-                   for name, mw in profile.power.domain_mw.items())
-    return compute_scale, memory_scale, float(power_scale(profile.clocks[profile.compute_domain], f_c)), extra_mw
+    """:func:`clock_scales` at one operating point, as floats."""
+    return tuple(float(v) for v in clock_scales(profile, point.freq_mhz.__getitem__))
 
 
 def latency_parts(mapped: MappedGraph, profile, precision: str, point: OperatingPoint) -> tuple[CostParts, np.ndarray]:
