@@ -60,6 +60,10 @@ class Link:
             if not 1 <= self.max_payload_bytes <= 255:
                 raise InputError(f"link {self.name!r}: max_payload_bytes must be 1..255, got {self.max_payload_bytes}")
 
+    def fields(self) -> dict:
+        """``kind`` and the fields of this kind, as :func:`make_link` accepts them (to derive a link from it)."""
+        return {"kind": self.kind, **{name: getattr(self, name) for name in _FIELDS[self.kind]}}
+
     def transfer(self, payload_bytes) -> tuple[np.ndarray, np.ndarray]:
         """Time (ms) and transmit energy (mJ) to send each payload (bytes, array-like)."""
         payload = np.asarray(payload_bytes, dtype=float)

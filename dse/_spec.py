@@ -242,23 +242,9 @@ def _links(c: _Checker, value) -> tuple[Link, ...]:
         if base is not None:
             if base not in shipped:
                 c.fail(f"{path}.{name}.base", f"unknown link {base!r}; shipped: {', '.join(shipped)}")
-            merged = {k: getattr(shipped[base], k) for k in ("kind", "uplink_mbps", "power_alpha_mw_per_mbps",
-                                                             "power_beta_mw", "header_bytes", "spreading_factor",
-                                                             "bandwidth_khz", "coding_rate", "preamble_symbols",
-                                                             "max_payload_bytes", "duty_cycle", "tx_power_mw")}
-            kind = merged["kind"]
-            merged = {k: v for k, v in merged.items() if k == "kind" or k in _LINK_FIELDS[kind]}
-            fields = {**merged, **{k: v for k, v in fields.items() if k != "base"}}
-        try:
-            links.append(make_link(name, fields, f"{c.where}: {path}.{name}"))
-        except InputError as exc:
-            raise InputError(str(exc)) from None
+            fields = {**shipped[base].fields(), **{k: v for k, v in fields.items() if k != "base"}}
+        links.append(make_link(name, fields, f"{c.where}: {path}.{name}"))
     return tuple(links)
-
-
-_LINK_FIELDS = {"rate": ("uplink_mbps", "power_alpha_mw_per_mbps", "power_beta_mw", "header_bytes"),
-                "lora": ("spreading_factor", "bandwidth_khz", "coding_rate", "preamble_symbols", "max_payload_bytes",
-                         "duty_cycle", "tx_power_mw")}
 
 
 def _partition(c: _Checker, value) -> PartitionSpec | None:

@@ -344,3 +344,12 @@ def test_sqlite_storage(tmp_path):
     assert result.n_evaluated == 12 and result.engine == "optuna:random"
     again = search(spec, trials=15, storage=f"sqlite:///{tmp_path / 's.db'}", study_name="q", sampler="random")
     assert again.n_evaluated == 15
+
+
+def test_a_link_derived_from_a_shipped_one():
+    spec = parse_spec({**BASE, "partition": {"server": "jetson-tx2",
+                                             "links": [{"fast-wifi": {"base": "wifi", "uplink_mbps": 40}}]}})
+    link = spec.partition.links[0]
+    wifi = shipped_links()["wifi"]
+    assert (link.name, link.kind, link.uplink_mbps) == ("fast-wifi", "rate", 40.0)
+    assert link.power_alpha_mw_per_mbps == wifi.power_alpha_mw_per_mbps and link.power_beta_mw == wifi.power_beta_mw
