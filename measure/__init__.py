@@ -23,6 +23,7 @@ from ._layer_fit import fit_from_layer_times, match_layer_times
 from ._profilers import (
     PROFILE_FORMATS,
     NodeTime,
+    kernel_node_names,
     read_layer_profile,
     read_onnxruntime_profile,
     read_openvino_counters,
@@ -68,7 +69,7 @@ from ._validate import DeviceValidation, LayerComparison, validate_on_device
 
 __all__ = ["SWEEP_COLUMNS", "EXCLUDING_FLAGS", "OPTIONAL_COLUMNS", "VALIDATION_NETWORKS", "CalibrationPlan", "CalibrationResult", "calibrate",
            "plan_calibration", "read_sweep", "device_info", "Harness", "Timing", "matmul_reference", "LoadedModel", "OnnxRuntimeRunner", "NodeTime",
-           "read_onnxruntime_profile", "PROFILE_FORMATS", "read_layer_profile", "read_openvino_counters",
+           "read_onnxruntime_profile", "kernel_node_names", "PROFILE_FORMATS", "read_layer_profile", "read_openvino_counters",
            "read_tflite_op_profile", "read_trtexec_profile", "MAX_TRACE_BYTES", "read_trace_csv", "OFFLINE_C", "SOURCES", "ApexSource",
            "ClockSource", "CsvPowerReplay", "Ina3221Source", "NullSource", "NvmlSource", "RaplSource", "Reading",
            "TegrastatsSource", "ThermalZoneSource", "VcgencmdSource", "decode_throttled", "discover_sources",

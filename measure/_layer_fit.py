@@ -9,29 +9,12 @@ layers inside it), and :func:`edgeperf.profiles.fit_from_networks` fits per-clas
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from .._errors import InputError
+from ._profilers import kernel_node_names
 
 __all__ = ["match_layer_times", "fit_from_layer_times"]
-
-_SUFFIXES = ("_nchwc", "_token", "_fused", "_kernel_time")
-
-
-def _candidates(name: str) -> list[str]:
-    names = [part.strip() for part in name.split(" + ")]
-    result = []
-    for part in names:
-        part = re.sub(r"^\[(.*)\](?::\d+)?$", r"\1", part)         # TFLite: [name]:index
-        for item in part.split(";"):                               # TFLite fused: [a;b;c]
-            item = item.strip()
-            for suffix in _SUFFIXES:
-                if item.endswith(suffix):
-                    item = item[: -len(suffix)]
-            result.append(item)
-    return result
-
 
 def match_layer_times(graph, mapped, node_times) -> tuple[dict, list[str]]:
     """Measured time (ms) per executed layer index, and the names of kernels left unmatched."""
@@ -42,7 +25,7 @@ def match_layer_times(graph, mapped, node_times) -> tuple[dict, list[str]]:
     times: dict[int, float] = {}
     unmatched = []
     for node in node_times:
-        index = next((owner[c] for c in _candidates(node.name) if c in owner), None)
+        index = next((owner[c] for c in kernel_node_names(node.name) if c in owner), None)
         if index is None:
             unmatched.append(node.name)
             continue

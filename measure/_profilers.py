@@ -17,7 +17,7 @@ import numpy as np
 
 from .._errors import InputError
 
-__all__ = ["NodeTime", "read_onnxruntime_profile", "read_trtexec_profile", "read_openvino_counters",
+__all__ = ["NodeTime", "kernel_node_names", "read_onnxruntime_profile", "read_trtexec_profile", "read_openvino_counters",
            "read_tflite_op_profile", "read_layer_profile", "PROFILE_FORMATS"]
 
 _MAX_PROFILE_BYTES = 512 * 2**20
@@ -32,6 +32,31 @@ class NodeTime:
     provider: str
     median_ms: float
     runs: int
+
+
+_KERNEL_SUFFIXES = ("_nchwc", "_token", "_fused", "_kernel_time")
+
+
+def kernel_node_names(name: str) -> list[str]:
+    """Model node names a profiled kernel may stand for, as written, then with runtime decorations removed.
+
+    onnxruntime names a fused kernel after its last node (``relu_0_nchwc``), TensorRT joins fused
+    layers with `` + `` (``conv_0 + relu_0``), TFLite writes ``[a;b]:index``.
+
+    >>> kernel_node_names("conv_0 + relu_0_nchwc")
+    ['conv_0 + relu_0_nchwc', 'conv_0', 'relu_0']
+    """
+    result = [name]
+    for part in (p.strip() for p in name.split(" + ")):
+        part = re.sub(r"^\[(.*)\](?::\d+)?$", r"\1", part)         # TFLite: [name]:index
+        for item in part.split(";"):                                # TFLite fused: [a;b;c]
+            item = item.strip()
+            for suffix in _KERNEL_SUFFIXES:
+                if item.endswith(suffix):
+                    item = item[: -len(suffix)]
+            if item not in result:
+                result.append(item)
+    return result
 
 
 def read_onnxruntime_profile(path, *, skip_runs: int = 0) -> list[NodeTime]:

@@ -13,11 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._errors import InputError
+from ._profilers import kernel_node_names
 
 __all__ = ["LayerComparison", "DeviceValidation", "validate_on_device"]
-
-_SUFFIXES = ("_nchwc", "_token", "_fused")
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LayerComparison:
@@ -55,13 +53,10 @@ def _runnable(reference: str):
 
 
 def _match(name: str, estimate) -> object | None:
-    base = name
-    for suffix in _SUFFIXES:
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-    for layer in estimate.layers:
-        if base in layer.nodes or name in layer.nodes:
-            return layer
+    for candidate in kernel_node_names(name):
+        for layer in estimate.layers:
+            if candidate in layer.nodes:
+                return layer
     return None
 
 
