@@ -281,8 +281,7 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
             if planned:
                 points = sorted({r["reference"] for r in planned})      # resume the round as it was planned
             else:
-                fit = _fit_rows(path, rows, None)
-                errors = sorted(fit.residuals.items(), key=lambda item: -abs(item[1]))
+                errors = sorted(_residuals(*_fit_rows(path, rows, None)).items(), key=lambda item: -abs(item[1]))
                 points = []
                 for reference, _ in errors[:plan.refine_points]:
                     points += [p for p in _neighbours(reference, rng) if p not in points]
@@ -291,13 +290,6 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
                          f"; measuring {len(points)} neighbours")
             measure(points, round_index)
     return rows
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class _RowsFit:
-    fit: object
-    residuals: dict
-    steps: dict
 
 
 def _base(path: Path, name: str):
@@ -318,22 +310,27 @@ def _base(path: Path, name: str):
 
 
 def _fit_rows(path: Path, rows: list[dict], steps: dict | None, name: str = "sweep"):
+    """The fit of a sweep's layers (FitResult), and the samples it was fitted to."""
     from ..profiles import fit_from_networks
 
     base, _ = _base(path, name)
     samples = _samples(rows, _overhead(rows))
     if len(samples) < 3:
         raise InputError(f"{path}: fewer than 3 measured layers; run `edgeperf sweep` to complete it")
-    fit = fit_from_networks(samples, base, name=name, precision="fp32", source=str(path), steps=steps)
+    return fit_from_networks(samples, base, name=name, precision="fp32", source=str(path), steps=steps), samples
+
+
+def _residuals(fit, samples) -> dict:
+    """Relative error of the fitted profile on each measured layer (the refinement's guide)."""
     from ..estimator import estimate_mapped, load_model, map_graph, resolve_operating_point
 
-    residuals = {}
     point = resolve_operating_point(fit.profile)
+    residuals = {}
     for sample in samples:
         mapped = map_graph(load_model(sample.model), fit.profile.mapping)
         predicted = estimate_mapped(mapped, fit.profile, precision="fp32", point=point).total_latency_ms
         residuals[sample.model] = (predicted - sample.latency_ms) / sample.latency_ms
-    return _RowsFit(fit=fit, residuals=residuals, steps=steps or {})
+    return residuals
 
 
 def fit_sweep(sweep_path, *, name: str, progress=lambda message: None):
@@ -354,31 +351,31 @@ def fit_sweep(sweep_path, *, name: str, progress=lambda message: None):
     rows = read_layer_sweep(path)
     if not rows:
         raise InputError(f"{path}: no such sweep (or empty); run `edgeperf sweep --out {path}` first")
-    best = _fit_rows(path, rows, None, name)
+    best, _ = _fit_rows(path, rows, None, name)
     chosen: dict = {}
     for op_class, dims in _STEP_DIMS.items():
-        if op_class not in best.fit.fitted_classes:
+        if op_class not in best.fitted_classes:
             continue
         for dim in dims:
             scores = {}
             for width in STEP_CANDIDATES:
                 trial = {**chosen, op_class: {**chosen.get(op_class, {}), dim: {"par": width}}} if width > 1 else chosen
-                scores[width] = _fit_rows(path, rows, trial or None, name).fit.cross_validation["mape"]
+                scores[width] = _fit_rows(path, rows, trial or None, name)[0].cross_validation["mape"]
             width = min(scores, key=scores.get)
             if width > 1 and scores[width] < 0.98 * scores[1]:
                 chosen = {**chosen, op_class: {**chosen.get(op_class, {}), dim: {"par": width}}}
                 progress(f"{op_class} {dim}: step width {width} (cross-validated MAPE {100 * scores[width]:.1f}% "
                          f"against {100 * scores[1]:.1f}% without)")
-    final = _fit_rows(path, rows, chosen or None, name)
-    document = final.fit.document
+    final, samples = _fit_rows(path, rows, chosen or None, name)
+    document = final.document
     overhead = _overhead(rows)
     excluded = sum(1 for r in rows if any(f in r["flags"].split(";") for f in _EXCLUDING))
     document["provenance"].update({
-        "measurements": len(rows), "layers": len(final.residuals), "refinement_rounds":
+        "measurements": len(rows), "layers": len(samples), "refinement_rounds":
             max((int(r["round"]) for r in rows), default=0),
         "per_call_overhead_ms": overhead, "step_widths": chosen, "excluded_flagged": excluded,
         "method": "single-layer sweep, adaptive refinement, step widths chosen by cross-validation",
     })
-    document["quality"] += (f" Rests on {len(rows)} measurements of {len(final.residuals)} single layers "
+    document["quality"] += (f" Rests on {len(rows)} measurements of {len(samples)} single layers "
                             f"(per-call overhead {overhead:.4f} ms subtracted).")
-    return final.fit
+    return final
