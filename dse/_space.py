@@ -106,8 +106,9 @@ class DesignSpace:
             if unknown:
                 self.notes.append(f"accuracy effect of {', '.join(map(str, unknown))}-bit cut tensors not given "
                                   "(partition.accuracy_drop): assumed none")
-        self._server_cache: dict = {}
-        self._activations: dict = {}
+        from ..zoo import load_catalog
+
+        self._catalog = load_catalog()       # read once: every (model, platform, precision) looks it up
         self.configs = self._configs()
         if not self.configs:
             raise InputError(f"{spec.source}: no (model, platform, precision) combination remains; "
@@ -134,10 +135,8 @@ class DesignSpace:
                      for i in range(size))
 
     def _accuracy(self, model_index: int, precision: str) -> float:
-        from ..zoo import load_catalog
-
         choice = self.spec.models[model_index]
-        catalog = load_catalog()
+        catalog = self._catalog
         name = choice.ref.removeprefix("zoo:") if choice.ref.startswith("zoo:") else None
         entry = catalog.accuracy(name, precision) if name else None
         if choice.accuracy is not None:
