@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+import numpy as np
 import typer
 
 from ._atomic import write_text_atomic
@@ -21,6 +22,20 @@ def _emit(text: str, output: Optional[str]) -> None:
         write_text_atomic(output, text)
     else:
         sys.stdout.write(text)
+
+
+def _deliver(fmt: str, output, plot, console, *, json_text, csv_text, table) -> None:
+    """Write json/csv (to ``output`` or stdout) or print the table, and say where the plot went."""
+    if fmt == "json":
+        _emit(json_text(), output)
+    elif fmt == "csv":
+        _emit(csv_text(), output)
+    else:
+        if output:
+            raise InputError("--output needs --format json or csv")
+        table()
+        if plot:
+            console().print(f"wrote {plot}")
 
 
 def _freq_text(freq_mhz) -> str:
@@ -52,19 +67,13 @@ def register(app: typer.Typer, *, console, csv_text, parse_shapes, formats) -> N
             from ._plots import plot_dvfs
 
             plot_dvfs(report, plot)
-        fmt = formats(output_format).value
-        if fmt == "json":
-            _emit(json.dumps(report.to_dict(), indent=2) + "\n", output)
-        elif fmt == "csv":
-            names = list(report.points[0].freq_mhz)
-            rows = [[p.freq_mhz[n] for n in names] + [p.latency_ms, p.power_mw, p.energy_mj] for p in report.points]
-            _emit(csv_text([f"{n}_mhz" for n in names] + ["latency_ms", "power_mw", "energy_mj"], rows), output)
-        else:
-            if output:
-                raise InputError("--output needs --format json or csv")
-            _print_dvfs(report, console())
-            if plot:
-                console().print(f"wrote {plot}")
+        names = list(report.points[0].freq_mhz)
+        _deliver(formats(output_format).value, output, plot, console,
+                 json_text=lambda: json.dumps(report.to_dict(), indent=2) + "\n",
+                 csv_text=lambda: csv_text([f"{n}_mhz" for n in names] + ["latency_ms", "power_mw", "energy_mj"],
+                                           ([p.freq_mhz[n] for n in names] + [p.latency_ms, p.power_mw, p.energy_mj]
+                                            for p in report.points)),
+                 table=lambda: _print_dvfs(report, console()))
 
     @app.command()
     def simulate(
@@ -88,19 +97,12 @@ def register(app: typer.Typer, *, console, csv_text, parse_shapes, formats) -> N
             from ._plots import plot_simulation
 
             plot_simulation(result, plot)
-        fmt = formats(output_format).value
-        if fmt == "json":
-            _emit(json.dumps(result.to_dict()) + "\n", output)
-        elif fmt == "csv":
-            rows = zip(range(result.inferences), result.latency_ms_trace.tolist(), result.temp_c_trace.tolist(),
-                       result.clock_mhz_trace.tolist())
-            _emit(csv_text(["inference", "latency_ms", "temp_c", "clock_mhz"], rows), output)
-        else:
-            if output:
-                raise InputError("--output needs --format json or csv")
-            _print_simulation(result, console())
-            if plot:
-                console().print(f"wrote {plot}")
+        _deliver(formats(output_format).value, output, plot, console,
+                 json_text=lambda: json.dumps(result.to_dict()) + "\n",
+                 csv_text=lambda: csv_text(["inference", "latency_ms", "temp_c", "clock_mhz"],
+                                           zip(range(result.inferences), result.latency_ms_trace.tolist(),
+                                               result.temp_c_trace.tolist(), result.clock_mhz_trace.tolist())),
+                 table=lambda: _print_simulation(result, console()))
 
     @app.command("fit-power")
     def fit_power_command(
@@ -168,7 +170,7 @@ def _print_simulation(result, console) -> None:
                   f"{result.ambient_c:g} C ambient, {result.gap_ms:g} ms idle between inferences")
     console.print(f"total time {result.total_time_s:.2f} s, energy {result.energy_j:.2f} J, "
                   f"max temperature {result.max_temp_c:.2f} C")
-    console.print(f"latency: first {lat[0]:.2f} ms, median {float(_median(lat)):.2f} ms, max after the first "
+    console.print(f"latency: first {lat[0]:.2f} ms, median {float(np.median(lat)):.2f} ms, max after the first "
                   f"{float(lat[1:].max()) if lat.size > 1 else float(lat[0]):.2f} ms")
     events = result.throttle_events
     console.print(f"throttle events: {len(events)}" + (
@@ -176,9 +178,3 @@ def _print_simulation(result, console) -> None:
         if events else ""))
     for note in result.notes:
         console.print(f"note: {note}")
-
-
-def _median(values):
-    import numpy as np
-
-    return np.median(values)
