@@ -389,6 +389,20 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
     )
 
 
+def _temperature_steps(r: _Reader, items, path: str, field: str, high: float, what: str) -> list:
+    """``(key path, temp_c, value)`` of each ``{"temp_c": {...}, field: {...}}`` in a list of steps."""
+    if not isinstance(items, list):
+        r.fail(path, f'must be a list of {{"temp_c": {{...}}, "{field}": {{...}}}} {what}')
+    steps = []
+    for i, item in enumerate(items):
+        where = f"{path}[{i}]."
+        if not isinstance(item, dict):
+            r.fail(where[:-1], f"must be an object with temp_c and {field}")
+        value = r.number(item, field, where, positive=True, high=high)
+        steps.append((where, r.number(item, "temp_c", where, low=-60.0, high=300.0), value))
+    return steps
+
+
 def _parse_thermal(r: _Reader, doc: dict | None, clocks: dict) -> ThermalModel | None:
     if doc is None:
         return None
@@ -404,32 +418,17 @@ def _parse_thermal(r: _Reader, doc: dict | None, clocks: dict) -> ThermalModel |
     idle = r.number(doc, "idle_c", base, low=-60.0, high=200.0)
     if idle < ambient:
         r.fail(base + "idle_c", f"{idle} must not be below ambient_c {ambient}")
-    levels_doc = doc.get("levels")
-    if not isinstance(levels_doc, list):
-        r.fail(base + "levels", 'must be a list of {"temp_c": {...}, "cap_mhz": {...}} trip points')
     levels = []
-    for i, level in enumerate(levels_doc):
-        where = f"{base}levels[{i}]."
-        if not isinstance(level, dict):
-            r.fail(where[:-1], "must be an object with temp_c and cap_mhz")
-        cap = r.number(level, "cap_mhz", where, positive=True, high=1e5)
+    for where, temp, cap in _temperature_steps(r, doc.get("levels"), base + "levels", "cap_mhz", 1e5, "trip points"):
         if cap not in clocks[domain].available_mhz:
             r.fail(where + "cap_mhz", f"{cap} is not a step of domain {domain!r} {list(clocks[domain].available_mhz)}")
-        levels.append(ThrottleLevel(temp_c=r.number(level, "temp_c", where, low=-60.0, high=300.0), cap_mhz=cap))
+        levels.append(ThrottleLevel(temp_c=temp, cap_mhz=cap))
     temps = [level.temp_c for level in levels]
     caps = [level.cap_mhz for level in levels]
     if temps != sorted(temps) or caps != sorted(caps, reverse=True):
         r.fail(base + "levels", "must be ordered by rising temp_c with falling cap_mhz")
-    fan_doc = doc.get("fan", [])
-    if not isinstance(fan_doc, list):
-        r.fail(base + "fan", 'must be a list of {"temp_c": {...}, "resistance_c_per_w": {...}} fan steps')
-    fan = []
-    for i, step in enumerate(fan_doc):
-        where = f"{base}fan[{i}]."
-        if not isinstance(step, dict):
-            r.fail(where[:-1], "must be an object with temp_c and resistance_c_per_w")
-        fan.append(FanLevel(temp_c=r.number(step, "temp_c", where, low=-60.0, high=300.0),
-                            resistance_c_per_w=r.number(step, "resistance_c_per_w", where, positive=True, high=1e4)))
+    fan = [FanLevel(temp_c=temp, resistance_c_per_w=value) for _, temp, value in
+           _temperature_steps(r, doc.get("fan", []), base + "fan", "resistance_c_per_w", 1e4, "fan steps")]
     resistance = r.number(doc, "resistance_c_per_w", base, positive=True, high=1e4)
     if [f.temp_c for f in fan] != sorted(f.temp_c for f in fan) or any(
             f.resistance_c_per_w > prev for f, prev in zip(fan, [resistance] + [g.resistance_c_per_w for g in fan])):

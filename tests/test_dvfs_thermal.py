@@ -220,3 +220,15 @@ def test_a_fan_curve_keeps_the_coral_below_its_trip_point():
     with pytest.raises(edgeperf.ProfileError, match="fan"):
         coral_variant(fan=[fan[0], {"temp_c": {"value": 70.0, "source": "seed000-thermal"},
                                     "resistance_c_per_w": {"value": 9.0, "source": "thermal-derived"}}])
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"levels": "hot"}, "thermal.levels must be a list"),
+    ({"levels": [{"temp_c": {"value": 70.0, "source": "apex-driver"}, "cap_mhz": {"value": 300.0, "source": "apex-driver"}}]},
+     "thermal.levels[0].cap_mhz 300.0 is not a step"),
+    ({"fan": [7]}, "thermal.fan[0] must be an object with temp_c and resistance_c_per_w"),
+])
+def test_bad_thermal_sections(change, message):
+    with pytest.raises(edgeperf.ProfileError) as info:
+        coral_variant(**change)
+    assert message in str(info.value)
