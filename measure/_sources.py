@@ -482,8 +482,11 @@ class CsvPowerReplay:
     def __init__(self, path, offset_s: float = 0.0, clock: Callable[[], float] = time.monotonic):
         from ._trace import read_trace_csv
 
-        header = _text(Path(path)).splitlines()[0] if Path(path).is_file() and _text(Path(path)) else ""
-        names = [h.strip() for h in header.split(",")]
+        try:        # the header line only: the trace itself is read once, by read_trace_csv
+            with open(path, encoding="utf-8", errors="replace") as stream:
+                names = [h.strip() for h in stream.readline().split(",")]
+        except OSError:
+            names = []
         if "power_mw" in names:
             columns = read_trace_csv(path, ("time_s", "power_mw"))
             power = columns["power_mw"]
