@@ -494,6 +494,17 @@ def _one_line(message: str) -> str:
     return " ".join(str(message).split())
 
 
+def _during_interrupt(exc: BaseException) -> bool:
+    """True when ``exc`` was raised while a KeyboardInterrupt was being handled (its context chain)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__context__ or exc.__cause__
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``edgeperf`` script; returns the exit code.
 
@@ -519,6 +530,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug: one line, the traceback only on request
+        if _during_interrupt(exc):   # cleanup code failing while Ctrl-C unwinds: still an interrupt
+            sys.stderr.write("edgeperf: interrupted; what was measured or evaluated is kept, rerun to continue\n")
+            return 130
         if os.environ.get("EDGEPERF_DEBUG"):
             raise
         sys.stderr.write(f"edgeperf: internal error: {type(exc).__name__}: {_one_line(exc)} "

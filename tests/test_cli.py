@@ -77,3 +77,18 @@ def test_import_and_estimate_do_not_load_heavy_packages():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_an_error_while_ctrl_c_unwinds_is_reported_as_the_interrupt(monkeypatch, capsys):
+    import edgeperf.cli as cli
+
+    def interrupted_then_cleanup_fails(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise FileNotFoundError("lock file vanished during cleanup")
+
+    monkeypatch.setattr(cli, "app", interrupted_then_cleanup_fails)
+    assert cli.main(["estimate"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and err.count("\n") == 1
