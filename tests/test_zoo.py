@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
@@ -10,8 +13,10 @@ import edgeperf
 from edgeperf import ModelError
 from edgeperf.estimator import graph_from_model
 from edgeperf.zoo import build_graph, build_model, build_space_model, list_entries
+from edgeperf.zoo._nas import latbench_vertices, parse_nb201
 
 TV = "torchvision 0.29 model documentation (num_params, GFLOPS = GMACs)"
+LATBENCH = Path(__file__).resolve().parents[2] / "shared" / "external" / "latbench_brpnas_nb201_latency_seconds.csv"
 A3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
 # (reference, build options, published params, published MACs or None, source)
@@ -157,6 +162,47 @@ def test_fbnet_names_and_indices_agree():
     by_name = build_graph("fbnet:k5_e6 skip k3_e1_g2 skip k5_e1 skip skip skip k5_e6 k5_e1 k3_e1_g2 k5_e1 k5_e6 k3_e6 "
                           "k3_e3 k5_e6 k3_e6 k3_e3 k5_e1 k3_e3 k5_e1 k5_e1_g2")
     assert by_index.macs == by_name.macs and by_index.params == by_name.params
+
+
+@pytest.mark.parametrize("arch,expected", [
+    # every edge a skip: the cell is its input
+    ("|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|",
+     {7: ("output", (0,))}),
+    # node 1 is zero: the ops reading it (1->2 none, 1->3 conv1x1) are not executed
+    ("|none~0|+|nor_conv_3x3~0|none~1|+|none~0|nor_conv_1x1~1|avg_pool_3x3~2|",
+     {2: ("nor_conv_3x3", (0,)), 6: ("avg_pool_3x3", (2,)), 7: ("output", (6,))}),
+    # skips become connections: the output sums the input, the conv 0->2, the pool 1->2 and the conv 1->3
+    ("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
+     {1: ("nor_conv_3x3", (0,)), 2: ("nor_conv_3x3", (0,)), 3: ("avg_pool_3x3", (1,)), 5: ("nor_conv_3x3", (1,)),
+      7: ("output", (0, 2, 3, 5))}),
+    # a conv that reaches no output is pruned
+    ("|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|", {7: ("output", (0,))}),
+    ("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|", None),
+])
+def test_latbench_cell_rewriting(arch, expected):
+    assert latbench_vertices(parse_nb201(arch)) == expected
+
+
+def test_latbench_network_executes_the_rewritten_cell():
+    arch = "|none~0|+|nor_conv_3x3~0|none~1|+|none~0|nor_conv_1x1~1|avg_pool_3x3~2|"
+    graph = build_graph(f"nb201-latbench:{arch}")
+    convs = [layer for layer in graph.layers if layer.op_type == "Conv"]
+    # stem + 3 per reduction x 2 + one 3x3 conv per cell x 15; no 1x1 conv inside cells
+    assert len(convs) == 1 + 6 + 15
+    assert sum(layer.op_type == "AveragePool" for layer in graph.layers) == 2 + 15
+    with pytest.raises(ModelError, match="no path joins"):
+        build_graph("nb201-latbench:|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+
+
+@pytest.mark.skipif(not LATBENCH.is_file(), reason="../shared/external (LatBench data) is not present")
+def test_latbench_measured_exactly_the_connected_cells():
+    """LatBench left blank the architectures whose cell joins no input to output: the rewriting finds the same 341."""
+    with open(LATBENCH, newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    blank = {r["arch_str"] for r in rows if not r["embedded-gpu-jetson-nano-fp16"]}
+    disconnected = {r["arch_str"] for r in rows if latbench_vertices(parse_nb201(r["arch_str"])) is None}
+    assert len(rows) == 15625 and len(blank) == 341
+    assert disconnected == blank
 
 
 def test_latbench_variant_differs_from_the_original():

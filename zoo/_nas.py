@@ -7,8 +7,12 @@ for each of a cell's nodes 1-3, the operation on the edge from each earlier node
 * ``nb201`` is the network NAS-Bench-201 trains (Dong & Yang, ICLR 2020): stem conv+BN, 3 stacks of 5
   cells (16/32/64 channels) joined by ResNet reduction blocks, BN+ReLU, global pooling, 10 classes;
   convolutions are ReLU-Conv-BN. HW-NAS-Bench and HELP measured this network.
-* ``nb201-latbench`` is the network BRP-NAS's LatBench measured (shared/external/README.md): no batch norm,
-  ReLU-Conv, reductions made of 2x2 average pooling and a 1x1 convolution.
+* ``nb201-latbench`` is the network BRP-NAS's LatBench measured, re-implemented from the description of
+  SamsungLabs/eagle's ``nasbench201/tf_model.py`` and ``utils.py``: the cell is rewritten into a graph of
+  operation vertices (``none`` dropped, ``skip_connect`` replaced by direct connections, vertices off
+  every input-output path pruned, see :func:`latbench_vertices`); Conv+ReLU without bias or batch
+  norm; reductions add two 3x3 convolutions (stride 2, then 1) to 2x2 average pooling and a 1x1
+  convolution. (shared/external/README.md mentions only the pooling branch; eagle's code has both.)
 * ``fbnet`` is HW-NAS-Bench's FBNet space at CIFAR-100 size: 22 searchable MobileNetV2-style blocks, each
   one of 9 choices, in the macro-architecture the HW-NAS-Bench block table implies (stem 3->16 at 32x32;
   stages of 1, 4, 4, 4, 4, 4, 1 blocks with 16, 24, 32, 64, 112, 184, 352 channels; 1x1 conv to 1504,
@@ -24,7 +28,7 @@ import numpy as np
 from .._errors import ModelError
 from ._builder import NetBuilder
 
-__all__ = ["NB201_OPS", "parse_nb201", "random_nb201", "nb201", "FBNET_CHOICES", "FBNET_LAYOUT", "parse_fbnet", "fbnet",
+__all__ = ["NB201_OPS", "parse_nb201", "random_nb201", "nb201", "latbench_vertices", "FBNET_CHOICES", "FBNET_LAYOUT", "parse_fbnet", "fbnet",
            "fbnet_block", "SPACES"]
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -71,24 +75,22 @@ def random_nb201(rng) -> str:
                     for target in (1, 2, 3))
 
 
-def _nb201_op(b: NetBuilder, x: str, op: str, c: int, latbench: bool) -> str | None:
+def _nb201_op(b: NetBuilder, x: str, op: str, c: int) -> str | None:
     if op == "none":
         return None
     if op == "skip_connect":
         return x
     if op == "avg_pool_3x3":
         return b.avgpool(x, 3, 1, pad=1)
-    kernel = 1 if op == "nor_conv_1x1" else 3
-    y = b.conv(b.relu(x), c, kernel, bias=latbench)
-    return y if latbench else b.bn(y)
+    return b.bn(b.conv(b.relu(x), c, 1 if op == "nor_conv_1x1" else 3, bias=False))
 
 
-def _nb201_cell(b: NetBuilder, x: str, cell, latbench: bool) -> str:
+def _nb201_cell(b: NetBuilder, x: str, cell) -> str:
     c = b.shape(x)[1]
     nodes = [x]
     for edges in cell:
-        terms = [t for t in (_nb201_op(b, nodes[src], op, c, latbench) for op, src in edges) if t is not None]
-        if not terms:  # every incoming edge is "none": the node is zero
+        terms = [t for t in (_nb201_op(b, nodes[src], op, c) for op, src in edges) if t is not None]
+        if not terms:  # every incoming edge is "none": the node is zero (PyTorch's Zero op computes x * 0)
             nodes.append(b.mul(x, b._const("zero", 0.0, np.float32)))
             continue
         total = terms[0]
@@ -98,23 +100,103 @@ def _nb201_cell(b: NetBuilder, x: str, cell, latbench: bool) -> str:
     return nodes[-1]
 
 
+def latbench_vertices(cell) -> dict[int, tuple[str, tuple[int, ...]]] | None:
+    """The operations LatBench's network executes for one cell, after its graph rewriting.
+
+    LatBench (SamsungLabs/eagle) turns the cell's 6 edges into operation vertices 1-6 between an
+    input vertex 0 and an output vertex 7 (vertex k+1 reads the node edge k starts from); drops
+    ``none`` vertices with their connections; replaces each ``skip_connect`` vertex by direct
+    connections from its predecessors to its successors (connections are sets: parallel paths
+    merge); then removes every vertex not on a path from input to output. Each remaining vertex
+    sums its inputs and applies its operation; the output vertex sums its inputs.
+
+    Returns ``{vertex: (operation, predecessor vertices)}`` for the operation vertices and 7 (the
+    output), or None when no path joins input and output (LatBench measured no network then).
+    """
+    edges = [(op, src, target) for target, node in enumerate(cell, start=1) for op, src in node]
+    succ: dict[int, set[int]] = {v: set() for v in range(8)}
+    for k, (_, src, _) in enumerate(edges, start=1):
+        if src == 0:
+            succ[0].add(k)
+        else:  # the vertices of the edges that end in node ``src`` feed vertex k
+            succ.update({j: succ[j] | {k} for j, (_, _, t) in enumerate(edges, start=1) if t == src})
+    for k, (_, _, target) in enumerate(edges, start=1):
+        if target == 3:
+            succ[k].add(7)
+    for k, (op, _, _) in enumerate(edges, start=1):
+        preds = [v for v in succ if k in succ[v]]
+        if op in ("none", "skip_connect"):
+            for v in preds:
+                succ[v].discard(k)
+                if op == "skip_connect":
+                    succ[v] |= succ[k]
+            succ[k] = set()
+    forward, stack = {0}, [0]
+    while stack:
+        for w in succ[stack.pop()] - forward:
+            forward.add(w)
+            stack.append(w)
+    if 7 not in forward:
+        return None
+    backward, changed = {7}, True
+    while changed:
+        grown = backward | {v for v in succ if succ[v] & backward}
+        changed, backward = grown != backward, grown
+    live = forward & backward
+    return {v: (edges[v - 1][0] if v < 7 else "output", tuple(sorted(u for u in live if v in succ[u])))
+            for v in sorted(live - {0})}
+
+
+def _latbench_cell(b: NetBuilder, x: str, vertices) -> str:
+    c = b.shape(x)[1]
+    values = {0: x}
+    for v, (op, preds) in vertices.items():
+        total = values[preds[0]]
+        for u in preds[1:]:
+            total = b.add(total, values[u])
+        if op == "avg_pool_3x3":
+            total = b.avgpool(total, 3, 1, pad=1)
+        elif op != "output":  # ReLU fused into the convolution, no bias, no batch norm
+            total = b.relu(b.conv(total, c, 1 if op == "nor_conv_1x1" else 3, bias=False))
+        values[v] = total
+    return values[7]
+
+
 def nb201(b: NetBuilder, arch: str, latbench: bool = False, num_classes: int = 10) -> list[str]:
-    """Append an NB201 network (original, or LatBench's variant) for ``arch``."""
+    """Append an NB201 network (original, or LatBench's variant) for ``arch``.
+
+    Raises
+    ------
+    ModelError
+        For a LatBench architecture whose cell output is disconnected (LatBench has no network for it).
+    """
     cell = parse_nb201(arch)
-    x = b.conv(b.input, 16, 3, bias=latbench)
-    x = x if latbench else b.bn(x)
+    if latbench:
+        return _latbench(b, arch, cell, num_classes)
+    x = b.bn(b.conv(b.input, 16, 3, bias=False))
     for stage, c in enumerate((16, 32, 64)):
-        if stage:
-            if latbench:  # 2x2 average pooling + 1x1 convolution
-                x = b.conv(b.avgpool(x, 2, 2), c, 1)
-            else:  # ResNet basic block: ReLU-Conv-BN(3x3, /2), ReLU-Conv-BN(3x3) + avgpool/2 -> 1x1 conv
-                y = b.bn(b.conv(b.relu(x), c, 3, stride=2, bias=False))
-                y = b.bn(b.conv(b.relu(y), c, 3, bias=False))
-                x = b.add(b.conv(b.avgpool(x, 2, 2), c, 1, bias=False), y)
+        if stage:  # ResNet basic block: ReLU-Conv-BN(3x3, /2), ReLU-Conv-BN(3x3) + avgpool/2 -> 1x1 conv
+            y = b.bn(b.conv(b.relu(x), c, 3, stride=2, bias=False))
+            y = b.bn(b.conv(b.relu(y), c, 3, bias=False))
+            x = b.add(b.conv(b.avgpool(x, 2, 2), c, 1, bias=False), y)
         for _ in range(5):
-            x = _nb201_cell(b, x, cell, latbench)
-    if not latbench:
-        x = b.relu(b.bn(x))
+            x = _nb201_cell(b, x, cell)
+    x = b.relu(b.bn(x))
+    return [b.gemm(b.flatten(b.global_avgpool(x)), num_classes)]
+
+
+def _latbench(b: NetBuilder, arch: str, cell, num_classes: int) -> list[str]:
+    vertices = latbench_vertices(cell)
+    if vertices is None:
+        raise ModelError(f"NB201 architecture {arch}: no path joins the cell's input and output, so LatBench "
+                         f"built and measured no network for it; pick an architecture with a connected cell")
+    x = b.relu(b.conv(b.input, 16, 3, bias=False))
+    for stage, c in enumerate((16, 32, 64)):
+        if stage:  # 2x2 average pooling + 1x1 conv, added to two 3x3 convs (stride 2, then 1); no activation
+            residual = b.conv(b.avgpool(x, 2, 2), c, 1, bias=False)
+            x = b.add(b.conv(b.conv(x, c, 3, stride=2, bias=False), c, 3, bias=False), residual)
+        for _ in range(5):
+            x = _latbench_cell(b, x, vertices)
     return [b.gemm(b.flatten(b.global_avgpool(x)), num_classes)]
 
 
