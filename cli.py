@@ -34,6 +34,18 @@ zoo_app = typer.Typer(no_args_is_help=True, help="Reference networks and NAS sea
 app.add_typer(zoo_app, name="zoo")
 
 
+class Choice(str, Enum):
+    """yes, no, or auto (decided from the data)."""
+
+    auto = "auto"
+    yes = "yes"
+    no = "no"
+
+    @property
+    def flag(self) -> bool | None:
+        return None if self is Choice.auto else self is Choice.yes
+
+
 class OutputFormat(str, Enum):
     table = "table"
     json = "json"
@@ -324,6 +336,12 @@ def fit(
                                                 help="A vendor per-layer profile (onnxruntime, trtexec, OpenVINO, "
                                                      "TFLite benchmark_model) of --model, measured on the board."),
     model: Optional[str] = typer.Option(None, "--model", help="With --layer-profile: the profiled model."),
+    merge_siblings: Choice = typer.Option(Choice.auto, "--merge-siblings",
+                                          help="With --networks: run convolutions that share their input as one kernel "
+                                               "(TensorRT's horizontal fusion); auto: whichever cross-validates better."),
+    split_memory: Choice = typer.Option(Choice.auto, "--split-memory",
+                                        help="With --networks: weights and outputs get memory coefficients of their "
+                                             "own; auto: whichever cross-validates better."),
 ) -> None:
     """Fit a profile to a layer sweep (SWEEP), measured whole networks (--networks) or a vendor layer profile."""
     from .profiles import fit_from_networks, read_network_table
@@ -351,12 +369,19 @@ def fit(
     else:
         shapes = dict(parse_input_shape(text) for text in input_shape)
         result = fit_from_networks(read_network_table(networks), load_profile(base), name=name, precision=precision,
-                                   source=networks, input_shapes=shapes)
+                                   source=networks, input_shapes=shapes, merge_siblings=merge_siblings.flag,
+                                   memory_split=split_memory.flag)
     write_text_atomic(out, json.dumps(result.document, indent=2, allow_nan=False) + "\n")
     cv = result.cross_validation
     console.print(f"wrote {out}: {cv['n']} {what}, cross-validated MAPE {100 * cv['mape']:.1f} %, "
                   f"{100 * cv['within_10pct']:.0f} % within +-10 %, Spearman {format_rho(cv['spearman'])}; "
                   f"fitted classes: {', '.join(result.fitted_classes)}")
+    provenance = result.document.get("provenance", {})
+    if "sibling_merge" in provenance or "memory_terms" in provenance:
+        merge, terms = provenance.get("sibling_merge"), provenance.get("memory_terms")
+        console.print("chosen by cross-validation:"
+                      + (f" sibling convolutions merged: {'yes' if merge['chosen'] else 'no'};" if merge else "")
+                      + (f" memory terms: {terms['chosen']}" if terms else ""))
 
 
 @app.command()

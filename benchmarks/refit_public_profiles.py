@@ -2,15 +2,17 @@
 
 For each device column: 100 random NB201 architectures (seed 0) train ``edgeperf fit``'s per-class
 step-linear model on the device's datasheet profile (its peaks, clocks, power and fusion rules stay
-visible; the layer models are replaced), 1,000 other random architectures test it. The profile
-records the dataset, its source commit, the training size, the cross-validated and held-out error.
-For the Jetson Nano the fp16 column trains the layer models and the fp32 peak is then scaled (one
-factor, searched on the same training networks) to explain the fp32 column. The Snapdragon 855
-units have no datasheet profile here: their peaks are a 1 GFLOP/s unit (said so in the profile) and
-the fitted scales carry the throughput.
+visible; the layer models are replaced), and every other measured architecture tests it. The fit
+decides by cross-validation whether sibling convolutions run merged (horizontal fusion). Each
+profile states only the precision it was fitted at (the Nano has one profile per precision: fp16
+and fp32 TensorRT engines behave differently) and records the dataset, its source commit, the
+training size, the cross-validated and held-out error. The Snapdragon 855 units have no datasheet
+profile here: their peaks are a 1 GFLOP/s unit (said so in the profile) and the fitted scales carry
+the throughput. Architectures whose cell output is disconnected are left out (see usable_rows).
 
-Run: ``python benchmarks/refit_public_profiles.py [--write]`` (prints the figures; ``--write`` puts
-the profiles into profiles/data/). Takes a few minutes (graph features of 1,100 networks per device).
+Run: ``python benchmarks/refit_public_profiles.py [--write] [--only NAME...] [--test N]`` (prints
+the figures; ``--write`` puts the profiles into profiles/data/). Takes about 10 minutes here: every
+one of the ~15,000 architectures is built once (about 12 ms each) and estimated per device.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from pathlib import Path
 import numpy as np
 
 import edgeperf
+from edgeperf.estimator import estimate_mapped, load_model, map_graph, resolve_operating_point
 from edgeperf.profiles import NetworkSample, fit_from_networks, load_profile, parse_profile, prediction_metrics
+from edgeperf.zoo._nas import latbench_vertices, parse_nb201
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
 LATBENCH = EXTERNAL / "latbench_brpnas_nb201_latency_seconds.csv"
@@ -44,18 +48,22 @@ HELP_SOURCE = ("HW-NAS-Bench NB201 latencies via HayeonLee/HELP @ 45f70eb9 (MIT)
 # name -> (dataset, column, seconds?, zoo space, base profile, precision, title)
 DEVICES = {
     "jetson-nano-nb201": (LATBENCH, "embedded-gpu-jetson-nano-fp16", True, "nb201-latbench", "jetson-nano", "fp16",
-                          "NVIDIA Jetson Nano (TensorRT fp16/fp32), layer models fitted to LatBench NB201"),
+                          "NVIDIA Jetson Nano (TensorRT fp16), layer models fitted to LatBench NB201"),
+    "jetson-nano-fp32-nb201": (LATBENCH, "embedded-gpu-jetson-nano-fp32", True, "nb201-latbench", "jetson-nano", "fp32",
+                               "NVIDIA Jetson Nano (TensorRT fp32), layer models fitted to LatBench NB201"),
     "coral-edgetpu-nb201": (LATBENCH, "embedded-tpu-edge-tpu-int8", True, "nb201-latbench", "coral-edgetpu", "int8",
                             "Google Coral Edge TPU (int8), layer models fitted to LatBench NB201"),
-    "raspberry-pi-4-nb201": (HELP, "raspi4", False, "nb201", "raspberry-pi-4", "fp32",
-                             "Raspberry Pi 4 (TFLite fp32), layer models fitted to HW-NAS-Bench NB201"),
     "snapdragon-855-cpu-nb201": (LATBENCH, "mobile-cpu-snapdragon-855-kryo-485-int8", True, "nb201-latbench", None,
                                  "int8", "Snapdragon 855 Kryo 485 CPU (TFLite int8), fitted to LatBench NB201"),
     "snapdragon-855-gpu-nb201": (LATBENCH, "mobile-gpu-snapdragon-855-adreno-640-int8", True, "nb201-latbench", None,
                                  "int8", "Snapdragon 855 Adreno 640 GPU (TFLite int8), fitted to LatBench NB201"),
     "snapdragon-855-dsp-nb201": (LATBENCH, "mobile-dsp-snapdragon-855-hexagon-690-int8", True, "nb201-latbench", None,
                                  "int8", "Snapdragon 855 Hexagon 690 DSP (TFLite int8), fitted to LatBench NB201"),
+    "raspberry-pi-4-nb201": (HELP, "raspi4", False, "nb201", "raspberry-pi-4", "fp32",
+                             "Raspberry Pi 4 (TFLite fp32), layer models fitted to HW-NAS-Bench NB201"),
 }
+#: Seed 000's Coral dev board latencies at ImageNet size (ms).
+CORAL_SEED000 = (("googlenet", 17.97), ("inception_v3", 17.33), ("inception_v4", 20.7))
 
 
 def snapdragon_base(name: str, title: str):
@@ -83,10 +91,28 @@ def snapdragon_base(name: str, title: str):
     return parse_profile(json.loads(json.dumps(document)), where=name)
 
 
-def rows_of(dataset: Path, column: str) -> list[dict]:
-    rows = [r for r in csv.DictReader(open(dataset)) if r.get(column)]
-    random.Random(0).shuffle(rows)
-    return rows
+def usable_rows(dataset: Path, column: str) -> tuple[list[dict], int]:
+    """Measured rows in a seeded random order, and how many rows were left out as degenerate.
+
+    Left out: cells whose output no path reaches from the input (LatBench did not measure them; in
+    HW-NAS-Bench's column they take about 0.1 ms, the runtime having folded the whole network to a
+    constant, which no per-layer model of the network as written can represent).
+    """
+    rows = [r for r in csv.DictReader(open(dataset)) if r.get(column) and float(r[column]) > 0]
+    kept = [r for r in rows if latbench_vertices(parse_nb201(r["arch_str"])) is not None]
+    random.Random(0).shuffle(kept)
+    return kept, len(rows) - len(kept)
+
+
+def predict(profile, samples, precision, graphs) -> np.ndarray:
+    """Total latency per sample with ``profile``, reusing loaded graphs."""
+    point = resolve_operating_point(profile)
+    out = []
+    for sample in samples:
+        graph = graphs.get((sample.model, None)) or graphs.setdefault((sample.model, None), load_model(sample.model))
+        out.append(estimate_mapped(map_graph(graph, profile.mapping), profile, precision=precision,
+                                   point=point).total_latency_ms)
+    return np.array(out)
 
 
 def fit_tx2_blocks(args) -> None:
@@ -142,7 +168,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--train", type=int, default=100)
-    parser.add_argument("--test", type=int, default=1000)
+    parser.add_argument("--test", type=int, default=0, help="held-out networks (default 0: all the others)")
     parser.add_argument("--only", nargs="*")
     args = parser.parse_args()
     if not LATBENCH.is_file() or not HELP.is_file():
@@ -150,80 +176,74 @@ def main() -> int:
         return 0
     if not args.only or "jetson-tx2-fbnet" in args.only:
         fit_tx2_blocks(args)
-    for name, (dataset, column, seconds, space, base_name, precision, title) in DEVICES.items():
+    graphs: dict = {}  # loaded once, shared by every device's fit and test of one search space
+    space = None
+    for name, device in DEVICES.items():
         if args.only and name not in args.only:
             continue
-        base = load_profile(base_name) if base_name else snapdragon_base(name, title)
-        rows = rows_of(dataset, column)
-        scale = 1000.0 if seconds else 1.0
-
-        def sample(row, col=column):
-            return NetworkSample(model=f"zoo:{space}:{row['arch_str']}", latency_ms=float(row[col]) * scale)
-
-        train = [sample(r) for r in rows[: args.train]]
-        test_rows = rows[args.train: args.train + args.test]
-        source = LATBENCH_SOURCE if dataset == LATBENCH else HELP_SOURCE
-        fit = fit_from_networks(train, base, name=name, precision=precision,
-                                source=f"{source}, column {column}, {args.train} random architectures (seed 0)")
-        profile = fit.profile
-        measured = np.array([float(r[column]) * scale for r in test_rows])
-        predicted = np.array([edgeperf.estimate(f"zoo:{space}:{r['arch_str']}", profile, precision=precision)
-                              .total_latency_ms for r in test_rows])
-        held_out = prediction_metrics(predicted, measured)
-        document = fit.document
-        document["title"] = title
-        document["provenance"].update({"dataset": source, "column": column, "training_networks": args.train,
-                                       "held_out": dict(held_out, networks=len(test_rows)),
-                                       "input": "32x32 CIFAR-size NB201 networks", "fitted_input_hw_max": 32})
-        extra = ""
-        if name == "jetson-nano-nb201":
-            fp32 = np.array([float(r["embedded-gpu-jetson-nano-fp32"]) * 1000 for r in rows[: args.train]])
-            best = None
-            for factor in np.logspace(-1.5, 0.5, 81):
-                trial = copy.deepcopy(document)
-                trial["precisions"]["fp32"]["peak_gflops"]["value"] = base.precisions["fp32"] * factor
-                candidate = parse_profile(trial, where=name)
-                pred = np.array([edgeperf.estimate(s.model, candidate, precision="fp32").total_latency_ms
-                                 for s in train])
-                error = float(np.mean(np.abs(pred - fp32) / fp32))
-                if best is None or error < best[0]:
-                    best = (error, factor)
-            datasheet = base.precisions["fp32"]
-            document["precisions"]["fp32"]["peak_gflops"] = {
-                "value": round(datasheet * best[1], 3), "source": f"fit-{name}",
-                "note": f"fitted: datasheet {datasheet} GFLOP/s x {best[1]:.3f}, the factor that best explains the "
-                        f"fp32 column on the training networks (training MAPE {100 * best[0]:.1f} %)"}
-            profile = parse_profile(document, where=name)
-            fp32_test = np.array([float(r["embedded-gpu-jetson-nano-fp32"]) * 1000 for r in test_rows])
-            fp32_pred = np.array([edgeperf.estimate(f"zoo:{space}:{r['arch_str']}", profile, precision="fp32")
-                                  .total_latency_ms for r in test_rows])
-            fp32_metrics = prediction_metrics(fp32_pred, fp32_test)
-            document["provenance"]["held_out_fp32"] = dict(fp32_metrics, networks=len(test_rows))
-            extra = (f"; fp32 held-out MAPE {100 * fp32_metrics['mape']:.1f} %, "
-                     f"{100 * fp32_metrics['within_10pct']:.0f} % within 10 %, rho {fp32_metrics['spearman']:.3f}")
-        document["quality"] = (
-            f"Layer models fitted to {args.train} measured 32x32 NB201 networks ({column}); held out on "
-            f"{len(test_rows)} others: MAPE {100 * held_out['mape']:.1f} %, {100 * held_out['within_10pct']:.0f} % within "
-            f"+-10 %, Spearman {held_out['spearman']:.3f}{extra}. Not validated on 224x224 ImageNet networks: "
-            f"see docs/accuracy.md before trusting it there. Peaks, clocks and power are the datasheet profile's.")
-        cv = fit.cross_validation
-        print(f"{name}: cv MAPE {100 * cv['mape']:.1f} %; held-out n={len(test_rows)} MAPE {100 * held_out['mape']:.1f} %, "
-              f"within 10 % {100 * held_out['within_10pct']:.0f} %, rho {held_out['spearman']:.3f}{extra}")
-        if name == "coral-edgetpu-nb201":
-            checks = []
-            for net, seed_ms in (("googlenet", 17.97), ("inception_v3", 17.33), ("inception_v4", 20.7)):
-                fitted_ms = edgeperf.estimate(f"zoo:{net}", profile).total_latency_ms
-                datasheet_ms = edgeperf.estimate(f"zoo:{net}", "coral-edgetpu").total_latency_ms
-                checks.append(f"{net} {fitted_ms:.0f} ms against {seed_ms} ms measured")
-                print(f"  seed 000 {net}: measured {seed_ms} ms; fitted {fitted_ms:.2f} ms; datasheet {datasheet_ms:.2f} ms")
-            document["quality"] += (" Checked against seed 000's Coral dev board latencies at ImageNet size: "
-                                    + "; ".join(checks) + ": do not use it for 224x224 networks.")
-            document["provenance"]["imagenet_check"] = checks
+        if device[3] != space:  # about 0.5 MB per graph: keep one space's 15,000 at a time
+            graphs.clear()
+            space = device[3]
+        document = refit(name, device, args, graphs)
         if args.write:
             path = Path(__file__).resolve().parents[1] / "profiles" / "data" / f"{name}.json"
             path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
             print(f"  wrote {path.name}")
     return 0
+
+
+def refit(name, device, args, graphs) -> dict:
+    dataset, column, seconds, space, base_name, precision, title = device
+    base = load_profile(base_name) if base_name else snapdragon_base(name, title)
+    rows, degenerate = usable_rows(dataset, column)
+    scale = 1000.0 if seconds else 1.0
+    samples = [NetworkSample(model=f"zoo:{space}:{r['arch_str']}", latency_ms=float(r[column]) * scale) for r in rows]
+    train = samples[: args.train]
+    test = samples[args.train: args.train + args.test] if args.test else samples[args.train:]
+    source = LATBENCH_SOURCE if dataset == LATBENCH else HELP_SOURCE
+    fit = fit_from_networks(train, base, name=name, precision=precision, merge_siblings=None, memory_split=None,
+                            graphs=graphs,
+                            source=f"{source}, column {column}, {args.train} random architectures (seed 0)")
+    document = fit.document
+    # The profile states only the precision it was fitted at: another precision is another engine.
+    document["precisions"] = {precision: document["precisions"][precision]}
+    document["default_precision"] = precision
+    profile = parse_profile(document, where=name)
+    held_out = prediction_metrics(predict(profile, test, precision, graphs), np.array([t.latency_ms for t in test]))
+    merge = document["provenance"].get("sibling_merge", {})
+    document["title"] = title
+    document["provenance"].update({
+        "dataset": source, "column": column, "training_networks": args.train,
+        "held_out": dict(held_out, networks=len(test)), "input": "32x32 CIFAR-size NB201 networks",
+        "fitted_input_hw_max": 32,
+        "left_out": f"{degenerate} architectures whose cell output is disconnected from its input "
+                    f"({'not measured' if dataset == LATBENCH else 'folded to a constant network by the runtime'})"})
+    terms = document["provenance"]["memory_terms"]
+    merge_text = (f" Chosen by cross-validation: sibling convolutions merged into one kernel (horizontal fusion) "
+                  f"{'yes' if merge['chosen'] else 'no'} (MAPE {100 * merge['cv_mape_with']:.1f} % with, "
+                  f"{100 * merge['cv_mape_without']:.1f} % without); weights and outputs with memory coefficients of "
+                  f"their own {'yes' if terms['chosen'] == 'split' else 'no'} ({100 * terms['cv_mape_split']:.1f} % "
+                  f"with, {100 * terms['cv_mape_one']:.1f} % without).")
+    document["quality"] = (
+        f"Layer models fitted to {args.train} measured 32x32 NB201 networks ({column}, precision {precision}); "
+        f"held out on all {len(test)} other measured architectures: MAPE {100 * held_out['mape']:.1f} %, "
+        f"{100 * held_out['within_10pct']:.0f} % within +-10 %, Spearman {held_out['spearman']:.3f}.{merge_text} "
+        f"Not validated on 224x224 ImageNet networks: see docs/accuracy.md before trusting it there. Peaks, clocks "
+        f"and power are the datasheet profile's.")
+    cv = fit.cross_validation
+    print(f"{name}: cv MAPE {100 * cv['mape']:.1f} %; held-out n={len(test)} MAPE {100 * held_out['mape']:.1f} %, "
+          f"within 10 % {100 * held_out['within_10pct']:.1f} %, rho {held_out['spearman']:.3f};{merge_text}", flush=True)
+    if name == "coral-edgetpu-nb201":
+        checks = []
+        for net, seed_ms in CORAL_SEED000:
+            fitted_ms = edgeperf.estimate(f"zoo:{net}", profile).total_latency_ms
+            datasheet_ms = edgeperf.estimate(f"zoo:{net}", "coral-edgetpu").total_latency_ms
+            checks.append(f"{net} {fitted_ms:.0f} ms against {seed_ms} ms measured")
+            print(f"  seed 000 {net}: measured {seed_ms} ms; fitted {fitted_ms:.2f} ms; datasheet {datasheet_ms:.2f} ms")
+        document["quality"] += (" Checked against seed 000's Coral dev board latencies at ImageNet size: "
+                                + "; ".join(checks) + ": do not use it for 224x224 networks.")
+        document["provenance"]["imagenet_check"] = checks
+    return document
 
 
 if __name__ == "__main__":

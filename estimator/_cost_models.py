@@ -76,6 +76,8 @@ class Features:
     w_out: np.ndarray
     flops_per_ms: np.ndarray
     bytes_per_ms: np.ndarray
+    weight_bytes: np.ndarray | None = None  # the parts of ``bytes_`` that are weights and outputs
+    out_bytes: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -149,10 +151,20 @@ def padding_factor(features: Features, steps: dict) -> np.ndarray:
 
 
 def step_linear(features: Features, params: dict) -> CostParts:
-    """Latency linear in hardware-step counts of work and in bytes (Blackthorn/ANNETTE)."""
+    """Latency linear in hardware-step counts of work and in bytes (Blackthorn/ANNETTE).
+
+    ``memory_scale`` weighs every byte moved, unless ``weight_scale`` or ``output_scale`` give weights
+    and written outputs their own weight (then ``memory_scale`` weighs the input activations).
+    """
     padded = features.flops * padding_factor(features, params.get("steps", {}))
     compute = params.get("compute_scale", 1.0) * padded / features.flops_per_ms
-    memory = params.get("memory_scale", 1.0) * features.bytes_ / features.bytes_per_ms
+    scale = params.get("memory_scale", 1.0)
+    moved = scale * features.bytes_
+    if features.weight_bytes is not None and ("weight_scale" in params or "output_scale" in params):
+        moved = (scale * (features.bytes_ - features.weight_bytes - features.out_bytes)
+                 + params.get("weight_scale", scale) * features.weight_bytes
+                 + params.get("output_scale", scale) * features.out_bytes)
+    memory = moved / features.bytes_per_ms
     overhead = np.full(features.size, float(params.get("overhead_ms", 0.0)))
     return CostParts(compute, memory, overhead, compute + memory + overhead)
 
@@ -170,6 +182,8 @@ COST_MODELS: dict[str, tuple[Callable[[Features, dict], CostParts], tuple[ParamS
     "step_linear": (step_linear, (
         ParamSpec("compute_scale", 0.0, 1e6, 1.0),
         ParamSpec("memory_scale", 0.0, 1e6, 1.0),
+        ParamSpec("weight_scale", 0.0, 1e6, None),
+        ParamSpec("output_scale", 0.0, 1e6, None),
         ParamSpec("overhead_ms", 0.0, 1e4, 0.0),
         ParamSpec("steps", 0, 0, None, "steps"),
     )),

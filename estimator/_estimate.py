@@ -169,6 +169,7 @@ def latency_parts(mapped: MappedGraph, profile, precision: str, point: Operating
     layer_int8 = mapped.int8_layer & ("int8" in profile.precisions)
     bits = np.where(mapped.int8_layer, 8.0, float(BITS_PER_ELEMENT[precision]))
     bytes_ = mapped.elements * bits / 8.0
+    weight_bytes, out_bytes = mapped.weight_elems * bits / 8.0, mapped.out_elems * bits / 8.0
     peak = np.where(layer_int8, profile.precisions.get("int8", 0.0), profile.precisions[precision])
     flops_per_ms = peak * 1e6 * compute_scale
     bytes_per_ms = np.full(n, profile.memory_bandwidth_gbps * 1e6 * memory_scale)
@@ -183,7 +184,7 @@ def latency_parts(mapped: MappedGraph, profile, precision: str, point: Operating
         features = Features(
             flops=mapped.flops[index], bytes_=bytes_[index], c_in=mapped.c_in[index], c_out=mapped.c_out[index],
             h_out=mapped.h_out[index], w_out=mapped.w_out[index], flops_per_ms=flops_per_ms[index],
-            bytes_per_ms=bytes_per_ms[index],
+            bytes_per_ms=bytes_per_ms[index], weight_bytes=weight_bytes[index], out_bytes=out_bytes[index],
         )
         part = function(features, dict(model.params))
         compute[index], memory[index] = part.compute_ms, part.memory_ms

@@ -13,6 +13,11 @@ The executed layer keeps, in ``nodes``, the names of every model layer inside it
 
 Memory traffic of a fused kernel is what crosses its boundary: activations read
 from outside the chain, all constants, and outputs consumed outside it.
+
+``merge_siblings`` (horizontal fusion, as TensorRT does): executed layers whose primary is one of
+these operator types and read the same activation tensor with identical attributes run as one
+kernel, with whatever each member's chain absorbed. The merged kernel reads the shared input once
+and writes all the outputs; its work and weights are the sum of its members'.
 """
 
 from __future__ import annotations
@@ -67,6 +72,8 @@ class Mapping:
     runtime: str = "unfused"
     elide: tuple[str, ...] = ("shape",)
     rules: tuple[FusionRule, ...] = ()
+    merge_siblings: tuple[str, ...] = ()
+    merge_source: str = ""
 
     def __post_init__(self) -> None:
         for op_class in self.elide:
@@ -120,6 +127,8 @@ class MappedGraph:
     op_class: np.ndarray
     flops: np.ndarray
     elements: np.ndarray        # activations in + weights + activations out
+    weight_elems: np.ndarray    # the weights among them
+    out_elems: np.ndarray       # the outputs written among them
     int8_layer: np.ndarray      # layers fixed to int8 by the model
     c_in: np.ndarray
     c_out: np.ndarray
@@ -262,17 +271,43 @@ def map_graph(graph: Graph, mapping: Mapping = NO_FUSION) -> MappedGraph:
 
     executed: list[ExecLayer] = []
     elided: list[str] = []
+    siblings: dict[tuple, int] = {}  # (input, attributes, chain) -> index in executed
+    merge = set(mapping.merge_siblings)
     for layer in layers:
         if layer.name in chains:
             chain, rule_name = chains[layer.name]
-            executed.append(_chain_layer(chain, rule_name, consumers, graph_outputs))
         elif layer.name in owner:
             continue
         elif layer.op_class in elide:
             elided.append(layer.name)
+            continue
         else:
-            executed.append(_chain_layer([layer], "", consumers, graph_outputs))
+            chain, rule_name = [layer], ""
+        kernel = _chain_layer(chain, rule_name, consumers, graph_outputs)
+        if layer.op_type in merge and chain[0] is layer and len(layer.inputs) == 1:
+            key = (layer.inputs[0], layer.op_type, layer.attrs)
+            if key in siblings:
+                executed[siblings[key]] = _merged(executed[siblings[key]], kernel)
+                continue
+            siblings[key] = len(executed)
+        executed.append(kernel)
     return _with_arrays(graph, mapping, tuple(executed), tuple(elided))
+
+
+def _merged(first: ExecLayer, other: ExecLayer) -> ExecLayer:
+    """Two sibling kernels (same input, same attributes) as one: the input is read once."""
+    c_out = first.dim("c_out") + other.dim("c_out")
+    shape = first.output_shape
+    return ExecLayer(
+        name=first.name, op_type=first.op_type, op_class=first.op_class, nodes=first.nodes + other.nodes,
+        rule="+".join(dict.fromkeys(r for r in (first.rule, "merge-siblings") if r)),
+        output_shape=(shape[0], shape[1] + other.output_shape[1], *shape[2:]) if len(shape) > 1 else shape,
+        macs=first.macs + other.macs, flops=first.flops + other.flops, act_in_elems=first.act_in_elems,
+        weight_elems=first.weight_elems + other.weight_elems, act_out_elems=first.act_out_elems + other.act_out_elems,
+        params=first.params + other.params,
+        geometry=tuple((k, c_out if k == "c_out" else v) for k, v in first.geometry),
+        precision=first.precision, flags=tuple(sorted(set(first.flags) | set(other.flags))),
+    )
 
 
 def _with_arrays(graph: Graph, mapping: Mapping, executed: tuple[ExecLayer, ...], elided: tuple[str, ...]) -> MappedGraph:
@@ -291,6 +326,8 @@ def _with_arrays(graph: Graph, mapping: Mapping, executed: tuple[ExecLayer, ...]
         op_class=np.array([e.op_class for e in executed], dtype=object),
         flops=np.fromiter((e.flops for e in executed), float, n),
         elements=elements,
+        weight_elems=np.fromiter((e.weight_elems for e in executed), float, n),
+        out_elems=np.fromiter((e.act_out_elems for e in executed), float, n),
         int8_layer=int8,
         c_in=dim("c_in"),
         c_out=dim("c_out"),

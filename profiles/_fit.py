@@ -11,6 +11,12 @@ augmented system); the ridge strength is chosen by k-fold cross-validation, whos
 is reported and stored in the profile. Classes absent from the training networks keep the base
 profile's model, and the profile says so.
 
+Three choices are made from the data, each by the same cross-validation: whether convolutions
+sharing their input run as one kernel (``merge_siblings``, horizontal fusion), whether weights and
+written outputs get memory coefficients of their own (``memory_split``: ``M_c`` becomes three
+columns), and, for a class every training network has at one size (NB201's classifier), that only
+its overhead is fitted while its size terms stay the base profile's (they cannot be identified).
+
 With measured energy, the board's idle power and per-class active power are fitted the same way
 (non-negative least squares on ``E = P_idle * T + sum_c P_c * T_c``, with the fitted layer times).
 """
@@ -38,7 +44,8 @@ from ..estimator import (
 from ._schema import Profile, parse_profile
 
 __all__ = ["NetworkSample", "read_network_table", "fit_from_networks", "FitResult", "validate_table",
-           "ValidationReport", "ValidationRow", "network_features", "prediction_metrics", "format_rho"]
+           "ValidationReport", "ValidationRow", "network_features", "prediction_metrics", "format_rho",
+           "with_sibling_merge"]
 
 _MAX_ROWS = 1_000_000
 _RIDGE_GRID = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1)
@@ -127,39 +134,52 @@ def _positive(text: str, where: str) -> float:
     return value
 
 
-def _unit_profile(base: Profile, steps: dict | None = None) -> Profile:
+#: Fitted parameters per operator class, in the column order of the design matrix.
+COLUMNS = ("overhead_ms", "compute_scale", "memory_scale", "weight_scale", "output_scale")
+_K = len(COLUMNS)
+
+
+def _unit_profile(base: Profile, steps: dict | None = None, memory=(1.0, 1.0, 1.0)) -> Profile:
     """The base profile with every class modelled as bare roofline times (the fit's features).
 
-    ``steps`` (operator class -> ``{dim: {"par": n}}``) pads that class's work to step widths.
+    ``steps`` (operator class -> ``{dim: {"par": n}}``) pads that class's work to step widths;
+    ``memory`` weighs input activations, weights and outputs.
     """
     document = copy.deepcopy(dict(base.document))
     source = next(iter(base.sources))
-    unit = {"form": "step_linear", "params": {"compute_scale": 1.0, "memory_scale": 1.0, "overhead_ms": 0.0},
-            "source": source}
+    unit = {"form": "step_linear", "source": source,
+            "params": {"compute_scale": 1.0, "memory_scale": memory[0], "weight_scale": memory[1],
+                       "output_scale": memory[2], "overhead_ms": 0.0}}
     document["layer_models"] = {"default": unit}
     for op_class, class_steps in (steps or {}).items():
         document["layer_models"][op_class] = {**unit, "params": {**unit["params"], "steps": class_steps}}
     return parse_profile(document, where=f"{base.name} (unit)")
 
 
-def network_features(samples, base: Profile, precision: str | None = None, input_shapes=None, steps=None):
-    """The fit's design matrix: per network and class, [layer count, roofline compute ms, roofline memory ms].
+def network_features(samples, base: Profile, precision: str | None = None, input_shapes=None, steps=None,
+                     graphs: dict | None = None):
+    """The fit's design matrix: per network and class, the layer count and roofline times.
+
+    Five columns per class (see :data:`COLUMNS`): executed layers, compute ms, and the memory ms of
+    input activations, of weights and of written outputs, at the base profile's peaks.
 
     Returns
     -------
-    x : numpy.ndarray, shape (networks, 3 * classes)
+    x : numpy.ndarray, shape (networks, 5 * classes)
     classes : list of str
-        Operator classes, in column order (three columns each).
+        Operator classes, in column order (five columns each).
     per_network : list of dict
         The same numbers per network, keyed by class.
     precision : str
         The precision the features were computed at.
+
+    ``graphs`` (a dict, filled as networks load) lets several calls share the loaded graphs.
     """
-    unit = _unit_profile(base, steps)
+    units = [_unit_profile(base, steps, memory) for memory in ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))]
     point = resolve_operating_point(base)
     rows, classes_seen, chosen = [], set(), None
     per_network = []
-    graphs = {}
+    graphs = {} if graphs is None else graphs  # loaded graphs, by (model, input shape): reused across calls
     for sample in samples:
         key = (sample.model, sample.input_shape)
         graph = graphs.get(key)
@@ -170,25 +190,34 @@ def network_features(samples, base: Profile, precision: str | None = None, input
                 raise ModelError(f"table line {sample.line}: {exc}") from None
         mapped = map_graph(graph, base.mapping)
         chosen, _ = choose_precision(base, precision, graph.native_precision)
-        parts, _ = latency_parts(mapped, unit, chosen, point)
+        parts = [latency_parts(mapped, unit, chosen, point)[0] for unit in units]
         classes = {}
         for op_class in np.unique(mapped.op_class) if len(mapped.layers) else ():
             index = mapped.op_class == op_class
-            classes[str(op_class)] = (float(index.sum()), float(parts.compute_ms[index].sum()),
-                                      float(parts.memory_ms[index].sum()))
+            classes[str(op_class)] = (float(index.sum()), float(parts[0].compute_ms[index].sum()),
+                                      *(float(part.memory_ms[index].sum()) for part in parts))
             classes_seen.add(str(op_class))
         per_network.append(classes)
     order = sorted(classes_seen)
     for classes in per_network:
         row = []
         for op_class in order:
-            row.extend(classes.get(op_class, (0.0, 0.0, 0.0)))
+            row.extend(classes.get(op_class, (0.0,) * _K))
         rows.append(row)
-    return np.array(rows, dtype=float), order, per_network, chosen
+    return np.array(rows, dtype=float).reshape(len(per_network), _K * len(order)), order, per_network, chosen
 
 
-def _solve(x: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
-    """Non-negative w minimising sum(((x w - y) / y)^2) + ridge * |w * scale|^2."""
+def _one_memory_term(x: np.ndarray) -> np.ndarray:
+    """The design with every byte weighed alike: weight and output columns folded into the memory column."""
+    x = x.copy()
+    for i in range(x.shape[1] // _K):
+        x[:, _K * i + 2] += x[:, _K * i + 3] + x[:, _K * i + 4]
+        x[:, _K * i + 3: _K * i + 5] = 0.0
+    return x
+
+
+def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None = None) -> np.ndarray:
+    """Non-negative w minimising sum(((x w + offset - y) / y)^2) + ridge * |w * scale|^2."""
     from scipy.optimize import nnls  # scipy is imported only when fitting: it slows start-up by ~1 s
 
     scale = np.abs(x).mean(axis=0)
@@ -199,7 +228,8 @@ def _solve(x: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
     a = x[:, active] / scale[active]
     k = a.shape[1]
     system = np.vstack([a / y[:, None], math.sqrt(ridge) * np.eye(k)])
-    target = np.concatenate([np.ones(len(y)), np.zeros(k)])
+    relative = np.ones(len(y)) if offset is None else 1.0 - offset / y
+    target = np.concatenate([relative, np.zeros(k)])
     solution, _ = nnls(system, target, maxiter=50 * k)
     w[active] = solution / scale[active]
     return w
@@ -221,14 +251,41 @@ def prediction_metrics(predicted: np.ndarray, measured: np.ndarray) -> dict:
             "n": int(len(measured))}
 
 
-def _cross_validate(x, y, ridge, folds, seed) -> tuple[np.ndarray, dict]:
+def _cross_validate(x, y, ridge, folds, seed, offset) -> tuple[np.ndarray, dict]:
     predicted = np.empty(len(y))
     order = np.random.default_rng(seed).permutation(len(y))
     for fold in range(folds):
         test = order[fold::folds]
         train = np.setdiff1d(order, test)
-        predicted[test] = x[test] @ _solve(x[train], y[train], ridge)
+        predicted[test] = x[test] @ _solve(x[train], y[train], ridge, offset[train]) + offset[test]
     return predicted, prediction_metrics(predicted, y)
+
+
+def _fixed_size_classes(x: np.ndarray, classes: list) -> list:
+    """Classes present in every network with identical count and work: their size terms cannot be fitted."""
+    fixed = []
+    for i, op_class in enumerate(classes):
+        block = x[:, _K * i: _K * i + _K]
+        if block[:, 0].min() > 0 and np.all(np.ptp(block, axis=0) <= 1e-9 * np.abs(block).max(axis=0)):
+            fixed.append(op_class)
+    return fixed
+
+
+def _base_work_ms(samples, base: Profile, precision: str, input_shapes, graphs: dict, classes: list) -> np.ndarray:
+    """Per network and class: the base profile's latency without its per-layer overhead (ms)."""
+    point = resolve_operating_point(base)
+    out = np.zeros((len(samples), len(classes)))
+    for row, sample in enumerate(samples):
+        graph = graphs.get((sample.model, sample.input_shape))
+        if graph is None:
+            graph = graphs[(sample.model, sample.input_shape)] = load_model(
+                sample.model, input_shapes=sample.shapes(input_shapes))
+        mapped = map_graph(graph, base.mapping)
+        parts, _ = latency_parts(mapped, base, precision, point)
+        for col, op_class in enumerate(classes):
+            index = mapped.op_class == op_class
+            out[row, col] = float((parts.latency_ms[index] - parts.overhead_ms[index]).sum())
+    return out
 
 
 def format_rho(rho: float | None) -> str:
@@ -250,7 +307,8 @@ class FitResult:
 
 def fit_from_networks(samples, base: Profile, *, name: str | None = None, precision: str | None = None,
                       source: str = "", input_shapes=None, folds: int = 5, seed: int = 0,
-                      steps: dict | None = None) -> FitResult:
+                      steps: dict | None = None, merge_siblings: bool | None = False,
+                      memory_split: bool | None = False, graphs: dict | None = None) -> FitResult:
     """Fit per-class step-linear layer models (and power, given energy) to measured networks.
 
     Parameters
@@ -269,6 +327,17 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     steps : dict, optional
         Operator class -> step widths (``{"c_out": {"par": 8}}``) its work is padded to, kept in
         the fitted model (found from the data by layer sweeps).
+    merge_siblings : bool or None
+        Run convolutions that read the same tensor with identical attributes as one kernel
+        (horizontal fusion, as TensorRT does) in the fitted profile's mapping. None: fit with and
+        without, and keep the variant with the lower cross-validated error (recorded in provenance).
+    memory_split : bool or None
+        Give weights and written outputs their own memory coefficients (``weight_scale``,
+        ``output_scale``) besides the input activations' ``memory_scale``. None: fit with one and
+        with three memory terms, and keep the lower cross-validated error.
+    graphs : dict, optional
+        Loaded graphs by (model, input shape), filled as networks load; share one between fits of
+        the same networks to load each only once.
 
     Returns
     -------
@@ -282,17 +351,39 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     samples = tuple(samples)
     if len(samples) < 3:
         raise InputError(f"fitting needs at least 3 measured networks, got {len(samples)}")
-    x, classes, per_network, chosen = network_features(samples, base, precision, input_shapes, steps)
     y = np.array([s.latency_ms for s in samples])
     folds = max(2, min(folds, len(samples)))
-    best = min(_RIDGE_GRID, key=lambda ridge: _cross_validate(x, y, ridge, folds, seed)[1]["mape"])
-    _, cv = _cross_validate(x, y, best, folds, seed)
-    w = _solve(x, y, best)
-    training = prediction_metrics(x @ w, y)
+    graphs = {} if graphs is None else graphs
+    variants = []
+    for merge in ((False, True) if merge_siblings is None else (bool(merge_siblings),)):
+        variant_base = with_sibling_merge(base) if merge else base
+        full, classes, per_network, chosen = network_features(samples, variant_base, precision, input_shapes, steps,
+                                                              graphs=graphs)
+        # A class every network has at one size (NB201's classifier) cannot have fitted size terms:
+        # its work keeps the base profile's model, and only its overhead is fitted.
+        fixed = _fixed_size_classes(full, classes) if len(samples) > 1 else []
+        offset = np.zeros(len(y))
+        if fixed:
+            columns = [classes.index(c) for c in fixed]
+            offset = _base_work_ms(samples, variant_base, chosen, input_shapes, graphs, classes)[:, columns].sum(axis=1)
+            full = full.copy()
+            for i in columns:
+                full[:, _K * i + 1: _K * i + _K] = 0.0
+        for split in ((False, True) if memory_split is None else (bool(memory_split),)):
+            x = full if split else _one_memory_term(full)
+            best = min(_RIDGE_GRID, key=lambda ridge: _cross_validate(x, y, ridge, folds, seed, offset)[1]["mape"])
+            _, cv = _cross_validate(x, y, best, folds, seed, offset)
+            variants.append({"cv": cv, "merge": merge, "split": split, "base": variant_base, "x": x,
+                             "classes": classes, "precision": chosen, "ridge": best, "fixed": fixed, "offset": offset})
+    chosen_variant = min(variants, key=lambda v: v["cv"]["mape"])
+    merged, split, base_used, x, classes = (chosen_variant[k] for k in ("merge", "split", "base", "x", "classes"))
+    chosen, best, cv, fixed, offset = (chosen_variant[k] for k in ("precision", "ridge", "cv", "fixed", "offset"))
+    w = _solve(x, y, best, offset)
+    training = prediction_metrics(x @ w + offset, y)
 
     fit_name = name or f"{base.name}-fitted"
     key = f"fit-{fit_name}"
-    document = copy.deepcopy(dict(base.document))
+    document = copy.deepcopy(dict(base_used.document))
     document["name"] = fit_name
     document["kind"] = "fitted"
     document["version"] = _dt.date.today().isoformat()
@@ -302,9 +393,16 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
                                 f"{folds}-fold cross-validated MAPE {cv['mape']:.3f}")
     models = dict(document["layer_models"])
     for i, op_class in enumerate(classes):
-        overhead, compute_scale, memory_scale = w[3 * i: 3 * i + 3]
-        params = {"overhead_ms": float(overhead), "compute_scale": float(compute_scale),
-                  "memory_scale": float(memory_scale)}
+        coefficients = dict(zip(COLUMNS, (float(v) for v in w[_K * i: _K * i + _K])))
+        overhead = coefficients["overhead_ms"]
+        if op_class in fixed:  # the base model's size terms, the fitted overhead
+            kept = copy.deepcopy(models.get(op_class, models["default"]))
+            kept["params"] = {**kept.get("params", {}), "overhead_ms": float(overhead)}
+            kept["note"] = (f"size terms from {base.name} (every training network had this class at one size, "
+                            f"so they cannot be fitted); overhead_ms fitted ({key})")
+            models[op_class] = kept
+            continue
+        params = {k: v for k, v in coefficients.items() if split or k not in ("weight_scale", "output_scale")}
         if steps and op_class in steps:
             params["steps"] = steps[op_class]
         models[op_class] = {"form": "step_linear", "source": key, "params": params}
@@ -320,15 +418,42 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
                               "base_profile": f"{base.name} {base.version}", "ridge": best, "folds": folds,
                               "cross_validation": cv, "training": training, "fitted_classes": classes,
                               "date": _dt.date.today().isoformat()}
+    if fixed:
+        document["provenance"]["fixed_size_classes"] = fixed
+        document["quality"] += (f" Classes at one size in every training network ({', '.join(fixed)}) keep "
+                                f"{base.name}'s size terms; only their overhead is fitted.")
+    def best_cv(**where) -> float:
+        return min(v["cv"]["mape"] for v in variants if all(v[k] == value for k, value in where.items()))
+
+    if merge_siblings is None:
+        document["provenance"]["sibling_merge"] = {
+            "chosen": merged, "cv_mape_without": best_cv(merge=False), "cv_mape_with": best_cv(merge=True)}
+    if memory_split is None:
+        document["provenance"]["memory_terms"] = {
+            "chosen": "split" if split else "one", "cv_mape_one": best_cv(split=False), "cv_mape_split": best_cv(split=True)}
     profile = parse_profile(document, where=fit_name)
     return FitResult(document=document, profile=profile, cross_validation=cv, training=training, ridge=best,
                      fitted_classes=tuple(classes))
 
 
+_MERGE_SOURCE = ("Horizontal fusion: TensorRT merges two Conv (or two Gemm) layers that share their input and have "
+                 "mergeable parameters into one kernel (NVIDIA developer forum, 'When does horizontal fusion happen for "
+                 "TensorRT's graph optimization?', topic 238187, NVIDIA's answer; trtexec --verbose logs it as "
+                 "'Merging layers: A || B'); kept by edgeperf fit because it lowered the cross-validated error.")
+
+
+def with_sibling_merge(base: Profile) -> Profile:
+    """``base`` with convolutions (and Gemms) that share their input merged into one kernel (horizontal fusion)."""
+    document = copy.deepcopy(dict(base.document))
+    document["sources"] = {**document["sources"], "merge-siblings": _MERGE_SOURCE}
+    document["mapping"] = {**document["mapping"], "merge_siblings": {"op_types": ["Conv", "Gemm"], "source": "merge-siblings"}}
+    return parse_profile(document, where=f"{base.name} (sibling convolutions merged)")
+
+
 def _fit_power(power: dict, x: np.ndarray, w: np.ndarray, classes: list, energy: np.ndarray, key: str) -> dict:
     from scipy.optimize import nnls
 
-    times = np.column_stack([x[:, 3 * i: 3 * i + 3] @ w[3 * i: 3 * i + 3] for i in range(len(classes))])
+    times = np.column_stack([x[:, _K * i: _K * i + _K] @ w[_K * i: _K * i + _K] for i in range(len(classes))])
     design = np.column_stack([times.sum(axis=1), times])  # mW x ms / 1000 = mJ
     solution, _ = nnls(design / energy[:, None], np.full(len(energy), 1000.0))
     fitted = {"idle_mw": {"value": float(solution[0]), "source": key}, "calibrated": True,

@@ -474,8 +474,18 @@ def _parse_mapping(r: _Reader, doc: dict) -> Mapping:
             ))
         except ValueError as exc:
             raise ProfileError(f"{r.where}: {base}: {exc}") from None
+    merge = doc.get("merge_siblings")
+    merge_types, merge_source = (), ""
+    if merge is not None:
+        if (not isinstance(merge, dict) or set(merge) - {"op_types", "source"}
+                or not isinstance(merge.get("op_types"), list) or not all(isinstance(v, str) for v in merge["op_types"])):
+            r.fail("mapping.merge_siblings", f"must be an object with op_types (a list of operator types) and source, "
+                                             f"got {merge!r}")
+        r.source(merge.get("source"), "mapping.merge_siblings")
+        merge_types, merge_source = tuple(merge["op_types"]), merge["source"]
     try:
-        return Mapping(runtime=r.text(doc, "runtime", "mapping."), elide=tuple(elide), rules=tuple(rules))
+        return Mapping(runtime=r.text(doc, "runtime", "mapping."), elide=tuple(elide), rules=tuple(rules),
+                       merge_siblings=merge_types, merge_source=merge_source)
     except ValueError as exc:
         raise ProfileError(f"{r.where}: {exc}") from None
 

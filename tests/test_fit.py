@@ -23,6 +23,7 @@ from edgeperf.profiles import (
     parse_profile,
     read_network_table,
     validate_table,
+    with_sibling_merge,
 )
 from edgeperf.zoo import random_nb201
 
@@ -187,3 +188,65 @@ def test_undefined_spearman_is_null_and_the_profile_stays_readable(monkeypatch, 
     path = tmp_path / "p.json"
     path.write_text(json.dumps(result.document, allow_nan=False))   # raises on NaN
     assert load_profile(path).kind == "fitted"
+
+
+NB201 = NETWORKS[:24]  # LatBench cells: many have sibling convolutions; all share one classifier
+
+
+@pytest.mark.parametrize("truth_merges", [True, False])
+def test_fit_finds_out_whether_sibling_convolutions_run_merged(truth_merges, monkeypatch):
+    _patch_loader(monkeypatch)
+    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
+                           "conv": {"overhead_ms": 0.05, "compute_scale": 3.0, "memory_scale": 1.0}})
+    if truth_merges:
+        truth = with_sibling_merge(truth)
+    merged_nets = sum(len(edgeperf.map_graph(GRAPHS[r], with_sibling_merge(truth).mapping).layers)
+                      < len(edgeperf.map_graph(GRAPHS[r], truth_profile({"default": {}}).mapping).layers) for r in NB201)
+    assert merged_nets >= 5  # the property is only tested if the data can tell
+    result = fit_from_networks(measured(truth, NB201), load_profile("jetson-nano"), precision="fp16",
+                               merge_siblings=None)
+    choice = result.document["provenance"]["sibling_merge"]
+    assert choice["chosen"] is truth_merges
+    assert bool(result.profile.mapping.merge_siblings) is truth_merges
+    wrong, right = ((choice["cv_mape_without"], choice["cv_mape_with"]) if truth_merges
+                    else (choice["cv_mape_with"], choice["cv_mape_without"]))
+    assert right < 0.01 < wrong
+
+
+def test_a_class_at_one_size_in_every_network_keeps_the_base_size_terms(monkeypatch):
+    """Every NB201 network has the same 64->10 classifier: its overhead is fitted, its size terms stay the base's."""
+    _patch_loader(monkeypatch)
+    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
+                           "gemm": {"overhead_ms": 0.4, "compute_scale": 1.0, "memory_scale": 1.0}})
+    base = load_profile("jetson-nano")
+    result = fit_from_networks(measured(truth, NB201), base, precision="fp16")
+    assert result.document["provenance"]["fixed_size_classes"] == ["gemm"]
+    gemm = result.document["layer_models"]["gemm"]
+    assert gemm["form"] == base.layer_model("gemm").form
+    assert gemm["params"]["overhead_ms"] > 0.3  # the classifier's fixed cost lands in its overhead
+    # a large classifier (ResNet-18's 512->1000) costs the base model's work plus the fitted overhead
+    fitted = edgeperf.estimate(GRAPHS["zoo:resnet18"], result.profile, precision="fp16")
+    datasheet = edgeperf.estimate(GRAPHS["zoo:resnet18"], base, precision="fp16")
+    layer = next(l for l in fitted.layers if l.op_class == "gemm")
+    reference = next(l for l in datasheet.layers if l.op_class == "gemm")
+    base_overhead = dict(base.layer_model("gemm").params).get("overhead_ms", 0.0)
+    assert layer.latency_ms == pytest.approx(reference.latency_ms - base_overhead + gemm["params"]["overhead_ms"])
+
+
+def test_fit_cli_decides_merge_and_memory_terms_from_the_data_unless_told(monkeypatch, tmp_path, capsys):
+    _patch_loader(monkeypatch)
+    truth = with_sibling_merge(truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0,
+                                                          "memory_scale": 2.0}}))
+    table = write_table(tmp_path / "t.csv", [[s.model, repr(s.latency_ms)] for s in measured(truth, NB201)])
+    out = tmp_path / "auto.json"
+    assert main(["fit", "--networks", str(table), "--out", str(out), "--precision", "fp16"]) == 0
+    assert "sibling convolutions merged: yes" in capsys.readouterr().out
+    provenance = json.loads(out.read_text())["provenance"]
+    assert provenance["sibling_merge"]["chosen"] is True and provenance["memory_terms"]["chosen"] in ("one", "split")
+    told = tmp_path / "told.json"
+    assert main(["fit", "--networks", str(table), "--out", str(told), "--precision", "fp16",
+                 "--merge-siblings", "no", "--split-memory", "yes"]) == 0
+    document = json.loads(told.read_text())
+    assert "sibling_merge" not in document["provenance"] and "merge_siblings" not in document["mapping"]
+    assert "weight_scale" in document["layer_models"]["conv"]["params"]
+    assert main(["fit", "--networks", str(table), "--out", str(told), "--merge-siblings", "maybe"]) == 2

@@ -97,3 +97,32 @@ def test_qdq_dequantize_is_absorbed_and_layer_runs_int8():
     assert mapped.layers[0].nodes == ("dq_x", "conv", "q_y")
     assert mapped.layers[0].precision == "int8"
     assert mapped.layers[0].name == "conv"
+
+
+def sibling_convs_graph():
+    """Three convolutions read x: two 3x3 (8 and 4 channels) and one 1x1; each has a ReLU."""
+    nodes = [helper.make_node("Conv", ["x", "wa"], ["a"], name="conv_a", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["a"], ["ra"], name="relu_a"),
+             helper.make_node("Conv", ["x", "wb"], ["b"], name="conv_b", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["b"], ["rb"], name="relu_b"),
+             helper.make_node("Conv", ["x", "wc"], ["c"], name="conv_c", kernel_shape=[1, 1])]
+    inits = [weight("wa", (8, 4, 3, 3)), weight("wb", (4, 4, 3, 3)), weight("wc", (8, 4, 1, 1))]
+    outputs = [tensor("ra", (1, 8, 16, 16)), tensor("rb", (1, 4, 16, 16)), tensor("c", (1, 8, 16, 16))]
+    return graph_from_model(model(nodes, [tensor("x", (1, 4, 16, 16))], outputs, inits))
+
+
+def test_sibling_convolutions_merge_into_one_kernel_when_the_mapping_says_so():
+    rule = FusionRule(name="cba", primary=("Conv",), followers=("Relu",))
+    separate = map_graph(sibling_convs_graph(), Mapping(runtime="t", rules=(rule,)))
+    merged = map_graph(sibling_convs_graph(), Mapping(runtime="t", rules=(rule,), merge_siblings=("Conv",)))
+    assert len(separate.layers) == 3 and len(merged.layers) == 2
+    both = merged.layers[0]
+    assert both.nodes == ("conv_a", "relu_a", "conv_b", "relu_b") and "merge-siblings" in both.rule
+    # the shared input is read once; weights and outputs add up; 12 output channels
+    assert both.act_in_elems == 4 * 16 * 16
+    assert both.weight_elems == 8 * 4 * 9 + 4 * 4 * 9
+    assert both.act_out_elems == (8 + 4) * 16 * 16
+    assert both.macs == (8 + 4) * 16 * 16 * 4 * 9
+    assert both.dim("c_out") == 12 and both.output_shape == (1, 12, 16, 16)
+    assert merged.layers[1].nodes == ("conv_c",)  # a 1x1 kernel is not a sibling of a 3x3
+    assert merged.flops.sum() == separate.flops.sum()

@@ -15,9 +15,9 @@ from edgeperf.profiles import list_profiles, load_profile, parse_profile, shippe
 from tests._models import single
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-SHIPPED = ("coral-edgetpu", "coral-edgetpu-nb201", "intel-ncs2", "jetson-nano", "jetson-nano-nb201", "jetson-tx2", "jetson-tx2-fbnet",
-           "jetson-xavier-nx", "raspberry-pi-3", "raspberry-pi-4", "snapdragon-855-cpu-nb201",
-           "snapdragon-855-dsp-nb201", "snapdragon-855-gpu-nb201")
+SHIPPED = ("coral-edgetpu", "coral-edgetpu-nb201", "intel-ncs2", "jetson-nano", "jetson-nano-fp32-nb201",
+           "jetson-nano-nb201", "jetson-tx2", "jetson-tx2-fbnet", "jetson-xavier-nx", "raspberry-pi-3", "raspberry-pi-4",
+           "raspberry-pi-4-nb201", "snapdragon-855-cpu-nb201", "snapdragon-855-dsp-nb201", "snapdragon-855-gpu-nb201")
 
 
 def document(name="jetson-nano") -> dict:

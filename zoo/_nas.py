@@ -150,10 +150,14 @@ def latbench_vertices(cell) -> dict[int, tuple[str, tuple[int, ...]]] | None:
 def _latbench_cell(b: NetBuilder, x: str, vertices) -> str:
     c = b.shape(x)[1]
     values = {0: x}
+    sums: dict[tuple[int, ...], str] = {}  # TensorFlow's common-subexpression elimination: one sum per input set
     for v, (op, preds) in vertices.items():
-        total = values[preds[0]]
-        for u in preds[1:]:
-            total = b.add(total, values[u])
+        if preds not in sums:
+            total = values[preds[0]]
+            for u in preds[1:]:
+                total = b.add(total, values[u])
+            sums[preds] = total
+        total = sums[preds]
         if op == "avg_pool_3x3":
             total = b.avgpool(total, 3, 1, pad=1)
         elif op != "output":  # ReLU fused into the convolution, no bias, no batch norm
