@@ -51,9 +51,9 @@ def main() -> int:
                                         merge_siblings=None, memory_split=None, graphs=graphs)
                 scores.append(prediction_metrics(predict(fit.profile, test, precision, graphs), measured))
             median = {k: statistics.median(s[k] for s in scores) for k in ("mape", "within_10pct", "spearman")}
+            draws = ", ".join(f"{score['spearman']:.3f}" for score in scores)
             print(f"  n={size:4d}: MAPE {100 * median['mape']:5.1f} %, within +-10 % {100 * median['within_10pct']:5.1f} %, "
-                  f"Spearman {median['spearman']:.3f} (draws: {', '.join(f'{s['spearman']:.3f}' for s in scores)})",
-                  flush=True)
+                  f"Spearman {median['spearman']:.3f} (draws: {draws})", flush=True)
     return 0
 
 
