@@ -119,3 +119,17 @@ def test_step_linear_has_steps_at_multiples():
 def test_parameter_validation(form, params, fragment):
     with pytest.raises(ValueError, match=fragment):
         validate_cost_params(form, params, "where")
+
+
+def test_step_linear_weighs_inputs_weights_and_outputs_separately_when_given_their_scales():
+    function = COST_MODELS["step_linear"][0]
+    f = features([0.0], [1000.0], [8], [8])   # 1000 bytes: 600 input, 300 weights, 100 output; 1e5 bytes per ms
+    split = Features(**{k: getattr(f, k) for k in ("flops", "bytes_", "c_in", "c_out", "h_out", "w_out",
+                                                   "flops_per_ms", "bytes_per_ms")},
+                     weight_bytes=np.array([300.0]), out_bytes=np.array([100.0]))
+    one = validate_cost_params("step_linear", {"memory_scale": 2.0, "compute_scale": 1.0}, "t")
+    three = validate_cost_params("step_linear", {"memory_scale": 2.0, "weight_scale": 10.0, "output_scale": 0.5,
+                                                 "compute_scale": 1.0}, "t")
+    assert function(split, one).memory_ms[0] == pytest.approx(2.0 * 1000 / 1e5)     # every byte alike
+    assert function(split, three).memory_ms[0] == pytest.approx((2.0 * 600 + 10.0 * 300 + 0.5 * 100) / 1e5)
+    assert function(f, three).memory_ms[0] == pytest.approx(2.0 * 1000 / 1e5)       # no split known: one term

@@ -253,3 +253,22 @@ def test_fit_cli_decides_merge_and_memory_terms_from_the_data_unless_told(monkey
     assert "sibling_merge" not in document["provenance"] and "merge_siblings" not in document["mapping"]
     assert "weight_scale" in document["layer_models"]["conv"]["params"]
     assert main(["fit", "--networks", str(table), "--out", str(told), "--merge-siblings", "maybe"]) == 2
+
+
+def test_fit_with_split_memory_recovers_weight_and_output_coefficients(monkeypatch):
+    """Truth weighs weights 8x and outputs 0.3x the input bytes: only the split fit predicts unseen networks."""
+    _patch_loader(monkeypatch)
+    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
+                           "conv": {"overhead_ms": 0.02, "compute_scale": 1.0, "memory_scale": 3.0,
+                                    "weight_scale": 24.0, "output_scale": 0.9}})
+    train, test = NETWORKS[:16] + NETWORKS[24:], NETWORKS[16:24]
+    base = load_profile("jetson-nano")
+    split = fit_from_networks(measured(truth, train), base, precision="fp16", memory_split=True)
+    single = fit_from_networks(measured(truth, train), base, precision="fp16", memory_split=False)
+    chosen = fit_from_networks(measured(truth, train), base, precision="fp16", memory_split=None)
+    assert chosen.document["provenance"]["memory_terms"]["chosen"] == "split"
+    errors = {}
+    for label, result in (("split", split), ("single", single)):
+        errors[label] = max(abs(edgeperf.estimate(GRAPHS[s.model], result.profile, precision="fp16").total_latency_ms
+                                - s.latency_ms) / s.latency_ms for s in measured(truth, test))
+    assert errors["split"] < 0.02 < errors["single"]
