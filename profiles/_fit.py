@@ -353,33 +353,14 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
         raise InputError(f"fitting needs at least 3 measured networks, got {len(samples)}")
     y = np.array([s.latency_ms for s in samples])
     folds = max(2, min(folds, len(samples)))
-    graphs = {} if graphs is None else graphs
-    variants = []
-    for merge in ((False, True) if merge_siblings is None else (bool(merge_siblings),)):
-        variant_base = with_sibling_merge(base) if merge else base
-        full, classes, per_network, chosen = network_features(samples, variant_base, precision, input_shapes, steps,
-                                                              graphs=graphs)
-        # A class every network has at one size (NB201's classifier) cannot have fitted size terms:
-        # its work keeps the base profile's model, and only its overhead is fitted.
-        fixed = _fixed_size_classes(full, classes) if len(samples) > 1 else []
-        offset = np.zeros(len(y))
-        if fixed:
-            columns = [classes.index(c) for c in fixed]
-            offset = _base_work_ms(samples, variant_base, chosen, input_shapes, graphs, classes)[:, columns].sum(axis=1)
-            full = full.copy()
-            for i in columns:
-                full[:, _K * i + 1: _K * i + _K] = 0.0
-        for split in ((False, True) if memory_split is None else (bool(memory_split),)):
-            x = full if split else _one_memory_term(full)
-            best = min(_RIDGE_GRID, key=lambda ridge: _cross_validate(x, y, ridge, folds, seed, offset)[1]["mape"])
-            _, cv = _cross_validate(x, y, best, folds, seed, offset)
-            variants.append({"cv": cv, "merge": merge, "split": split, "base": variant_base, "x": x,
-                             "classes": classes, "precision": chosen, "ridge": best, "fixed": fixed, "offset": offset})
-    chosen_variant = min(variants, key=lambda v: v["cv"]["mape"])
+    variants = _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed, merge_siblings,
+                             memory_split, {} if graphs is None else graphs)
+    # the lowest cross-validated error; on a tie, the variant with less structure
+    chosen_variant = min(variants, key=lambda v: (v["cv"]["mape"], v["merge"] + v["split"]))
     merged, split, base_used, x, classes = (chosen_variant[k] for k in ("merge", "split", "base", "x", "classes"))
-    chosen, best, cv, fixed, offset = (chosen_variant[k] for k in ("precision", "ridge", "cv", "fixed", "offset"))
-    w = _solve(x, y, best, offset)
-    training = prediction_metrics(x @ w + offset, y)
+    chosen, best, cv, fixed, offsets = (chosen_variant[k] for k in ("precision", "ridge", "cv", "fixed", "offsets"))
+    w = _solve(x, y, best, offsets.sum(axis=1))
+    training = prediction_metrics(x @ w + offsets.sum(axis=1), y)
 
     fit_name = name or f"{base.name}-fitted"
     key = f"fit-{fit_name}"
@@ -409,7 +390,7 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     document["layer_models"] = models
     energies = [s.energy_mj for s in samples]
     if all(e is not None for e in energies):
-        document["power"] = _fit_power(document["power"], x, w, classes, np.array(energies, dtype=float), key)
+        document["power"] = _fit_power(document["power"], x, w, offsets, classes, np.array(energies, dtype=float), key)
     document["quality"] = (f"Fitted to {len(samples)} measured networks ({source or 'a user table'}): "
                            f"{folds}-fold cross-validated MAPE {100 * cv['mape']:.1f} %, "
                            f"{100 * cv['within_10pct']:.0f} % of networks within +-10 %, Spearman {format_rho(cv['spearman'])}. "
@@ -422,6 +403,7 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
         document["provenance"]["fixed_size_classes"] = fixed
         document["quality"] += (f" Classes at one size in every training network ({', '.join(fixed)}) keep "
                                 f"{base.name}'s size terms; only their overhead is fitted.")
+
     def best_cv(**where) -> float:
         return min(v["cv"]["mape"] for v in variants if all(v[k] == value for k, value in where.items()))
 
@@ -450,10 +432,39 @@ def with_sibling_merge(base: Profile) -> Profile:
     return parse_profile(document, where=f"{base.name} (sibling convolutions merged)")
 
 
-def _fit_power(power: dict, x: np.ndarray, w: np.ndarray, classes: list, energy: np.ndarray, key: str) -> dict:
+def _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed, merge_siblings, memory_split,
+                  graphs) -> list[dict]:
+    """Design matrix, ridge and cross-validated error of each mapping / memory-term variant asked for."""
+    variants = []
+    for merge in ((False, True) if merge_siblings is None else (bool(merge_siblings),)):
+        variant_base = with_sibling_merge(base) if merge else base
+        full, classes, _, chosen = network_features(samples, variant_base, precision, input_shapes, steps, graphs)
+        # A class every network has at one size (NB201's classifier) cannot have fitted size terms:
+        # its work keeps the base profile's model (a fixed offset), and only its overhead is fitted.
+        fixed = _fixed_size_classes(full, classes)
+        offsets = np.zeros((len(y), len(classes)))
+        if fixed:
+            columns = [classes.index(c) for c in fixed]
+            offsets[:, columns] = _base_work_ms(samples, variant_base, chosen, input_shapes, graphs, classes)[:, columns]
+            full = full.copy()
+            for i in columns:
+                full[:, _K * i + 1: _K * i + _K] = 0.0
+        offset = offsets.sum(axis=1)
+        for split in ((False, True) if memory_split is None else (bool(memory_split),)):
+            x = full if split else _one_memory_term(full)
+            best = min(_RIDGE_GRID, key=lambda ridge: _cross_validate(x, y, ridge, folds, seed, offset)[1]["mape"])
+            _, cv = _cross_validate(x, y, best, folds, seed, offset)
+            variants.append({"cv": cv, "merge": merge, "split": split, "base": variant_base, "x": x, "fixed": fixed,
+                             "classes": classes, "precision": chosen, "ridge": best, "offsets": offsets})
+    return variants
+
+
+def _fit_power(power: dict, x: np.ndarray, w: np.ndarray, offsets: np.ndarray, classes: list, energy: np.ndarray,
+               key: str) -> dict:
     from scipy.optimize import nnls
 
-    times = np.column_stack([x[:, _K * i: _K * i + _K] @ w[_K * i: _K * i + _K] for i in range(len(classes))])
+    times = offsets + np.column_stack([x[:, _K * i: _K * i + _K] @ w[_K * i: _K * i + _K]
+                                       for i in range(len(classes))])
     design = np.column_stack([times.sum(axis=1), times])  # mW x ms / 1000 = mJ
     solution, _ = nnls(design / energy[:, None], np.full(len(energy), 1000.0))
     fitted = {"idle_mw": {"value": float(solution[0]), "source": key}, "calibrated": True,

@@ -61,8 +61,9 @@ coefficient = st.fixed_dictionaries({
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # same patch each time
 def test_fit_reproduces_known_coefficients_on_unseen_networks(conv, other, monkeypatch):
     truth = truth_profile({"default": other, "conv": conv})
-    # held-out networks use only operator classes the training networks contain (unseen classes keep the base model)
-    train, test = NETWORKS[:16] + NETWORKS[24:], NETWORKS[16:24]
+    # NB201 cells only: every operator class appears in many training networks (with the three ImageNet
+    # networks, depthwise and data-movement classes occur in one network each and the fit is underdetermined)
+    train, test = NETWORKS[:16], NETWORKS[16:24]
     _patch_loader(monkeypatch)
     # (cross-validated error is not asserted: folds that lack the only network of a class predict it poorly
     # whatever the coefficients; the property is that unseen networks are predicted)
