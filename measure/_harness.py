@@ -58,7 +58,7 @@ class Timing:
         cache state as much as the machine's speed (measured here: 1.7-2.5x spread across a
         calibration, far more than the machine's 1.3x speed states).
     flags : tuple of str
-        ``drift`` (machine speed changed by more than the limit), ``unstable`` (spread above 20 %),
+        ``drift`` (machine speed changed by more than the limit), ``unstable`` (spread above ``unstable_spread``, 20 %),
         ``hot`` (a temperature limit was still exceeded after the cool-down timeout),
         ``clock-changed`` (a clock domain read differently during the measurement),
         ``throttled`` (the device reported throttling).
@@ -105,6 +105,9 @@ class Harness:
         Relative reference change above which a measurement is flagged ``drift``.
     mad_k : float
         Rounds further than ``mad_k`` scaled MADs from the median are rejected.
+    unstable_spread : float
+        Spread (10th-90th percentile range over the median) above which a measurement is flagged
+        ``unstable`` (calibration leaves such measurements out of its fit).
     clock, sleep : callables
         Monotonic seconds and sleep, injectable for tests.
     reference : callable
@@ -125,6 +128,7 @@ class Harness:
     reference_calls: int = 5
     drift_limit: float = 0.15
     mad_k: float = 3.5
+    unstable_spread: float = 0.2
     clock: Callable[[], float] = time.perf_counter
     sleep: Callable[[float], None] = time.sleep
     reference: Callable[[], None] = field(default_factory=matmul_reference)
@@ -193,7 +197,7 @@ class Harness:
         flags = []
         if drift - 1.0 > self.drift_limit:
             flags.append("drift")
-        if spread > 0.2:
+        if spread > self.unstable_spread:
             flags.append("unstable")
         if not cool:
             flags.append("hot")

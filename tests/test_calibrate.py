@@ -28,8 +28,11 @@ def test_calibration_writes_a_profile_that_predicts(tmp_path):
     from edgeperf.profiles import load_profile, parse_profile
 
     lines = []
+    # 3 rounds of 20 ms are noisy on a shared VM: no measurement may be left out as unstable here, or the one
+    # validation network can vanish (flag exclusion has tests of its own)
     result = calibrate("tiny", runner=OnnxRuntimeRunner(threads=1), sweep_path=tmp_path / "s.csv", plan=SMALL,
-                       harness=Harness(rounds=3, round_s=0.02, warmup_s=0.01), progress=lines.append)
+                       harness=Harness(rounds=3, round_s=0.02, warmup_s=0.01, unstable_spread=1e9),
+                       progress=lines.append)
     document = result.document
     assert document["kind"] == "fitted" and document["runtime"]["name"] == "onnxruntime"
     assert document["runtime"]["threads"] == 1 and document["device"]["cores"] >= 1
