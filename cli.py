@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 from enum import Enum
 from pathlib import Path
@@ -32,6 +33,15 @@ profiles_app = typer.Typer(no_args_is_help=True, help="List and inspect platform
 app.add_typer(profiles_app, name="profiles")
 zoo_app = typer.Typer(no_args_is_help=True, help="Reference networks and NAS search spaces, built in code.")
 app.add_typer(zoo_app, name="zoo")
+
+
+def _first_sentence(text: str) -> str:
+    """Up to the first full stop that ends a sentence (not the point of a number such as 4.8 %).
+
+    >>> _first_sentence("MAPE 4.8 %, rho 0.97. Peaks from the datasheet.")
+    'MAPE 4.8 %, rho 0.97'
+    """
+    return re.split(r"\.(?:\s|$)", text, maxsplit=1)[0]
 
 
 class Choice(str, Enum):
@@ -214,7 +224,7 @@ def profiles_list() -> None:
     for name in list_profiles():
         profile = load_profile(name)
         peaks = ", ".join(f"{p} {v:g}" for p, v in profile.precisions.items())
-        table.add_row(name, profile.title, profile.kind, peaks, profile.quality.split(".")[0])
+        table.add_row(name, profile.title, profile.kind, peaks, _first_sentence(profile.quality))
     _console().print(table)
 
 

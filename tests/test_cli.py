@@ -92,3 +92,11 @@ def test_an_error_while_ctrl_c_unwinds_is_reported_as_the_interrupt(monkeypatch,
     assert cli.main(["estimate"]) == 130
     err = capsys.readouterr().err
     assert "interrupted" in err and err.count("\n") == 1
+
+
+def test_profile_list_quotes_the_first_sentence_of_quality_whole():
+    from edgeperf.cli import _first_sentence
+
+    assert _first_sentence("MAPE 4.8 %, 93 % within +-10 %, Spearman 0.967. Peaks are the datasheet's.") == \
+        "MAPE 4.8 %, 93 % within +-10 %, Spearman 0.967"
+    assert _first_sentence("ANNETTE reports 7.44 % mean error") == "ANNETTE reports 7.44 % mean error"
