@@ -85,6 +85,11 @@ BAD = [
     ("mapping.rules.0.primary", [], "primary must list at least one"),
     ("mapping.rules", None, "mapping.rules must be a list"),   # found by the fuzz suite
     ("mapping.rules.0.colour", "red", "unknown keys ['colour']"),
+    ("mapping.merge_siblings", ["Conv"], "mapping.merge_siblings must be an object with op_types"),
+    ("mapping.merge_siblings", {"op_types": "Conv", "source": "trt-fusion"}, "must be an object with op_types"),
+    ("mapping.merge_siblings", {"op_types": ["Conv"], "source": "rumour"}, "unknown source 'rumour'"),
+    ("layer_models.conv", {"form": "step_linear", "params": {"weight_scale": -1}, "source": "seed001"},
+     "weight_scale must be a finite number"),
     ("turbo", True, "unknown top-level key(s) ['turbo']"),
     ("sources", {}, "sources must be a non-empty object"),
 ]
