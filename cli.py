@@ -173,6 +173,10 @@ def _print_table(est: Estimate, top: int | None) -> None:
     if hidden:
         rest = sum(layer.latency_ms for layer in est.layers) - sum(layer.latency_ms for layer in shown)
         table.add_row("", f"... {hidden} more layers", "", "", "", "", "", f"{rest:.4f}", "", "")
+    if est.inference_overhead_ms:
+        overhead = est.inference_overhead_ms
+        table.add_row("", "per-inference overhead", "(runtime)", "", "", "", "", f"{overhead:.4f}", "",
+                      f"{100 * overhead / est.total_latency_ms:.1f}%")
     table.add_section()
     table.add_row("", "total", f"{len(est.layers)} layers", "", _human(est.total_macs), "", "",
                   f"{est.total_latency_ms:.3f}", f"{est.total_energy_mj:.3f}", "100%")

@@ -30,7 +30,8 @@ import numpy as np
 
 from .._errors import InputError
 from .._units import BITS_PER_ELEMENT
-from ..estimator import evaluate_layers, frequency_grid, load_model, map_graph, reference_costs, resolve_operating_point
+from ..estimator import (evaluate_layers, frequency_grid, inference_overhead, load_model, map_graph, reference_costs,
+                         resolve_operating_point)
 from ..profiles import load_profile
 from ._partition import CutPoints, cut_points, layer_spans, measured_compression
 from ._spec import SearchSpec
@@ -184,10 +185,11 @@ class DesignSpace:
         order = np.argsort(lo, kind="stable")
         starts, cumulative = lo[order], np.concatenate([[0.0], np.cumsum(latency[order])])
         total = float(latency.sum())
+        fixed_ms, _ = inference_overhead(server)
 
         def suffix(positions):
             before = np.searchsorted(starts, positions, side="left")   # layers starting before k
-            return total - cumulative[before]
+            return total - cumulative[before] + np.where(before < len(starts), fixed_ms, 0.0)
 
         return mapped, suffix
 
@@ -233,7 +235,8 @@ class DesignSpace:
         profile = self.profiles[config.platform]
         _, freqs = self.points[config.platform][point_index]
         layer_ms, layer_mj = evaluate_layers(config.layer_costs, profile, freqs)
-        total_ms, total_mj = float(layer_ms.sum()), float(layer_mj.sum())
+        fixed_ms, fixed_mj = inference_overhead(profile)   # paid once by a device that runs any layer
+        total_ms, total_mj = float(layer_ms.sum()) + fixed_ms, float(layer_mj.sum()) + fixed_mj
         weights = float(config.params_bytes.sum())
         cost = self.unit_cost[config.platform]
         columns = {
@@ -245,19 +248,19 @@ class DesignSpace:
         columns = {k: np.asarray(v, dtype=float) for k, v in columns.items()}
         if config.cuts is not None and config.cuts.size and len(self.links):
             columns = _concat(columns, self._split_designs(config_index, point_index, config, layer_ms, layer_mj,
-                                                           cost))
+                                                           cost, (fixed_ms, fixed_mj)))
         latency = columns["latency_ms"]
         columns["power_mw"] = np.divide(columns["energy_mj"] * 1000.0, latency, out=np.zeros_like(latency),
                                         where=latency > 0)
         return Block(columns=columns)
 
-    def _split_designs(self, config_index, point_index, config, layer_ms, layer_mj, cost) -> dict:
+    def _split_designs(self, config_index, point_index, config, layer_ms, layer_mj, cost, fixed) -> dict:
         cuts = config.cuts
         order = np.argsort(config.hi, kind="stable")
         ends = config.hi[order]
         done = np.searchsorted(ends, cuts.position, side="left")      # device layers ending before k
-        prefix_ms = np.concatenate([[0.0], np.cumsum(layer_ms[order])])[done]
-        prefix_mj = np.concatenate([[0.0], np.cumsum(layer_mj[order])])[done]
+        prefix_ms = np.concatenate([[0.0], np.cumsum(layer_ms[order])])[done] + np.where(done > 0, fixed[0], 0.0)
+        prefix_mj = np.concatenate([[0.0], np.cumsum(layer_mj[order])])[done] + np.where(done > 0, fixed[1], 0.0)
         prefix_bytes = np.concatenate([[0.0], np.cumsum(config.params_bytes[order])])[done]
         n_cut, n_link, n_bits = cuts.size, len(self.links), self.bits.size
         shape = (n_cut, n_link, n_bits)

@@ -17,6 +17,7 @@ from ._estimate import (
     OperatingPoint,
     choose_precision,
     estimate_mapped,
+    inference_overhead,
     latency_parts,
     resolve_operating_point,
 )
@@ -31,7 +32,8 @@ from ._opcount import known_ops
 
 __all__ = [
     "COST_MODELS", "STEP_DIMS", "CostParts", "Features", "step_efficiency", "validate_cost_params",
-    "Estimate", "LayerEstimate", "OperatingPoint", "choose_precision", "estimate_mapped", "latency_parts",
+    "Estimate", "LayerEstimate", "OperatingPoint", "choose_precision", "estimate_mapped", "inference_overhead",
+    "latency_parts",
     "resolve_operating_point", "OP_CLASSES", "Graph", "Layer", "load_model", "NO_FUSION", "ExecLayer",
     "FusionRule", "MappedGraph", "Mapping", "map_graph", "MAX_NODES", "MAX_TENSOR_ELEMENTS",
     "graph_from_model", "load_onnx", "parse_input_shape", "known_ops", "DvfsPoint", "DvfsReport", "ReferenceCosts",

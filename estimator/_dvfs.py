@@ -32,7 +32,7 @@ import numpy as np
 
 from .._errors import InputError, LimitError
 from .._units import mw_ms_to_mj
-from ._estimate import OperatingPoint, clock_scales, latency_parts, resolve_operating_point
+from ._estimate import OperatingPoint, clock_scales, inference_overhead, latency_parts, resolve_operating_point
 from ._mapping import MappedGraph
 
 __all__ = ["ReferenceCosts", "reference_costs", "evaluate_points", "evaluate_layers", "frequency_grid", "DvfsPoint", "DvfsReport",
@@ -53,6 +53,7 @@ class ReferenceCosts:
     overhead_ms: np.ndarray
     additive: np.ndarray
     active_mw: np.ndarray
+    fixed_ms: float = 0.0     # per inference, outside every layer, at idle power; not clock-scaled
 
     @property
     def size(self) -> int:
@@ -68,7 +69,7 @@ def reference_costs(mapped: MappedGraph, profile, precision: str) -> ReferenceCo
     additive = np.isin(forms, _ADDITIVE_FORMS) if forms.size else np.zeros(0, dtype=bool)
     active = np.array([profile.power.active_for(layer.op_class) for layer in mapped.layers], dtype=float)
     return ReferenceCosts(compute_ms=parts.compute_ms, memory_ms=parts.memory_ms, overhead_ms=parts.overhead_ms,
-                          additive=additive, active_mw=active)
+                          additive=additive, active_mw=active, fixed_ms=inference_overhead(profile)[0])
 
 
 def evaluate_points(costs: ReferenceCosts, profile, freq_mhz: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -102,8 +103,9 @@ def evaluate_points(costs: ReferenceCosts, profile, freq_mhz: dict) -> tuple[np.
         layer = _layer_latency(costs, compute_scale[part], memory_scale[part])
         latency[part] = layer.sum(axis=1)
         active_energy[part] = layer @ costs.active_mw
-    power_energy = (profile.power.idle_mw + extra_mw) * latency + compute_power * active_energy
-    return latency, mw_ms_to_mj(power_energy, 1.0)
+    power_energy = ((profile.power.idle_mw + extra_mw) * latency + compute_power * active_energy
+                    + profile.power.idle_mw * costs.fixed_ms)
+    return latency + costs.fixed_ms, mw_ms_to_mj(power_energy, 1.0)
 
 
 def _layer_latency(costs: ReferenceCosts, compute_scale: np.ndarray, memory_scale: np.ndarray) -> np.ndarray:
@@ -115,7 +117,8 @@ def _layer_latency(costs: ReferenceCosts, compute_scale: np.ndarray, memory_scal
 def evaluate_layers(costs: ReferenceCosts, profile, freq_mhz: dict) -> tuple[np.ndarray, np.ndarray]:
     """Per-layer latency (ms) and energy (mJ) at one operating point (``freq_mhz``: domain -> MHz).
 
-    The same model as :func:`evaluate_points`; their sums are its totals.
+    The same model as :func:`evaluate_points`; their sums plus the per-inference overhead
+    (``costs.fixed_ms``, at idle power) are its totals.
     """
     def clock(name):
         return float(freq_mhz.get(name, profile.clocks[name].reference_mhz))

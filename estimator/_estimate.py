@@ -28,7 +28,7 @@ from .._units import BITS_PER_ELEMENT, mw_ms_to_mj
 from ._cost_models import COST_MODELS, CostParts, Features
 from ._mapping import MappedGraph
 
-__all__ = ["OperatingPoint", "LayerEstimate", "Estimate", "resolve_operating_point", "latency_parts",
+__all__ = ["inference_overhead", "OperatingPoint", "LayerEstimate", "Estimate", "resolve_operating_point", "latency_parts",
            "estimate_mapped", "choose_precision", "power_scale", "clock_scales"]
 
 SCHEMA = "edgeperf.estimate/1"
@@ -154,6 +154,12 @@ def _scales(profile, point: OperatingPoint) -> tuple[float, float, float, float]
     return tuple(float(v) for v in clock_scales(profile, point.freq_mhz.__getitem__))
 
 
+def inference_overhead(profile) -> tuple[float, float]:
+    """The profile's per-inference overhead outside every layer: ms, and mJ at idle power."""
+    ms = float(profile.inference_overhead_ms)
+    return ms, float(mw_ms_to_mj(profile.power.idle_mw, ms))
+
+
 def latency_parts(mapped: MappedGraph, profile, precision: str, point: OperatingPoint) -> tuple[CostParts, np.ndarray]:
     """Latency parts of every executed layer, vectorised per operator class.
 
@@ -245,6 +251,7 @@ class Estimate:
     energy_calibrated: bool
     elided_nodes: int
     notes: tuple[str, ...]
+    inference_overhead_ms: float = 0.0   # in the totals, outside every layer
 
     def to_dict(self) -> dict:
         """The stable JSON contract (schema ``edgeperf.estimate/1``)."""
@@ -261,6 +268,7 @@ class Estimate:
             "total_params": self.total_params,
             "energy_calibrated": self.energy_calibrated,
             "elided_nodes": self.elided_nodes,
+            "inference_overhead_ms": self.inference_overhead_ms,
             "notes": list(self.notes),
             "layers": [layer.to_dict() for layer in self.layers],
         }
@@ -291,7 +299,8 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
     active = np.array([profile.power.active_for(layer.op_class) for layer in mapped.layers], dtype=float)
     power = profile.power.idle_mw + extra_mw + active * compute_power
     energy = mw_ms_to_mj(power, parts.latency_ms)
-    total_latency = float(parts.latency_ms.sum())
+    fixed_ms, fixed_mj = inference_overhead(profile)
+    total_latency = float(parts.latency_ms.sum()) + fixed_ms
     layers = []
     for i, layer in enumerate(mapped.layers):
         compute, memory, overhead = float(parts.compute_ms[i]), float(parts.memory_ms[i]), float(parts.overhead_ms[i])
@@ -336,7 +345,8 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
         operating_point=point,
         layers=tuple(layers),
         total_latency_ms=total_latency,
-        total_energy_mj=float(energy.sum()),
+        total_energy_mj=float(energy.sum()) + fixed_mj,
+        inference_overhead_ms=fixed_ms,
         total_macs=sum(layer.macs for layer in mapped.layers),
         total_params=mapped.graph.params,
         energy_calibrated=profile.power.calibrated,

@@ -373,14 +373,18 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
                                 f"precision {chosen}, base profile {base.name} {base.version}, ridge {best:g}, "
                                 f"{folds}-fold cross-validated MAPE {cv['mape']:.3f}")
     models = dict(document["layer_models"])
+    per_inference = 0.0
     for i, op_class in enumerate(classes):
         coefficients = dict(zip(COLUMNS, (float(v) for v in w[_K * i: _K * i + _K])))
-        overhead = coefficients["overhead_ms"]
-        if op_class in fixed:  # the base model's size terms, the fitted overhead
+        if op_class in fixed:
+            # Its layers occur the same number of times in every training network, so their fitted
+            # overhead is a per-network constant: it becomes the per-inference overhead (a network
+            # with more such layers does not pay it again), and the class keeps the base model.
+            per_inference += coefficients["overhead_ms"] * float(x[0, _K * i])
             kept = copy.deepcopy(models.get(op_class, models["default"]))
-            kept["params"] = {**kept.get("params", {}), "overhead_ms": float(overhead)}
-            kept["note"] = (f"size terms from {base.name} (every training network had this class at one size, "
-                            f"so they cannot be fitted); overhead_ms fitted ({key})")
+            kept["params"] = {**kept.get("params", {}), "overhead_ms": 0.0}
+            kept["note"] = (f"{base.name}'s model without its overhead: every training network had this class at "
+                            f"one size, so its terms cannot be fitted ({key})")
             models[op_class] = kept
             continue
         params = {k: v for k, v in coefficients.items() if split or k not in ("weight_scale", "output_scale")}
@@ -388,6 +392,11 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
             params["steps"] = steps[op_class]
         models[op_class] = {"form": "step_linear", "source": key, "params": params}
     document["layer_models"] = models
+    if fixed:
+        document["inference_overhead_ms"] = {"value": per_inference, "source": key,
+                                             "note": f"fitted: the constant part of every training network's time "
+                                                     f"(it could not be told apart from the {', '.join(fixed)} "
+                                                     f"layers every network has once)"}
     energies = [s.energy_mj for s in samples]
     if all(e is not None for e in energies):
         document["power"] = _fit_power(document["power"], x, w, offsets, classes, np.array(energies, dtype=float), key)
@@ -402,7 +411,8 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     if fixed:
         document["provenance"]["fixed_size_classes"] = fixed
         document["quality"] += (f" Classes at one size in every training network ({', '.join(fixed)}) keep "
-                                f"{base.name}'s size terms; only their overhead is fitted.")
+                                f"{base.name}'s model; the constant they shared with every network is a per-inference "
+                                f"overhead of {per_inference:.3f} ms.")
 
     def best_cv(**where) -> float:
         return min(v["cv"]["mape"] for v in variants if all(v[k] == value for k, value in where.items()))

@@ -33,6 +33,7 @@ _TOP_KEYS = {
     "schema_version", "name", "title", "version", "kind", "quality", "sources", "runtime", "device",
     "precisions", "default_precision", "memory_bandwidth_gbps", "clocks", "power_modes",
     "default_power_mode", "power", "mapping", "layer_models", "unit_cost_eur", "memory_bytes", "provenance", "thermal",
+    "inference_overhead_ms",
 }
 
 
@@ -150,6 +151,7 @@ class Profile:
     document: MappingProxyType            # the JSON as loaded, for display
     path: str
     thermal: ThermalModel | None = None
+    inference_overhead_ms: float = 0.0     # per inference, outside every layer (runtime call, copies, sync)
 
     def layer_model(self, op_class: str) -> LayerModel:
         """The cost model for ``op_class`` (the ``default`` entry when it has none of its own)."""
@@ -355,6 +357,7 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
         models[op_class] = LayerModel(form=spec["form"], params=MappingProxyType(clean))
 
     unit_cost = r.number(document, "unit_cost_eur", "", optional=True, high=1e7)
+    inference_overhead = r.number(document, "inference_overhead_ms", "", optional=True, high=1e5) or 0.0
     memory_bytes = r.number(document, "memory_bytes", "", optional=True, high=2**50)
     runtime = document.get("runtime", {})
     if not isinstance(runtime, dict):
@@ -381,6 +384,7 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
         mapping=mapping,
         layer_models=MappingProxyType(models),
         unit_cost_eur=unit_cost,
+        inference_overhead_ms=inference_overhead,
         memory_bytes=int(memory_bytes) if memory_bytes is not None else None,
         runtime=MappingProxyType(dict(runtime)),
         document=MappingProxyType(document),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -15,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import edgeperf
+from edgeperf.profiles import shipped_profile_path
 from edgeperf.dse import (
     DesignSpace,
     cut_points,
@@ -181,15 +183,29 @@ def test_sample_measures_the_real_activations(tmp_path):
 # ---- design metrics ------------------------------------------------------------------------------------------
 
 
-def test_split_design_metrics_by_hand():
-    spec = parse_spec({"models": [EXAMPLE], "platforms": ["raspberry-pi-4"], "precisions": ["fp32"],
+def with_overhead(name: str, ms: float, folder) -> str:
+    """A copy of a shipped profile with a per-inference overhead, as a file."""
+    document = json.loads(shipped_profile_path(name).read_text())
+    document["inference_overhead_ms"] = {"value": ms, "source": next(iter(document["sources"]))}
+    path = folder / f"{name}-overhead.json"
+    path.write_text(json.dumps(document))
+    return str(path)
+
+
+@pytest.mark.parametrize("overheads", [(0.0, 0.0), (1.5, 0.7)])
+def test_split_design_metrics_by_hand(overheads, tmp_path):
+    device_fixed, server_fixed = overheads
+    device_profile = with_overhead("raspberry-pi-4", device_fixed, tmp_path)
+    server_profile = with_overhead("jetson-tx2", server_fixed, tmp_path)
+    spec = parse_spec({"models": [EXAMPLE], "platforms": [device_profile], "precisions": ["fp32"],
                        "objectives": ["min energy_mj", "min latency_ms"],
-                       "partition": {"server": "jetson-tx2", "links": ["wifi"], "bits": [8, 4],
+                       "partition": {"server": server_profile, "links": ["wifi"], "bits": [8, 4],
                                      "compression_ratio": 0.5}})
     result = search(spec)
     assert result.n_evaluated == 1 + 6 * 1 * 2
-    device = edgeperf.estimate(EXAMPLE, "raspberry-pi-4", precision="fp32")
-    server = edgeperf.estimate(EXAMPLE, "jetson-tx2")
+    device = edgeperf.estimate(EXAMPLE, device_profile, precision="fp32")
+    server = edgeperf.estimate(EXAMPLE, server_profile)
+    idle_mw = edgeperf.load_profile("raspberry-pi-4").power.idle_mw
     for i in range(result.n_evaluated):
         design = result.design(i)
         if design.partition is None:
@@ -203,10 +219,13 @@ def test_split_design_metrics_by_hand():
         payload = math.ceil(elements[p["cut_after"]] * p["bits"] / 8) * 0.5
         transfer_ms = payload * 8 / 10e6 * 1000
         assert p["transfer_bytes"] == pytest.approx(payload)
+        # each side pays its per-inference overhead once, if it runs any layer
+        fixed_ms = (device_fixed if prefix else 0.0) + (server_fixed if suffix else 0.0)
         assert design.latency_ms == pytest.approx(sum(x.latency_ms for x in prefix) + transfer_ms
-                                                  + sum(x.latency_ms for x in suffix))
+                                                  + sum(x.latency_ms for x in suffix) + fixed_ms)
         radio_mj = (283.17 * 10 + 132.86) * transfer_ms / 1000
-        assert design.energy_mj == pytest.approx(sum(x.energy_mj for x in prefix) + radio_mj)
+        device_fixed_mj = idle_mw * device_fixed / 1000 if prefix else 0.0
+        assert design.energy_mj == pytest.approx(sum(x.energy_mj for x in prefix) + radio_mj + device_fixed_mj)
 
 
 def brute_force_front(points):

@@ -232,3 +232,20 @@ def test_bad_thermal_sections(change, message):
     with pytest.raises(edgeperf.ProfileError) as info:
         coral_variant(**change)
     assert message in str(info.value)
+
+
+def test_per_inference_overhead_is_paid_once_at_idle_power_in_estimates_and_grids():
+    profile = variant("jetson-nano", lambda d: d.update(
+        inference_overhead_ms={"value": 2.5, "source": "seed001"}))
+    plain = load_profile("jetson-nano")
+    est = edgeperf.estimate("zoo:mobilenet_v2", profile, precision="fp16")
+    ref = edgeperf.estimate("zoo:mobilenet_v2", plain, precision="fp16")
+    assert est.inference_overhead_ms == 2.5 and est.to_dict()["inference_overhead_ms"] == 2.5
+    assert est.total_latency_ms == pytest.approx(ref.total_latency_ms + 2.5)
+    assert est.total_energy_mj == pytest.approx(ref.total_energy_mj + plain.power.idle_mw * 2.5 / 1000.0)
+    mapped = map_graph(load_model("zoo:mobilenet_v2"), profile.mapping)
+    report = explore_dvfs(mapped, profile, precision="fp16")
+    for point in report.points[::4]:   # the overhead is host time: the same at every clock
+        single_est = edgeperf.estimate("zoo:mobilenet_v2", profile, precision="fp16", freq_mhz=dict(point.freq_mhz))
+        assert point.latency_ms == pytest.approx(single_est.total_latency_ms)
+        assert point.energy_mj == pytest.approx(single_est.total_energy_mj)
