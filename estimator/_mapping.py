@@ -271,7 +271,7 @@ def map_graph(graph: Graph, mapping: Mapping = NO_FUSION) -> MappedGraph:
 
     executed: list[ExecLayer] = []
     elided: list[str] = []
-    siblings: dict[tuple, int] = {}  # (input, attributes, chain) -> index in executed
+    siblings: dict[tuple, int] = {}  # (input tensor, operator type, attributes) -> index in executed
     merge = set(mapping.merge_siblings)
     for layer in layers:
         if layer.name in chains:
