@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._csvfile import csv_errors
 from .._errors import InputError
 
 __all__ = ["read_trace_csv", "read_sweep_rows", "MAX_TRACE_BYTES"]
@@ -35,7 +36,7 @@ def read_trace_csv(path, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
         raise InputError(f"{path}: no such file; give a CSV trace with columns {', '.join(columns)}")
     if path.stat().st_size > MAX_TRACE_BYTES:
         raise InputError(f"{path}: larger than {MAX_TRACE_BYTES} bytes; split or downsample the trace")
-    try:
+    with csv_errors(path, "a trace"):
         with path.open(newline="", encoding="utf-8") as stream:
             reader = csv.reader(stream)
             header = next(reader, None)
@@ -59,10 +60,6 @@ def read_trace_csv(path, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
                     if not math.isfinite(number):
                         raise InputError(f"{path}: line {line}: {column} must be finite, got {cell!r}")
                     values[k].append(number)
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text; a trace is a CSV file") from None
-    except csv.Error as exc:
-        raise InputError(f"{path}: not a valid CSV file ({exc})") from None
     if not values[0]:
         raise InputError(f"{path}: no data rows after the header")
     return {column: np.array(v) for column, v in zip(columns, values)}
@@ -82,7 +79,7 @@ def read_sweep_rows(path, columns: tuple[str, ...], what: str) -> list[dict]:
         return []
     if path.is_dir():
         raise InputError(f"{path}: is a directory; give a sweep .csv file")
-    try:
+    with csv_errors(path, "a sweep"):
         with open(path, newline="", encoding="utf-8") as stream:
             reader = csv.DictReader(stream)
             missing = [c for c in columns if c not in (reader.fieldnames or [])]
@@ -90,7 +87,3 @@ def read_sweep_rows(path, columns: tuple[str, ...], what: str) -> list[dict]:
                 raise InputError(f"{path}: not {what} (missing columns {missing}); give a new path or the file "
                                  "of an earlier run")
             return list(reader)
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text; a sweep is a CSV file") from None
-    except csv.Error as exc:
-        raise InputError(f"{path}: not a valid CSV file ({exc})") from None

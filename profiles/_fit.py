@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._csvfile import csv_errors
 from .._errors import InputError, ModelError
 from ..estimator import (
     choose_precision,
@@ -85,7 +86,7 @@ def read_network_table(path) -> tuple[NetworkSample, ...]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such table; give a CSV with columns model, latency_ms[, energy_mj]")
-    try:
+    with csv_errors(path, "a network table"):
         with open(path, newline="", encoding="utf-8") as stream:
             reader = csv.DictReader(stream)
             columns = [c.strip() for c in (reader.fieldnames or [])]
@@ -115,10 +116,6 @@ def read_network_table(path) -> tuple[NetworkSample, ...]:
                         raise InputError(f"{path}:{line}: {exc}") from None
                 samples.append(NetworkSample(model=model, latency_ms=latency, line=line, input_shape=shape,
                                              energy_mj=_positive(energy, f"{path}:{line}: energy_mj") if energy else None))
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a UTF-8 text file; the table is CSV") from None
-    except csv.Error as exc:
-        raise InputError(f"{path}: not valid CSV ({exc})") from None
     if not samples:
         raise InputError(f"{path}: the table has no rows")
     return tuple(samples)

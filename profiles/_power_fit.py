@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._csvfile import csv_errors
 from .._errors import InputError
 from ..estimator import power_scale
 from ._schema import Profile, parse_profile
@@ -40,7 +41,7 @@ def read_power_table(path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such power table; columns: state, power_mw, <domain>_mhz...")
-    try:
+    with csv_errors(path, "a power table"):
         with open(path, newline="", encoding="utf-8") as stream:
             reader = csv.DictReader(stream)
             header = reader.fieldnames or []
@@ -63,10 +64,6 @@ def read_power_table(path) -> list[dict]:
                                                                    for f in freqs.values()):
                     raise InputError(f"{path}:{line}: power_mw and clocks must be positive numbers (mW, MHz)")
                 rows.append({"state": state, "power_mw": power, "freq_mhz": freqs, "line": line})
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text; a power table is CSV") from None
-    except csv.Error as exc:
-        raise InputError(f"{path}: not a valid CSV file ({exc})") from None
     if rows and max(r["power_mw"] for r in rows) < 50.0:
         raise InputError(f"{path}: power_mw values are at most {max(r['power_mw'] for r in rows):g}, which looks like "
                          "watts; give milliwatts (x 1000)")
