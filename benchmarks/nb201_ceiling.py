@@ -46,8 +46,9 @@ def _onehot_and_pairs(ops: list[str]) -> list[np.ndarray]:
 
 
 def features(arch: str) -> np.ndarray:
-    written = [token.split("~")[0] for token in arch.strip("|").replace("|+|", "|").split("|") if token]
-    vertices = latbench_vertices(parse_nb201(arch)) or {}
+    cell = parse_nb201(arch)
+    written = [op for node in cell for op, _ in node]
+    vertices = latbench_vertices(cell) or {}
     executed = [vertices[k + 1][0] if k + 1 in vertices else ("skip_connect" if op == "skip_connect" else "none")
                 for k, op in enumerate(written)]
     fan_in = np.zeros(8)

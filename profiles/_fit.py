@@ -178,13 +178,7 @@ def network_features(samples, base: Profile, precision: str | None = None, input
     per_network = []
     graphs = {} if graphs is None else graphs  # loaded graphs, by (model, input shape): reused across calls
     for sample in samples:
-        key = (sample.model, sample.input_shape)
-        graph = graphs.get(key)
-        if graph is None:
-            try:
-                graph = graphs[key] = load_model(sample.model, input_shapes=sample.shapes(input_shapes))
-            except ModelError as exc:
-                raise ModelError(f"table line {sample.line}: {exc}") from None
+        graph = _graph(sample, input_shapes, graphs)
         mapped = map_graph(graph, base.mapping)
         chosen, _ = choose_precision(base, precision, graph.native_precision)
         parts = [latency_parts(mapped, unit, chosen, point)[0] for unit in units]
@@ -202,6 +196,17 @@ def network_features(samples, base: Profile, precision: str | None = None, input
             row.extend(classes.get(op_class, (0.0,) * _K))
         rows.append(row)
     return np.array(rows, dtype=float).reshape(len(per_network), _K * len(order)), order, per_network, chosen
+
+
+def _graph(sample: NetworkSample, input_shapes, graphs: dict):
+    """The sample's loaded graph, from ``graphs`` (by model and input shape) or loaded into it."""
+    key = (sample.model, sample.input_shape)
+    if key not in graphs:
+        try:
+            graphs[key] = load_model(sample.model, input_shapes=sample.shapes(input_shapes))
+        except ModelError as exc:
+            raise ModelError(f"table line {sample.line}: {exc}") from None
+    return graphs[key]
 
 
 def _one_memory_term(x: np.ndarray) -> np.ndarray:
@@ -273,11 +278,7 @@ def _base_work_ms(samples, base: Profile, precision: str, input_shapes, graphs: 
     point = resolve_operating_point(base)
     out = np.zeros((len(samples), len(classes)))
     for row, sample in enumerate(samples):
-        graph = graphs.get((sample.model, sample.input_shape))
-        if graph is None:
-            graph = graphs[(sample.model, sample.input_shape)] = load_model(
-                sample.model, input_shapes=sample.shapes(input_shapes))
-        mapped = map_graph(graph, base.mapping)
+        mapped = map_graph(_graph(sample, input_shapes, graphs), base.mapping)
         parts, _ = latency_parts(mapped, base, precision, point)
         for col, op_class in enumerate(classes):
             index = mapped.op_class == op_class

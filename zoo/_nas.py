@@ -93,11 +93,16 @@ def _nb201_cell(b: NetBuilder, x: str, cell) -> str:
         if not terms:  # every incoming edge is "none": the node is zero (PyTorch's Zero op computes x * 0)
             nodes.append(b.mul(x, b._const("zero", 0.0, np.float32)))
             continue
-        total = terms[0]
-        for term in terms[1:]:
-            total = b.add(total, term)
-        nodes.append(total)
+        nodes.append(_sum(b, terms))
     return nodes[-1]
+
+
+def _sum(b: NetBuilder, terms: list[str]) -> str:
+    """The terms added left to right (one Add per extra term), as the cell's node sums are."""
+    total = terms[0]
+    for term in terms[1:]:
+        total = b.add(total, term)
+    return total
 
 
 def latbench_vertices(cell) -> dict[int, tuple[str, tuple[int, ...]]] | None:
@@ -153,10 +158,7 @@ def _latbench_cell(b: NetBuilder, x: str, vertices) -> str:
     sums: dict[tuple[int, ...], str] = {}  # TensorFlow's common-subexpression elimination: one sum per input set
     for v, (op, preds) in vertices.items():
         if preds not in sums:
-            total = values[preds[0]]
-            for u in preds[1:]:
-                total = b.add(total, values[u])
-            sums[preds] = total
+            sums[preds] = _sum(b, [values[u] for u in preds])
         total = sums[preds]
         if op == "avg_pool_3x3":
             total = b.avgpool(total, 3, 1, pad=1)
