@@ -6,9 +6,11 @@ carries the identifier ``TFL3`` at byte offset 4; anything else is read as ONNX.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from .._errors import ModelError
+from .._errors import InputError, ModelError
+from .._userfile import is_regular_file, probe, user_path
 from ._ir import Graph
 from ._onnx_import import load_onnx
 
@@ -18,6 +20,8 @@ ZOO_PREFIX = "zoo:"
 
 
 def _is_tflite(path: Path) -> bool:
+    if not is_regular_file(path):
+        return False
     try:
         with open(path, "rb") as handle:
             head = handle.read(8)
@@ -49,17 +53,22 @@ def load_model(source, *, input_shapes=None, on_unknown: str = "error") -> Graph
     """
     if isinstance(source, Graph):
         return source
-    text = str(source)
-    if text.startswith(ZOO_PREFIX):
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raise InputError(f"a model is a file path, a zoo: reference or a Graph, got {len(source)} bytes; write "
+                         "serialized ONNX to a file, or use graph_from_model(onnx.load_from_string(data))")
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    if isinstance(source, str) and source.startswith(ZOO_PREFIX):
         from ..zoo import build_graph
 
-        return build_graph(text[len(ZOO_PREFIX):], input_shapes=input_shapes)
-    path = Path(text)
-    if path.is_file() and _is_tflite(path):
+        return build_graph(source[len(ZOO_PREFIX):], input_shapes=input_shapes)
+    path = user_path(source, what="model", error=ModelError)
+    text = str(path)
+    if _is_tflite(path):
         from ._tflite_import import load_tflite
 
         return load_tflite(path, on_unknown=on_unknown)
-    if not path.exists() and not path.suffix:
+    if probe(path) is None and not path.suffix:
         raise ModelError(f"{text}: no such file; give an .onnx/.tflite path, or zoo:NAME for a built-in network "
                          "(edgeperf zoo list)")
     return load_onnx(path, input_shapes=input_shapes, on_unknown=on_unknown)

@@ -12,6 +12,7 @@ import onnx
 
 from .._errors import InputError, LimitError, ModelError, UnknownOpError
 from . import _opcount
+from ._wire import MAX_RANK
 
 __all__ = ["MAX_TENSOR_ELEMENTS", "MAX_NODES", "default_opset", "dims", "apply_input_shapes", "topological_order",
            "check_text", "check_unknown_ops", "check_tensor_names", "check_elements"]
@@ -41,6 +42,9 @@ def dims(type_proto) -> tuple | None:
     """Static shape of a tensor type, None if unknown; symbolic dims become their name."""
     if not type_proto.HasField("tensor_type") or not type_proto.tensor_type.HasField("shape"):
         return None
+    if len(type_proto.tensor_type.shape.dim) > MAX_RANK:
+        raise LimitError(f"a tensor type has {len(type_proto.tensor_type.shape.dim)} dimensions, more than {MAX_RANK}; "
+                         "the model is corrupt or not supported")
     dims = []
     for dim in type_proto.tensor_type.shape.dim:
         if dim.HasField("dim_value"):

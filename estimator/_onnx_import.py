@@ -1,6 +1,6 @@
 """ONNX model -> :class:`Graph`.
 
-The file is memory-mapped and scanned without reading weight payloads
+The file is read (large files piece by piece) and scanned without reading weight payloads
 (``_wire``), shape-inferred by ``onnx.shape_inference`` with data propagation,
 validated (opset, dangling/duplicate tensors, cycles, dimensions) and turned
 into layers with exact counts (``_opcount``). Nodes whose inputs are all
@@ -14,7 +14,6 @@ knows; every graph input needs static dimensions, given by the model or by
 from __future__ import annotations
 
 import logging
-import mmap
 import os
 from pathlib import Path
 
@@ -22,6 +21,8 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from .._errors import InputError, LimitError, ModelError
+from .._messages import show
+from .._userfile import model_bytes, user_path
 from . import _opcount
 from ._ir import Graph, Layer
 from ._onnx_checks import (
@@ -37,7 +38,7 @@ from ._onnx_checks import (
     topological_order,
 )
 from ._onnx_shapes import constant_tensors, resolve_shapes
-from ._wire import WireError, slim_model
+from ._wire import WireError, WireLimitError, slim_model
 
 __all__ = ["load_onnx", "graph_from_model", "MAX_TENSOR_ELEMENTS", "MAX_NODES", "parse_input_shape"]
 
@@ -47,6 +48,10 @@ logger = logging.getLogger(__name__)
 #: (floats and 8/4-bit integer weights; int32/int64/bool/string are shapes, indices, flags).
 _PARAM_TYPES = frozenset({1, 2, 3, 10, 11, 16, 17, 18, 19, 20, 21, 22, 23})
 _ON_UNKNOWN = ("error", "roofline")
+#: Largest ONNX file read: protobuf's own limit (larger models keep their weights in external data).
+MAX_MODEL_BYTES = 2**31
+#: Largest graph structure (the file without weight payloads): protobuf and shape inference copy it several times.
+MAX_STRUCTURE_BYTES = 64 * 2**20
 
 
 def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
@@ -98,35 +103,37 @@ def load_onnx(path, *, input_shapes=None, on_unknown: str = "error") -> Graph:
     LimitError
         If the graph exceeds :data:`MAX_NODES` or :data:`MAX_TENSOR_ELEMENTS`.
     """
-    path = Path(path)
-    if not path.exists():
-        raise ModelError(f"{path}: no such file; give the path of an .onnx or .tflite model or a zoo:NAME reference")
-    if path.is_dir():
-        raise ModelError(f"{path}: is a directory, not a model file; give the path of an .onnx or .tflite file")
-    size = path.stat().st_size
-    if size == 0:
-        raise ModelError(f"{path}: file is empty; expected an ONNX model (protobuf ModelProto)")
-    base_dir = path.resolve().parent
+    path = user_path(path, what="model", error=ModelError)
+    base_dir = None
 
     def check_external(name: str, location: str) -> None:
-        target = (base_dir / location).resolve()
-        if os.path.isabs(location) or base_dir not in target.parents:
+        try:
+            target = (base_dir / location).resolve()
+        except (OSError, ValueError, RuntimeError):
+            target = None
+        if target is None or os.path.isabs(location) or base_dir not in target.parents:
             raise ModelError(
-                f"{path}: tensor {name!r} points its external data at {location!r}, outside the model's folder; "
-                "only relative locations inside the folder of the model are accepted"
+                f"{path}: tensor {show(name)} points its external data at {show(location)}, outside the model's "
+                "folder; only relative locations inside the folder of the model are accepted"
             )
 
-    try:
-        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            view = memoryview(mapped)
-            try:
-                slim = slim_model(view, check_external=check_external)
-            finally:
-                view.release()
-    except WireError as exc:
-        raise ModelError(f"{path}: not a valid ONNX model ({exc}); expected a serialized ONNX ModelProto") from None
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read file ({exc.strerror})") from None
+    with model_bytes(path, what="an ONNX model", limit=MAX_MODEL_BYTES, error=ModelError, random_access=True,
+                     hint="give the path of an .onnx or .tflite model or a zoo:NAME reference") as data:
+        if len(data) == 0:
+            raise ModelError(f"{path}: file is empty; expected an ONNX model (protobuf ModelProto)")
+        try:
+            base_dir = path.resolve().parent
+        except (OSError, RuntimeError) as exc:
+            raise ModelError(f"{path}: cannot resolve its folder ({exc})") from None
+        try:
+            slim = slim_model(data, check_external=check_external, max_nodes=MAX_NODES)
+        except WireLimitError as exc:
+            raise LimitError(f"{path}: {exc}, beyond what edgeperf reads; split or simplify the model") from None
+        except WireError as exc:
+            raise ModelError(f"{path}: not a valid ONNX model ({exc}); expected a serialized ONNX ModelProto") from None
+    if len(slim) > MAX_STRUCTURE_BYTES:
+        raise LimitError(f"{path}: its graph takes {len(slim)} bytes without weights, more than {MAX_STRUCTURE_BYTES}; "
+                         "split or simplify the model")
     model = onnx.ModelProto()
     try:
         model.ParseFromString(slim)
@@ -183,7 +190,15 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
             model = _copy(model)
         return model
 
-    initializer_names = {t.name for t in graph.initializer}
+    sparse = {s.values.name: tuple(int(d) for d in s.dims) for s in graph.sparse_initializer}
+    initializer_names = {t.name for t in graph.initializer} | set(sparse)
+    if len(graph.output) == 0:
+        raise ModelError(f"{where}: the graph has no outputs, so every node is dead code; a model must name its "
+                         "outputs (graph.output)")
+    input_names = [vi.name for vi in graph.input]
+    if len(set(input_names)) != len(input_names):
+        twice = next(n for n in input_names if input_names.count(n) > 1)
+        raise ModelError(f"{where}: graph input {show(twice)} is declared twice; input names must be unique")
     inputs = [vi for vi in graph.input if vi.name not in initializer_names]
     if input_shapes:
         graph = mutable().graph
@@ -225,6 +240,12 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
         if (tensor.data_type in _PARAM_TYPES and len(shape) > 0 and tensor.name not in buffers
                 and tensor.name in initializer_names):  # not the shape constants folded at import
             params += _opcount.prod(shape)
+
+    for name, shape in sparse.items():        # sparse weights: the runtime makes them dense at load time
+        check_elements(where, name, shape)
+        shapes[name] = shape
+        dtypes[name] = next(s.values.data_type for s in graph.sparse_initializer if s.values.name == name)
+        params += _opcount.prod(shape)
 
     for index in order:
         node = nodes[index]
