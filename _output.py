@@ -7,7 +7,8 @@
   ``_atomic.write_atomic``, keeping the old file's permission bits; a file without
   write permission for its owner (``chmod 0444``) is refused, not silently replaced;
 - a pipe (``-o >(gzip > x)``, a FIFO with a reader), a terminal and ``/dev/null`` are
-  written in place; a FIFO without a reader is refused at once instead of waiting forever;
+  written in place; a FIFO that nobody reads is refused after :data:`FIFO_WAIT_S` instead of
+  waiting forever;
 - every other special file (``/dev/full``, ``/dev/sda``, sockets) and directories are refused;
 - names that cannot exist (NUL bytes, components over 255 bytes) and folders that do not
   exist or cannot be written are refused with one line.
@@ -20,13 +21,17 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ._errors import InputError
 from ._userfile import file_kind, os_error_message, user_path
 
-__all__ = ["OutputTarget", "output_target", "write_error"]
+__all__ = ["OutputTarget", "output_target", "write_error", "FIFO_WAIT_S"]
+
+#: How long a FIFO given as output may stay without a reader before it is refused.
+FIFO_WAIT_S = 10.0
 
 _NULL_DEVICE = os.stat(os.devnull).st_rdev if os.path.exists(os.devnull) else None
 #: Linux character-device majors of terminals: virtual consoles and serial lines (4), /dev/tty and
@@ -61,13 +66,19 @@ def _open_special(path: Path, info: os.stat_result) -> int:
     if not allowed:
         raise InputError(f"{path}: is {file_kind(mode)}; edgeperf writes regular files, pipes, terminals and "
                          "/dev/null only; give a file path (or leave out the option to write to standard output)")
-    flags = os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags | os.O_NONBLOCK)
-    except OSError as exc:
-        if exc.errno == errno.ENXIO:
-            raise InputError(f"{path}: is a FIFO with no reader; start the program that reads it first") from None
-        raise write_error(exc, path) from None
+    flags = os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    deadline = time.monotonic() + FIFO_WAIT_S
+    while True:
+        try:
+            fd = os.open(path, flags)
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:
+                raise write_error(exc, path) from None
+            if time.monotonic() > deadline:      # a FIFO nobody reads: opening it blocking would wait forever
+                raise InputError(f"{path}: is a FIFO that no program has opened for reading in {FIFO_WAIT_S:g} s; "
+                                 "start the reader first") from None
+            time.sleep(0.02)
     os.set_blocking(fd, True)
     return fd
 
