@@ -190,7 +190,7 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
             model = _copy(model)
         return model
 
-    sparse = {s.values.name: tuple(int(d) for d in s.dims) for s in graph.sparse_initializer}
+    sparse = {s.values.name: (tuple(int(d) for d in s.dims), s.values.data_type) for s in graph.sparse_initializer}
     initializer_names = {t.name for t in graph.initializer} | set(sparse)
     if len(graph.output) == 0:
         raise ModelError(f"{where}: the graph has no outputs, so every node is dead code; a model must name its "
@@ -241,10 +241,10 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
                 and tensor.name in initializer_names):  # not the shape constants folded at import
             params += _opcount.prod(shape)
 
-    for name, shape in sparse.items():        # sparse weights: the runtime makes them dense at load time
+    for name, (shape, data_type) in sparse.items():     # sparse weights: the runtime makes them dense at load time
         check_elements(where, name, shape)
         shapes[name] = shape
-        dtypes[name] = next(s.values.data_type for s in graph.sparse_initializer if s.values.name == name)
+        dtypes[name] = data_type
         params += _opcount.prod(shape)
 
     for index in order:
