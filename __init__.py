@@ -11,7 +11,9 @@ The public API::
 
 from __future__ import annotations
 
+from ._args import typed
 from ._errors import EdgeperfError, InputError, LimitError, ModelError, ProfileError, UnknownOpError
+from ._messages import show
 from .estimator import (
     Estimate,
     Graph,
@@ -39,8 +41,10 @@ __all__ = [
 __version__ = "0.1.0"
 
 
+@typed
 def estimate(model, platform, *, precision: str | None = None, power_mode: str | None = None,
-             freq_mhz: dict | None = None, input_shapes: dict | None = None, on_unknown: str = "error") -> Estimate:
+             freq_mhz: dict[str, float] | None = None, input_shapes: dict[str, tuple[int, ...]] | None = None,
+             on_unknown: str = "error") -> Estimate:
     """Predict per-layer and total latency and energy of a model on a platform.
 
     Parameters
@@ -94,8 +98,9 @@ def _prepare(model, platform, precision, input_shapes, on_unknown):
     return profile, map_graph(graph, profile.mapping), chosen
 
 
+@typed
 def dvfs(model, platform, *, precision: str | None = None, power_mode: str | None = None,
-         max_latency_ms: float | None = None, input_shapes: dict | None = None,
+         max_latency_ms: float | None = None, input_shapes: dict[str, tuple[int, ...]] | None = None,
          on_unknown: str = "error") -> DvfsReport:
     """Latency, power and energy per inference over the platform's whole frequency grid.
 
@@ -122,8 +127,9 @@ def dvfs(model, platform, *, precision: str | None = None, power_mode: str | Non
     return explore_dvfs(mapped, profile, precision=chosen, power_mode=power_mode, max_latency_ms=max_latency_ms)
 
 
+@typed
 def simulate(model, platform, *, inferences: int, precision: str | None = None, power_mode: str | None = None,
-             ambient_c: float | None = None, gap_ms: float = 0.0, input_shapes: dict | None = None,
+             ambient_c: float | None = None, gap_ms: float = 0.0, input_shapes: dict[str, tuple[int, ...]] | None = None,
              on_unknown: str = "error") -> SimulationResult:
     """Simulate a sustained run: per-inference latency and temperature, throttling, time and energy.
 
@@ -151,7 +157,7 @@ def simulate(model, platform, *, inferences: int, precision: str | None = None, 
     profile = load_profile(platform)
     if profile.thermal is None:
         with_model = [name for name in list_profiles() if load_profile(name).thermal is not None]
-        raise ProfileError(f"platform {profile.name!r} has no thermal model (a 'thermal' section); shipped profiles "
+        raise ProfileError(f"platform {show(profile.name)} has no thermal model (a 'thermal' section); shipped profiles "
                            f"with one: {', '.join(with_model)}; add one fitted with 'edgeperf fit-thermal'")
     profile, mapped, chosen = _prepare(model, profile, precision, input_shapes, on_unknown)
     return simulate_sustained(mapped, profile, precision=chosen, inferences=inferences, ambient_c=ambient_c,

@@ -3,7 +3,6 @@
 Registered on the main typer app by ``cli.py``; thin like the rest of the CLI.
 """
 
-import json
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -13,6 +12,7 @@ import typer
 
 from ._atomic import write_text_atomic
 from ._errors import InputError
+from ._json import dumps_finite
 
 __all__ = ["register"]
 
@@ -69,7 +69,7 @@ def register(app: typer.Typer, *, console, csv_text, parse_shapes, formats) -> N
             plot_dvfs(report, plot)
         names = list(report.points[0].freq_mhz)
         _deliver(formats(output_format).value, output, plot, console,
-                 json_text=lambda: json.dumps(report.to_dict(), indent=2) + "\n",
+                 json_text=lambda: dumps_finite(report.to_dict(), indent=2) + "\n",
                  csv_text=lambda: csv_text([f"{n}_mhz" for n in names] + ["latency_ms", "power_mw", "energy_mj"],
                                            ([p.freq_mhz[n] for n in names] + [p.latency_ms, p.power_mw, p.energy_mj]
                                             for p in report.points)),
@@ -98,7 +98,7 @@ def register(app: typer.Typer, *, console, csv_text, parse_shapes, formats) -> N
 
             plot_simulation(result, plot)
         _deliver(formats(output_format).value, output, plot, console,
-                 json_text=lambda: json.dumps(result.to_dict()) + "\n",
+                 json_text=lambda: dumps_finite(result.to_dict()) + "\n",
                  csv_text=lambda: csv_text(["inference", "latency_ms", "temp_c", "clock_mhz"],
                                            zip(range(result.inferences), result.latency_ms_trace.tolist(),
                                                result.temp_c_trace.tolist(), result.clock_mhz_trace.tolist())),
@@ -114,7 +114,7 @@ def register(app: typer.Typer, *, console, csv_text, parse_shapes, formats) -> N
         from .profiles import fit_power_model, load_profile, read_power_table
 
         document = fit_power_model(read_power_table(table), load_profile(base), source=str(table))
-        write_text_atomic(out, json.dumps(document, indent=2, allow_nan=False) + "\n")
+        write_text_atomic(out, dumps_finite(document, indent=2) + "\n")
         fit = document["provenance"]["power_fit"]
         coefficients = ", ".join(f"{d} {v:.1f} mW" for d, v in fit["coefficients_mw"].items())
         console().print(f"wrote {out}: {fit['busy_points']} busy and {fit['idle_points']} idle points; idle "

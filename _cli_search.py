@@ -3,7 +3,6 @@
 Registered on the main typer app by ``cli.py``.
 """
 
-import json
 import sys
 from typing import Optional
 
@@ -11,6 +10,7 @@ import typer
 
 from ._atomic import write_text_atomic
 from ._errors import InputError
+from ._json import dumps_finite
 
 __all__ = ["register"]
 
@@ -53,7 +53,7 @@ def register(app: typer.Typer, *, console, formats) -> None:
                 if path:
                     console().print(f"wrote {what} to {path}")
             return
-        text = json.dumps(result.to_dict(), indent=2) + "\n" if fmt == "json" else result.designs_csv()
+        text = dumps_finite(result.to_dict(), indent=2) + "\n" if fmt == "json" else result.designs_csv()
         if output:
             write_text_atomic(output, text)
         else:

@@ -16,7 +16,7 @@ from ._terminal import printable
 
 __all__ = ["show", "redact"]
 
-_ITEMS = 4          # items shown of a list, tuple, set or mapping
+_ITEMS = 8          # items shown of a list, tuple, set or mapping
 _DEPTH = 2          # nesting levels shown
 _CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^/\s:@]*):[^@\s]*@")
 
@@ -69,7 +69,7 @@ def show(value, limit: int = 60) -> str:
     number of digits; control characters are escaped.
 
     >>> show(list(range(2_000_000)))
-    '[0, 1, 2, 3, ... (2000000 items)]'
+    '[0, 1, 2, 3, 4, 5, 6, 7, ... (2000000 items)]'
     >>> show("x" * 100, limit=5)
     "'xxxxx...' (100 characters)"
     >>> show(10 ** 5000)

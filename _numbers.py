@@ -42,8 +42,8 @@ def number_problem(value, *, low=None, high=None, positive: bool = False, intege
     """``(number, None)`` for an acceptable value, else ``(None, problem)``.
 
     ``value`` may be a Python or numpy number or text (surrounding spaces ignored).
-    ``problem`` completes a sentence that starts with the value's name, e.g. ``must be a
-    finite number, got 'abc'``. Integers come back as ``int`` when ``integer``, else
+    ``problem`` completes a sentence that starts with the value's name, e.g. ``'abc' is
+    not a number`` or ``must be > 0, got -1``. Integers come back as ``int`` when ``integer``, else
     every number as ``float``.
 
     >>> number_problem("2.5")
@@ -53,34 +53,36 @@ def number_problem(value, *, low=None, high=None, positive: bool = False, intege
     >>> number_problem(10 ** 5000, integer=True)[1]
     'must be a number between 1e-30 and 1e+30 in magnitude (or 0), got <an integer of about 5000 digits>'
     """
-    kind = "an integer" if integer else "a finite number"
+    kind = "an integer" if integer else "a number"
     if isinstance(value, bool):
-        return None, f"must be {kind}, got {show(value)}"
+        return None, f"{show(value)} is not {kind}"
     if isinstance(value, str):
         text = value.strip()
         if not text or len(text) > MAX_CHARS:
-            return None, f"must be {kind}, got {show(value)}"
+            return None, f"{show(value)} is not {kind}"
         if _INTEGER.fullmatch(text):
             if len(text.lstrip("+-").replace("_", "").lstrip("0")) > 31:
                 return None, (f"must be a number between {MIN_MAGNITUDE:g} and {MAX_MAGNITUDE:g} in magnitude "
                               f"(or 0), got {show(value)}")
             number = int(text)
         elif integer:
-            return None, f"must be {kind}, got {show(value)}"
+            return None, f"{show(value)} is not {kind}"
         else:
             try:
                 number = float(text)
             except ValueError:
-                return None, f"must be {kind}, got {show(value)}"
+                return None, f"{show(value)} is not {kind}"
+            if number == 0 and any(c in "123456789" for c in text.lower().split("e")[0]):
+                number = MIN_MAGNITUDE / 2                   # underflowed to 0: refused as too small below
     elif isinstance(value, numbers.Integral):
         number = int(value)
     elif isinstance(value, numbers.Real):
         try:
             number = float(value)
         except (OverflowError, ValueError, TypeError):
-            return None, f"must be {kind}, got {show(value)}"
+            return None, f"{show(value)} is not {kind}"
         if integer and math.isfinite(number) and not number.is_integer():
-            return None, f"must be {kind}, got {show(value)}"
+            return None, f"{show(value)} is not {kind}"
     else:
         return None, f"must be {kind}, got {type(value).__name__} {show(value)}"
     if isinstance(number, float) and not math.isfinite(number):
@@ -89,7 +91,9 @@ def number_problem(value, *, low=None, high=None, positive: bool = False, intege
     if magnitude > (_BIG if isinstance(number, int) else MAX_MAGNITUDE) or (0 < magnitude < MIN_MAGNITUDE):
         return None, (f"must be a number between {MIN_MAGNITUDE:g} and {MAX_MAGNITUDE:g} in magnitude (or 0), "
                       f"got {show(value)}")
-    if (low is not None and number < low) or (high is not None and number > high) or (positive and number <= 0):
+    if positive and number <= 0:
+        return None, f"must be > 0, got {show(value)}"
+    if (low is not None and number < low) or (high is not None and number > high):
         return None, f"must be {_bounds_text(low, high, positive)}, got {show(value)}"
     return (int(number) if integer else float(number)), None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["printable", "one_line"]
+__all__ = ["printable", "one_line", "console"]
 
 #: C0 controls except tab and newline, DEL, C1 controls, and the Unicode bidi/format controls that
 #: can reorder or hide text (LRM/RLM, ALM, LRE..RLO, LRI..PDI).
@@ -50,3 +50,15 @@ def one_line(text: str, *, limit: int = 600) -> str:
     if len(flat) > limit:
         flat = flat[: limit - 3] + "..."
     return flat
+
+
+def console(**options):
+    """A ``rich`` console whose every string (printed text, table titles, headers and cells) passes
+    :func:`printable` before rich renders it; rich's own styling is kept."""
+    from rich.console import Console
+
+    class _PrintableConsole(Console):
+        def render_str(self, text: str, **kwargs):
+            return super().render_str(printable(text), **kwargs)
+
+    return _PrintableConsole(**options)

@@ -30,7 +30,7 @@ from pathlib import Path
 from ._errors import InputError
 
 __all__ = ["user_path", "os_error_message", "probe", "is_regular_file", "read_bytes", "read_text", "open_text",
-           "model_bytes", "FileBytes", "file_kind", "IN_MEMORY_BYTES", "MAX_NAME_BYTES", "MAX_PATH_BYTES"]
+           "model_bytes", "FileBytes", "file_kind", "check_file", "IN_MEMORY_BYTES", "MAX_NAME_BYTES", "MAX_PATH_BYTES"]
 
 #: Longest path component (bytes) on Linux file systems, and longest path.
 MAX_NAME_BYTES = 255
@@ -172,6 +172,16 @@ def _open_fd(path, what: str, error, hint: str) -> tuple[int, int]:
     return fd, info.st_size
 
 
+def check_file(path, *, what: str, limit: int, error=InputError, hint: str = "") -> int:
+    """Check that ``path`` is a readable regular file of at most ``limit`` bytes, for readers that must open it
+    themselves (onnx.load with external data); return its size. Reads nothing."""
+    fd, size = _open_fd(path, what, error, hint)
+    os.close(fd)
+    if size > limit:
+        raise error(_too_large(path, what, limit))
+    return size
+
+
 def _too_large(path, what: str, limit: int) -> str:
     return f"{_shown(path)}: larger than {limit} bytes, more than any {what} can be; check the file"
 
@@ -222,7 +232,7 @@ def open_text(path, *, what: str, limit: int, error=InputError, hint: str = ""):
         with stream:
             yield stream
     except UnicodeDecodeError as exc:
-        raise error(f"{_shown(path)}: not UTF-8 text ({exc.reason} near byte {exc.start}); {what} is a UTF-8 "
+        raise error(f"{_shown(path)}: not a UTF-8 text file ({exc.reason} near byte {exc.start}); {what} is UTF-8 "
                     "text file") from None
 
 
@@ -258,7 +268,7 @@ def read_text(path, *, what: str, limit: int, error=InputError, hint: str = "") 
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise error(f"{_shown(path)}: not UTF-8 text ({exc.reason} near byte {exc.start}); {what} is a UTF-8 "
+        raise error(f"{_shown(path)}: not a UTF-8 text file ({exc.reason} near byte {exc.start}); {what} is UTF-8 "
                     "text file") from None
 
 

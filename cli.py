@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 import sys
@@ -24,6 +23,12 @@ from ._atomic import write_text_atomic
 from ._cli_energy import register as _register_energy
 from ._cli_search import register as _register_search
 from ._errors import EdgeperfError, InputError
+from ._json import dumps_finite
+from ._messages import redact
+from ._terminal import console as printable_console
+from ._terminal import one_line
+from ._userfile import os_error_message
+from ._messages import show
 from .estimator import Estimate, parse_input_shape
 from .profiles import format_rho, list_profiles, load_profile
 
@@ -76,7 +81,7 @@ def _parse_freqs(values: list[str]) -> dict[str, float]:
         except ValueError:
             mhz = -1.0
         if not sep or not domain or mhz <= 0:
-            raise InputError(f"--freq {text!r} is not DOMAIN=MHZ; example: --freq gpu=640")
+            raise InputError(f"--freq {show(text)} is not DOMAIN=MHZ; example: --freq gpu=640")
         freqs[domain] = mhz
     return freqs
 
@@ -112,9 +117,7 @@ def _shape(shape) -> str:
 
 
 def _console():
-    from rich.console import Console
-
-    return Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
+    return printable_console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
 
 
 def _ordered_layers(est: Estimate, top: int | None):
@@ -148,7 +151,7 @@ def _render_json(est: Estimate, top: int | None) -> str:
     document = est.to_dict()
     if top is not None:
         document["layers"] = [layer.to_dict() for layer in _ordered_layers(est, top)]
-    return json.dumps(document, indent=2) + "\n"
+    return dumps_finite(document, indent=2) + "\n"
 
 
 def _print_table(est: Estimate, top: int | None) -> None:
@@ -240,7 +243,7 @@ def profiles_show(
     """Show a profile: facts, clocks, power, mapping rules, layer models and sources."""
     profile = load_profile(name)
     if as_json:
-        sys.stdout.write(json.dumps(dict(profile.document), indent=2) + "\n")
+        sys.stdout.write(dumps_finite(dict(profile.document), indent=2) + "\n")
         return
     console = _console()
     console.print(f"{profile.name}: {profile.title} (profile {profile.version}, {profile.kind})")
@@ -287,7 +290,7 @@ def calibrate(
     from .measure import open_power_source, open_temperature
 
     if runtime != "onnxruntime":
-        raise InputError(f"--runtime {runtime!r} is not supported yet; supported: onnxruntime")
+        raise InputError(f"--runtime {show(runtime)} is not supported yet; supported: onnxruntime")
     target = Path(out)
     sweep_path = Path(sweep) if sweep else target.with_suffix("").with_suffix(".sweep.csv")
     console = _console()
@@ -298,9 +301,9 @@ def calibrate(
                              budget_minutes=budget_minutes, progress=console.print,
                              power=source if source.describe().get("power") else None,
                              max_temp_c=max_temp_c, temperature_c=open_temperature() if max_temp_c else None)
-    write_text_atomic(target, json.dumps(result.document, indent=2, allow_nan=False) + "\n")
+    write_text_atomic(target, dumps_finite(result.document, indent=2) + "\n")
     report_path = target.with_suffix("").with_suffix(".validation.json")
-    write_text_atomic(report_path, json.dumps(result.validation, indent=2) + "\n")
+    write_text_atomic(report_path, dumps_finite(result.validation, indent=2) + "\n")
     provenance = result.document["provenance"]
     validation = provenance.get("validation", {})
     console.print(f"wrote {target} and {report_path}: {result.measurements} measurements "
@@ -385,7 +388,7 @@ def fit(
         result = fit_from_networks(read_network_table(networks), load_profile(base), name=name, precision=precision,
                                    source=networks, input_shapes=shapes, merge_siblings=merge_siblings.flag,
                                    memory_split=split_memory.flag)
-    write_text_atomic(out, json.dumps(result.document, indent=2, allow_nan=False) + "\n")
+    write_text_atomic(out, dumps_finite(result.document, indent=2) + "\n")
     cv = result.cross_validation
     console.print(f"wrote {out}: {cv['n']} {what}, cross-validated MAPE {100 * cv['mape']:.1f} %, "
                   f"{100 * cv['within_10pct']:.0f} % within +-10 %, Spearman {format_rho(cv['spearman'])}; "
@@ -429,7 +432,7 @@ def validate(
     else:
         report = validate_table(read_network_table(table), profile, precision=precision)
     if output_format is OutputFormat.json:
-        sys.stdout.write(json.dumps(device.to_dict() if device else report.to_dict(), indent=2) + "\n")
+        sys.stdout.write(dumps_finite(device.to_dict() if device else report.to_dict(), indent=2) + "\n")
         return
     if output_format is OutputFormat.csv:
         sys.stdout.write(_csv(["model", "measured_ms", "predicted_ms", "error"],
@@ -472,7 +475,7 @@ def zoo_list(
     merged = load_catalog(*catalog)
     rows = [summary(name, merged) for name in list_entries()]
     if output_format is OutputFormat.json:
-        sys.stdout.write(json.dumps({"networks": rows, "spaces": list(list_spaces())}, indent=2) + "\n")
+        sys.stdout.write(dumps_finite({"networks": rows, "spaces": list(list_spaces())}, indent=2) + "\n")
         return
     if output_format is OutputFormat.csv:
         table = []
@@ -518,7 +521,7 @@ def zoo_export(
         except ValueError:
             size = ()
         if not size or any(d <= 0 for d in size):
-            raise InputError(f"--input-size {input_size!r} is not HxW with positive integers; example: 160x160")
+            raise InputError(f"--input-size {show(input_size)} is not HxW with positive integers; example: 160x160")
     export_model(reference.removeprefix("zoo:"), output, input_size=size, batch=batch, seed=seed,
                  num_classes=num_classes, width=width)
     _console().print(f"wrote {output}")
@@ -529,8 +532,9 @@ _register_energy(app, console=_console, csv_text=_csv, formats=OutputFormat,
 _register_search(app, console=_console, formats=OutputFormat)
 
 
-def _one_line(message: str) -> str:
-    return " ".join(str(message).split())
+def _one_line(message) -> str:
+    """The message as one short printable line, passwords in URLs removed."""
+    return one_line(redact(str(message)), limit=1000)
 
 
 def _during_interrupt(exc: BaseException) -> bool:
@@ -550,6 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     typer handles usage errors itself (exit code 2 with a usage line); library
     errors are caught here and printed as one line.
     """
+    previous = _terminate_as_interrupt()
     try:
         app(args=argv, prog_name="edgeperf")
     except SystemExit as exc:
@@ -564,10 +569,20 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("edgeperf: interrupted; what was measured or evaluated is kept, rerun to continue\n")
         return 130
     except MemoryError:
-        sys.stderr.write("edgeperf: error: out of memory; the model is too large for this machine\n")
+        sys.stderr.write("edgeperf: error: out of memory; the input is too large for this machine\n")
         return 2
     except BrokenPipeError:
         return 0
+    except OSError as exc:       # a file the library did not anticipate: still the user's, still one line
+        if _during_interrupt(exc):
+            sys.stderr.write("edgeperf: interrupted; what was measured or evaluated is kept, rerun to continue\n")
+            return 130
+        where = exc.filename if exc.filename is not None else "a file"
+        sys.stderr.write(f"edgeperf: error: {_one_line(os_error_message(exc, where, 'use'))}\n")
+        return 2
+    except RecursionError:
+        sys.stderr.write("edgeperf: error: an input is nested too deeply to be read\n")
+        return 2
     except Exception as exc:  # a bug: one line, the traceback only on request
         if _during_interrupt(exc):   # cleanup code failing while Ctrl-C unwinds: still an interrupt
             sys.stderr.write("edgeperf: interrupted; what was measured or evaluated is kept, rerun to continue\n")
@@ -577,7 +592,30 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"edgeperf: internal error: {type(exc).__name__}: {_one_line(exc)} "
                          "(set EDGEPERF_DEBUG=1 for the traceback, and please report it)\n")
         return 1
+    finally:
+        _restore(previous)
     return 0
+
+
+def _terminate_as_interrupt():
+    """Make SIGTERM unwind like Ctrl-C (temporary files removed, workers stopped, exit 130); the old handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
+def _restore(previous) -> None:
+    import signal
+
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,10 @@ Data flow::
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from .._args import typed
 from .._errors import InputError
 from ._links import Link, lora_time_on_air_s, make_link, shipped_links
 from ._partition import CutPoints, cut_points, measured_compression, quantize_activation
@@ -37,6 +39,20 @@ __all__ = ["search", "load_spec", "parse_spec", "SearchSpec", "ModelChoice", "Pl
 EXHAUSTIVE_LIMIT = 2_000_000
 
 
+def default_journal(name: str) -> str:
+    """The default journal file of a study: the spec's name made a plain file name in the current folder.
+
+    Anything but letters, digits, ``.``, ``_`` and ``-`` becomes ``_`` and leading dots are dropped,
+    so a name such as ``../../tmp/x`` or ``/etc/x`` cannot place the journal elsewhere.
+
+    >>> default_journal("../../tmp/x")
+    '_.._tmp_x.journal'
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100].lstrip(".") or "search"
+    return f"{safe}.journal"
+
+
+@typed
 def search(spec, *, trials: int | None = None, workers: int = 1, storage: str | None = None,
            study_name: str | None = None, sampler: str = "auto", seed: int = 0) -> SearchResult:
     """Search a design space for the Pareto front under the spec's constraints.
@@ -89,7 +105,7 @@ def search(spec, *, trials: int | None = None, workers: int = 1, storage: str | 
     from ._study import run_study
 
     rows, engine, notes = run_study(space, trials=trials, workers=workers,
-                                    storage=storage or f"journal:{spec.name}.journal",
+                                    storage=storage or f"journal:{default_journal(spec.name)}",
                                     study_name=study_name or spec.name, sampler=sampler, seed=seed)
     if not rows:
         raise InputError("the study has no completed trials; rerun to continue it")

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from .._messages import show
 
 __all__ = [
     "Machine",
@@ -199,13 +200,13 @@ def validate_params(form: str, params: dict, where: str) -> dict:
         Naming the parameter, its value and the accepted range.
     """
     if not isinstance(form, str) or form not in COST_MODELS:
-        raise ValueError(f"{where}.form: unknown cost model {form!r}; known: {sorted(COST_MODELS)}")
+        raise ValueError(f"{where}.form: unknown cost model {show(form)}; known: {sorted(COST_MODELS)}")
     if not isinstance(params, dict):
-        raise ValueError(f"{where} must be an object of parameters, got {params!r}")
+        raise ValueError(f"{where} must be an object of parameters, got {show(params)}")
     specs = {spec.name: spec for spec in COST_MODELS[form][1]}
     unknown = sorted(set(params) - set(specs))
     if unknown:
-        raise ValueError(f"{where}: unknown parameter(s) {unknown} for form {form!r}; accepted: {sorted(specs)}")
+        raise ValueError(f"{where}: unknown parameter(s) {unknown} for form {show(form)}; accepted: {sorted(specs)}")
     clean: dict = {}
     for name, spec in specs.items():
         if name not in params:
@@ -218,24 +219,24 @@ def validate_params(form: str, params: dict, where: str) -> dict:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
                 or not spec.low <= value <= spec.high:
-            raise ValueError(f"{where}.{name} must be a finite number in [{spec.low}, {spec.high}], got {value!r}")
+            raise ValueError(f"{where}.{name} must be a finite number in [{spec.low}, {spec.high}], got {show(value)}")
         clean[name] = float(value)
     return clean
 
 
 def _validate_steps(value, where: str) -> dict:
     if not isinstance(value, dict):
-        raise ValueError(f"{where} must map dimensions {STEP_DIMS} to {{'par': int, 'alpha': float}}, got {value!r}")
+        raise ValueError(f"{where} must map dimensions {STEP_DIMS} to {{'par': int, 'alpha': float}}, got {show(value)}")
     steps = {}
     for dim, step in value.items():
         if dim not in STEP_DIMS:
-            raise ValueError(f"{where}: unknown dimension {dim!r}; accepted: {STEP_DIMS}")
+            raise ValueError(f"{where}: unknown dimension {show(dim)}; accepted: {STEP_DIMS}")
         if not isinstance(step, dict) or set(step) - {"par", "alpha"} or "par" not in step:
-            raise ValueError(f"{where}.{dim} must be {{'par': int >= 1, 'alpha': 0..1}}, got {step!r}")
+            raise ValueError(f"{where}.{dim} must be {{'par': int >= 1, 'alpha': 0..1}}, got {show(step)}")
         par, alpha = step["par"], step.get("alpha", 1.0)
         if isinstance(par, bool) or not isinstance(par, int) or not 1 <= par <= 65536:
-            raise ValueError(f"{where}.{dim}.par must be an integer in [1, 65536], got {par!r}")
+            raise ValueError(f"{where}.{dim}.par must be an integer in [1, 65536], got {show(par)}")
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"{where}.{dim}.alpha must be a number in [0, 1], got {alpha!r}")
+            raise ValueError(f"{where}.{dim}.alpha must be a number in [0, 1], got {show(alpha)}")
         steps[dim] = {"par": par, "alpha": float(alpha)}
     return steps

@@ -31,6 +31,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .._errors import InputError, LimitError
+from .._messages import show
 from .._units import mw_ms_to_mj
 from ._estimate import OperatingPoint, clock_scales, inference_overhead, latency_parts, resolve_operating_point
 from ._mapping import MappedGraph
@@ -154,7 +155,7 @@ def frequency_grid(profile, power_mode: str | None = None, domains: tuple[str, .
     steps = []
     for name in domains:
         if name not in profile.clocks:
-            raise InputError(f"platform {profile.name!r} has no clock domain {name!r}; domains: {sorted(profile.clocks)}")
+            raise InputError(f"platform {show(profile.name)} has no clock domain {show(name)}; domains: {sorted(profile.clocks)}")
         ceiling = min(caps.get(name, np.inf), profile.clocks[name].reference_mhz)
         steps.append([f for f in profile.clocks[name].available_mhz if f <= ceiling + 1e-6]
                      or [profile.clocks[name].available_mhz[0]])

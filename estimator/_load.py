@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .._args import typed
 from .._errors import InputError, ModelError
 from .._userfile import is_regular_file, probe, user_path
 from ._ir import Graph
@@ -30,7 +31,8 @@ def _is_tflite(path: Path) -> bool:
     return len(head) == 8 and head[4:8] == b"TFL3"
 
 
-def load_model(source, *, input_shapes=None, on_unknown: str = "error") -> Graph:
+@typed
+def load_model(source, *, input_shapes: dict[str, tuple[int, ...]] | None = None, on_unknown: str = "error") -> Graph:
     """Load a model from a path, a ``zoo:`` reference or pass a :class:`Graph` through.
 
     Parameters

@@ -11,6 +11,7 @@ import heapq
 import onnx
 
 from .._errors import InputError, LimitError, ModelError, UnknownOpError
+from .._messages import show
 from . import _opcount
 from ._wire import MAX_RANK
 
@@ -59,7 +60,7 @@ def apply_input_shapes(inputs, input_shapes, where) -> None:
     known = [vi.name for vi in inputs]
     for name in input_shapes:
         if name not in known:
-            raise InputError(f"{where}: --input-shape names {name!r}, but the model's inputs are {known}")
+            raise InputError(f"{where}: --input-shape names {show(name)}, but the model's inputs are {show(known)}")
     for vi in inputs:
         if vi.name in input_shapes:
             shape = input_shapes[vi.name]
@@ -72,7 +73,7 @@ def apply_input_shapes(inputs, input_shapes, where) -> None:
         if shape is None or any(not isinstance(d, int) or d <= 0 for d in shape):
             shown = "unknown" if shape is None else "x".join(str(d) for d in shape)
             raise InputError(
-                f"{where}: input {vi.name!r} has dynamic or unknown shape ({shown}); "
+                f"{where}: input {show(vi.name)} has dynamic or unknown shape ({shown}); "
                 f"give it with --input-shape {vi.name}=1x3x224x224 (your real sizes)"
             )
 
@@ -83,7 +84,7 @@ def topological_order(nodes, producers, where) -> list[int]:
         deps = {producers[t] for t in node.input if t and t in producers}
         deps.discard(index)
         if any(t and producers.get(t) == index for t in node.input):
-            raise ModelError(f"{where}: node {node.name or node.op_type!r} consumes its own output; the graph has a cycle")
+            raise ModelError(f"{where}: node {show(node.name or node.op_type)} consumes its own output; the graph has a cycle")
         indegree[index] = len(deps)
         for dep in deps:
             consumers.setdefault(dep, []).append(index)
@@ -123,8 +124,8 @@ def check_unknown_ops(nodes, on_unknown: str, where: str) -> None:
         names = tuple(op if dom in ("", "ai.onnx") else f"{dom}:{op}" for dom, op in unknown)
         known = _opcount.known_ops()
         raise UnknownOpError(
-            f"{where}: unknown operator(s) {', '.join(names)}; known operators: {', '.join(known)}. "
-            "Pass --on-unknown roofline to estimate them from bytes and MACs",
+            f"{where}: unknown operator(s) {show(', '.join(names), 300)}; pass --on-unknown roofline to estimate "
+            f"them from bytes and MACs; known operators: {', '.join(known)}",
             op_types=names,
             known=known,
         )
@@ -137,27 +138,27 @@ def check_tensor_names(nodes, graph, initializer_names, where) -> dict[str, int]
             if not out:
                 continue
             if out in producers:
-                raise ModelError(f"{where}: tensor {out!r} is produced by two nodes "
-                                 f"({nodes[producers[out]].name or nodes[producers[out]].op_type!r} and "
-                                 f"{node.name or node.op_type!r}); tensor names must be unique")
+                raise ModelError(f"{where}: tensor {show(out)} is produced by two nodes "
+                                 f"({show(nodes[producers[out]].name or nodes[producers[out]].op_type)} and "
+                                 f"{show(node.name or node.op_type)}); tensor names must be unique")
             if out in graph_inputs:
-                raise ModelError(f"{where}: tensor {out!r} is both a graph input/initializer and the output of "
-                                 f"node {node.name or node.op_type!r}; tensor names must be unique")
+                raise ModelError(f"{where}: tensor {show(out)} is both a graph input/initializer and the output of "
+                                 f"node {show(node.name or node.op_type)}; tensor names must be unique")
             producers[out] = index
     for node in nodes:
         for tensor in node.input:
             if tensor and tensor not in producers and tensor not in graph_inputs:
-                raise ModelError(f"{where}: node {node.name or node.op_type!r} reads tensor {tensor!r}, which no node, "
+                raise ModelError(f"{where}: node {show(node.name or node.op_type)} reads tensor {show(tensor)}, which no node, "
                                  "input or initializer provides (a dangling reference)")
     for vi in graph.output:
         if vi.name not in producers and vi.name not in graph_inputs:
-            raise ModelError(f"{where}: graph output {vi.name!r} is not produced by any node")
+            raise ModelError(f"{where}: graph output {show(vi.name)} is not produced by any node")
     return producers
 
 def check_elements(where: str, tensor: str, dims: tuple) -> None:
     if any(d < 0 for d in dims):
-        raise ModelError(f"{where}: tensor {tensor!r} has a negative dimension {dims}")
+        raise ModelError(f"{where}: tensor {show(tensor)} has a negative dimension {dims}")
     count = _opcount.prod(dims)
     if count > MAX_TENSOR_ELEMENTS:
-        raise LimitError(f"{where}: tensor {tensor!r} with shape {dims} has {count:.3e} elements, more than the "
+        raise LimitError(f"{where}: tensor {show(tensor)} with shape {dims} has {count:.3e} elements, more than the "
                          f"limit of {MAX_TENSOR_ELEMENTS:.3e}; check the model's dimensions")

@@ -20,6 +20,7 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 
+from .._args import typed
 from .._errors import InputError, LimitError, ModelError
 from .._messages import show
 from .._userfile import model_bytes, user_path
@@ -54,6 +55,7 @@ MAX_MODEL_BYTES = 2**31
 MAX_STRUCTURE_BYTES = 64 * 2**20
 
 
+@typed
 def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
     """Parse ``NAME=1x3x224x224`` into ``("NAME", (1, 3, 224, 224))``.
 
@@ -72,7 +74,7 @@ def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
         shape = ()
     if not sep or not name or not shape or any(d <= 0 for d in shape):
         raise InputError(
-            f"input shape {text!r} is not NAME=DxDx... with positive integer dimensions; "
+            f"input shape {show(text)} is not NAME=DxDx... with positive integer dimensions; "
             "example: --input-shape input=1x3x224x224"
         )
     return name, shape
@@ -170,7 +172,7 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
     """
     where = source or name or "model"
     if on_unknown not in _ON_UNKNOWN:
-        raise InputError(f"on_unknown must be one of {_ON_UNKNOWN}, got {on_unknown!r}")
+        raise InputError(f"on_unknown must be one of {_ON_UNKNOWN}, got {show(on_unknown)}")
     if not model.HasField("graph") or model.ir_version <= 0:
         raise ModelError(f"{where}: not an ONNX model (no graph or IR version); expected a serialized ONNX ModelProto")
     graph = model.graph
@@ -336,19 +338,19 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
                 shape = first
             if shape is None or any(not isinstance(d, int) for d in shape):
                 raise ModelError(
-                    f"{where}: cannot determine the shape of tensor {tensor!r} (output of node {label!r}, "
+                    f"{where}: cannot determine the shape of tensor {show(tensor)} (output of node {show(label)}, "
                     f"{node.op_type}); give static input sizes with --input-shape or simplify the model "
                     "(onnxsim) so that shapes are static"
                 )
             shapes[tensor] = shape
         if any(d <= 0 for d in shape) and node.op_type not in ("Shape", "Size", "NonZero"):
-            raise ModelError(f"{where}: tensor {tensor!r} (output of node {label!r}, {node.op_type}) has an "
+            raise ModelError(f"{where}: tensor {show(tensor)} (output of node {show(label)}, {node.op_type}) has an "
                              f"empty or negative dimension {shape}; check kernel sizes, strides and input sizes")
         check_elements(where, tensor, shape)
         out_shapes.append(tuple(shape))
     for tensor, shape in zip(node.input, in_shapes):
         if tensor and (shape is None or any(not isinstance(d, int) for d in shape)):
-            raise ModelError(f"{where}: cannot determine the shape of tensor {tensor!r} (input of node {label!r}, "
+            raise ModelError(f"{where}: cannot determine the shape of tensor {show(tensor)} (input of node {show(label)}, "
                              f"{node.op_type}); give static input sizes with --input-shape")
     attrs = {a.name: value for a in node.attribute if (value := _attr_value(a)) is not None}
     in_const = tuple(bool(t) and t in const for t in node.input)
@@ -362,7 +364,7 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
         try:
             counts = counter(view)
         except (ValueError, IndexError, ZeroDivisionError, TypeError) as exc:
-            raise ModelError(f"{where}: node {label!r} ({node.op_type}) has shapes or attributes edgeperf cannot "
+            raise ModelError(f"{where}: node {show(label)} ({node.op_type}) has shapes or attributes edgeperf cannot "
                              f"count: {exc}") from None
     act_in = weights = params = 0
     act_names, act_shapes = [], []

@@ -16,6 +16,7 @@ import struct
 from pathlib import Path
 
 from .._errors import ModelError, UnknownOpError
+from .._messages import show
 from .._userfile import model_bytes, user_path
 from . import _opcount
 from ._ir import Graph, Layer
@@ -189,9 +190,9 @@ def _read(tflite, buf, path: Path, on_unknown: str) -> Graph:
     unknown = sorted({codes[graph.Operators(i).OpcodeIndex()] for i in range(graph.OperatorsLength())
                       if codes[graph.Operators(i).OpcodeIndex()] not in TFLITE_OPS})
     if unknown and on_unknown == "error":
-        raise UnknownOpError(f"{where}: unknown TFLite operator(s) {', '.join(unknown)}; known: "
-                             f"{', '.join(sorted(TFLITE_OPS))}. Pass --on-unknown roofline to estimate them from "
-                             "bytes and MACs", op_types=tuple(unknown), known=tuple(sorted(TFLITE_OPS)))
+        raise UnknownOpError(f"{where}: unknown TFLite operator(s) {show(', '.join(unknown), 300)}; pass "
+                             "--on-unknown roofline to estimate them from bytes and MACs; known: "
+                             f"{', '.join(sorted(TFLITE_OPS))}", op_types=tuple(unknown), known=tuple(sorted(TFLITE_OPS)))
     produced: set[int] = set()
     layers = []
     params = 0

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import InputError, LimitError, ProfileError
+from .._messages import show
 from ._dvfs import evaluate_points, reference_costs
 from ._estimate import resolve_operating_point
 from ._mapping import MappedGraph
@@ -135,10 +136,10 @@ def simulate_sustained(mapped: MappedGraph, profile, *, precision: str, inferenc
     """
     thermal = profile.thermal
     if thermal is None:
-        raise ProfileError(f"platform {profile.name!r} has no thermal model (a 'thermal' section); "
+        raise ProfileError(f"platform {show(profile.name)} has no thermal model (a 'thermal' section); "
                            f"profiles with one: see edgeperf profiles list")
     if isinstance(inferences, bool) or not isinstance(inferences, int) or inferences < 1:
-        raise InputError(f"--inferences must be a positive integer, got {inferences!r}")
+        raise InputError(f"--inferences must be a positive integer, got {show(inferences)}")
     if inferences > MAX_INFERENCES:
         raise LimitError(f"--inferences {inferences} is more than {MAX_INFERENCES}; simulate fewer")
     if not (math.isfinite(gap_ms) and gap_ms >= 0):

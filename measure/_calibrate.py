@@ -28,7 +28,10 @@ from pathlib import Path
 
 from .._atomic import write_text_atomic
 from .._errors import InputError
+from .._messages import show
 from .._lock import exclusive
+from .._numbers import parse_number
+from .._userfile import user_path
 from ._device import device_info
 from ._harness import Harness
 from ._meta import check_or_record
@@ -111,16 +114,13 @@ def read_sweep(path) -> list[dict]:
     InputError
         If the file lacks the sweep columns or holds a non-positive latency.
     """
-    path = Path(path)
+    path = user_path(path, what="sweep")
     rows = read_sweep_rows(path, SWEEP_COLUMNS, "an edgeperf sweep file")
     for line, row in enumerate(rows, start=2):
         for column in ("latency_ms", "reference_ms"):
-            try:
-                value = float(row[column])
-            except ValueError:
-                value = -1.0
-            if not value > 0:
-                raise InputError(f"{path}:{line}: {column} must be a positive number, got {row[column]!r}")
+            parse_number(row[column], f"{path}:{line}: {column}", positive=True)
+        if row.get("energy_mj"):
+            parse_number(row["energy_mj"], f"{path}:{line}: energy_mj", positive=True)
     return rows
 
 
@@ -242,7 +242,7 @@ def calibrate(name: str, *, runner, sweep_path, budget_minutes: float = 10.0, ha
     plan = plan or plan_calibration(budget_minutes)
     harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.1, power=power,
                                  temperature_c=temperature_c, max_temp_c=max_temp_c)
-    sweep_path = Path(sweep_path)
+    sweep_path = user_path(sweep_path, what="sweep")
     with exclusive(sweep_path):
         return _calibrate_locked(name, runner, sweep_path, plan, harness, progress, power)
 

@@ -480,13 +480,12 @@ class CsvPowerReplay:
     name = "csv"
 
     def __init__(self, path, offset_s: float = 0.0, clock: Callable[[], float] = time.monotonic):
-        from ._trace import read_trace_csv
+        from ._trace import MAX_TRACE_BYTES, read_trace_csv
 
-        try:        # the header line only: the trace itself is read once, by read_trace_csv
-            with open(path, encoding="utf-8", errors="replace") as stream:
-                names = [h.strip() for h in stream.readline().split(",")]
-        except OSError:
-            names = []
+        from .._csvfile import open_csv
+
+        with open_csv(path, "a power trace", limit=MAX_TRACE_BYTES) as stream:   # the header line only: the
+            names = [h.strip() for h in stream.readline(65536).split(",")]        # trace is read by read_trace_csv
         if "power_mw" in names:
             columns = read_trace_csv(path, ("time_s", "power_mw"))
             power = columns["power_mw"]

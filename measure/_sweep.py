@@ -30,7 +30,6 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
-import json
 import math
 import random
 import statistics
@@ -39,9 +38,12 @@ from pathlib import Path
 
 from .._atomic import write_text_atomic
 from .._errors import InputError
+from .._messages import show
+from .._numbers import parse_number
+from .._userfile import probe, user_path
 from .._lock import exclusive
 from ._harness import Harness
-from ._meta import check_or_record, meta_path
+from ._meta import check_or_record, meta_path, read_meta
 from ._trace import read_sweep_rows
 
 __all__ = ["SweepPlan", "plan_sweep", "run_sweep", "read_layer_sweep", "fit_sweep", "LAYER_SWEEP_COLUMNS",
@@ -149,17 +151,15 @@ def read_layer_sweep(path) -> list[dict]:
     InputError
         For a file without the sweep columns, or a non-positive latency.
     """
-    path = Path(path)
+    path = user_path(path, what="sweep")
     rows = read_sweep_rows(path, LAYER_SWEEP_COLUMNS, "an edgeperf layer sweep")
     for line, row in enumerate(rows, start=2):
         if not str(row.get("reference", "")).startswith("zoo:layer:"):
-            raise InputError(f"{path}:{line}: reference {row.get('reference')!r} is not a zoo:layer: reference")
-        try:
-            value = float(row["latency_ms"])
-        except (TypeError, ValueError):
-            value = -1.0
-        if not (value > 0 and math.isfinite(value)):
-            raise InputError(f"{path}:{line}: latency_ms must be a positive number (ms), got {row['latency_ms']!r}")
+            raise InputError(f"{path}:{line}: reference {show(row.get('reference'))} is not a zoo:layer: reference")
+        parse_number(row["latency_ms"], f"{path}:{line}: latency_ms (ms)", positive=True)
+        parse_number(row["round"], f"{path}:{line}: round", integer=True, low=0, high=1000)
+        if row.get("energy_mj"):
+            parse_number(row["energy_mj"], f"{path}:{line}: energy_mj", positive=True)
     return rows
 
 
@@ -239,7 +239,7 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
 
     plan = plan or plan_sweep()
     harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.05, power=power)
-    path = Path(sweep_path)
+    path = user_path(sweep_path, what="sweep")
     with exclusive(path):
         rows = read_layer_sweep(path)
 
@@ -298,14 +298,14 @@ def _base(path: Path, name: str):
     from ._calibrate import base_document
 
     meta_file = meta_path(path)
-    if not meta_file.is_file():
+    if probe(meta_file) is None:
         raise InputError(f"{meta_file}: missing; `edgeperf sweep` writes it beside the sweep (runtime, device, "
                          "roofline probe)")
+    meta = read_meta(path)
     try:
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
         document = base_document(name, meta["runtime"], meta["roofline"], meta["device"])
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{meta_file}: not a sweep meta file ({type(exc).__name__}: {exc})") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{meta_file}: not a sweep meta file ({type(exc).__name__}: {show(str(exc), 100)})") from None
     return parse_profile(document, where=str(meta_file)), meta
 
 
@@ -347,7 +347,7 @@ def fit_sweep(sweep_path, *, name: str, progress=lambda message: None):
     InputError
         For a missing or incomplete sweep.
     """
-    path = Path(sweep_path)
+    path = user_path(sweep_path, what="sweep")
     rows = read_layer_sweep(path)
     if not rows:
         raise InputError(f"{path}: no such sweep (or empty); run `edgeperf sweep --out {path}` first")

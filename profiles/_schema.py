@@ -9,7 +9,6 @@ value; nothing is silently defaulted except documented optional fields.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,9 @@ from types import MappingProxyType
 import numpy as np
 
 from .._errors import ProfileError
-from .._json import loads_finite
+from .._messages import show
+from .._numbers import number_problem
+from .._json import read_json_file
 from .._units import PRECISIONS
 from ..estimator import OP_CLASSES, FusionRule, Mapping, validate_cost_params
 
@@ -158,6 +159,11 @@ class Profile:
         return self.layer_models.get(op_class, self.layer_models["default"])
 
 
+def _capped(path: str, limit: int = 200) -> str:
+    """A key path for a message: the document's own keys can be arbitrarily long."""
+    return path if len(path) <= limit else path[:limit] + "..."
+
+
 class _Reader:
     """Typed access to a JSON document with error messages naming the key path."""
 
@@ -166,7 +172,7 @@ class _Reader:
         self.sources = sources
 
     def fail(self, path: str, message: str):
-        raise ProfileError(f"{self.where}: {path} {message}")
+        raise ProfileError(f"{self.where}: {_capped(path)} {message}")
 
     def obj(self, parent: dict, key: str, path: str, *, optional=False) -> dict | None:
         if key not in parent:
@@ -185,7 +191,7 @@ class _Reader:
             self.fail(f"{path}{key}", "is missing")
         value = parent[key]
         if not isinstance(value, str) or not value.strip():
-            self.fail(f"{path}{key}", f"must be a non-empty string, got {value!r}")
+            self.fail(f"{path}{key}", f"must be a non-empty string, got {show(value)}")
         return value
 
     def _sourced(self, parent: dict, key: str, path: str, optional: bool, shape: str):
@@ -197,10 +203,10 @@ class _Reader:
             self.fail(full, "is missing")
         entry = parent[key]
         if not isinstance(entry, dict) or "value" not in entry or "source" not in entry:
-            self.fail(full, f'must be {{"value": {shape}, "source": KEY}}, got {entry!r}')
+            self.fail(full, f'must be {{"value": {shape}, "source": KEY}}, got {show(entry)}')
         extra = set(entry) - {"value", "source", "note"}
         if extra:
-            self.fail(full, f"has unknown keys {sorted(extra)}; allowed: value, source, note")
+            self.fail(full, f"has unknown keys {show(sorted(extra))}; allowed: value, source, note")
         self.source(entry["source"], full)
         return entry["value"], full
 
@@ -216,24 +222,23 @@ class _Reader:
         if full is None:
             return None
         if not isinstance(value, list) or not value:
-            self.fail(full + ".value", f"must be a non-empty list of numbers, got {value!r}")
+            self.fail(full + ".value", f"must be a non-empty list of numbers, got {show(value)}")
         return tuple(self.check_number(v, f"{full}.value[{i}]", low=low, high=high, positive=positive)
                      for i, v in enumerate(value))
 
     def check_number(self, value, path: str, *, low=0.0, high=math.inf, positive=False) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.fail(path, f"must be a number, got {value!r}")
-        if not math.isfinite(value):
-            self.fail(path, f"must be finite, got {value!r}")
-        if value < low or value > high or (positive and value <= 0):
-            bound = "> 0" if positive else f"in [{low}, {high}]"
-            self.fail(path, f"must be {bound}, got {value!r}")
-        return float(value)
+        if isinstance(value, str):                 # JSON numbers only: "1.5" is a mistake worth reporting
+            self.fail(path, f"must be a number, got {show(value)}")
+        number, problem = number_problem(value, low=low, high=None if math.isinf(high) else high,
+                                         positive=positive)
+        if problem is not None:
+            self.fail(path, problem)
+        return number
 
     def source(self, key, path: str) -> None:
         if not isinstance(key, str) or key not in self.sources:
-            self.fail(path + ".source", f"names unknown source {key!r}; define it under 'sources' "
-                                        f"(known: {sorted(self.sources)[:8]})")
+            self.fail(path + ".source", f"names unknown source {show(key)}; define it under 'sources' "
+                                        f"(known: {show(sorted(self.sources))})")
 
 
 def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> Profile:
@@ -248,11 +253,11 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
         raise ProfileError(f"{where}: a profile must be a JSON object, got {type(document).__name__}")
     version = document.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise ProfileError(f"{where}: schema_version {version!r} is not supported; this edgeperf reads "
+        raise ProfileError(f"{where}: schema_version {show(version)} is not supported; this edgeperf reads "
                            f"schema_version {SCHEMA_VERSION} (upgrade edgeperf or convert the profile)")
     unknown = sorted(set(document) - _TOP_KEYS)
     if unknown:
-        raise ProfileError(f"{where}: unknown top-level key(s) {unknown}; allowed: {sorted(_TOP_KEYS)}")
+        raise ProfileError(f"{where}: unknown top-level key(s) {show(unknown)}; allowed: {sorted(_TOP_KEYS)}")
     sources = document.get("sources")
     if not isinstance(sources, dict) or not sources or not all(
             isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in sources.items()):
@@ -261,7 +266,7 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
     name = r.text(document, "name", "")
     kind = r.text(document, "kind", "")
     if kind not in _KINDS:
-        r.fail("kind", f"must be one of {_KINDS}, got {kind!r}")
+        r.fail("kind", f"must be one of {_KINDS}, got {show(kind)}")
 
     precisions_doc = r.obj(document, "precisions", "")
     precisions = {}
@@ -275,7 +280,7 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
         r.fail("precisions", "must list at least one precision")
     default_precision = r.text(document, "default_precision", "")
     if default_precision not in precisions:
-        r.fail("default_precision", f"{default_precision!r} is not among the profile's precisions {sorted(precisions)}")
+        r.fail("default_precision", f"{show(default_precision)} is not among the profile's precisions {show(sorted(precisions))}")
     bandwidth = r.number(document, "memory_bandwidth_gbps", "", positive=True, high=1e5)
 
     clocks_doc = r.obj(document, "clocks", "")
@@ -290,7 +295,7 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
         if list(available) != sorted(available):
             r.fail(base + "available_mhz", "must be sorted ascending")
         if reference not in available:
-            r.fail(base + "reference_mhz", f"{reference} must be one of available_mhz {list(available)}")
+            r.fail(base + "reference_mhz", f"{reference} must be one of available_mhz {show(list(available))}")
         voltages = r.numbers(spec, "voltage_v", base, positive=True, high=5.0, optional=True)
         if voltages is not None and len(voltages) != len(available):
             r.fail(base + "voltage_v", f"must have one voltage per available frequency ({len(available)}), got {len(voltages)}")
@@ -299,7 +304,7 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
     memory_domain = r.text(clocks_doc, "memory_domain", "clocks.")
     for key, domain in (("compute_domain", compute_domain), ("memory_domain", memory_domain)):
         if domain not in clocks:
-            r.fail(f"clocks.{key}", f"{domain!r} is not a defined clock domain {sorted(clocks)}")
+            r.fail(f"clocks.{key}", f"{show(domain)} is not a defined clock domain {show(sorted(clocks))}")
 
     power_modes = {}
     for mode, spec in (r.obj(document, "power_modes", "", optional=True) or {}).items():
@@ -308,12 +313,12 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
         caps = {}
         for domain in caps_doc:
             if domain not in clocks:
-                r.fail(f"{base}caps_mhz.{domain}", f"is not a clock domain {sorted(clocks)}")
+                r.fail(f"{base}caps_mhz.{domain}", f"is not a clock domain {show(sorted(clocks))}")
             caps[domain] = r.number(caps_doc, domain, f"{base}caps_mhz.", positive=True, high=1e5)
         power_modes[mode] = MappingProxyType(caps)
     default_mode = r.text(document, "default_power_mode", "", optional=True)
     if default_mode is not None and default_mode not in power_modes:
-        r.fail("default_power_mode", f"{default_mode!r} is not a defined power mode {sorted(power_modes)}")
+        r.fail("default_power_mode", f"{show(default_mode)} is not a defined power mode {show(sorted(power_modes))}")
 
     power_doc = r.obj(document, "power", "")
     idle = r.number(power_doc, "idle_mw", "power.", high=1e7)
@@ -327,11 +332,11 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
         active[op_class] = r.number(active_doc, op_class, "power.active_mw.", high=1e7)
     calibrated = power_doc.get("calibrated", False)
     if not isinstance(calibrated, bool):
-        r.fail("power.calibrated", f"must be true or false, got {calibrated!r}")
+        r.fail("power.calibrated", f"must be true or false, got {show(calibrated)}")
     domain_mw = {}
     for domain in r.obj(power_doc, "domain_mw", "power.", optional=True) or {}:
         if domain not in clocks:
-            r.fail(f"power.domain_mw.{domain}", f"is not a clock domain {sorted(clocks)}")
+            r.fail(f"power.domain_mw.{domain}", f"is not a clock domain {show(sorted(clocks))}")
         domain_mw[domain] = r.number(power_doc["domain_mw"], domain, "power.domain_mw.", high=1e7)
     thermal = _parse_thermal(r, r.obj(document, "thermal", "", optional=True), clocks)
 
@@ -414,10 +419,10 @@ def _parse_thermal(r: _Reader, doc: dict | None, clocks: dict) -> ThermalModel |
     allowed = {"ambient_c", "idle_c", "resistance_c_per_w", "time_constant_s", "poll_ms", "hysteresis_c",
                "domain", "levels", "first_inference_ms", "fan"}
     if set(doc) - allowed:
-        r.fail("thermal", f"has unknown keys {sorted(set(doc) - allowed)}; allowed: {sorted(allowed)}")
+        r.fail("thermal", f"has unknown keys {show(sorted(set(doc) - allowed))}; allowed: {sorted(allowed)}")
     domain = r.text(doc, "domain", base)
     if domain not in clocks:
-        r.fail(base + "domain", f"{domain!r} is not a clock domain {sorted(clocks)}")
+        r.fail(base + "domain", f"{show(domain)} is not a clock domain {show(sorted(clocks))}")
     ambient = r.number(doc, "ambient_c", base, low=-60.0, high=150.0)
     idle = r.number(doc, "idle_c", base, low=-60.0, high=200.0)
     if idle < ambient:
@@ -425,7 +430,7 @@ def _parse_thermal(r: _Reader, doc: dict | None, clocks: dict) -> ThermalModel |
     levels = []
     for where, temp, cap in _temperature_steps(r, doc.get("levels"), base + "levels", "cap_mhz", 1e5, "trip points"):
         if cap not in clocks[domain].available_mhz:
-            r.fail(where + "cap_mhz", f"{cap} is not a step of domain {domain!r} {list(clocks[domain].available_mhz)}")
+            r.fail(where + "cap_mhz", f"{cap} is not a step of domain {show(domain)} {show(list(clocks[domain].available_mhz))}")
         levels.append(ThrottleLevel(temp_c=temp, cap_mhz=cap))
     temps = [level.temp_c for level in levels]
     caps = [level.cap_mhz for level in levels]
@@ -451,22 +456,22 @@ def _parse_thermal(r: _Reader, doc: dict | None, clocks: dict) -> ThermalModel |
 def _parse_mapping(r: _Reader, doc: dict) -> Mapping:
     elide = doc.get("elide", ["shape"])
     if not isinstance(elide, list) or not all(isinstance(e, str) for e in elide):
-        r.fail("mapping.elide", f"must be a list of operator classes, got {elide!r}")
+        r.fail("mapping.elide", f"must be a list of operator classes, got {show(elide)}")
     rules = []
     if not isinstance(doc.get("rules", []), list):
-        r.fail("mapping.rules", f"must be a list of fusion rules, got {doc.get('rules')!r}")
+        r.fail("mapping.rules", f"must be a list of fusion rules, got {show(doc.get('rules'))}")
     for i, rule in enumerate(doc.get("rules", [])):
         base = f"mapping.rules[{i}]"
         if not isinstance(rule, dict):
             r.fail(base, "must be an object")
         allowed = {"name", "primary", "followers", "max_followers", "absorb_inputs", "source"}
         if set(rule) - allowed:
-            r.fail(base, f"has unknown keys {sorted(set(rule) - allowed)}; allowed: {sorted(allowed)}")
+            r.fail(base, f"has unknown keys {show(sorted(set(rule) - allowed))}; allowed: {sorted(allowed)}")
         r.source(rule.get("source"), base)
         for key in ("primary", "followers", "absorb_inputs"):
             value = rule.get(key, [])
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                r.fail(f"{base}.{key}", f"must be a list of operator types, got {value!r}")
+                r.fail(f"{base}.{key}", f"must be a list of operator types, got {show(value)}")
         try:
             rules.append(FusionRule(
                 name=r.text(rule, "name", base + "."),
@@ -484,7 +489,7 @@ def _parse_mapping(r: _Reader, doc: dict) -> Mapping:
         if (not isinstance(merge, dict) or set(merge) - {"op_types", "source"}
                 or not isinstance(merge.get("op_types"), list) or not all(isinstance(v, str) for v in merge["op_types"])):
             r.fail("mapping.merge_siblings", f"must be an object with op_types (a list of operator types) and source, "
-                                             f"got {merge!r}")
+                                             f"got {show(merge)}")
         r.source(merge.get("source"), "mapping.merge_siblings")
         merge_types, merge_source = tuple(merge["op_types"]), merge["source"]
     try:
@@ -502,22 +507,6 @@ def read_profile_file(path) -> Profile:
     ProfileError
         If the file is missing, too large, not JSON, or violates the schema.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ProfileError(f"{path}: no such profile file; give a shipped profile name (edgeperf profiles list) "
-                           "or the path of a profile .json")
-    if path.stat().st_size > _MAX_PROFILE_BYTES:
-        raise ProfileError(f"{path}: {path.stat().st_size} bytes is larger than any profile "
-                           f"({_MAX_PROFILE_BYTES} bytes at most)")
-    try:
-        text = path.read_text(encoding="utf-8")
-        document = loads_finite(text)
-    except UnicodeDecodeError:
-        raise ProfileError(f"{path}: not a UTF-8 text file; a profile is JSON") from None
-    except json.JSONDecodeError as exc:
-        raise ProfileError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    except ValueError as exc:
-        raise ProfileError(f"{path}: {exc}") from None
-    except RecursionError:
-        raise ProfileError(f"{path}: JSON nested too deeply to be a profile") from None
+    document = read_json_file(path, what="a profile", limit=_MAX_PROFILE_BYTES, error=ProfileError,
+                              hint="give a shipped profile name (edgeperf profiles list) or the path of a profile .json")
     return parse_profile(document, where=str(path), path=str(path))
