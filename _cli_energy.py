@@ -99,7 +99,7 @@ def register(app: typer.Typer, *, console, csv_text, parse_shapes, formats) -> N
             plot_simulation(result, plot)
         _deliver(formats(output_format).value, output, plot, console,
                  json_text=lambda: dumps_finite(result.to_dict()) + "\n",
-                 csv_text=lambda: csv_text(["inference", "latency_ms", "temp_c", "clock_mhz"],
+                 csv_text=lambda: result.check_exportable() or csv_text(["inference", "latency_ms", "temp_c", "clock_mhz"],
                                            zip(range(result.inferences), result.latency_ms_trace.tolist(),
                                                result.temp_c_trace.tolist(), result.clock_mhz_trace.tolist())),
                  table=lambda: _print_simulation(result, console()))

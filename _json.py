@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 
 from ._errors import InputError
-from ._limits import check_tree
+from ._limits import MAX_VALUES, check_tree
 from ._numbers import json_number_hooks
 
 __all__ = ["loads_finite", "read_json_file", "dumps_finite"]
 
 
-def loads_finite(text: str, *, error=ValueError, where: str = "JSON"):
+def loads_finite(text: str, *, error=ValueError, where: str = "JSON", max_values: int = MAX_VALUES):
     """``json.loads`` that raises ``error`` on ``NaN``, ``Infinity``, out-of-range numbers and deep nesting.
 
     >>> loads_finite('{"a": 1.5}')
@@ -28,11 +28,11 @@ def loads_finite(text: str, *, error=ValueError, where: str = "JSON"):
         document = json.loads(text, **json_number_hooks(error, where))
     except RecursionError:
         raise error(f"{where}: nested too deeply") from None
-    check_tree(document, where=where, error=error)
+    check_tree(document, where=where, error=error, max_values=max_values)
     return document
 
 
-def read_json_file(path, *, what: str, limit: int, error=InputError, hint: str = ""):
+def read_json_file(path, *, what: str, limit: int, error=InputError, hint: str = "", max_values: int = MAX_VALUES):
     """The JSON document in the user's file ``path`` (see ``_userfile`` for what is refused).
 
     Raises
@@ -45,7 +45,7 @@ def read_json_file(path, *, what: str, limit: int, error=InputError, hint: str =
 
     text = read_text(path, what=what, limit=limit, error=error, hint=hint)
     try:
-        return loads_finite(text, error=error, where=str(path))
+        return loads_finite(text, error=error, where=str(path), max_values=max_values)
     except json.JSONDecodeError as exc:
         raise error(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); JSON expected "
                     f"for {what}") from None

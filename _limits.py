@@ -34,8 +34,8 @@ def check_tree(document, *, where: str, error=InputError, max_depth: int = MAX_D
     >>> bomb = [[1] * 10] * 10
     >>> check_tree(bomb, where="x.yaml", max_values=50)
     Traceback (most recent call last):
-    edgeperf._errors.InputError: x.yaml: the document stands for more than 50 values (YAML aliases repeating \
-a large part?); write it out without aliases, or make it smaller
+    edgeperf._errors.InputError: x.yaml: the document holds more than 50 values (a YAML alias counts at each \
+use); no edgeperf input is that large: make it smaller or write out repeated parts
     """
     stack = [(document, 0)]
     visits = 0
@@ -43,8 +43,8 @@ a large part?); write it out without aliases, or make it smaller
         value, depth = stack.pop()
         visits += 1
         if visits > max_values:
-            raise error(f"{where}: the document stands for more than {max_values} values (YAML aliases repeating "
-                        "a large part?); write it out without aliases, or make it smaller")
+            raise error(f"{where}: the document holds more than {max_values} values (a YAML alias counts at each "
+                        "use); no edgeperf input is that large: make it smaller or write out repeated parts")
         if isinstance(value, dict):
             children = list(value.keys()) + list(value.values())
         elif isinstance(value, (list, tuple, set, frozenset)):

@@ -1,9 +1,10 @@
 """One number parser for every format: CSV cells, JSON, YAML, TOML, options and Python values.
 
-Whatever the source, a number edgeperf accepts is finite, of bounded magnitude
-(nonzero values between :data:`MIN_MAGNITUDE` and :data:`MAX_MAGNITUDE`, so that
-products and quotients of a few of them stay finite), and parsed without
-int-to-float overflow or Python's integer digit limit. Text longer than
+Whatever the source, a number edgeperf accepts is finite, of bounded magnitude (at
+most :data:`MAX_MAGNITUDE`; magnitudes below :data:`MIN_MAGNITUDE` count as 0, so a
+divisor such as a peak throughput of 5e-324, which must be > 0, is refused; products
+and quotients of a few accepted numbers stay finite), and parsed without int-to-float
+overflow or Python's integer digit limit. Text longer than
 :data:`MAX_CHARS` is refused before any conversion.
 """
 
@@ -48,10 +49,10 @@ def number_problem(value, *, low=None, high=None, positive: bool = False, intege
 
     >>> number_problem("2.5")
     (2.5, None)
-    >>> number_problem("1e-400")[1]
-    "must be a number between 1e-30 and 1e+30 in magnitude (or 0), got '1e-400'"
+    >>> number_problem("5e-324", positive=True)[1]
+    "must be > 0, got '5e-324'"
     >>> number_problem(10 ** 5000, integer=True)[1]
-    'must be a number between 1e-30 and 1e+30 in magnitude (or 0), got <an integer of about 5000 digits>'
+    'must be at most 1e+30 in magnitude, got <an integer of about 5000 digits>'
     """
     kind = "an integer" if integer else "a number"
     if isinstance(value, bool):
@@ -62,8 +63,7 @@ def number_problem(value, *, low=None, high=None, positive: bool = False, intege
             return None, f"{show(value)} is not {kind}"
         if _INTEGER.fullmatch(text):
             if len(text.lstrip("+-").replace("_", "").lstrip("0")) > 31:
-                return None, (f"must be a number between {MIN_MAGNITUDE:g} and {MAX_MAGNITUDE:g} in magnitude "
-                              f"(or 0), got {show(value)}")
+                return None, f"must be at most {MAX_MAGNITUDE:g} in magnitude, got {show(value)}"
             number = int(text)
         elif integer:
             return None, f"{show(value)} is not {kind}"
@@ -72,8 +72,6 @@ def number_problem(value, *, low=None, high=None, positive: bool = False, intege
                 number = float(text)
             except ValueError:
                 return None, f"{show(value)} is not {kind}"
-            if number == 0 and any(c in "123456789" for c in text.lower().split("e")[0]):
-                number = MIN_MAGNITUDE / 2                   # underflowed to 0: refused as too small below
     elif isinstance(value, numbers.Integral):
         number = int(value)
     elif isinstance(value, numbers.Real):
@@ -88,9 +86,10 @@ def number_problem(value, *, low=None, high=None, positive: bool = False, intege
     if isinstance(number, float) and not math.isfinite(number):
         return None, f"must be finite, got {show(value)}"
     magnitude = abs(number)
-    if magnitude > (_BIG if isinstance(number, int) else MAX_MAGNITUDE) or (0 < magnitude < MIN_MAGNITUDE):
-        return None, (f"must be a number between {MIN_MAGNITUDE:g} and {MAX_MAGNITUDE:g} in magnitude (or 0), "
-                      f"got {show(value)}")
+    if magnitude > (_BIG if isinstance(number, int) else MAX_MAGNITUDE):
+        return None, f"must be at most {MAX_MAGNITUDE:g} in magnitude, got {show(value)}"
+    if 0 < magnitude < MIN_MAGNITUDE:
+        number = 0.0                      # below any physical meaning: 0 (a divisor must be > 0 and is refused)
     if positive and number <= 0:
         return None, f"must be > 0, got {show(value)}"
     if (low is not None and number < low) or (high is not None and number > high):
@@ -115,20 +114,35 @@ def parse_number(value, where: str, *, low=None, high=None, positive: bool = Fal
 
 
 def json_number_hooks(error=InputError, where: str = "JSON") -> dict:
-    """``parse_float``/``parse_int``/``parse_constant`` for :func:`json.loads` that apply the bounds above.
+    """``parse_float``/``parse_int``/``parse_constant`` for :func:`json.loads` (and TOML's ``parse_float``).
+
+    They refuse what would otherwise turn into a wrong value or a foreign exception while
+    parsing: ``NaN``/``Infinity`` constants, floats that overflow to infinity (``1e400``) and
+    integers of more than :data:`MAX_CHARS` digits (Python's digit limit would raise ValueError).
+    Magnitudes are bounded later, by the validator that knows the key (``number_problem``).
 
     >>> import json
     >>> json.loads("[1, 2.5]", **json_number_hooks())
     [1, 2.5]
+    >>> json.loads("[1e400]", **json_number_hooks())
+    Traceback (most recent call last):
+    edgeperf._errors.InputError: JSON: the number 1e400 overflows (it is beyond 1.8e308); numbers must be finite
     """
-    def parse(text: str, integer: bool):
-        number, problem = number_problem(text, integer=integer)
-        if problem is not None:
-            raise error(f"{where}: number {problem}")
+    def parse_float(text: str):
+        if len(text) > MAX_CHARS:
+            raise error(f"{where}: a number of {len(text)} characters; at most {MAX_CHARS}")
+        number = float(text)
+        if not math.isfinite(number):
+            raise error(f"{where}: the number {show(text, 30)[1:-1]} overflows (it is beyond 1.8e308); numbers must "
+                        "be finite")
         return number
+
+    def parse_int(text: str):
+        if len(text) > MAX_CHARS:
+            raise error(f"{where}: an integer of {len(text)} digits; at most {MAX_CHARS}")
+        return int(text)
 
     def constant(token: str):
         raise error(f"{where}: {token} is not allowed; numbers must be finite")
 
-    return {"parse_float": lambda text: parse(text, False), "parse_int": lambda text: parse(text, True),
-            "parse_constant": constant}
+    return {"parse_float": parse_float, "parse_int": parse_int, "parse_constant": constant}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import os
 import stat
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from .._errors import InputError
 from .._messages import redact, show
 from .._output import output_target
 from .._userfile import file_kind, open_text, probe, user_path
+from .._workers import run_workers, tie_to_parent
 from ._pareto import violations
 
 __all__ = ["run_study", "make_storage", "SAMPLERS"]
@@ -189,8 +191,10 @@ def _optimize(spec, storage_url: str, study_name: str, n_trials: int, sampler_na
     study.optimize(_Objective(space), n_trials=n_trials, gc_after_trial=False)
 
 
-def _worker(spec, storage_url, study_name, n_trials, sampler_name, seed) -> None:
+def _worker(spec, storage_url, study_name, n_trials, sampler_name, seed, parent_pid=None) -> None:
     try:
+        if parent_pid is not None:
+            tie_to_parent(parent_pid)         # ends with the launcher, however the launcher ends
         _optimize(spec, storage_url, study_name, n_trials, sampler_name, seed)
     except KeyboardInterrupt:
         pass
@@ -240,17 +244,9 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
         else:
             context = multiprocessing.get_context("spawn")
             processes = [context.Process(target=_worker, args=(space.spec, storage, study_name, share, sampler_name,
-                                                               seed + i + 1))
+                                                               seed + i + 1, os.getpid()))
                          for i, share in enumerate(shares) if share]
-            for process in processes:
-                process.start()
-            try:
-                for process in processes:
-                    process.join()
-            except KeyboardInterrupt:
-                for process in processes:
-                    process.join()
-                raise
+            run_workers(processes)            # an interrupted launcher stops its workers before it exits
             failed = [p.exitcode for p in processes if p.exitcode]
             if failed:
                 notes.append(f"{len(failed)} worker(s) exited with an error; rerun to complete the study")

@@ -29,12 +29,13 @@ Forms (parameters are the profile's data, see docs/profile-format.md):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+
 from .._messages import show
+from .._numbers import number_problem
 
 __all__ = [
     "Machine",
@@ -217,10 +218,11 @@ def validate_params(form: str, params: dict, where: str) -> dict:
         if spec.kind == "steps":
             clean[name] = _validate_steps(value, f"{where}.{name}")
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or not spec.low <= value <= spec.high:
-            raise ValueError(f"{where}.{name} must be a finite number in [{spec.low}, {spec.high}], got {show(value)}")
-        clean[name] = float(value)
+        number, problem = number_problem(value, low=spec.low, high=spec.high) if not isinstance(value, str) \
+            else (None, f"{show(value)} is not a number")
+        if problem is not None:
+            raise ValueError(f"{where}.{name} must be a finite number in [{spec.low}, {spec.high}]: {problem}")
+        clean[name] = number
     return clean
 
 

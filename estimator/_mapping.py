@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._ir import OP_CLASSES, Graph, Layer
 from .._args import typed
 from .._messages import show
+from ._ir import OP_CLASSES, Graph, Layer
 
 __all__ = ["FusionRule", "Mapping", "ExecLayer", "MappedGraph", "map_graph", "NO_FUSION"]
 

@@ -37,10 +37,13 @@ from ._dvfs import evaluate_points, reference_costs
 from ._estimate import resolve_operating_point
 from ._mapping import MappedGraph
 
-__all__ = ["ThrottleEvent", "SimulationResult", "simulate_sustained", "fit_thermal", "MAX_INFERENCES"]
+__all__ = ["ThrottleEvent", "SimulationResult", "simulate_sustained", "fit_thermal", "MAX_INFERENCES",
+           "MAX_TRACE_EXPORT"]
 
 #: Longest simulated run (inferences); its traces must fit in memory.
 MAX_INFERENCES = 20_000_000
+#: Longest run whose per-inference traces are written as JSON or CSV (about 100 MB of text).
+MAX_TRACE_EXPORT = 2_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,7 +81,20 @@ class SimulationResult:
     def max_temp_c(self) -> float:
         return float(self.temp_c_trace.max()) if self.temp_c_trace.size else math.nan
 
+    def check_exportable(self) -> None:
+        """Refuse to write per-inference traces longer than :data:`MAX_TRACE_EXPORT` (JSON/CSV text of 20 M
+        inferences takes minutes and gigabytes; the totals and the table need no trace).
+
+        Raises
+        ------
+        LimitError
+        """
+        if self.inferences > MAX_TRACE_EXPORT:
+            raise LimitError(f"the per-inference trace of {self.inferences} inferences is too long to write as text "
+                             f"(at most {MAX_TRACE_EXPORT}); use the table format, or simulate fewer inferences")
+
     def to_dict(self) -> dict:
+        self.check_exportable()
         return {
             "schema": "edgeperf.simulate/1",
             "model": self.model, "platform": self.platform, "precision": self.precision,

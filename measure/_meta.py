@@ -11,7 +11,7 @@ from .._json import read_json_file
 from .._messages import show
 from .._userfile import probe
 
-__all__ = ["meta_path", "identity", "check_or_record", "read_meta", "MAX_META_BYTES"]
+__all__ = ["meta_path", "identity", "check_or_record", "read_meta", "planned_round", "record_round", "MAX_META_BYTES"]
 
 #: Largest sweep record read.
 MAX_META_BYTES = 16 * 2**20
@@ -77,4 +77,31 @@ def check_or_record(sweep: Path, settings: dict, info: dict, extra=None) -> dict
     meta = {"schema": "edgeperf.sweep-meta/1", "identity": mine, "runtime": dict(settings), "device": dict(info),
             **(extra() if extra else {})}
     write_text_atomic(path, json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def planned_round(sweep: Path, meta: dict, index: int) -> list[str] | None:
+    """The layers refinement round ``index`` was planned to measure, or None when it was not planned yet.
+
+    Raises
+    ------
+    InputError
+        When the record's plan is not a list of ``zoo:layer:`` references.
+    """
+    plans = meta.get("refinement_plans", {})
+    points = plans.get(str(index)) if isinstance(plans, dict) else None
+    if points is None:
+        return None
+    if not isinstance(points, list) or not all(isinstance(p, str) and p.startswith("zoo:layer:") for p in points):
+        raise InputError(f"{meta_path(sweep)}: refinement_plans.{index} is not a list of zoo:layer: references; "
+                         "restore the record or start a new sweep file")
+    return points
+
+
+def record_round(sweep: Path, meta: dict, index: int, points: list[str]) -> dict:
+    """Record (atomically, before measuring) the layers refinement round ``index`` will measure; the new record."""
+    plans = dict(meta.get("refinement_plans", {}))
+    plans[str(index)] = list(points)
+    meta = {**meta, "refinement_plans": plans}
+    write_text_atomic(meta_path(sweep), json.dumps(meta, indent=2) + "\n")
     return meta

@@ -76,7 +76,7 @@ def read_onnxruntime_profile(path, *, skip_runs: int = 0) -> list[NodeTime]:
         If the file is missing, too large, not JSON, or holds no node events.
     """
     path = user_path(path, what="layer profile")
-    events = read_json_file(path, what="an onnxruntime profile", limit=_MAX_PROFILE_BYTES)
+    events = read_json_file(path, what="an onnxruntime profile", limit=_MAX_PROFILE_BYTES, max_values=_MAX_PROFILE_BYTES)
     if not isinstance(events, list):
         raise InputError(f"{path}: not an onnxruntime profile (a JSON list of events expected)")
     durations: dict[str, list[float]] = defaultdict(list)
@@ -122,7 +122,7 @@ def read_trtexec_profile(path) -> list[NodeTime]:
         For a missing file, other JSON, or a layer without a valid time.
     """
     path = user_path(path, what="layer profile")
-    document = read_json_file(path, what="a trtexec profile", limit=_MAX_PROFILE_BYTES)
+    document = read_json_file(path, what="a trtexec profile", limit=_MAX_PROFILE_BYTES, max_values=_MAX_PROFILE_BYTES)
     if not isinstance(document, list) or not document or not isinstance(document[0], dict) \
             or "count" not in document[0]:
         raise InputError(f"{path}: not a trtexec --exportProfile file (a JSON list starting with {{\"count\": N}})")

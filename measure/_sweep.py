@@ -17,8 +17,10 @@ estimate whole networks from them. The sweep runs in rounds:
 
 Every measurement goes through the drift-correcting :class:`Harness` and is
 appended to a tidy CSV (one row per layer and pass, rewritten atomically);
-a rerun skips what the file already holds, and a lock file keeps a second
-process from writing the same sweep. ``SWEEP.meta.json`` beside it records
+the layers a refinement round will measure are recorded before the round
+starts, so a rerun skips what the file already holds and finishes the round
+it was interrupted in; a lock file keeps a second process from writing the
+same sweep. ``SWEEP.meta.json`` beside it records
 the runtime, the device and the roofline probe, so ``edgeperf fit SWEEP``
 can fit on another machine. The time of an empty model (one element through
 one operator) is the runtime's per-call overhead; it is subtracted from every
@@ -43,7 +45,7 @@ from .._numbers import parse_number
 from .._userfile import probe, user_path
 from .._lock import exclusive
 from ._harness import Harness
-from ._meta import check_or_record, meta_path, read_meta
+from ._meta import check_or_record, meta_path, planned_round, read_meta, record_round
 from ._trace import read_sweep_rows
 
 __all__ = ["SweepPlan", "plan_sweep", "run_sweep", "read_layer_sweep", "fit_sweep", "LAYER_SWEEP_COLUMNS",
@@ -249,7 +251,7 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
             return {"roofline": roofline, "started": _dt.datetime.now().isoformat(timespec="seconds"),
                     "power_source": power.describe() if power is not None else {"source": "none"}}
 
-        check_or_record(path, runner.settings(), device_info(), first_record)
+        meta = check_or_record(path, runner.settings(), device_info(), first_record)
         done = {(r["reference"], r["pass"]) for r in rows}
 
         def measure(points, round_index):
@@ -275,16 +277,18 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
                          f"{' '.join(timing.flags)}".rstrip())
 
         measure((EMPTY_LAYER, *plan.points), 0)
-        rng = random.Random(plan.seed)
         for round_index in range(1, plan.refine_rounds + 1):
-            planned = [r for r in rows if int(r["round"]) == round_index]
-            if planned:
-                points = sorted({r["reference"] for r in planned})      # resume the round as it was planned
-            else:
+            points = planned_round(path, meta, round_index)             # resume the round as it was planned
+            if points is None:
+                planned = [r for r in rows if int(r["round"]) == round_index]     # a sweep from before plans were kept
+                points = sorted({r["reference"] for r in planned}) if planned else None
+            if points is None:
                 errors = sorted(_residuals(*_fit_rows(path, rows, None)).items(), key=lambda item: -abs(item[1]))
+                rng = random.Random(f"{plan.seed}:{round_index}")         # the same neighbours however often resumed
                 points = []
                 for reference, _ in errors[:plan.refine_points]:
                     points += [p for p in _neighbours(reference, rng) if p not in points]
+                meta = record_round(path, meta, round_index, points)     # kept before measuring: a kill loses nothing
                 progress(f"refinement {round_index}: worst fitted points off by "
                          f"{100 * abs(errors[0][1]):.0f}%..{100 * abs(errors[min(len(errors), plan.refine_points) - 1][1]):.0f}%"
                          f"; measuring {len(points)} neighbours")
