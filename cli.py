@@ -551,16 +551,17 @@ def _during_interrupt(exc: BaseException) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``edgeperf`` script; returns the exit code.
 
-    typer handles usage errors itself (exit code 2 with a usage line); library
-    errors are caught here and printed as one line.
+    Usage errors (an unknown option, a value of the wrong type) and library errors
+    are printed here as one line with exit code 2.
     """
     previous = _terminate_as_interrupt()
     try:
-        app(args=argv, prog_name="edgeperf")
-    except SystemExit as exc:
-        code = exc.code
+        code = app(args=argv, prog_name="edgeperf", standalone_mode=False)
         if code == 130:           # typer turns Ctrl-C into exit status 130 without a word
             sys.stderr.write("edgeperf: interrupted; what was measured or evaluated is kept, rerun to continue\n")
+        return code if isinstance(code, int) else 0
+    except SystemExit as exc:
+        code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 2)
     except EdgeperfError as exc:
         sys.stderr.write(f"edgeperf: error: {_one_line(exc)}\n")
@@ -583,7 +584,14 @@ def main(argv: list[str] | None = None) -> int:
     except RecursionError:
         sys.stderr.write("edgeperf: error: an input is nested too deeply to be read\n")
         return 2
-    except Exception as exc:  # a bug: one line, the traceback only on request
+    except Exception as exc:  # a usage error, or a bug: one line, the traceback only on request
+        if _is_usage_error(exc):
+            if type(exc).__name__ != "NoArgsIsHelpError":      # (that one has printed the help already)
+                sys.stderr.write(f"edgeperf: error: {_one_line(exc.format_message())} ({_help_hint(exc)})\n")
+            return exc.exit_code
+        if type(exc).__name__ == "Abort":                      # end of input at a prompt, as Ctrl-C
+            sys.stderr.write("edgeperf: interrupted; what was measured or evaluated is kept, rerun to continue\n")
+            return 130
         if _during_interrupt(exc):   # cleanup code failing while Ctrl-C unwinds: still an interrupt
             sys.stderr.write("edgeperf: interrupted; what was measured or evaluated is kept, rerun to continue\n")
             return 130
@@ -595,6 +603,17 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         _restore(previous)
     return 0
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """A command-line parsing error of typer's (click's) own: it knows its message and exit code."""
+    return callable(getattr(exc, "format_message", None)) and isinstance(getattr(exc, "exit_code", None), int)
+
+
+def _help_hint(exc: Exception) -> str:
+    context = getattr(exc, "ctx", None)
+    path = getattr(context, "command_path", None) or "edgeperf"
+    return f"see {path} --help"
 
 
 def _terminate_as_interrupt():

@@ -33,6 +33,7 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .._args import typed
 from .._errors import InputError
 from .._limits import check_toml_keys, check_tree
 from .._messages import show
@@ -348,6 +349,7 @@ def _relative(ref: str, base: Path | None) -> str:
     return str(candidate) if probe(candidate) is not None else ref
 
 
+@typed
 def parse_spec(document, *, where: str = "spec", base: Path | None = None) -> SearchSpec:
     """Validate a spec document (already parsed YAML/TOML, or a dict built in code).
 

@@ -23,12 +23,13 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .._args import typed
+from .._args import require_profile, typed
 from .._errors import InputError
 from .._messages import show
 from .._units import BITS_PER_ELEMENT, mw_ms_to_mj
 from ._cost_models import COST_MODELS, CostParts, Features
 from ._mapping import MappedGraph
+
 
 __all__ = ["inference_overhead", "OperatingPoint", "LayerEstimate", "Estimate", "resolve_operating_point", "latency_parts",
            "estimate_mapped", "choose_precision", "power_scale", "clock_scales"]
@@ -64,6 +65,7 @@ def resolve_operating_point(profile, power_mode: str | None = None,
     InputError
         For an unknown power mode or domain, or a frequency the domain lacks.
     """
+    require_profile(profile, "resolve_operating_point")
     mode = power_mode if power_mode is not None else profile.default_power_mode
     if mode is not None and mode not in profile.power_modes:
         raise InputError(f"platform {show(profile.name)} has no power mode {show(mode)}; "
@@ -105,6 +107,7 @@ def choose_precision(profile, requested: str | None, native: str = "fp32") -> tu
     InputError
         When ``requested`` is not a precision the platform supports.
     """
+    require_profile(profile, "choose_precision")
     supported = sorted(profile.precisions)
     if requested is not None:
         if requested not in profile.precisions:

@@ -6,6 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from .._args import typed
 from .._errors import ProfileError
 from .._messages import show
 from .._userfile import is_regular_file
@@ -16,6 +17,7 @@ __all__ = ["load_profile", "list_profiles", "shipped_profile_path"]
 _DATA = Path(__file__).resolve().parent / "data"
 
 
+@typed
 def list_profiles() -> tuple[str, ...]:
     """Names of the shipped profiles, sorted.
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import onnx
 
+from .._args import typed
 from .._errors import InputError, ModelError
 from .._messages import show
 from onnx import TensorProto
@@ -152,7 +153,8 @@ def build_space_model(space: str, arch: str, *, weights: bool = False, batch: in
     return builder.build(build(builder, arch))
 
 
-def build_graph(reference: str, *, input_shapes: dict | None = None):
+@typed
+def build_graph(reference: str, *, input_shapes: dict[str, tuple[int, ...]] | None = None):
     """Build the :class:`~edgeperf.estimator.Graph` of ``NAME`` (the text after ``zoo:``).
 
     ``input_shapes={"input": (N, C, H, W)}`` changes batch and resolution.
