@@ -33,6 +33,7 @@ import numpy as np
 
 from .._errors import InputError, LimitError, ProfileError
 from .._messages import show
+from .._numbers import number_problem, parse_number
 from ._dvfs import evaluate_points, reference_costs
 from ._estimate import resolve_operating_point
 from ._mapping import MappedGraph
@@ -42,6 +43,8 @@ __all__ = ["ThrottleEvent", "SimulationResult", "simulate_sustained", "fit_therm
 
 #: Longest simulated run (inferences); its traces must fit in memory.
 MAX_INFERENCES = 20_000_000
+#: Longest idle gap after an inference (one day, in ms).
+MAX_GAP_MS = 86_400_000.0
 #: Longest run whose per-inference traces are written as JSON or CSV (about 100 MB of text).
 MAX_TRACE_EXPORT = 2_000_000
 
@@ -158,11 +161,12 @@ def simulate_sustained(mapped: MappedGraph, profile, *, precision: str, inferenc
         raise InputError(f"--inferences must be a positive integer, got {show(inferences)}")
     if inferences > MAX_INFERENCES:
         raise LimitError(f"--inferences {inferences} is more than {MAX_INFERENCES}; simulate fewer")
-    if not (math.isfinite(gap_ms) and gap_ms >= 0):
-        raise InputError(f"--gap-ms must be a finite number >= 0, got {gap_ms}")
+    gap_ms = parse_number(gap_ms, "--gap-ms", low=0.0, high=MAX_GAP_MS)
     ambient = thermal.ambient_c if ambient_c is None else ambient_c
-    if not (math.isfinite(ambient) and -60 <= ambient <= 150):
-        raise InputError(f"--ambient-c must be between -60 and 150 degrees C, got {ambient}")
+    number, problem = number_problem(ambient, low=-60.0, high=150.0)
+    if problem is not None:
+        raise InputError(f"--ambient-c must be between -60 and 150 degrees C: {problem}")
+    ambient = number
     point = resolve_operating_point(profile, power_mode)
     levels = thermal.levels
     caps = [point.freq_mhz[thermal.domain]] + [level.cap_mhz for level in levels]
@@ -207,7 +211,8 @@ def simulate_sustained(mapped: MappedGraph, profile, *, precision: str, inferenc
         else:
             fixed = b / (1 - a) if a < 1 else temp
             temps = fixed + (temp - fixed) * a ** np.arange(1, count + 1)
-        after_run = (temps - ss_idle * (1 - a_gap)) / a_gap if gap_s > 0 else temps
+        before = np.concatenate(([temp], temps[:-1]))
+        after_run = a_run * before + ss_run * (1 - a_run)     # forward: a long gap makes a_gap 0, not a divisor
         lat_trace[done:done + count] = latency[level]
         if extra:
             lat_trace[done] += thermal.first_inference_ms
@@ -229,7 +234,8 @@ def simulate_sustained(mapped: MappedGraph, profile, *, precision: str, inferenc
                 fan += 1
             while fan > 0 and temp < thermal.fan[fan - 1].temp_c - thermal.hysteresis_c:
                 fan -= 1
-            next_poll += poll_s
+            # the temperature is the same at every poll until ``now``: one evaluation decides them all
+            next_poll += poll_s * (math.floor((now - next_poll) / poll_s) + 1)
     # each inference at the clock it ran at, plus idle power over the gaps and the model load
     total_energy_mj = _trace_energy(clock_trace, clock, energy) + idle_mw * (gap_ms * inferences
                                                                              + thermal.first_inference_ms) / 1000.0
