@@ -461,16 +461,29 @@ def validate(
         console.print("flagged measurements: " + ", ".join(f"{k} {v}" for k, v in device.flagged.items()))
 
 
+def _zoo_summary(name: str, catalog) -> dict:
+    """Name, task, default input, parameters, MACs and fp32 accuracy of a zoo network (a row of ``zoo list``)."""
+    from .estimator import load_model
+    from .zoo import ENTRIES, as_reference
+
+    entry = ENTRIES[name]
+    graph = load_model(as_reference(name))
+    accuracy = catalog.accuracy(name)
+    return {"name": name, "task": entry.task, "input": "x".join(str(d) for d in entry.input_shape),
+            "params": graph.params, "macs": graph.macs,
+            "accuracy": accuracy.to_dict() if accuracy is not None else None, "note": entry.note}
+
+
 @zoo_app.command("list")
 def zoo_list(
     catalog: List[str] = typer.Option([], "--catalog", help="Accuracy catalog JSON merged over the shipped one."),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv."),
 ) -> None:
     """List the zoo's networks: task, input, parameters, MACs and published accuracy."""
-    from .zoo import list_entries, list_spaces, load_catalog, summary
+    from .zoo import list_entries, list_spaces, load_catalog
 
     merged = load_catalog(*catalog)
-    rows = [summary(name, merged) for name in list_entries()]
+    rows = [_zoo_summary(name, merged) for name in list_entries()]
     if output_format is OutputFormat.json:
         sys.stdout.write(json.dumps({"networks": rows, "spaces": list(list_spaces())}, indent=2) + "\n")
         return
@@ -519,7 +532,7 @@ def zoo_export(
             size = ()
         if not size or any(d <= 0 for d in size):
             raise InputError(f"--input-size {input_size!r} is not HxW with positive integers; example: 160x160")
-    export_model(reference.removeprefix("zoo:"), output, input_size=size, batch=batch, seed=seed,
+    export_model(reference, output, input_size=size, batch=batch, seed=seed,
                  num_classes=num_classes, width=width)
     _console().print(f"wrote {output}")
 

@@ -29,6 +29,7 @@ from functools import lru_cache
 import numpy as np
 
 from .._errors import InputError
+from ..zoo import is_reference, load_catalog, reference_name
 from .._units import BITS_PER_ELEMENT
 from ..estimator import (evaluate_layers, frequency_grid, inference_overhead, load_model, map_graph, reference_costs,
                          resolve_operating_point)
@@ -107,8 +108,6 @@ class DesignSpace:
             if unknown:
                 self.notes.append(f"accuracy effect of {', '.join(map(str, unknown))}-bit cut tensors not given "
                                   "(partition.accuracy_drop): assumed none")
-        from ..zoo import load_catalog
-
         self._catalog = load_catalog()       # read once: every (model, platform, precision) looks it up
         self.configs = self._configs()
         if not self.configs:
@@ -138,7 +137,7 @@ class DesignSpace:
     def _accuracy(self, model_index: int, precision: str) -> float:
         choice = self.spec.models[model_index]
         catalog = self._catalog
-        name = choice.ref.removeprefix("zoo:") if choice.ref.startswith("zoo:") else None
+        name = reference_name(choice.ref) if is_reference(choice.ref) else None
         entry = catalog.accuracy(name, precision) if name else None
         if choice.accuracy is not None:
             delta = entry.delta / 100.0 if entry is not None else _default_delta(catalog, precision)

@@ -29,6 +29,7 @@ from pathlib import Path
 from .._atomic import write_text_atomic
 from .._errors import InputError
 from .._lock import exclusive
+from ..zoo import as_reference, random_nb201, runnable_model
 from ._device import device_info
 from ._harness import Harness
 from ._meta import check_or_record
@@ -85,8 +86,6 @@ def plan_calibration(budget_minutes: float = 10.0, seed: int = 0) -> Calibration
     InputError
         For a budget below one minute.
     """
-    from ..zoo import random_nb201
-
     if budget_minutes < 1:
         raise InputError(f"--budget-minutes must be at least 1, got {budget_minutes}")
     rng = random.Random(seed)
@@ -164,13 +163,8 @@ class CalibrationResult:
 
 
 def _measure_network(runner, harness, reference: str, size: int | None):
-    from ..zoo import build_model, build_space_model
-
-    if reference.startswith("nb201:"):
-        model = build_space_model("nb201", reference.split(":", 1)[1], weights=True)
-    else:
-        model = build_model(reference, weights=True, input_size=(size, size) if size else None)
-    return harness.measure(runner.load(model.SerializeToString()).run)
+    model = runnable_model(as_reference(reference), input_size=(size, size) if size else None)
+    return harness.measure(runner.load(model).run)
 
 
 def base_document(name: str, settings: dict, roofline: dict, info: dict) -> dict:
@@ -298,7 +292,7 @@ def _calibrate_locked(name, runner, sweep_path: Path, plan, harness, progress, p
     def sample(key, line):
         reference, size, _ = key
         energy = statistics.median(energy_groups[key]) if key in energy_groups else None
-        return NetworkSample(model=f"zoo:{reference}", latency_ms=statistics.median(groups[key]), line=line,
+        return NetworkSample(model=as_reference(reference), latency_ms=statistics.median(groups[key]), line=line,
                              input_shape=f"input=1x3x{size}x{size}" if size else None, energy_mj=energy)
 
     base = parse_profile(base_document(name, runner.settings(), roofline, info), where=name)

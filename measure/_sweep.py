@@ -40,6 +40,7 @@ from pathlib import Path
 from .._atomic import write_text_atomic
 from .._errors import InputError
 from .._lock import exclusive
+from ..zoo import is_layer_reference, layer_reference, parse_layer_reference, runnable_model
 from ._harness import Harness
 from ._meta import check_or_record, meta_path
 from ._trace import read_sweep_rows
@@ -86,8 +87,6 @@ def plan_sweep(budget_minutes: float = 3.0, seed: int = 0) -> SweepPlan:
     >>> sum(p.startswith("zoo:layer:conv,") for p in plan.points) >= 10
     True
     """
-    from ..zoo import layer_reference
-
     if not budget_minutes > 0:
         raise InputError(f"--budget-minutes must be > 0, got {budget_minutes}")
     scale = max(0.5, min(4.0, budget_minutes / 3.0))
@@ -152,7 +151,7 @@ def read_layer_sweep(path) -> list[dict]:
     path = Path(path)
     rows = read_sweep_rows(path, LAYER_SWEEP_COLUMNS, "an edgeperf layer sweep")
     for line, row in enumerate(rows, start=2):
-        if not str(row.get("reference", "")).startswith("zoo:layer:"):
+        if not is_layer_reference(row.get("reference")):
             raise InputError(f"{path}:{line}: reference {row.get('reference')!r} is not a zoo:layer: reference")
         try:
             value = float(row["latency_ms"])
@@ -173,9 +172,7 @@ def _write(path: Path, rows: list[dict]) -> None:
 
 def _neighbours(reference: str, rng: random.Random) -> list[str]:
     """Points near ``reference``: channels scaled by up to +-25 %, and channels + 1 (across a step boundary)."""
-    from ..zoo import layer_reference, parse_layer
-
-    kind, params = parse_layer(reference.removeprefix("zoo:layer:"))
+    kind, params = parse_layer_reference(reference)
     channel_keys = [k for k in ("cout", "cin", "c") if k in params]
     result = []
     for key in channel_keys[:1]:
@@ -232,8 +229,6 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
     InputError
         When another process holds the sweep, or the file is not a layer sweep.
     """
-    from ..zoo import build_model
-
     from ._calibrate import measure_roofline
     from ._device import device_info
 
@@ -258,10 +253,9 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
             for reference, index in work:
                 if (reference, str(index)) in done:
                     continue
-                model = build_model(reference.removeprefix("zoo:"), weights=True)
-                timing = harness.measure(runner.load(model.SerializeToString()).run)
+                timing = harness.measure(runner.load(runnable_model(reference)).run)
                 rows.append({
-                    "reference": reference, "kind": reference.split(":")[2].split(",")[0], "round": round_index,
+                    "reference": reference, "kind": parse_layer_reference(reference)[0], "round": round_index,
                     "pass": index, "latency_ms": f"{timing.median_ms:.6g}", "raw_latency_ms": f"{timing.raw_median_ms:.6g}",
                     "spread": f"{timing.spread:.4f}", "drift": f"{timing.drift:.4f}", "flags": ";".join(timing.flags),
                     "reference_ms": f"{timing.reference_ms:.6g}",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..zoo import is_reference, runnable_model
 from .._errors import InputError
 from ._profilers import kernel_node_names
 
@@ -45,11 +46,8 @@ class DeviceValidation:
 
 
 def _runnable(reference: str):
-    from ..zoo import build_model
-
-    if reference.startswith("zoo:"):
-        return build_model(reference.removeprefix("zoo:"), weights=True).SerializeToString()
-    return reference
+    """What the runner loads: a zoo network's bytes, or the model file's path."""
+    return runnable_model(reference) if is_reference(reference) else reference
 
 
 def _match(name: str, estimate) -> object | None:

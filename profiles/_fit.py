@@ -83,6 +83,8 @@ def read_network_table(path) -> tuple[NetworkSample, ...]:
     InputError
         For a missing file, missing or misnamed columns, or values that are not positive finite numbers.
     """
+    from ..zoo import is_reference
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such table; give a CSV with columns model, latency_ms[, energy_mj]")
@@ -104,7 +106,7 @@ def read_network_table(path) -> tuple[NetworkSample, ...]:
                 model = row.get("model", "")
                 if not model:
                     raise InputError(f"{path}:{line}: empty model")
-                if not model.startswith("zoo:") and not Path(model).is_absolute():
+                if not is_reference(model) and not Path(model).is_absolute():
                     model = str(path.parent / model)
                 latency = _positive(row.get("latency_ms", ""), f"{path}:{line}: latency_ms")
                 energy = row.get("energy_mj", "")
