@@ -20,6 +20,7 @@ from .estimator import (
     MappedGraph,
     OperatingPoint,
     choose_precision,
+    estimate_graph,
     estimate_mapped,
     load_model,
     map_graph,
@@ -81,10 +82,7 @@ def estimate(model, platform, *, precision: str | None = None, power_mode: str |
     """
     profile = load_profile(platform)
     graph = load_model(model, input_shapes=input_shapes, on_unknown=on_unknown)
-    chosen, note = choose_precision(profile, precision, graph.native_precision)
-    point = resolve_operating_point(profile, power_mode, freq_mhz)
-    mapped = map_graph(graph, profile.mapping)
-    return estimate_mapped(mapped, profile, precision=chosen, point=point, notes=(note,) if note else ())
+    return estimate_graph(graph, profile, precision=precision, power_mode=power_mode, freq_mhz=freq_mhz)
 
 
 def _prepare(model, platform, precision, input_shapes, on_unknown):

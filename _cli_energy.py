@@ -111,15 +111,15 @@ def register(app: typer.Typer, *, console, csv_text, parse_shapes, formats) -> N
         out: str = typer.Option(..., "--out", "-o", help="The profile .json to write."),
     ) -> None:
         """Fit idle, per-class and per-domain dynamic power to board power measured at several operating points."""
-        from .profiles import fit_power_model, load_profile, read_power_table
+        from .profiles import fit_power_model, load_profile, read_power_table, write_profile_file
 
-        document = fit_power_model(read_power_table(table), load_profile(base), source=str(table))
-        write_text_atomic(out, json.dumps(document, indent=2, allow_nan=False) + "\n")
-        fit = document["provenance"]["power_fit"]
-        coefficients = ", ".join(f"{d} {v:.1f} mW" for d, v in fit["coefficients_mw"].items())
-        console().print(f"wrote {out}: {fit['busy_points']} busy and {fit['idle_points']} idle points; idle "
-                        f"{document['power']['idle_mw']['value']:.1f} mW ({fit['idle_from']}), dynamic at reference "
-                        f"clocks: {coefficients}; largest residual {fit['max_abs_residual_mw']:.1f} mW")
+        profile = fit_power_model(read_power_table(table), load_profile(base), source=str(table))
+        write_profile_file(profile, out)
+        fit = profile.provenance.power_fit
+        coefficients = ", ".join(f"{d} {v:.1f} mW" for d, v in fit.coefficients_mw.items())
+        console().print(f"wrote {out}: {fit.busy_points} busy and {fit.idle_points} idle points; idle "
+                        f"{profile.power.idle_mw:.1f} mW ({fit.idle_from}), dynamic at reference "
+                        f"clocks: {coefficients}; largest residual {fit.max_abs_residual_mw:.1f} mW")
 
     @app.command("fit-thermal")
     def fit_thermal_command(

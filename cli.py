@@ -25,7 +25,7 @@ from ._cli_energy import register as _register_energy
 from ._cli_search import register as _register_search
 from ._errors import EdgeperfError, InputError
 from .estimator import Estimate, parse_input_shape
-from .profiles import format_rho, list_profiles, load_profile
+from .profiles import format_rho, list_profiles, load_profile, write_profile_file
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Latency and energy of neural networks on edge boards.")
@@ -240,7 +240,7 @@ def profiles_show(
     """Show a profile: facts, clocks, power, mapping rules, layer models and sources."""
     profile = load_profile(name)
     if as_json:
-        sys.stdout.write(json.dumps(dict(profile.document), indent=2) + "\n")
+        sys.stdout.write(json.dumps(profile.to_document(), indent=2) + "\n")
         return
     console = _console()
     console.print(f"{profile.name}: {profile.title} (profile {profile.version}, {profile.kind})")
@@ -298,16 +298,17 @@ def calibrate(
                              budget_minutes=budget_minutes, progress=console.print,
                              power=source if source.describe().get("power") else None,
                              max_temp_c=max_temp_c, temperature_c=open_temperature() if max_temp_c else None)
-    write_text_atomic(target, json.dumps(result.document, indent=2, allow_nan=False) + "\n")
+    write_profile_file(result.profile, target)
     report_path = target.with_suffix("").with_suffix(".validation.json")
-    write_text_atomic(report_path, json.dumps(result.validation, indent=2) + "\n")
-    provenance = result.document["provenance"]
-    validation = provenance.get("validation", {})
+    write_text_atomic(report_path, json.dumps(result.validation.to_dict() if result.validation else {}, indent=2)
+                      + "\n")
+    provenance = result.profile.provenance
+    held_out = provenance.validation
     console.print(f"wrote {target} and {report_path}: {result.measurements} measurements "
                   f"({result.reused} reused from {sweep_path}); cross-validated MAPE "
-                  f"{100 * provenance['cross_validation']['mape']:.1f} %; held-out median |error| "
-                  f"{100 * validation.get('median_abs_error', float('nan')):.1f} %, worst "
-                  f"{100 * validation.get('max_abs_error', float('nan')):.1f} %")
+                  f"{100 * provenance.cross_validation.mape:.1f} %; held-out median |error| "
+                  f"{100 * (held_out.median_abs_error if held_out else float('nan')):.1f} %, worst "
+                  f"{100 * (held_out.max_abs_error if held_out else float('nan')):.1f} %")
 
 
 @app.command()
@@ -385,17 +386,16 @@ def fit(
         result = fit_from_networks(read_network_table(networks), load_profile(base), name=name, precision=precision,
                                    source=networks, input_shapes=shapes, merge_siblings=merge_siblings.flag,
                                    memory_split=split_memory.flag)
-    write_text_atomic(out, json.dumps(result.document, indent=2, allow_nan=False) + "\n")
+    write_profile_file(result.profile, out)
     cv = result.cross_validation
-    console.print(f"wrote {out}: {cv['n']} {what}, cross-validated MAPE {100 * cv['mape']:.1f} %, "
-                  f"{100 * cv['within_10pct']:.0f} % within +-10 %, Spearman {format_rho(cv['spearman'])}; "
+    console.print(f"wrote {out}: {cv.n} {what}, cross-validated MAPE {100 * cv.mape:.1f} %, "
+                  f"{100 * cv.within_10pct:.0f} % within +-10 %, Spearman {format_rho(cv.spearman)}; "
                   f"fitted classes: {', '.join(result.fitted_classes)}")
-    provenance = result.document.get("provenance", {})
-    if "sibling_merge" in provenance or "memory_terms" in provenance:
-        merge, terms = provenance.get("sibling_merge"), provenance.get("memory_terms")
+    merge, terms = result.profile.provenance.sibling_merge, result.profile.provenance.memory_terms
+    if merge or terms:
         console.print("chosen by cross-validation:"
-                      + (f" sibling convolutions merged: {'yes' if merge['chosen'] else 'no'};" if merge else "")
-                      + (f" memory terms: {terms['chosen']}" if terms else ""))
+                      + (f" sibling convolutions merged: {'yes' if merge.chosen else 'no'};" if merge else "")
+                      + (f" memory terms: {terms.chosen}" if terms else ""))
 
 
 @app.command()
@@ -455,8 +455,8 @@ def validate(
                                f"{c.predicted_ms:.4f}" if c.predicted_ms is not None else "-", error)
         console.print(layer_view)
     summary = report.summary
-    console.print(f"n {summary['n']}, MAPE {100 * summary['mape']:.1f} %, within +-10 % "
-                  f"{100 * summary['within_10pct']:.0f} %, Spearman {format_rho(summary['spearman'])}")
+    console.print(f"n {summary.n}, MAPE {100 * summary.mape:.1f} %, within +-10 % "
+                  f"{100 * summary.within_10pct:.0f} %, Spearman {format_rho(summary.spearman)}")
     if device is not None and device.flagged:
         console.print("flagged measurements: " + ", ".join(f"{k} {v}" for k, v in device.flagged.items()))
 

@@ -33,14 +33,14 @@ def main() -> None:
         for run in (1, 2):
             result = calibrate(f"run{run}", runner=OnnxRuntimeRunner(threads=args.threads),
                                sweep_path=Path(folder) / f"run{run}.csv", budget_minutes=args.budget_minutes)
-            profiles.append(parse_profile(result.document))
+            profiles.append(parse_profile(result.profile.to_document()))
             if args.keep:
                 import json
 
-                (Path(folder) / f"run{run}.json").write_text(json.dumps(result.document, indent=2))
+                (Path(folder) / f"run{run}.json").write_text(json.dumps(result.profile.to_document(), indent=2))
             rows = result.validation["rows"]
             print(f"calibration {run}: {result.measurements} measurements, "
-                  f"{result.document['provenance']['excluded_unstable']} excluded as unstable")
+                  f"{result.profile.to_document()['provenance']['excluded_unstable']} excluded as unstable")
             print(f"  {'network':24s} {'measured ms':>12s} {'predicted ms':>13s} {'error':>8s}")
             for row in rows:
                 print(f"  {row['model'][4:]:24s} {row['measured_ms']:12.2f} {row['predicted_ms']:13.2f} "

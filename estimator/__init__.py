@@ -16,6 +16,7 @@ from ._estimate import (
     LayerEstimate,
     OperatingPoint,
     choose_precision,
+    estimate_graph,
     estimate_mapped,
     inference_overhead,
     latency_parts,
@@ -32,7 +33,7 @@ from ._opcount import known_ops
 
 __all__ = [
     "COST_MODELS", "STEP_DIMS", "CostParts", "Features", "step_efficiency", "validate_cost_params",
-    "Estimate", "LayerEstimate", "OperatingPoint", "choose_precision", "estimate_mapped", "inference_overhead",
+    "Estimate", "LayerEstimate", "OperatingPoint", "choose_precision", "estimate_graph", "estimate_mapped", "inference_overhead",
     "latency_parts",
     "resolve_operating_point", "OP_CLASSES", "Graph", "Layer", "load_model", "NO_FUSION", "ExecLayer",
     "FusionRule", "MappedGraph", "Mapping", "map_graph", "MAX_NODES", "MAX_TENSOR_ELEMENTS",

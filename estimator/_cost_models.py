@@ -30,6 +30,7 @@ Forms (parameters are the profile's data, see docs/profile-format.md):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable
 
@@ -200,7 +201,7 @@ def validate_params(form: str, params: dict, where: str) -> dict:
     """
     if not isinstance(form, str) or form not in COST_MODELS:
         raise ValueError(f"{where}.form: unknown cost model {form!r}; known: {sorted(COST_MODELS)}")
-    if not isinstance(params, dict):
+    if not isinstance(params, Mapping):
         raise ValueError(f"{where} must be an object of parameters, got {params!r}")
     specs = {spec.name: spec for spec in COST_MODELS[form][1]}
     unknown = sorted(set(params) - set(specs))
@@ -224,13 +225,13 @@ def validate_params(form: str, params: dict, where: str) -> dict:
 
 
 def _validate_steps(value, where: str) -> dict:
-    if not isinstance(value, dict):
+    if not isinstance(value, Mapping):
         raise ValueError(f"{where} must map dimensions {STEP_DIMS} to {{'par': int, 'alpha': float}}, got {value!r}")
     steps = {}
     for dim, step in value.items():
         if dim not in STEP_DIMS:
             raise ValueError(f"{where}: unknown dimension {dim!r}; accepted: {STEP_DIMS}")
-        if not isinstance(step, dict) or set(step) - {"par", "alpha"} or "par" not in step:
+        if not isinstance(step, Mapping) or set(step) - {"par", "alpha"} or "par" not in step:
             raise ValueError(f"{where}.{dim} must be {{'par': int >= 1, 'alpha': 0..1}}, got {step!r}")
         par, alpha = step["par"], step.get("alpha", 1.0)
         if isinstance(par, bool) or not isinstance(par, int) or not 1 <= par <= 65536:

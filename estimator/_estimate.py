@@ -26,9 +26,10 @@ import numpy as np
 from .._errors import InputError
 from .._units import BITS_PER_ELEMENT, mw_ms_to_mj
 from ._cost_models import COST_MODELS, CostParts, Features
-from ._mapping import MappedGraph
+from ._ir import Graph
+from ._mapping import MappedGraph, map_graph
 
-__all__ = ["inference_overhead", "OperatingPoint", "LayerEstimate", "Estimate", "resolve_operating_point", "latency_parts",
+__all__ = ["estimate_graph", "inference_overhead", "OperatingPoint", "LayerEstimate", "Estimate", "resolve_operating_point", "latency_parts",
            "estimate_mapped", "choose_precision", "power_scale", "clock_scales"]
 
 SCHEMA = "edgeperf.estimate/1"
@@ -315,16 +316,15 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
             share=float(parts.latency_ms[i] / total_latency) if total_latency > 0 else 0.0, flags=layer.flags,
         ))
     all_notes = list(notes) + list(point.notes)
-    provenance = profile.document.get("provenance") or {}
-    fitted = provenance.get("fitted_classes")
-    if isinstance(fitted, list) and mapped.layers:
+    fitted = profile.provenance.fitted_classes
+    if fitted is not None and mapped.layers:
         missing = sorted({layer.op_class for layer in mapped.layers} - set(fitted) - {"shape"})
         if missing:
             all_notes.append(f"{profile.name} was fitted without {', '.join(missing)} layers: those use its base "
                              "model, untested by the fit")
-    trained = provenance.get("fitted_input_hw_max")
+    trained = profile.provenance.fitted_input_hw_max
     spatial = [d for _, shape in mapped.graph.inputs if len(shape) == 4 for d in shape[2:]]
-    if isinstance(trained, (int, float)) and spatial and max(spatial) > 2 * trained:
+    if trained is not None and spatial and max(spatial) > 2 * trained:
         all_notes.append(f"{profile.name} was fitted on inputs up to {trained:g}x{trained:g}; this model's input is "
                          f"{'x'.join(map(str, spatial))}: an extrapolation its quality field warns about")
     unknown = sum(1 for layer in mapped.layers if "unknown-op" in layer.flags)
@@ -353,3 +353,21 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
         elided_nodes=len(mapped.elided),
         notes=tuple(all_notes),
     )
+
+
+def estimate_graph(graph: Graph, profile, *, precision: str | None = None, power_mode: str | None = None,
+                   freq_mhz: dict | None = None) -> Estimate:
+    """Estimate a loaded graph on a profile: choose the precision and clocks, map, estimate.
+
+    What :func:`edgeperf.estimate` does once model and profile are loaded; packages that hold a
+    :class:`Graph` and a profile call this instead of going back up to the top-level API.
+
+    Raises
+    ------
+    InputError
+        For a precision, power mode or frequency the profile does not offer.
+    """
+    chosen, note = choose_precision(profile, precision, graph.native_precision)
+    point = resolve_operating_point(profile, power_mode, freq_mhz)
+    mapped = map_graph(graph, profile.mapping)
+    return estimate_mapped(mapped, profile, precision=chosen, point=point, notes=(note,) if note else ())

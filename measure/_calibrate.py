@@ -23,12 +23,23 @@ import datetime as _dt
 import io
 import random
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 
 from .._atomic import write_text_atomic
 from .._errors import InputError
 from .._lock import exclusive
+from ..estimator import FusionRule, Mapping
+from ..profiles import (
+    Citation,
+    ClockDomain,
+    HeldOutErrors,
+    LayerModel,
+    PowerModel,
+    Profile,
+    ValidationReport,
+)
 from ..zoo import as_reference, random_nb201, runnable_model
 from ._device import device_info
 from ._harness import Harness
@@ -36,7 +47,7 @@ from ._meta import check_or_record
 from ._trace import read_sweep_rows
 
 __all__ = ["CalibrationPlan", "plan_calibration", "calibrate", "CalibrationResult", "read_sweep", "SWEEP_COLUMNS",
-           "OPTIONAL_COLUMNS", "EXCLUDING_FLAGS", "base_document", "measure_roofline",
+           "OPTIONAL_COLUMNS", "EXCLUDING_FLAGS", "base_profile", "ORT_MAPPING", "measure_roofline",
            "VALIDATION_NETWORKS"]
 
 SWEEP_COLUMNS = ("reference", "input_size", "role", "pass", "latency_ms", "raw_latency_ms", "spread", "drift",
@@ -156,8 +167,8 @@ def measure_roofline(runner, harness: Harness) -> dict:
 class CalibrationResult:
     """The calibrated profile, its validation and what it rests on."""
 
-    document: dict
-    validation: dict
+    profile: Profile
+    validation: ValidationReport | None   # on the held-out networks
     measurements: int
     reused: int
 
@@ -167,42 +178,54 @@ def _measure_network(runner, harness, reference: str, size: int | None):
     return harness.measure(runner.load(model).run)
 
 
-def base_document(name: str, settings: dict, roofline: dict, info: dict) -> dict:
+#: onnxruntime's CPU fusions (graph optimization level "all"), the mapping of a calibrated profile.
+ORT_MAPPING = Mapping(
+    runtime="onnxruntime CPU (graph optimization level all)", elide=("shape",),
+    rules=(FusionRule(name="conv-bn-act-add", primary=("Conv", "ConvTranspose", "Gemm", "MatMul"),
+                      followers=("BatchNormalization", "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid",
+                                 "Add", "QuantizeLinear"),
+                      max_followers=4, absorb_inputs=("DequantizeLinear",), source="ort-fusion"),))
+_ORT_FUSION = ("onnxruntime graph optimizations documentation: Conv+BatchNormalization folding, Conv/Gemm + activation "
+               "fusion, Conv + Add (+ Relu) fusion in the NCHWc layout, MatMul + Add to Gemm; Q/DQ pairs folded into "
+               "quantized kernels")
+
+
+def base_profile(name: str, settings: dict, roofline: dict, info: dict) -> Profile:
     """The profile a calibration starts from: measured roofline peaks, onnxruntime's fusion rules, no power."""
-    measured = "measured"
     today = _dt.date.today().isoformat()
-    value = lambda v, note: {"value": round(v, 3), "source": measured, "note": note}  # noqa: E731
-    return {
-        "schema_version": 1, "name": name, "version": today, "kind": "calibrated",
-        "title": f"{info.get('cpu') or 'this machine'}: {settings['name']} {settings['version']}, "
-                 f"{settings['threads']} thread(s)",
-        "quality": "calibrated (replaced after fitting)",
-        "sources": {
+    measured = "measured"
+
+    def cite(note: str) -> Citation:
+        return Citation(source=measured, note=note)
+
+    cpu_mhz = round(info.get("cpu_max_mhz", 1000.0), 3)
+    return Profile(
+        name=name, version=today, kind="calibrated", quality="calibrated (replaced after fitting)",
+        title=f"{info.get('cpu') or 'this machine'}: {settings['name']} {settings['version']}, "
+              f"{settings['threads']} thread(s)",
+        sources=MappingProxyType({
             measured: f"measured by edgeperf on {today} on this device through {settings['name']} "
                       f"{settings['version']} ({settings['threads']} thread(s)): 1024^3 fp32 MatMul and "
                       f"16 Mi-element Add probes",
-            "ort-fusion": "onnxruntime graph optimizations documentation: Conv+BatchNormalization folding, "
-                          "Conv/Gemm + activation fusion, Conv + Add (+ Relu) fusion in the NCHWc layout, "
-                          "MatMul + Add to Gemm; Q/DQ pairs folded into quantized kernels",
-        },
-        "runtime": dict(settings), "device": info,
-        "precisions": {"fp32": {"peak_gflops": value(roofline["peak_gflops"], "1024^3 MatMul")}},
-        "default_precision": "fp32",
-        "memory_bandwidth_gbps": value(roofline["bandwidth_gbps"], "Add of two 64 MiB tensors, 3 x 64 MiB moved"),
-        "clocks": {"compute_domain": "cpu", "memory_domain": "cpu",
-                   "domains": {"cpu": {"reference_mhz": value(info.get("cpu_max_mhz", 1000.0),
-                                                              "cpufreq scaling_max_freq where readable, else nominal 1000")}}},
-        "power": {"idle_mw": {"value": 0.0, "source": measured, "note": "no power source on this device"},
-                  "active_mw": {"default": {"value": 0.0, "source": measured, "note": "no power source"}},
-                  "calibrated": False},
-        "mapping": {"runtime": "onnxruntime CPU (graph optimization level all)", "elide": ["shape"], "rules": [
-            {"name": "conv-bn-act-add", "primary": ["Conv", "ConvTranspose", "Gemm", "MatMul"],
-             "followers": ["BatchNormalization", "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid",
-                           "Add", "QuantizeLinear"],
-             "max_followers": 4, "absorb_inputs": ["DequantizeLinear"], "source": "ort-fusion"}]},
-        "layer_models": {"default": {"form": "roofline", "source": measured,
-                                     "params": {"compute_efficiency": 1.0, "memory_efficiency": 1.0, "overhead_ms": 0.0}}},
-    }
+            "ort-fusion": _ORT_FUSION}),
+        runtime=settings, device=info,
+        precisions=MappingProxyType({"fp32": round(roofline["peak_gflops"], 3)}), default_precision="fp32",
+        memory_bandwidth_gbps=round(roofline["bandwidth_gbps"], 3),
+        compute_domain="cpu", memory_domain="cpu",
+        clocks=MappingProxyType({"cpu": ClockDomain(name="cpu", reference_mhz=cpu_mhz, available_mhz=(cpu_mhz,))}),
+        power_modes=MappingProxyType({}), default_power_mode=None,
+        power=PowerModel(idle_mw=0.0, active_mw=MappingProxyType({"default": 0.0}), calibrated=False),
+        mapping=ORT_MAPPING,
+        layer_models=MappingProxyType({"default": LayerModel(form="roofline", source=measured, stated=MappingProxyType(
+            {"compute_efficiency": 1.0, "memory_efficiency": 1.0, "overhead_ms": 0.0}))}),
+        unit_cost_eur=None, memory_bytes=None,
+        citations=MappingProxyType({
+            ("precisions", "fp32"): cite("1024^3 MatMul"),
+            ("memory_bandwidth_gbps",): cite("Add of two 64 MiB tensors, 3 x 64 MiB moved"),
+            ("clocks", "cpu", "reference_mhz"): cite("cpufreq scaling_max_freq where readable, else nominal 1000"),
+            ("power", "idle_mw"): cite("no power source on this device"),
+            ("power", "active_mw", "default"): cite("no power source")}),
+    )
 
 
 def calibrate(name: str, *, runner, sweep_path, budget_minutes: float = 10.0, harness: Harness | None = None,
@@ -242,7 +265,7 @@ def calibrate(name: str, *, runner, sweep_path, budget_minutes: float = 10.0, ha
 
 
 def _calibrate_locked(name, runner, sweep_path: Path, plan, harness, progress, power) -> CalibrationResult:
-    from ..profiles import NetworkSample, fit_from_networks, parse_profile, validate_table
+    from ..profiles import NetworkSample, fit_from_networks, validate_table
 
     rows = read_sweep(sweep_path)
     done = {(row["reference"], row["input_size"], row["role"], row["pass"]) for row in rows}
@@ -295,25 +318,23 @@ def _calibrate_locked(name, runner, sweep_path: Path, plan, harness, progress, p
         return NetworkSample(model=as_reference(reference), latency_ms=statistics.median(groups[key]), line=line,
                              input_shape=f"input=1x3x{size}x{size}" if size else None, energy_mj=energy)
 
-    base = parse_profile(base_document(name, runner.settings(), roofline, info), where=name)
+    base = base_profile(name, runner.settings(), roofline, info)
     samples = [sample(key, i) for i, key in enumerate(groups) if key[2] == "train"]
     if len(samples) < 3:
         raise InputError(f"{sweep_path}: fewer than 3 training measurements; run calibrate again to complete it")
     fit = fit_from_networks(samples, base, name=name, precision="fp32", source=str(sweep_path))
     validation_rows = [sample(key, i) for i, key in enumerate(groups) if key[2] == "validate"]
     report = validate_table(validation_rows, fit.profile, precision="fp32") if validation_rows else None
-    document = fit.document
-    document["provenance"]["measurements"] = len(rows)
-    document["provenance"]["excluded_unstable"] = len(unstable)
-    document["provenance"]["excluded_by_flag"] = excluded
-    document["provenance"]["power_source"] = power.describe() if power is not None else {"source": "none"}
-    document["provenance"]["flagged_drift"] = sum("drift" in row["flags"].split(";") for row in rows)
-    document["provenance"]["roofline_probe"] = roofline
+    provenance = fit.profile.provenance.with_details(
+        measurements=len(rows), excluded_unstable=len(unstable), excluded_by_flag=excluded,
+        power_source=power.describe() if power is not None else {"source": "none"},
+        flagged_drift=sum("drift" in row["flags"].split(";") for row in rows), roofline_probe=roofline)
+    quality = fit.profile.quality
     if report is not None:
         errors = sorted(abs(r.error) for r in report.rows)
-        document["provenance"]["validation"] = dict(report.summary, median_abs_error=errors[len(errors) // 2],
-                                                    max_abs_error=errors[-1])
-        document["quality"] += (f" Validated on {len(errors)} held-out ImageNet networks at full resolution: median "
-                                f"|error| {100 * errors[len(errors) // 2]:.1f} %, worst {100 * errors[-1]:.1f} %.")
-    return CalibrationResult(document=document, validation=report.to_dict() if report else {}, measurements=len(rows),
-                             reused=reused)
+        provenance = replace(provenance, validation=HeldOutErrors(
+            metrics=report.summary, median_abs_error=errors[len(errors) // 2], max_abs_error=errors[-1]))
+        quality += (f" Validated on {len(errors)} held-out ImageNet networks at full resolution: median "
+                    f"|error| {100 * errors[len(errors) // 2]:.1f} %, worst {100 * errors[-1]:.1f} %.")
+    profile = replace(fit.profile, provenance=provenance, quality=quality)
+    return CalibrationResult(profile=profile, validation=report, measurements=len(rows), reused=reused)

@@ -67,6 +67,6 @@ def fit_from_layer_times(model, node_times, base, *, name: str, source: str, pre
     if len(samples) < 3:
         raise InputError(f"{source}: fewer than 3 profiled layers with a positive time")
     result = fit_from_networks(samples, base, name=name, precision=precision, source=source)
-    result.document["provenance"].update({"layer_profile": source, "model": str(model),
-                                          "matched_layers": len(samples), "unmatched_kernels": len(unmatched)})
-    return result
+    provenance = result.profile.provenance.with_details(layer_profile=source, model=str(model),
+                                                        matched_layers=len(samples), unmatched_kernels=len(unmatched))
+    return replace(result, profile=replace(result.profile, provenance=provenance))

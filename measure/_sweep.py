@@ -34,7 +34,7 @@ import json
 import math
 import random
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .._atomic import write_text_atomic
@@ -287,9 +287,7 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
 
 
 def _base(path: Path, name: str):
-    from ..profiles import parse_profile
-
-    from ._calibrate import base_document
+    from ._calibrate import base_profile
 
     meta_file = meta_path(path)
     if not meta_file.is_file():
@@ -297,10 +295,10 @@ def _base(path: Path, name: str):
                          "roofline probe)")
     try:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        document = base_document(name, meta["runtime"], meta["roofline"], meta["device"])
+        profile = base_profile(name, meta["runtime"], meta["roofline"], meta["device"])
     except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise InputError(f"{meta_file}: not a sweep meta file ({type(exc).__name__}: {exc})") from None
-    return parse_profile(document, where=str(meta_file)), meta
+    return profile, meta
 
 
 def _fit_rows(path: Path, rows: list[dict], steps: dict | None, name: str = "sweep"):
@@ -333,7 +331,7 @@ def fit_sweep(sweep_path, *, name: str, progress=lambda message: None):
     Returns
     -------
     FitResult
-        Its document's provenance says how many measurements and layers the profile rests on,
+        Its profile's provenance says how many measurements and layers the profile rests on,
         the per-call overhead subtracted and the step widths chosen.
 
     Raises
@@ -354,22 +352,19 @@ def fit_sweep(sweep_path, *, name: str, progress=lambda message: None):
             scores = {}
             for width in STEP_CANDIDATES:
                 trial = {**chosen, op_class: {**chosen.get(op_class, {}), dim: {"par": width}}} if width > 1 else chosen
-                scores[width] = _fit_rows(path, rows, trial or None, name)[0].cross_validation["mape"]
+                scores[width] = _fit_rows(path, rows, trial or None, name)[0].cross_validation.mape
             width = min(scores, key=scores.get)
             if width > 1 and scores[width] < 0.98 * scores[1]:
                 chosen = {**chosen, op_class: {**chosen.get(op_class, {}), dim: {"par": width}}}
                 progress(f"{op_class} {dim}: step width {width} (cross-validated MAPE {100 * scores[width]:.1f}% "
                          f"against {100 * scores[1]:.1f}% without)")
     final, samples = _fit_rows(path, rows, chosen or None, name)
-    document = final.document
     overhead = _overhead(rows)
     excluded = sum(1 for r in rows if any(f in r["flags"].split(";") for f in _EXCLUDING))
-    document["provenance"].update({
-        "measurements": len(rows), "layers": len(samples), "refinement_rounds":
-            max((int(r["round"]) for r in rows), default=0),
-        "per_call_overhead_ms": overhead, "step_widths": chosen, "excluded_flagged": excluded,
-        "method": "single-layer sweep, adaptive refinement, step widths chosen by cross-validation",
-    })
-    document["quality"] += (f" Rests on {len(rows)} measurements of {len(samples)} single layers "
-                            f"(per-call overhead {overhead:.4f} ms subtracted).")
-    return final
+    provenance = final.profile.provenance.with_details(
+        measurements=len(rows), layers=len(samples), refinement_rounds=max((int(r["round"]) for r in rows), default=0),
+        per_call_overhead_ms=overhead, step_widths=chosen, excluded_flagged=excluded,
+        method="single-layer sweep, adaptive refinement, step widths chosen by cross-validation")
+    quality = final.profile.quality + (f" Rests on {len(rows)} measurements of {len(samples)} single layers "
+                                       f"(per-call overhead {overhead:.4f} ms subtracted).")
+    return replace(final, profile=replace(final.profile, provenance=provenance, quality=quality))

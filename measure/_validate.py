@@ -81,7 +81,7 @@ def validate_on_device(models, profile, *, runner, harness, precision: str | Non
     InputError
         With no models.
     """
-    from .. import estimate
+    from ..estimator import estimate_graph, load_model
     from ..profiles import NetworkSample, validate_table
 
     if not models:
@@ -96,7 +96,7 @@ def validate_on_device(models, profile, *, runner, harness, precision: str | Non
         samples.append(NetworkSample(model=reference, latency_ms=timing.median_ms, line=line))
         progress(f"{reference}: measured {timing.median_ms:.3f} ms {' '.join(timing.flags)}".rstrip())
         if layers:
-            est = estimate(reference, profile, precision=precision)
+            est = estimate_graph(load_model(reference), profile, precision=precision)
             for node in runner.profile(runnable):
                 layer = _match(node.name, est)
                 comparisons.append(LayerComparison(model=reference, layer=layer.name if layer else node.name,

@@ -5,17 +5,9 @@
 'jetson-nano'
 """
 
-from ._schema import (
-    SCHEMA_VERSION,
-    ClockDomain,
-    LayerModel,
-    PowerModel,
-    Profile,
-    ThermalModel,
-    ThrottleLevel,
-    parse_profile,
-    read_profile_file,
-)
+from ._profile import Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile, ThermalModel, ThrottleLevel
+from ._provenance import CrossValidatedChoice, HeldOutErrors, Metrics, PowerFitRecord, Provenance
+from ._schema import SCHEMA_VERSION, parse_profile, read_profile_file, write_profile_file
 from ._fit import (
     FitResult,
     NetworkSample,
@@ -33,7 +25,9 @@ from ._power_fit import fit_power_model, read_power_table
 from ._store import list_profiles, load_profile, shipped_profile_path
 
 __all__ = [
-    "SCHEMA_VERSION", "ClockDomain", "LayerModel", "PowerModel", "Profile", "ThermalModel", "ThrottleLevel", "parse_profile", "read_profile_file",
+    "SCHEMA_VERSION", "Citation", "ClockDomain", "FanLevel", "LayerModel", "PowerModel", "Profile", "ThermalModel",
+    "ThrottleLevel", "parse_profile", "read_profile_file", "write_profile_file", "Metrics", "CrossValidatedChoice", "HeldOutErrors",
+    "PowerFitRecord", "Provenance",
     "list_profiles", "load_profile", "shipped_profile_path", "FitResult", "NetworkSample", "ValidationReport",
     "ValidationRow", "fit_from_networks", "format_rho", "network_features", "prediction_metrics", "read_network_table",
     "validate_table", "fit_power_model", "read_power_table", "with_sibling_merge",

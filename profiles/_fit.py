@@ -23,12 +23,12 @@ With measured energy, the board's idle power and per-class active power are fitt
 
 from __future__ import annotations
 
-import copy
 import csv
 import datetime as _dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -36,13 +36,15 @@ from .._csvfile import csv_errors
 from .._errors import InputError, ModelError
 from ..estimator import (
     choose_precision,
+    estimate_graph,
     latency_parts,
     load_model,
     map_graph,
     parse_input_shape,
     resolve_operating_point,
 )
-from ._schema import Profile, parse_profile
+from ._profile import Citation, LayerModel, PowerModel, Profile
+from ._provenance import CrossValidatedChoice, Metrics, Provenance
 
 __all__ = ["NetworkSample", "read_network_table", "fit_from_networks", "FitResult", "validate_table",
            "ValidationReport", "ValidationRow", "network_features", "prediction_metrics", "format_rho",
@@ -144,15 +146,13 @@ def _unit_profile(base: Profile, steps: dict | None = None, memory=(1.0, 1.0, 1.
     ``steps`` (operator class -> ``{dim: {"par": n}}``) pads that class's work to step widths;
     ``memory`` weighs input activations, weights and outputs.
     """
-    document = copy.deepcopy(dict(base.document))
-    source = next(iter(base.sources))
-    unit = {"form": "step_linear", "source": source,
-            "params": {"compute_scale": 1.0, "memory_scale": memory[0], "weight_scale": memory[1],
-                       "output_scale": memory[2], "overhead_ms": 0.0}}
-    document["layer_models"] = {"default": unit}
+    params = {"compute_scale": 1.0, "memory_scale": memory[0], "weight_scale": memory[1], "output_scale": memory[2],
+              "overhead_ms": 0.0}
+    unit = LayerModel(form="step_linear", stated=MappingProxyType(params), source=next(iter(base.sources)))
+    models = {"default": unit}
     for op_class, class_steps in (steps or {}).items():
-        document["layer_models"][op_class] = {**unit, "params": {**unit["params"], "steps": class_steps}}
-    return parse_profile(document, where=f"{base.name} (unit)")
+        models[op_class] = replace(unit, stated=MappingProxyType({**params, "steps": class_steps}))
+    return replace(base, name=f"{base.name} (unit)", layer_models=MappingProxyType(models))
 
 
 def network_features(samples, base: Profile, precision: str | None = None, input_shapes=None, steps=None,
@@ -239,11 +239,14 @@ def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None
     return w
 
 
-def prediction_metrics(predicted: np.ndarray, measured: np.ndarray) -> dict:
-    """``mape``, ``within_10pct`` (fraction), ``spearman`` and ``n`` of predictions against measurements.
+def prediction_metrics(predicted: np.ndarray, measured: np.ndarray) -> Metrics:
+    """MAPE, the fraction within +-10 %, Spearman's rho and the count of predictions against measurements.
 
     ``spearman`` is None where it is undefined (fewer than 3 networks, or constant predictions), so
     that the result stays valid JSON.
+
+    >>> prediction_metrics(np.array([1.0, 2.1, 2.8]), np.array([1.0, 2.0, 3.0])).within_10pct
+    1.0
     """
     from scipy.stats import spearmanr
 
@@ -251,11 +254,11 @@ def prediction_metrics(predicted: np.ndarray, measured: np.ndarray) -> dict:
     rho = None
     if len(measured) > 2 and np.ptp(predicted) > 0 and np.ptp(measured) > 0:
         rho = float(spearmanr(predicted, measured).correlation)
-    return {"mape": float(error.mean()), "within_10pct": float((error <= 0.10).mean()), "spearman": rho,
-            "n": int(len(measured))}
+    return Metrics(mape=float(error.mean()), within_10pct=float((error <= 0.10).mean()), spearman=rho,
+                   n=int(len(measured)))
 
 
-def _cross_validate(x, y, ridge, folds, seed, offset) -> tuple[np.ndarray, dict]:
+def _cross_validate(x, y, ridge, folds, seed, offset) -> tuple[np.ndarray, Metrics]:
     predicted = np.empty(len(y))
     order = np.random.default_rng(seed).permutation(len(y))
     for fold in range(folds):
@@ -295,14 +298,29 @@ def format_rho(rho: float | None) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class FitResult:
-    """A fitted profile document and what it rests on."""
+    """A fitted profile and what it rests on (``profile.provenance`` records the same figures)."""
 
-    document: dict
     profile: Profile
-    cross_validation: dict
-    training: dict
+    cross_validation: Metrics
+    training: Metrics
     ridge: float
     fitted_classes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class _Variant:
+    """One mapping / memory-term variant of a fit: its design matrix and cross-validated error."""
+
+    merge: bool
+    split: bool
+    base: Profile
+    x: np.ndarray
+    classes: list
+    fixed: list
+    offsets: np.ndarray
+    precision: str
+    ridge: float
+    cv: Metrics
 
 
 def fit_from_networks(samples, base: Profile, *, name: str | None = None, precision: str | None = None,
@@ -356,76 +374,87 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     variants = _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed, merge_siblings,
                              memory_split, {} if graphs is None else graphs)
     # the lowest cross-validated error; on a tie, the variant with less structure
-    chosen_variant = min(variants, key=lambda v: (v["cv"]["mape"], v["merge"] + v["split"]))
-    merged, split, base_used, x, classes = (chosen_variant[k] for k in ("merge", "split", "base", "x", "classes"))
-    chosen, best, cv, fixed, offsets = (chosen_variant[k] for k in ("precision", "ridge", "cv", "fixed", "offsets"))
-    w = _solve(x, y, best, offsets.sum(axis=1))
-    training = prediction_metrics(x @ w + offsets.sum(axis=1), y)
-
+    chosen = min(variants, key=lambda v: (v.cv.mape, v.merge + v.split))
+    offset = chosen.offsets.sum(axis=1)
+    w = _solve(chosen.x, y, chosen.ridge, offset)
+    training = prediction_metrics(chosen.x @ w + offset, y)
     fit_name = name or f"{base.name}-fitted"
     key = f"fit-{fit_name}"
-    document = copy.deepcopy(dict(base_used.document))
-    document["name"] = fit_name
-    document["kind"] = "fitted"
-    document["version"] = _dt.date.today().isoformat()
-    document["sources"] = dict(document["sources"])
-    document["sources"][key] = (f"edgeperf fit on {len(samples)} measured networks ({source or 'a user table'}), "
-                                f"precision {chosen}, base profile {base.name} {base.version}, ridge {best:g}, "
-                                f"{folds}-fold cross-validated MAPE {cv['mape']:.3f}")
-    models = dict(document["layer_models"])
+    citation = (f"edgeperf fit on {len(samples)} measured networks ({source or 'a user table'}), "
+                f"precision {chosen.precision}, base profile {base.name} {base.version}, ridge {chosen.ridge:g}, "
+                f"{folds}-fold cross-validated MAPE {chosen.cv.mape:.3f}")
+    models, per_inference = _fitted_layer_models(chosen, w, base.name, key, steps)
+    fitted = replace(chosen.base, name=fit_name, kind="fitted", path="", version=_dt.date.today().isoformat(),
+                     sources=MappingProxyType({**chosen.base.sources, key: citation}), layer_models=models,
+                     provenance=_fit_provenance(chosen, variants, source, len(samples), base, folds, training,
+                                                merge_siblings, memory_split),
+                     quality=_fit_quality(chosen, len(samples), source, folds, base.name, per_inference))
+    if chosen.fixed:
+        fitted = replace(fitted, inference_overhead_ms=per_inference, citations=MappingProxyType({
+            **fitted.citations, ("inference_overhead_ms",): Citation(
+                source=key, note=f"fitted: the constant part of every training network's time (it could not be "
+                                 f"told apart from the {', '.join(chosen.fixed)} layers every network has once)")}))
+    energies = [s.energy_mj for s in samples]
+    if all(e is not None for e in energies):
+        power, cited = _fit_power(fitted, chosen, w, np.array(energies, dtype=float), key)
+        fitted = replace(fitted, power=power, citations=fitted.recited("power", cited))
+    return FitResult(profile=fitted, cross_validation=chosen.cv, training=training, ridge=chosen.ridge,
+                     fitted_classes=tuple(chosen.classes))
+
+
+def _fitted_layer_models(chosen: _Variant, w: np.ndarray, base_name: str, key: str, steps: dict | None):
+    """The fitted profile's layer models, and the per-inference overhead (ms) taken out of fixed-size classes."""
+    models = dict(chosen.base.layer_models)
     per_inference = 0.0
-    for i, op_class in enumerate(classes):
+    for i, op_class in enumerate(chosen.classes):
         coefficients = dict(zip(COLUMNS, (float(v) for v in w[_K * i: _K * i + _K])))
-        if op_class in fixed:
+        if op_class in chosen.fixed:
             # Its layers occur the same number of times in every training network, so their fitted
             # overhead is a per-network constant: it becomes the per-inference overhead (a network
             # with more such layers does not pay it again), and the class keeps the base model.
-            per_inference += coefficients["overhead_ms"] * float(x[0, _K * i])
-            kept = copy.deepcopy(models.get(op_class, models["default"]))
-            kept["params"] = {**kept.get("params", {}), "overhead_ms": 0.0}
-            kept["note"] = (f"{base.name}'s model without its overhead: every training network had this class at "
-                            f"one size, so its terms cannot be fitted ({key})")
-            models[op_class] = kept
+            per_inference += coefficients["overhead_ms"] * float(chosen.x[0, _K * i])
+            kept = chosen.base.layer_model(op_class)
+            models[op_class] = replace(kept, stated=MappingProxyType({**kept.stated, "overhead_ms": 0.0}), note=(
+                f"{base_name}'s model without its overhead: every training network had this class at one size, "
+                f"so its terms cannot be fitted ({key})"))
             continue
-        params = {k: v for k, v in coefficients.items() if split or k not in ("weight_scale", "output_scale")}
+        params = {k: v for k, v in coefficients.items() if chosen.split or k not in ("weight_scale", "output_scale")}
         if steps and op_class in steps:
             params["steps"] = steps[op_class]
-        models[op_class] = {"form": "step_linear", "source": key, "params": params}
-    document["layer_models"] = models
-    if fixed:
-        document["inference_overhead_ms"] = {"value": per_inference, "source": key,
-                                             "note": f"fitted: the constant part of every training network's time "
-                                                     f"(it could not be told apart from the {', '.join(fixed)} "
-                                                     f"layers every network has once)"}
-    energies = [s.energy_mj for s in samples]
-    if all(e is not None for e in energies):
-        document["power"] = _fit_power(document["power"], x, w, offsets, classes, np.array(energies, dtype=float), key)
-    document["quality"] = (f"Fitted to {len(samples)} measured networks ({source or 'a user table'}): "
-                           f"{folds}-fold cross-validated MAPE {100 * cv['mape']:.1f} %, "
-                           f"{100 * cv['within_10pct']:.0f} % of networks within +-10 %, Spearman {format_rho(cv['spearman'])}. "
-                           f"Operator classes fitted: {', '.join(classes)}; others keep {base.name}'s models.")
-    document["provenance"] = {"fitted_on": source or "user table", "n_networks": len(samples), "precision": chosen,
-                              "base_profile": f"{base.name} {base.version}", "ridge": best, "folds": folds,
-                              "cross_validation": cv, "training": training, "fitted_classes": classes,
-                              "date": _dt.date.today().isoformat()}
-    if fixed:
-        document["provenance"]["fixed_size_classes"] = fixed
-        document["quality"] += (f" Classes at one size in every training network ({', '.join(fixed)}) keep "
-                                f"{base.name}'s model; the constant they shared with every network is a per-inference "
-                                f"overhead of {per_inference:.3f} ms.")
+        models[op_class] = LayerModel(form="step_linear", stated=MappingProxyType(params), source=key)
+    return MappingProxyType(models), per_inference
 
+
+def _fit_quality(chosen: _Variant, n: int, source: str, folds: int, base_name: str, per_inference: float) -> str:
+    cv = chosen.cv
+    quality = (f"Fitted to {n} measured networks ({source or 'a user table'}): "
+               f"{folds}-fold cross-validated MAPE {100 * cv.mape:.1f} %, "
+               f"{100 * cv.within_10pct:.0f} % of networks within +-10 %, Spearman {format_rho(cv.spearman)}. "
+               f"Operator classes fitted: {', '.join(chosen.classes)}; others keep {base_name}'s models.")
+    if chosen.fixed:
+        quality += (f" Classes at one size in every training network ({', '.join(chosen.fixed)}) keep "
+                    f"{base_name}'s model; the constant they shared with every network is a per-inference "
+                    f"overhead of {per_inference:.3f} ms.")
+    return quality
+
+
+def _fit_provenance(chosen: _Variant, variants: list, source: str, n: int, base: Profile, folds: int,
+                    training: Metrics, merge_siblings, memory_split) -> Provenance:
     def best_cv(**where) -> float:
-        return min(v["cv"]["mape"] for v in variants if all(v[k] == value for k, value in where.items()))
+        return min(v.cv.mape for v in variants if all(getattr(v, k) == value for k, value in where.items()))
 
+    sibling_merge = memory_terms = None
     if merge_siblings is None:
-        document["provenance"]["sibling_merge"] = {
-            "chosen": merged, "cv_mape_without": best_cv(merge=False), "cv_mape_with": best_cv(merge=True)}
+        sibling_merge = CrossValidatedChoice(chosen=chosen.merge, cv_mape=MappingProxyType(
+            {"without": best_cv(merge=False), "with": best_cv(merge=True)}))
     if memory_split is None:
-        document["provenance"]["memory_terms"] = {
-            "chosen": "split" if split else "one", "cv_mape_one": best_cv(split=False), "cv_mape_split": best_cv(split=True)}
-    profile = parse_profile(document, where=fit_name)
-    return FitResult(document=document, profile=profile, cross_validation=cv, training=training, ridge=best,
-                     fitted_classes=tuple(classes))
+        memory_terms = CrossValidatedChoice(chosen="split" if chosen.split else "one", cv_mape=MappingProxyType(
+            {"one": best_cv(split=False), "split": best_cv(split=True)}))
+    return Provenance(fitted_on=source or "user table", n_networks=n, precision=chosen.precision,
+                      base_profile=f"{base.name} {base.version}", ridge=chosen.ridge, folds=folds,
+                      cross_validation=chosen.cv, training=training, fitted_classes=tuple(chosen.classes),
+                      date=_dt.date.today().isoformat(), fixed_size_classes=tuple(chosen.fixed) or None,
+                      sibling_merge=sibling_merge, memory_terms=memory_terms)
 
 
 _MERGE_SOURCE = ("Horizontal fusion: TensorRT merges two Conv (or two Gemm) layers that share their input and have "
@@ -436,14 +465,12 @@ _MERGE_SOURCE = ("Horizontal fusion: TensorRT merges two Conv (or two Gemm) laye
 
 def with_sibling_merge(base: Profile) -> Profile:
     """``base`` with convolutions (and Gemms) that share their input merged into one kernel (horizontal fusion)."""
-    document = copy.deepcopy(dict(base.document))
-    document["sources"] = {**document["sources"], "merge-siblings": _MERGE_SOURCE}
-    document["mapping"] = {**document["mapping"], "merge_siblings": {"op_types": ["Conv", "Gemm"], "source": "merge-siblings"}}
-    return parse_profile(document, where=f"{base.name} (sibling convolutions merged)")
+    return replace(base, sources=MappingProxyType({**base.sources, "merge-siblings": _MERGE_SOURCE}),
+                   mapping=replace(base.mapping, merge_siblings=("Conv", "Gemm"), merge_source="merge-siblings"))
 
 
 def _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed, merge_siblings, memory_split,
-                  graphs) -> list[dict]:
+                  graphs) -> list[_Variant]:
     """Design matrix, ridge and cross-validated error of each mapping / memory-term variant asked for."""
     variants = []
     for merge in ((False, True) if merge_siblings is None else (bool(merge_siblings),)):
@@ -462,26 +489,27 @@ def _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed,
         offset = offsets.sum(axis=1)
         for split in ((False, True) if memory_split is None else (bool(memory_split),)):
             x = full if split else _one_memory_term(full)
-            best = min(_RIDGE_GRID, key=lambda ridge: _cross_validate(x, y, ridge, folds, seed, offset)[1]["mape"])
+            best = min(_RIDGE_GRID, key=lambda ridge: _cross_validate(x, y, ridge, folds, seed, offset)[1].mape)
             _, cv = _cross_validate(x, y, best, folds, seed, offset)
-            variants.append({"cv": cv, "merge": merge, "split": split, "base": variant_base, "x": x, "fixed": fixed,
-                             "classes": classes, "precision": chosen, "ridge": best, "offsets": offsets})
+            variants.append(_Variant(merge=merge, split=split, base=variant_base, x=x, classes=classes, fixed=fixed,
+                                     offsets=offsets, precision=chosen, ridge=best, cv=cv))
     return variants
 
 
-def _fit_power(power: dict, x: np.ndarray, w: np.ndarray, offsets: np.ndarray, classes: list, energy: np.ndarray,
-               key: str) -> dict:
+def _fit_power(fitted: Profile, chosen: _Variant, w: np.ndarray, energy: np.ndarray, key: str):
+    """Idle and per-class active power fitted to measured energy; the power model and its citations."""
     from scipy.optimize import nnls
 
-    times = offsets + np.column_stack([x[:, _K * i: _K * i + _K] @ w[_K * i: _K * i + _K]
-                                       for i in range(len(classes))])
+    x, classes = chosen.x, chosen.classes
+    times = chosen.offsets + np.column_stack([x[:, _K * i: _K * i + _K] @ w[_K * i: _K * i + _K]
+                                              for i in range(len(classes))])
     design = np.column_stack([times.sum(axis=1), times])  # mW x ms / 1000 = mJ
     solution, _ = nnls(design / energy[:, None], np.full(len(energy), 1000.0))
-    fitted = {"idle_mw": {"value": float(solution[0]), "source": key}, "calibrated": True,
-              "active_mw": {"default": dict(power["active_mw"]["default"])}}
-    for op_class, active in zip(classes, solution[1:]):
-        fitted["active_mw"][op_class] = {"value": float(active), "source": key}
-    return fitted
+    default = ("power", "active_mw", "default")
+    active = {"default": fitted.power.active_mw["default"], **dict(zip(classes, map(float, solution[1:])))}
+    cited = {("power", "idle_mw"): Citation(source=key), default: fitted.citations[default],
+             **{("power", "active_mw", c): Citation(source=key) for c in classes}}
+    return PowerModel(idle_mw=float(solution[0]), active_mw=MappingProxyType(active), calibrated=True), cited
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -501,26 +529,25 @@ class ValidationReport:
 
     platform: str
     rows: tuple[ValidationRow, ...]
-    summary: dict
+    summary: Metrics
 
     def to_dict(self) -> dict:
         return {"platform": self.platform,
                 "rows": [{"model": r.model, "measured_ms": r.measured_ms, "predicted_ms": r.predicted_ms,
                           "error": r.error} for r in self.rows],
-                "summary": self.summary}
+                "summary": self.summary.to_dict()}
 
 
 def validate_table(samples, profile: Profile, *, precision: str | None = None, input_shapes=None) -> ValidationReport:
     """Compare a profile's predictions with measured latencies (no device needed).
 
-    The summary has ``mape``, ``within_10pct`` (fraction), ``spearman`` and ``n``.
+    The summary has the MAPE, the fraction within +-10 %, Spearman's rho and the count.
     """
-    from .. import estimate
-
     rows = []
     for sample in samples:
         try:
-            est = estimate(sample.model, profile, precision=precision, input_shapes=sample.shapes(input_shapes))
+            graph = load_model(sample.model, input_shapes=sample.shapes(input_shapes))
+            est = estimate_graph(graph, profile, precision=precision)
         except ModelError as exc:
             raise ModelError(f"table line {sample.line}: {exc}") from None
         rows.append(ValidationRow(model=sample.model, measured_ms=sample.latency_ms, predicted_ms=est.total_latency_ms))

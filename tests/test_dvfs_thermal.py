@@ -32,7 +32,7 @@ def conv(c_in=16, c_out=32, hw=28, k=3):
 
 
 def variant(name: str, edit) -> edgeperf.Profile:
-    document = copy.deepcopy(dict(load_profile(name).document))
+    document = copy.deepcopy(load_profile(name).to_document())
     edit(document)
     return parse_profile(json.loads(json.dumps(document)), where=f"{name}-variant")
 

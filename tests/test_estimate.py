@@ -24,7 +24,7 @@ def conv(c_in=16, c_out=32, hw=28, k=3):
 
 def unfused(name: str):
     """A shipped profile with its fusion rules removed."""
-    document = copy.deepcopy(dict(load_profile(name).document))
+    document = copy.deepcopy(load_profile(name).to_document())
     document["mapping"]["rules"] = []
     return parse_profile(json.loads(json.dumps(document)), where=f"{name}-unfused")
 

@@ -108,14 +108,14 @@ def synthetic_sweep(tmp_path, par):
 
 def test_fit_discovers_the_step_width_from_the_data(tmp_path):
     result = fit_sweep(synthetic_sweep(tmp_path, 16), name="synthetic")
-    provenance = result.document["provenance"]
+    provenance = result.profile.to_document()["provenance"]
     assert provenance["step_widths"] == {"conv": {"c_out": {"par": 16}}}
     assert provenance["per_call_overhead_ms"] == pytest.approx(0.001)
-    assert result.cross_validation["mape"] < 0.01
-    conv = result.document["layer_models"]["conv"]["params"]
+    assert result.cross_validation.mape < 0.01
+    conv = result.profile.to_document()["layer_models"]["conv"]["params"]
     assert conv["compute_scale"] == pytest.approx(2.0, rel=0.02) and conv["steps"] == {"c_out": {"par": 16}}
     plain = fit_sweep(synthetic_sweep(tmp_path, 1), name="plain")
-    assert plain.document["provenance"]["step_widths"] == {}
+    assert plain.profile.to_document()["provenance"]["step_widths"] == {}
 
 
 def test_bad_sweeps(tmp_path):
