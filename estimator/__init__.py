@@ -9,7 +9,7 @@ Data flow::
 Most callers want :func:`edgeperf.estimate`, which runs all three.
 """
 
-from ._cost_models import COST_MODELS, STEP_DIMS, CostParts, Features, step_efficiency
+from ._cost_models import COMBINE_RULES, COST_MODELS, STEP_DIMS, CostModel, CostParts, Features, ParamSpec, step_efficiency
 from ._cost_models import validate_params as validate_cost_params
 from ._estimate import (
     Estimate,
@@ -18,12 +18,22 @@ from ._estimate import (
     choose_precision,
     estimate_graph,
     estimate_mapped,
-    inference_overhead,
-    latency_parts,
     resolve_operating_point,
 )
-from ._dvfs import DvfsPoint, DvfsReport, ReferenceCosts, evaluate_layers, evaluate_points, explore_dvfs, frequency_grid, reference_costs
-from ._estimate import power_scale
+from ._engine import (
+    LayerCosts,
+    ReferenceCosts,
+    clock_scales,
+    evaluate_layers,
+    evaluate_parts,
+    evaluate_points,
+    inference_overhead,
+    latency_parts,
+    network_totals,
+    power_scale,
+    reference_costs,
+)
+from ._dvfs import DvfsPoint, DvfsReport, explore_dvfs, frequency_grid
 from ._thermal import MAX_INFERENCES, SimulationResult, ThrottleEvent, fit_thermal, simulate_sustained
 from ._ir import OP_CLASSES, Graph, Layer
 from ._load import load_model
@@ -32,7 +42,8 @@ from ._onnx_import import MAX_NODES, MAX_TENSOR_ELEMENTS, graph_from_model, load
 from ._opcount import known_ops
 
 __all__ = [
-    "COST_MODELS", "STEP_DIMS", "CostParts", "Features", "step_efficiency", "validate_cost_params",
+    "COMBINE_RULES", "COST_MODELS", "CostModel", "ParamSpec", "STEP_DIMS", "CostParts", "Features", "step_efficiency",
+    "validate_cost_params", "LayerCosts", "clock_scales", "evaluate_parts", "network_totals",
     "Estimate", "LayerEstimate", "OperatingPoint", "choose_precision", "estimate_graph", "estimate_mapped", "inference_overhead",
     "latency_parts",
     "resolve_operating_point", "OP_CLASSES", "Graph", "Layer", "load_model", "NO_FUSION", "ExecLayer",

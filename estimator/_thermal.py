@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import InputError, LimitError, ProfileError
-from ._dvfs import evaluate_points, reference_costs
+from ._engine import evaluate_points, reference_costs
 from ._estimate import resolve_operating_point
 from ._mapping import MappedGraph
 

@@ -183,7 +183,7 @@ def network_features(samples, base: Profile, precision: str | None = None, input
         graph = _graph(sample, input_shapes, graphs)
         mapped = map_graph(graph, base.mapping)
         chosen, _ = choose_precision(base, precision, graph.native_precision)
-        parts = [latency_parts(mapped, unit, chosen, point)[0] for unit in units]
+        parts = [latency_parts(mapped, unit, chosen, point.freq_mhz)[0] for unit in units]
         classes = {}
         for op_class in np.unique(mapped.op_class) if len(mapped.layers) else ():
             index = mapped.op_class == op_class
@@ -284,7 +284,7 @@ def _base_work_ms(samples, base: Profile, precision: str, input_shapes, graphs: 
     out = np.zeros((len(samples), len(classes)))
     for row, sample in enumerate(samples):
         mapped = map_graph(_graph(sample, input_shapes, graphs), base.mapping)
-        parts, _ = latency_parts(mapped, base, precision, point)
+        parts, _ = latency_parts(mapped, base, precision, point.freq_mhz)
         for col, op_class in enumerate(classes):
             index = mapped.op_class == op_class
             out[row, col] = float((parts.latency_ms[index] - parts.overhead_ms[index]).sum())
