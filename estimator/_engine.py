@@ -107,7 +107,7 @@ def _class_parts(mapped: MappedGraph, profile, precision: str, freq_mhz):
     flops_per_ms = peak * 1e6 * compute_scale
     bytes_per_ms = np.full(n, profile.memory_bandwidth_gbps * 1e6 * memory_scale)
     compute, memory, overhead, latency = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
-    rules = np.empty(n, dtype=object)
+    rules: dict[str, list] = {}           # combine rule -> index arrays of the layers it applies to
     for op_class in np.unique(mapped.op_class) if n else ():
         index = np.flatnonzero(mapped.op_class == op_class)
         model = profile.layer_model(op_class)
@@ -120,7 +120,7 @@ def _class_parts(mapped: MappedGraph, profile, precision: str, freq_mhz):
         part = entry(features, dict(model.params))
         compute[index], memory[index] = part.compute_ms, part.memory_ms
         overhead[index], latency[index] = part.overhead_ms, part.latency_ms
-        rules[index] = entry.combine
+        rules.setdefault(entry.combine, []).append(index)
     return CostParts(compute, memory, overhead, latency), bytes_, rules
 
 
@@ -160,12 +160,15 @@ class ReferenceCosts:
 def reference_costs(mapped: MappedGraph, profile, precision: str) -> ReferenceCosts:
     """Latency parts, combine rules and dynamic power of every executed layer at reference clocks."""
     parts, bytes_, rules = _class_parts(mapped, profile, precision, _reference_point(profile))
-    names = sorted(set(rules.tolist()))
+    masks = []
+    for name in sorted(rules):
+        mask = np.zeros(parts.latency_ms.size, dtype=bool)
+        mask[np.concatenate(rules[name])] = True
+        masks.append((name, mask))
     active = np.array([profile.power.active_for(layer.op_class) for layer in mapped.layers], dtype=float)
     fixed_ms, fixed_mj = inference_overhead(profile)
     return ReferenceCosts(compute_ms=parts.compute_ms, memory_ms=parts.memory_ms, overhead_ms=parts.overhead_ms,
-                          rules=tuple((name, rules == name) for name in names), active_mw=active, bytes_=bytes_,
-                          fixed_ms=fixed_ms, fixed_mj=fixed_mj)
+                          rules=tuple(masks), active_mw=active, bytes_=bytes_, fixed_ms=fixed_ms, fixed_mj=fixed_mj)
 
 
 def network_totals(costs: ReferenceCosts, latency_ms, energy_mj, *, runs=True):

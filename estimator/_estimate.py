@@ -204,19 +204,23 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
     at_point = evaluate_parts(costs, profile, point.freq_mhz)
     parts, power, energy = at_point.parts, at_point.power_mw, at_point.energy_mj
     total_latency, total_energy = network_totals(costs, float(parts.latency_ms.sum()), float(energy.sum()))
+    # plain floats for the per-layer records (indexing numpy arrays element by element is slow)
+    compute_l, memory_l, overhead_l = parts.compute_ms.tolist(), parts.memory_ms.tolist(), parts.overhead_ms.tolist()
+    latency_l, power_l, energy_l, bytes_l = (parts.latency_ms.tolist(), power.tolist(), energy.tolist(),
+                                             costs.bytes_.tolist())
     layers = []
     for i, layer in enumerate(mapped.layers):
-        compute, memory, overhead = float(parts.compute_ms[i]), float(parts.memory_ms[i]), float(parts.overhead_ms[i])
+        compute, memory, overhead = compute_l[i], memory_l[i], overhead_l[i]
         bound = "overhead" if overhead > max(compute, memory) else ("compute" if compute >= memory else "memory")
         layer_precision = "int8" if layer.precision == "int8" else precision
         layers.append(LayerEstimate(
             name=layer.name, op_type=layer.op_type, op_class=layer.op_class, nodes=layer.nodes,
             output_shape=layer.output_shape, macs=layer.macs, flops=layer.flops, params=layer.params,
-            bytes_=int(round(costs.bytes_[i])), precision=layer_precision,
+            bytes_=int(round(bytes_l[i])), precision=layer_precision,
             cost_model=profile.layer_model(layer.op_class).form,
             bound=bound, compute_ms=compute, memory_ms=memory, overhead_ms=overhead,
-            latency_ms=float(parts.latency_ms[i]), power_mw=float(power[i]), energy_mj=float(energy[i]),
-            share=float(parts.latency_ms[i] / total_latency) if total_latency > 0 else 0.0, flags=layer.flags,
+            latency_ms=latency_l[i], power_mw=power_l[i], energy_mj=energy_l[i],
+            share=latency_l[i] / total_latency if total_latency > 0 else 0.0, flags=layer.flags,
         ))
     all_notes = list(notes) + list(point.notes)
     fitted = profile.provenance.fitted_classes
