@@ -27,7 +27,7 @@ from .estimator import (
     parse_input_shape,
     resolve_operating_point,
 )
-from .estimator import DvfsReport, SimulationResult, explore_dvfs, simulate_sustained
+from .operating import DvfsReport, SimulationResult, explore_dvfs, simulate_sustained
 from .profiles import Profile, list_profiles, load_profile
 
 __all__ = [

@@ -126,7 +126,7 @@ def register(app: typer.Typer, *, console, csv_text, parse_shapes, formats) -> N
         trace: Path = typer.Argument(..., help="CSV with columns time_s, temp_c, power_mw (equal time steps)."),
     ) -> None:
         """Fit the RC thermal model (idle base, resistance, time constant) to a recorded temperature trace."""
-        from .estimator import fit_thermal
+        from .operating import fit_thermal
         from .measure import read_trace_csv
 
         columns = read_trace_csv(trace, ("time_s", "temp_c", "power_mw"))

@@ -15,7 +15,7 @@ import statistics
 import time
 
 import edgeperf
-from edgeperf.estimator import explore_dvfs
+from edgeperf.operating import explore_dvfs
 from edgeperf.profiles import parse_profile
 
 

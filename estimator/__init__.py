@@ -33,8 +33,6 @@ from ._engine import (
     power_scale,
     reference_costs,
 )
-from ._dvfs import DvfsPoint, DvfsReport, explore_dvfs, frequency_grid
-from ._thermal import MAX_INFERENCES, SimulationResult, ThrottleEvent, fit_thermal, simulate_sustained
 from ._ir import OP_CLASSES, Graph, Layer
 from ._load import load_model
 from ._mapping import NO_FUSION, ExecLayer, FusionRule, MappedGraph, Mapping, map_graph
@@ -48,7 +46,6 @@ __all__ = [
     "latency_parts",
     "resolve_operating_point", "OP_CLASSES", "Graph", "Layer", "load_model", "NO_FUSION", "ExecLayer",
     "FusionRule", "MappedGraph", "Mapping", "map_graph", "MAX_NODES", "MAX_TENSOR_ELEMENTS",
-    "graph_from_model", "load_onnx", "parse_input_shape", "known_ops", "DvfsPoint", "DvfsReport", "ReferenceCosts",
-    "evaluate_layers", "evaluate_points", "explore_dvfs", "frequency_grid", "reference_costs", "power_scale", "MAX_INFERENCES",
-    "SimulationResult", "ThrottleEvent", "fit_thermal", "simulate_sustained",
+    "graph_from_model", "load_onnx", "parse_input_shape", "known_ops", "ReferenceCosts",
+    "evaluate_layers", "evaluate_points", "reference_costs", "power_scale",
 ]

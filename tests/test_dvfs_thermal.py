@@ -13,15 +13,8 @@ from hypothesis import strategies as st
 
 import edgeperf
 from edgeperf import load_model, load_profile, map_graph
-from edgeperf.estimator import (
-    evaluate_points,
-    explore_dvfs,
-    fit_thermal,
-    frequency_grid,
-    graph_from_model,
-    reference_costs,
-    simulate_sustained,
-)
+from edgeperf.estimator import evaluate_points, graph_from_model, reference_costs
+from edgeperf.operating import explore_dvfs, fit_thermal, frequency_grid, simulate_sustained
 from edgeperf.profiles import parse_profile
 from tests._models import single
 

@@ -12,7 +12,8 @@ import pytest
 import edgeperf
 from edgeperf import load_model, load_profile, map_graph
 from edgeperf.dse import DesignSpace, parse_spec
-from edgeperf.estimator import COST_MODELS, CostModel, ParamSpec, explore_dvfs, frequency_grid, simulate_sustained
+from edgeperf.estimator import COST_MODELS, CostModel, ParamSpec
+from edgeperf.operating import explore_dvfs, frequency_grid, simulate_sustained
 from edgeperf.profiles import list_profiles, parse_profile
 
 NETWORKS = ("zoo:mobilenet_v2", "zoo:squeezenet1_1")

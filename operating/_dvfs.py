@@ -1,6 +1,6 @@
 """Latency, power and energy over many operating points at once (DVFS exploration).
 
-The engine (``_engine``) computes each layer's latency parts once at reference
+The estimator's engine computes each layer's latency parts once at reference
 clocks and scales them to every point of the grid at once: the compute part
 with ``f_ref / f_compute``, the memory part with ``f_ref / f_memory``, the
 overhead not at all, combined as each cost model's registry entry says. Power at
@@ -30,9 +30,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .._errors import InputError, LimitError
-from ._engine import evaluate_points, reference_costs
-from ._estimate import resolve_operating_point
-from ._mapping import MappedGraph
+from ..estimator import MappedGraph, evaluate_points, reference_costs, resolve_operating_point
 
 __all__ = ["frequency_grid", "DvfsPoint", "DvfsReport", "explore_dvfs", "MAX_GRID_POINTS"]
 
