@@ -28,6 +28,13 @@ class LayerComparison:
     measured_ms: float
     predicted_ms: float | None
 
+    @property
+    def error(self) -> float | None:
+        """(predicted - measured) / measured; None for a runtime-only kernel (no layer of the model predicted)."""
+        if self.predicted_ms is None or self.measured_ms <= 0:
+            return None
+        return (self.predicted_ms - self.measured_ms) / self.measured_ms
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceValidation:

@@ -1,63 +1,57 @@
-"""CLI command ``search``: constrained design-space search over a YAML/TOML spec.
+"""``edgeperf search``: constrained design-space search over a YAML/TOML spec; the Pareto front and best designs."""
 
-Registered on the main typer app by ``cli.py``.
-"""
+from __future__ import annotations
 
 import json
-import sys
 from typing import Optional
 
 import typer
 
-from ._atomic import write_text_atomic
-from ._errors import InputError
+from .._api import search as run_search
+from .._atomic import write_text_atomic
+from .._errors import InputError
+from ._common import OutputFormat, console, emit
 
 __all__ = ["register"]
 
 
-def register(app: typer.Typer, *, console, formats) -> None:
-    """Add ``search`` to ``app``."""
-
-    @app.command()
-    def search(
-        spec: str = typer.Argument(..., help="Search spec, .yaml or .toml (see examples/traffic_light.yaml)."),
-        trials: Optional[int] = typer.Option(None, "--trials", "-n",
-                                             help="Sample N designs with optuna (default: evaluate all)."),
-        workers: int = typer.Option(1, "--workers", "-w", help="Processes sharing the optuna study."),
-        storage: Optional[str] = typer.Option(None, "--storage",
-                                              help="journal:PATH (default journal:NAME.journal) or an optuna RDB URL."),
-        study_name: Optional[str] = typer.Option(None, "--study-name", help="Study name (default: the spec's name)."),
-        sampler: str = typer.Option("auto", "--sampler", help="auto, tpe, nsga2 or random."),
-        seed: int = typer.Option(0, "--seed", help="Sampler seed."),
-        output_format: formats = typer.Option(formats.table, "--format", "-f",
-                                              help="table, json (Pareto front) or csv (every design)."),
-        output: Optional[str] = typer.Option(None, "--output", "-o", help="Write json/csv to this file."),
-        designs_csv: Optional[str] = typer.Option(None, "--csv", help="Also write every design to this CSV file."),
-        plot: Optional[str] = typer.Option(None, "--plot", help="Write the front of the first two objectives (PNG)."),
-    ) -> None:
-        """Find the Pareto front of designs meeting the spec's constraints."""
-        from . import search as run_search
-
-        result = run_search(spec, trials=trials, workers=workers, storage=storage, study_name=study_name,
-                            sampler=sampler, seed=seed)
-        if designs_csv:
-            write_text_atomic(designs_csv, result.designs_csv())
-        if plot:
-            _plot(result, plot)
-        fmt = formats(output_format).value
-        if fmt == "table":
-            if output:
-                raise InputError("--output needs --format json or csv")
-            _print(result, console())
-            for path, what in ((designs_csv, "every design"), (plot, "the front")):
-                if path:
-                    console().print(f"wrote {what} to {path}")
-            return
-        text = json.dumps(result.to_dict(), indent=2) + "\n" if fmt == "json" else result.designs_csv()
+def search(
+    spec: str = typer.Argument(..., help="Search spec, .yaml or .toml (see examples/traffic_light.yaml)."),
+    trials: Optional[int] = typer.Option(None, "--trials", "-n",
+                                         help="Sample N designs with optuna (default: evaluate all)."),
+    workers: int = typer.Option(1, "--workers", "-w", help="Processes sharing the optuna study."),
+    storage: Optional[str] = typer.Option(None, "--storage",
+                                          help="journal:PATH (default journal:NAME.journal) or an optuna RDB URL."),
+    study_name: Optional[str] = typer.Option(None, "--study-name", help="Study name (default: the spec's name)."),
+    sampler: str = typer.Option("auto", "--sampler", help="auto, tpe, nsga2 or random."),
+    seed: int = typer.Option(0, "--seed", help="Sampler seed."),
+    output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f",
+                                               help="table, json (Pareto front) or csv (every design)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write json/csv to this file."),
+    designs_csv: Optional[str] = typer.Option(None, "--csv", help="Also write every design to this CSV file."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Write the front of the first two objectives (PNG)."),
+) -> None:
+    """Find the Pareto front of designs meeting the spec's constraints."""
+    result = run_search(spec, trials=trials, workers=workers, storage=storage, study_name=study_name,
+                        sampler=sampler, seed=seed)
+    if designs_csv:
+        write_text_atomic(designs_csv, result.designs_csv())
+    if plot:
+        _plot(result, plot)
+    if output_format is OutputFormat.table:
         if output:
-            write_text_atomic(output, text)
-        else:
-            sys.stdout.write(text)
+            raise InputError("--output needs --format json or csv")
+        _print(result, console())
+        for path, what in ((designs_csv, "every design"), (plot, "the front")):
+            if path:
+                console().print(f"wrote {what} to {path}")
+        return
+    emit(json.dumps(result.to_dict(), indent=2) + "\n" if output_format is OutputFormat.json else result.designs_csv(),
+         output)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(search)
 
 
 def _plot(result, path: str) -> None:
