@@ -106,11 +106,11 @@ def fit_thermal_command(
     from ..operating import fit_thermal
 
     columns = read_trace_csv(trace, ("time_s", "temp_c", "power_mw"))
-    base, resistance, tau = fit_thermal(columns["time_s"], columns["temp_c"], columns["power_mw"])
+    fit = fit_thermal(columns["time_s"], columns["temp_c"], columns["power_mw"])
     console().print(f"{trace}: {len(columns['time_s'])} samples")
-    console().print(f"base temperature (zero power): {base:.2f} C")
-    console().print(f"thermal resistance: {resistance:.3f} C/W")
-    console().print(f"time constant: {tau:.1f} s (heat capacity {tau / resistance:.1f} J/K)")
+    console().print(f"base temperature (zero power): {fit.base_c:.2f} C")
+    console().print(f"thermal resistance: {fit.resistance_c_per_w:.3f} C/W")
+    console().print(f"time constant: {fit.time_constant_s:.1f} s (heat capacity {fit.heat_capacity_j_per_c:.1f} J/K)")
 
 
 def validate(

@@ -69,15 +69,15 @@ def _plot(result, path: str) -> None:
 
 def _point(design) -> str:
     op = design.operating_point
-    clocks = ",".join(f"{k}={v:g}" for k, v in op["freq_mhz"].items())
-    return f"{op['power_mode']} {clocks}" if op["power_mode"] else clocks
+    clocks = ",".join(f"{k}={v:g}" for k, v in op.freq_mhz.items())
+    return f"{op.power_mode} {clocks}" if op.power_mode else clocks
 
 
 def _split(design) -> str:
     p = design.partition
     if p is None:
         return "-"
-    return f"after {p['cut_after']} via {p['link']} {p['bits']}b ({p['transfer_bytes']:.0f} B, {p['transfer_ms']:.1f} ms)"
+    return f"after {p.cut_after} via {p.link} {p.bits}b ({p.transfer_bytes:.0f} B, {p.transfer_ms:.1f} ms)"
 
 
 def _fmt(value, digits=3) -> str:
@@ -103,9 +103,10 @@ def _print(result, console) -> None:
     if len(result.pareto) > 40:
         table.add_row(f"... {len(result.pareto) - 40} more (--format json)", "", "", "", "", "", "", "", "")
     console.print(table)
-    for key, design in result.best.items():
+    for best in result.best:
+        design = best.design
         if design is not None:
-            console.print(f"best {key.split()[1]} ({key.split()[0]}): {design.model} on {design.platform} "
+            console.print(f"best {best.metric} ({best.direction}): {design.model} on {design.platform} "
                           f"{design.precision}, {_point(design)}, split {_split(design)}: {design.latency_ms:.3f} ms, "
                           f"{design.energy_mj:.3f} mJ, accuracy {_fmt(design.accuracy)}, cost {_fmt(design.cost_eur, 0)}")
     for note in result.notes:

@@ -23,13 +23,13 @@ from .._errors import InputError
 from ._links import Link, lora_time_on_air_s, make_link, shipped_links
 from ._partition import CutPoints, cut_points, measured_compression, quantize_activation
 from ._pareto import pareto_mask
-from ._result import Design, SearchResult, build_result
+from ._result import Best, Design, Partition, SearchResult, build_result
 from ._space import DesignSpace
 from ._spec import METRICS, Constraint, ModelChoice, PartitionSpec, PlatformChoice, SearchSpec, load_spec, parse_spec
 from ._study import SAMPLERS
 
 __all__ = ["search", "load_spec", "parse_spec", "SearchSpec", "ModelChoice", "PlatformChoice", "PartitionSpec",
-           "Constraint", "METRICS", "DesignSpace", "Design", "SearchResult", "Link", "make_link", "shipped_links",
+           "Constraint", "METRICS", "DesignSpace", "Design", "Partition", "Best", "SearchResult", "Link", "make_link", "shipped_links",
            "lora_time_on_air_s", "CutPoints", "cut_points", "quantize_activation", "measured_compression",
            "pareto_mask", "SAMPLERS", "EXHAUSTIVE_LIMIT"]
 

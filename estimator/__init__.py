@@ -38,9 +38,10 @@ from ._load import load_model
 from ._mapping import NO_FUSION, ExecLayer, FusionRule, MappedGraph, Mapping, map_graph
 from ._onnx_import import MAX_NODES, MAX_TENSOR_ELEMENTS, graph_from_model, load_onnx, parse_input_shape
 from ._opcount import known_ops
+from ._protocols import PlatformProfile
 
 __all__ = [
-    "COMBINE_RULES", "COST_MODELS", "CostModel", "ParamSpec", "STEP_DIMS", "CostParts", "Features", "step_efficiency",
+    "PlatformProfile", "COMBINE_RULES", "COST_MODELS", "CostModel", "ParamSpec", "STEP_DIMS", "CostParts", "Features", "step_efficiency",
     "validate_cost_params", "LayerCosts", "clock_scales", "evaluate_parts", "network_totals",
     "Estimate", "LayerEstimate", "OperatingPoint", "choose_precision", "estimate_graph", "estimate_mapped", "inference_overhead",
     "latency_parts",

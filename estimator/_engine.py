@@ -16,8 +16,8 @@ other domain's dynamic power (``power.domain_mw``) scaled the same way; energy i
 latency. Totals (:func:`network_totals`) are the sum over layers plus the profile's per-inference
 overhead (runtime call, copies, sync), paid once at idle power by a device that runs any layer.
 
-The profile is duck-typed (see ``edgeperf.profiles.Profile``); the estimator does not import the
-profiles package.
+The profile is what :class:`PlatformProfile` describes (``edgeperf.profiles.Profile`` is one); the
+estimator does not import the profiles package.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import numpy as np
 
 from .._units import BITS_PER_ELEMENT, mw_ms_to_mj
 from ._cost_models import COMBINE_RULES, COST_MODELS, CostParts, Features
+from ._protocols import PlatformProfile
 from ._mapping import MappedGraph
 
 __all__ = ["power_scale", "clock_scales", "inference_overhead", "latency_parts", "ReferenceCosts", "reference_costs",
@@ -40,7 +41,7 @@ def power_scale(domain, freq_mhz) -> np.ndarray:
 
     >>> from edgeperf.profiles import ClockDomain
     >>> d = ClockDomain(name="gpu", reference_mhz=1000.0, available_mhz=(500.0, 1000.0), voltage_v=(0.8, 1.0))
-    >>> float(power_scale(d, 500.0))    # 0.5 * (0.8 / 1.0) ** 2
+    >>> round(float(power_scale(d, 500.0)), 12)    # 0.5 * (0.8 / 1.0) ** 2
     0.32
     """
     freq = np.asarray(freq_mhz, dtype=float)
@@ -51,7 +52,7 @@ def power_scale(domain, freq_mhz) -> np.ndarray:
     return scale
 
 
-def clock_scales(profile, clock):
+def clock_scales(profile: PlatformProfile, clock):
     """Scales of an operating point given ``clock(domain) -> MHz`` (floats, or arrays of points).
 
     Returns
@@ -71,17 +72,18 @@ def clock_scales(profile, clock):
             power_scale(compute, f_c), extra_mw)
 
 
-def inference_overhead(profile) -> tuple[float, float]:
+def inference_overhead(profile: PlatformProfile) -> tuple[float, float]:
     """The profile's per-inference overhead outside every layer: ms, and mJ at idle power."""
     ms = float(profile.inference_overhead_ms)
     return ms, float(mw_ms_to_mj(profile.power.idle_mw, ms))
 
 
-def _reference_point(profile) -> MappingProxyType:
+def _reference_point(profile: PlatformProfile) -> MappingProxyType:
     return MappingProxyType({name: domain.reference_mhz for name, domain in profile.clocks.items()})
 
 
-def latency_parts(mapped: MappedGraph, profile, precision: str, freq_mhz) -> tuple[CostParts, np.ndarray]:
+def latency_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str,
+                  freq_mhz) -> tuple[CostParts, np.ndarray]:
     """Latency parts of every executed layer at the clocks ``freq_mhz`` (domain -> MHz), vectorised per class.
 
     Returns
@@ -95,7 +97,7 @@ def latency_parts(mapped: MappedGraph, profile, precision: str, freq_mhz) -> tup
     return parts, bytes_
 
 
-def _class_parts(mapped: MappedGraph, profile, precision: str, freq_mhz):
+def _class_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str, freq_mhz):
     """:func:`latency_parts`, and each layer's combine rule (the name its cost model's entry gives)."""
     n = len(mapped.layers)
     compute_scale, memory_scale, _, _ = (float(v) for v in clock_scales(profile, freq_mhz.__getitem__))
@@ -157,7 +159,7 @@ class ReferenceCosts:
         return combined
 
 
-def reference_costs(mapped: MappedGraph, profile, precision: str) -> ReferenceCosts:
+def reference_costs(mapped: MappedGraph, profile: PlatformProfile, precision: str) -> ReferenceCosts:
     """Latency parts, combine rules and dynamic power of every executed layer at reference clocks."""
     parts, bytes_, rules = _class_parts(mapped, profile, precision, _reference_point(profile))
     masks = []
@@ -196,7 +198,7 @@ class LayerCosts:
     energy_mj: np.ndarray
 
 
-def evaluate_parts(costs: ReferenceCosts, profile, freq_mhz) -> LayerCosts:
+def evaluate_parts(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz) -> LayerCosts:
     """Per-layer parts, power and energy at one operating point (``freq_mhz``: domain -> MHz).
 
     Domains left out of ``freq_mhz`` run at their reference clock.
@@ -212,7 +214,7 @@ def evaluate_parts(costs: ReferenceCosts, profile, freq_mhz) -> LayerCosts:
                       energy_mj=mw_ms_to_mj(power, latency))
 
 
-def evaluate_layers(costs: ReferenceCosts, profile, freq_mhz) -> tuple[np.ndarray, np.ndarray]:
+def evaluate_layers(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz) -> tuple[np.ndarray, np.ndarray]:
     """Per-layer latency (ms) and energy (mJ) at one operating point (``freq_mhz``: domain -> MHz).
 
     Their sums, through :func:`network_totals`, are the totals :func:`evaluate_points` gives there.
@@ -221,7 +223,8 @@ def evaluate_layers(costs: ReferenceCosts, profile, freq_mhz) -> tuple[np.ndarra
     return layers.parts.latency_ms, layers.energy_mj
 
 
-def evaluate_points(costs: ReferenceCosts, profile, freq_mhz: dict) -> tuple[np.ndarray, np.ndarray]:
+def evaluate_points(costs: ReferenceCosts, profile: PlatformProfile,
+                    freq_mhz: dict) -> tuple[np.ndarray, np.ndarray]:
     """Total latency (ms) and energy (mJ) per inference at each of ``k`` operating points.
 
     Parameters

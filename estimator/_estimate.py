@@ -6,8 +6,8 @@ engine (``_engine``): layers add up, so the network latency is the sum of its ex
 layers plus the per-inference overhead (ANNETTE, nn-Meter and Blackthorn all make this
 assumption; the mapping model is what makes it hold), and the energy likewise.
 
-The profile is duck-typed (see ``edgeperf.profiles.Profile``); this module
-does not import the profiles package.
+The profile is what :class:`PlatformProfile` describes (``edgeperf.profiles.Profile``
+is one); this module does not import the profiles package.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from types import MappingProxyType
 from .._errors import InputError
 from ._engine import evaluate_parts, network_totals, reference_costs
 from ._ir import Graph
+from ._protocols import PlatformProfile
 from ._mapping import MappedGraph, map_graph
 
 __all__ = ["estimate_graph", "OperatingPoint", "LayerEstimate", "Estimate", "resolve_operating_point",
@@ -38,7 +39,8 @@ class OperatingPoint:
         return {"power_mode": self.power_mode, "freq_mhz": dict(self.freq_mhz)}
 
 
-def resolve_operating_point(profile, power_mode: str | None = None, freq_mhz: dict | None = None) -> OperatingPoint:
+def resolve_operating_point(profile: PlatformProfile, power_mode: str | None = None,
+                            freq_mhz: dict | None = None) -> OperatingPoint:
     """Clocks for a power mode and explicit frequency choices.
 
     Each domain runs at its reference clock, capped by the power mode (snapped
@@ -84,7 +86,7 @@ def resolve_operating_point(profile, power_mode: str | None = None, freq_mhz: di
     return OperatingPoint(power_mode=mode, freq_mhz=MappingProxyType(freqs), notes=tuple(notes))
 
 
-def choose_precision(profile, requested: str | None, native: str = "fp32") -> tuple[str, str | None]:
+def choose_precision(profile: PlatformProfile, requested: str | None, native: str = "fp32") -> tuple[str, str | None]:
     """The deployment precision and, when it was not asked for, a note saying why.
 
     Raises
@@ -180,7 +182,7 @@ class Estimate:
         }
 
 
-def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: OperatingPoint,
+def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision: str, point: OperatingPoint,
                     notes: tuple[str, ...] = ()) -> Estimate:
     """Estimate a mapped graph at one precision and operating point.
 
@@ -262,8 +264,8 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
     )
 
 
-def estimate_graph(graph: Graph, profile, *, precision: str | None = None, power_mode: str | None = None,
-                   freq_mhz: dict | None = None) -> Estimate:
+def estimate_graph(graph: Graph, profile: PlatformProfile, *, precision: str | None = None,
+                   power_mode: str | None = None, freq_mhz: dict | None = None) -> Estimate:
     """Estimate a loaded graph on a profile: choose the precision and clocks, map, estimate.
 
     What :func:`edgeperf.estimate` does once model and profile are loaded; packages that hold a

@@ -19,6 +19,7 @@ from ._calibrate import (
 from ._device import device_info
 from ._harness import Harness, Timing, matmul_reference
 from ._onnxruntime import LoadedModel, OnnxRuntimeRunner
+from ._protocols import PowerSource, Runnable, Runner
 from ._layer_fit import fit_from_layer_times, match_layer_times
 from ._profilers import (
     PROFILE_FORMATS,
@@ -67,7 +68,7 @@ from ._sweep import (
 from ._trace import MAX_TRACE_BYTES, read_trace_csv
 from ._validate import DeviceValidation, LayerComparison, validate_on_device
 
-__all__ = ["SWEEP_COLUMNS", "EXCLUDING_FLAGS", "OPTIONAL_COLUMNS", "VALIDATION_NETWORKS", "CalibrationPlan", "CalibrationResult", "calibrate",
+__all__ = ["PowerSource", "Runnable", "Runner", "SWEEP_COLUMNS", "EXCLUDING_FLAGS", "OPTIONAL_COLUMNS", "VALIDATION_NETWORKS", "CalibrationPlan", "CalibrationResult", "calibrate",
            "plan_calibration", "read_sweep", "device_info", "Harness", "Timing", "matmul_reference", "LoadedModel", "OnnxRuntimeRunner", "NodeTime",
            "read_onnxruntime_profile", "kernel_node_names", "PROFILE_FORMATS", "read_layer_profile", "read_openvino_counters",
            "read_tflite_op_profile", "read_trtexec_profile", "MAX_TRACE_BYTES", "read_trace_csv", "OFFLINE_C", "SOURCES", "ApexSource",

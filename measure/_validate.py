@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from ..zoo import is_reference, runnable_model
 from .._errors import InputError
+from ..profiles import ValidationReport
 from ._profilers import kernel_node_names
+from ._protocols import Runner
 
 __all__ = ["LayerComparison", "DeviceValidation", "validate_on_device"]
 
@@ -40,9 +42,9 @@ class LayerComparison:
 class DeviceValidation:
     """Whole-network report (``ValidationReport``), per-layer comparisons, and measurements flagged."""
 
-    report: object
+    report: ValidationReport
     layers: tuple[LayerComparison, ...]
-    flagged: dict
+    flagged: dict             # flag -> number of measurements that raised it
 
     def to_dict(self) -> dict:
         document = self.report.to_dict()
@@ -65,7 +67,7 @@ def _match(name: str, estimate) -> object | None:
     return None
 
 
-def validate_on_device(models, profile, *, runner, harness, precision: str | None = None, layers: bool = False,
+def validate_on_device(models, profile, *, runner: Runner, harness, precision: str | None = None, layers: bool = False,
                        progress=lambda message: None) -> DeviceValidation:
     """Measure each model on this device and compare with the profile's estimate.
 

@@ -30,14 +30,15 @@ from types import MappingProxyType
 import numpy as np
 
 from .._errors import InputError, LimitError
-from ..estimator import MappedGraph, evaluate_points, reference_costs, resolve_operating_point
+from ..estimator import MappedGraph, PlatformProfile, evaluate_points, reference_costs, resolve_operating_point
 
 __all__ = ["frequency_grid", "DvfsPoint", "DvfsReport", "explore_dvfs", "MAX_GRID_POINTS"]
 
 #: Largest frequency grid evaluated in one call (a guard against absurd DVFS tables).
 MAX_GRID_POINTS = 2_000_000
 
-def frequency_grid(profile, power_mode: str | None = None, domains: tuple[str, ...] | None = None) -> dict:
+def frequency_grid(profile: PlatformProfile, power_mode: str | None = None,
+                   domains: tuple[str, ...] | None = None) -> dict:
     """Every combination of available clock steps under a power mode's caps.
 
     The grid spans the domains that change latency or power: the compute and
@@ -133,7 +134,7 @@ class DvfsReport:
         }
 
 
-def explore_dvfs(mapped: MappedGraph, profile, *, precision: str, power_mode: str | None = None,
+def explore_dvfs(mapped: MappedGraph, profile: PlatformProfile, *, precision: str, power_mode: str | None = None,
                  max_latency_ms: float | None = None) -> DvfsReport:
     """Evaluate a model over the whole frequency grid of a power mode.
 

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import InputError, LimitError, ProfileError
-from ..estimator import MappedGraph, evaluate_points, reference_costs, resolve_operating_point
+from ..estimator import MappedGraph, PlatformProfile, evaluate_points, reference_costs, resolve_operating_point
 
-__all__ = ["ThrottleEvent", "SimulationResult", "simulate_sustained", "fit_thermal", "MAX_INFERENCES"]
+__all__ = ["ThrottleEvent", "SimulationResult", "simulate_sustained", "ThermalFit", "fit_thermal", "MAX_INFERENCES"]
 
 #: Longest simulated run (inferences); its traces must fit in memory.
 MAX_INFERENCES = 20_000_000
@@ -89,7 +89,7 @@ class SimulationResult:
         }
 
 
-def _level_costs(mapped, profile, precision, point, caps):
+def _level_costs(mapped, profile: PlatformProfile, precision, point, caps):
     """Latency (ms) and energy (mJ) per inference with the throttled domain at each cap."""
     costs = reference_costs(mapped, profile, precision)
     domain = profile.thermal.domain
@@ -99,7 +99,7 @@ def _level_costs(mapped, profile, precision, point, caps):
     return latency, energy, clocks[domain]
 
 
-def simulate_sustained(mapped: MappedGraph, profile, *, precision: str, inferences: int,
+def simulate_sustained(mapped: MappedGraph, profile: PlatformProfile, *, precision: str, inferences: int,
                        ambient_c: float | None = None, gap_ms: float = 0.0, power_mode: str | None = None,
                        start_c: float | None = None) -> SimulationResult:
     """Simulate ``inferences`` back-to-back inferences (each followed by ``gap_ms`` idle).
@@ -183,7 +183,7 @@ def simulate_sustained(mapped: MappedGraph, profile, *, precision: str, inferenc
     )
 
 
-def _checked(profile, inferences, gap_ms: float, ambient_c: float | None):
+def _checked(profile: PlatformProfile, inferences, gap_ms: float, ambient_c: float | None):
     """The profile's thermal model and the ambient temperature, once the request is known to be sound."""
     thermal = profile.thermal
     if thermal is None:
@@ -235,7 +235,7 @@ def _governor(thermal, temp: float, level: int, fan: int) -> tuple[int, int]:
     return level, fan
 
 
-def _notes(profile) -> tuple[str, ...]:
+def _notes(profile: PlatformProfile) -> tuple[str, ...]:
     notes = []
     if not profile.power.calibrated:
         notes.append(f"energy not calibrated on {profile.name}: published board power figures")
@@ -251,7 +251,21 @@ def _trace_energy(clock_trace, level_clock, level_energy) -> float:
     return float(level_energy[index].sum())
 
 
-def fit_thermal(time_s, temp_c, power_mw) -> tuple[float, float, float]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThermalFit:
+    """A first-order RC model fitted to a temperature trace (units in the names)."""
+
+    base_c: float                 # steady temperature at zero power
+    resistance_c_per_w: float
+    time_constant_s: float
+
+    @property
+    def heat_capacity_j_per_c(self) -> float:
+        """``tau / R``: the heat the board stores per degree."""
+        return self.time_constant_s / self.resistance_c_per_w
+
+
+def fit_thermal(time_s, temp_c, power_mw) -> ThermalFit:
     """Fit a first-order RC model to a recorded temperature trace.
 
     The trace is sampled at increasing times with the power drawn over each
@@ -261,7 +275,8 @@ def fit_thermal(time_s, temp_c, power_mw) -> tuple[float, float, float]:
 
     Returns
     -------
-    base_c, resistance_c_per_w, time_constant_s : float
+    ThermalFit
+        Base temperature (C), thermal resistance (C/W) and time constant (s).
 
     Raises
     ------
@@ -289,4 +304,4 @@ def fit_thermal(time_s, temp_c, power_mw) -> tuple[float, float, float]:
         raise InputError(f"the trace does not look like a first-order thermal response (decay factor {a:.3f}); "
                          "sample it faster than its time constant and include a heating or cooling step")
     tau = -dt.mean() / math.log(a)
-    return float(c0 / (1 - a)), float(c1 / (1 - a)), float(tau)
+    return ThermalFit(base_c=float(c0 / (1 - a)), resistance_c_per_w=float(c1 / (1 - a)), time_constant_s=float(tau))

@@ -10,6 +10,7 @@ from ._provenance import CrossValidatedChoice, HeldOutErrors, Metrics, PowerFitR
 from ._schema import SCHEMA_VERSION, parse_profile, read_profile_file, write_profile_file
 from ._fit import (
     FitResult,
+    NetworkFeatures,
     NetworkSample,
     ValidationReport,
     ValidationRow,
@@ -29,6 +30,6 @@ __all__ = [
     "ThrottleLevel", "parse_profile", "read_profile_file", "write_profile_file", "Metrics", "CrossValidatedChoice", "HeldOutErrors",
     "PowerFitRecord", "Provenance",
     "list_profiles", "load_profile", "shipped_profile_path", "FitResult", "NetworkSample", "ValidationReport",
-    "ValidationRow", "fit_from_networks", "format_rho", "network_features", "prediction_metrics", "read_network_table",
+    "ValidationRow", "NetworkFeatures", "fit_from_networks", "format_rho", "network_features", "prediction_metrics", "read_network_table",
     "validate_table", "fit_power_model", "read_power_table", "with_sibling_merge",
 ]

@@ -47,7 +47,7 @@ from ._profile import Citation, LayerModel, PowerModel, Profile
 from ._provenance import CrossValidatedChoice, Metrics, Provenance
 
 __all__ = ["NetworkSample", "read_network_table", "fit_from_networks", "FitResult", "validate_table",
-           "ValidationReport", "ValidationRow", "network_features", "prediction_metrics", "format_rho",
+           "ValidationReport", "ValidationRow", "NetworkFeatures", "network_features", "prediction_metrics", "format_rho",
            "with_sibling_merge"]
 
 _MAX_ROWS = 1_000_000
@@ -155,23 +155,27 @@ def _unit_profile(base: Profile, steps: dict | None = None, memory=(1.0, 1.0, 1.
     return replace(base, name=f"{base.name} (unit)", layer_models=MappingProxyType(models))
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class NetworkFeatures:
+    """The fit's design matrix and what its columns mean.
+
+    ``x`` has shape (networks, 5 * classes): five columns per operator class of ``classes`` (see
+    :data:`COLUMNS`); ``per_network`` holds the same numbers per network, keyed by class;
+    ``precision`` is the precision they were computed at.
+    """
+
+    x: np.ndarray
+    classes: list
+    per_network: list
+    precision: str
+
+
 def network_features(samples, base: Profile, precision: str | None = None, input_shapes=None, steps=None,
-                     graphs: dict | None = None):
+                     graphs: dict | None = None) -> NetworkFeatures:
     """The fit's design matrix: per network and class, the layer count and roofline times.
 
     Five columns per class (see :data:`COLUMNS`): executed layers, compute ms, and the memory ms of
     input activations, of weights and of written outputs, at the base profile's peaks.
-
-    Returns
-    -------
-    x : numpy.ndarray, shape (networks, 5 * classes)
-    classes : list of str
-        Operator classes, in column order (five columns each).
-    per_network : list of dict
-        The same numbers per network, keyed by class.
-    precision : str
-        The precision the features were computed at.
-
     ``graphs`` (a dict, filled as networks load) lets several calls share the loaded graphs.
     """
     units = [_unit_profile(base, steps, memory) for memory in ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))]
@@ -197,7 +201,8 @@ def network_features(samples, base: Profile, precision: str | None = None, input
         for op_class in order:
             row.extend(classes.get(op_class, (0.0,) * _K))
         rows.append(row)
-    return np.array(rows, dtype=float).reshape(len(per_network), _K * len(order)), order, per_network, chosen
+    x = np.array(rows, dtype=float).reshape(len(per_network), _K * len(order))
+    return NetworkFeatures(x=x, classes=order, per_network=per_network, precision=chosen)
 
 
 def _graph(sample: NetworkSample, input_shapes, graphs: dict):
@@ -475,7 +480,8 @@ def _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed,
     variants = []
     for merge in ((False, True) if merge_siblings is None else (bool(merge_siblings),)):
         variant_base = with_sibling_merge(base) if merge else base
-        full, classes, _, chosen = network_features(samples, variant_base, precision, input_shapes, steps, graphs)
+        features = network_features(samples, variant_base, precision, input_shapes, steps, graphs)
+        full, classes, chosen = features.x, features.classes, features.precision
         # A class every network has at one size (NB201's classifier) cannot have fitted size terms:
         # its work keeps the base profile's model (a fixed offset), and only its overhead is fitted.
         fixed = _fixed_size_classes(full, classes)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import random
@@ -20,7 +19,6 @@ from edgeperf.profiles import (
     NetworkSample,
     fit_from_networks,
     load_profile,
-    parse_profile,
     read_network_table,
     validate_table,
     with_sibling_merge,
@@ -36,13 +34,15 @@ NETWORKS = [f"zoo:nb201-latbench:{random_nb201(random.Random(i))}" for i in rang
 GRAPHS = {ref: edgeperf.load_model(ref) for ref in NETWORKS}
 
 
-def truth_profile(params: dict, power=None):
+def truth_profile(edited_profile, params: dict, power=None):
     """jetson-nano with known step-linear coefficients per class (and known power)."""
-    document = copy.deepcopy(load_profile("jetson-nano").to_document())
-    document["layer_models"] = {c: {"form": "step_linear", "params": p, "source": "seed001"} for c, p in params.items()}
-    if power is not None:
-        document["power"] = power
-    return parse_profile(json.loads(json.dumps(document)), where="truth")
+    def edit(document):
+        document["layer_models"] = {c: {"form": "step_linear", "params": p, "source": "seed001"}
+                                    for c, p in params.items()}
+        if power is not None:
+            document["power"] = power
+
+    return edited_profile("jetson-nano", edit, where="truth")
 
 
 def measured(profile, refs):
@@ -59,8 +59,8 @@ coefficient = st.fixed_dictionaries({
 
 @given(conv=coefficient, other=coefficient)
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # same patch each time
-def test_fit_reproduces_known_coefficients_on_unseen_networks(conv, other, monkeypatch):
-    truth = truth_profile({"default": other, "conv": conv})
+def test_fit_reproduces_known_coefficients_on_unseen_networks(conv, other, monkeypatch, edited_profile):
+    truth = truth_profile(edited_profile, {"default": other, "conv": conv})
     # NB201 cells only: every operator class appears in many training networks (with the three ImageNet
     # networks, depthwise and data-movement classes occur in one network each and the fit is underdetermined)
     train, test = NETWORKS[:16], NETWORKS[16:24]
@@ -80,11 +80,11 @@ def _patch_loader(monkeypatch):
     monkeypatch.setattr(_fit, "load_model", lambda ref, input_shapes=None: GRAPHS[ref])
 
 
-def test_energy_fit_recovers_board_power(monkeypatch):
+def test_energy_fit_recovers_board_power(monkeypatch, edited_profile):
     _patch_loader(monkeypatch)
     power = {"idle_mw": {"value": 1500.0, "source": "seed001"}, "calibrated": False,
              "active_mw": {"default": {"value": 2000.0, "source": "seed001"}}}
-    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 3.0, "memory_scale": 2.0}}, power)
+    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 3.0, "memory_scale": 2.0}}, power)
     result = fit_from_networks(measured(truth, NETWORKS), load_profile("jetson-nano"), precision="fp16")
     fitted = result.profile.power
     assert fitted.calibrated is True
@@ -93,9 +93,9 @@ def test_energy_fit_recovers_board_power(monkeypatch):
         assert est.total_energy_mj == pytest.approx(sample.energy_mj, rel=0.02)
 
 
-def test_fitted_profile_records_its_provenance(monkeypatch, tmp_path):
+def test_fitted_profile_records_its_provenance(monkeypatch, tmp_path, edited_profile):
     _patch_loader(monkeypatch)
-    truth = truth_profile({"default": {"overhead_ms": 0.02, "compute_scale": 4.0, "memory_scale": 3.0}})
+    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.02, "compute_scale": 4.0, "memory_scale": 3.0}})
     result = fit_from_networks(measured(truth, NETWORKS), load_profile("jetson-nano"), name="my-nano",
                                precision="fp16", source="lab.csv")
     provenance = result.profile.to_document()["provenance"]
@@ -181,13 +181,13 @@ def test_fit_on_a_slice_of_latbench_predicts_another_slice(tmp_path, column, bas
     assert unfitted.summary.mape > 4 * report.summary.mape
 
 
-def test_undefined_spearman_is_null_and_the_profile_stays_readable(monkeypatch, tmp_path):
+def test_undefined_spearman_is_null_and_the_profile_stays_readable(monkeypatch, tmp_path, edited_profile):
     from edgeperf.profiles import prediction_metrics
 
     assert prediction_metrics(np.array([1.0, 2.0]), np.array([1.0, 2.0])).spearman is None   # two networks
     assert prediction_metrics(np.array([1.0, 1.0, 1.0]), np.array([1.0, 2.0, 3.0])).spearman is None
     _patch_loader(monkeypatch)
-    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0}})
+    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0}})
     result = fit_from_networks(measured(truth, NETWORKS[:3]), load_profile("jetson-nano"), precision="fp16")
     path = tmp_path / "p.json"
     path.write_text(json.dumps(result.profile.to_document(), allow_nan=False))   # raises on NaN
@@ -198,14 +198,14 @@ NB201 = NETWORKS[:24]  # LatBench cells: many have sibling convolutions; all sha
 
 
 @pytest.mark.parametrize("truth_merges", [True, False])
-def test_fit_finds_out_whether_sibling_convolutions_run_merged(truth_merges, monkeypatch):
+def test_fit_finds_out_whether_sibling_convolutions_run_merged(truth_merges, monkeypatch, edited_profile):
     _patch_loader(monkeypatch)
-    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
+    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
                            "conv": {"overhead_ms": 0.05, "compute_scale": 3.0, "memory_scale": 1.0}})
     if truth_merges:
         truth = with_sibling_merge(truth)
     merged_nets = sum(len(edgeperf.map_graph(GRAPHS[r], with_sibling_merge(truth).mapping).layers)
-                      < len(edgeperf.map_graph(GRAPHS[r], truth_profile({"default": {}}).mapping).layers) for r in NB201)
+                      < len(edgeperf.map_graph(GRAPHS[r], truth_profile(edited_profile, {"default": {}}).mapping).layers) for r in NB201)
     assert merged_nets >= 5  # the property is only tested if the data can tell
     result = fit_from_networks(measured(truth, NB201), load_profile("jetson-nano"), precision="fp16",
                                merge_siblings=None)
@@ -217,10 +217,10 @@ def test_fit_finds_out_whether_sibling_convolutions_run_merged(truth_merges, mon
     assert right < 0.01 < wrong
 
 
-def test_a_class_at_one_size_in_every_network_keeps_the_base_model_and_its_constant_is_per_inference(monkeypatch):
+def test_a_class_at_one_size_in_every_network_keeps_the_base_model_and_its_constant_is_per_inference(monkeypatch, edited_profile):
     """Every NB201 network has the same 64->10 classifier: its fitted constant is paid once per inference."""
     _patch_loader(monkeypatch)
-    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
+    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
                            "gemm": {"overhead_ms": 0.4, "compute_scale": 1.0, "memory_scale": 1.0}})
     base = load_profile("jetson-nano")
     result = fit_from_networks(measured(truth, NB201), base, precision="fp16")
@@ -246,9 +246,9 @@ def test_a_class_at_one_size_in_every_network_keeps_the_base_model_and_its_const
     assert fitted.total_latency_ms == pytest.approx(sum(layer.latency_ms for layer in fitted.layers) + constant)
 
 
-def test_fit_cli_decides_merge_and_memory_terms_from_the_data_unless_told(monkeypatch, tmp_path, capsys):
+def test_fit_cli_decides_merge_and_memory_terms_from_the_data_unless_told(monkeypatch, tmp_path, capsys, edited_profile):
     _patch_loader(monkeypatch)
-    truth = with_sibling_merge(truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0,
+    truth = with_sibling_merge(truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 2.0,
                                                           "memory_scale": 2.0}}))
     table = write_table(tmp_path / "t.csv", [[s.model, repr(s.latency_ms)] for s in measured(truth, NB201)])
     out = tmp_path / "auto.json"
@@ -265,10 +265,10 @@ def test_fit_cli_decides_merge_and_memory_terms_from_the_data_unless_told(monkey
     assert main(["fit", "--networks", str(table), "--out", str(told), "--merge-siblings", "maybe"]) == 2
 
 
-def test_fit_with_split_memory_recovers_weight_and_output_coefficients(monkeypatch):
+def test_fit_with_split_memory_recovers_weight_and_output_coefficients(monkeypatch, edited_profile):
     """Truth weighs weights 8x and outputs 0.3x the input bytes: only the split fit predicts unseen networks."""
     _patch_loader(monkeypatch)
-    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
+    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
                            "conv": {"overhead_ms": 0.02, "compute_scale": 1.0, "memory_scale": 3.0,
                                     "weight_scale": 24.0, "output_scale": 0.9}})
     train, test = NETWORKS[:16] + NETWORKS[24:], NETWORKS[16:24]

@@ -14,7 +14,7 @@ from edgeperf import load_model, load_profile, map_graph
 from edgeperf.dse import DesignSpace, parse_spec
 from edgeperf.estimator import COST_MODELS, CostModel, ParamSpec
 from edgeperf.operating import explore_dvfs, frequency_grid, simulate_sustained
-from edgeperf.profiles import list_profiles, parse_profile
+from edgeperf.profiles import list_profiles
 
 NETWORKS = ("zoo:mobilenet_v2", "zoo:squeezenet1_1")
 GRAPHS = {name: load_model(name) for name in NETWORKS}
@@ -76,14 +76,12 @@ def _scaled_parts(features, params):
     return compute, memory, np.full(features.size, float(params.get("overhead_ms", 0.0)))
 
 
-def test_a_new_cost_form_is_evaluated_alike_everywhere(monkeypatch):
+def test_a_new_cost_form_is_evaluated_alike_everywhere(monkeypatch, edited_profile):
     # registered with the "sum" rule; the grid, the search and the single estimate all take it from the entry
     monkeypatch.setitem(COST_MODELS, "test_additive", CostModel(
         _scaled_parts, (ParamSpec("compute_scale", 0.0, 1e6, 1.0), ParamSpec("overhead_ms", 0.0, 1e4, 0.0)), "sum"))
-    document = load_profile("jetson-tx2").to_document()
-    document["layer_models"]["conv"] = {"form": "test_additive", "params": {"compute_scale": 3.0, "overhead_ms": 0.01},
-                                        "source": "seed001"}
-    profile = parse_profile(document, where="tx2-test-form")
+    profile = edited_profile("jetson-tx2", lambda document: document["layer_models"].update(conv={
+        "form": "test_additive", "params": {"compute_scale": 3.0, "overhead_ms": 0.01}, "source": "seed001"}))
     mapped = map_graph(GRAPHS["zoo:mobilenet_v2"], profile.mapping)
     report = explore_dvfs(mapped, profile, precision="fp16")
     conv = [l for l in edgeperf.estimate(GRAPHS["zoo:mobilenet_v2"], profile, precision="fp16").layers

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import json
 
 import pytest
 
@@ -27,12 +25,10 @@ def test_seed001_nano_figures_give_the_shipped_power_model(tmp_path):
     assert document["power"]["calibrated"] is True
 
 
-def test_a_dvfs_power_sweep_recovers_known_coefficients(tmp_path):
+def test_a_dvfs_power_sweep_recovers_known_coefficients(tmp_path, edited_profile):
     # a board with GPU voltages and a CPU domain: P = 1000 + 3000 s_gpu + 800 s_cpu, measured at 6 points
-    base_doc = copy.deepcopy(load_profile("jetson-nano").to_document())
-    base_doc["clocks"]["domains"]["gpu"]["voltage_v"] = {"value": [0.8 + 0.3 * i / 11 for i in range(12)],
-                                                         "source": "notes-dvfs"}
-    base = parse_profile(json.loads(json.dumps(base_doc)))
+    base = edited_profile("jetson-nano", lambda doc: doc["clocks"]["domains"]["gpu"].update(
+        voltage_v={"value": [0.8 + 0.3 * i / 11 for i in range(12)], "source": "notes-dvfs"}))
     gpu, cpu = base.clocks["gpu"], base.clocks["cpu"]
     lines = ["state,power_mw,gpu_mhz,cpu_mhz", "idle,1000,,"]
     for g, c in [(921.6, 1479), (460.8, 1479), (76.8, 918), (614.4, 102), (921.6, 918), (307.2, 1224)]:
