@@ -15,7 +15,8 @@ from typing import List, Optional
 import typer
 
 from .._errors import InputError
-from ..profiles import format_rho, load_profile, write_profile_file
+from ..fitting import format_rho
+from ..profiles import load_profile, write_profile_file
 from ._common import PROVIDERS_HELP, Choice, OutputFormat, console, csv_text, parse_providers, parse_shapes
 
 __all__ = ["register"]
@@ -42,7 +43,7 @@ def fit(
                                              "own; auto: whichever cross-validates better."),
 ) -> None:
     """Fit a profile to a layer sweep (SWEEP), measured whole networks (--networks) or a vendor layer profile."""
-    from ..profiles import fit_from_networks, read_network_table
+    from ..fitting import fit_from_networks, read_network_table
 
     given = [x for x in (sweep_file, networks, layer_profile) if x is not None]
     if len(given) != 1:
@@ -87,7 +88,7 @@ def fit_power_command(
     out: str = typer.Option(..., "--out", "-o", help="The profile .json to write."),
 ) -> None:
     """Fit idle, per-class and per-domain dynamic power to board power measured at several operating points."""
-    from ..profiles import fit_power_model, read_power_table
+    from ..fitting import fit_power_model, read_power_table
 
     profile = fit_power_model(read_power_table(table), load_profile(base), source=str(table))
     write_profile_file(profile, out)
@@ -103,7 +104,7 @@ def fit_thermal_command(
 ) -> None:
     """Fit the RC thermal model (idle base, resistance, time constant) to a recorded temperature trace."""
     from ..measure import read_trace_csv
-    from ..operating import fit_thermal
+    from ..fitting import fit_thermal
 
     columns = read_trace_csv(trace, ("time_s", "temp_c", "power_mw"))
     fit = fit_thermal(columns["time_s"], columns["temp_c"], columns["power_mw"])
@@ -125,7 +126,7 @@ def validate(
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv."),
 ) -> None:
     """Compare a profile's predictions with measurements: a table of them, or MODELs measured on this device."""
-    from ..profiles import read_network_table, validate_table
+    from ..fitting import read_network_table, validate_table
 
     if bool(models) == bool(table):
         raise InputError("give MODEL... to measure on this device or --table TABLE.csv, not both or neither")

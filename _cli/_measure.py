@@ -82,9 +82,9 @@ def sweep(
     screen = console()
     screen.print(f"{len(plan.points)} coarse layers x {plan.passes} passes, {refine_rounds} refinement rounds; "
                   f"power source: {source.describe()['source']}")
-    rows = run_sweep(OnnxRuntimeRunner(threads=threads, providers=parse_providers(providers)), out, plan=plan, power=source if measures_power else None,
+    records = run_sweep(OnnxRuntimeRunner(threads=threads, providers=parse_providers(providers)), out, plan=plan, power=source if measures_power else None,
                      progress=screen.print)
-    screen.print(f"wrote {out}: {len(rows)} measurements of {len({r['reference'] for r in rows})} layers; "
+    screen.print(f"wrote {out}: {len(records)} measurements of {len({r.reference for r in records})} layers; "
                   f"fit it with: edgeperf fit {out} --out PROFILE.json")
 
 

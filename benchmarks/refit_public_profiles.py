@@ -29,17 +29,8 @@ import numpy as np
 
 import edgeperf
 from edgeperf.estimator import estimate_mapped, load_model, map_graph, resolve_operating_point
-from edgeperf.profiles import (
-    Citation,
-    ClockDomain,
-    LayerModel,
-    NetworkSample,
-    PowerModel,
-    fit_from_networks,
-    load_profile,
-    prediction_metrics,
-    write_profile_file,
-)
+from edgeperf.fitting import NetworkSample, fit_from_networks, prediction_metrics
+from edgeperf.profiles import Citation, ClockDomain, LayerModel, PowerModel, load_profile, write_profile_file
 from edgeperf.zoo._nas import latbench_vertices, parse_nb201
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"

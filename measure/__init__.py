@@ -1,14 +1,15 @@
 """Measurement on real devices: runners, a drift-correcting timing harness, profiler readers.
 
-Runners (onnxruntime), the drift-correcting timing harness, power/temperature/clock sources,
-vendor profiler readers, single-layer adaptive sweeps (``run_sweep``, ``fit_sweep``), the
-whole-network calibration loop (``calibrate``) and on-device validation (``validate_on_device``). ``import edgeperf`` does not import this package's runtime dependencies.
+Runners (onnxruntime, TFLite, torch; the :class:`Runner` protocol), the drift-correcting timing
+harness, power/temperature/clock sources (the :class:`PowerSource` protocol), vendor profiler
+readers, and the one measurement pipeline (``_pipeline``: planned items -> harness -> sweep file of
+:class:`SweepRecord` -> samples) behind the whole-network calibration loop (``calibrate``) and the
+single-layer adaptive sweeps (``run_sweep``, ``fit_sweep``); on-device validation
+(``validate_on_device``). Fitting itself is ``edgeperf.fitting``'s: this package measures and
+hands it samples. ``import edgeperf`` does not import this package's runtime dependencies.
 """
 
 from ._calibrate import (
-    SWEEP_COLUMNS,
-    EXCLUDING_FLAGS,
-    OPTIONAL_COLUMNS,
     VALIDATION_NETWORKS,
     CalibrationPlan,
     CalibrationResult,
@@ -20,11 +21,20 @@ from ._device import device_info
 from ._harness import Harness, Timing, matmul_reference
 from ._onnxruntime import LoadedModel, OnnxRuntimeRunner
 from ._protocols import PowerSource, Runnable, Runner
-from ._layer_fit import fit_from_layer_times, match_layer_times
+from ._layer_profile import fit_from_layer_times
+from ._pipeline import (
+    EXCLUDING_FLAGS,
+    LAYER_SWEEP_COLUMNS,
+    OPTIONAL_COLUMNS,
+    SWEEP_COLUMNS,
+    SweepRecord,
+)
 from ._profilers import (
     PROFILE_FORMATS,
     NodeTime,
     kernel_node_names,
+    match_kernels,
+    match_layer_times,
     read_layer_profile,
     read_onnxruntime_profile,
     read_openvino_counters,
@@ -57,8 +67,6 @@ from ._sources import (
 )
 from ._sweep import (
     EMPTY_LAYER,
-    LAYER_SWEEP_COLUMNS,
-    STEP_CANDIDATES,
     SweepPlan,
     fit_sweep,
     plan_sweep,
@@ -75,6 +83,6 @@ __all__ = ["PowerSource", "Runnable", "Runner", "SWEEP_COLUMNS", "EXCLUDING_FLAG
            "ClockSource", "CsvPowerReplay", "Ina3221Source", "NullSource", "NvmlSource", "RaplSource", "Reading",
            "TegrastatsSource", "ThermalZoneSource", "VcgencmdSource", "decode_throttled", "discover_sources",
            "integrate_mj", "open_power_source", "open_temperature", "parse_tegrastats", "EMPTY_LAYER",
-           "LAYER_SWEEP_COLUMNS", "STEP_CANDIDATES", "SweepPlan", "fit_sweep", "plan_sweep", "read_layer_sweep",
+           "LAYER_SWEEP_COLUMNS", "SweepRecord", "SweepPlan", "fit_sweep", "plan_sweep", "read_layer_sweep",
            "run_sweep", "DeviceValidation", "LayerComparison", "validate_on_device", "RUNNERS", "TfliteRunner",
-           "TorchRunner", "make_runner", "fit_from_layer_times", "match_layer_times", "parse_vcgencmd", "rapl_delta_uj"]
+           "TorchRunner", "make_runner", "fit_from_layer_times", "match_kernels", "match_layer_times", "parse_vcgencmd", "rapl_delta_uj"]

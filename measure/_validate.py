@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from ..zoo import is_reference, runnable_model
 from .._errors import InputError
-from ..profiles import ValidationReport
-from ._profilers import kernel_node_names
+from ..fitting import ValidationReport
+from ._profilers import match_kernels
 from ._protocols import Runner
 
 __all__ = ["LayerComparison", "DeviceValidation", "validate_on_device"]
@@ -59,14 +59,6 @@ def _runnable(reference: str):
     return runnable_model(reference) if is_reference(reference) else reference
 
 
-def _match(name: str, estimate) -> object | None:
-    for candidate in kernel_node_names(name):
-        for layer in estimate.layers:
-            if candidate in layer.nodes:
-                return layer
-    return None
-
-
 def validate_on_device(models, profile, *, runner: Runner, harness, precision: str | None = None, layers: bool = False,
                        progress=lambda message: None) -> DeviceValidation:
     """Measure each model on this device and compare with the profile's estimate.
@@ -91,7 +83,7 @@ def validate_on_device(models, profile, *, runner: Runner, harness, precision: s
         With no models.
     """
     from ..estimator import estimate_graph, load_model
-    from ..profiles import NetworkSample, validate_table
+    from ..fitting import NetworkSample, validate_table
 
     if not models:
         raise InputError("give at least one MODEL to measure, or --table with measured latencies")
@@ -106,8 +98,9 @@ def validate_on_device(models, profile, *, runner: Runner, harness, precision: s
         progress(f"{reference}: measured {timing.median_ms:.3f} ms {' '.join(timing.flags)}".rstrip())
         if layers:
             est = estimate_graph(load_model(reference), profile, precision=precision)
-            for node in runner.profile(runnable):
-                layer = _match(node.name, est)
+            kernels = runner.profile(runnable)
+            for node, index in zip(kernels, match_kernels([layer.nodes for layer in est.layers], kernels)):
+                layer = est.layers[index] if index is not None else None
                 comparisons.append(LayerComparison(model=reference, layer=layer.name if layer else node.name,
                                                    op_type=node.op_type, measured_ms=node.median_ms,
                                                    predicted_ms=layer.latency_ms if layer else None))

@@ -13,7 +13,7 @@ and profile first.
 """
 
 from ._dvfs import MAX_GRID_POINTS, DvfsPoint, DvfsReport, explore_dvfs, frequency_grid
-from ._thermal import MAX_INFERENCES, SimulationResult, ThermalFit, ThrottleEvent, fit_thermal, simulate_sustained
+from ._thermal import MAX_INFERENCES, SimulationResult, ThrottleEvent, simulate_sustained
 
 __all__ = ["MAX_GRID_POINTS", "DvfsPoint", "DvfsReport", "explore_dvfs", "frequency_grid", "MAX_INFERENCES",
-           "SimulationResult", "ThermalFit", "ThrottleEvent", "fit_thermal", "simulate_sustained"]
+           "SimulationResult", "ThrottleEvent", "simulate_sustained"]

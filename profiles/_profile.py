@@ -23,6 +23,7 @@ import numpy as np
 from .._errors import ProfileError
 from ..estimator import Mapping, validate_cost_params
 from ._provenance import Provenance, freeze
+from ._write import profile_document
 
 __all__ = ["Citation", "ClockDomain", "PowerModel", "ThrottleLevel", "FanLevel", "ThermalModel", "LayerModel",
            "Profile"]
@@ -221,6 +222,4 @@ class Profile:
         >>> parse_profile(nano.to_document()).to_document() == nano.to_document()
         True
         """
-        from ._schema import profile_document   # the serializer lives beside the parser, which imports this module
-
         return profile_document(self)

@@ -1,14 +1,12 @@
-"""The profile JSON schema: the one parser (:func:`parse_profile`) and the one serializer (:func:`profile_document`).
+"""The profile JSON schema's one parser: :func:`parse_profile` (and :func:`read_profile_file`).
 
 A profile is versioned JSON (``schema_version`` 1, documented in docs/profile-format.md). Every
 number is an object ``{"value": ..., "source": KEY, "note": ...}`` whose KEY names an entry of the
 profile's ``sources``, so that each figure says where it came from; the parser keeps each
-number's citation (:class:`Citation`, by the number's address in the :class:`Profile`) and the
-serializer writes it back. Validation names the offending key path and value; nothing is
-silently defaulted except documented optional fields. The parser copies what it reads: the
-caller's document can change afterwards without changing the profile.
-
-Each section has a reader and a writer side by side, so a schema change touches this module only.
+number's citation (:class:`Citation`, by the number's address in the :class:`Profile`) for the
+serializer (``_write``, in the same section order) to write back. Validation names the offending
+key path and value; nothing is silently defaulted except documented optional fields. The parser
+copies what it reads: the caller's document can change afterwards without changing the profile.
 """
 
 from __future__ import annotations
@@ -19,17 +17,17 @@ import math
 from pathlib import Path
 from types import MappingProxyType
 
-from .._atomic import write_text_atomic
 from .._errors import ProfileError
 from .._json import loads_finite
 from .._units import PRECISIONS
 from ..estimator import OP_CLASSES, FusionRule, Mapping, validate_cost_params
 from ._profile import Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile, ThermalModel, ThrottleLevel
-from ._provenance import CrossValidatedChoice, HeldOutErrors, Metrics, PowerFitRecord, Provenance, freeze, thaw
+from ._provenance import CrossValidatedChoice, HeldOutErrors, Metrics, PowerFitRecord, Provenance, freeze
+from ._write import METRIC_KEYS as _METRIC_KEYS
+from ._write import SCHEMA_VERSION, THERMAL_KEYS as _THERMAL_KEYS
 
-__all__ = ["parse_profile", "read_profile_file", "write_profile_file", "profile_document", "SCHEMA_VERSION"]
+__all__ = ["parse_profile", "read_profile_file"]
 
-SCHEMA_VERSION = 1
 _KINDS = ("datasheet", "calibrated", "fitted")
 _MAX_PROFILE_BYTES = 16 * 2**20
 _TOP_KEYS = {
@@ -124,26 +122,6 @@ class _Reader:
                                         f"(known: {sorted(self.sources)[:8]})")
 
 
-class _Writer:
-    """Writes numbers as ``{"value", "source"[, "note"]}`` from the profile's citations."""
-
-    def __init__(self, profile: Profile):
-        self.citations = profile.citations
-
-    def cited(self, address: tuple) -> bool:
-        return address in self.citations
-
-    def number(self, address: tuple, value) -> dict:
-        citation = self.citations.get(address)
-        if citation is None:
-            raise ProfileError(f"the number at {'.'.join(map(str, address))} ({value!r}) cites no source; "
-                               "a fitter must cite every number it sets")
-        entry = {"value": list(value) if isinstance(value, tuple) else value, "source": citation.source}
-        if citation.note is not None:
-            entry["note"] = citation.note
-        return entry
-
-
 # ---- the whole document ---------------------------------------------------------------------------------------
 
 
@@ -220,51 +198,6 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
     )
 
 
-def profile_document(profile: Profile) -> dict:
-    """The JSON document of ``profile`` (what :func:`parse_profile` reads back to an equal profile).
-
-    Optional parts are written when the profile has them: numbers that cite a source, a title
-    other than the name, non-empty lists and sections.
-    """
-    w = _Writer(profile)
-    document = {"schema_version": SCHEMA_VERSION, "name": profile.name, "version": profile.version,
-                "kind": profile.kind}
-    if profile.title != profile.name:
-        document["title"] = profile.title
-    document["quality"] = profile.quality
-    document["sources"] = dict(profile.sources)
-    if profile.runtime:
-        document["runtime"] = thaw(profile.runtime)
-    if profile.device:
-        document["device"] = thaw(profile.device)
-    document["precisions"] = {p: {"peak_gflops": w.number(("precisions", p), peak)}
-                              for p, peak in profile.precisions.items()}
-    document["default_precision"] = profile.default_precision
-    document["memory_bandwidth_gbps"] = w.number(("memory_bandwidth_gbps",), profile.memory_bandwidth_gbps)
-    if profile.memory_bytes is not None:
-        document["memory_bytes"] = w.number(("memory_bytes",), profile.memory_bytes)
-    if profile.unit_cost_eur is not None:
-        document["unit_cost_eur"] = w.number(("unit_cost_eur",), profile.unit_cost_eur)
-    document["clocks"] = _write_clocks(w, profile)
-    if profile.power_modes:
-        document["power_modes"] = {mode: {"caps_mhz": {d: w.number(("power_modes", mode, d), cap)
-                                                       for d, cap in caps.items()}}
-                                   for mode, caps in profile.power_modes.items()}
-    if profile.default_power_mode is not None:
-        document["default_power_mode"] = profile.default_power_mode
-    document["power"] = _write_power(w, profile.power)
-    document["mapping"] = _write_mapping(profile.mapping)
-    document["layer_models"] = {op_class: _write_layer_model(model) for op_class, model in profile.layer_models.items()}
-    if profile.thermal is not None:
-        document["thermal"] = _write_thermal(w, profile.thermal)
-    if w.cited(("inference_overhead_ms",)) or profile.inference_overhead_ms:
-        document["inference_overhead_ms"] = w.number(("inference_overhead_ms",), profile.inference_overhead_ms)
-    provenance = _write_provenance(profile.provenance)
-    if provenance:
-        document["provenance"] = provenance
-    return document
-
-
 def read_profile_file(path) -> Profile:
     """Load and validate a profile JSON file.
 
@@ -292,18 +225,6 @@ def read_profile_file(path) -> Profile:
     except RecursionError:
         raise ProfileError(f"{path}: JSON nested too deeply to be a profile") from None
     return parse_profile(document, where=str(path), path=str(path))
-
-
-def write_profile_file(profile: Profile, path) -> None:
-    """Write ``profile`` as JSON to ``path``, atomically (readers see the old file or the new one).
-
-    Raises
-    ------
-    InputError
-        If ``path`` is a directory or its folder does not exist.
-    """
-    text = json.dumps(profile_document(profile), indent=2, allow_nan=False) + "\n"
-    write_text_atomic(path, text)
 
 
 # ---- precisions and clocks ------------------------------------------------------------------------------------
@@ -352,19 +273,6 @@ def _read_clocks(r: _Reader, clocks_doc: dict) -> tuple[dict, str, str]:
     return clocks, compute_domain, memory_domain
 
 
-def _write_clocks(w: _Writer, profile: Profile) -> dict:
-    domains = {}
-    for name, domain in profile.clocks.items():
-        at = ("clocks", name)
-        spec = {"reference_mhz": w.number(at + ("reference_mhz",), domain.reference_mhz)}
-        if w.cited(at + ("available_mhz",)) or domain.available_mhz != (domain.reference_mhz,):
-            spec["available_mhz"] = w.number(at + ("available_mhz",), domain.available_mhz)
-        if domain.voltage_v is not None:
-            spec["voltage_v"] = w.number(at + ("voltage_v",), domain.voltage_v)
-        domains[name] = spec
-    return {"compute_domain": profile.compute_domain, "memory_domain": profile.memory_domain, "domains": domains}
-
-
 def _read_power_modes(r: _Reader, document: dict, clocks: dict) -> tuple[dict, str | None]:
     power_modes = {}
     for mode, spec in (r.obj(document, "power_modes", "", optional=True) or {}).items():
@@ -410,15 +318,6 @@ def _read_power(r: _Reader, power_doc: dict, clocks: dict) -> PowerModel:
                       domain_mw=MappingProxyType(domain_mw))
 
 
-def _write_power(w: _Writer, power: PowerModel) -> dict:
-    document = {"idle_mw": w.number(("power", "idle_mw"), power.idle_mw),
-                "active_mw": {c: w.number(("power", "active_mw", c), mw) for c, mw in power.active_mw.items()}}
-    if power.domain_mw:
-        document["domain_mw"] = {d: w.number(("power", "domain_mw", d), mw) for d, mw in power.domain_mw.items()}
-    document["calibrated"] = power.calibrated
-    return document
-
-
 def _temperature_steps(r: _Reader, items, path: str, field: str, high: float, what: str, cite: tuple) -> list:
     """``(key path, temp_c, value)`` of each ``{"temp_c": {...}, field: {...}}`` in a list of steps."""
     if not isinstance(items, list):
@@ -431,10 +330,6 @@ def _temperature_steps(r: _Reader, items, path: str, field: str, high: float, wh
         value = r.number(item, field, where, cite + (i, field), positive=True, high=high)
         steps.append((where, r.number(item, "temp_c", where, cite + (i, "temp_c"), low=-60.0, high=300.0), value))
     return steps
-
-
-_THERMAL_KEYS = ("domain", "ambient_c", "idle_c", "resistance_c_per_w", "time_constant_s", "poll_ms", "hysteresis_c",
-                 "levels", "first_inference_ms", "fan")
 
 
 def _read_thermal(r: _Reader, doc: dict | None, clocks: dict) -> ThermalModel | None:
@@ -479,22 +374,6 @@ def _read_thermal(r: _Reader, doc: dict | None, clocks: dict) -> ThermalModel | 
         domain=domain, levels=tuple(levels),
         first_inference_ms=number("first_inference_ms", high=1e7, optional=True) or 0.0,
     )
-
-
-def _write_thermal(w: _Writer, thermal: ThermalModel) -> dict:
-    def steps(name: str, items, field: str) -> list:
-        return [{"temp_c": w.number(("thermal", name, i, "temp_c"), item.temp_c),
-                 field: w.number(("thermal", name, i, field), getattr(item, field))} for i, item in enumerate(items)]
-
-    document = {"domain": thermal.domain}
-    for key in ("ambient_c", "idle_c", "resistance_c_per_w", "time_constant_s", "poll_ms", "hysteresis_c"):
-        document[key] = w.number(("thermal", key), getattr(thermal, key))
-    document["levels"] = steps("levels", thermal.levels, "cap_mhz")
-    if w.cited(("thermal", "first_inference_ms")) or thermal.first_inference_ms:
-        document["first_inference_ms"] = w.number(("thermal", "first_inference_ms"), thermal.first_inference_ms)
-    if thermal.fan:
-        document["fan"] = steps("fan", thermal.fan, "resistance_c_per_w")
-    return document
 
 
 # ---- mapping and layer models ---------------------------------------------------------------------------------
@@ -547,21 +426,6 @@ def _read_rule(r: _Reader, rule, base: str) -> FusionRule:
         raise ProfileError(f"{r.where}: {base}: {exc}") from None
 
 
-def _write_mapping(mapping: Mapping) -> dict:
-    rules = []
-    for rule in mapping.rules:
-        entry = {"name": rule.name, "primary": list(rule.primary), "followers": list(rule.followers),
-                 "max_followers": rule.max_followers}
-        if rule.absorb_inputs:
-            entry["absorb_inputs"] = list(rule.absorb_inputs)
-        entry["source"] = rule.source
-        rules.append(entry)
-    document = {"runtime": mapping.runtime, "elide": list(mapping.elide), "rules": rules}
-    if mapping.merge_siblings:
-        document["merge_siblings"] = {"op_types": list(mapping.merge_siblings), "source": mapping.merge_source}
-    return document
-
-
 def _read_layer_models(r: _Reader, models_doc: dict) -> dict:
     if "default" not in models_doc:
         r.fail("layer_models.default", "is missing (the model for operator classes without their own)")
@@ -592,17 +456,7 @@ def _read_layer_models(r: _Reader, models_doc: dict) -> dict:
     return models
 
 
-def _write_layer_model(model: LayerModel) -> dict:
-    document = {"form": model.form, "params": copy.deepcopy(dict(model.stated)), "source": model.source}
-    if model.note is not None:
-        document["note"] = model.note
-    return document
-
-
 # ---- provenance -----------------------------------------------------------------------------------------------
-
-_METRIC_KEYS = ("mape", "within_10pct", "spearman", "n")
-
 
 def _read_provenance(r: _Reader, doc) -> Provenance:
     """The typed parts of the ``provenance`` object; every other key is kept as written, in ``details``."""
@@ -685,26 +539,3 @@ def _held_out(doc) -> HeldOutErrors:
     return HeldOutErrors(metrics=_metrics({k: doc[k] for k in _METRIC_KEYS}, "provenance.validation"),
                          median_abs_error=float(_typed(doc["median_abs_error"], (int, float), "median_abs_error")),
                          max_abs_error=float(_typed(doc["max_abs_error"], (int, float), "max_abs_error")))
-
-
-def _write_provenance(provenance: Provenance) -> dict:
-    document = {}
-    for key in ("fitted_on", "n_networks", "precision", "base_profile", "ridge", "folds"):
-        if getattr(provenance, key) is not None:
-            document[key] = getattr(provenance, key)
-    for key in ("cross_validation", "training"):
-        if getattr(provenance, key) is not None:
-            document[key] = getattr(provenance, key).to_dict()
-    if provenance.fitted_classes is not None:
-        document["fitted_classes"] = list(provenance.fitted_classes)
-    if provenance.date is not None:
-        document["date"] = provenance.date
-    if provenance.fixed_size_classes is not None:
-        document["fixed_size_classes"] = list(provenance.fixed_size_classes)
-    for key in ("sibling_merge", "memory_terms", "power_fit", "validation"):
-        if getattr(provenance, key) is not None:
-            document[key] = getattr(provenance, key).to_dict()
-    if provenance.fitted_input_hw_max is not None:
-        document["fitted_input_hw_max"] = provenance.fitted_input_hw_max
-    document.update(thaw(provenance.details))
-    return document

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 import edgeperf
 from edgeperf import load_model, load_profile, map_graph
 from edgeperf.estimator import evaluate_points, graph_from_model, reference_costs
-from edgeperf.operating import explore_dvfs, fit_thermal, frequency_grid, simulate_sustained
+from edgeperf.fitting import fit_thermal
+from edgeperf.operating import explore_dvfs, frequency_grid, simulate_sustained
 from tests._models import single
 
 

@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 import edgeperf
 from edgeperf import InputError
 from edgeperf.cli import main
-from edgeperf.profiles import (
+from edgeperf.fitting import (
     NetworkSample,
     fit_from_networks,
-    load_profile,
     read_network_table,
     validate_table,
     with_sibling_merge,
 )
+from edgeperf.profiles import load_profile
 from edgeperf.zoo import random_nb201
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
@@ -75,9 +75,9 @@ def test_fit_reproduces_known_coefficients_on_unseen_networks(conv, other, monke
 
 def _patch_loader(monkeypatch):
     """Serve the graphs built once at import instead of rebuilding them for every fit."""
-    from edgeperf.profiles import _fit
+    from edgeperf.fitting import _networks
 
-    monkeypatch.setattr(_fit, "load_model", lambda ref, input_shapes=None: GRAPHS[ref])
+    monkeypatch.setattr(_networks, "load_model", lambda ref, input_shapes=None: GRAPHS[ref])
 
 
 def test_energy_fit_recovers_board_power(monkeypatch, edited_profile):
@@ -182,7 +182,7 @@ def test_fit_on_a_slice_of_latbench_predicts_another_slice(tmp_path, column, bas
 
 
 def test_undefined_spearman_is_null_and_the_profile_stays_readable(monkeypatch, tmp_path, edited_profile):
-    from edgeperf.profiles import prediction_metrics
+    from edgeperf.fitting import prediction_metrics
 
     assert prediction_metrics(np.array([1.0, 2.0]), np.array([1.0, 2.0])).spearman is None   # two networks
     assert prediction_metrics(np.array([1.0, 1.0, 1.0]), np.array([1.0, 2.0, 3.0])).spearman is None

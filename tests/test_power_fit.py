@@ -7,7 +7,8 @@ import pytest
 
 import edgeperf
 from edgeperf.cli import main
-from edgeperf.profiles import fit_power_model, load_profile, parse_profile, read_power_table
+from edgeperf.fitting import fit_power_model, read_power_table
+from edgeperf.profiles import load_profile, parse_profile
 
 
 def write(tmp_path, text):

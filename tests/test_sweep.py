@@ -52,11 +52,11 @@ def test_sweep_measures_for_real_resumes_and_refines(tmp_path):
     harness = Harness(rounds=3, round_s=0.005, warmup_s=0.0)
     path = tmp_path / "s.csv"
     rows = run_sweep(OnnxRuntimeRunner(threads=1), path, plan=plan, harness=harness)
-    references = [r["reference"] for r in rows]
+    references = [r.reference for r in rows]
     assert references.count(EMPTY_LAYER) == 1 and set(points) <= set(references)
-    refined = [r for r in rows if r["round"] in (1, "1")]
+    refined = [r for r in rows if r.round == 1]
     assert 1 <= len(refined) <= 2                       # neighbours of the worst-fitted point
-    assert list(read_layer_sweep(path)[0]) == list(LAYER_SWEEP_COLUMNS)
+    assert path.read_text().splitlines()[0].split(",") == list(LAYER_SWEEP_COLUMNS)
     meta = json.loads((tmp_path / "s.csv.meta.json").read_text())
     assert meta["roofline"]["peak_gflops"] > 0 and meta["runtime"]["threads"] == 1
     again = run_sweep(OnnxRuntimeRunner(threads=1), path, plan=plan, harness=harness)

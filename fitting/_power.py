@@ -26,8 +26,7 @@ import numpy as np
 from .._csvfile import csv_errors
 from .._errors import InputError
 from ..estimator import power_scale
-from ._profile import Citation, Profile
-from ._provenance import PowerFitRecord
+from ..profiles import Citation, PowerFitRecord, Profile
 
 __all__ = ["read_power_table", "fit_power_model"]
 

@@ -1,4 +1,4 @@
-"""Fit a profile's layer models to whole-network measurements, and validate a profile on a table.
+"""Fit a profile's layer models to whole-network measurements.
 
 Every executed layer of class c is modelled in the ``step_linear`` form,
 ``t = overhead_c + compute_scale_c * flops / peak + memory_scale_c * bytes / bandwidth``,
@@ -23,116 +23,22 @@ With measured energy, the board's idle power and per-class active power are fitt
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import math
 from dataclasses import dataclass, replace
-from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 
-from .._csvfile import csv_errors
 from .._errors import InputError, ModelError
-from ..estimator import (
-    choose_precision,
-    estimate_graph,
-    latency_parts,
-    load_model,
-    map_graph,
-    parse_input_shape,
-    resolve_operating_point,
-)
-from ._profile import Citation, LayerModel, PowerModel, Profile
-from ._provenance import CrossValidatedChoice, Metrics, Provenance
+from ..estimator import choose_precision, latency_parts, load_model, map_graph, resolve_operating_point
+from ..profiles import Citation, CrossValidatedChoice, LayerModel, Metrics, PowerModel, Profile, Provenance
+from ._samples import NetworkSample
 
-__all__ = ["NetworkSample", "read_network_table", "fit_from_networks", "FitResult", "validate_table",
-           "ValidationReport", "ValidationRow", "NetworkFeatures", "network_features", "prediction_metrics", "format_rho",
-           "with_sibling_merge"]
+__all__ = ["fit_from_networks", "FitResult", "NetworkFeatures", "network_features", "prediction_metrics",
+           "format_rho", "with_sibling_merge", "COLUMNS"]
 
-_MAX_ROWS = 1_000_000
 _RIDGE_GRID = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NetworkSample:
-    """One measured network: a model reference and its latency (and energy)."""
-
-    model: str
-    latency_ms: float
-    energy_mj: float | None = None
-    input_shape: str | None = None
-    line: int = 0
-
-    def shapes(self, default=None) -> dict | None:
-        """Input shapes for loading this network: its own ``NAME=DxD...`` if given, else ``default``."""
-        if self.input_shape is None:
-            return default
-        return dict(parse_input_shape(part) for part in self.input_shape.split(";") if part)
-
-
-def read_network_table(path) -> tuple[NetworkSample, ...]:
-    """Read a CSV with columns ``model``, ``latency_ms`` and optionally ``energy_mj`` and ``input_shape``.
-
-    ``input_shape`` holds ``NAME=DxDxD...`` (several separated by ``;``) for networks measured at a
-    size other than their file's or zoo default.
-
-    Relative model paths are resolved against the table's folder; ``zoo:`` references
-    are kept as they are.
-
-    Raises
-    ------
-    InputError
-        For a missing file, missing or misnamed columns, or values that are not positive finite numbers.
-    """
-    from ..zoo import is_reference
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such table; give a CSV with columns model, latency_ms[, energy_mj]")
-    with csv_errors(path, "a network table"):
-        with open(path, newline="", encoding="utf-8") as stream:
-            reader = csv.DictReader(stream)
-            columns = [c.strip() for c in (reader.fieldnames or [])]
-            if "model" not in columns or "latency_ms" not in columns:
-                hint = ""
-                if any(c in columns for c in ("latency", "latency_s", "latency_us", "time")):
-                    hint = "; latency must be in milliseconds in a column named latency_ms"
-                raise InputError(f"{path}: needs columns model and latency_ms (optionally energy_mj), "
-                                 f"found {columns}{hint}")
-            samples = []
-            for line, row in enumerate(reader, start=2):
-                if len(samples) >= _MAX_ROWS:
-                    raise InputError(f"{path}: more than {_MAX_ROWS} rows; split the table")
-                row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
-                model = row.get("model", "")
-                if not model:
-                    raise InputError(f"{path}:{line}: empty model")
-                if not is_reference(model) and not Path(model).is_absolute():
-                    model = str(path.parent / model)
-                latency = _positive(row.get("latency_ms", ""), f"{path}:{line}: latency_ms")
-                energy = row.get("energy_mj", "")
-                shape = row.get("input_shape", "") or None
-                if shape is not None:
-                    try:
-                        [parse_input_shape(part) for part in shape.split(";") if part]
-                    except InputError as exc:
-                        raise InputError(f"{path}:{line}: {exc}") from None
-                samples.append(NetworkSample(model=model, latency_ms=latency, line=line, input_shape=shape,
-                                             energy_mj=_positive(energy, f"{path}:{line}: energy_mj") if energy else None))
-    if not samples:
-        raise InputError(f"{path}: the table has no rows")
-    return tuple(samples)
-
-
-def _positive(text: str, where: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(f"{where} must be a number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise InputError(f"{where} must be a positive finite number, got {text!r}")
-    return value
 
 
 #: Fitted parameters per operator class, in the column order of the design matrix.
@@ -516,47 +422,3 @@ def _fit_power(fitted: Profile, chosen: _Variant, w: np.ndarray, energy: np.ndar
     cited = {("power", "idle_mw"): Citation(source=key), default: fitted.citations[default],
              **{("power", "active_mw", c): Citation(source=key) for c in classes}}
     return PowerModel(idle_mw=float(solution[0]), active_mw=MappingProxyType(active), calibrated=True), cited
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ValidationRow:
-    model: str
-    measured_ms: float
-    predicted_ms: float
-
-    @property
-    def error(self) -> float:
-        return (self.predicted_ms - self.measured_ms) / self.measured_ms
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ValidationReport:
-    """Measured against predicted latency per network, and summary statistics."""
-
-    platform: str
-    rows: tuple[ValidationRow, ...]
-    summary: Metrics
-
-    def to_dict(self) -> dict:
-        return {"platform": self.platform,
-                "rows": [{"model": r.model, "measured_ms": r.measured_ms, "predicted_ms": r.predicted_ms,
-                          "error": r.error} for r in self.rows],
-                "summary": self.summary.to_dict()}
-
-
-def validate_table(samples, profile: Profile, *, precision: str | None = None, input_shapes=None) -> ValidationReport:
-    """Compare a profile's predictions with measured latencies (no device needed).
-
-    The summary has the MAPE, the fraction within +-10 %, Spearman's rho and the count.
-    """
-    rows = []
-    for sample in samples:
-        try:
-            graph = load_model(sample.model, input_shapes=sample.shapes(input_shapes))
-            est = estimate_graph(graph, profile, precision=precision)
-        except ModelError as exc:
-            raise ModelError(f"table line {sample.line}: {exc}") from None
-        rows.append(ValidationRow(model=sample.model, measured_ms=sample.latency_ms, predicted_ms=est.total_latency_ms))
-    measured = np.array([r.measured_ms for r in rows])
-    predicted = np.array([r.predicted_ms for r in rows])
-    return ValidationReport(platform=profile.name, rows=tuple(rows), summary=prediction_metrics(predicted, measured))
