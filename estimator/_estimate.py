@@ -224,28 +224,7 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
             latency_ms=latency_l[i], power_mw=power_l[i], energy_mj=energy_l[i],
             share=latency_l[i] / total_latency if total_latency > 0 else 0.0, flags=layer.flags,
         ))
-    all_notes = list(notes) + list(point.notes)
-    fitted = profile.provenance.fitted_classes
-    if fitted is not None and mapped.layers:
-        missing = sorted({layer.op_class for layer in mapped.layers} - set(fitted) - {"shape"})
-        if missing:
-            all_notes.append(f"{profile.name} was fitted without {', '.join(missing)} layers: those use its base "
-                             "model, untested by the fit")
-    trained = profile.provenance.fitted_input_hw_max
-    spatial = [d for _, shape in mapped.graph.inputs if len(shape) == 4 for d in shape[2:]]
-    if trained is not None and spatial and max(spatial) > 2 * trained:
-        all_notes.append(f"{profile.name} was fitted on inputs up to {trained:g}x{trained:g}; this model's input is "
-                         f"{'x'.join(map(str, spatial))}: an extrapolation its quality field warns about")
-    unknown = sum(1 for layer in mapped.layers if "unknown-op" in layer.flags)
-    if unknown:
-        all_notes.append(f"{unknown} layer(s) with unknown operators estimated by roofline from bytes and MACs "
-                         "(flag unknown-op)")
-    if not profile.power.has_model:
-        all_notes.append(f"{profile.name} has no power model: energy is unknown (reported as 0); fit one with "
-                         "edgeperf fit-power or calibrate with a power source")
-    elif not profile.power.calibrated:
-        all_notes.append(f"energy not calibrated on {profile.name}: published board power figures, not per-layer "
-                         "measurements")
+    all_notes = list(notes) + list(point.notes) + _notes(mapped, profile)
     return Estimate(
         model=mapped.graph.name,
         platform=profile.name,
@@ -262,6 +241,33 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
         elided_nodes=len(mapped.elided),
         notes=tuple(all_notes),
     )
+
+
+def _notes(mapped: MappedGraph, profile: PlatformProfile) -> list[str]:
+    """What an estimate of ``mapped`` on ``profile`` should say about its own trustworthiness."""
+    notes = []
+    fitted = profile.provenance.fitted_classes
+    if fitted is not None and mapped.layers:
+        missing = sorted({layer.op_class for layer in mapped.layers} - set(fitted) - {"shape"})
+        if missing:
+            notes.append(f"{profile.name} was fitted without {', '.join(missing)} layers: those use its base "
+                             "model, untested by the fit")
+    trained = profile.provenance.fitted_input_hw_max
+    spatial = [d for _, shape in mapped.graph.inputs if len(shape) == 4 for d in shape[2:]]
+    if trained is not None and spatial and max(spatial) > 2 * trained:
+        notes.append(f"{profile.name} was fitted on inputs up to {trained:g}x{trained:g}; this model's input is "
+                         f"{'x'.join(map(str, spatial))}: an extrapolation its quality field warns about")
+    unknown = sum(1 for layer in mapped.layers if "unknown-op" in layer.flags)
+    if unknown:
+        notes.append(f"{unknown} layer(s) with unknown operators estimated by roofline from bytes and MACs "
+                         "(flag unknown-op)")
+    if not profile.power.has_model:
+        notes.append(f"{profile.name} has no power model: energy is unknown (reported as 0); fit one with "
+                         "edgeperf fit-power or calibrate with a power source")
+    elif not profile.power.calibrated:
+        notes.append(f"energy not calibrated on {profile.name}: published board power figures, not per-layer "
+                         "measurements")
+    return notes
 
 
 def estimate_graph(graph: Graph, profile: PlatformProfile, *, precision: str | None = None,

@@ -215,12 +215,8 @@ def run_sweep(runner: Runner, sweep_path, *, plan: SweepPlan | None = None, harn
         check_or_record(path, runner.settings(), device_info(), first_record)
 
         def measure(points, round_index):
-            work = [(p, k) for k in range(plan.passes) for p in points]
-            random.Random(plan.seed + round_index).shuffle(work)
-            items = [{"reference": reference, "kind": parse_layer_reference(reference)[0], "round": round_index,
-                      "pass_": index} for reference, index in work]
-            measure_items(items, path=path, fmt=LAYER_SWEEP, records=records, runner=runner, harness=harness,
-                          model_of=lambda item: runnable_model(item["reference"]),
+            measure_items(_round_items(plan, points, round_index), path=path, fmt=LAYER_SWEEP, records=records,
+                          runner=runner, harness=harness, model_of=lambda item: runnable_model(item["reference"]),
                           progress=lambda r: progress(f"round {r.round} pass {r.pass_ + 1}/{plan.passes} {r.reference}: "
                                                       f"{r.latency_ms:.4f} ms {' '.join(r.flags)}".rstrip()))
 
@@ -234,6 +230,14 @@ def run_sweep(runner: Runner, sweep_path, *, plan: SweepPlan | None = None, harn
                 points = _refinement_points(path, records, plan, rng, round_index, progress)
             measure(points, round_index)
     return records
+
+
+def _round_items(plan: SweepPlan, points, round_index: int) -> list[dict]:
+    """Every (point, pass) of a round, in the round's own seeded random order."""
+    work = [(p, k) for k in range(plan.passes) for p in points]
+    random.Random(plan.seed + round_index).shuffle(work)
+    return [{"reference": reference, "kind": parse_layer_reference(reference)[0], "round": round_index,
+             "pass_": index} for reference, index in work]
 
 
 def _refinement_points(path: Path, records, plan: SweepPlan, rng: random.Random, round_index: int, progress) -> list:

@@ -184,6 +184,16 @@ def explore_dvfs(mapped: MappedGraph, profile: PlatformProfile, *, precision: st
         feasible = by_energy[latency[by_energy] <= max_latency_ms]
         best = points[int(feasible[0])] if feasible.size else None
     mode = resolve_operating_point(profile, power_mode).power_mode
+    notes = _notes(profile, mode, names, max_latency_ms, best)
+    return DvfsReport(
+        model=mapped.graph.name, platform=profile.name, precision=precision, power_mode=mode, points=points,
+        energy_optimal=points[int(by_energy[0])], latency_optimal=points[int(by_latency[0])],
+        max_clocks=points[max_index], governor=points[max_index], best_under_limit=best,
+        max_latency_ms=max_latency_ms, energy_calibrated=profile.power.calibrated, notes=tuple(notes),
+    )
+
+
+def _notes(profile: PlatformProfile, mode: str | None, names: list, max_latency_ms: float | None, best) -> list[str]:
     notes = [f"default governor modelled as the maximum clocks of power mode {mode or 'default'} "
              "(seed 002: Jetson governors hold the highest frequency 83-89 % of the time under DNN load)"]
     if all(profile.clocks[n].voltage_v is None for n in names):
@@ -192,9 +202,4 @@ def explore_dvfs(mapped: MappedGraph, profile: PlatformProfile, *, precision: st
         notes.append(f"energy not calibrated on {profile.name}: published board power figures")
     if max_latency_ms is not None and best is None:
         notes.append(f"no operating point meets {max_latency_ms:g} ms")
-    return DvfsReport(
-        model=mapped.graph.name, platform=profile.name, precision=precision, power_mode=mode, points=points,
-        energy_optimal=points[int(by_energy[0])], latency_optimal=points[int(by_latency[0])],
-        max_clocks=points[max_index], governor=points[max_index], best_under_limit=best,
-        max_latency_ms=max_latency_ms, energy_calibrated=profile.power.calibrated, notes=tuple(notes),
-    )
+    return notes

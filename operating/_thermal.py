@@ -139,6 +139,29 @@ def simulate_sustained(mapped: MappedGraph, profile: PlatformProfile, *, precisi
     idle_mw, resistance = profile.power.idle_mw, thermal.resistance_c_per_w
     base_c = thermal.idle_c + (ambient - thermal.ambient_c) - resistance * idle_mw / 1000.0
     temp = base_c + resistance * idle_mw / 1000.0 if start_c is None else float(start_c)
+    lat_trace, temp_trace, clock_trace, events, now = _trajectory(
+        thermal, caps, latency, energy, clock, inferences=inferences, gap_ms=gap_ms, base_c=base_c, temp=temp,
+        idle_mw=idle_mw)
+    # each inference at the clock it ran at, plus idle power over the gaps and the model load
+    total_energy_mj = _trace_energy(clock_trace, clock, energy) + idle_mw * (gap_ms * inferences
+                                                                             + thermal.first_inference_ms) / 1000.0
+    return SimulationResult(
+        model=mapped.graph.name, platform=profile.name, precision=precision, inferences=inferences,
+        ambient_c=ambient, gap_ms=gap_ms, latency_ms_trace=lat_trace, temp_c_trace=temp_trace,
+        clock_mhz_trace=clock_trace, throttle_events=events, total_time_s=now,
+        energy_j=total_energy_mj / 1000.0, notes=_notes(profile),
+    )
+
+
+def _trajectory(thermal, caps: list, latency: np.ndarray, energy: np.ndarray, clock: np.ndarray, *, inferences: int,
+                gap_ms: float, base_c: float, temp: float, idle_mw: float):
+    """Per-inference latency, temperature and clock traces, throttle events and the run's end time (s).
+
+    Advances a poll interval at a time: the inferences between two polls run at one throttle level,
+    so their temperatures are one geometric sequence (:func:`_cycle_temperatures`); at each poll the
+    governor (:func:`_governor`) sets the level and fan steps in force for the next interval.
+    """
+    resistance = thermal.resistance_c_per_w
     poll_s, gap_s = thermal.poll_ms / 1000.0, gap_ms / 1000.0
     lat_trace, temp_trace, clock_trace = np.empty(inferences), np.empty(inferences), np.empty(inferences)
     events = []
@@ -172,15 +195,7 @@ def simulate_sustained(mapped: MappedGraph, profile: PlatformProfile, *, precisi
                 events.append(ThrottleEvent(time_s=next_poll, temp_c=temp, cap_mhz=caps[new_level], inference=done))
             level = new_level
             next_poll += poll_s
-    # each inference at the clock it ran at, plus idle power over the gaps and the model load
-    total_energy_mj = _trace_energy(clock_trace, clock, energy) + idle_mw * (gap_ms * inferences
-                                                                             + thermal.first_inference_ms) / 1000.0
-    return SimulationResult(
-        model=mapped.graph.name, platform=profile.name, precision=precision, inferences=inferences,
-        ambient_c=ambient, gap_ms=gap_ms, latency_ms_trace=lat_trace, temp_c_trace=temp_trace,
-        clock_mhz_trace=clock_trace, throttle_events=tuple(events), total_time_s=now,
-        energy_j=total_energy_mj / 1000.0, notes=_notes(profile),
-    )
+    return lat_trace, temp_trace, clock_trace, tuple(events), now
 
 
 def _checked(profile: PlatformProfile, inferences, gap_ms: float, ambient_c: float | None):

@@ -133,19 +133,7 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
     ProfileError
         Naming the bad key path, the value and what is accepted.
     """
-    if not isinstance(document, dict):
-        raise ProfileError(f"{where}: a profile must be a JSON object, got {type(document).__name__}")
-    version = document.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ProfileError(f"{where}: schema_version {version!r} is not supported; this edgeperf reads "
-                           f"schema_version {SCHEMA_VERSION} (upgrade edgeperf or convert the profile)")
-    unknown = sorted(set(document) - _TOP_KEYS)
-    if unknown:
-        raise ProfileError(f"{where}: unknown top-level key(s) {unknown}; allowed: {sorted(_TOP_KEYS)}")
-    sources = document.get("sources")
-    if not isinstance(sources, dict) or not sources or not all(
-            isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in sources.items()):
-        raise ProfileError(f"{where}: sources must be a non-empty object mapping keys to citation strings")
+    sources = _sources(document, where)
     r = _Reader(where, sources)
     name = r.text(document, "name", "")
     kind = r.text(document, "kind", "")
@@ -162,40 +150,45 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
     unit_cost = r.number(document, "unit_cost_eur", "", ("unit_cost_eur",), optional=True, high=1e7)
     overhead = r.number(document, "inference_overhead_ms", "", ("inference_overhead_ms",), optional=True, high=1e5)
     memory_bytes = r.number(document, "memory_bytes", "", ("memory_bytes",), optional=True, high=2**50)
-    runtime = document.get("runtime", {})
-    if not isinstance(runtime, dict):
-        r.fail("runtime", "must be an object")
-    device = document.get("device", {})
-    if not isinstance(device, dict):
-        r.fail("device", "must be an object describing the board")
+    runtime, device = _facts(r, document, "runtime"), _facts(r, document, "device")
     return Profile(
         name=name,
-        title=r.text(document, "title", "", optional=True, default=name),
-        version=r.text(document, "version", ""),
-        kind=kind,
-        quality=r.text(document, "quality", ""),
-        sources=MappingProxyType(dict(sources)),
-        precisions=MappingProxyType(precisions),
-        default_precision=default_precision,
-        memory_bandwidth_gbps=bandwidth,
-        compute_domain=compute_domain,
-        memory_domain=memory_domain,
-        clocks=MappingProxyType(clocks),
-        power_modes=MappingProxyType(power_modes),
-        default_power_mode=default_mode,
-        power=power,
-        mapping=mapping,
-        layer_models=MappingProxyType(layer_models),
-        unit_cost_eur=unit_cost,
-        inference_overhead_ms=overhead or 0.0,
-        memory_bytes=int(memory_bytes) if memory_bytes is not None else None,
-        runtime=freeze(runtime),
-        device=freeze(device),
-        thermal=thermal,
-        provenance=_read_provenance(r, document.get("provenance", {})),
-        citations=MappingProxyType(r.citations),
-        path=path,
+        title=r.text(document, "title", "", optional=True, default=name), version=r.text(document, "version", ""),
+        kind=kind, quality=r.text(document, "quality", ""), sources=MappingProxyType(dict(sources)),
+        precisions=MappingProxyType(precisions), default_precision=default_precision, memory_bandwidth_gbps=bandwidth,
+        compute_domain=compute_domain, memory_domain=memory_domain, clocks=MappingProxyType(clocks),
+        power_modes=MappingProxyType(power_modes), default_power_mode=default_mode, power=power, mapping=mapping,
+        layer_models=MappingProxyType(layer_models), unit_cost_eur=unit_cost, inference_overhead_ms=overhead or 0.0,
+        memory_bytes=int(memory_bytes) if memory_bytes is not None else None, runtime=freeze(runtime),
+        device=freeze(device), thermal=thermal, provenance=_read_provenance(r, document.get("provenance", {})),
+        citations=MappingProxyType(r.citations), path=path,
     )
+
+
+def _sources(document, where: str) -> dict:
+    """The document's ``sources``, once it is a profile of this schema version with known top-level keys."""
+    if not isinstance(document, dict):
+        raise ProfileError(f"{where}: a profile must be a JSON object, got {type(document).__name__}")
+    version = document.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ProfileError(f"{where}: schema_version {version!r} is not supported; this edgeperf reads "
+                           f"schema_version {SCHEMA_VERSION} (upgrade edgeperf or convert the profile)")
+    unknown = sorted(set(document) - _TOP_KEYS)
+    if unknown:
+        raise ProfileError(f"{where}: unknown top-level key(s) {unknown}; allowed: {sorted(_TOP_KEYS)}")
+    sources = document.get("sources")
+    if not isinstance(sources, dict) or not sources or not all(
+            isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in sources.items()):
+        raise ProfileError(f"{where}: sources must be a non-empty object mapping keys to citation strings")
+    return sources
+
+
+def _facts(r: _Reader, document: dict, key: str) -> dict:
+    """A free-form object of facts (``runtime``, ``device``); absent: none."""
+    value = document.get(key, {})
+    if not isinstance(value, dict):
+        r.fail(key, "must be an object")
+    return value
 
 
 def read_profile_file(path) -> Profile:
