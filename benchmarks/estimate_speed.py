@@ -24,8 +24,7 @@ from pathlib import Path
 import onnx
 
 import edgeperf
-from edgeperf.estimator import estimate_mapped, map_graph, resolve_operating_point
-from edgeperf.estimator import load_model
+from edgeperf.estimator import estimate_mapped, load_model, map_graph, resolve_operating_point
 from edgeperf.zoo import build_model
 
 ROOT = Path(__file__).resolve().parent.parent
