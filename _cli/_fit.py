@@ -15,7 +15,6 @@ from typing import List, Optional
 import typer
 
 from .._errors import InputError
-from ..fitting import format_rho
 from ..profiles import load_profile, write_profile_file
 from ._common import PROVIDERS_HELP, Choice, OutputFormat, console, csv_text, parse_providers, parse_shapes
 
@@ -43,7 +42,7 @@ def fit(
                                              "own; auto: whichever cross-validates better."),
 ) -> None:
     """Fit a profile to a layer sweep (SWEEP), measured whole networks (--networks) or a vendor layer profile."""
-    from ..fitting import fit_from_networks, read_network_table
+    from ..fitting import fit_from_networks, format_rho, read_network_table   # fitting is imported when used
 
     given = [x for x in (sweep_file, networks, layer_profile) if x is not None]
     if len(given) != 1:
@@ -154,6 +153,8 @@ def validate(
 
 def _print_validation(report, device, screen) -> None:
     from rich.table import Table
+
+    from ..fitting import format_rho
 
     table_view = Table(title=f"validation of {report.platform}", title_justify="left")
     for header, justify in (("model", "left"), ("measured ms", "right"), ("predicted ms", "right"), ("error", "right")):
