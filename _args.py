@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from ._errors import InputError
 from ._messages import show
 
-__all__ = ["typed", "require_profile"]
+__all__ = ["typed"]
 
 
 _PLURALS = {str: "strings", int: "integers", float: "numbers", bool: "booleans"}
@@ -140,19 +140,3 @@ def typed(func):
         return func(*args, **kwargs)
 
     return wrapper
-
-
-#: What the estimator reads of a profile (it takes any object that has these, a Profile or a stand-in).
-_PROFILE_FIELDS = ("name", "precisions", "default_precision", "clocks", "power_modes", "default_power_mode")
-
-
-def require_profile(value, function: str) -> None:
-    """Refuse, with an InputError, a ``profile`` argument that is not a profile (duck-typed: the fields it uses).
-
-    >>> require_profile(None, "f")
-    Traceback (most recent call last):
-    edgeperf._errors.InputError: f(): profile must be a Profile (edgeperf.load_profile(NAME)), got NoneType None
-    """
-    if not all(hasattr(value, field) for field in _PROFILE_FIELDS):
-        raise InputError(f"{function}(): profile must be a Profile (edgeperf.load_profile(NAME)), got "
-                         f"{type(value).__name__} {show(value)}")

@@ -23,8 +23,8 @@ from importlib import resources
 import numpy as np
 
 from .._errors import InputError
-from .._messages import show
 from .._json import loads_finite
+from .._messages import show
 
 __all__ = ["Link", "shipped_links", "make_link", "lora_time_on_air_s"]
 

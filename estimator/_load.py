@@ -2,6 +2,8 @@
 
 The format is decided by content, not by file extension: a TFLite flatbuffer
 carries the identifier ``TFL3`` at byte offset 4; anything else is read as ONNX.
+A ``zoo:`` reference is built by the zoo as ONNX (architecture only) and read here
+like any other ONNX model: the estimator imports the zoo, never the other way round.
 """
 
 from __future__ import annotations
@@ -13,11 +15,9 @@ from .._args import typed
 from .._errors import InputError, ModelError
 from .._userfile import is_regular_file, probe, user_path
 from ._ir import Graph
-from ._onnx_import import load_onnx
+from ._onnx_import import graph_from_model, load_onnx
 
 __all__ = ["load_model"]
-
-ZOO_PREFIX = "zoo:"
 
 
 def _is_tflite(path: Path) -> bool:
@@ -60,12 +60,16 @@ def load_model(source, *, input_shapes: dict[str, tuple[int, ...]] | None = None
                          "serialized ONNX to a file, or use graph_from_model(onnx.load_from_string(data))")
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
-    if isinstance(source, str) and source.startswith(ZOO_PREFIX):
-        from ..zoo import build_graph
-
-        return build_graph(source[len(ZOO_PREFIX):], input_shapes=input_shapes)
     path = user_path(source, what="model", error=ModelError)
-    text = str(path)
+    text = str(path) if not isinstance(source, str) else source
+    if not is_regular_file(path):
+        # imported only for what is not a file: estimating a file never builds networks
+        from ..zoo import is_reference, model_for_estimation, reference_name
+
+        if is_reference(text):
+            model = model_for_estimation(text, input_shapes=input_shapes)
+            # the model was built for this call alone: the importer may change it in place
+            return graph_from_model(model, name=reference_name(text), source=text, _owned=True)
     if _is_tflite(path):
         from ._tflite_import import load_tflite
 

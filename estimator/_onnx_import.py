@@ -106,33 +106,7 @@ def load_onnx(path, *, input_shapes=None, on_unknown: str = "error") -> Graph:
         If the graph exceeds :data:`MAX_NODES` or :data:`MAX_TENSOR_ELEMENTS`.
     """
     path = user_path(path, what="model", error=ModelError)
-    base_dir = None
-
-    def check_external(name: str, location: str) -> None:
-        try:
-            target = (base_dir / location).resolve()
-        except (OSError, ValueError, RuntimeError):
-            target = None
-        if target is None or os.path.isabs(location) or base_dir not in target.parents:
-            raise ModelError(
-                f"{path}: tensor {show(name)} points its external data at {show(location)}, outside the model's "
-                "folder; only relative locations inside the folder of the model are accepted"
-            )
-
-    with model_bytes(path, what="an ONNX model", limit=MAX_MODEL_BYTES, error=ModelError, random_access=True,
-                     hint="give the path of an .onnx or .tflite model or a zoo:NAME reference") as data:
-        if len(data) == 0:
-            raise ModelError(f"{path}: file is empty; expected an ONNX model (protobuf ModelProto)")
-        try:
-            base_dir = path.resolve().parent
-        except (OSError, RuntimeError) as exc:
-            raise ModelError(f"{path}: cannot resolve its folder ({exc})") from None
-        try:
-            slim = slim_model(data, check_external=check_external, max_nodes=MAX_NODES)
-        except WireLimitError as exc:
-            raise LimitError(f"{path}: {exc}, beyond what edgeperf reads; split or simplify the model") from None
-        except WireError as exc:
-            raise ModelError(f"{path}: not a valid ONNX model ({exc}); expected a serialized ONNX ModelProto") from None
+    slim = _slim_bytes(path)
     if len(slim) > MAX_STRUCTURE_BYTES:
         raise LimitError(f"{path}: its graph takes {len(slim)} bytes without weights, more than {MAX_STRUCTURE_BYTES}; "
                          "split or simplify the model")
@@ -143,6 +117,37 @@ def load_onnx(path, *, input_shapes=None, on_unknown: str = "error") -> Graph:
         raise ModelError(f"{path}: not a valid ONNX model ({exc}); expected a serialized ONNX ModelProto") from None
     return graph_from_model(model, name=path.stem, source=str(path), input_shapes=input_shapes, on_unknown=on_unknown,
                             _owned=True)
+
+
+def _slim_bytes(path: Path) -> bytes:
+    """The model file without its weight payloads, read through the user-file reader (large files piece by piece,
+    never memory-mapped); external data must stay beside it."""
+    with model_bytes(path, what="an ONNX model", limit=MAX_MODEL_BYTES, error=ModelError, random_access=True,
+                     hint="give the path of an .onnx or .tflite model or a zoo:NAME reference") as data:
+        if len(data) == 0:
+            raise ModelError(f"{path}: file is empty; expected an ONNX model (protobuf ModelProto)")
+        try:
+            base_dir = path.resolve().parent
+        except (OSError, RuntimeError) as exc:
+            raise ModelError(f"{path}: cannot resolve its folder ({exc})") from None
+
+        def check_external(name: str, location: str) -> None:
+            try:
+                target = (base_dir / location).resolve()
+            except (OSError, ValueError, RuntimeError):
+                target = None
+            if target is None or os.path.isabs(location) or base_dir not in target.parents:
+                raise ModelError(
+                    f"{path}: tensor {show(name)} points its external data at {show(location)}, outside the model's "
+                    "folder; only relative locations inside the folder of the model are accepted"
+                )
+
+        try:
+            return slim_model(data, check_external=check_external, max_nodes=MAX_NODES)
+        except WireLimitError as exc:
+            raise LimitError(f"{path}: {exc}, beyond what edgeperf reads; split or simplify the model") from None
+        except WireError as exc:
+            raise ModelError(f"{path}: not a valid ONNX model ({exc}); expected a serialized ONNX ModelProto") from None
 
 
 def _attr_value(attr: onnx.AttributeProto):
@@ -175,44 +180,83 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
         raise InputError(f"on_unknown must be one of {_ON_UNKNOWN}, got {show(on_unknown)}")
     if not model.HasField("graph") or model.ir_version <= 0:
         raise ModelError(f"{where}: not an ONNX model (no graph or IR version); expected a serialized ONNX ModelProto")
-    graph = model.graph
-    if len(graph.node) == 0:
+    if len(model.graph.node) == 0:
         raise ModelError(f"{where}: the ONNX graph has no nodes; nothing to estimate")
-    if len(graph.node) > MAX_NODES:
-        raise LimitError(f"{where}: {len(graph.node)} nodes exceed the limit of {MAX_NODES}; "
+    if len(model.graph.node) > MAX_NODES:
+        raise LimitError(f"{where}: {len(model.graph.node)} nodes exceed the limit of {MAX_NODES}; "
                          "split the model or estimate its parts separately")
     opset = default_opset(model, where)
-    check_text(graph, where)
-    original = model
+    check_text(model.graph, where)
+    _check_io(model.graph, where)
+    copy = _CopyOnWrite(model, owned=_owned)
+    initializer_names = {t.name for t in model.graph.initializer} | {s.values.name for s in model.graph.sparse_initializer}
+    inputs = _shaped_inputs(copy, initializer_names, input_shapes, where)
+    nodes, order = _checked_nodes(copy, initializer_names, on_unknown, where)
+    const = constant_tensors(nodes, order, initializer_names)
+    model, inferred = resolve_shapes(copy.model, nodes, order, const, opset, on_unknown, where, copy.mutable)
+    shapes, dtypes, params = _shapes_and_params(inferred, model.graph, nodes, order, initializer_names, where)
+    layers, folded, native_int8 = _layers(nodes, order, const, _reaching_outputs(nodes, model.graph), shapes, dtypes,
+                                          on_unknown, where)
 
-    def mutable() -> onnx.ModelProto:
-        """The model, copied first if it is the caller's (never modify what we were given)."""
-        nonlocal model
-        if not _owned and model is original:
-            model = _copy(model)
-        return model
+    def io(values):
+        return tuple((vi.name, tuple(d for d in shapes.get(vi.name, ()) if isinstance(d, int))) for vi in values)
 
-    sparse = {s.values.name: (tuple(int(d) for d in s.dims), s.values.data_type) for s in graph.sparse_initializer}
-    initializer_names = {t.name for t in graph.initializer} | set(sparse)
+    return Graph(
+        name=name or model.graph.name or "model",
+        layers=tuple(layers),
+        inputs=io(inputs),
+        outputs=io(model.graph.output),
+        params=params,
+        native_precision="int8" if native_int8 else "fp32",
+        source=source,
+        opset=opset,
+        folded_nodes=folded,
+    )
+
+
+def _check_io(graph, where: str) -> None:
+    """Refuse what onnxruntime refuses of a graph's interface: no outputs, an input declared twice."""
     if len(graph.output) == 0:
         raise ModelError(f"{where}: the graph has no outputs, so every node is dead code; a model must name its "
                          "outputs (graph.output)")
-    input_names = [vi.name for vi in graph.input]
-    if len(set(input_names)) != len(input_names):
-        twice = next(n for n in input_names if input_names.count(n) > 1)
+    names = [vi.name for vi in graph.input]
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
         raise ModelError(f"{where}: graph input {show(twice)} is declared twice; input names must be unique")
-    inputs = [vi for vi in graph.input if vi.name not in initializer_names]
-    if input_shapes:
-        graph = mutable().graph
-        inputs = [vi for vi in graph.input if vi.name not in initializer_names]
-    apply_input_shapes(inputs, dict(input_shapes or {}), where)
 
+
+class _CopyOnWrite:
+    """The model being imported, copied the first time it must change unless the caller handed it over."""
+
+    def __init__(self, model: onnx.ModelProto, *, owned: bool):
+        self.model = model
+        self._copied = owned
+
+    def mutable(self) -> onnx.ModelProto:
+        """The model, copied first if it is the caller's (never modify what we were given)."""
+        if not self._copied:
+            self.model = _copy(self.model)
+            self._copied = True
+        return self.model
+
+
+def _shaped_inputs(copy: _CopyOnWrite, initializer_names: set, input_shapes, where: str) -> list:
+    """The graph inputs that are not initializers, with ``input_shapes`` applied (to a copy)."""
+    graph = copy.mutable().graph if input_shapes else copy.model.graph
+    inputs = [vi for vi in graph.input if vi.name not in initializer_names]
+    apply_input_shapes(inputs, dict(input_shapes or {}), where)
+    return inputs
+
+
+def _checked_nodes(copy: _CopyOnWrite, initializer_names: set, on_unknown: str, where: str) -> tuple[list, list]:
+    """The nodes, checked (known ops, tensor names, no cycles) and in topological order (sorted in a copy if not)."""
+    graph = copy.model.graph
     nodes = list(graph.node)
     check_unknown_ops(nodes, on_unknown, where)
     producers = check_tensor_names(nodes, graph, initializer_names, where)
     order = topological_order(nodes, producers, where)
     if order != sorted(order):  # the spec wants sorted nodes and onnx's inference needs them
-        graph = mutable().graph
+        graph = copy.mutable().graph
         sorted_nodes = [onnx.NodeProto() for _ in order]
         for target, index in zip(sorted_nodes, order):
             target.CopyFrom(nodes[index])
@@ -220,10 +264,11 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
         graph.node.extend(sorted_nodes)
         nodes = list(graph.node)
         order = list(range(len(nodes)))
+    return nodes, order
 
-    const = constant_tensors(nodes, order, initializer_names)
-    model, inferred = resolve_shapes(model, nodes, order, const, opset, on_unknown, where, mutable)
-    graph = model.graph
+
+def _shapes_and_params(inferred, graph, nodes, order, initializer_names: set, where: str):
+    """Every tensor's shape and data type, and the model's learnable parameter count."""
     shapes: dict[str, tuple | None] = {}
     dtypes: dict[str, int] = {}
     for vi in list(inferred.graph.input) + list(inferred.graph.value_info) + list(inferred.graph.output):
@@ -242,13 +287,12 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
         if (tensor.data_type in _PARAM_TYPES and len(shape) > 0 and tensor.name not in buffers
                 and tensor.name in initializer_names):  # not the shape constants folded at import
             params += _opcount.prod(shape)
-
-    for name, (shape, data_type) in sparse.items():     # sparse weights: the runtime makes them dense at load time
-        check_elements(where, name, shape)
-        shapes[name] = shape
-        dtypes[name] = data_type
+    for sparse in graph.sparse_initializer:     # sparse weights: the runtime makes them dense at load time
+        shape = tuple(int(d) for d in sparse.dims)
+        check_elements(where, sparse.values.name, shape)
+        shapes[sparse.values.name] = shape
+        dtypes[sparse.values.name] = sparse.values.data_type
         params += _opcount.prod(shape)
-
     for index in order:
         node = nodes[index]
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
@@ -260,8 +304,11 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
                     dtypes[node.output[0]] = attr.t.data_type
                     if attr.t.data_type in _PARAM_TYPES and len(shape) > 0:
                         params += _opcount.prod(shape)
+    return shapes, dtypes, params
 
-    live = _reaching_outputs(nodes, graph)
+
+def _layers(nodes, order, const, live: set, shapes, dtypes, on_unknown: str, where: str):
+    """The layers of the live, non-constant nodes; how many nodes were folded; whether the model is quantized."""
     layers = []
     folded = 0
     native_int8 = False
@@ -275,21 +322,7 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
         layer = _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_names, where)
         native_int8 |= layer.precision == "int8" or layer.op_type in ("QuantizeLinear", "DequantizeLinear")
         layers.append(layer)
-
-    def io(values):
-        return tuple((vi.name, tuple(d for d in shapes.get(vi.name, ()) if isinstance(d, int))) for vi in values)
-
-    return Graph(
-        name=name or graph.name or "model",
-        layers=tuple(layers),
-        inputs=io(inputs),
-        outputs=io(graph.output),
-        params=params,
-        native_precision="int8" if native_int8 else "fp32",
-        source=source,
-        opset=opset,
-        folded_nodes=folded,
-    )
+    return layers, folded, native_int8
 
 
 def _reaching_outputs(nodes, graph) -> set[int]:
@@ -324,30 +357,8 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
             continue
         shape = shapes.get(tensor)
         in_shapes.append(shape)
-    out_shapes = []
     counter = _opcount.lookup(node.domain, node.op_type)
-    for tensor in node.output:
-        if not tensor:
-            continue
-        shape = shapes.get(tensor)
-        if shape is None or any(not isinstance(d, int) for d in shape):
-            if counter is None:
-                # Unknown op whose output shape onnx cannot infer: assume it keeps the
-                # shape of its first input (element-wise), and say so.
-                first = next((s for s in in_shapes if s is not None), None)
-                shape = first
-            if shape is None or any(not isinstance(d, int) for d in shape):
-                raise ModelError(
-                    f"{where}: cannot determine the shape of tensor {show(tensor)} (output of node {show(label)}, "
-                    f"{node.op_type}); give static input sizes with --input-shape or simplify the model "
-                    "(onnxsim) so that shapes are static"
-                )
-            shapes[tensor] = shape
-        if any(d <= 0 for d in shape) and node.op_type not in ("Shape", "Size", "NonZero"):
-            raise ModelError(f"{where}: tensor {show(tensor)} (output of node {show(label)}, {node.op_type}) has an "
-                             f"empty or negative dimension {shape}; check kernel sizes, strides and input sizes")
-        check_elements(where, tensor, shape)
-        out_shapes.append(tuple(shape))
+    out_shapes = _output_shapes(node, label, in_shapes, counter is None, shapes, where)
     for tensor, shape in zip(node.input, in_shapes):
         if tensor and (shape is None or any(not isinstance(d, int) for d in shape)):
             raise ModelError(f"{where}: cannot determine the shape of tensor {show(tensor)} (input of node {show(label)}, "
@@ -366,21 +377,7 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
         except (ValueError, IndexError, ZeroDivisionError, TypeError) as exc:
             raise ModelError(f"{where}: node {show(label)} ({node.op_type}) has shapes or attributes edgeperf cannot "
                              f"count: {exc}") from None
-    act_in = weights = params = 0
-    act_names, act_shapes = [], []
-    for position, (tensor, shape, is_const) in enumerate(zip(node.input, in_shapes, in_const)):
-        if not tensor:
-            continue
-        elements = _opcount.prod(shape)
-        if is_const:
-            if dtypes.get(tensor) not in (6, 7, 9):  # int32/int64/bool constants are shapes and indices
-                weights += elements
-                if not (node.op_type == "BatchNormalization" and position >= 3):  # running stats are buffers
-                    params += elements
-        else:
-            act_in += elements
-            act_names.append(tensor)
-            act_shapes.append(tuple(shape))
+    act_in, weights, params, act_names, act_shapes = _input_traffic(node, in_shapes, in_const, dtypes)
     precision = None
     if counts.int8 or _opcount.is_int8_op(node.domain, node.op_type):
         precision = "int8"
@@ -406,3 +403,58 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
         precision=precision,
         flags=flags,
     )
+
+
+
+def _output_shapes(node, label: str, in_shapes: list, unknown_op: bool, shapes: dict, where: str) -> list:
+    """The static shape of each output of ``node`` (recorded in ``shapes``), checked.
+
+    Raises
+    ------
+    ModelError
+        When a shape cannot be determined, or has an empty or negative dimension.
+    """
+    out_shapes = []
+    for tensor in node.output:
+        if not tensor:
+            continue
+        shape = shapes.get(tensor)
+        if shape is None or any(not isinstance(d, int) for d in shape):
+            if unknown_op:
+                # Unknown op whose output shape onnx cannot infer: assume it keeps the
+                # shape of its first input (element-wise), and say so.
+                first = next((s for s in in_shapes if s is not None), None)
+                shape = first
+            if shape is None or any(not isinstance(d, int) for d in shape):
+                raise ModelError(
+                    f"{where}: cannot determine the shape of tensor {show(tensor)} (output of node {show(label)}, "
+                    f"{node.op_type}); give static input sizes with --input-shape or simplify the model "
+                    "(onnxsim) so that shapes are static"
+                )
+            shapes[tensor] = shape
+        if any(d <= 0 for d in shape) and node.op_type not in ("Shape", "Size", "NonZero"):
+            raise ModelError(f"{where}: tensor {show(tensor)} (output of node {show(label)}, {node.op_type}) has an "
+                             f"empty or negative dimension {shape}; check kernel sizes, strides and input sizes")
+        check_elements(where, tensor, shape)
+        out_shapes.append(tuple(shape))
+    return out_shapes
+
+
+def _input_traffic(node, in_shapes: list, in_const: tuple, dtypes: dict):
+    """Elements of activation inputs and of weights, learnable parameters, and the activations' names and shapes."""
+    act_in = weights = params = 0
+    act_names, act_shapes = [], []
+    for position, (tensor, shape, is_const) in enumerate(zip(node.input, in_shapes, in_const)):
+        if not tensor:
+            continue
+        elements = _opcount.prod(shape)
+        if is_const:
+            if dtypes.get(tensor) not in (6, 7, 9):  # int32/int64/bool constants are shapes and indices
+                weights += elements
+                if not (node.op_type == "BatchNormalization" and position >= 3):  # running stats are buffers
+                    params += elements
+        else:
+            act_in += elements
+            act_names.append(tensor)
+            act_shapes.append(tuple(shape))
+    return act_in, weights, params, act_names, act_shapes

@@ -18,6 +18,8 @@ Conventions (the same as fvcore/torchprofile for MACs):
 
 from __future__ import annotations
 
+from .._messages import show
+
 from dataclasses import dataclass
 from typing import Callable
 
@@ -160,11 +162,11 @@ def _einsum(view: NodeView) -> Counts:
     lhs, _, rhs = equation.partition("->")
     terms = lhs.split(",")
     if "..." in equation or len(terms) != len(_present(view)):
-        raise ValueError(f"Einsum equation {equation!r} is not supported (ellipsis or operand count mismatch)")
+        raise ValueError(f"Einsum equation {show(equation)} is not supported (ellipsis or operand count mismatch)")
     sizes: dict[str, int] = {}
     for term, shape in zip(terms, _present(view)):
         if len(term) != len(shape):
-            raise ValueError(f"Einsum term {term!r} does not match shape {shape}")
+            raise ValueError(f"Einsum term {show(term)} does not match shape {shape}")
         for letter, dim in zip(term, shape):
             sizes[letter] = max(sizes.get(letter, 1), dim)
     total = prod(sizes.values())

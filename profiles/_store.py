@@ -10,7 +10,8 @@ from .._args import typed
 from .._errors import ProfileError
 from .._messages import show
 from .._userfile import is_regular_file
-from ._schema import Profile, read_profile_file
+from ._profile import Profile
+from ._schema import read_profile_file
 
 __all__ = ["load_profile", "list_profiles", "shipped_profile_path"]
 

@@ -173,7 +173,7 @@ from edgeperf.measure import (
     read_trace_csv,
 )
 from edgeperf.profiles import load_profile, parse_profile, read_network_table, read_power_table, read_profile_file
-from edgeperf.zoo import build_graph, load_catalog
+from edgeperf.zoo import load_catalog, model_for_estimation
 
 #: Seconds any single hostile input may take before the fuzzer calls it a hang.
 HANG_S = 60
@@ -513,7 +513,7 @@ def _public_calls():
         (edgeperf.choose_precision, (profile, None), {}),
         (parse_spec, (spec,), {}),
         (parse_profile, (PROFILE_SEED,), {}),
-        (build_graph, ("dense1",), {"input_shapes": None}),
+        (model_for_estimation, ("zoo:dense1",), {"input_shapes": None}),
         (load_catalog, (), {}),
     ]
 
