@@ -30,11 +30,11 @@ import numpy as np
 
 from .._errors import InputError
 from .._messages import show
-from ..zoo import is_reference, load_catalog, reference_name
 from .._units import BITS_PER_ELEMENT
 from ..estimator import evaluate_layers, load_model, map_graph, network_totals, reference_costs, resolve_operating_point
 from ..operating import frequency_grid
 from ..profiles import load_profile
+from ..zoo import is_reference, load_catalog, reference_name
 from ._partition import CutPoints, cut_points, layer_spans, measured_compression
 from ._spec import SearchSpec
 

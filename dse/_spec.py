@@ -34,12 +34,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .._args import typed
-from .._messages import show
-from ..zoo import is_reference, reference_name
 from .._errors import InputError
 from .._limits import check_toml_keys, check_tree
+from .._messages import show
 from .._numbers import json_number_hooks, number_problem
 from .._userfile import probe, read_text, user_path
+from ..zoo import is_reference, reference_name
 from ._links import Link, make_link, shipped_links
 
 __all__ = ["SearchSpec", "ModelChoice", "PlatformChoice", "PartitionSpec", "Constraint", "load_spec", "parse_spec",

@@ -148,33 +148,7 @@ def supply_shapes(model, inferred, nodes, order, where, assume_unknown: bool, op
             missing = [o for o in node.output if o and o not in supplied and (o not in types or not static(dims(types[o])))]
             if not missing:
                 continue
-            rule = CONTRIB_SHAPES.get((node.domain, node.op_type))
-            unknown = _opcount.lookup(node.domain, node.op_type) is None
-            if rule is None and not (unknown and assume_unknown):
-                if node.domain in ("", "ai.onnx") and opset and all(
-                        (not t) or (t in types and static(dims(types[t]))) for t in node.input):
-                    for name, type_proto in _standard_outputs(node, types, values, opset).items():
-                        if name in missing and static(dims(type_proto)):
-                            types[name] = type_proto
-                continue
-            in_shapes = [dims(types[t]) if t and t in types else None for t in node.input]
-            first = next((t for t in node.input if t and t in types and static(dims(types[t]))), None)
-            if first is None:
-                continue
-            elem_type = types[first].tensor_type.elem_type
-            if rule is not None:
-                if any(t and not static(shape) for t, shape in zip(node.input, in_shapes)):
-                    continue
-                attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-                try:
-                    outputs = rule(in_shapes, attrs)
-                except (IndexError, KeyError, ValueError, TypeError, ZeroDivisionError) as exc:
-                    raise ModelError(f"{where}: node {show(node.name or node.op_type)} ({node.domain}:{node.op_type}) "
-                                     f"has inputs its definition does not allow: {show(str(exc), 200)}") from None
-                declared = [(name, shape) for name, shape in zip(node.output, outputs) if name and name in missing]
-            else:
-                declared = [(name, dims(types[first])) for name in missing]
-            for name, shape in declared:
+            for name, elem_type, shape in _node_shapes(node, missing, types, values, opset, assume_unknown, where):
                 _declare(model, name, elem_type, shape)
                 types[name] = onnx.helper.make_tensor_type_proto(elem_type, list(shape))
                 supplied.add(name)
@@ -183,6 +157,39 @@ def supply_shapes(model, inferred, nodes, order, where, assume_unknown: bool, op
             return supplied, inferred
         inferred = infer(model, where)
     return supplied, inferred
+
+
+def _node_shapes(node, missing: list, types: dict, values: dict, opset: int, assume_unknown: bool, where: str) -> list:
+    """``(name, elem_type, shape)`` to declare for the ``missing`` outputs of a contrib or (assumed) unknown node.
+
+    A standard node's outputs are inferred on their own and only noted in ``types``, for the nodes after it
+    (the full inference that follows the walk declares them).
+    """
+    rule = CONTRIB_SHAPES.get((node.domain, node.op_type))
+    unknown = _opcount.lookup(node.domain, node.op_type) is None
+    if rule is None and not (unknown and assume_unknown):
+        if node.domain in ("", "ai.onnx") and opset and all(
+                (not t) or (t in types and static(dims(types[t]))) for t in node.input):
+            for name, type_proto in _standard_outputs(node, types, values, opset).items():
+                if name in missing and static(dims(type_proto)):
+                    types[name] = type_proto
+        return []
+    in_shapes = [dims(types[t]) if t and t in types else None for t in node.input]
+    first = next((t for t in node.input if t and t in types and static(dims(types[t]))), None)
+    if first is None:
+        return []
+    elem_type = types[first].tensor_type.elem_type
+    if rule is None:
+        return [(name, elem_type, dims(types[first])) for name in missing]
+    if any(t and not static(shape) for t, shape in zip(node.input, in_shapes)):
+        return []
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    try:
+        outputs = rule(in_shapes, attrs)
+    except (IndexError, KeyError, ValueError, TypeError, ZeroDivisionError) as exc:
+        raise ModelError(f"{where}: node {show(node.name or node.op_type)} ({node.domain}:{node.op_type}) "
+                         f"has inputs its definition does not allow: {show(str(exc), 200)}") from None
+    return [(name, elem_type, shape) for name, shape in zip(node.output, outputs) if name and name in missing]
 
 
 def resolve_shapes(model, nodes, order, const, opset, on_unknown, where, mutable):

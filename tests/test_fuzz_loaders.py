@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import edgeperf
+import edgeperf.estimator
 import edgeperf.zoo
 from edgeperf import EdgeperfError
 from edgeperf.profiles import parse_profile, shipped_profile_path
@@ -172,7 +173,8 @@ from edgeperf.measure import (
     read_sweep,
     read_trace_csv,
 )
-from edgeperf.profiles import load_profile, parse_profile, read_network_table, read_power_table, read_profile_file
+from edgeperf.fitting import read_network_table, read_power_table
+from edgeperf.profiles import load_profile, parse_profile, read_profile_file
 from edgeperf.zoo import load_catalog, model_for_estimation
 
 #: Seconds any single hostile input may take before the fuzzer calls it a hang.
@@ -509,8 +511,8 @@ def _public_calls():
         (edgeperf.list_profiles, (), {}),
         (edgeperf.parse_input_shape, ("x=1x3",), {}),
         (edgeperf.map_graph, (graph, profile.mapping), {}),
-        (edgeperf.resolve_operating_point, (profile,), {"power_mode": None, "freq_mhz": None}),
-        (edgeperf.choose_precision, (profile, None), {}),
+        (edgeperf.estimator.resolve_operating_point, (profile,), {"power_mode": None, "freq_mhz": None}),
+        (edgeperf.estimator.choose_precision, (profile, None), {}),
         (parse_spec, (spec,), {}),
         (parse_profile, (PROFILE_SEED,), {}),
         (model_for_estimation, ("zoo:dense1",), {"input_shapes": None}),

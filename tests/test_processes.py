@@ -254,14 +254,14 @@ class FakeHarness:
 
 
 def _rows(path: Path) -> set:
-    return {(r["reference"], str(r["pass"]), str(r["round"])) for r in read_layer_sweep(path)}
+    return {(r.reference, r.pass_, r.round) for r in read_layer_sweep(path)}
 
 
 def test_a_sweep_killed_during_refinement_finishes_the_planned_round_when_resumed(tmp_path):
     run_sweep(FakeRunner(), tmp_path / "whole.csv", plan=PLAN, harness=FakeHarness())
     expected = _rows(tmp_path / "whole.csv")
-    assert {key[2] for key in expected} == {"0", "1", "2"}
-    assert len([key for key in expected if key[2] == "1"]) >= 3       # a round worth interrupting
+    assert {key[2] for key in expected} == {0, 1, 2}
+    assert len([key for key in expected if key[2] == 1]) >= 3         # a round worth interrupting
 
     sweep = tmp_path / "killed.csv"
     root = Path(__file__).resolve().parents[1]
@@ -270,7 +270,7 @@ def test_a_sweep_killed_during_refinement_finishes_the_planned_round_when_resume
     deadline, caught = time.monotonic() + 180, None
     while time.monotonic() < deadline and process.poll() is None and caught is None:
         try:
-            measured = [r for r in read_layer_sweep(sweep) if str(r["round"]) == "1"]
+            measured = [r for r in read_layer_sweep(sweep) if r.round == 1]
         except (OSError, ValueError):
             measured = []                         # caught mid-rename: look again
         if measured:
