@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .._args import typed
 from .._errors import InputError
+from .._numbers import parse_number
 from ._links import Link, lora_time_on_air_s, make_link, shipped_links
 from ._partition import CutPoints, cut_points, measured_compression, quantize_activation
 from ._pareto import pareto_mask
@@ -37,6 +38,8 @@ __all__ = ["search", "load_spec", "parse_spec", "SearchSpec", "ModelChoice", "Pl
 
 #: Largest space searched exhaustively when no trial budget is given.
 EXHAUSTIVE_LIMIT = 2_000_000
+#: Largest trial budget of a sampled search (about a day of trials on one core).
+MAX_TRIALS = 10_000_000
 
 
 def default_journal(name: str) -> str:
@@ -90,6 +93,9 @@ def search(spec, *, trials: int | None = None, workers: int = 1, storage: str | 
     """
     from .._errors import LimitError
 
+    if trials is not None:
+        parse_number(trials, "--trials", integer=True, low=1, high=MAX_TRIALS)
+    parse_number(seed, "--seed", integer=True, low=0, high=2**32 - 1)
     if isinstance(spec, (str, Path)):
         spec = load_spec(spec)
     elif isinstance(spec, dict):

@@ -151,6 +151,7 @@ def test_mutated_profile_documents(path, value, delete):
 # =====================================================================================================
 
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -539,7 +540,18 @@ def fuzz_types(index: int, positions: list, values: list) -> None:
             args[name] = value
         else:
             kwargs[name] = value
-    ours(lambda: function(*args, **kwargs))
+    with tempfile.TemporaryDirectory() as folder, _working_in(folder):       # a search writes its journal here
+        ours(lambda: function(*args, **kwargs))
+
+
+@contextlib.contextmanager
+def _working_in(folder: str):
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 # ------------------------------------------------------------------------------ the fuzzers
@@ -548,29 +560,44 @@ def _settings(examples: int):
     return settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
+#: Examples run per fuzzer (the long run prints them).
+EXAMPLES: dict = {}
+
+
+def _counted(name: str, function):
+    """``function``, counting its calls in EXAMPLES[name] (hypothesis reads the wrapped signature)."""
+    @functools.wraps(function)
+    def counted(*args, **kwargs):
+        EXAMPLES[name] = EXAMPLES.get(name, 0) + 1
+        return function(*args, **kwargs)
+
+    return counted
+
+
 def fuzzers(examples: int) -> dict:
     """Hypothesis-driven fuzzers, each a callable running ``examples`` fresh random examples."""
     weird = st.sampled_from(range(len(WEIRD))).map(lambda i: WEIRD[i])
     return {
-        "numbers": _settings(examples)(given(number=number_texts)(fuzz_numbers)),
-        "paths": _settings(examples)(given(path=path_texts)(fuzz_paths)),
-        "nesting": _settings(examples)(given(case=nestings)(lambda case: fuzz_nesting(*case))),
-        "special-files": _settings(min(examples, len(SPECIAL)))(given(kind=st.sampled_from(SPECIAL))(fuzz_special)),
+        "numbers": _settings(examples)(given(number=number_texts)(_counted("numbers", fuzz_numbers))),
+        "paths": _settings(examples)(given(path=path_texts)(_counted("paths", fuzz_paths))),
+        "nesting": _settings(examples)(given(case=nestings)(_counted("nesting", lambda case: fuzz_nesting(*case)))),
+        "special-files": _settings(min(examples, len(SPECIAL)))(given(kind=st.sampled_from(SPECIAL))(_counted("special-files", fuzz_special))),
         "changing-files": _settings(max(1, examples // 4))(given(
             content=st.sampled_from([ONNX_SEED, TFLITE_SEED, json.dumps(PROFILE_SEED).encode(),
                                      b"model,latency_ms\nzoo:dense1,3\n" * 50]),
-            seed=st.integers(0, 2**31))(fuzz_changing)),
+            seed=st.integers(0, 2**31))(_counted("changing-files", fuzz_changing))),
         "wrong-types": _settings(examples)(given(index=st.integers(0, 100), positions=st.lists(st.integers(0, 20),
                                                                                              min_size=1, max_size=2),
-                                                 values=st.lists(weird, min_size=2, max_size=2))(fuzz_types)),
+                                                 values=st.lists(weird, min_size=2, max_size=2))(
+            _counted("wrong-types", fuzz_types))),
         "mutated-onnx": _settings(examples)(given(data=mutated(ONNX_SEED))(
-            lambda data: _in_scratch(data, ".onnx"))),
+            _counted("mutated-onnx", lambda data: _in_scratch(data, ".onnx")))),
         "mutated-tflite": _settings(examples)(given(data=mutated(TFLITE_SEED))(
-            lambda data: _in_scratch(data, ".tflite"))),
+            _counted("mutated-tflite", lambda data: _in_scratch(data, ".tflite")))),
         "mutated-spec": _settings(examples)(given(data=mutated(
             b"name: s\nmodels: [zoo:dense1, {model: zoo:mobilenet_v2, accuracy: 0.7}]\nplatforms: [jetson-nano]\n"
             b"operating_points: grid\nconstraints: {latency_ms: {max: 10}}\n"))(
-            lambda data: _in_scratch(data, ".yaml", spec=True))),
+            _counted("mutated-spec", lambda data: _in_scratch(data, ".yaml", spec=True)))),
     }
 
 
@@ -598,11 +625,12 @@ def test_hostile_classes(name):
 def test_hostile_classes_long(name):
     """Run each fuzzer for its share of EDGEPERF_FUZZ_SECONDS (600 by default: ten minutes in all)."""
     budget = float(os.environ.get("EDGEPERF_FUZZ_SECONDS", "600")) / len(FUZZER_NAMES)
-    deadline, runs = time.monotonic() + budget, 0
-    while time.monotonic() < deadline:
-        fuzzers(25)[name]()
+    start = time.monotonic()
+    fuzzer, runs = fuzzers(25)[name], 0
+    while time.monotonic() < start + budget:
+        fuzzer()
         runs += 1
-    print(f"{name}: {runs} x 25 examples in {budget:.0f} s")
+    print(f"{name}: {runs} runs, {EXAMPLES[name]} examples, {time.monotonic() - start:.0f} s")
 
 
 #: Inputs of these classes that once escaped (a foreign exception, a hang or a bomb): kept and replayed.
@@ -627,6 +655,8 @@ CLASS_REGRESSIONS = [
     ("wrong-types", (9, [0], [None])),              # resolve_operating_point(None): AttributeError
     ("wrong-types", (6, [0], [None])),              # list_profiles(None): TypeError
     ("nesting", (("json-list", 200, 1),)),          # the generator's If nesting: ONNX subgraphs 200 deep
+    ("wrong-types", (3, [3], [10**100])),           # search(trials=10**100): ran for ever
+    ("wrong-types", (3, [2], [10**100])),           # search(seed=10**100): numpy's seed limit
 ]
 
 
