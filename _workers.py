@@ -3,9 +3,10 @@
 A worker calls :func:`tie_to_parent` first thing. On Linux the kernel then sends it SIGTERM
 when the parent dies (``prctl(PR_SET_PDEATHSIG)``), SIGKILL of the parent included; a
 watchdog thread that notices the worker being re-parented is the fallback elsewhere (and
-covers a parent that died before the worker asked). SIGTERM in a worker raises
-KeyboardInterrupt, so the work in progress unwinds (files closed, locks released); a
-worker that does not stop within :data:`GRACE_S` exits hard.
+covers a parent that died before the worker asked). The first SIGTERM or SIGINT in a
+worker raises KeyboardInterrupt, so the work in progress unwinds (files closed, locks
+released), and later ones are ignored so that they cannot break that clean-up; a worker
+that does not stop within :data:`GRACE_S` exits hard.
 
 The parent runs its workers with :func:`run_workers`: when it is interrupted (Ctrl-C,
 or SIGTERM turned into KeyboardInterrupt by the CLI) it stops them at once instead of
@@ -31,6 +32,10 @@ _POLL_S = 0.25
 
 
 def _interrupt(signum, frame):
+    # one interrupt per worker: Ctrl-C reaches the whole process group and the launcher then sends SIGTERM
+    # too; a second KeyboardInterrupt would break the first one's clean-up (a trial being marked failed)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -59,6 +64,7 @@ def tie_to_parent(parent_pid: int) -> None:
     Must run in the worker's main thread (it installs a SIGTERM handler).
     """
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     _ask_kernel(signal.SIGTERM)
     if os.getppid() != parent_pid:                # the parent died before we asked: nobody waits for us
         os._exit(1)
