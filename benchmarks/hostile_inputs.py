@@ -47,7 +47,7 @@ def _cases(folder: Path) -> dict:
          helper.make_node("Add", ["x", "rf"], ["y"])], [vi("x", TensorProto.FLOAT, [1])], [vi("y", TensorProto.FLOAT, None)],
         [scalar("s", 0), scalar("l", 2**25), scalar("d", 1)]))
     (folder / "gelu10000.onnx").write_bytes(_chain("Gelu", 10_000, "com.microsoft"))
-    (folder / "relu100k.onnx").write_bytes(_chain("Relu", 100_000))
+    (folder / "relu50k.onnx").write_bytes(_chain("Relu", 50_000))
     (folder / "relu200k.onnx").write_bytes(_chain("Relu", 200_000))
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
@@ -58,7 +58,7 @@ def _cases(folder: Path) -> dict:
     return {
         "Range(0, 2**25) as data": ["estimate", "range.onnx", "-p", "jetson-nano", "-f", "json"],
         "10,000 com.microsoft:Gelu": ["estimate", "gelu10000.onnx", "-p", "jetson-nano", "-f", "json"],
-        "100,000-node Relu chain": ["estimate", "relu100k.onnx", "-p", "jetson-nano", "-f", "json"],
+        "50,000-node Relu chain": ["estimate", "relu50k.onnx", "-p", "jetson-nano", "-f", "json"],
         "200,000-node Relu chain": ["estimate", "relu200k.onnx", "-p", "jetson-nano", "-f", "json"],
         "YAML alias bomb": ["search", "bomb.yaml"],
         "TOML 300,000-part key": ["search", "dotted.toml"],

@@ -21,9 +21,10 @@ __all__ = ["MAX_TENSOR_ELEMENTS", "MAX_NODES", "default_opset", "dims", "apply_i
 #: Largest tensor accepted: 2^34 elements (64 GiB at fp32), beyond any edge device.
 MAX_TENSOR_ELEMENTS = 2**34
 #: Largest graph accepted, in nodes (real networks, transformers included, have a few thousand to tens of
-#: thousands); import time and memory grow linearly with it, about 10 s and 400 MB per 100,000 nodes on a
-#: small 2-core machine.
-MAX_NODES = 100_000
+#: thousands); import time and memory grow linearly with it: on a busy 2-core machine a 100,000-node chain
+#: took 30 s (median, 55 s at worst) and 380 MB (benchmarks/hostile_inputs.py), so the limit keeps an
+#: estimate within half of that.
+MAX_NODES = 50_000
 _UNSUPPORTED_CONTROL_FLOW = frozenset({"If", "Loop", "Scan"})
 
 

@@ -109,7 +109,7 @@ def test_a_graph_over_the_node_limit_is_refused_before_it_is_parsed(tmp_path):
     path = tmp_path / "relu200k.onnx"
     path.write_bytes(b"\x08\x08" + _message(7, graph) + _message(8, helper.make_opsetid("", 17).SerializeToString()))
     code, _, err, seconds = limited(["estimate", path, "-p", "jetson-nano"], tmp_path)
-    one_line(code, err, "more than 100000 nodes")
+    one_line(code, err, "more than 50000 nodes")
     with pytest.raises(LimitError):
         edgeperf.load_model(path)
 
