@@ -94,7 +94,7 @@ def search(spec, *, trials: int | None = None, workers: int = 1, storage: str | 
     from .._errors import LimitError
 
     if trials is not None:
-        parse_number(trials, "--trials", integer=True, low=1, high=MAX_TRIALS)
+        parse_number(trials, "--trials", integer=True, high=MAX_TRIALS)      # (>= 1: the study's own check)
     parse_number(seed, "--seed", integer=True, low=0, high=2**32 - 1)
     if isinstance(spec, (str, Path)):
         spec = load_spec(spec)
