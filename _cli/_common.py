@@ -8,12 +8,53 @@ import re
 import sys
 from enum import Enum
 
+from typer.core import TyperArgument, TyperCommand, TyperGroup
+
 from .._atomic import write_text_atomic
 from .._errors import InputError
 from ..estimator import parse_input_shape
 
-__all__ = ["console", "csv_text", "emit", "deliver", "OutputFormat", "OnUnknown", "Choice", "parse_freqs",
+__all__ = ["Command", "Group", "console", "csv_text", "emit", "deliver", "OutputFormat", "OnUnknown", "Choice", "parse_freqs",
            "parse_shapes", "parse_providers", "PROVIDERS_HELP", "human", "first_sentence"]
+
+
+def _plain_params(params: list) -> list:
+    """Flags and counters take no value: their help shows no ``<bool>``/``<int>`` (typer's default does)."""
+    for param in params:
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.display_type_rich = lambda ctx: None
+    return params
+
+
+def _usage(command, ctx) -> list[str]:
+    """``[OPTIONS] MODEL [SWEEP] [MODEL]...``: upper-case names, brackets only around optional arguments."""
+    pieces = [command.options_metavar] if command.options_metavar else []
+    for param in command.get_params(ctx):
+        if isinstance(param, TyperArgument):
+            name = (param.metavar or param.name).strip("[]").rstrip(".").upper()
+            name = name if param.required else f"[{name}]"
+            pieces.append(name + ("..." if param.nargs != 1 else ""))
+    return pieces
+
+
+class Command(TyperCommand):
+    """A typer command whose help reads plainly (``MODEL``, not ``{model}``; ``[SWEEP]``, not ``[[SWEEP]]``)."""
+
+    def get_params(self, ctx) -> list:
+        return _plain_params(super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return _usage(self, ctx)
+
+
+class Group(TyperGroup):
+    """The app and its sub-apps (``zoo``, ``profiles``), with :class:`Command`'s plain help."""
+
+    def get_params(self, ctx) -> list:
+        return _plain_params(super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return _usage(self, ctx) + [self.subcommand_metavar]
 
 
 def console():

@@ -10,7 +10,7 @@ import typer
 from .._api import estimate as run_estimate
 from .._errors import InputError
 from ..estimator import Estimate
-from ._common import OnUnknown, OutputFormat, console, csv_text, emit, human, parse_freqs, parse_shapes
+from ._common import Command, OnUnknown, OutputFormat, console, csv_text, emit, human, parse_freqs, parse_shapes
 
 __all__ = ["register"]
 
@@ -44,7 +44,7 @@ def estimate(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(estimate)
+    app.command(cls=Command)(estimate)
 
 
 def _short_op(op_type: str) -> str:

@@ -16,13 +16,13 @@ import typer
 
 from .._errors import InputError
 from ..profiles import load_profile, write_profile_file
-from ._common import PROVIDERS_HELP, Choice, OutputFormat, console, csv_text, parse_providers, parse_shapes
+from ._common import Command, PROVIDERS_HELP, Choice, OutputFormat, console, csv_text, parse_providers, parse_shapes
 
 __all__ = ["register"]
 
 
 def fit(
-    sweep_file: Optional[str] = typer.Argument(None, metavar="[SWEEP]", help="A layer sweep from `edgeperf sweep`."),
+    sweep_file: Optional[str] = typer.Argument(None, metavar="SWEEP", help="A layer sweep from `edgeperf sweep`."),
     networks: Optional[str] = typer.Option(None, "--networks", help="CSV with columns model, latency_ms[, energy_mj]."),
     out: str = typer.Option(..., "--out", "-o", help="The fitted profile .json to write."),
     base: str = typer.Option("jetson-nano", "--base", help="With --networks: profile supplying fusion rules, peaks "
@@ -114,7 +114,7 @@ def fit_thermal_command(
 
 
 def validate(
-    models: Optional[List[str]] = typer.Argument(None, metavar="[MODEL]...",
+    models: Optional[List[str]] = typer.Argument(None, metavar="MODEL",
                                                  help="Models to measure on this device (files or zoo:NAME)."),
     table: Optional[str] = typer.Option(None, "--table", help="CSV with columns model, latency_ms (no device needed)."),
     platform: str = typer.Option(..., "--platform", "-p", help="Profile to validate."),
@@ -179,7 +179,7 @@ def _print_validation(report, device, screen) -> None:
         screen.print("flagged measurements: " + ", ".join(f"{k} {v}" for k, v in device.flagged.items()))
 
 def register(app: typer.Typer) -> None:
-    app.command()(fit)
-    app.command("fit-power")(fit_power_command)
-    app.command("fit-thermal")(fit_thermal_command)
-    app.command()(validate)
+    app.command(cls=Command)(fit)
+    app.command("fit-power", cls=Command)(fit_power_command)
+    app.command("fit-thermal", cls=Command)(fit_thermal_command)
+    app.command(cls=Command)(validate)

@@ -14,7 +14,7 @@ import typer
 
 from .._atomic import write_text_atomic
 from .._errors import InputError
-from ._common import PROVIDERS_HELP, console, parse_providers
+from ._common import Command, PROVIDERS_HELP, console, parse_providers
 
 __all__ = ["register"]
 
@@ -89,5 +89,5 @@ def sweep(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(calibrate)
-    app.command()(sweep)
+    app.command(cls=Command)(calibrate)
+    app.command(cls=Command)(sweep)

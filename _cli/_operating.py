@@ -10,7 +10,7 @@ import typer
 
 from .._api import dvfs as run_dvfs
 from .._api import simulate as run_simulate
-from ._common import OutputFormat, console, csv_text, deliver, parse_shapes
+from ._common import Command, OutputFormat, console, csv_text, deliver, parse_shapes
 
 __all__ = ["register"]
 
@@ -72,8 +72,8 @@ def simulate(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(dvfs)
-    app.command()(simulate)
+    app.command(cls=Command)(dvfs)
+    app.command(cls=Command)(simulate)
 
 
 def _freq_text(freq_mhz) -> str:

@@ -8,14 +8,14 @@ import sys
 import typer
 
 from ..profiles import list_profiles, load_profile
-from ._common import console, first_sentence
+from ._common import Command, Group, console, first_sentence
 
 __all__ = ["register"]
 
-profiles_app = typer.Typer(no_args_is_help=True, help="List and inspect platform profiles.")
+profiles_app = typer.Typer(cls=Group, no_args_is_help=True, help="List and inspect platform profiles.")
 
 
-@profiles_app.command("list")
+@profiles_app.command("list", cls=Command)
 def profiles_list() -> None:
     """List the shipped platform profiles."""
     from rich.table import Table
@@ -31,7 +31,7 @@ def profiles_list() -> None:
     console().print(table)
 
 
-@profiles_app.command("show")
+@profiles_app.command("show", cls=Command)
 def profiles_show(
     name: str = typer.Argument(..., help="Shipped profile name or profile .json path."),
     as_json: bool = typer.Option(False, "--json", help="Print the profile document as JSON."),

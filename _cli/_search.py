@@ -10,7 +10,7 @@ import typer
 from .._api import search as run_search
 from .._atomic import write_text_atomic
 from .._errors import InputError
-from ._common import OutputFormat, console, emit
+from ._common import Command, OutputFormat, console, emit
 
 __all__ = ["register"]
 
@@ -51,7 +51,7 @@ def search(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(search)
+    app.command(cls=Command)(search)
 
 
 def _plot(result, path: str) -> None:

@@ -9,14 +9,14 @@ from typing import List, Optional
 import typer
 
 from .._errors import InputError
-from ._common import OutputFormat, console, csv_text, human
+from ._common import Command, Group, OutputFormat, console, csv_text, human
 
 __all__ = ["register"]
 
-zoo_app = typer.Typer(no_args_is_help=True, help="Reference networks and NAS search spaces, built in code.")
+zoo_app = typer.Typer(cls=Group, no_args_is_help=True, help="Reference networks and NAS search spaces, built in code.")
 
 
-@zoo_app.command("list")
+@zoo_app.command("list", cls=Command)
 def zoo_list(
     catalog: List[str] = typer.Option([], "--catalog", help="Accuracy catalog JSON merged over the shipped one."),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv."),
@@ -53,7 +53,7 @@ def zoo_list(
     out.print("search spaces (zoo:SPACE:ARCH): " + ", ".join(list_spaces()))
 
 
-@zoo_app.command("export")
+@zoo_app.command("export", cls=Command)
 def zoo_export(
     reference: str = typer.Argument(..., help="NAME or SPACE:ARCH (with or without the zoo: prefix)."),
     output: str = typer.Option(..., "--output", "-o", help="The .onnx file to write."),
