@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import sys
 from enum import Enum
@@ -15,7 +16,7 @@ from .._errors import InputError
 from ..estimator import parse_input_shape
 
 __all__ = ["Command", "Group", "console", "csv_text", "emit", "deliver", "OutputFormat", "OnUnknown", "Choice", "parse_freqs",
-           "parse_shapes", "parse_providers", "PROVIDERS_HELP", "human", "first_sentence"]
+           "parse_shapes", "parse_providers", "PROVIDERS_HELP", "human", "sig", "first_sentence"]
 
 
 def _plain_params(params: list) -> list:
@@ -163,6 +164,23 @@ def human(count: float) -> str:
         if abs(count) >= size:
             return f"{count / size:.2f}{unit}"
     return f"{count:.0f}"
+
+
+def sig(value: float | None, digits: int = 4) -> str:
+    """``value`` to ``digits`` significant figures, never ``0.0000`` for a small non-zero number; ``unknown`` for None.
+
+    >>> sig(17.2654), sig(0.000012345), sig(0.0), sig(None), sig(123456.7)
+    ('17.27', '1.234e-05', '0', 'unknown', '123457')
+    """
+    if value is None:
+        return "unknown"
+    if value == 0:
+        return "0"
+    magnitude = abs(float(f"{value:.{digits}g}"))      # rounded first: 9.99999 has the magnitude of 10
+    if magnitude < 1e-3 or magnitude >= 1e7:
+        return f"{value:.{digits - 1}e}"
+    decimals = max(digits - 1 - int(math.floor(math.log10(magnitude))), 0)
+    return f"{value:.{decimals}f}"
 
 
 def first_sentence(text: str) -> str:

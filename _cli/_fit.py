@@ -17,6 +17,7 @@ import typer
 from .._errors import InputError
 from ..profiles import load_profile, write_profile_file
 from ._common import Command, PROVIDERS_HELP, Choice, OutputFormat, console, csv_text, parse_providers, parse_shapes
+from ._progress import progress_bar
 
 __all__ = ["register"]
 
@@ -40,6 +41,7 @@ def fit(
     split_memory: Choice = typer.Option(Choice.auto, "--split-memory",
                                         help="With --networks: weights and outputs get memory coefficients of their "
                                              "own; auto: whichever cross-validates better."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fit a profile to a layer sweep (SWEEP), measured whole networks (--networks) or a vendor layer profile."""
     from ..fitting import fit_from_networks, format_rho, read_network_table   # fitting is imported when used
@@ -53,7 +55,8 @@ def fit(
     if sweep_file is not None:
         from ..measure import fit_sweep
 
-        result = fit_sweep(sweep_file, name=name or Path(sweep_file).stem, progress=screen.print)
+        with progress_bar(quiet=quiet) as bar:
+            result = fit_sweep(sweep_file, name=name or Path(sweep_file).stem, progress=bar)
         what = "layers"
     elif layer_profile is not None:
         from ..measure import fit_from_layer_times, read_layer_profile
@@ -66,9 +69,11 @@ def fit(
         what = "profiled layers"
     else:
         shapes = parse_shapes(input_shape)
-        result = fit_from_networks(read_network_table(networks), load_profile(base), name=name, precision=precision,
-                                   source=networks, input_shapes=shapes, merge_siblings=merge_siblings.flag,
-                                   memory_split=split_memory.flag)
+        with progress_bar(quiet=quiet) as bar:
+            result = fit_from_networks(read_network_table(networks), load_profile(base), name=name,
+                                       precision=precision, source=networks, input_shapes=shapes,
+                                       merge_siblings=merge_siblings.flag, memory_split=split_memory.flag,
+                                       progress=bar)
     write_profile_file(result.profile, out)
     cv = result.cross_validation
     screen.print(f"wrote {out}: {cv.n} {what}, cross-validated MAPE {100 * cv.mape:.1f} %, "
@@ -119,10 +124,15 @@ def validate(
     table: Optional[str] = typer.Option(None, "--table", help="CSV with columns model, latency_ms (no device needed)."),
     platform: str = typer.Option(..., "--platform", "-p", help="Profile to validate."),
     precision: Optional[str] = typer.Option(None, help="Precision the networks were measured at."),
+    input_shape: List[str] = typer.Option([], "--input-shape", help="NAME=1x3x224x224 for dynamic inputs "
+                                                                     "(repeatable)."),
     layers: bool = typer.Option(False, "--layers", help="With MODELs: also compare layer by layer (ORT profiler)."),
     threads: int = typer.Option(1, "--threads", min=1, help="With MODELs: intra-op threads."),
     providers: str = typer.Option("CPUExecutionProvider", "--providers", help=PROVIDERS_HELP),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Write measured against predicted (log-log, +-10 % "
+                                                            "band) to this PNG."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Compare a profile's predictions with measurements: a table of them, or MODELs measured on this device."""
     from ..fitting import read_network_table, validate_table
@@ -130,25 +140,34 @@ def validate(
     if bool(models) == bool(table):
         raise InputError("give MODEL... to measure on this device or --table TABLE.csv, not both or neither")
     profile = load_profile(platform)
-    screen = console()
+    shapes = parse_shapes(input_shape) or None
+    quiet = quiet or output_format is not OutputFormat.table
     device = None
-    if models:
-        from ..measure import Harness, OnnxRuntimeRunner, validate_on_device
+    with progress_bar(quiet=quiet) as bar:
+        if models:
+            from ..measure import Harness, OnnxRuntimeRunner, validate_on_device
 
-        runner = OnnxRuntimeRunner(threads=threads, providers=parse_providers(providers))
-        device = validate_on_device(models, profile, runner=runner, harness=Harness(rounds=7, round_s=0.1, warmup_s=0.2),
-                                    precision=precision, layers=layers,
-                                    progress=screen.print if output_format is OutputFormat.table else lambda message: None)
-        report = device.report
-    else:
-        report = validate_table(read_network_table(table), profile, precision=precision)
+            runner = OnnxRuntimeRunner(threads=threads, providers=parse_providers(providers))
+            device = validate_on_device(models, profile, runner=runner,
+                                        harness=Harness(rounds=7, round_s=0.1, warmup_s=0.2), precision=precision,
+                                        layers=layers, progress=bar, input_shapes=shapes)
+            report = device.report
+        else:
+            report = validate_table(read_network_table(table), profile, precision=precision, input_shapes=shapes,
+                                    progress=bar)
+    if plot:
+        from ._plots import plot_validation
+
+        plot_validation(report, plot)
     if output_format is OutputFormat.json:
         sys.stdout.write(json.dumps(device.to_dict() if device else report.to_dict(), indent=2) + "\n")
     elif output_format is OutputFormat.csv:
         sys.stdout.write(csv_text(["model", "measured_ms", "predicted_ms", "error"],
                                   ([r.model, r.measured_ms, r.predicted_ms, r.error] for r in report.rows)))
     else:
-        _print_validation(report, device, screen)
+        _print_validation(report, device, console())
+        if plot:
+            console().print(f"wrote {plot}")
 
 
 def _print_validation(report, device, screen) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError
+from .._progress import step
 from ._pareto import violations
 
 __all__ = ["run_study", "make_storage", "SAMPLERS"]
@@ -139,9 +140,32 @@ class _Objective:
         for name, amount in amounts.items():
             trial.set_constraint(name, float(min(amount[0], 1e300)))
         trial.set_user_attr("design", [config_index, point, row])
+        for key, value in _readable(space, config, point, row, amounts).items():
+            trial.set_user_attr(key, value)
         if substituted:
             trial.set_user_attr("precision_substituted", config.precision)
         return tuple(float(single[m][0]) for m, _ in space.spec.objectives)
+
+
+def _readable(space, config, point: int, row: int, amounts: dict) -> dict:
+    """What a person reading the study (optuna-dashboard) needs of a trial's design, as plain JSON values.
+
+    Model, platform, precision, power mode and clocks, the split (link and cut) when there is one,
+    whether the design meets every constraint and which it violates: the dashboard shows user
+    attributes beside each trial, and a Pareto plot filtered on ``feasible`` is the search's front.
+    """
+    mode, freqs = space.points[config.platform][point]
+    violated = sorted(name for name, amount in amounts.items() if amount[0] > 0)
+    attrs = {"model": space.spec.models[config.model].name, "platform": space.profiles[config.platform].name,
+             "precision": config.precision, "power_mode": mode or "",
+             "clocks": ", ".join(f"{k}={v:g} MHz" for k, v in freqs.items()),
+             "feasible": not violated, "violated": ", ".join(violated)}
+    if row > 0 and config.cuts is not None:
+        per_cut = len(space.links) * len(space.bits)
+        cut, rest = divmod(row - 1, per_cut)
+        attrs["split"] = (f"after {config.cuts.after[cut]} via {space.links[rest // len(space.bits)].name}, "
+                          f"{int(space.bits[rest % len(space.bits)])} bits")
+    return attrs
 
 
 def _optimize(spec, storage_url: str, study_name: str, n_trials: int, sampler_name: str, seed: int) -> None:
@@ -162,8 +186,14 @@ def _worker(spec, storage_url, study_name, n_trials, sampler_name, seed) -> None
         pass
 
 
-def run_study(space, *, trials: int, workers: int, storage: str, study_name: str, sampler: str, seed: int):
+def run_study(space, *, trials: int, workers: int, storage: str, study_name: str, sampler: str, seed: int,
+              progress=None):
     """Run (or continue) a study until it has ``trials`` completed trials; return their design keys.
+
+    The study's objectives carry the spec's metric names (``set_metric_names``) and every trial
+    readable user attributes (:func:`_readable`), for optuna-dashboard. ``progress`` (a sink of
+    ``edgeperf._progress``) gets the count of completed trials as read from the storage, so the
+    workers of one launcher, and other launchers on the same study, move one bar.
 
     Returns
     -------
@@ -186,7 +216,14 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
     if [d.name.lower() for d in study.directions] != directions:
         raise InputError(f"study {study_name!r} in {storage} optimises other objectives; "
                          "give a new --study-name or storage")
+    study.set_metric_names([metric for metric, _ in space.spec.objectives])
     notes = []
+
+    def report() -> None:
+        if progress is not None:
+            completed = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+            step(progress, min(completed, trials), trials, f"trials of {study_name}")
+
     done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
     remaining = max(0, trials - done)
     if done:
@@ -194,9 +231,11 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
     if storage.startswith("sqlite") and workers > 1:
         notes.append("SQLite with several workers can hit 'database is locked'; prefer journal: or PostgreSQL")
     shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
+    report()
     if remaining:
         if workers == 1:
-            study.optimize(_Objective(space), n_trials=remaining, gc_after_trial=False)
+            study.optimize(_Objective(space), n_trials=remaining, gc_after_trial=False,
+                           callbacks=[lambda study, trial: report()])
         else:
             context = multiprocessing.get_context("spawn")
             processes = [context.Process(target=_worker, args=(space.spec, storage, study_name, share, sampler_name,
@@ -205,6 +244,11 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
             for process in processes:
                 process.start()
             try:
+                alive = list(processes)
+                while alive:                  # wait on the workers, reading the storage's count each second
+                    alive[0].join(timeout=1.0)
+                    alive = [process for process in alive if process.is_alive()]
+                    report()
                 for process in processes:
                     process.join()
             except KeyboardInterrupt:

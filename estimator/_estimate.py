@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from .._errors import InputError
+from .._frames import frame, short_repr
 from ._engine import evaluate_parts, network_totals, reference_costs
 from ._ir import Graph
 from ._protocols import PlatformProfile
@@ -108,7 +109,10 @@ def choose_precision(profile: PlatformProfile, requested: str | None, native: st
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LayerEstimate:
-    """Predicted cost of one executed layer (units in the field names)."""
+    """Predicted cost of one executed layer (units in the field names).
+
+    ``power_mw`` and ``energy_mj`` are None when the profile has no power model (energy unknown).
+    """
 
     name: str
     op_type: str
@@ -126,8 +130,8 @@ class LayerEstimate:
     memory_ms: float
     overhead_ms: float
     latency_ms: float
-    power_mw: float
-    energy_mj: float
+    power_mw: float | None
+    energy_mj: float | None
     share: float
     flags: tuple[str, ...]
 
@@ -142,9 +146,20 @@ class LayerEstimate:
         }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class Estimate:
-    """Predicted latency and energy of one model on one platform configuration."""
+    """Predicted latency and energy of one model on one platform configuration.
+
+    Attributes
+    ----------
+    total_energy_mj : float or None
+        None when the profile has no power model (energy unknown); per-layer energy likewise.
+    batch : int
+        Inferences one run of the model makes (the leading dimension its inputs share).
+    latency_is_bound : bool
+        True when the profile is a datasheet roofline: ``total_latency_ms`` is an optimistic
+        lower bound on the latency, not a prediction (the notes say so too).
+    """
 
     model: str
     platform: str
@@ -153,13 +168,28 @@ class Estimate:
     operating_point: OperatingPoint
     layers: tuple[LayerEstimate, ...]
     total_latency_ms: float
-    total_energy_mj: float
+    total_energy_mj: float | None
     total_macs: int
     total_params: int
     energy_calibrated: bool
     elided_nodes: int
     notes: tuple[str, ...]
     inference_overhead_ms: float = 0.0   # in the totals, outside every layer
+    batch: int = 1
+    latency_is_bound: bool = False
+
+    @property
+    def throughput_per_s(self) -> float | None:
+        """Inferences per second at this estimate's batch: ``batch * 1000 / total_latency_ms`` (None at 0 ms).
+
+        One batch after another, nothing overlapped; the batch that saturates a board is the batch
+        model's question, not this one's.
+        """
+        return self.batch * 1000.0 / self.total_latency_ms if self.total_latency_ms > 0 else None
+
+    def __repr__(self) -> str:
+        return short_repr(self, "model", "platform", "precision", "total_latency_ms", "total_energy_mj",
+                          "latency_is_bound", layers=len(self.layers), notes=len(self.notes))
 
     def to_dict(self) -> dict:
         """The stable JSON contract (schema ``edgeperf.estimate/1``)."""
@@ -171,6 +201,9 @@ class Estimate:
             "precision": self.precision,
             "operating_point": self.operating_point.to_dict(),
             "total_latency_ms": self.total_latency_ms,
+            "latency_is_bound": self.latency_is_bound,
+            "batch": self.batch,
+            "throughput_per_s": self.throughput_per_s,
             "total_energy_mj": self.total_energy_mj,
             "total_macs": self.total_macs,
             "total_params": self.total_params,
@@ -180,6 +213,26 @@ class Estimate:
             "notes": list(self.notes),
             "layers": [layer.to_dict() for layer in self.layers],
         }
+
+    def to_frame(self):
+        """One row per layer (the columns of :meth:`LayerEstimate.to_dict`, plus ``model`` and ``platform``).
+
+        The per-inference overhead, outside every layer, is a row of its own (``op_type``
+        ``overhead``), so the ``latency_ms`` column sums to ``total_latency_ms``. Needs pandas.
+        """
+        rows = [{"model": self.model, "platform": self.platform, **layer.to_dict()} for layer in self.layers]
+        if self.inference_overhead_ms:
+            rows.append({"model": self.model, "platform": self.platform, "name": "per-inference overhead",
+                         "op_type": "overhead", "latency_ms": self.inference_overhead_ms,
+                         "energy_mj": self.overhead_energy_mj})
+        return frame(rows)
+
+    @property
+    def overhead_energy_mj(self) -> float | None:
+        """Energy of the per-inference overhead (the total less every layer's), None when energy is unknown."""
+        if self.total_energy_mj is None:
+            return None
+        return self.total_energy_mj - sum(layer.energy_mj for layer in self.layers)
 
 
 def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision: str, point: OperatingPoint,
@@ -210,6 +263,9 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
     compute_l, memory_l, overhead_l = parts.compute_ms.tolist(), parts.memory_ms.tolist(), parts.overhead_ms.tolist()
     latency_l, power_l, energy_l, bytes_l = (parts.latency_ms.tolist(), power.tolist(), energy.tolist(),
                                              costs.bytes_.tolist())
+    if not profile.power.has_model:          # energy unknown: None, never a made-up 0
+        power_l = energy_l = [None] * len(latency_l)
+        total_energy = None
     layers = []
     for i, layer in enumerate(mapped.layers):
         compute, memory, overhead = compute_l[i], memory_l[i], overhead_l[i]
@@ -225,6 +281,11 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
             share=latency_l[i] / total_latency if total_latency > 0 else 0.0, flags=layer.flags,
         ))
     all_notes = list(notes) + list(point.notes) + _notes(mapped, profile)
+    bound = getattr(profile, "kind", "") == "datasheet"
+    if bound:
+        all_notes.insert(0, f"{profile.name} is a datasheet roofline: {total_latency:.3g} ms is an optimistic lower "
+                            "bound on the latency, not a prediction (a fitted profile predicts; see "
+                            "edgeperf profiles list)")
     return Estimate(
         model=mapped.graph.name,
         platform=profile.name,
@@ -240,7 +301,23 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
         energy_calibrated=profile.power.calibrated,
         elided_nodes=len(mapped.elided),
         notes=tuple(all_notes),
+        batch=graph_batch(mapped.graph),
+        latency_is_bound=bound,
     )
+
+
+def graph_batch(graph: Graph) -> int:
+    """Inferences one run of ``graph`` makes: the leading dimension its inputs share (1 when they disagree).
+
+    Recurrent layers in ONNX's default layout read ``[sequence, batch, features]``: their batch is
+    the second dimension, and the sequence length is not a batch.
+    """
+    for layer in graph.layers:
+        if layer.op_type in ("LSTM", "GRU", "RNN") and not layer.attr("layout", 0) and layer.input_shapes:
+            shape = layer.input_shapes[0]
+            return int(shape[1]) if len(shape) == 3 else 1
+    leading = {shape[0] for _, shape in graph.inputs if len(shape) >= 2}
+    return int(leading.pop()) if len(leading) == 1 and min(leading, default=1) >= 1 else 1
 
 
 def _notes(mapped: MappedGraph, profile: PlatformProfile) -> list[str]:
@@ -262,7 +339,7 @@ def _notes(mapped: MappedGraph, profile: PlatformProfile) -> list[str]:
         notes.append(f"{unknown} layer(s) with unknown operators estimated by roofline from bytes and MACs "
                          "(flag unknown-op)")
     if not profile.power.has_model:
-        notes.append(f"{profile.name} has no power model: energy is unknown (reported as 0); fit one with "
+        notes.append(f"{profile.name} has no power model: energy is unknown (reported as null); fit one with "
                          "edgeperf fit-power or calibrate with a power source")
     elif not profile.power.calibrated:
         notes.append(f"energy not calibrated on {profile.name}: published board power figures, not per-layer "

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import ModelError
+from .._progress import silent, step
 from ..estimator import estimate_graph, load_model
 from ..profiles import Metrics, Profile
 from ._networks import prediction_metrics
@@ -40,19 +41,24 @@ class ValidationReport:
                 "summary": self.summary.to_dict()}
 
 
-def validate_table(samples, profile: Profile, *, precision: str | None = None, input_shapes=None) -> ValidationReport:
+def validate_table(samples, profile: Profile, *, precision: str | None = None, input_shapes=None,
+                   progress=silent) -> ValidationReport:
     """Compare a profile's predictions with measured latencies (no device needed).
 
-    The summary has the MAPE, the fraction within +-10 %, Spearman's rho and the count.
+    The summary has the MAPE, the fraction within +-10 %, Spearman's rho and the count;
+    ``progress`` (``edgeperf._progress``) gets a step per network estimated.
     """
     rows = []
-    for sample in samples:
+    samples = tuple(samples)
+    for number, sample in enumerate(samples):
+        step(progress, number, len(samples), "estimating networks")
         try:
             graph = load_model(sample.model, input_shapes=sample.shapes(input_shapes))
             est = estimate_graph(graph, profile, precision=precision)
         except ModelError as exc:
             raise ModelError(f"table line {sample.line}: {exc}") from None
         rows.append(ValidationRow(model=sample.model, measured_ms=sample.latency_ms, predicted_ms=est.total_latency_ms))
+    step(progress, len(samples), len(samples), "estimating networks")
     measured = np.array([r.measured_ms for r in rows])
     predicted = np.array([r.predicted_ms for r in rows])
     return ValidationReport(platform=profile.name, rows=tuple(rows), summary=prediction_metrics(predicted, measured))

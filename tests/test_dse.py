@@ -257,7 +257,7 @@ def test_traffic_light_example_reproduces_seed003():
     document = result.to_dict()
     for key in ("pareto", "n_evaluated", "n_feasible"):
         assert key in document
-    for key in ("model", "platform", "precision", "latency_ms", "energy_mj", "accuracy", "cost", "operating_point",
+    for key in ("model", "platform", "precision", "latency_ms", "energy_mj", "accuracy", "cost_eur", "operating_point",
                 "partition"):
         assert key in document["pareto"][0]
 
