@@ -105,13 +105,21 @@ def fit_power_command(
 
 def fit_thermal_command(
     trace: Path = typer.Argument(..., help="CSV with columns time_s, temp_c, power_mw (equal time steps)."),
+    base: Optional[str] = typer.Option(None, "--base", "-p", help="Profile whose thermal section takes the fit "
+                                                                  "(it keeps its throttling policy)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="With --base: the profile .json to write."),
 ) -> None:
     """Fit the RC thermal model (idle base, resistance, time constant) to a recorded temperature trace."""
     from ..measure import read_trace_csv
-    from ..fitting import fit_thermal
+    from ..fitting import fit_thermal, with_thermal_fit
 
+    if (base is None) != (out is None):
+        raise InputError("--base and --out go together: the profile to update and the file to write")
     columns = read_trace_csv(trace, ("time_s", "temp_c", "power_mw"))
     fit = fit_thermal(columns["time_s"], columns["temp_c"], columns["power_mw"])
+    if base is not None:
+        write_profile_file(with_thermal_fit(load_profile(base), fit, source=str(trace)), out)
+        console().print(f"wrote {out}: {load_profile(base).name} with the fitted thermal model")
     console().print(f"{trace}: {len(columns['time_s'])} samples")
     console().print(f"base temperature (zero power): {fit.base_c:.2f} C")
     console().print(f"thermal resistance: {fit.resistance_c_per_w:.3f} C/W")

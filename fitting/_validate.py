@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import ModelError
+from .._frames import frame, short_repr
 from .._progress import silent, step
 from ..estimator import estimate_graph, load_model
 from ..profiles import Metrics, Profile
@@ -26,7 +27,7 @@ class ValidationRow:
         return (self.predicted_ms - self.measured_ms) / self.measured_ms
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class ValidationReport:
     """Measured against predicted latency per network, and summary statistics."""
 
@@ -34,8 +35,16 @@ class ValidationReport:
     rows: tuple[ValidationRow, ...]
     summary: Metrics
 
+    def __repr__(self) -> str:
+        return short_repr(self, "platform", "summary", rows=len(self.rows))
+
+    def to_frame(self):
+        """One row per network: ``model``, ``measured_ms``, ``predicted_ms``, ``error`` (a fraction). Needs pandas."""
+        return frame(({"model": r.model, "measured_ms": r.measured_ms, "predicted_ms": r.predicted_ms,
+                       "error": r.error} for r in self.rows), columns=["model", "measured_ms", "predicted_ms", "error"])
+
     def to_dict(self) -> dict:
-        return {"platform": self.platform,
+        return {"schema": "edgeperf.validate/1", "platform": self.platform,
                 "rows": [{"model": r.model, "measured_ms": r.measured_ms, "predicted_ms": r.predicted_ms,
                           "error": r.error} for r in self.rows],
                 "summary": self.summary.to_dict()}
