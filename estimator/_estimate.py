@@ -267,10 +267,19 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
         power_l = energy_l = [None] * len(latency_l)
         total_energy = None
     layers = []
+    placement = costs.placement
     for i, layer in enumerate(mapped.layers):
         compute, memory, overhead = compute_l[i], memory_l[i], overhead_l[i]
         bound = "overhead" if overhead > max(compute, memory) else ("compute" if compute >= memory else "memory")
-        layer_precision = "int8" if layer.precision == "int8" else precision
+        layer_precision = _run_precision(layer, profile, precision)
+        flags = layer.flags
+        if placement is not None:
+            layer_precision = placement.precision[i]
+            if placement.host[i]:
+                bound, flags = "host", flags + ("host-fallback",)
+                layer_precision = profile.fallback_host().default_precision
+            elif placement.reason[i] is not None:
+                flags = flags + ("precision-fallback",)
         layers.append(LayerEstimate(
             name=layer.name, op_type=layer.op_type, op_class=layer.op_class, nodes=layer.nodes,
             output_shape=layer.output_shape, macs=layer.macs, flops=layer.flops, params=layer.params,
@@ -278,9 +287,10 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
             cost_model=profile.layer_model(layer.op_class).form,
             bound=bound, compute_ms=compute, memory_ms=memory, overhead_ms=overhead,
             latency_ms=latency_l[i], power_mw=power_l[i], energy_mj=energy_l[i],
-            share=latency_l[i] / total_latency if total_latency > 0 else 0.0, flags=layer.flags,
+            share=latency_l[i] / total_latency if total_latency > 0 else 0.0, flags=flags,
         ))
-    all_notes = list(notes) + list(point.notes) + _notes(mapped, profile)
+    all_notes = (list(notes) + list(point.notes) + _precision_notes(mapped, profile, precision)
+                 + _placement_notes(placement, layers, profile) + _notes(mapped, profile))
     bound = getattr(profile, "kind", "") == "datasheet"
     if bound:
         all_notes.insert(0, f"{profile.name} is a datasheet roofline: {total_latency:.3g} ms is an optimistic lower "
@@ -304,6 +314,42 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
         batch=graph_batch(mapped.graph),
         latency_is_bound=bound,
     )
+
+
+def _run_precision(layer, profile: PlatformProfile, precision: str) -> str:
+    """The precision a layer runs at: int8 where the model fixes it so and the device has int8, else ``precision``."""
+    return "int8" if layer.precision == "int8" and "int8" in profile.precisions else precision
+
+
+def _precision_notes(mapped: MappedGraph, profile: PlatformProfile, precision: str) -> list[str]:
+    """What a quantized model becomes on a device without an int8 path."""
+    quantized = sum(1 for layer in mapped.layers if layer.precision == "int8")
+    if not quantized or "int8" in profile.precisions:
+        return []
+    runtime = profile.runtime.get("name", "its runtime") if hasattr(profile, "runtime") else "its runtime"
+    return [f"{profile.name} has no int8 path ({runtime} runs {', '.join(profile.precisions)} only): the model's "
+            f"{quantized} quantized layer(s) run at {precision}, moving {precision} data"]
+
+
+def _placement_notes(placement, layers: list, profile: PlatformProfile) -> list[str]:
+    """Which layers fall back, where to, and what it costs (the layers carry the flags)."""
+    if placement is None or not placement.moved:
+        return []
+    notes = []
+    host = [layer for layer, on_host in zip(layers, placement.host) if on_host]
+    if host:
+        share = sum(layer.latency_ms for layer in host)
+        first = next(reason for reason, on_host in zip(placement.reason, placement.host) if on_host)
+        notes.append(f"{len(host)} layer(s) fall back to the host CPU ({profile.fallback_host().name}'s profile), "
+                     f"{share:.3g} ms with the transfers; first: {host[0].name} ({first}); flag host-fallback")
+    moved = [(layer, reason) for layer, reason, on_host in zip(layers, placement.reason, placement.host)
+             if reason is not None and not on_host]
+    if moved:
+        shown = "; ".join(f"{layer.name}: {reason}" for layer, reason in moved[:3])
+        more = f" and {len(moved) - 3} more" if len(moved) > 3 else ""
+        notes.append(f"{len(moved)} layer(s) run at another precision than asked ({shown}{more}); "
+                     "flag precision-fallback")
+    return notes
 
 
 def graph_batch(graph: Graph) -> int:
