@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -216,7 +217,9 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
     if [d.name.lower() for d in study.directions] != directions:
         raise InputError(f"study {study_name!r} in {storage} optimises other objectives; "
                          "give a new --study-name or storage")
-    study.set_metric_names([metric for metric, _ in space.spec.objectives])
+    with warnings.catch_warnings():      # experimental in optuna 5, and what optuna-dashboard reads
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([metric for metric, _ in space.spec.objectives])
     notes = []
 
     def report() -> None:

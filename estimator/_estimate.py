@@ -12,6 +12,7 @@ is one); this module does not import the profiles package.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -26,6 +27,8 @@ __all__ = ["estimate_graph", "OperatingPoint", "LayerEstimate", "Estimate", "res
            "estimate_mapped", "choose_precision"]
 
 SCHEMA = "edgeperf.estimate/1"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -408,4 +411,6 @@ def estimate_graph(graph: Graph, profile: PlatformProfile, *, precision: str | N
     chosen, note = choose_precision(profile, precision, graph.native_precision)
     point = resolve_operating_point(profile, power_mode, freq_mhz)
     mapped = map_graph(graph, profile.mapping)
+    logger.info("%s on %s: %d layers mapped to %d kernels (%d shape-only elided), %s", graph.name, profile.name,
+                len(graph.layers), len(mapped.layers), len(mapped.elided), chosen)
     return estimate_mapped(mapped, profile, precision=chosen, point=point, notes=(note,) if note else ())

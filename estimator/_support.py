@@ -83,6 +83,10 @@ def place_layers(mapped: MappedGraph, support, device_precisions, precision: str
     for i, layer in enumerate(mapped.layers):
         wanted = "int8" if layer.precision == "int8" and "int8" in device_precisions else precision
         chosen, reason = wanted, None
+        if "unknown-op" in layer.flags and not spilled:   # estimated by roofline and flagged: not checked either
+            precisions.append(chosen)
+            reasons.append(None)
+            continue
         if spilled:
             host[i], reason = True, "after the first operator the compiler cannot map (it partitions once)"
         for op in _ops(layer.op_type):
@@ -93,8 +97,12 @@ def place_layers(mapped: MappedGraph, support, device_precisions, precision: str
                 host[i], reason = True, f"{op} is not mapped by the runtime: runs on the host CPU"
                 spilled = support.partition == "once"
             elif runs is None:
-                chosen, reason = support.fallback_precision, (f"{op} is not mapped by the runtime: runs at "
-                                                              f"{support.fallback_precision} outside it")
+                outside = support.fallback_precision
+                if outside in device_precisions:
+                    chosen, reason = outside, f"{op} is not mapped by the runtime: runs at {outside} outside it"
+                else:     # a profile fitted at one precision only: the outside kernels are costed at it
+                    reason = (f"{op} is not mapped by the runtime: runs outside it at {outside}, costed at "
+                              f"{chosen} (the profile has no {outside} model)")
             elif runs != chosen:
                 chosen, reason = runs, f"the runtime has no {chosen} {op}: runs at {runs}"
         precisions.append(chosen)

@@ -251,9 +251,6 @@ class Profile:
         if support is not None and support.fallback == "host" and (not support.host_profile or not support.link_gbps):
             raise ProfileError(f"{where}: runtime_support: runtime {support.table!r} falls back to the host CPU; give "
                                "host_profile (the host's profile) and link_gbps (the device-host link, GB/s)")
-        if support is not None and support.fallback == "device" and support.fallback_precision not in self.precisions:
-            raise ProfileError(f"{where}: runtime_support.fallback_precision {support.fallback_precision!r} is not "
-                               f"among the profile's precisions {sorted(self.precisions)}")
         if support is not None and support.host_profile == self.name:
             raise ProfileError(f"{where}: runtime_support.host_profile names the profile itself; name the host CPU's")
 
