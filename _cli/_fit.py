@@ -44,37 +44,40 @@ def fit(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fit a profile to a layer sweep (SWEEP), measured whole networks (--networks) or a vendor layer profile."""
-    from ..fitting import fit_from_networks, format_rho, read_network_table   # fitting is imported when used
+    from ..fitting import fit_from_networks, read_network_table   # fitting is imported when used
 
     given = [x for x in (sweep_file, networks, layer_profile) if x is not None]
     if len(given) != 1:
         raise InputError("give one of: a SWEEP file (from edgeperf sweep), --networks TABLE.csv, or "
                          "--layer-profile FILE --model MODEL")
-    screen = console()
     what = "networks"
-    if sweep_file is not None:
-        from ..measure import fit_sweep
+    with progress_bar(quiet=quiet) as bar:
+        if sweep_file is not None:
+            from ..measure import fit_sweep
 
-        with progress_bar(quiet=quiet) as bar:
-            result = fit_sweep(sweep_file, name=name or Path(sweep_file).stem, progress=bar)
-        what = "layers"
-    elif layer_profile is not None:
-        from ..measure import fit_from_layer_times, read_layer_profile
+            result, what = fit_sweep(sweep_file, name=name or Path(sweep_file).stem, progress=bar), "layers"
+        elif layer_profile is not None:
+            from ..measure import fit_from_layer_times, read_layer_profile
 
-        if model is None:
-            raise InputError("--layer-profile needs --model, the model that was profiled")
-        result = fit_from_layer_times(model, read_layer_profile(layer_profile), load_profile(base),
-                                      name=name or f"{load_profile(base).name}-layers", source=layer_profile,
-                                      precision=precision)
-        what = "profiled layers"
-    else:
-        shapes = parse_shapes(input_shape)
-        with progress_bar(quiet=quiet) as bar:
+            if model is None:
+                raise InputError("--layer-profile needs --model, the model that was profiled")
+            result = fit_from_layer_times(model, read_layer_profile(layer_profile), load_profile(base),
+                                          name=name or f"{load_profile(base).name}-layers", source=layer_profile,
+                                          precision=precision)
+            what = "profiled layers"
+        else:
             result = fit_from_networks(read_network_table(networks), load_profile(base), name=name,
-                                       precision=precision, source=networks, input_shapes=shapes,
+                                       precision=precision, source=networks, input_shapes=parse_shapes(input_shape),
                                        merge_siblings=merge_siblings.flag, memory_split=split_memory.flag,
                                        progress=bar)
     write_profile_file(result.profile, out)
+    _print_fit(result, out, what)
+
+
+def _print_fit(result, out: str, what: str) -> None:
+    from ..fitting import format_rho
+
+    screen = console()
     cv = result.cross_validation
     screen.print(f"wrote {out}: {cv.n} {what}, cross-validated MAPE {100 * cv.mape:.1f} %, "
                   f"{100 * cv.within_10pct:.0f} % within +-10 %, Spearman {format_rho(cv.spearman)}; "

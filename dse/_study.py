@@ -187,6 +187,36 @@ def _worker(spec, storage_url, study_name, n_trials, sampler_name, seed) -> None
         pass
 
 
+def _completed(study) -> int:
+    """Completed trials of ``study``, as its storage holds them."""
+    return len(study.get_trials(deepcopy=False, states=(_optuna().trial.TrialState.COMPLETE,)))
+
+
+def _run_workers(spec, storage: str, study_name: str, shares: list, sampler_name: str, seed: int, report) -> int:
+    """Run the worker processes (one per non-empty share of the trials) to their end; how many failed.
+
+    While they run, ``report()`` reads the storage's count of completed trials every second.
+    """
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_worker, args=(spec, storage, study_name, share, sampler_name, seed + i + 1))
+                 for i, share in enumerate(shares) if share]
+    for process in processes:
+        process.start()
+    try:
+        alive = list(processes)
+        while alive:
+            alive[0].join(timeout=1.0)
+            alive = [process for process in alive if process.is_alive()]
+            report()
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        for process in processes:
+            process.join()
+        raise
+    return sum(1 for p in processes if p.exitcode)
+
+
 def run_study(space, *, trials: int, workers: int, storage: str, study_name: str, sampler: str, seed: int,
               progress=None):
     """Run (or continue) a study until it has ``trials`` completed trials; return their design keys.
@@ -211,8 +241,7 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
         raise InputError(f"--workers must be 1..256, got {workers}")
     directions = ["minimize" if d == "min" else "maximize" for _, d in space.spec.objectives]
     chosen_sampler, sampler_name = _sampler(sampler, trials, seed)
-    storage_obj = make_storage(storage)
-    study = optuna.create_study(storage=storage_obj, study_name=study_name, directions=directions,
+    study = optuna.create_study(storage=make_storage(storage), study_name=study_name, directions=directions,
                                 sampler=chosen_sampler, load_if_exists=True)
     if [d.name.lower() for d in study.directions] != directions:
         raise InputError(f"study {study_name!r} in {storage} optimises other objectives; "
@@ -222,12 +251,11 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
         study.set_metric_names([metric for metric, _ in space.spec.objectives])
     notes = []
 
-    def report() -> None:
+    def report() -> None:           # the storage's count: every worker and launcher of the study together
         if progress is not None:
-            completed = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
-            step(progress, min(completed, trials), trials, f"trials of {study_name}")
+            step(progress, min(_completed(study), trials), trials, f"trials of {study_name}")
 
-    done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+    done = _completed(study)
     remaining = max(0, trials - done)
     if done:
         notes.append(f"continued study {study_name!r}: {done} trials were already complete, ran {remaining} more")
@@ -240,27 +268,9 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
             study.optimize(_Objective(space), n_trials=remaining, gc_after_trial=False,
                            callbacks=[lambda study, trial: report()])
         else:
-            context = multiprocessing.get_context("spawn")
-            processes = [context.Process(target=_worker, args=(space.spec, storage, study_name, share, sampler_name,
-                                                               seed + i + 1))
-                         for i, share in enumerate(shares) if share]
-            for process in processes:
-                process.start()
-            try:
-                alive = list(processes)
-                while alive:                  # wait on the workers, reading the storage's count each second
-                    alive[0].join(timeout=1.0)
-                    alive = [process for process in alive if process.is_alive()]
-                    report()
-                for process in processes:
-                    process.join()
-            except KeyboardInterrupt:
-                for process in processes:
-                    process.join()
-                raise
-            failed = [p.exitcode for p in processes if p.exitcode]
+            failed = _run_workers(space.spec, storage, study_name, shares, sampler_name, seed, report)
             if failed:
-                notes.append(f"{len(failed)} worker(s) exited with an error; rerun to complete the study")
+                notes.append(f"{failed} worker(s) exited with an error; rerun to complete the study")
     trials_done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     rows = [tuple(t.user_attrs["design"]) for t in trials_done if "design" in t.user_attrs]
     substituted = sum(1 for t in trials_done if "precision_substituted" in t.user_attrs)

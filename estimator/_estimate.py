@@ -260,38 +260,12 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
     """
     costs = reference_costs(mapped, profile, precision)
     at_point = evaluate_parts(costs, profile, point.freq_mhz)
-    parts, power, energy = at_point.parts, at_point.power_mw, at_point.energy_mj
-    total_latency, total_energy = network_totals(costs, float(parts.latency_ms.sum()), float(energy.sum()))
-    # plain floats for the per-layer records (indexing numpy arrays element by element is slow)
-    compute_l, memory_l, overhead_l = parts.compute_ms.tolist(), parts.memory_ms.tolist(), parts.overhead_ms.tolist()
-    latency_l, power_l, energy_l, bytes_l = (parts.latency_ms.tolist(), power.tolist(), energy.tolist(),
-                                             costs.bytes_.tolist())
+    total_latency, total_energy = network_totals(costs, float(at_point.parts.latency_ms.sum()),
+                                                 float(at_point.energy_mj.sum()))
     if not profile.power.has_model:          # energy unknown: None, never a made-up 0
-        power_l = energy_l = [None] * len(latency_l)
         total_energy = None
-    layers = []
+    layers = _layer_estimates(mapped, profile, precision, costs, at_point, total_latency)
     placement = costs.placement
-    for i, layer in enumerate(mapped.layers):
-        compute, memory, overhead = compute_l[i], memory_l[i], overhead_l[i]
-        bound = "overhead" if overhead > max(compute, memory) else ("compute" if compute >= memory else "memory")
-        layer_precision = _run_precision(layer, profile, precision)
-        flags = layer.flags
-        if placement is not None:
-            layer_precision = placement.precision[i]
-            if placement.host[i]:
-                bound, flags = "host", flags + ("host-fallback",)
-                layer_precision = profile.fallback_host().default_precision
-            elif placement.reason[i] is not None:
-                flags = flags + ("precision-fallback",)
-        layers.append(LayerEstimate(
-            name=layer.name, op_type=layer.op_type, op_class=layer.op_class, nodes=layer.nodes,
-            output_shape=layer.output_shape, macs=layer.macs, flops=layer.flops, params=layer.params,
-            bytes_=int(round(bytes_l[i])), precision=layer_precision,
-            cost_model=profile.layer_model(layer.op_class).form,
-            bound=bound, compute_ms=compute, memory_ms=memory, overhead_ms=overhead,
-            latency_ms=latency_l[i], power_mw=power_l[i], energy_mj=energy_l[i],
-            share=latency_l[i] / total_latency if total_latency > 0 else 0.0, flags=flags,
-        ))
     all_notes = (list(notes) + list(point.notes) + _precision_notes(mapped, profile, precision)
                  + _placement_notes(placement, layers, profile) + _notes(mapped, profile))
     bound = getattr(profile, "kind", "") == "datasheet"
@@ -317,6 +291,41 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
         batch=graph_batch(mapped.graph),
         latency_is_bound=bound,
     )
+
+
+def _layer_estimates(mapped: MappedGraph, profile: PlatformProfile, precision: str, costs, at_point,
+                     total_latency: float) -> list[LayerEstimate]:
+    """One :class:`LayerEstimate` per executed layer: its parts, what bounds it, where and at what precision it runs."""
+    parts, placement = at_point.parts, costs.placement
+    # plain floats for the per-layer records (indexing numpy arrays element by element is slow)
+    compute_l, memory_l, overhead_l = parts.compute_ms.tolist(), parts.memory_ms.tolist(), parts.overhead_ms.tolist()
+    latency_l, power_l, energy_l, bytes_l = (parts.latency_ms.tolist(), at_point.power_mw.tolist(),
+                                             at_point.energy_mj.tolist(), costs.bytes_.tolist())
+    if not profile.power.has_model:          # energy unknown: None, never a made-up 0
+        power_l = energy_l = [None] * len(latency_l)
+    layers = []
+    for i, layer in enumerate(mapped.layers):
+        compute, memory, overhead = compute_l[i], memory_l[i], overhead_l[i]
+        bound = "overhead" if overhead > max(compute, memory) else ("compute" if compute >= memory else "memory")
+        layer_precision = _run_precision(layer, profile, precision)
+        flags = layer.flags
+        if placement is not None:
+            layer_precision = placement.precision[i]
+            if placement.host[i]:
+                bound, flags = "host", flags + ("host-fallback",)
+                layer_precision = profile.fallback_host().default_precision
+            elif placement.reason[i] is not None:
+                flags = flags + ("precision-fallback",)
+        layers.append(LayerEstimate(
+            name=layer.name, op_type=layer.op_type, op_class=layer.op_class, nodes=layer.nodes,
+            output_shape=layer.output_shape, macs=layer.macs, flops=layer.flops, params=layer.params,
+            bytes_=int(round(bytes_l[i])), precision=layer_precision,
+            cost_model=profile.layer_model(layer.op_class).form,
+            bound=bound, compute_ms=compute, memory_ms=memory, overhead_ms=overhead,
+            latency_ms=latency_l[i], power_mw=power_l[i], energy_mj=energy_l[i],
+            share=latency_l[i] / total_latency if total_latency > 0 else 0.0, flags=flags,
+        ))
+    return layers
 
 
 def _run_precision(layer, profile: PlatformProfile, precision: str) -> str:

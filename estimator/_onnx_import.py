@@ -322,22 +322,10 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
     if label in used_names:
         label = f"{label}_{index}"
     used_names.add(label)
-    in_shapes = []
-    for tensor in node.input:
-        if not tensor:
-            in_shapes.append(None)
-            continue
-        shape = shapes.get(tensor)
-        in_shapes.append(shape)
+    in_shapes = [shapes.get(tensor) if tensor else None for tensor in node.input]
     counter = _opcount.lookup(node.domain, node.op_type)
     out_shapes = _output_shapes(node, label, in_shapes, counter is None, shapes, where)
-    for tensor, shape in zip(node.input, in_shapes):
-        if tensor and (shape is None or any(not isinstance(d, int) for d in shape)):
-            advice = ("it is computed from constants alone, by operators edgeperf could not evaluate: simplify the "
-                      "model (onnxsim) so that it is folded" if tensor in const
-                      else "give static input sizes with --input-shape")
-            raise ModelError(f"{where}: cannot determine the shape of tensor {tensor!r} (input of node {label!r}, "
-                             f"{node.op_type}); {advice}")
+    _check_input_shapes(node, label, in_shapes, const, where)
     attrs = {a.name: value for a in node.attribute if (value := _attr_value(a)) is not None}
     in_const = tuple(bool(t) and t in const for t in node.input)
     flags: tuple[str, ...] = ()
@@ -379,6 +367,23 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
         flags=flags,
     )
 
+
+
+def _check_input_shapes(node, label: str, in_shapes: list, const, where: str) -> None:
+    """Every input of ``node`` has a static shape, or one line says which and what would help.
+
+    Raises
+    ------
+    ModelError
+        Naming the tensor; for one computed from constants alone, --input-shape cannot help.
+    """
+    for tensor, shape in zip(node.input, in_shapes):
+        if tensor and (shape is None or any(not isinstance(d, int) for d in shape)):
+            advice = ("it is computed from constants alone, by operators edgeperf could not evaluate: simplify the "
+                      "model (onnxsim) so that it is folded" if tensor in const
+                      else "give static input sizes with --input-shape")
+            raise ModelError(f"{where}: cannot determine the shape of tensor {tensor!r} (input of node {label!r}, "
+                             f"{node.op_type}); {advice}")
 
 
 def _output_shapes(node, label: str, in_shapes: list, unknown_op: bool, shapes: dict, where: str) -> list:
