@@ -12,17 +12,10 @@ import pytest
 import edgeperf
 from edgeperf.cli import main
 from edgeperf.estimator import Comparison, ComparisonCell, graph_from_model
+from tests._cli import EXAMPLE, run
 from tests._models import model, tensor, weight
 from onnx import helper
 
-EXAMPLE = "examples/conv3dense1.onnx"
-
-
-def run(args, capsys) -> str:
-    code = main(args)
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return captured.out
 
 
 def test_compare_gives_a_cell_per_model_board_and_precision():

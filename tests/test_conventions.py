@@ -15,17 +15,10 @@ from onnx import TensorProto, helper
 import edgeperf
 from edgeperf.cli import main
 from edgeperf.estimator import graph_from_model
+from tests._cli import EXAMPLE, run
 from tests._models import model, tensor, weight
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = "examples/conv3dense1.onnx"
-
-
-def run(args, capsys) -> str:
-    code = main(args)
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return captured.out
 
 
 # ---- item 6: conventions ----------------------------------------------------------------------------------------
@@ -389,3 +382,38 @@ def test_fit_thermal_writes_its_fit_into_a_profile(tmp_path, capsys):
     assert "fit-thermal" in fitted.sources
     assert main(["fit-thermal", str(trace), "--base", "jetson-nano", "--out", str(tmp_path / "x.json")]) == 2
     assert "no thermal section" in capsys.readouterr().err
+
+
+# ---- the CLI page matches --help ------------------------------------------------------------------------------
+
+
+def _commands(group, prefix=()):
+    """(path, command) for every command of the app, sub-apps included."""
+    for name, command in sorted(group.commands.items()):
+        if hasattr(command, "commands"):
+            yield from _commands(command, prefix + (name,))
+        else:
+            yield prefix + (name,), command
+
+
+def test_docs_cli_page_lists_every_command_and_option():
+    import typer
+
+    from edgeperf.cli import app
+
+    page = (ROOT / "docs" / "cli.md").read_text()
+    sections = re.split(r"\n(?=## )", page)
+    missing = []
+    for path, command in _commands(typer.main.get_command(app)):
+        title = re.compile(r"## `edgeperf " + re.escape(" ".join(path)) + r"[ `]")
+        text = "\n".join(s for s in sections if title.match(s))
+        if not text:
+            missing.append(f"{' '.join(path)}: no section")
+            continue
+        for param in command.params:
+            flags = [o for o in param.opts if o.startswith("--")] if param.param_type_name == "option" else []
+            if flags and flags[0] != "--help" and not any(f in text for f in flags):
+                missing.append(f"{' '.join(path)}: {flags[0]}")
+    assert not missing, missing
+    for flag in ("--version", "--verbose", "--install-completion"):
+        assert flag in page
