@@ -50,7 +50,7 @@ def print_comparison(comparison: Comparison, console) -> None:
     kept = [(p, q) for p, q in comparison.columns
             if any(c.estimate is not None for c in comparison.cells if (c.platform, c.precision) == (p, q))]
     intervals = comparison.has_intervals
-    what = "latency, throughput at batch 1, energy per inference" + (", interval" if intervals else "")
+    what = "latency, throughput, energy per inference" + (", interval" if intervals else "")
     table = Table(title=f"{len(comparison.models)} models x {len(kept)} board/precision columns ({what})",
                   title_justify="left", show_lines=True)
     table.add_column("model", overflow="fold")

@@ -46,9 +46,9 @@ def estimate(
     """Predict per-layer and total latency and energy of MODEL on a platform, or compare models, boards and precisions."""
     shapes = parse_shapes(input_shape)
     if len(models) > 1 or len(platforms) > 1 or len(precisions) > 1:
-        if freq:
-            raise InputError("--freq applies to one platform; compare boards at their default clocks, or estimate "
-                             "one board with --freq")
+        if freq or top:
+            raise InputError(f"{'--freq' if freq else '--top'} applies to one estimate (one model, platform and "
+                             "precision); a comparison shows totals at each board's default clocks")
         result = run_compare(models, platforms, precisions=precisions or None, power_mode=power_mode,
                              input_shapes=shapes, on_unknown=on_unknown.value)
         if plot:

@@ -154,7 +154,11 @@ def plot_pareto(designs, pareto, x: str, y: str, path, title: str) -> None:
     plt.close(fig)
 
 
-_BOUND_COLOURS = {"compute": "tab:orange", "memory": "tab:blue", "overhead": "tab:grey"}
+_BOUND_COLOURS = {"compute": "tab:orange", "memory": "tab:blue", "overhead": "tab:grey", "host": "tab:green"}
+
+
+def _bound_label(bound: str) -> str:
+    return "on the host CPU" if bound == "host" else f"{bound}-bound"
 
 
 def plot_estimate(est, path, *, top: int | None = None) -> None:
@@ -178,7 +182,7 @@ def plot_estimate(est, path, *, top: int | None = None) -> None:
     from matplotlib.patches import Patch
 
     present = {layer.bound for layer in shown}
-    ax_b.legend(handles=[Patch(color=colour, label=f"{bound}-bound") for bound, colour in _BOUND_COLOURS.items()
+    ax_b.legend(handles=[Patch(color=colour, label=_bound_label(bound)) for bound, colour in _BOUND_COLOURS.items()
                          if bound in present], fontsize=8, loc="lower right")
     ax_b.set_xlim(left=0)
     _roofline(ax_r, est)
@@ -191,12 +195,17 @@ def plot_estimate(est, path, *, top: int | None = None) -> None:
 
 
 def _roofline(ax, est) -> None:
-    """The layers' attained GFLOP/s against FLOP/byte (log-log); the roofs implied by the fastest layers."""
+    """The device's layers' attained GFLOP/s against FLOP/byte (log-log); the roofs implied by the fastest layers.
+
+    Layers on the host CPU are not on the device's roofline: they are left out, and the title says how many.
+    """
     import numpy as np
 
-    layers = [layer for layer in est.layers if layer.flops > 0 and layer.bytes_ > 0 and layer.latency_ms > 0]
+    on_host = sum(1 for layer in est.layers if layer.bound == "host")
+    layers = [layer for layer in est.layers
+              if layer.flops > 0 and layer.bytes_ > 0 and layer.latency_ms > 0 and layer.bound != "host"]
     if not layers:
-        ax.text(0.5, 0.5, "no layer does arithmetic", ha="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, "no device layer does arithmetic", ha="center", transform=ax.transAxes)
         return
     intensity = np.array([layer.flops / layer.bytes_ for layer in layers])
     attained = np.array([layer.flops / layer.latency_ms / 1e6 for layer in layers])      # GFLOP/s
@@ -204,7 +213,7 @@ def _roofline(ax, est) -> None:
         chosen = [i for i, layer in enumerate(layers) if layer.bound == bound]
         if chosen:
             ax.scatter(intensity[chosen], attained[chosen], s=[12 + 400 * layers[i].share for i in chosen],
-                       color=colour, alpha=0.7, label=f"{bound}-bound ({len(chosen)})")
+                       color=colour, alpha=0.7, label=f"{_bound_label(bound)} ({len(chosen)})")
     compute = [layer for layer in layers if layer.compute_ms > 0]
     memory = [layer for layer in layers if layer.memory_ms > 0]
     xs = np.logspace(np.log10(intensity.min() / 2), np.log10(intensity.max() * 2), 100)
@@ -213,8 +222,8 @@ def _roofline(ax, est) -> None:
         bandwidth = max(layer.bytes_ / layer.memory_ms / 1e6 for layer in memory)           # GB/s
         ax.plot(xs, np.minimum(peak, bandwidth * xs), color="black", lw=1, ls="--",
                 label=f"roofs: {peak:.3g} GFLOP/s, {bandwidth:.3g} GB/s")
-    ax.set(xscale="log", yscale="log", xlabel="arithmetic intensity (FLOP per byte)",
-           ylabel="attained GFLOP/s", title="roofline (marker size: share of latency)")
+    ax.set(xscale="log", yscale="log", xlabel="arithmetic intensity (FLOP per byte)", ylabel="attained GFLOP/s",
+           title="roofline (marker size: share of latency)" + (f"; {on_host} host layers left out" if on_host else ""))
     ax.title.set_fontsize(10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="lower right")
