@@ -84,17 +84,22 @@ def _stop(processes, grace_s: float) -> None:
             process.join(1.0)
 
 
-def run_workers(processes, *, grace_s: float = GRACE_S) -> None:
+def run_workers(processes, *, grace_s: float = GRACE_S, tick=None, every_s: float = 1.0) -> None:
     """Start ``processes`` (multiprocessing.Process), wait for all; stop them all when interrupted.
 
+    ``tick()``, if given, is called about every ``every_s`` seconds while they run (progress).
     If this process is interrupted while waiting (KeyboardInterrupt, or any exception), the
     workers get SIGTERM, then SIGKILL after ``grace_s`` seconds, and the exception is re-raised.
     """
     try:
         for process in processes:
             process.start()
-        for process in processes:
-            process.join()
+        alive = list(processes)
+        while alive:
+            alive[0].join(timeout=every_s if tick is not None else None)
+            alive = [process for process in alive if process.is_alive()]
+            if tick is not None:
+                tick()
     except BaseException:
         _stop(processes, grace_s)
         raise

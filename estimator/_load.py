@@ -8,7 +8,9 @@ like any other ONNX model: the estimator imports the zoo, never the other way ro
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from pathlib import Path
 
 from .._args import typed
@@ -18,6 +20,8 @@ from ._ir import Graph
 from ._onnx_import import graph_from_model, load_onnx
 
 __all__ = ["load_model"]
+
+logger = logging.getLogger(__name__)
 
 
 def _is_tflite(path: Path) -> bool:
@@ -55,6 +59,15 @@ def load_model(source, *, input_shapes: dict[str, tuple[int, ...]] | None = None
     """
     if isinstance(source, Graph):
         return source
+    started = time.perf_counter()
+    graph = _load(source, input_shapes, on_unknown)
+    logger.info("loaded %s: %d layers, %d folded nodes, %.3g GMACs, %s, in %.2f s", graph.source or graph.name,
+                len(graph.layers), graph.folded_nodes, graph.macs / 1e9, graph.native_precision,
+                time.perf_counter() - started)
+    return graph
+
+
+def _load(source, input_shapes, on_unknown: str) -> Graph:
     if isinstance(source, (bytes, bytearray, memoryview)):
         raise InputError(f"a model is a file path, a zoo: reference or a Graph, got {len(source)} bytes; write "
                          "serialized ONNX to a file, or use graph_from_model(onnx.load_from_string(data))")
