@@ -382,7 +382,7 @@ def parse_spec(document, *, where: str = "spec", base: Path | None = None) -> Se
         precisions = tuple(dict.fromkeys(precisions))
     mixed = document.get("mixed_accuracy_metrics", False)
     if not isinstance(mixed, bool):
-        c.fail("mixed_accuracy_metrics", f"must be true or false, got {mixed!r}")
+        c.fail("mixed_accuracy_metrics", f"must be true or false, got {show(mixed)}")
     points = document.get("operating_points", "default")
     if points not in _POINT_MODES:
         c.fail("operating_points", f"must be one of {', '.join(_POINT_MODES)}, got {show(points)}")

@@ -244,6 +244,19 @@ def _run_workers(spec, storage: str, study_name: str, shares: list, sampler_name
     return sum(1 for p in processes if p.exitcode)
 
 
+def _create_study(optuna, storage: str, study_name: str, directions: list, sampler):
+    """The study (created, or loaded when it exists); a storage optuna cannot read is one InputError."""
+    storage_obj = make_storage(storage)
+    try:
+        return optuna.create_study(storage=storage_obj, study_name=study_name, directions=directions,
+                                   sampler=sampler, load_if_exists=True)
+    except (ValueError, UnicodeDecodeError, OSError, KeyError, TypeError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"--storage {show(redact(storage), 200)}: cannot read the study ({type(exc).__name__}: "
+                         f"{show(redact(str(exc)), 120)}); the storage is corrupt or not optuna's: give a new one") from None
+
+
 def run_study(space, *, trials: int, workers: int, storage: str, study_name: str, sampler: str, seed: int,
               progress=None):
     """Run (or continue) a study until it has ``trials`` completed trials; return their design keys.
@@ -268,15 +281,7 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
         raise InputError(f"--workers must be 1..256, got {workers}")
     directions = ["minimize" if d == "min" else "maximize" for _, d in space.spec.objectives]
     chosen_sampler, sampler_name = _sampler(sampler, trials, seed)
-    storage_obj = make_storage(storage)
-    try:
-        study = optuna.create_study(storage=storage_obj, study_name=study_name, directions=directions,
-                                    sampler=chosen_sampler, load_if_exists=True)
-    except (ValueError, UnicodeDecodeError, OSError, KeyError, TypeError) as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(f"--storage {show(redact(storage), 200)}: cannot read the study ({type(exc).__name__}: "
-                         f"{show(redact(str(exc)), 120)}); the storage is corrupt or not optuna's: give a new one") from None
+    study = _create_study(optuna, storage, study_name, directions, chosen_sampler)
     if [d.name.lower() for d in study.directions] != directions:
         raise InputError(f"study {show(study_name)} in {show(redact(storage), 200)} optimises other objectives; "
                          "give a new --study-name or storage")

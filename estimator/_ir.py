@@ -183,8 +183,8 @@ class Graph:
             raise ValueError(f"native_precision must be one of {tuple(BITS_PER_ELEMENT)}, got {show(self.native_precision)}")
 
     def __repr__(self) -> str:
-        return (f"Graph(name={self.name!r}, layers=<{len(self.layers)}>, inputs={list(self.inputs)!r}, "
-                f"params={self.params}, native_precision={self.native_precision!r})")
+        return (f"Graph(name={show(self.name)}, layers=<{len(self.layers)}>, inputs={show(list(self.inputs))}, "
+                f"params={self.params}, native_precision={show(self.native_precision)})")
 
     @property
     def macs(self) -> int:

@@ -98,7 +98,7 @@ def apply_input_shapes(inputs, input_shapes, where) -> None:
             if declared is not None and len(declared) != len(shape):
                 shown = "x".join(str(d) for d in declared)
                 raise InputError(f"{where}: --input-shape {vi.name}={'x'.join(map(str, shape))} has {len(shape)} "
-                                 f"dimensions, but input {vi.name!r} has {len(declared)} ({shown}); give "
+                                 f"dimensions, but input {show(vi.name)} has {len(declared)} ({shown}); give "
                                  f"{len(declared)}, e.g. --input-shape {vi.name}={example_shape(vi)}")
             tensor_shape = vi.type.tensor_type.shape
             tensor_shape.ClearField("dim")
@@ -109,7 +109,7 @@ def apply_input_shapes(inputs, input_shapes, where) -> None:
         if shape is None or any(not isinstance(d, int) or d <= 0 for d in shape):
             shown = "unknown" if shape is None else "x".join(str(d) for d in shape)
             raise InputError(
-                f"{where}: input {vi.name!r} has dynamic or unknown shape ({shown}); "
+                f"{where}: input {show(vi.name)} has dynamic or unknown shape ({shown}); "
                 f"give it with --input-shape {vi.name}={example_shape(vi)} (your real sizes)"
             )
 

@@ -410,7 +410,7 @@ def _check_input_shapes(node, label: str, in_shapes: list, const, where: str) ->
             advice = ("it is computed from constants alone, by operators edgeperf could not evaluate: simplify the "
                       "model (onnxsim) so that it is folded" if tensor in const
                       else "give static input sizes with --input-shape")
-            raise ModelError(f"{where}: cannot determine the shape of tensor {tensor!r} (input of node {label!r}, "
+            raise ModelError(f"{where}: cannot determine the shape of tensor {show(tensor)} (input of node {show(label)}, "
                              f"{node.op_type}); {advice}")
 
 

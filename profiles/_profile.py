@@ -184,11 +184,11 @@ class RuntimeSupport:
 
     def __post_init__(self) -> None:
         if self.partition not in PARTITIONS:
-            raise ValueError(f"partition must be one of {PARTITIONS}, got {self.partition!r}")
+            raise ValueError(f"partition must be one of {PARTITIONS}, got {show(self.partition)}")
         if self.fallback not in FALLBACKS:
-            raise ValueError(f"fallback must be one of {FALLBACKS}, got {self.fallback!r}")
+            raise ValueError(f"fallback must be one of {FALLBACKS}, got {show(self.fallback)}")
         if self.fallback == "device" and not self.fallback_precision:
-            raise ValueError(f"runtime {self.table!r} falls back on the device: it needs fallback_precision")
+            raise ValueError(f"runtime {show(self.table)} falls back on the device: it needs fallback_precision")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -250,7 +250,7 @@ class Profile:
             raise ProfileError(f"{where}: numbers cite unknown source(s) {unknown}; define them under 'sources'")
         support = self.runtime_support
         if support is not None and support.fallback == "host" and (not support.host_profile or not support.link_gbps):
-            raise ProfileError(f"{where}: runtime_support: runtime {support.table!r} falls back to the host CPU; give "
+            raise ProfileError(f"{where}: runtime_support: runtime {show(support.table)} falls back to the host CPU; give "
                                "host_profile (the host's profile) and link_gbps (the device-host link, GB/s)")
         if support is not None and support.host_profile == self.name:
             raise ProfileError(f"{where}: runtime_support.host_profile names the profile itself; name the host CPU's")

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .._errors import ProfileError
-from .._json import read_json_file
+from .._json import loads_finite, read_json_file
 from .._messages import show
 from .._numbers import number_problem
 from .._units import PRECISIONS
@@ -334,10 +334,10 @@ def _read_runtime_support(r: _Reader, doc: dict | None) -> RuntimeSupport | None
     table = r.text(doc, "table", base)
     tables = runtime_support_tables()
     if table not in tables:
-        r.fail(base + "table", f"{table!r} is not a shipped runtime table; known: {sorted(tables)}")
+        r.fail(base + "table", f"{show(table)} is not a shipped runtime table; known: {sorted(tables)}")
     host, _ = r._sourced(doc, "host_profile", base, True, "profile name", ("runtime_support", "host_profile"))
     if host is not None and (not isinstance(host, str) or not host.strip()):
-        r.fail(base + "host_profile.value", f"must be a profile name or path, got {host!r}")
+        r.fail(base + "host_profile.value", f"must be a profile name or path, got {show(host)}")
     link = r.number(doc, "link_gbps", base, ("runtime_support", "link_gbps"), optional=True, positive=True, high=1e4)
     return replace(tables[table], host_profile=host, link_gbps=link)
 
@@ -360,10 +360,10 @@ def _support_tables() -> tuple:
             r.fail("", f"has unknown keys {sorted(set(entry) - _TABLE_KEYS)}; allowed: {sorted(_TABLE_KEYS)}")
         ops = entry.get("ops")
         if not isinstance(ops, dict) or not ops:
-            r.fail("ops", f'must map operator types to precisions, e.g. {{"Conv": ["int8"]}}, got {ops!r}')
+            r.fail("ops", f'must map operator types to precisions, e.g. {{"Conv": ["int8"]}}, got {show(ops)}')
         for op, precisions in ops.items():
             if not isinstance(precisions, list) or not precisions or any(p not in PRECISIONS for p in precisions):
-                r.fail(f"ops.{op}", f"must be a non-empty list of precisions {list(PRECISIONS)}, got {precisions!r}")
+                r.fail(f"ops.{op}", f"must be a non-empty list of precisions {list(PRECISIONS)}, got {show(precisions)}")
         for key in ("ops_source", "rules_source"):
             r.source(entry.get(key), key)
         try:

@@ -22,7 +22,8 @@ import pytest
 
 from edgeperf.measure import SweepPlan, read_layer_sweep, run_sweep
 
-psutil = pytest.importorskip("psutil")
+if not Path("/proc/self/stat").exists():
+    pytest.skip("the process tests read /proc (Linux)", allow_module_level=True)
 
 SPEC = """\
 models: [zoo:mobilenet_v2, zoo:resnet18]
@@ -39,43 +40,54 @@ def _search(tmp_path, trials: int):
             "--study-name", "k", "--format", "json"]
 
 
-def _wait_for_workers(process, journal: Path, timeout_s: float = 120.0) -> list:
-    """The launcher's child processes, once two workers run and trials are being written."""
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (from /proc: Linux)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return children
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:                       # exited meanwhile
+        return ""
+
+
+def _running(pids) -> list[int]:
+    """The processes still running (a zombie has ended: it only waits to be reaped)."""
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in ("Z", "X"):
+            alive.append(pid)
+    return alive
+
+
+def _wait_gone(pids, timeout_s: float) -> list[int]:
+    deadline = time.monotonic() + timeout_s
+    while _running(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return _running(pids)
+
+
+def _wait_for_workers(process, journal: Path, timeout_s: float = 120.0) -> list[int]:
+    """The launcher's worker processes, once two run and trials are being written."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()[1][-2000:]
-        children = psutil.Process(process.pid).children(recursive=True)
-        workers = [c for c in children if "spawn_main" in _cmdline(c)]
+        workers = [c for c in _children(process.pid) if "spawn_main" in _cmdline(c)]
         if len(workers) >= 2 and journal.exists() and journal.stat().st_size > 20_000:
             return workers
         time.sleep(0.05)
     raise AssertionError("the workers did not start trials in time")
-
-
-def _cmdline(process) -> str:
-    try:
-        return " ".join(process.cmdline())
-    except psutil.Error:                  # exited meanwhile
-        return ""
-
-
-def _running(processes) -> list:
-    """The processes still running (a zombie has ended: it only waits to be reaped)."""
-    alive = []
-    for process in processes:
-        try:
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                alive.append(process)
-        except psutil.Error:
-            pass
-    return alive
-
-
-def _wait_gone(processes, timeout_s: float) -> list:
-    deadline = time.monotonic() + timeout_s
-    while _running(processes) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return _running(processes)
 
 
 @pytest.mark.slow          # 30-60 s each on a busy 2-core machine: two launches of a launcher and two workers
@@ -124,7 +136,7 @@ def test_workers_die_with_their_parent(tmp_path, signum, how):
     workers = []
     while time.monotonic() < deadline and len(workers) < 2:
         assert process.poll() is None, process.communicate()[1][-2000:]
-        workers = [c for c in psutil.Process(process.pid).children() if "spawn_main" in _cmdline(c)]
+        workers = [c for c in _children(process.pid) if "spawn_main" in _cmdline(c)]
         time.sleep(0.05)
     time.sleep(0.5)                             # the workers are inside their loop
     assert len(workers) == 2

@@ -15,9 +15,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .._errors import InputError
+from .._json import loads_finite, read_json_file
 from .._messages import show
 from .._userfile import user_path
-from .._json import loads_finite, read_json_file
 
 __all__ = ["Accuracy", "Catalog", "load_catalog", "SHIPPED_CATALOG"]
 
