@@ -73,6 +73,39 @@ def clock_scales(profile: PlatformProfile, clock):
             power_scale(compute, f_c), extra_mw)
 
 
+def graph_batch(graph) -> int:
+    """Inferences one run of ``graph`` makes: the leading dimension its inputs share (1 when they disagree).
+
+    Recurrent layers in ONNX's default layout read ``[sequence, batch, features]``: their batch is
+    the second dimension, and the sequence length is not a batch.
+    """
+    for layer in graph.layers:
+        if layer.op_type in ("LSTM", "GRU", "RNN") and not layer.attr("layout", 0) and layer.input_shapes:
+            shape = layer.input_shapes[0]
+            return int(shape[1]) if len(shape) == 3 else 1
+    leading = {shape[0] for _, shape in graph.inputs if len(shape) >= 2}
+    return int(leading.pop()) if len(leading) == 1 and min(leading, default=1) >= 1 else 1
+
+
+def occupancy(profile: PlatformProfile, outputs) -> np.ndarray:
+    """Fraction of the compute roof a layer reaches with ``outputs`` output elements in flight (over the batch).
+
+    ``u = w / (w + occupancy_per_lane * gpu_lanes)`` with the profile's operating model (a GPU hides
+    latency with many threads per lane: small layers and small batches leave lanes idle); 1 without one.
+
+    >>> from types import SimpleNamespace
+    >>> p = SimpleNamespace(operating=SimpleNamespace(occupancy_per_lane=4.0, gpu_lanes=128.0))
+    >>> occupancy(p, np.array([512.0, 1e9])).round(3).tolist()
+    [0.5, 1.0]
+    """
+    model = getattr(profile, "operating", None)
+    outputs = np.asarray(outputs, dtype=float)
+    if model is None or not model.occupancy_per_lane:
+        return np.ones_like(outputs)
+    half = model.occupancy_per_lane * model.gpu_lanes
+    return np.maximum(outputs, 1e-9) / (np.maximum(outputs, 1e-9) + half)
+
+
 def inference_overhead(profile: PlatformProfile) -> tuple[float, float]:
     """The profile's per-inference overhead outside every layer: ms, and mJ at idle power."""
     ms = float(profile.inference_overhead_ms)
@@ -99,12 +132,14 @@ def latency_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str,
 
 
 def _class_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str, freq_mhz,
-                 layer_precision: tuple[str, ...] | None = None):
+                 layer_precision: tuple[str, ...] | None = None, scale: float = 1.0):
     """:func:`latency_parts`, and each layer's combine rule (the name its cost model's entry gives).
 
     Each layer runs at ``precision``, or at int8 where the model fixes it so and the device has
     int8 (a quantized layer on a device without int8 runs, and moves its data, at ``precision``);
-    ``layer_precision`` (a placement's) overrides both, layer by layer.
+    ``layer_precision`` (a placement's) overrides both, layer by layer. ``scale`` multiplies the
+    graph's batch (activations and arithmetic; weights are read once per run); with an operating
+    model the compute roof is lowered by the GPU's occupancy at that batch (:func:`occupancy`).
     """
     n = len(mapped.layers)
     compute_scale, memory_scale, _, _ = (float(v) for v in clock_scales(profile, freq_mhz.__getitem__))
@@ -115,9 +150,10 @@ def _class_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str, 
     else:
         bits = np.array([float(BITS_PER_ELEMENT[p]) for p in layer_precision]).reshape(n)
         peak = np.array([float(profile.precisions.get(p, 0.0)) for p in layer_precision]).reshape(n)
-    bytes_ = mapped.elements * bits / 8.0
-    weight_bytes, out_bytes = mapped.weight_elems * bits / 8.0, mapped.out_elems * bits / 8.0
-    flops_per_ms = peak * 1e6 * compute_scale
+    bytes_ = ((mapped.elements - mapped.weight_elems) * scale + mapped.weight_elems) * bits / 8.0
+    weight_bytes, out_bytes = mapped.weight_elems * bits / 8.0, mapped.out_elems * scale * bits / 8.0
+    flops = mapped.flops * scale
+    flops_per_ms = peak * 1e6 * compute_scale * occupancy(profile, mapped.out_elems * scale)
     bytes_per_ms = np.full(n, profile.memory_bandwidth_gbps * 1e6 * memory_scale)
     compute, memory, overhead, latency = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     rules: dict[str, list] = {}           # combine rule -> index arrays of the layers it applies to
@@ -126,7 +162,7 @@ def _class_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str, 
         model = profile.layer_model(op_class)
         entry = COST_MODELS[model.form]
         features = Features(
-            flops=mapped.flops[index], bytes_=bytes_[index], c_in=mapped.c_in[index], c_out=mapped.c_out[index],
+            flops=flops[index], bytes_=bytes_[index], c_in=mapped.c_in[index], c_out=mapped.c_out[index],
             h_out=mapped.h_out[index], w_out=mapped.w_out[index], flops_per_ms=flops_per_ms[index],
             bytes_per_ms=bytes_per_ms[index], weight_bytes=weight_bytes[index], out_bytes=out_bytes[index],
         )
@@ -156,6 +192,10 @@ class ReferenceCosts:
     fixed_mj: float = 0.0
     host_mw: np.ndarray | None = None     # dynamic power of layers on the host CPU: not scaled by the device's clocks
     placement: Placement | None = None     # where each layer runs, when the profile says what its runtime maps
+    batch: float = 1.0                     # inferences per run
+    exposed: np.ndarray | None = None      # operating model: exposed share of each layer's shorter part
+    dispatch_ms: float = 0.0               # operating model: CPU time per kernel launch at the CPU's reference clock
+    pre_post_ms: float = 0.0               # operating model: serial CPU work per run at the CPU's reference clock
 
     @property
     def size(self) -> int:
@@ -172,8 +212,14 @@ class ReferenceCosts:
         return combined
 
 
-def reference_costs(mapped: MappedGraph, profile: PlatformProfile, precision: str) -> ReferenceCosts:
+def reference_costs(mapped: MappedGraph, profile: PlatformProfile, precision: str, *, batch: int | None = None,
+                    host_ms_per_item: float | None = None) -> ReferenceCosts:
     """Latency parts, combine rules and dynamic power of every executed layer at reference clocks.
+
+    ``batch`` (default: the graph's own, :func:`graph_batch`) is the number of inferences per run:
+    activations and arithmetic scale with it, weights are read once. With an operating model
+    (``profile.operating``) the CPU-side work is kept too: ``host_ms_per_item`` (default the model's
+    ``pre_post_ms``) of serial pre/post-processing per inference, and a kernel launch per layer.
 
     Where the profile says what its runtime maps (``runtime_support``), each layer runs where and at
     the precision the placement (``_support``) gives; layers on the host CPU are costed by the host's
@@ -182,8 +228,10 @@ def reference_costs(mapped: MappedGraph, profile: PlatformProfile, precision: st
     """
     support = getattr(profile, "runtime_support", None)
     placement = place_layers(mapped, support, profile.precisions, precision) if support is not None else None
+    own = graph_batch(mapped.graph)
+    items = float(own if batch is None else batch)
     parts, bytes_, rules = _class_parts(mapped, profile, precision, _reference_point(profile),
-                                        placement.precision if placement is not None else None)
+                                        placement.precision if placement is not None else None, scale=items / own)
     masks = []
     for name in sorted(rules):
         mask = np.zeros(parts.latency_ms.size, dtype=bool)
@@ -194,9 +242,19 @@ def reference_costs(mapped: MappedGraph, profile: PlatformProfile, precision: st
     if placement is not None and placement.host.any():
         parts, bytes_, active, host_mw = _on_host(mapped, profile, placement, parts, bytes_, active)
     fixed_ms, fixed_mj = inference_overhead(profile)
+    extra = {}
+    model = getattr(profile, "operating", None)
+    if model is not None:
+        per_item = model.pre_post_ms if host_ms_per_item is None else float(host_ms_per_item)
+        maxed = np.zeros(parts.latency_ms.size, dtype=bool)
+        for name, mask in masks:
+            maxed |= mask & (name == "max")
+        extra = {"exposed": np.where(maxed, model.overlap_exposed, 0.0),
+                 "dispatch_ms": model.dispatch_us / 1000.0 / model.cpu_speed,
+                 "pre_post_ms": items * per_item / model.cpu_speed}
     return ReferenceCosts(compute_ms=parts.compute_ms, memory_ms=parts.memory_ms, overhead_ms=parts.overhead_ms,
                           rules=tuple(masks), active_mw=active, bytes_=bytes_, fixed_ms=fixed_ms, fixed_mj=fixed_mj,
-                          host_mw=host_mw, placement=placement)
+                          host_mw=host_mw, placement=placement, batch=items, **extra)
 
 
 def _on_host(mapped: MappedGraph, profile: PlatformProfile, placement: Placement, parts: CostParts, bytes_, active):
@@ -242,13 +300,72 @@ class LayerCosts:
     energy_mj: np.ndarray
 
 
+def _rail(model, domain, freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dynamic-power scale ``f V^2 / (f_ref V_ref^2)`` and leakage scale ``(V/V_ref) exp((V - V_ref)/V0)`` of a rail."""
+    scale = freq / domain.reference_mhz
+    volt = model.voltage(domain.name, freq)
+    if volt is None:
+        return scale, np.ones_like(scale)
+    ref = float(model.voltage(domain.name, domain.reference_mhz))
+    ratio = volt / ref
+    return scale * ratio ** 2, ratio * np.exp((volt - ref) / model.leak_v0_mv)
+
+
+def _operated(costs: ReferenceCosts, profile: PlatformProfile, clock) -> tuple:
+    """Per-layer latency and energy at ``k`` points under the profile's operating model (arrays ``(k, layers)``).
+
+    GPU time of a layer: its parts at the clocks, ``combine(c, m) + exposed * min(c, m) + overhead``.
+    The CPU launches one kernel per layer (``dispatch_ms`` at the CPU's reference clock, scaled by
+    ``f_ref / f_cpu``) after the run's serial pre/post-processing; the GPU starts a layer when it is
+    launched and the previous one is done (a max-plus queue), so a layer's latency is its GPU time
+    plus the wait for its launch. Power: the floor, the EMC, the rails' leakage, one busy CPU core
+    (``f V^2``), and the GPU's dynamic power (``f V^2``) times its activity (memory-bound kernels
+    less, waiting for the CPU least), plus the DRAM energy of the bytes moved.
+
+    Returns
+    -------
+    latency_ms, energy_mj, compute_ms, memory_ms, wait_ms : numpy.ndarray
+    """
+    model = profile.operating
+    gpu, cpu, emc = (profile.clocks[n] for n in (profile.compute_domain, model.cpu_domain, profile.memory_domain))
+    f_gpu, f_cpu, f_emc = (np.atleast_1d(np.asarray(clock(d.name), dtype=float)) for d in (gpu, cpu, emc))
+    dyn_gpu, leak_gpu = _rail(model, gpu, f_gpu)
+    dyn_cpu, leak_cpu = _rail(model, cpu, f_cpu)
+    static = (model.floor_mw + model.emc_mw * f_emc / emc.reference_mhz + model.gpu_leak_mw * leak_gpu
+              + model.cpu_leak_mw * leak_cpu + model.cpu_core_mw * dyn_cpu)[:, None]
+    gpu_mw = (model.gpu_dyn_mw * dyn_gpu)[:, None]
+    compute = costs.compute_ms[None, :] / (f_gpu / gpu.reference_mhz)[:, None]
+    memory = costs.memory_ms[None, :] / (f_emc / emc.reference_mhz)[:, None]
+    busy = costs.combine(compute, memory) + costs.exposed[None, :] * np.minimum(compute, memory) + costs.overhead_ms
+    slow = (cpu.reference_mhz / f_cpu)[:, None]
+    ready = costs.pre_post_ms * slow + costs.dispatch_ms * slow * np.arange(1, busy.shape[1] + 1)[None, :]
+    before = np.cumsum(busy, axis=1) - busy                     # GPU time of the layers before each one
+    lead = np.maximum.accumulate(ready - before, axis=1)         # how far launches run behind the GPU
+    wait = np.diff(lead, axis=1, prepend=0.0)
+    activity = model.activity_memory_bound + (1.0 - model.activity_memory_bound) * np.divide(
+        compute, busy, out=np.zeros_like(busy), where=busy > 0)
+    energy = ((static + gpu_mw * activity) * busy + (static + gpu_mw * model.activity_idle) * wait) / 1000.0
+    energy = energy + model.dram_pj_per_byte * costs.bytes_[None, :] * 1e-9
+    if costs.host_mw is not None:
+        energy = energy + mw_ms_to_mj(costs.host_mw * costs.overhead_ms, 1.0)[None, :]
+    return busy + wait, energy, compute, memory, wait
+
+
 def evaluate_parts(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz) -> LayerCosts:
     """Per-layer parts, power and energy at one operating point (``freq_mhz``: domain -> MHz).
 
-    Domains left out of ``freq_mhz`` run at their reference clock.
+    Domains left out of ``freq_mhz`` run at their reference clock. Under an operating model a
+    layer's overhead part includes its wait for the CPU's launch (and the first layer's the run's
+    pre/post-processing).
     """
     def clock(name):
         return float(freq_mhz.get(name, profile.clocks[name].reference_mhz))
+
+    if costs.exposed is not None:
+        latency, energy, compute, memory, wait = (a[0] for a in _operated(costs, profile, clock))
+        power = np.divide(energy * 1000.0, latency, out=np.zeros_like(energy), where=latency > 0)
+        return LayerCosts(parts=CostParts(compute, memory, costs.overhead_ms + wait, latency), power_mw=power,
+                          energy_mj=energy)
 
     compute_scale, memory_scale, compute_power, extra_mw = clock_scales(profile, clock)
     compute, memory = costs.compute_ms / compute_scale, costs.memory_ms / memory_scale
@@ -292,10 +409,17 @@ def evaluate_points(costs: ReferenceCosts, profile: PlatformProfile,
         value = freq_mhz.get(name)
         return np.full(k, profile.clocks[name].reference_mhz) if value is None else np.asarray(value, dtype=float)
 
+    step = max(1, 4_000_000 // max(costs.size, 1))
+    if costs.exposed is not None:
+        latency, energy = np.zeros(k), np.zeros(k)
+        for start in range(0, k, step):
+            part = slice(start, start + step)
+            layer_ms, layer_mj, *_ = _operated(costs, profile, lambda name: clock(name)[part])
+            latency[part], energy[part] = layer_ms.sum(axis=1), layer_mj.sum(axis=1)
+        return network_totals(costs, latency, energy)
     compute_scale, memory_scale, compute_power, extra_mw = clock_scales(profile, clock)
     latency = np.zeros(k)
     active_energy = np.zeros(k)    # sum over layers of active_mw * latency_ms
-    step = max(1, 4_000_000 // max(costs.size, 1))
     for start in range(0, k, step):
         part = slice(start, start + step)
         compute = costs.compute_ms[None, :] / compute_scale[part, None]

@@ -20,7 +20,7 @@ from .._args import typed
 from .._errors import InputError
 from .._frames import frame, short_repr
 from .._messages import show
-from ._engine import evaluate_parts, network_totals, reference_costs
+from ._engine import evaluate_parts, graph_batch, network_totals, reference_costs
 from ._ir import Graph
 from ._protocols import PlatformProfile
 from ._mapping import MappedGraph, map_graph
@@ -366,20 +366,6 @@ def _placement_notes(placement, layers: list, profile: PlatformProfile) -> list[
         notes.append(f"{len(moved)} layer(s) run at another precision than asked ({shown}{more}); "
                      "flag precision-fallback")
     return notes
-
-
-def graph_batch(graph: Graph) -> int:
-    """Inferences one run of ``graph`` makes: the leading dimension its inputs share (1 when they disagree).
-
-    Recurrent layers in ONNX's default layout read ``[sequence, batch, features]``: their batch is
-    the second dimension, and the sequence length is not a batch.
-    """
-    for layer in graph.layers:
-        if layer.op_type in ("LSTM", "GRU", "RNN") and not layer.attr("layout", 0) and layer.input_shapes:
-            shape = layer.input_shapes[0]
-            return int(shape[1]) if len(shape) == 3 else 1
-    leading = {shape[0] for _, shape in graph.inputs if len(shape) >= 2}
-    return int(leading.pop()) if len(leading) == 1 and min(leading, default=1) >= 1 else 1
 
 
 def _notes(mapped: MappedGraph, profile: PlatformProfile) -> list[str]:

@@ -44,7 +44,8 @@ def frequency_grid(profile: PlatformProfile, power_mode: str | None = None,
     """Every combination of available clock steps under a power mode's caps.
 
     The grid spans the domains that change latency or power: the compute and
-    memory domains and those with dynamic power in the profile (or ``domains``).
+    memory domains, the CPU where the profile has an operating model (its CPU-side
+    work and power), and those with dynamic power in the profile (or ``domains``).
 
     Returns
     -------
@@ -61,7 +62,9 @@ def frequency_grid(profile: PlatformProfile, power_mode: str | None = None,
     base = resolve_operating_point(profile, power_mode)
     caps = dict(profile.power_modes[base.power_mode]) if base.power_mode is not None else {}
     if domains is None:
-        domains = tuple(dict.fromkeys((profile.compute_domain, profile.memory_domain, *profile.power.domain_mw)))
+        model = getattr(profile, "operating", None)
+        cpu = (model.cpu_domain,) if model is not None else ()
+        domains = tuple(dict.fromkeys((profile.compute_domain, profile.memory_domain, *cpu, *profile.power.domain_mw)))
     steps = []
     for name in domains:
         if name not in profile.clocks:

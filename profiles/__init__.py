@@ -12,6 +12,7 @@ document, copying it (``_schema``: the one parser), and :meth:`Profile.to_docume
 
 from ._profile import (Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile, RuntimeSupport, ThermalModel,
                        ThrottleLevel)
+from ._operating import OperatingModel, operating_models
 from ._provenance import CrossValidatedChoice, HeldOutErrors, Metrics, PowerFitRecord, Provenance
 from ._schema import parse_profile, read_profile_file
 from ._write import SCHEMA_VERSION, write_profile_file
@@ -21,5 +22,5 @@ __all__ = [
     "SCHEMA_VERSION", "Citation", "ClockDomain", "FanLevel", "LayerModel", "PowerModel", "Profile", "RuntimeSupport",
     "ThermalModel",
     "ThrottleLevel", "parse_profile", "read_profile_file", "write_profile_file", "Metrics", "CrossValidatedChoice",
-    "HeldOutErrors", "PowerFitRecord", "Provenance", "list_profiles", "load_profile", "shipped_profile_path",
+    "HeldOutErrors", "PowerFitRecord", "OperatingModel", "operating_models", "Provenance", "list_profiles", "load_profile", "shipped_profile_path",
 ]

@@ -23,6 +23,7 @@ import numpy as np
 from .._errors import ProfileError
 from .._messages import show
 from ..estimator import Mapping, validate_cost_params
+from ._operating import OperatingModel
 from ._provenance import Provenance, freeze
 from ._write import profile_document
 
@@ -227,6 +228,7 @@ class Profile:
     thermal: ThermalModel | None = None
     inference_overhead_ms: float = 0.0     # per inference, outside every layer (runtime call, copies, sync)
     runtime_support: RuntimeSupport | None = None   # what the runtime maps; None: everything, as asked
+    operating: OperatingModel | None = None   # voltages, rails, CPU-side work, occupancy (data/operating/boards.json)
     provenance: Provenance = field(default_factory=Provenance)
     path: str = ""                         # the file it was read from, if any
 

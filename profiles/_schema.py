@@ -27,6 +27,7 @@ from .._units import PRECISIONS
 from ..estimator import OP_CLASSES, FusionRule, Mapping, validate_cost_params
 from ._profile import (Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile,
                        RuntimeSupport, ThermalModel, ThrottleLevel)
+from ._operating import operating_model
 from ._provenance import CrossValidatedChoice, HeldOutErrors, Metrics, PowerFitRecord, Provenance, freeze
 from ._write import METRIC_KEYS as _METRIC_KEYS
 from ._write import SCHEMA_VERSION, THERMAL_KEYS as _THERMAL_KEYS
@@ -39,7 +40,7 @@ _TOP_KEYS = {
     "schema_version", "name", "title", "version", "kind", "quality", "sources", "runtime", "device",
     "precisions", "default_precision", "memory_bandwidth_gbps", "clocks", "power_modes",
     "default_power_mode", "power", "mapping", "layer_models", "unit_cost_eur", "memory_bytes", "provenance", "thermal",
-    "inference_overhead_ms", "runtime_support",
+    "inference_overhead_ms", "runtime_support", "operating_model",
 }
 
 
@@ -161,6 +162,7 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
     memory_bytes = r.number(document, "memory_bytes", "", ("memory_bytes",), optional=True, high=2**50)
     runtime, device = _facts(r, document, "runtime"), _facts(r, document, "device")
     support = _read_runtime_support(r, r.obj(document, "runtime_support", "", optional=True))
+    operating = _read_operating_model(r, document, clocks)
     return Profile(
         name=name,
         title=r.text(document, "title", "", optional=True, default=name), version=r.text(document, "version", ""),
@@ -170,7 +172,7 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
         power_modes=MappingProxyType(power_modes), default_power_mode=default_mode, power=power, mapping=mapping,
         layer_models=MappingProxyType(layer_models), unit_cost_eur=unit_cost, inference_overhead_ms=overhead or 0.0,
         memory_bytes=int(memory_bytes) if memory_bytes is not None else None, runtime=freeze(runtime),
-        device=freeze(device), thermal=thermal, runtime_support=support,
+        device=freeze(device), thermal=thermal, runtime_support=support, operating=operating,
         provenance=_read_provenance(r, document.get("provenance", {})),
         citations=MappingProxyType(r.citations), path=path,
     )
@@ -340,6 +342,19 @@ def _read_runtime_support(r: _Reader, doc: dict | None) -> RuntimeSupport | None
         r.fail(base + "host_profile.value", f"must be a profile name or path, got {show(host)}")
     link = r.number(doc, "link_gbps", base, ("runtime_support", "link_gbps"), optional=True, positive=True, high=1e4)
     return replace(tables[table], host_profile=host, link_gbps=link)
+
+
+def _read_operating_model(r: _Reader, document: dict, clocks: dict):
+    """The board's operating model by name (``data/operating/boards.json``); its domains must be the profile's."""
+    name = r.text(document, "operating_model", "", optional=True)
+    if name is None:
+        return None
+    model = operating_model(name, r.where)
+    for domain in (*model.voltage_mv, model.cpu_domain):
+        if domain not in clocks:
+            r.fail("operating_model", f"{show(name)} describes clock domain {show(domain)}, which the profile lacks "
+                                      f"(domains: {sorted(clocks)})")
+    return model
 
 
 def runtime_support_tables() -> dict[str, RuntimeSupport]:

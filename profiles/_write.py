@@ -87,6 +87,8 @@ def profile_document(profile) -> dict:
         document["inference_overhead_ms"] = w.number(("inference_overhead_ms",), profile.inference_overhead_ms)
     if profile.runtime_support is not None:
         document["runtime_support"] = _write_runtime_support(w, profile.runtime_support)
+    if getattr(profile, "operating", None) is not None:
+        document["operating_model"] = profile.operating.name
     provenance = _write_provenance(profile.provenance)
     if provenance:
         document["provenance"] = provenance

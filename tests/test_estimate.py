@@ -27,12 +27,18 @@ def unfused(edited_profile, name: str):
     def edit(document):
         document["mapping"].update(rules=[])
         document.pop("runtime_support", None)
+        document.pop("operating_model", None)     # a run's CPU pre/post-processing is paid once, not per layer
 
     return edited_profile(name, edit, where=f"{name}-unfused")
 
 
-def test_single_conv_on_jetson_nano_by_hand():
-    est = edgeperf.estimate(conv(), "jetson-nano", precision="fp16")
+def classic(edited_profile, name="jetson-nano"):
+    """A shipped profile without its operating model: the profile's own power model (idle + class power x f V^2)."""
+    return edited_profile(name, lambda document: document.pop("operating_model"), where=f"{name}-classic")
+
+
+def test_single_conv_on_jetson_nano_by_hand(edited_profile):
+    est = edgeperf.estimate(conv(), classic(edited_profile), precision="fp16")
     layer = est.layers[0]
     macs = 32 * 28 * 28 * 16 * 9                        # 3_612_672
     flops = 2 * macs                                    # no bias
@@ -51,12 +57,13 @@ def test_single_conv_on_jetson_nano_by_hand():
     assert est.energy_calibrated is False
 
 
-def test_gpu_clock_and_power_mode_scale_compute_by_hand():
-    base = edgeperf.estimate(conv(), "jetson-nano", precision="fp16")
-    slow = edgeperf.estimate(conv(), "jetson-nano", precision="fp16", freq_mhz={"gpu": 460.8})
+def test_gpu_clock_and_power_mode_scale_compute_by_hand(edited_profile):
+    nano = classic(edited_profile)
+    base = edgeperf.estimate(conv(), nano, precision="fp16")
+    slow = edgeperf.estimate(conv(), nano, precision="fp16", freq_mhz={"gpu": 460.8})
     assert slow.layers[0].compute_ms == pytest.approx(base.layers[0].compute_ms * 921.6 / 460.8)
     assert slow.layers[0].memory_ms == pytest.approx(base.layers[0].memory_ms)  # EMC unchanged
-    five = edgeperf.estimate(conv(), "jetson-nano", precision="fp16", power_mode="5W")
+    five = edgeperf.estimate(conv(), nano, precision="fp16", power_mode="5W")
     # the 5W mode caps the GPU at 640 MHz: the highest step at or below is 614.4 MHz
     assert five.operating_point.freq_mhz["gpu"] == 614.4
     assert five.operating_point.freq_mhz["cpu"] == 918.0
