@@ -10,7 +10,7 @@ from __future__ import annotations
 from ._args import typed
 from ._errors import InputError, ProfileError
 from ._messages import show
-from .estimator import (Comparison, ComparisonCell, Estimate, choose_precision, estimate_graph, load_model,
+from .estimator import (Comparison, ComparisonCell, Estimate, check_batch, choose_precision, estimate_graph, load_model,
                         map_graph)
 from .operating import DvfsReport, SimulationResult, explore_dvfs, simulate_sustained
 from .profiles import list_profiles, load_profile
@@ -21,7 +21,7 @@ __all__ = ["estimate", "compare", "dvfs", "simulate", "search"]
 @typed
 def estimate(model, platform, *, precision: str | None = None, power_mode: str | None = None,
              freq_mhz: dict[str, float] | None = None, input_shapes: dict[str, tuple[int, ...]] | None = None,
-             on_unknown: str = "error") -> Estimate:
+             on_unknown: str = "error", batch: int | None = None, host_ms_per_item: float | None = None) -> Estimate:
     """Predict per-layer and total latency and energy of a model on a platform.
 
     Parameters
@@ -40,11 +40,18 @@ def estimate(model, platform, *, precision: str | None = None, power_mode: str |
         Static shapes for inputs with dynamic dimensions.
     on_unknown : {"error", "roofline"}
         ``roofline`` estimates unknown operators from bytes and MACs and flags them.
+    batch : int, optional
+        Inferences per run (default: the model's own batch, 1 for most): latency is per run,
+        ``energy_per_inference_mj`` per inference, ``throughput_per_s`` at this batch.
+    host_ms_per_item : float, optional
+        CPU pre/post-processing per inference at the CPU's reference clock, for profiles with an
+        operating model (default: the model's figure for an image classifier).
 
     Returns
     -------
     Estimate
-        Per-layer :class:`LayerEstimate` values and totals in ms and mJ.
+        Per-layer :class:`LayerEstimate` values and totals in ms and mJ; ``throughput`` at batch 1
+        and at the batch that saturates the board.
 
     Raises
     ------
@@ -62,7 +69,8 @@ def estimate(model, platform, *, precision: str | None = None, power_mode: str |
     """
     profile = load_profile(platform)
     graph = load_model(model, input_shapes=input_shapes, on_unknown=on_unknown)
-    return estimate_graph(graph, profile, precision=precision, power_mode=power_mode, freq_mhz=freq_mhz)
+    return estimate_graph(graph, profile, precision=precision, power_mode=power_mode, freq_mhz=freq_mhz, batch=batch,
+                          host_ms_per_item=host_ms_per_item)
 
 
 @typed
@@ -140,11 +148,13 @@ def _prepare(model, platform, precision, input_shapes, on_unknown):
 @typed
 def dvfs(model, platform, *, precision: str | None = None, power_mode: str | None = None,
          max_latency_ms: float | None = None, input_shapes: dict[str, tuple[int, ...]] | None = None,
-         on_unknown: str = "error") -> DvfsReport:
-    """Latency, power and energy per inference over the platform's whole frequency grid.
+         on_unknown: str = "error", batch: int | list[int] | None = None,
+         host_ms_per_item: float | None = None) -> DvfsReport:
+    """Latency, power and energy per inference over the platform's whole frequency grid (and batches).
 
     Parameters are those of :func:`estimate`, plus ``max_latency_ms``: also
-    report the lowest-energy point meeting that latency.
+    report the lowest-energy point meeting that latency; ``batch`` may be a list of batches, swept
+    as a dimension of the grid (energy per inference, latency per run).
 
     Returns
     -------
@@ -163,7 +173,12 @@ def dvfs(model, platform, *, precision: str | None = None, power_mode: str | Non
     True
     """
     profile, mapped, chosen = _prepare(model, platform, precision, input_shapes, on_unknown)
-    return explore_dvfs(mapped, profile, precision=chosen, power_mode=power_mode, max_latency_ms=max_latency_ms)
+    batches = [batch] if isinstance(batch, int) and not isinstance(batch, bool) else list(batch or [])
+    for item in batches:
+        check_batch(mapped.graph, item, host_ms_per_item)
+    check_batch(mapped.graph, None, host_ms_per_item)
+    return explore_dvfs(mapped, profile, precision=chosen, power_mode=power_mode, max_latency_ms=max_latency_ms,
+                        batches=tuple(dict.fromkeys(batches)) or None, host_ms_per_item=host_ms_per_item)
 
 
 @typed

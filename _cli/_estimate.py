@@ -14,7 +14,7 @@ from .._api import compare as run_compare
 from .._api import estimate as run_estimate
 from .._errors import InputError
 from .._json import dumps_finite
-from ..estimator import Estimate
+from ..estimator import SATURATION, Estimate
 from ._common import Command, OnUnknown, OutputFormat, console, csv_text, deliver, human, parse_freqs, parse_shapes, sig
 from ._compare import comparison_csv, print_comparison
 
@@ -37,6 +37,11 @@ def estimate(
     freq: List[str] = typer.Option([], "--freq", help="Clock of a domain, DOMAIN=MHZ (repeatable), e.g. gpu=640."),
     input_shape: List[str] = typer.Option([], "--input-shape", help="NAME=1x3x224x224 for dynamic inputs (repeatable)."),
     on_unknown: OnUnknown = typer.Option(OnUnknown.error, "--on-unknown", help="error, or roofline for unknown ops."),
+    batch: Optional[int] = typer.Option(None, "--batch", help="Inferences per run (default: the model's own, "
+                                                              "usually 1): latency per run, energy per inference."),
+    host_ms_per_item: Optional[float] = typer.Option(None, "--host-ms-per-item",
+                                                     help="CPU pre/post-processing per inference (ms at the CPU's "
+                                                          "top clock), for boards with an operating model."),
     top: Optional[int] = typer.Option(None, "--top", min=1, help="Show only the N slowest layers."),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Write json/csv to this file (atomically)."),
@@ -46,9 +51,10 @@ def estimate(
     """Predict per-layer and total latency and energy of MODEL on a platform, or compare models, boards and precisions."""
     shapes = parse_shapes(input_shape)
     if len(models) > 1 or len(platforms) > 1 or len(precisions) > 1:
-        if freq or top:
-            raise InputError(f"{'--freq' if freq else '--top'} applies to one estimate (one model, platform and "
-                             "precision); a comparison shows totals at each board's default clocks")
+        if freq or top or batch is not None or host_ms_per_item is not None:
+            option = "--freq" if freq else "--top" if top else "--batch" if batch is not None else "--host-ms-per-item"
+            raise InputError(f"{option} applies to one estimate (one model, platform and precision); a comparison "
+                             "shows totals at each board's default clocks and batch")
         result = run_compare(models, platforms, precisions=precisions or None, power_mode=power_mode,
                              input_shapes=shapes, on_unknown=on_unknown.value)
         if plot:
@@ -60,7 +66,7 @@ def estimate(
         return
     result = run_estimate(models[0], platforms[0], precision=precisions[0] if precisions else None,
                           power_mode=power_mode, freq_mhz=parse_freqs(freq), input_shapes=shapes,
-                          on_unknown=on_unknown.value)
+                          on_unknown=on_unknown.value, batch=batch, host_ms_per_item=host_ms_per_item)
     if plot:
         from ._plots import plot_estimate
 
@@ -170,7 +176,13 @@ def _print_table(est: Estimate, top: int | None) -> None:
     throughput = est.throughput_per_s
     out.print(f"throughput {bound}{sig(throughput)} inferences/s at batch {est.batch}"
               + (" (a bound, like the latency)" if est.latency_is_bound else "")
+              + (f", energy {sig(est.energy_per_inference_mj)} mJ per inference" if est.batch > 1 else "")
               + f"; params {human(est.total_params)}, {est.elided_nodes} shape-only nodes elided, "
               f"profile {est.platform} {est.profile_version}")
+    if est.throughput is not None:
+        t = est.throughput
+        out.print(f"throughput at batch 1: {bound}{sig(t.batch_1_per_s)} inferences/s; the board saturates at batch "
+                  f"{t.saturating_batch}: {bound}{sig(t.saturated_per_s)} inferences/s (within "
+                  f"{100 * (1 - SATURATION):.0f} % of the best of batches {t.batches[0]}-{t.batches[-1]})")
     for note in est.notes:
         out.print(f"note: {note}")

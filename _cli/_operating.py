@@ -23,13 +23,18 @@ def dvfs(
     max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms",
                                                    help="Also report the lowest-energy point within this latency."),
     input_shape: List[str] = typer.Option([], "--input-shape", help="NAME=1x3x224x224 for dynamic inputs."),
+    batch: List[int] = typer.Option([], "--batch", help="Inferences per run; repeat it to sweep batch as a dimension."),
+    host_ms_per_item: Optional[float] = typer.Option(None, "--host-ms-per-item",
+                                                     help="CPU pre/post-processing per inference (ms at the CPU's "
+                                                          "top clock), for boards with an operating model."),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Write json/csv to this file."),
     plot: Optional[str] = typer.Option(None, "--plot", help="Write energy and latency against clock to this PNG."),
 ) -> None:
-    """Latency, power and energy per inference over the whole frequency grid; optimal operating points."""
+    """Latency, power and energy per inference over the whole frequency grid (CPU, GPU, memory clocks and batch)."""
     report = run_dvfs(model, platform, precision=precision, power_mode=power_mode, max_latency_ms=max_latency_ms,
-                      input_shapes=parse_shapes(input_shape))
+                      input_shapes=parse_shapes(input_shape), batch=list(batch) or None,
+                      host_ms_per_item=host_ms_per_item)
     if plot:
         from ._plots import plot_dvfs
 
@@ -37,8 +42,10 @@ def dvfs(
     names = list(report.points[0].freq_mhz)
     deliver(output_format.value, output, plot,
             json_text=lambda: dumps_finite(report.to_dict(), indent=2) + "\n",
-            csv_text=lambda: csv_text([f"{n}_mhz" for n in names] + ["latency_ms", "power_mw", "energy_mj"],
-                                      ([p.freq_mhz[n] for n in names] + [p.latency_ms, p.power_mw, p.energy_mj]
+            csv_text=lambda: csv_text([f"{n}_mhz" for n in names] + ["batch", "latency_ms", "throughput_per_s",
+                                                                     "power_mw", "energy_mj"],
+                                      ([p.freq_mhz[n] for n in names] + [p.batch, p.latency_ms, p.throughput_per_s,
+                                                                         _blank(p.power_mw), _blank(p.energy_mj)]
                                        for p in report.points)),
             table=lambda: _print_dvfs(report, console()))
 
@@ -76,6 +83,11 @@ def register(app: typer.Typer) -> None:
     app.command(cls=Command)(simulate)
 
 
+def _blank(value):
+    """None (energy unknown) as an empty CSV cell."""
+    return "" if value is None else value
+
+
 def _freq_text(freq_mhz) -> str:
     return ", ".join(f"{name}={mhz:g}" for name, mhz in freq_mhz.items())
 
@@ -85,24 +97,34 @@ def _print_dvfs(report, console) -> None:
 
     table = Table(title=f"{report.model} on {report.platform} ({report.precision}, power mode {report.power_mode}): "
                         f"{len(report.points)} operating points", title_justify="left")
-    for header in ("clocks (MHz)", "latency ms", "power mW", "energy mJ", "optimum"):
+    several = len(report.batches) > 1
+    headers = ("clocks (MHz)",) + (("batch",) if several else ()) + (
+        "latency ms", "inferences/s", "power mW", "mJ/inference", "optimum")
+    for header in headers:
         table.add_column(header, justify="left" if header in ("clocks (MHz)", "optimum") else "right")
     limit = report.best_under_limit
     for point in report.points:
         tags = [t for p, t in ((report.energy_optimal, "min energy"), (report.latency_optimal, "min latency"),
                                (limit, "best within limit")) if p is point]
-        table.add_row(_freq_text(point.freq_mhz), sig(point.latency_ms), f"{point.power_mw:.0f}",
-                      sig(point.energy_mj), ", ".join(tags))
+        table.add_row(_freq_text(point.freq_mhz), *((str(point.batch),) if several else ()), sig(point.latency_ms),
+                      sig(point.throughput_per_s),
+                      "unknown" if point.power_mw is None else f"{point.power_mw:.0f}",
+                      "unknown" if point.energy_mj is None else sig(point.energy_mj), ", ".join(tags))
     console.print(table)
-    console.print(f"energy-optimal {_freq_text(report.energy_optimal.freq_mhz)}: {report.energy_optimal.energy_mj:.3f} mJ, "
-                  f"{report.energy_saving_vs_max_pct:.1f}% below max clocks "
-                  f"({report.energy_saving_vs_governor_pct:.1f}% below the default governor)")
+    best = report.energy_optimal
+    if best is None:
+        console.print("energy unknown: no energy-optimal point (the profile has no power model)")
+    else:
+        console.print(f"energy-optimal {_freq_text(best.freq_mhz)}" + (f", batch {best.batch}" if several else "")
+                      + f": {sig(best.energy_mj)} mJ per inference, "
+                      f"{report.energy_saving_vs_max_pct:.1f}% below max clocks "
+                      f"({report.energy_saving_vs_governor_pct:.1f}% below the default governor)")
     if report.max_latency_ms is not None:
-        if limit is None:
+        if limit is None and best is not None:
             console.print(f"no operating point meets {report.max_latency_ms:g} ms")
         else:
             console.print(f"within {report.max_latency_ms:g} ms: {_freq_text(limit.freq_mhz)}, "
-                          f"{limit.latency_ms:.3f} ms, {limit.energy_mj:.3f} mJ")
+                          f"{sig(limit.latency_ms)} ms, {sig(limit.energy_mj)} mJ per inference")
     for note in report.notes:
         console.print(f"note: {note}")
 

@@ -30,17 +30,22 @@ def plot_dvfs(report, path) -> None:
     main = names[0]
     groups: dict = {}
     for point in report.points:
-        key = tuple((n, point.freq_mhz[n]) for n in names[1:])
+        key = tuple((n, point.freq_mhz[n]) for n in names[1:]) + (
+            (("batch", point.batch),) if len(report.batches) > 1 else ())
         groups.setdefault(key, []).append(point)
     fig, (ax_e, ax_l) = plt.subplots(1, 2, figsize=(11, 4.2))
     for key, points in groups.items():
         label = ", ".join(f"{n}={f:g}" for n, f in key) or None
         x = [p.freq_mhz[main] for p in points]
-        ax_e.plot(x, [p.energy_mj for p in points], marker="o", ms=3, label=label)
+        ax_e.plot(x, [float("nan") if p.energy_mj is None else p.energy_mj for p in points], marker="o", ms=3,
+                  label=label)
         ax_l.plot(x, [p.latency_ms for p in points], marker="o", ms=3, label=label)
     best = report.energy_optimal
-    ax_e.scatter([best.freq_mhz[main]], [best.energy_mj], s=90, facecolors="none", edgecolors="red", zorder=3,
-                 label=f"energy optimum ({report.energy_saving_vs_max_pct:.1f}% below max clocks)")
+    if best is not None:
+        ax_e.scatter([best.freq_mhz[main]], [best.energy_mj], s=90, facecolors="none", edgecolors="red", zorder=3,
+                     label=f"energy optimum ({report.energy_saving_vs_max_pct:.1f}% below max clocks)")
+    else:
+        ax_e.set_title("energy unknown: the profile has no power model", fontsize=9)
     ax_e.set(xlabel=f"{main} clock (MHz)", ylabel="energy per inference (mJ)")
     ax_l.set(xlabel=f"{main} clock (MHz)", ylabel="latency (ms)")
     if report.max_latency_ms is not None:

@@ -12,7 +12,10 @@ Most callers want :func:`edgeperf.estimate`, which runs all three.
 from ._cost_models import COMBINE_RULES, COST_MODELS, STEP_DIMS, CostModel, CostParts, Features, ParamSpec, step_efficiency
 from ._cost_models import validate_params as validate_cost_params
 from ._compare import Comparison, ComparisonCell
+from ._batch import BATCHES, SATURATION, Throughput, throughput_curve
 from ._estimate import (
+    MAX_BATCH,
+    check_batch,
     Estimate,
     LayerEstimate,
     OperatingPoint,
@@ -51,5 +54,5 @@ __all__ = [
     "FusionRule", "MappedGraph", "Mapping", "map_graph", "MAX_NODES", "MAX_TENSOR_ELEMENTS",
     "graph_from_model", "load_onnx", "parse_input_shape", "known_ops", "ReferenceCosts",
     "evaluate_layers", "evaluate_points", "reference_costs", "power_scale", "Comparison", "ComparisonCell",
-    "graph_batch",
+    "graph_batch", "check_batch", "MAX_BATCH", "Throughput", "throughput_curve", "BATCHES", "SATURATION",
 ]

@@ -20,12 +20,13 @@ from .._args import typed
 from .._errors import InputError
 from .._frames import frame, short_repr
 from .._messages import show
+from ._batch import Throughput, throughput_curve
 from ._engine import evaluate_parts, graph_batch, network_totals, reference_costs
 from ._ir import Graph
 from ._protocols import PlatformProfile
 from ._mapping import MappedGraph, map_graph
 
-__all__ = ["estimate_graph", "OperatingPoint", "LayerEstimate", "Estimate", "resolve_operating_point",
+__all__ = ["estimate_graph", "check_batch", "MAX_BATCH", "OperatingPoint", "LayerEstimate", "Estimate", "resolve_operating_point",
            "estimate_mapped", "choose_precision"]
 
 SCHEMA = "edgeperf.estimate/1"
@@ -184,6 +185,12 @@ class Estimate:
     inference_overhead_ms: float = 0.0   # in the totals, outside every layer
     batch: int = 1
     latency_is_bound: bool = False
+    throughput: Throughput | None = None   # at batch 1 and at the batch that saturates the board (``_batch``)
+
+    @property
+    def energy_per_inference_mj(self) -> float | None:
+        """``total_energy_mj`` (one run of ``batch`` inferences) divided by the batch; None when energy is unknown."""
+        return None if self.total_energy_mj is None else self.total_energy_mj / self.batch
 
     @property
     def throughput_per_s(self) -> float | None:
@@ -211,7 +218,9 @@ class Estimate:
             "latency_is_bound": self.latency_is_bound,
             "batch": self.batch,
             "throughput_per_s": self.throughput_per_s,
+            "throughput": self.throughput.to_dict() if self.throughput is not None else None,
             "total_energy_mj": self.total_energy_mj,
+            "energy_per_inference_mj": self.energy_per_inference_mj,
             "total_macs": self.total_macs,
             "total_params": self.total_params,
             "energy_calibrated": self.energy_calibrated,
@@ -243,7 +252,8 @@ class Estimate:
 
 
 def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision: str, point: OperatingPoint,
-                    notes: tuple[str, ...] = ()) -> Estimate:
+                    notes: tuple[str, ...] = (), batch: int | None = None, host_ms_per_item: float | None = None,
+                    throughput: bool = False) -> Estimate:
     """Estimate a mapped graph at one precision and operating point.
 
     Parameters
@@ -257,12 +267,19 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
         From :func:`resolve_operating_point`.
     notes : tuple of str
         Notes to carry into the result.
+    batch : int, optional
+        Inferences per run (default: the graph's own batch); latency is per run, energy per run
+        and per inference.
+    host_ms_per_item : float, optional
+        CPU pre/post-processing per inference at the CPU's reference clock (operating models only).
+    throughput : bool
+        Also compute the throughput at batch 1 and at the batch that saturates the board.
 
     Returns
     -------
     Estimate
     """
-    costs = reference_costs(mapped, profile, precision)
+    costs = reference_costs(mapped, profile, precision, batch=batch, host_ms_per_item=host_ms_per_item)
     at_point = evaluate_parts(costs, profile, point.freq_mhz)
     total_latency, total_energy = network_totals(costs, float(at_point.parts.latency_ms.sum()),
                                                  float(at_point.energy_mj.sum()))
@@ -271,7 +288,7 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
     layers = _layer_estimates(mapped, profile, precision, costs, at_point, total_latency)
     placement = costs.placement
     all_notes = (list(notes) + list(point.notes) + _precision_notes(mapped, profile, precision)
-                 + _placement_notes(placement, layers, profile) + _notes(mapped, profile))
+                 + _placement_notes(placement, layers, profile) + _notes(mapped, profile) + _operating_notes(profile, costs))
     bound = getattr(profile, "kind", "") == "datasheet"
     if bound:
         all_notes.insert(0, f"{profile.name} is a datasheet roofline: {total_latency:.3g} ms is an optimistic lower "
@@ -292,8 +309,9 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
         energy_calibrated=profile.power.calibrated,
         elided_nodes=len(mapped.elided),
         notes=tuple(all_notes),
-        batch=graph_batch(mapped.graph),
+        batch=int(costs.batch),
         latency_is_bound=bound,
+        throughput=throughput_curve(mapped, profile, precision, point.freq_mhz) if throughput else None,
     )
 
 
@@ -368,6 +386,17 @@ def _placement_notes(placement, layers: list, profile: PlatformProfile) -> list[
     return notes
 
 
+def _operating_notes(profile: PlatformProfile, costs) -> list[str]:
+    """What an operating model adds: where voltages and CPU-side times come from."""
+    model = getattr(profile, "operating", None)
+    if model is None:
+        return []
+    return [f"operating model {model.name} ({model.soc}): energy from rail powers and voltage tables, CPU pre/post-"
+            f"processing {costs.pre_post_ms / max(costs.batch, 1):.3g} ms per inference and {costs.dispatch_ms * 1000:.3g} us "
+            f"per kernel launch at the CPU's reference clock, in each layer's overhead (see profiles show {profile.name} "
+            "and docs/accuracy.md for which numbers are assumptions)"]
+
+
 def _notes(mapped: MappedGraph, profile: PlatformProfile) -> list[str]:
     """What an estimate of ``mapped`` on ``profile`` should say about its own trustworthiness."""
     notes = []
@@ -396,7 +425,8 @@ def _notes(mapped: MappedGraph, profile: PlatformProfile) -> list[str]:
 
 
 def estimate_graph(graph: Graph, profile: PlatformProfile, *, precision: str | None = None,
-                   power_mode: str | None = None, freq_mhz: dict | None = None) -> Estimate:
+                   power_mode: str | None = None, freq_mhz: dict | None = None, batch: int | None = None,
+                   host_ms_per_item: float | None = None, throughput: bool = True) -> Estimate:
     """Estimate a loaded graph on a profile: choose the precision and clocks, map, estimate.
 
     What :func:`edgeperf.estimate` does once model and profile are loaded; packages that hold a
@@ -412,4 +442,30 @@ def estimate_graph(graph: Graph, profile: PlatformProfile, *, precision: str | N
     mapped = map_graph(graph, profile.mapping)
     logger.info("%s on %s: %d layers mapped to %d kernels (%d shape-only elided), %s", graph.name, profile.name,
                 len(graph.layers), len(mapped.layers), len(mapped.elided), chosen)
-    return estimate_mapped(mapped, profile, precision=chosen, point=point, notes=(note,) if note else ())
+    check_batch(graph, batch, host_ms_per_item)
+    return estimate_mapped(mapped, profile, precision=chosen, point=point, notes=(note,) if note else (), batch=batch,
+                           host_ms_per_item=host_ms_per_item, throughput=throughput)
+
+
+#: Largest batch accepted.
+MAX_BATCH = 1_000_000
+
+
+def check_batch(graph: Graph, batch: int | None, host_ms_per_item: float | None = None) -> None:
+    """Refuse a batch that is not a positive integer, or that contradicts the batch the model's inputs fix.
+
+    Raises
+    ------
+    InputError
+        Saying what is wrong and how to fix it.
+    """
+    if host_ms_per_item is not None and not 0 <= host_ms_per_item <= 1e6:
+        raise InputError(f"--host-ms-per-item must be in [0, 1e6] ms, got {show(host_ms_per_item)}")
+    if batch is None:
+        return
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_BATCH:
+        raise InputError(f"--batch must be an integer in [1, {MAX_BATCH}], got {show(batch)}")
+    own = graph_batch(graph)
+    if own != 1 and own != batch:
+        raise InputError(f"the model's inputs fix batch {own}; --batch {batch} contradicts it (export the model with "
+                         "batch 1, or leave --batch out)")

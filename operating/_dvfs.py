@@ -85,25 +85,34 @@ class DvfsPoint:
     """One operating point of a DVFS sweep (units in the names)."""
 
     freq_mhz: MappingProxyType
-    latency_ms: float
-    power_mw: float
-    energy_mj: float
+    latency_ms: float                  # one run of ``batch`` inferences
+    power_mw: float | None             # None: energy unknown (the profile has no power model)
+    energy_mj: float | None            # per inference
+    batch: int = 1
+
+    @property
+    def throughput_per_s(self) -> float | None:
+        return self.batch * 1000.0 / self.latency_ms if self.latency_ms > 0 else None
 
     def to_dict(self) -> dict:
-        return {"freq_mhz": dict(self.freq_mhz), "latency_ms": self.latency_ms, "power_mw": self.power_mw,
-                "energy_mj": self.energy_mj}
+        return {"freq_mhz": dict(self.freq_mhz), "batch": self.batch, "latency_ms": self.latency_ms,
+                "throughput_per_s": self.throughput_per_s, "power_mw": self.power_mw, "energy_mj": self.energy_mj}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class DvfsReport:
-    """A whole-grid DVFS evaluation of one model on one platform."""
+    """A whole-grid DVFS evaluation of one model on one platform (at one or more batches).
+
+    ``energy_optimal`` is None when the profile has no power model (energy unknown; the notes say so).
+    ``governor`` and ``max_clocks`` are at the batch of the energy optimum (the first batch when unknown).
+    """
 
     model: str
     platform: str
     precision: str
     power_mode: str | None
     points: tuple[DvfsPoint, ...]
-    energy_optimal: DvfsPoint
+    energy_optimal: DvfsPoint | None
     latency_optimal: DvfsPoint
     max_clocks: DvfsPoint
     governor: DvfsPoint
@@ -111,6 +120,7 @@ class DvfsReport:
     max_latency_ms: float | None
     energy_calibrated: bool
     notes: tuple[str, ...]
+    batches: tuple[int, ...] = (1,)
 
     def __repr__(self) -> str:
         return short_repr(self, "model", "platform", "precision", "power_mode", "energy_optimal",
@@ -123,17 +133,23 @@ class DvfsReport:
         for point in self.points:
             tags = [tag for other, tag in ((self.energy_optimal, "min energy"), (self.latency_optimal, "min latency"),
                                            (self.best_under_limit, "best within limit")) if other is point]
-            rows.append({**{f"{name}_mhz": mhz for name, mhz in point.freq_mhz.items()},
+            rows.append({**{f"{name}_mhz": mhz for name, mhz in point.freq_mhz.items()}, "batch": point.batch,
                          "latency_ms": point.latency_ms, "power_mw": point.power_mw, "energy_mj": point.energy_mj,
                          "tags": ", ".join(tags)})
         return frame(rows)
 
     @property
-    def energy_saving_vs_max_pct(self) -> float:
+    def energy_saving_vs_max_pct(self) -> float | None:
+        """Energy per inference saved at the optimum against the maximum clocks (%), None when energy is unknown."""
+        if self.energy_optimal is None or not self.max_clocks.energy_mj:
+            return None
         return 100.0 * (1.0 - self.energy_optimal.energy_mj / self.max_clocks.energy_mj)
 
     @property
-    def energy_saving_vs_governor_pct(self) -> float:
+    def energy_saving_vs_governor_pct(self) -> float | None:
+        """Energy per inference saved at the optimum against the modelled governor (%), None when unknown."""
+        if self.energy_optimal is None or not self.governor.energy_mj:
+            return None
         return 100.0 * (1.0 - self.energy_optimal.energy_mj / self.governor.energy_mj)
 
     def to_dict(self) -> dict:
@@ -142,7 +158,8 @@ class DvfsReport:
             "model": self.model, "platform": self.platform, "precision": self.precision,
             "power_mode": self.power_mode,
             "points": [p.to_dict() for p in self.points],
-            "energy_optimal": self.energy_optimal.to_dict(),
+            "batches": list(self.batches),
+            "energy_optimal": self.energy_optimal.to_dict() if self.energy_optimal is not None else None,
             "latency_optimal": self.latency_optimal.to_dict(),
             "max_clocks": self.max_clocks.to_dict(),
             "governor": self.governor.to_dict(),
@@ -156,8 +173,9 @@ class DvfsReport:
 
 
 def explore_dvfs(mapped: MappedGraph, profile: PlatformProfile, *, precision: str, power_mode: str | None = None,
-                 max_latency_ms: float | None = None) -> DvfsReport:
-    """Evaluate a model over the whole frequency grid of a power mode.
+                 max_latency_ms: float | None = None, batches: tuple[int, ...] | None = None,
+                 host_ms_per_item: float | None = None) -> DvfsReport:
+    """Evaluate a model over the whole frequency grid of a power mode (and over batches).
 
     Parameters
     ----------
@@ -167,12 +185,17 @@ def explore_dvfs(mapped: MappedGraph, profile: PlatformProfile, *, precision: st
     power_mode : str, optional
         Default: the profile's default mode.
     max_latency_ms : float, optional
-        Report the lowest-energy point whose latency is at most this.
+        Report the lowest-energy point whose latency (per run of a batch) is at most this.
+    batches : tuple of int, optional
+        Inferences per run to sweep as a dimension (default: the graph's own batch).
+    host_ms_per_item : float, optional
+        CPU pre/post-processing per inference at the CPU's reference clock (operating models).
 
     Returns
     -------
     DvfsReport
-        Points sorted by clock; ties between optima are broken towards lower latency.
+        Points sorted by batch, then clock; energy per inference; ties between optima are broken
+        towards lower latency. Energy is None throughout when the profile has no power model.
 
     Raises
     ------
@@ -190,27 +213,39 @@ def explore_dvfs(mapped: MappedGraph, profile: PlatformProfile, *, precision: st
     if max_latency_ms is not None and not max_latency_ms > 0:
         raise InputError(f"--max-latency-ms must be > 0, got {max_latency_ms}")
     grid = frequency_grid(profile, power_mode)
-    costs = reference_costs(mapped, profile, precision)
-    latency, energy = evaluate_points(costs, profile, grid)
-    power = np.divide(energy * 1000.0, latency, out=np.zeros_like(energy), where=latency > 0)
     names = list(grid)
-    points = tuple(DvfsPoint(freq_mhz=MappingProxyType({n: float(grid[n][i]) for n in names}),
-                             latency_ms=float(latency[i]), power_mw=float(power[i]), energy_mj=float(energy[i]))
+    known = bool(profile.power.has_model or getattr(profile, "operating", None) is not None)
+    runs = []
+    for batch in (batches or (None,)):
+        costs = reference_costs(mapped, profile, precision, batch=batch, host_ms_per_item=host_ms_per_item)
+        latency, energy = evaluate_points(costs, profile, grid)
+        runs.append((int(costs.batch), latency, energy / costs.batch))
+    batch_of = np.concatenate([np.full(lat.size, b) for b, lat, _ in runs])
+    latency = np.concatenate([lat for _, lat, _ in runs])
+    energy = np.concatenate([e for _, _, e in runs])
+    power = np.divide(energy * batch_of * 1000.0, latency, out=np.zeros_like(energy), where=latency > 0)
+    size = len(grid[names[0]])
+    points = tuple(DvfsPoint(freq_mhz=MappingProxyType({n: float(grid[n][i % size]) for n in names}),
+                             latency_ms=float(latency[i]), power_mw=float(power[i]) if known else None,
+                             energy_mj=float(energy[i]) if known else None, batch=int(batch_of[i]))
                    for i in range(latency.size))
     by_energy = np.lexsort((latency, energy))
     by_latency = np.lexsort((energy, latency))
-    max_index = int(np.lexsort([-grid[n] for n in reversed(names)])[0])
+    optimum = int(by_energy[0]) if known else None
+    start = (optimum // size) * size if optimum is not None else 0
+    max_index = start + int(np.lexsort([-grid[n] for n in reversed(names)])[0])
     best = None
-    if max_latency_ms is not None:
+    if max_latency_ms is not None and known:
         feasible = by_energy[latency[by_energy] <= max_latency_ms]
         best = points[int(feasible[0])] if feasible.size else None
     mode = resolve_operating_point(profile, power_mode).power_mode
-    notes = _notes(profile, mode, names, max_latency_ms, best)
+    notes = _notes(profile, mode, names, max_latency_ms, best, known)
     return DvfsReport(
         model=mapped.graph.name, platform=profile.name, precision=precision, power_mode=mode, points=points,
-        energy_optimal=points[int(by_energy[0])], latency_optimal=points[int(by_latency[0])],
+        energy_optimal=points[optimum] if optimum is not None else None, latency_optimal=points[int(by_latency[0])],
         max_clocks=points[max_index], governor=points[max_index], best_under_limit=best,
         max_latency_ms=max_latency_ms, energy_calibrated=profile.power.calibrated, notes=tuple(notes),
+        batches=tuple(b for b, _, _ in runs),
     )
 
 
@@ -226,12 +261,26 @@ def _governor_note(profile: PlatformProfile, mode: str | None) -> str:
     return f"default governor modelled as the maximum clocks of power mode {mode or 'default'} ({evidence})"
 
 
-def _notes(profile: PlatformProfile, mode: str | None, names: list, max_latency_ms: float | None, best) -> list[str]:
+def _notes(profile: PlatformProfile, mode: str | None, names: list, max_latency_ms: float | None, best,
+           known: bool) -> list[str]:
     notes = [_governor_note(profile, mode)]
-    if all(profile.clocks[n].voltage_v is None for n in names):
+    model = getattr(profile, "operating", None)
+    if not known:
+        notes.append(f"{profile.name} has no power model: energy is unknown (null), and so is the energy optimum; "
+                     "fit one with edgeperf fit-power")
+    elif model is not None:
+        sourced = [d for d in model.voltage_mv if not model.citations[f"voltage_mv.{d}"][0].startswith("assumed")]
+        assumed = [d for d in model.voltage_mv if d not in sourced]
+        notes.append(f"operating model {model.name}: dynamic power f V(f)^2 and leakage rising with V(f) per rail; "
+                     + (f"voltage tables of {', '.join(sourced)} from {model.soc}'s kernel DVFS tables" if sourced else "")
+                     + ("; " if sourced and assumed else "")
+                     + (f"voltage tables of {', '.join(assumed)} ASSUMED (no public table: the Tegra X1's shape)"
+                        if assumed else "")
+                     + f"; CPU-side work (kernel launches, pre/post-processing) at the {model.cpu_domain} clock")
+    elif all(profile.clocks[n].voltage_v is None for n in names):
         notes.append("no voltage table in the profile: dynamic power scales with f only (constant voltage)")
-    if not profile.power.calibrated:
+    if known and not profile.power.calibrated:
         notes.append(f"energy not calibrated on {profile.name}: published board power figures")
-    if max_latency_ms is not None and best is None:
+    if max_latency_ms is not None and best is None and known:
         notes.append(f"no operating point meets {max_latency_ms:g} ms")
     return notes
