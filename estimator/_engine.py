@@ -311,6 +311,31 @@ def _rail(model, domain, freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return scale * ratio ** 2, ratio * np.exp((volt - ref) / model.leak_v0_mv)
 
 
+def _operating_power(costs: ReferenceCosts, profile: PlatformProfile, clock) -> tuple:
+    """The operating model's clocks and powers at ``k`` points: domains, static mW and GPU dynamic mW, ``(k,)`` each."""
+    model = profile.operating
+    gpu, cpu, emc = (profile.clocks[n] for n in (profile.compute_domain, model.cpu_domain, profile.memory_domain))
+    f_gpu, f_cpu, f_emc = (np.atleast_1d(np.asarray(clock(d.name), dtype=float)) for d in (gpu, cpu, emc))
+    dyn_gpu, leak_gpu = _rail(model, gpu, f_gpu)
+    dyn_cpu, leak_cpu = _rail(model, cpu, f_cpu)
+    static = (model.floor_mw + model.emc_mw * f_emc / emc.reference_mhz + model.gpu_leak_mw * leak_gpu
+              + model.cpu_leak_mw * leak_cpu + model.cpu_core_mw * dyn_cpu)
+    return (gpu, cpu, emc), (f_gpu, f_cpu, f_emc), static, model.gpu_dyn_mw * dyn_gpu
+
+
+def _gpu_times(costs: ReferenceCosts, gpu_scale: np.ndarray, emc_scale: np.ndarray) -> tuple:
+    """Compute and memory parts and each layer's GPU time ``combine(c, m) + exposed min(c, m) + overhead``."""
+    compute = costs.compute_ms[None, :] / gpu_scale[:, None]
+    memory = costs.memory_ms[None, :] / emc_scale[:, None]
+    busy = costs.combine(compute, memory) + costs.exposed[None, :] * np.minimum(compute, memory) + costs.overhead_ms
+    return compute, memory, busy
+
+
+def _launch_ready(costs: ReferenceCosts, n: int) -> np.ndarray:
+    """When each layer's launch is done, at the CPU's reference clock: pre/post-processing, then a launch per layer."""
+    return costs.pre_post_ms + costs.dispatch_ms * np.arange(1, n + 1)
+
+
 def _operated(costs: ReferenceCosts, profile: PlatformProfile, clock) -> tuple:
     """Per-layer latency and energy at ``k`` points under the profile's operating model (arrays ``(k, layers)``).
 
@@ -327,28 +352,50 @@ def _operated(costs: ReferenceCosts, profile: PlatformProfile, clock) -> tuple:
     latency_ms, energy_mj, compute_ms, memory_ms, wait_ms : numpy.ndarray
     """
     model = profile.operating
-    gpu, cpu, emc = (profile.clocks[n] for n in (profile.compute_domain, model.cpu_domain, profile.memory_domain))
-    f_gpu, f_cpu, f_emc = (np.atleast_1d(np.asarray(clock(d.name), dtype=float)) for d in (gpu, cpu, emc))
-    dyn_gpu, leak_gpu = _rail(model, gpu, f_gpu)
-    dyn_cpu, leak_cpu = _rail(model, cpu, f_cpu)
-    static = (model.floor_mw + model.emc_mw * f_emc / emc.reference_mhz + model.gpu_leak_mw * leak_gpu
-              + model.cpu_leak_mw * leak_cpu + model.cpu_core_mw * dyn_cpu)[:, None]
-    gpu_mw = (model.gpu_dyn_mw * dyn_gpu)[:, None]
-    compute = costs.compute_ms[None, :] / (f_gpu / gpu.reference_mhz)[:, None]
-    memory = costs.memory_ms[None, :] / (f_emc / emc.reference_mhz)[:, None]
-    busy = costs.combine(compute, memory) + costs.exposed[None, :] * np.minimum(compute, memory) + costs.overhead_ms
-    slow = (cpu.reference_mhz / f_cpu)[:, None]
-    ready = costs.pre_post_ms * slow + costs.dispatch_ms * slow * np.arange(1, busy.shape[1] + 1)[None, :]
+    (gpu, cpu, emc), (f_gpu, f_cpu, f_emc), static, gpu_mw = _operating_power(costs, profile, clock)
+    compute, memory, busy = _gpu_times(costs, f_gpu / gpu.reference_mhz, f_emc / emc.reference_mhz)
+    ready = (cpu.reference_mhz / f_cpu)[:, None] * _launch_ready(costs, busy.shape[1])[None, :]
     before = np.cumsum(busy, axis=1) - busy                     # GPU time of the layers before each one
     lead = np.maximum.accumulate(ready - before, axis=1)         # how far launches run behind the GPU
     wait = np.diff(lead, axis=1, prepend=0.0)
     activity = model.activity_memory_bound + (1.0 - model.activity_memory_bound) * np.divide(
         compute, busy, out=np.zeros_like(busy), where=busy > 0)
+    static, gpu_mw = static[:, None], gpu_mw[:, None]
     energy = ((static + gpu_mw * activity) * busy + (static + gpu_mw * model.activity_idle) * wait) / 1000.0
     energy = energy + model.dram_pj_per_byte * costs.bytes_[None, :] * 1e-9
     if costs.host_mw is not None:
         energy = energy + mw_ms_to_mj(costs.host_mw * costs.overhead_ms, 1.0)[None, :]
     return busy + wait, energy, compute, memory, wait
+
+
+def _operated_totals(costs: ReferenceCosts, profile: PlatformProfile, clock) -> tuple[np.ndarray, np.ndarray]:
+    """Sums over the layers of :func:`_operated` at ``k`` points, without its per-layer matrices.
+
+    The GPU times depend on the GPU and memory clocks only: they are computed once per distinct
+    pair. The waits sum to the largest lead of the launches over the GPU, ``max_l(ready_l - before_l)``;
+    the energy is linear in the GPU times and the waits.
+    """
+    model = profile.operating
+    (gpu, cpu, emc), (f_gpu, f_cpu, f_emc), static, gpu_mw = _operating_power(costs, profile, clock)
+    pairs, which = np.unique(np.stack([f_gpu, f_emc], axis=1), axis=0, return_inverse=True)
+    which = which.reshape(-1)
+    compute, _, busy = _gpu_times(costs, pairs[:, 0] / gpu.reference_mhz, pairs[:, 1] / emc.reference_mhz)
+    busy_sum = busy.sum(axis=1)
+    active_sum = model.activity_memory_bound * busy_sum + (1.0 - model.activity_memory_bound) * compute.sum(axis=1)
+    before = np.cumsum(busy, axis=1) - busy
+    ready = _launch_ready(costs, busy.shape[1])
+    slow = cpu.reference_mhz / f_cpu
+    waits = np.empty(f_cpu.size)
+    for index in range(pairs.shape[0]):                          # a few dozen pairs: each a (points, layers) max
+        mine = np.flatnonzero(which == index)
+        waits[mine] = np.max(slow[mine, None] * ready[None, :] - before[index][None, :], axis=1) if ready.size else \
+            slow[mine] * costs.pre_post_ms
+    latency = busy_sum[which] + waits
+    energy = (static * latency + gpu_mw * (active_sum[which] + model.activity_idle * waits)) / 1000.0
+    energy = energy + model.dram_pj_per_byte * float(costs.bytes_.sum()) * 1e-9
+    if costs.host_mw is not None:
+        energy = energy + float(mw_ms_to_mj(costs.host_mw @ costs.overhead_ms, 1.0))
+    return latency, energy
 
 
 def evaluate_parts(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz) -> LayerCosts:
@@ -414,8 +461,7 @@ def evaluate_points(costs: ReferenceCosts, profile: PlatformProfile,
         latency, energy = np.zeros(k), np.zeros(k)
         for start in range(0, k, step):
             part = slice(start, start + step)
-            layer_ms, layer_mj, *_ = _operated(costs, profile, lambda name: clock(name)[part])
-            latency[part], energy[part] = layer_ms.sum(axis=1), layer_mj.sum(axis=1)
+            latency[part], energy[part] = _operated_totals(costs, profile, lambda name: clock(name)[part])
         return network_totals(costs, latency, energy)
     compute_scale, memory_scale, compute_power, extra_mw = clock_scales(profile, clock)
     latency = np.zeros(k)
