@@ -196,6 +196,7 @@ class ReferenceCosts:
     exposed: np.ndarray | None = None      # operating model: exposed share of each layer's shorter part
     dispatch_ms: float = 0.0               # operating model: CPU time per kernel launch at the CPU's reference clock
     pre_post_ms: float = 0.0               # operating model: serial CPU work per run at the CPU's reference clock
+    work_mj: np.ndarray | None = None      # energy per layer from the power model's pJ per FLOP and per byte
 
     @property
     def size(self) -> int:
@@ -243,6 +244,10 @@ def reference_costs(mapped: MappedGraph, profile: PlatformProfile, precision: st
         parts, bytes_, active, host_mw = _on_host(mapped, profile, placement, parts, bytes_, active)
     fixed_ms, fixed_mj = inference_overhead(profile)
     extra = {}
+    flop_pj, byte_pj = getattr(profile.power, "pj_per_flop", 0.0), getattr(profile.power, "pj_per_byte", 0.0)
+    if flop_pj or byte_pj:
+        device = np.ones(parts.latency_ms.size, dtype=bool) if host_mw is None else host_mw == 0
+        extra["work_mj"] = np.where(device, (flop_pj * mapped.flops * (items / own) + byte_pj * bytes_) * 1e-9, 0.0)
     model = getattr(profile, "operating", None)
     if model is not None:
         per_item = model.pre_post_ms if host_ms_per_item is None else float(host_ms_per_item)
@@ -420,8 +425,11 @@ def evaluate_parts(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz) ->
     power = profile.power.idle_mw + extra_mw + costs.active_mw * compute_power
     if costs.host_mw is not None:
         power = power + costs.host_mw
-    return LayerCosts(parts=CostParts(compute, memory, costs.overhead_ms, latency), power_mw=power,
-                      energy_mj=mw_ms_to_mj(power, latency))
+    energy = mw_ms_to_mj(power, latency)
+    if costs.work_mj is not None:
+        energy = energy + costs.work_mj * (compute_power / compute_scale)       # per-op energy ~ V^2
+        power = np.divide(energy * 1000.0, latency, out=np.zeros_like(energy), where=latency > 0)
+    return LayerCosts(parts=CostParts(compute, memory, costs.overhead_ms, latency), power_mw=power, energy_mj=energy)
 
 
 def evaluate_layers(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz) -> tuple[np.ndarray, np.ndarray]:
@@ -476,4 +484,6 @@ def evaluate_points(costs: ReferenceCosts, profile: PlatformProfile,
     host_energy = float(costs.overhead_ms @ costs.host_mw) if costs.host_mw is not None else 0.0   # unscaled
     energy = mw_ms_to_mj((profile.power.idle_mw + extra_mw) * latency + compute_power * active_energy + host_energy,
                          1.0)
+    if costs.work_mj is not None:
+        energy = energy + float(costs.work_mj.sum()) * (compute_power / compute_scale)   # per-op energy ~ V^2
     return network_totals(costs, latency, energy)

@@ -109,7 +109,7 @@ def fit_power_model(rows: list[dict], base: Profile, *, source: str = "a power t
                             idle_from="table" if idle_rows else "profile",
                             coefficients_mw=MappingProxyType(dict(zip(columns, map(float, solution)))),
                             max_abs_residual_mw=float(np.abs(residual).max()), source=source)
-    return replace(base, path="", sources=MappingProxyType({**base.sources, key: citation}), power=power,
+    return replace(base, path="", sources=MappingProxyType({**base.sources, key: citation}), power=power, operating=None,
                    citations=MappingProxyType({**base.citations, **cited}),
                    provenance=replace(base.provenance, power_fit=record))
 

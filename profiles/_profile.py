@@ -57,10 +57,13 @@ class ClockDomain:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PowerModel:
-    """Board power: idle power plus per-operator-class dynamic power at reference clocks.
+    """Board power: idle power plus per-operator-class dynamic power at reference clocks, plus work energy.
 
     ``active_mw`` maps an operator class (or ``default``) to the power drawn
-    above idle while such a layer runs. ``calibrated`` is False when the figures
+    above idle while such a layer runs. ``pj_per_flop`` and ``pj_per_byte`` are
+    energy per unit of work (arithmetic, bytes moved), independent of time:
+    ``E = (idle + active) T + e_flop F + e_byte bytes``, the flop energy scaling
+    with ``V^2`` of the compute domain. ``calibrated`` is False when the figures
     are board averages from publications rather than per-layer measurements.
     """
 
@@ -68,6 +71,8 @@ class PowerModel:
     active_mw: MappingProxyType
     calibrated: bool
     domain_mw: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # domain -> dynamic mW at reference
+    pj_per_flop: float = 0.0               # energy per FLOP at reference voltage
+    pj_per_byte: float = 0.0               # energy per byte moved
 
     def __post_init__(self) -> None:
         if "default" not in self.active_mw:
@@ -79,7 +84,8 @@ class PowerModel:
     @property
     def has_model(self) -> bool:
         """False when every power figure is 0: the profile knows nothing about energy."""
-        return bool(self.idle_mw or any(self.active_mw.values()) or any(self.domain_mw.values()))
+        return bool(self.idle_mw or any(self.active_mw.values()) or any(self.domain_mw.values()) or self.pj_per_flop
+                    or self.pj_per_byte)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

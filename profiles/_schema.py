@@ -304,8 +304,10 @@ def _read_power(r: _Reader, power_doc: dict, clocks: dict) -> PowerModel:
             r.fail(f"power.domain_mw.{domain}", f"is not a clock domain {sorted(clocks)}")
         domain_mw[domain] = r.number(power_doc["domain_mw"], domain, "power.domain_mw.", ("power", "domain_mw", domain),
                                      high=1e7)
+    work = {key: r.number(power_doc, key, "power.", ("power", key), optional=True, high=1e6) or 0.0
+            for key in ("pj_per_flop", "pj_per_byte")}
     return PowerModel(idle_mw=idle, active_mw=MappingProxyType(active), calibrated=calibrated,
-                      domain_mw=MappingProxyType(domain_mw))
+                      domain_mw=MappingProxyType(domain_mw), **work)
 
 
 def _temperature_steps(r: _Reader, items, path: str, field: str, high: float, what: str, cite: tuple) -> list:

@@ -125,6 +125,9 @@ def _write_power(w: _Writer, power) -> dict:
                 "active_mw": {c: w.number(("power", "active_mw", c), mw) for c, mw in power.active_mw.items()}}
     if power.domain_mw:
         document["domain_mw"] = {d: w.number(("power", "domain_mw", d), mw) for d, mw in power.domain_mw.items()}
+    for key in ("pj_per_flop", "pj_per_byte"):
+        if w.cited(("power", key)) or getattr(power, key, 0.0):
+            document[key] = w.number(("power", key), getattr(power, key))
     document["calibrated"] = power.calibrated
     return document
 
