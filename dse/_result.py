@@ -64,10 +64,13 @@ class Design:
     memory_bytes: float
     feasible: bool
     violated: tuple[str, ...]
+    batch: int = 1                      # inferences per run: latency per run, energy per inference
+    throughput_per_s: float | None = None
 
     def to_dict(self) -> dict:
         return {
-            "model": self.model, "platform": self.platform, "precision": self.precision,
+            "model": self.model, "platform": self.platform, "precision": self.precision, "batch": self.batch,
+            "throughput_per_s": self.throughput_per_s,
             "latency_ms": self.latency_ms, "energy_mj": self.energy_mj, "accuracy": self.accuracy,
             "cost_eur": self.cost_eur, "power_mw": self.power_mw, "memory_bytes": self.memory_bytes,
             "operating_point": self.operating_point.to_dict(),
@@ -142,7 +145,7 @@ class SearchResult:
         import csv as _csv
 
         rows = list(_csv.DictReader(io.StringIO(self.designs_csv())))
-        numeric = ("bits", "latency_ms", "energy_mj", "accuracy", "cost_eur", "power_mw", "memory_bytes",
+        numeric = ("bits", "latency_ms", "energy_mj", "accuracy", "cost_eur", "power_mw", "throughput_per_s", "memory_bytes",
                    "transfer_bytes", "transfer_ms", "device_ms", "server_ms")
         for row in rows:
             for key in numeric:
@@ -155,9 +158,9 @@ class SearchResult:
 
     def designs_csv(self) -> str:
         """Every evaluated design, one CSV row each, with the constraint it misses most."""
-        header = ["model", "platform", "precision", "power_mode", "freq_mhz", "cut_after", "link", "bits",
-                  "latency_ms", "energy_mj", "accuracy", "cost_eur", "power_mw", "memory_bytes", "transfer_bytes",
-                  "transfer_ms", "device_ms", "server_ms", "feasible", "violated"]
+        header = ["model", "platform", "precision", "batch", "power_mode", "freq_mhz", "cut_after", "link", "bits",
+                  "latency_ms", "energy_mj", "accuracy", "cost_eur", "power_mw", "throughput_per_s", "memory_bytes",
+                  "transfer_bytes", "transfer_ms", "device_ms", "server_ms", "feasible", "violated"]
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
@@ -168,11 +171,11 @@ class SearchResult:
             cut = int(c["cut"][i])
             writer.writerow([
                 space.spec.models[config.model].name, space.profiles[config.platform].name, config.precision,
-                mode or "", ";".join(f"{k}={v:g}" for k, v in freqs.items()),
+                config.batch, mode or "", ";".join(f"{k}={v:g}" for k, v in freqs.items()),
                 config.cuts.after[cut] if cut >= 0 else "", space.links[int(c["link"][i])].name if cut >= 0 else "",
                 int(c["bits"][i]) if cut >= 0 else "", *(f"{c[k][i]:.6g}" for k in (
-                    "latency_ms", "energy_mj", "accuracy", "cost_eur", "power_mw", "memory_bytes", "transfer_bytes",
-                    "transfer_ms", "device_ms", "server_ms")),
+                    "latency_ms", "energy_mj", "accuracy", "cost_eur", "power_mw", "throughput_per_s", "memory_bytes",
+                    "transfer_bytes", "transfer_ms", "device_ms", "server_ms")),
                 bool(self.feasible[i]), self.worst[i],
             ])
         return out.getvalue()
@@ -199,6 +202,7 @@ def _design(space, c: dict, i: int, feasible: bool, worst: str) -> Design:
         partition=partition, latency_ms=float(c["latency_ms"][i]), energy_mj=float(c["energy_mj"][i]),
         accuracy=_number(c["accuracy"][i]), cost_eur=_number(c["cost_eur"][i]), power_mw=float(c["power_mw"][i]),
         memory_bytes=float(c["memory_bytes"][i]), feasible=feasible, violated=(worst,) if worst else (),
+        batch=config.batch, throughput_per_s=float(c["throughput_per_s"][i]),
     )
 
 

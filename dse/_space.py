@@ -16,7 +16,9 @@ Metrics of a design (units in the names):
 - ``accuracy``: the model's accuracy at the precision (fraction), less the
   spec's accuracy drop for the cut's bit width;
 - ``cost_eur``: the platform's unit cost (plus the spec's server cost when split);
-- ``power_mw``: average node power over the inference, ``energy / latency``;
+- ``power_mw``: average node power over the run, ``batch energy / latency``;
+- ``throughput_per_s``: inferences per second, ``batch / latency`` (the spec's ``batches``;
+  ``latency_ms`` is per run of a batch, ``energy_mj`` per inference);
 - ``memory_bytes``: weights held on the device at the precision.
 """
 
@@ -31,7 +33,8 @@ import numpy as np
 from .._errors import InputError
 from .._messages import show
 from .._units import BITS_PER_ELEMENT
-from ..estimator import evaluate_layers, load_model, map_graph, network_totals, reference_costs, resolve_operating_point
+from ..estimator import (check_batch, evaluate_layers, load_model, map_graph, network_totals, reference_costs,
+                         resolve_operating_point)
 from ..operating import frequency_grid
 from ..profiles import load_profile
 from ..zoo import is_reference, load_catalog, reference_name
@@ -44,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 #: Numeric columns of a design table (indices are -1 where they do not apply).
 COLUMNS = ("config", "point", "cut", "link", "bits", "latency_ms", "energy_mj", "accuracy", "cost_eur", "power_mw",
+           "throughput_per_s",
            "memory_bytes", "transfer_bytes", "transfer_ms", "transfer_mj", "device_ms", "server_ms")
 
 
@@ -55,12 +59,13 @@ class Config:
     platform: int
     precision: str
     accuracy: float
-    layer_costs: object                # ReferenceCosts of the device mapping
+    layer_costs: object                # ReferenceCosts of the device mapping (at ``batch``)
     hi: np.ndarray                     # last model-layer position of each device layer
     params_bytes: np.ndarray           # weight bytes of each device layer
     cuts: CutPoints | None
     server_suffix_ms: np.ndarray | None
     ratios: np.ndarray | None          # (cuts, bits) compression ratios
+    batch: int = 1                     # inferences per run: energy columns are per inference, latency per run
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -194,9 +199,12 @@ class DesignSpace:
                 for q in precisions:
                     bits = np.where(mapped.int8_layer, 8, BITS_PER_ELEMENT[q])
                     params = np.array([layer.params for layer in mapped.layers], dtype=float) * bits / 8.0
-                    configs.append(Config(model=m, platform=p, precision=q, accuracy=self._accuracy(m, q),
-                                          layer_costs=reference_costs(mapped, profile, q), hi=hi,
-                                          params_bytes=params, cuts=cuts, server_suffix_ms=suffix, ratios=ratios))
+                    for batch in self.spec.batches:
+                        check_batch(graph, batch)
+                        configs.append(Config(model=m, platform=p, precision=q, accuracy=self._accuracy(m, q),
+                                              layer_costs=reference_costs(mapped, profile, q, batch=batch), hi=hi,
+                                              params_bytes=params, cuts=cuts, server_suffix_ms=suffix, ratios=ratios,
+                                              batch=batch))
         return configs
 
     def _server_side(self, m: int):
@@ -263,6 +271,7 @@ class DesignSpace:
         _, freqs = self.points[config.platform][point_index]
         layer_ms, layer_mj = evaluate_layers(config.layer_costs, profile, freqs)
         total_ms, total_mj = network_totals(config.layer_costs, float(layer_ms.sum()), float(layer_mj.sum()))
+        total_mj /= config.batch                                   # energy per inference; latency per run
         weights = float(config.params_bytes.sum())
         cost = self.unit_cost[config.platform]
         columns = {
@@ -276,8 +285,10 @@ class DesignSpace:
             columns = _concat(columns, self._split_designs(config_index, point_index, config, layer_ms, layer_mj,
                                                            cost))
         latency = columns["latency_ms"]
-        columns["power_mw"] = np.divide(columns["energy_mj"] * 1000.0, latency, out=np.zeros_like(latency),
-                                        where=latency > 0)
+        columns["power_mw"] = np.divide(columns["energy_mj"] * config.batch * 1000.0, latency,
+                                        out=np.zeros_like(latency), where=latency > 0)
+        columns["throughput_per_s"] = np.divide(config.batch * 1000.0, latency, out=np.zeros_like(latency),
+                                                where=latency > 0)
         return Block(columns=columns)
 
     def _split_designs(self, config_index, point_index, config, layer_ms, layer_mj, cost) -> dict:

@@ -10,6 +10,7 @@ A spec names the candidates and what a good design is::
       - jetson-nano
       - {platform: jetson-tx2, unit_cost_eur: 260}
     precisions: [fp32, fp16, int8]   # default: every precision each platform runs
+    batches: [1, 8]                  # inferences per run (default [1]); energy per inference, latency per run
     operating_points: default        # default | power_modes | grid
     partition:                       # optional edge/server split
       server: jetson-xavier-nx
@@ -47,8 +48,8 @@ __all__ = ["SearchSpec", "ModelChoice", "PlatformChoice", "PartitionSpec", "Cons
 
 #: Metrics a design has, usable as objectives and constraints, with their natural direction.
 METRICS = {"latency_ms": "min", "energy_mj": "min", "accuracy": "max", "cost_eur": "min", "power_mw": "min",
-           "memory_bytes": "min"}
-_OBJECTIVE_METRICS = ("latency_ms", "energy_mj", "accuracy", "cost_eur", "power_mw")
+           "memory_bytes": "min", "throughput_per_s": "max"}
+_OBJECTIVE_METRICS = ("latency_ms", "energy_mj", "accuracy", "cost_eur", "power_mw", "throughput_per_s")
 MAX_SPEC_BYTES = 1024 * 1024
 _MAX_ITEMS = 500
 _POINT_MODES = ("default", "power_modes", "grid")
@@ -112,6 +113,7 @@ class SearchSpec:
     memory_fits: bool
     source: str
     mixed_accuracy_metrics: bool = False   # rank accuracies of different catalog metrics together (said in notes)
+    batches: tuple[int, ...] = (1,)        # inferences per run, a dimension of the space
 
 
 class _Checker:
@@ -366,7 +368,7 @@ def parse_spec(document, *, where: str = "spec", base: Path | None = None) -> Se
     c = _Checker(where)
     document = c.mapping(document, "top level")
     allowed = ("name", "models", "platforms", "precisions", "operating_points", "partition", "objectives",
-               "constraints", "mixed_accuracy_metrics")
+               "constraints", "mixed_accuracy_metrics", "batches")
     c.keys(document, "top level", allowed)
     for key in ("models", "platforms"):
         if key not in document:
@@ -380,6 +382,7 @@ def parse_spec(document, *, where: str = "spec", base: Path | None = None) -> Se
             if p not in PRECISIONS:
                 c.fail(f"precisions[{i}]", f"unknown precision {show(p)}; known: {', '.join(PRECISIONS)}")
         precisions = tuple(dict.fromkeys(precisions))
+    batches = _batches(c, document.get("batches"))
     mixed = document.get("mixed_accuracy_metrics", False)
     if not isinstance(mixed, bool):
         c.fail("mixed_accuracy_metrics", f"must be true or false, got {show(mixed)}")
@@ -390,6 +393,8 @@ def parse_spec(document, *, where: str = "spec", base: Path | None = None) -> Se
     models = tuple(replace(m, ref=_relative(m.ref, base)) for m in _models(c, document["models"]))
     platforms = tuple(replace(p, ref=_relative(p.ref, base)) for p in _platforms(c, document["platforms"]))
     partition = _partition(c, document.get("partition"))
+    if partition is not None and batches != (1,):
+        c.fail("batches", "a split design (partition) is searched at batch 1 only; drop 'batches' or 'partition'")
     if partition is not None:
         partition = replace(partition, server=_relative(partition.server, base),
                             sample=_relative(partition.sample, base) if partition.sample else None)
@@ -398,8 +403,21 @@ def parse_spec(document, *, where: str = "spec", base: Path | None = None) -> Se
         models=models, platforms=platforms,
         precisions=precisions, operating_points=points, partition=partition,
         objectives=_objectives(c, document.get("objectives")), constraints=constraints, memory_fits=fits,
-        source=where, mixed_accuracy_metrics=mixed,
+        source=where, mixed_accuracy_metrics=mixed, batches=batches,
     )
+
+
+def _batches(c: _Checker, value) -> tuple[int, ...]:
+    """The ``batches`` list: positive integers up to the estimator's limit (default: batch 1)."""
+    from ..estimator import MAX_BATCH
+
+    if value is None:
+        return (1,)
+    items = c.items([value] if isinstance(value, int) else value, "batches")
+    for i, b in enumerate(items):
+        if isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= MAX_BATCH:
+            c.fail(f"batches[{i}]", f"must be an integer in [1, {MAX_BATCH}], got {show(b)}")
+    return tuple(dict.fromkeys(items))
 
 
 def load_spec(path) -> SearchSpec:

@@ -133,19 +133,21 @@ class _Objective:
         self.models = [m.name for m in spec.models]
         self.platforms = [p.name for p in space.profiles]
         self.precisions = sorted({c.precision for c in space.configs})
-        self.lookup = {(c.model, c.platform, c.precision): i for i, c in enumerate(space.configs)}
+        self.batches = list(space.spec.batches)
+        self.lookup = {(c.model, c.platform, c.precision, c.batch): i for i, c in enumerate(space.configs)}
         self.many_points = any(len(points) > 1 for points in space.points)
         self.links = [link.name for link in space.links]
         self.bits = [int(b) for b in space.bits]
 
-    def config_for(self, model: int, platform: int, precision: str) -> tuple[int | None, bool]:
-        index = self.lookup.get((model, platform, precision))
+    def config_for(self, model: int, platform: int, precision: str, batch: int = 1) -> tuple[int | None, bool]:
+        index = self.lookup.get((model, platform, precision, batch))
         if index is not None:
             return index, False
         default = self.space.profiles[platform].default_precision
-        index = self.lookup.get((model, platform, default))
+        index = self.lookup.get((model, platform, default, batch))
         if index is None:
-            index = next((i for (m, p, _), i in self.lookup.items() if m == model and p == platform), None)
+            index = next((i for (m, p, _, b), i in self.lookup.items() if m == model and p == platform and b == batch),
+                         None)
         return index, True
 
     def __call__(self, trial):
@@ -153,6 +155,7 @@ class _Objective:
         model = self.models.index(trial.suggest_categorical("model", self.models))
         platform = self.platforms.index(trial.suggest_categorical("platform", self.platforms))
         precision = trial.suggest_categorical("precision", self.precisions)
+        batch = trial.suggest_categorical("batch", self.batches) if len(self.batches) > 1 else self.batches[0]
         point_frac = trial.suggest_float("point", 0.0, 1.0) if self.many_points else 0.0
         offload = False
         if self.links:
@@ -160,7 +163,7 @@ class _Objective:
             cut_frac = trial.suggest_float("cut", 0.0, 1.0)
             link = self.links.index(trial.suggest_categorical("link", self.links))
             bits = self.bits.index(trial.suggest_categorical("bits", self.bits))
-        config_index, substituted = self.config_for(model, platform, precision)
+        config_index, substituted = self.config_for(model, platform, precision, batch)
         if config_index is None:
             raise InputError("no configuration for this model and platform")  # excluded when the space is built
         config = space.configs[config_index]
@@ -194,7 +197,7 @@ def _readable(space, config, point: int, row: int, amounts: dict) -> dict:
     mode, freqs = space.points[config.platform][point]
     violated = sorted(name for name, amount in amounts.items() if amount[0] > 0)
     attrs = {"model": space.spec.models[config.model].name, "platform": space.profiles[config.platform].name,
-             "precision": config.precision, "power_mode": mode or "",
+             "precision": config.precision, "batch": config.batch, "power_mode": mode or "",
              "clocks": ", ".join(f"{k}={v:g} MHz" for k, v in freqs.items()),
              "feasible": not violated, "violated": ", ".join(violated)}
     if row > 0 and config.cuts is not None:
