@@ -275,9 +275,24 @@ def test_grid_operating_points_expand_the_space():
             "objectives": ["min energy_mj", "min latency_ms"]}
     assert search(parse_spec(spec)).n_evaluated == 1
     grid = search(parse_spec({**spec, "operating_points": "grid"}))
-    assert grid.n_evaluated == 12
+    assert grid.n_evaluated == 12 * 15          # GPU x CPU steps (the EMC has one)
     dvfs = edgeperf.dvfs("zoo:mobilenet_v2", "jetson-nano", precision="fp16")
     assert grid.best_for("energy_mj").energy_mj == pytest.approx(dvfs.energy_optimal.energy_mj)
+
+
+def test_batches_are_a_dimension_of_the_search_and_match_dvfs_per_inference():
+    spec = {"models": ["zoo:mobilenet_v2"], "platforms": ["jetson-nano-pytorch"], "batches": [1, 8],
+            "operating_points": "grid", "objectives": ["min energy_mj", "max throughput_per_s"]}
+    result = search(parse_spec(spec))
+    assert result.n_evaluated == 2 * 12 * 15
+    dvfs = edgeperf.dvfs("zoo:mobilenet_v2", "jetson-nano-pytorch", batch=[1, 8])
+    best = result.best_for("energy_mj")
+    assert best.batch == dvfs.energy_optimal.batch == 8
+    assert best.energy_mj == pytest.approx(dvfs.energy_optimal.energy_mj)
+    fastest = result.best_for("throughput_per_s")
+    assert fastest.batch == 8 and fastest.throughput_per_s == pytest.approx(8000.0 / fastest.latency_ms)
+    with pytest.raises(edgeperf.InputError, match="batches"):
+        parse_spec({**spec, "batches": [0]})
 
 
 # ---- optuna --------------------------------------------------------------------------------------------------
