@@ -12,7 +12,8 @@ from ._common import csv_text, sig
 __all__ = ["comparison_csv", "print_comparison"]
 
 _CSV_COLUMNS = ["model", "platform", "precision", "latency_ms", "latency_ms_low", "latency_ms_high",
-                "interval_coverage", "throughput_per_s", "energy_mj", "latency_is_bound", "skipped"]
+                "interval_coverage", "throughput_per_s", "saturating_batch", "saturated_per_s", "energy_mj",
+                "latency_is_bound", "skipped"]
 
 
 def comparison_csv(comparison: Comparison) -> str:
@@ -34,7 +35,10 @@ def _cell_text(cell: ComparisonCell, intervals: bool) -> str:
         return "-"
     bound = ">= " if est.latency_is_bound else ""
     lines = [f"{bound}{sig(est.total_latency_ms)} ms" + (" *" if est.latency_is_bound else ""),
-             f"{bound}{sig(est.throughput_per_s)} /s", f"{sig(est.total_energy_mj)} mJ"]
+             f"{bound}{sig(est.throughput_per_s)} /s"
+             + (f" ({bound}{sig(est.throughput.saturated_per_s)} /s at batch {est.throughput.saturating_batch})"
+                if est.throughput is not None and est.throughput.saturating_batch > est.batch else ""),
+             f"{sig(est.total_energy_mj)} mJ"]
     if intervals:
         interval = cell.interval_ms
         lines.append(f"[{sig(interval[0], 3)}, {sig(interval[1], 3)}] ms" if interval else "no interval")

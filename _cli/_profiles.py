@@ -56,6 +56,8 @@ def profiles_show(
     active = ", ".join(f"{k} {v:g}" for k, v in profile.power.active_mw.items())
     out.print(f"power: idle {profile.power.idle_mw:g} mW; active above idle (mW): {active}; "
               f"calibrated: {profile.power.calibrated}")
+    if profile.operating is not None:
+        _print_operating(profile.operating, out)
     out.print(f"mapping ({profile.mapping.runtime}): elide {list(profile.mapping.elide)}")
     for rule in profile.mapping.rules:
         out.print(f"  {rule.name}: {'/'.join(rule.primary)} + up to {rule.max_followers} of "
@@ -65,6 +67,22 @@ def profiles_show(
     out.print("sources:")
     for key, text in profile.sources.items():
         out.print(f"  [{key}] {text}")
+
+
+def _print_operating(model, out) -> None:
+    """The operating model a profile names: its voltage tables and numbers, each with its source; assumptions marked."""
+    out.print(f"operating model {model.name} ({model.soc}; decides energy and CPU-side time in place of 'power'): "
+              f"GPU rail {model.gpu_dyn_mw:.0f} mW dynamic + {model.gpu_leak_mw:.0f} mW leakage at the top clock")
+    for domain, (mhz, mv) in model.voltage_mv.items():
+        source, _ = model.citations[f"voltage_mv.{domain}"]
+        pairs = ", ".join(f"{f:g}:{v:.0f}" for f, v in zip(mhz, mv))
+        out.print(f"  voltage {domain} (MHz:mV) [{source}]: {pairs}")
+    for key, (source, note) in model.citations.items():
+        if not key.startswith("voltage_mv."):
+            flag = " ASSUMED" if source.startswith("assumed") else " FITTED" if source.startswith("fitted") else ""
+            out.print(f"  {key} = {getattr(model, key):g} [{source}]{flag}" + (f": {note}" if note else ""))
+    for key in sorted({source for source, _ in model.citations.values()}):
+        out.print(f"  [{key}] {model.sources[key]}")
 
 
 def _peak(profile, precision: str, unit: str = "") -> str:

@@ -54,6 +54,8 @@ class ComparisonCell:
             "latency_ms_high": interval[1] if interval else None,
             "interval_coverage": getattr(est, "interval_coverage", None),
             "throughput_per_s": est.throughput_per_s if est is not None else None,
+            "saturating_batch": est.throughput.saturating_batch if est is not None and est.throughput else None,
+            "saturated_per_s": est.throughput.saturated_per_s if est is not None and est.throughput else None,
             "energy_mj": est.total_energy_mj if est is not None else None,
             "latency_is_bound": est.latency_is_bound if est is not None else None,
             "skipped": self.skipped,

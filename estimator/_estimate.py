@@ -290,10 +290,7 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
     all_notes = (list(notes) + list(point.notes) + _precision_notes(mapped, profile, precision)
                  + _placement_notes(placement, layers, profile) + _notes(mapped, profile) + _operating_notes(profile, costs))
     bound = getattr(profile, "kind", "") == "datasheet"
-    if bound:
-        all_notes.insert(0, f"{profile.name} is a datasheet roofline: {total_latency:.3g} ms is an optimistic lower "
-                            "bound on the latency, not a prediction (a fitted profile predicts; see "
-                            "edgeperf profiles list)")
+    all_notes[:0] = _bound_note(profile, total_latency) if bound else []
     return Estimate(
         model=mapped.graph.name,
         platform=profile.name,
@@ -384,6 +381,11 @@ def _placement_notes(placement, layers: list, profile: PlatformProfile) -> list[
         notes.append(f"{len(moved)} layer(s) run at another precision than asked ({shown}{more}); "
                      "flag precision-fallback")
     return notes
+
+
+def _bound_note(profile: PlatformProfile, total_latency: float) -> list[str]:
+    return [f"{profile.name} is a datasheet roofline: {total_latency:.3g} ms is an optimistic lower bound on the "
+            "latency, not a prediction (a fitted profile predicts; see edgeperf profiles list)"]
 
 
 def _operating_notes(profile: PlatformProfile, costs) -> list[str]:

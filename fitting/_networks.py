@@ -286,9 +286,7 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     """
     # Longer than 60 lines by its docstring alone (eleven options, each documented); the steps are
     # the helpers below: variants, the chosen one's models, quality, provenance, and power.
-    samples = tuple(samples)
-    if getattr(base, "operating", None) is not None:      # measurements replace the board's modelled rails and CPU
-        base = replace(base, operating=None)
+    samples, base = tuple(samples), replace(base, operating=None)   # measurements replace modelled rails and CPU
     if len(samples) < 3:
         raise InputError(f"fitting needs at least 3 measured networks, got {len(samples)}")
     y = np.array([s.latency_ms for s in samples])

@@ -201,34 +201,14 @@ def explore_dvfs(mapped: MappedGraph, profile: PlatformProfile, *, precision: st
     ------
     InputError
         For a bad power mode or a non-positive latency limit.
-
-    Examples
-    --------
-    >>> from edgeperf import load_model, load_profile, map_graph      # doctest: +SKIP
-    >>> p = load_profile("jetson-nano")                                 # doctest: +SKIP
-    >>> r = explore_dvfs(map_graph(load_model("zoo:resnet18"), p.mapping), p, precision="fp16")  # doctest: +SKIP
-    >>> r.energy_optimal.freq_mhz["gpu"] <= 921.6                       # doctest: +SKIP
-    True
     """
     if max_latency_ms is not None and not max_latency_ms > 0:
         raise InputError(f"--max-latency-ms must be > 0, got {max_latency_ms}")
     grid = frequency_grid(profile, power_mode)
     names = list(grid)
     known = bool(profile.power.has_model or getattr(profile, "operating", None) is not None)
-    runs = []
-    for batch in (batches or (None,)):
-        costs = reference_costs(mapped, profile, precision, batch=batch, host_ms_per_item=host_ms_per_item)
-        latency, energy = evaluate_points(costs, profile, grid)
-        runs.append((int(costs.batch), latency, energy / costs.batch))
-    batch_of = np.concatenate([np.full(lat.size, b) for b, lat, _ in runs])
-    latency = np.concatenate([lat for _, lat, _ in runs])
-    energy = np.concatenate([e for _, _, e in runs])
-    power = np.divide(energy * batch_of * 1000.0, latency, out=np.zeros_like(energy), where=latency > 0)
+    points, done, latency, energy = _evaluate(mapped, profile, precision, grid, batches, host_ms_per_item, known)
     size = len(grid[names[0]])
-    points = tuple(DvfsPoint(freq_mhz=MappingProxyType({n: float(grid[n][i % size]) for n in names}),
-                             latency_ms=float(latency[i]), power_mw=float(power[i]) if known else None,
-                             energy_mj=float(energy[i]) if known else None, batch=int(batch_of[i]))
-                   for i in range(latency.size))
     by_energy = np.lexsort((latency, energy))
     by_latency = np.lexsort((energy, latency))
     optimum = int(by_energy[0]) if known else None
@@ -245,8 +225,28 @@ def explore_dvfs(mapped: MappedGraph, profile: PlatformProfile, *, precision: st
         energy_optimal=points[optimum] if optimum is not None else None, latency_optimal=points[int(by_latency[0])],
         max_clocks=points[max_index], governor=points[max_index], best_under_limit=best,
         max_latency_ms=max_latency_ms, energy_calibrated=profile.power.calibrated, notes=tuple(notes),
-        batches=tuple(b for b, _, _ in runs),
+        batches=done,
     )
+
+
+def _evaluate(mapped, profile, precision, grid, batches, host_ms_per_item, known: bool):
+    """The grid at each batch: its points (energy per inference, None when unknown), the batches, latency, energy."""
+    names = list(grid)
+    runs = []
+    for batch in (batches or (None,)):
+        costs = reference_costs(mapped, profile, precision, batch=batch, host_ms_per_item=host_ms_per_item)
+        latency, energy = evaluate_points(costs, profile, grid)
+        runs.append((int(costs.batch), latency, energy / costs.batch))
+    batch_of = np.concatenate([np.full(lat.size, b) for b, lat, _ in runs])
+    latency = np.concatenate([lat for _, lat, _ in runs])
+    energy = np.concatenate([e for _, _, e in runs])
+    power = np.divide(energy * batch_of * 1000.0, latency, out=np.zeros_like(energy), where=latency > 0)
+    size = len(grid[names[0]])
+    points = tuple(DvfsPoint(freq_mhz=MappingProxyType({n: float(grid[n][i % size]) for n in names}),
+                             latency_ms=float(latency[i]), power_mw=float(power[i]) if known else None,
+                             energy_mj=float(energy[i]) if known else None, batch=int(batch_of[i]))
+                   for i in range(latency.size))
+    return points, tuple(b for b, _, _ in runs), latency, energy
 
 
 def _governor_note(profile: PlatformProfile, mode: str | None) -> str:
