@@ -57,10 +57,10 @@ class Design:
     operating_point: OperatingPoint
     partition: Partition | None
     latency_ms: float
-    energy_mj: float
+    energy_mj: float | None              # None: the platform has no power model (energy unknown)
     accuracy: float | None
     cost_eur: float | None
-    power_mw: float
+    power_mw: float | None
     memory_bytes: float
     feasible: bool
     violated: tuple[str, ...]
@@ -199,8 +199,8 @@ def _design(space, c: dict, i: int, feasible: bool, worst: str) -> Design:
         model=space.spec.models[config.model].name, platform=space.profiles[config.platform].name,
         precision=config.precision,
         operating_point=OperatingPoint(power_mode=mode, freq_mhz=MappingProxyType(dict(freqs))),
-        partition=partition, latency_ms=float(c["latency_ms"][i]), energy_mj=float(c["energy_mj"][i]),
-        accuracy=_number(c["accuracy"][i]), cost_eur=_number(c["cost_eur"][i]), power_mw=float(c["power_mw"][i]),
+        partition=partition, latency_ms=float(c["latency_ms"][i]), energy_mj=_number(c["energy_mj"][i]),
+        accuracy=_number(c["accuracy"][i]), cost_eur=_number(c["cost_eur"][i]), power_mw=_number(c["power_mw"][i]),
         memory_bytes=float(c["memory_bytes"][i]), feasible=feasible, violated=(worst,) if worst else (),
         batch=config.batch, throughput_per_s=float(c["throughput_per_s"][i]),
     )

@@ -17,6 +17,7 @@ Metrics of a design (units in the names):
   spec's accuracy drop for the cut's bit width;
 - ``cost_eur``: the platform's unit cost (plus the spec's server cost when split);
 - ``power_mw``: average node power over the run, ``batch energy / latency``;
+  energy and power are NaN (``None`` in a design) on a board without a power model;
 - ``throughput_per_s``: inferences per second, ``batch / latency`` (the spec's ``batches``;
   ``latency_ms`` is per run of a batch, ``energy_mj`` per inference);
 - ``memory_bytes``: weights held on the device at the precision.
@@ -289,6 +290,9 @@ class DesignSpace:
                                         out=np.zeros_like(latency), where=latency > 0)
         columns["throughput_per_s"] = np.divide(config.batch * 1000.0, latency, out=np.zeros_like(latency),
                                                 where=latency > 0)
+        if not (profile.power.has_model or getattr(profile, "operating", None) is not None):
+            columns["energy_mj"] = np.full(latency.size, np.nan)     # energy unknown: never a made-up 0
+            columns["power_mw"] = np.full(latency.size, np.nan)
         return Block(columns=columns)
 
     def _split_designs(self, config_index, point_index, config, layer_ms, layer_mj, cost) -> dict:

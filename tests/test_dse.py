@@ -388,3 +388,11 @@ def test_a_link_derived_from_a_shipped_one():
     wifi = shipped_links()["wifi"]
     assert (link.name, link.kind, link.uplink_mbps) == ("fast-wifi", "rate", 40.0)
     assert link.power_alpha_mw_per_mbps == wifi.power_alpha_mw_per_mbps and link.power_beta_mw == wifi.power_beta_mw
+
+
+def test_a_board_without_a_power_model_has_unknown_energy_in_the_search_not_zero():
+    spec = {"models": ["zoo:mobilenet_v2"], "platforms": ["snapdragon-855-cpu-nb201"], "objectives": ["min latency_ms"]}
+    result = search(parse_spec(spec))
+    design = result.best_for("latency_ms")
+    assert design.energy_mj is None and design.power_mw is None
+    assert design.to_dict()["energy_mj"] is None
