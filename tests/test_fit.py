@@ -89,6 +89,7 @@ def test_energy_fit_recovers_board_power(monkeypatch, edited_profile):
     result = fit_from_networks(measured(truth, NETWORKS), load_profile("jetson-nano"), precision="fp16")
     fitted = result.profile.power
     assert fitted.calibrated is True
+    assert result.profile.operating is None       # the base's operating model: measurements replace it
     for sample in measured(truth, NETWORKS[:5]):
         est = edgeperf.estimate(GRAPHS[sample.model], result.profile, precision="fp16")
         assert est.total_energy_mj == pytest.approx(sample.energy_mj, rel=0.02)
