@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,3 +138,24 @@ def test_batch_lowers_the_cost_per_inference_where_the_gpu_has_idle_lanes():
     document = eight.to_dict()
     assert document["throughput"]["saturating_batch"] == t.saturating_batch
     assert document["energy_per_inference_mj"] == pytest.approx(eight.total_energy_mj / 8)
+
+
+BLOCKS = Path(__file__).resolve().parents[2] / "shared" / "external" / "hwnasbench_fbnet_block_lut.csv"
+
+
+@pytest.mark.skipif(not BLOCKS.is_file(), reason="../shared/external (HW-NAS-Bench data) is not present")
+def test_hwnasbench_tx2_held_out_block_energy_is_below_25_percent():
+    """The blocks refit_public_profiles.py holds out (Random(0) shuffle, first third): measured energy against the
+    jetson-tx2-fbnet profile's, fitted as P0 T + e_flop F + e_byte bytes on the other two thirds."""
+    import csv
+    import random
+
+    rows = [r for r in csv.DictReader(open(BLOCKS)) if float(r["edgegpu_latency"] or 0) > 0]
+    random.Random(0).shuffle(rows)
+    held_out = rows[: len(rows) // 3]
+    profile = load_profile("jetson-tx2-fbnet")
+    predicted = np.array([edgeperf.estimate(f"zoo:fbnet-block:{r['key']}", profile).total_energy_mj for r in held_out])
+    measured = np.array([float(r["edgegpu_energy"]) for r in held_out])
+    mape = float(np.mean(np.abs(predicted - measured) / measured))
+    assert len(held_out) == 71 and mape < 0.25
+    assert profile.power.pj_per_flop > 0 and profile.power.pj_per_byte > 0
