@@ -393,8 +393,7 @@ def _operated_totals(costs: ReferenceCosts, profile: PlatformProfile, clock) -> 
     waits = np.empty(f_cpu.size)
     for index in range(pairs.shape[0]):                          # a few dozen pairs: each a (points, layers) max
         mine = np.flatnonzero(which == index)
-        waits[mine] = np.max(slow[mine, None] * ready[None, :] - before[index][None, :], axis=1) if ready.size else \
-            slow[mine] * costs.pre_post_ms
+        waits[mine] = np.max(slow[mine, None] * ready[None, :] - before[index][None, :], axis=1) if ready.size else 0.0
     latency = busy_sum[which] + waits
     energy = (static * latency + gpu_mw * (active_sum[which] + model.activity_idle * waits)) / 1000.0
     energy = energy + model.dram_pj_per_byte * float(costs.bytes_.sum()) * 1e-9
