@@ -36,8 +36,7 @@ def _cell_text(cell: ComparisonCell, intervals: bool) -> str:
     bound = ">= " if est.latency_is_bound else ""
     lines = [f"{bound}{sig(est.total_latency_ms)} ms" + (" *" if est.latency_is_bound else ""),
              f"{bound}{sig(est.throughput_per_s)} /s"
-             + (f" ({bound}{sig(est.throughput.saturated_per_s)} /s at batch {est.throughput.saturating_batch})"
-                if est.throughput is not None and est.throughput.saturating_batch > est.batch else ""),
+             + _saturated(est, bound),
              f"{sig(est.total_energy_mj)} mJ"]
     if intervals:
         interval = cell.interval_ms
@@ -45,6 +44,14 @@ def _cell_text(cell: ComparisonCell, intervals: bool) -> str:
     if cell.precision is None:
         lines.append(est.precision)
     return "\n".join(lines)
+
+
+def _saturated(est, bound: str) -> str:
+    """`` (N /s at batch B)`` where a larger batch than the estimate's saturates the board, else nothing."""
+    throughput = getattr(est, "throughput", None)
+    if throughput is None or throughput.saturating_batch <= getattr(est, "batch", 1):
+        return ""
+    return f" ({bound}{sig(throughput.saturated_per_s)} /s at batch {throughput.saturating_batch})"
 
 
 def print_comparison(comparison: Comparison, console) -> None:
