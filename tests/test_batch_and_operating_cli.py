@@ -64,3 +64,11 @@ def test_profiles_show_lists_the_operating_model_and_its_assumptions(capsys):
     assert "voltage gpu (MHz:mV) [assumed-t194-shape]" in out
     assert "busy_mw = 4640 [fitted-seed002-ratio] FITTED" in out
     assert "[t210-gpu-cvb]" in run(["profiles", "show", "jetson-nano"], capsys)
+
+
+def test_compare_shows_throughput_at_the_saturating_batch(capsys):
+    out = run(["estimate", "zoo:resnet18", "-p", "jetson-xavier-nx", "-p", "jetson-nano"], capsys)
+    assert "/s at batch 8)" in out                       # the NX's 384 lanes fill at batch 8 (the Nano's at 1)
+    rows = run(["estimate", "zoo:resnet18", "-p", "jetson-xavier-nx", "-p", "jetson-nano", "-f", "csv"], capsys)
+    header, nx = rows.splitlines()[0].split(","), rows.splitlines()[1].split(",")
+    assert nx[header.index("saturating_batch")] == "8"
