@@ -10,8 +10,8 @@ from __future__ import annotations
 from ._args import typed
 from ._errors import InputError, ProfileError
 from ._messages import show
-from .estimator import (Comparison, ComparisonCell, Estimate, check_batch, choose_precision, estimate_graph, load_model,
-                        map_graph)
+from .estimator import (Comparison, ComparisonCell, Estimate, check_batch, check_host_time, choose_precision,
+                        estimate_graph, load_model, map_graph)
 from .operating import DvfsReport, SimulationResult, explore_dvfs, simulate_sustained
 from .profiles import list_profiles, load_profile
 
@@ -177,6 +177,7 @@ def dvfs(model, platform, *, precision: str | None = None, power_mode: str | Non
     for item in batches:
         check_batch(mapped.graph, item, host_ms_per_item)
     check_batch(mapped.graph, None, host_ms_per_item)
+    check_host_time(profile, host_ms_per_item)
     return explore_dvfs(mapped, profile, precision=chosen, power_mode=power_mode, max_latency_ms=max_latency_ms,
                         batches=tuple(dict.fromkeys(batches)) or None, host_ms_per_item=host_ms_per_item)
 

@@ -102,8 +102,8 @@ def _print(result, console) -> None:
         numeric = header in ("latency ms", "energy mJ", "accuracy", "cost EUR")
         table.add_column(header, justify="right" if numeric else "left", overflow="fold")
     for d in result.pareto[:40]:
-        table.add_row(d.model, d.platform, d.precision + (f" x{d.batch}" if d.batch > 1 else ""), _point(d), _split(d), _fmt(d.latency_ms), _fmt(d.energy_mj),
-                      _fmt(d.accuracy), _fmt(d.cost_eur))
+        table.add_row(d.model, d.platform, d.precision + (f" x{d.batch}" if d.batch > 1 else ""), _point(d),
+                      _split(d), _fmt(d.latency_ms), _fmt(d.energy_mj), _fmt(d.accuracy), _fmt(d.cost_eur))
     if len(result.pareto) > 40:
         table.add_row(f"... {len(result.pareto) - 40} more (--format json)", "", "", "", "", "", "", "", "")
     console.print(table)
@@ -113,6 +113,7 @@ def _print(result, console) -> None:
             console.print(f"best {best.metric} ({best.direction}): {design.model} on {design.platform} "
                           f"{design.precision}" + (f" batch {design.batch}" if design.batch > 1 else "")
                           + f", {_point(design)}, split {_split(design)}: {sig(design.latency_ms)} ms, "
-                          f"{sig(design.energy_mj)} mJ per inference, {sig(design.throughput_per_s)} inferences/s, accuracy {_fmt(design.accuracy)}, cost {_fmt(design.cost_eur)} EUR")
+                          f"{sig(design.energy_mj)} mJ per inference, {sig(design.throughput_per_s)} inferences/s, "
+                          f"accuracy {_fmt(design.accuracy)}, cost {_fmt(design.cost_eur)} EUR")
     for note in result.notes:
         console.print(f"note: {note}")

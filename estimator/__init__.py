@@ -16,6 +16,7 @@ from ._batch import BATCHES, SATURATION, Throughput, throughput_curve
 from ._estimate import (
     MAX_BATCH,
     check_batch,
+    check_host_time,
     Estimate,
     LayerEstimate,
     OperatingPoint,
@@ -54,5 +55,5 @@ __all__ = [
     "FusionRule", "MappedGraph", "Mapping", "map_graph", "MAX_NODES", "MAX_TENSOR_ELEMENTS",
     "graph_from_model", "load_onnx", "parse_input_shape", "known_ops", "ReferenceCosts",
     "evaluate_layers", "evaluate_points", "reference_costs", "power_scale", "Comparison", "ComparisonCell",
-    "graph_batch", "check_batch", "MAX_BATCH", "Throughput", "throughput_curve", "BATCHES", "SATURATION",
+    "graph_batch", "check_batch", "check_host_time", "MAX_BATCH", "Throughput", "throughput_curve", "BATCHES", "SATURATION",
 ]

@@ -26,7 +26,7 @@ from ._ir import Graph
 from ._protocols import PlatformProfile
 from ._mapping import MappedGraph, map_graph
 
-__all__ = ["estimate_graph", "check_batch", "MAX_BATCH", "OperatingPoint", "LayerEstimate", "Estimate", "resolve_operating_point",
+__all__ = ["estimate_graph", "check_batch", "check_host_time", "MAX_BATCH", "OperatingPoint", "LayerEstimate", "Estimate", "resolve_operating_point",
            "estimate_mapped", "choose_precision"]
 
 SCHEMA = "edgeperf.estimate/1"
@@ -445,8 +445,21 @@ def estimate_graph(graph: Graph, profile: PlatformProfile, *, precision: str | N
     logger.info("%s on %s: %d layers mapped to %d kernels (%d shape-only elided), %s", graph.name, profile.name,
                 len(graph.layers), len(mapped.layers), len(mapped.elided), chosen)
     check_batch(graph, batch, host_ms_per_item)
+    check_host_time(profile, host_ms_per_item)
     return estimate_mapped(mapped, profile, precision=chosen, point=point, notes=(note,) if note else (), batch=batch,
                            host_ms_per_item=host_ms_per_item, throughput=throughput)
+
+
+def check_host_time(profile: PlatformProfile, host_ms_per_item: float | None) -> None:
+    """Refuse a CPU pre/post-processing time for a profile that has no operating model to use it.
+
+    Raises
+    ------
+    InputError
+    """
+    if host_ms_per_item is not None and getattr(profile, "operating", None) is None:
+        raise InputError(f"--host-ms-per-item applies to profiles with an operating model (CPU-side work); "
+                         f"{profile.name} has none: leave it out")
 
 
 #: Largest batch accepted.

@@ -72,3 +72,13 @@ def test_compare_shows_throughput_at_the_saturating_batch(capsys):
     rows = run(["estimate", "zoo:resnet18", "-p", "jetson-xavier-nx", "-p", "jetson-nano", "-f", "csv"], capsys)
     header, nx = rows.splitlines()[0].split(","), rows.splitlines()[1].split(",")
     assert nx[header.index("saturating_batch")] == "8"
+
+
+def test_host_time_is_refused_where_no_operating_model_uses_it(capsys):
+    assert main(["estimate", "zoo:resnet18", "-p", "jetson-tx2", "--host-ms-per-item", "1"]) == 2
+    assert "operating model" in capsys.readouterr().err
+    assert main(["dvfs", "zoo:resnet18", "-p", "jetson-tx2", "--host-ms-per-item", "1"]) == 2
+    slow = json.loads(run(["estimate", "zoo:resnet18", "-p", "jetson-nano", "--host-ms-per-item", "5", "-f", "json"],
+                          capsys))
+    fast = json.loads(run(["estimate", "zoo:resnet18", "-p", "jetson-nano", "-f", "json"], capsys))
+    assert slow["total_latency_ms"] == pytest.approx(fast["total_latency_ms"] + 5 - 0.3)   # pre/post at the top clock
