@@ -66,7 +66,7 @@ def throughput_curve(mapped: MappedGraph, profile: PlatformProfile, precision: s
             break
         costs = reference_costs(mapped, profile, precision, batch=batch)
         layers = evaluate_parts(costs, profile, freq_mhz)
-        latency, _ = network_totals(costs, float(layers.parts.latency_ms.sum()), 0.0)
+        latency, _ = network_totals(costs, float(layers.parts.latency_ms.sum()) + layers.run_ms, 0.0)
         tried.append(batch)
         rates.append(batch * 1000.0 / latency if latency > 0 else None)
     known = [r for r in rates if r is not None]

@@ -298,11 +298,17 @@ def network_totals(costs: ReferenceCosts, latency_ms, energy_mj, *, runs=True):
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class LayerCosts:
-    """Every executed layer at one operating point: latency parts (ms), power (mW) and energy (mJ)."""
+    """Every executed layer at one operating point: latency parts (ms), power (mW) and energy (mJ).
+
+    ``run_ms`` and ``run_mj``: the run's serial CPU pre/post-processing (operating models), outside
+    every layer; the network's totals are the layers' sums plus these (plus the fixed overhead).
+    """
 
     parts: CostParts
     power_mw: np.ndarray
     energy_mj: np.ndarray
+    run_ms: float = 0.0
+    run_mj: float = 0.0
 
 
 def _rail(model, domain, freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -373,6 +379,14 @@ def _operated(costs: ReferenceCosts, profile: PlatformProfile, clock) -> tuple:
     return busy + wait, energy, compute, memory, wait
 
 
+def _pre_post(costs: ReferenceCosts, profile: PlatformProfile, clock) -> tuple[float, float]:
+    """The run's serial CPU pre/post-processing at one point: ms, and mJ (static power, the GPU idling)."""
+    model = profile.operating
+    (_, cpu, _), (_, f_cpu, _), static, gpu_mw = _operating_power(costs, profile, clock)
+    run_ms = float(costs.pre_post_ms * cpu.reference_mhz / f_cpu[0])
+    return run_ms, float((static[0] + gpu_mw[0] * model.activity_idle) * run_ms / 1000.0)
+
+
 def _operated_totals(costs: ReferenceCosts, profile: PlatformProfile, clock) -> tuple[np.ndarray, np.ndarray]:
     """Sums over the layers of :func:`_operated` at ``k`` points, without its per-layer matrices.
 
@@ -406,17 +420,23 @@ def evaluate_parts(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz) ->
     """Per-layer parts, power and energy at one operating point (``freq_mhz``: domain -> MHz).
 
     Domains left out of ``freq_mhz`` run at their reference clock. Under an operating model a
-    layer's overhead part includes its wait for the CPU's launch (and the first layer's the run's
-    pre/post-processing).
+    layer's overhead part includes its wait for the CPU's launch; the run's pre/post-processing is
+    ``run_ms`` / ``run_mj``, outside every layer.
     """
     def clock(name):
         return float(freq_mhz.get(name, profile.clocks[name].reference_mhz))
 
     if costs.exposed is not None:
         latency, energy, compute, memory, wait = (a[0] for a in _operated(costs, profile, clock))
+        run_ms, run_mj = _pre_post(costs, profile, clock) if latency.size else (0.0, 0.0)
+        latency, wait, energy = latency.copy(), wait.copy(), energy.copy()
+        if latency.size:                      # the first layer's wait holds the run's pre/post-processing
+            latency[0] -= run_ms
+            wait[0] -= run_ms
+            energy[0] -= run_mj
         power = np.divide(energy * 1000.0, latency, out=np.zeros_like(energy), where=latency > 0)
         return LayerCosts(parts=CostParts(compute, memory, costs.overhead_ms + wait, latency), power_mw=power,
-                          energy_mj=energy)
+                          energy_mj=energy, run_ms=run_ms, run_mj=run_mj)
 
     compute_scale, memory_scale, compute_power, extra_mw = clock_scales(profile, clock)
     compute, memory = costs.compute_ms / compute_scale, costs.memory_ms / memory_scale
@@ -437,7 +457,12 @@ def evaluate_layers(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz) -
     Their sums, through :func:`network_totals`, are the totals :func:`evaluate_points` gives there.
     """
     layers = evaluate_parts(costs, profile, freq_mhz)
-    return layers.parts.latency_ms, layers.energy_mj
+    if not layers.run_ms:
+        return layers.parts.latency_ms, layers.energy_mj
+    latency, energy = layers.parts.latency_ms.copy(), layers.energy_mj.copy()
+    latency[0] += layers.run_ms                # the device that runs the first layer pre-processes the run
+    energy[0] += layers.run_mj
+    return latency, energy
 
 
 def evaluate_points(costs: ReferenceCosts, profile: PlatformProfile,

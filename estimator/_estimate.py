@@ -182,7 +182,7 @@ class Estimate:
     energy_calibrated: bool
     elided_nodes: int
     notes: tuple[str, ...]
-    inference_overhead_ms: float = 0.0   # in the totals, outside every layer
+    inference_overhead_ms: float = 0.0   # in the totals, outside every layer (with an operating model: CPU pre/post too)
     batch: int = 1
     latency_is_bound: bool = False
     throughput: Throughput | None = None   # at batch 1 and at the batch that saturates the board (``_batch``)
@@ -281,8 +281,8 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
     """
     costs = reference_costs(mapped, profile, precision, batch=batch, host_ms_per_item=host_ms_per_item)
     at_point = evaluate_parts(costs, profile, point.freq_mhz)
-    total_latency, total_energy = network_totals(costs, float(at_point.parts.latency_ms.sum()),
-                                                 float(at_point.energy_mj.sum()))
+    total_latency, total_energy = network_totals(costs, float(at_point.parts.latency_ms.sum()) + at_point.run_ms,
+                                                 float(at_point.energy_mj.sum()) + at_point.run_mj)
     if not profile.power.has_model:          # energy unknown: None, never a made-up 0
         total_energy = None
     layers = _layer_estimates(mapped, profile, precision, costs, at_point, total_latency)
@@ -300,7 +300,7 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
         layers=tuple(layers),
         total_latency_ms=total_latency,
         total_energy_mj=total_energy,
-        inference_overhead_ms=costs.fixed_ms,
+        inference_overhead_ms=costs.fixed_ms + at_point.run_ms,
         total_macs=sum(layer.macs for layer in mapped.layers),
         total_params=mapped.graph.params,
         energy_calibrated=profile.power.calibrated,
