@@ -54,6 +54,10 @@ def main() -> None:
           "less'; the NX's busy power is fitted to its centre, so the median is not independent)")
     per_net = {n: statistics.median(ratio[(n, b)] for b in NETWORKS[n][1]) for n in NETWORKS}
     print("       per network: " + ", ".join(f"{n} {v:.2f}" for n, v in per_net.items()))
+    for board in BOARDS:
+        rise = [s.energy_mj[s.optimum[0], 0] / s.optimum_mj for k, s in results.items() if k[0] == board]
+        print(f"  {board}: energy at the lowest CPU clock / at the optimum (GPU at its optimum), median "
+              f"{statistics.median(rise):.2f} (seed 002 l.146: the CPU's non-monotonic effect more prominent on the NX)")
     yolo = [3200 * results[("jetson-nano-pytorch", "YOLOv4-tiny", b)].optimum_mj / 1000 for b in NETWORKS["YOLOv4-tiny"][1]]
     print(f"  Nano YOLOv4-tiny, 3200 inputs at the optimum: {min(yolo):.0f}-{max(yolo):.0f} J over the batches "
           "(seed 002 l.129: minimum 916.7 J; not fitted)")

@@ -61,6 +61,20 @@ def test_cpu_clock_moves_latency_less_than_gpu_clock_on_the_nano(sweeps):
     assert 1.0 < np.median(cpu_effects) < np.median(gpu_effects) / 2
 
 
+def test_energy_against_the_cpu_clock_turns_up_more_on_the_xavier_nx(sweeps):
+    """Seed 002 l.146: the CPU clock's non-monotonic effect on energy is more prominent on the NX: energy rises
+    more towards its lowest CPU clock (the optimum's GPU clock held) than on the Nano."""
+    def rise(board):
+        values = []
+        for key, s in sweeps.items():
+            if key[0] == board:
+                line = s.energy_mj[s.optimum[0], :]
+                values.append(line[0] / line.min())
+        return float(np.median(values))
+
+    assert rise("jetson-xavier-nx-pytorch") > rise("jetson-nano-pytorch") > 1.0
+
+
 def test_the_shipped_nano_finds_its_optimum_below_max_clocks():
     """Issue 14's first complaint: 'edgeperf dvfs zoo:resnet18 --platform jetson-nano' found the optimum at max clocks."""
     report = edgeperf.dvfs("zoo:resnet18", "jetson-nano")
