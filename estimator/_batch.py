@@ -20,7 +20,7 @@ from ._engine import evaluate_parts, network_totals, reference_costs
 from ._mapping import MappedGraph
 from ._protocols import PlatformProfile
 
-__all__ = ["Throughput", "throughput_curve", "SATURATION", "BATCHES"]
+__all__ = ["Throughput", "throughput_curve", "batch_fits", "SATURATION", "BATCHES"]
 
 #: Share of the best throughput that counts as saturated.
 SATURATION = 0.95
@@ -44,7 +44,7 @@ class Throughput:
                 "by_batch": {str(b): t for b, t in zip(self.batches, self.per_s)}}
 
 
-def _fits(mapped: MappedGraph, profile: PlatformProfile, precision: str, batch: int) -> bool:
+def batch_fits(mapped: MappedGraph, profile: PlatformProfile, precision: str, batch: int) -> bool:
     """Whether the weights and the largest layer's activations at ``batch`` fit the board's memory (if known)."""
     memory = getattr(profile, "memory_bytes", None)
     if memory is None or not mapped.layers:
@@ -62,7 +62,7 @@ def throughput_curve(mapped: MappedGraph, profile: PlatformProfile, precision: s
     """
     tried, rates = [], []
     for batch in batches:
-        if batch > 1 and not _fits(mapped, profile, precision, batch):
+        if batch > 1 and not batch_fits(mapped, profile, precision, batch):
             break
         costs = reference_costs(mapped, profile, precision, batch=batch)
         layers = evaluate_parts(costs, profile, freq_mhz)

@@ -20,7 +20,7 @@ from .._args import typed
 from .._errors import InputError
 from .._frames import frame, short_repr
 from .._messages import show
-from ._batch import Throughput, throughput_curve
+from ._batch import Throughput, batch_fits, throughput_curve
 from ._engine import evaluate_parts, graph_batch, network_totals, reference_costs
 from ._ir import Graph
 from ._protocols import PlatformProfile
@@ -288,7 +288,8 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
     layers = _layer_estimates(mapped, profile, precision, costs, at_point, total_latency)
     placement = costs.placement
     all_notes = (list(notes) + list(point.notes) + _precision_notes(mapped, profile, precision)
-                 + _placement_notes(placement, layers, profile) + _notes(mapped, profile) + _operating_notes(profile, costs))
+                 + _placement_notes(placement, layers, profile) + _notes(mapped, profile) + _operating_notes(profile, costs)
+                 + _batch_notes(mapped, profile, precision, costs.batch))
     bound = getattr(profile, "kind", "") == "datasheet"
     all_notes[:0] = _bound_note(profile, total_latency) if bound else []
     return Estimate(
@@ -381,6 +382,14 @@ def _placement_notes(placement, layers: list, profile: PlatformProfile) -> list[
         notes.append(f"{len(moved)} layer(s) run at another precision than asked ({shown}{more}); "
                      "flag precision-fallback")
     return notes
+
+
+def _batch_notes(mapped: MappedGraph, profile: PlatformProfile, precision: str, batch: float) -> list[str]:
+    """Whether a run of ``batch`` inferences fits the board's memory (weights and the largest layer's activations)."""
+    if batch <= 1 or batch_fits(mapped, profile, precision, int(batch)):
+        return []
+    return [f"batch {batch:g} does not fit {profile.name}'s memory ({getattr(profile, 'memory_bytes', 0) / 2**30:.3g} "
+            "GiB: weights plus the largest layer's activations): the board cannot run it in one go"]
 
 
 def _bound_note(profile: PlatformProfile, total_latency: float) -> list[str]:

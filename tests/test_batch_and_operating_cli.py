@@ -82,3 +82,10 @@ def test_host_time_is_refused_where_no_operating_model_uses_it(capsys):
                           capsys))
     fast = json.loads(run(["estimate", "zoo:resnet18", "-p", "jetson-nano", "-f", "json"], capsys))
     assert slow["total_latency_ms"] == pytest.approx(fast["total_latency_ms"] + 5 - 0.3)   # pre/post at the top clock
+
+
+def test_a_batch_beyond_the_board_memory_is_said(capsys):
+    out = run(["estimate", "zoo:resnet50", "-p", "jetson-nano", "--batch", "100000", "-f", "json"], capsys)
+    assert any("does not fit" in note for note in json.loads(out)["notes"])
+    out = run(["estimate", "zoo:resnet50", "-p", "jetson-nano", "--batch", "8", "-f", "json"], capsys)
+    assert not any("does not fit" in note for note in json.loads(out)["notes"])
