@@ -120,7 +120,9 @@ def test_calibration_with_a_power_source_fits_the_power_model(tmp_path):
     rows = read_sweep(tmp_path / "s.csv")
     assert meter.reads >= 2 * 3 * len(rows)
     for row in rows:    # 4 W throughout: energy per call = 4 W x the call's time as run (batch timing includes the loop)
-        assert row.energy_mj == pytest.approx(4.0 * row.raw_latency_ms, rel=0.5)
+        # the window's mean time per call is at least the median call's, and on a loaded machine (other processes
+        # pre-empting the calls) several times it; an energy not divided by the calls would be tens of times it
+        assert 0.5 * 4.0 * row.raw_latency_ms <= row.energy_mj <= 10.0 * 4.0 * row.raw_latency_ms
         assert row.power_mw == pytest.approx(4000.0, rel=1e-6)
     profile = parse_profile(result.profile.to_document())
     assert profile.power.calibrated is True
