@@ -181,7 +181,11 @@ def _print_table(est: Estimate, top: int | None) -> None:
     table.add_row("", "total", f"{len(est.layers)} layers", "", _human(est.total_macs), "", "",
                   f"{est.total_latency_ms:.3f}", f"{est.total_energy_mj:.3f}", "100%")
     console.print(table)
-    console.print(f"params {_human(est.total_params)}, {est.elided_nodes} shape-only nodes elided, "
+    if est.total_latency_ms_low is not None:
+        console.print(f"latency {est.total_latency_ms:.3f} ms, {100 * est.interval_coverage:.0f} % interval "
+                      f"{est.total_latency_ms_low:.3f}-{est.total_latency_ms_high:.3f} ms (from the profile's "
+                      "held-out fit residuals)")
+    console.print(f"params {_human(est.total_params)}, {est.elided_nodes} nodes elided, "
                   f"profile {est.platform} {est.profile_version}")
     for note in est.notes:
         console.print(f"note: {note}")

@@ -26,17 +26,20 @@ from ._estimate import power_scale
 from ._thermal import MAX_INFERENCES, SimulationResult, ThrottleEvent, fit_thermal, simulate_sustained
 from ._ir import OP_CLASSES, Graph, Layer
 from ._load import load_model
-from ._mapping import NO_FUSION, ExecLayer, FusionRule, MappedGraph, Mapping, map_graph
+from ._mapping import NO_FUSION, CopyElision, ExecLayer, FusionRule, MappedGraph, Mapping, Winograd, map_graph
 from ._onnx_import import MAX_NODES, MAX_TENSOR_ELEMENTS, graph_from_model, load_onnx, parse_input_shape
 from ._opcount import known_ops
+from ._intervals import Interval, Uncertainty, conformal_half_width, latency_interval
+from ._param_memory import ParameterMemory, streamed_weight_bytes
 
 __all__ = [
     "COST_MODELS", "STEP_DIMS", "CostParts", "Features", "step_efficiency", "validate_cost_params",
     "Estimate", "LayerEstimate", "OperatingPoint", "choose_precision", "estimate_mapped", "inference_overhead",
     "latency_parts",
     "resolve_operating_point", "OP_CLASSES", "Graph", "Layer", "load_model", "NO_FUSION", "ExecLayer",
-    "FusionRule", "MappedGraph", "Mapping", "map_graph", "MAX_NODES", "MAX_TENSOR_ELEMENTS",
+    "FusionRule", "MappedGraph", "Mapping", "map_graph", "CopyElision", "Winograd", "MAX_NODES", "MAX_TENSOR_ELEMENTS",
     "graph_from_model", "load_onnx", "parse_input_shape", "known_ops", "DvfsPoint", "DvfsReport", "ReferenceCosts",
     "evaluate_layers", "evaluate_points", "explore_dvfs", "frequency_grid", "reference_costs", "power_scale", "MAX_INFERENCES",
-    "SimulationResult", "ThrottleEvent", "fit_thermal", "simulate_sustained",
+    "SimulationResult", "ThrottleEvent", "fit_thermal", "simulate_sustained", "Interval", "Uncertainty",
+    "conformal_half_width", "latency_interval", "ParameterMemory", "streamed_weight_bytes",
 ]

@@ -27,6 +27,8 @@ from .._errors import InputError
 from .._units import BITS_PER_ELEMENT, mw_ms_to_mj
 from ._cost_models import COST_MODELS, CostParts, Features
 from ._mapping import MappedGraph
+from ._intervals import latency_interval
+from ._param_memory import stream_ms
 
 __all__ = ["inference_overhead", "OperatingPoint", "LayerEstimate", "Estimate", "resolve_operating_point", "latency_parts",
            "estimate_mapped", "choose_precision", "power_scale", "clock_scales"]
@@ -183,19 +185,22 @@ def latency_parts(mapped: MappedGraph, profile, precision: str, point: Operating
     memory = np.zeros(n)
     overhead = np.zeros(n)
     latency = np.zeros(n)
+    # the arithmetic the runtime's kernels execute (Winograd convolutions do a share of the model's)
+    executed_flops = mapped.flops if mapped.work_scale is None else mapped.flops * mapped.work_scale
     for op_class in np.unique(mapped.op_class) if n else ():
         index = np.flatnonzero(mapped.op_class == op_class)
         model = profile.layer_model(op_class)
         function = COST_MODELS[model.form][0]
         features = Features(
-            flops=mapped.flops[index], bytes_=bytes_[index], c_in=mapped.c_in[index], c_out=mapped.c_out[index],
+            flops=executed_flops[index], bytes_=bytes_[index], c_in=mapped.c_in[index], c_out=mapped.c_out[index],
             h_out=mapped.h_out[index], w_out=mapped.w_out[index], flops_per_ms=flops_per_ms[index],
             bytes_per_ms=bytes_per_ms[index], weight_bytes=weight_bytes[index], out_bytes=out_bytes[index],
         )
         part = function(features, dict(model.params))
         compute[index], memory[index] = part.compute_ms, part.memory_ms
         overhead[index], latency[index] = part.overhead_ms, part.latency_ms
-    return CostParts(compute, memory, overhead, latency), bytes_
+    streamed = stream_ms(weight_bytes, getattr(profile, "parameter_memory", None))
+    return CostParts(compute, memory, overhead + streamed, latency + streamed), bytes_
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -252,6 +257,9 @@ class Estimate:
     elided_nodes: int
     notes: tuple[str, ...]
     inference_overhead_ms: float = 0.0   # in the totals, outside every layer
+    total_latency_ms_low: float | None = None    # interval from the profile's held-out residuals (None: no model)
+    total_latency_ms_high: float | None = None
+    interval_coverage: float | None = None       # the coverage the interval was built for
 
     def to_dict(self) -> dict:
         """The stable JSON contract (schema ``edgeperf.estimate/1``)."""
@@ -263,6 +271,9 @@ class Estimate:
             "precision": self.precision,
             "operating_point": self.operating_point.to_dict(),
             "total_latency_ms": self.total_latency_ms,
+            "total_latency_ms_low": self.total_latency_ms_low,
+            "total_latency_ms_high": self.total_latency_ms_high,
+            "interval_coverage": self.interval_coverage,
             "total_energy_mj": self.total_energy_mj,
             "total_macs": self.total_macs,
             "total_params": self.total_params,
@@ -295,6 +306,8 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
     Estimate
     """
     parts, bytes_ = latency_parts(mapped, profile, precision, point)
+    bits = np.where(mapped.int8_layer, 8.0, float(BITS_PER_ELEMENT[precision]))
+    streamed = stream_ms(mapped.weight_elems * bits / 8.0, getattr(profile, "parameter_memory", None))
     _, _, compute_power, extra_mw = _scales(profile, point)
     active = np.array([profile.power.active_for(layer.op_class) for layer in mapped.layers], dtype=float)
     power = profile.power.idle_mw + extra_mw + active * compute_power
@@ -306,13 +319,14 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
         compute, memory, overhead = float(parts.compute_ms[i]), float(parts.memory_ms[i]), float(parts.overhead_ms[i])
         bound = "overhead" if overhead > max(compute, memory) else ("compute" if compute >= memory else "memory")
         layer_precision = "int8" if layer.precision == "int8" else precision
+        flags = layer.flags + (("streams-weights",) if streamed[i] > 0 else ())
         layers.append(LayerEstimate(
             name=layer.name, op_type=layer.op_type, op_class=layer.op_class, nodes=layer.nodes,
             output_shape=layer.output_shape, macs=layer.macs, flops=layer.flops, params=layer.params,
             bytes_=int(round(bytes_[i])), precision=layer_precision, cost_model=profile.layer_model(layer.op_class).form,
             bound=bound, compute_ms=compute, memory_ms=memory, overhead_ms=overhead,
             latency_ms=float(parts.latency_ms[i]), power_mw=float(power[i]), energy_mj=float(energy[i]),
-            share=float(parts.latency_ms[i] / total_latency) if total_latency > 0 else 0.0, flags=layer.flags,
+            share=float(parts.latency_ms[i] / total_latency) if total_latency > 0 else 0.0, flags=flags,
         ))
     all_notes = list(notes) + list(point.notes)
     provenance = profile.document.get("provenance") or {}
@@ -327,10 +341,19 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
     if isinstance(trained, (int, float)) and spatial and max(spatial) > 2 * trained:
         all_notes.append(f"{profile.name} was fitted on inputs up to {trained:g}x{trained:g}; this model's input is "
                          f"{'x'.join(map(str, spatial))}: an extrapolation its quality field warns about")
+    if streamed.any():
+        memory = profile.parameter_memory
+        all_notes.append(f"{(mapped.weight_elems * bits / 8.0).sum() / 1e6:.1f} MB of parameters exceed the "
+                         f"{memory.on_chip_bytes / 1e6:.1f} MB on-chip parameter memory: "
+                         f"{int((streamed > 0).sum())} layer(s) stream their weights from the host every inference "
+                         f"({streamed.sum():.1f} ms; flag streams-weights)")
     unknown = sum(1 for layer in mapped.layers if "unknown-op" in layer.flags)
     if unknown:
         all_notes.append(f"{unknown} layer(s) with unknown operators estimated by roofline from bytes and MACs "
                          "(flag unknown-op)")
+    interval = _interval(mapped, profile, precision, parts.latency_ms, total_latency)
+    if interval is not None and interval.notes:
+        all_notes.append("interval widened: " + "; ".join(interval.notes))
     if not profile.power.has_model:
         all_notes.append(f"{profile.name} has no power model: energy is unknown (reported as 0); fit one with "
                          "edgeperf fit-power or calibrate with a power source")
@@ -352,4 +375,20 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
         energy_calibrated=profile.power.calibrated,
         elided_nodes=len(mapped.elided),
         notes=tuple(all_notes),
+        total_latency_ms_low=interval.low_ms if interval else None,
+        total_latency_ms_high=interval.high_ms if interval else None,
+        interval_coverage=interval.coverage if interval else None,
     )
+
+
+def _interval(mapped: MappedGraph, profile, precision: str, layer_ms: np.ndarray, total_ms: float):
+    """The estimate's interval from the profile's uncertainty model (None without one)."""
+    uncertainty = getattr(profile, "uncertainty", None)
+    if uncertainty is None:
+        return None
+    spatial = [d for _, shape in mapped.graph.inputs if len(shape) == 4 for d in shape[2:]]
+    unseen = sorted({str(c) for c in mapped.op_class} - set(uncertainty.fitted_classes)) \
+        if uncertainty.fitted_classes else []
+    unseen_ms = float(layer_ms[np.isin(mapped.op_class, unseen)].sum()) if unseen else 0.0
+    return latency_interval(total_ms, uncertainty, precision=precision, input_hw=max(spatial) if spatial else None,
+                            unseen_ms=unseen_ms, unseen_classes=tuple(unseen))

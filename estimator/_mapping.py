@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._ir import OP_CLASSES, Graph, Layer
+from ._runtime_rewrites import CopyElision, Winograd, grow_subgraph, rewrite_layers, winograd_scale
 
-__all__ = ["FusionRule", "Mapping", "ExecLayer", "MappedGraph", "map_graph", "NO_FUSION"]
+__all__ = ["FusionRule", "Mapping", "ExecLayer", "MappedGraph", "map_graph", "NO_FUSION", "CopyElision", "Winograd"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +48,9 @@ class FusionRule:
         Longest downstream chain absorbed.
     absorb_inputs : tuple of str
         Operator types producing the primary's activation inputs that it absorbs.
+    subgraph : bool
+        Followers may form a pointwise subgraph (SiLU and HardSwish diamonds), not only a chain
+        (see ``_runtime_rewrites``).
     source : str
         Where the rule comes from (runtime documentation, measurement).
     """
@@ -57,6 +61,7 @@ class FusionRule:
     max_followers: int = 4
     absorb_inputs: tuple[str, ...] = ()
     source: str = ""
+    subgraph: bool = False
 
     def __post_init__(self) -> None:
         if not self.primary:
@@ -67,13 +72,20 @@ class FusionRule:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Mapping:
-    """A runtime's mapping model: elided operator classes and fusion rules, tried in order."""
+    """A runtime's mapping model: elided operator classes and fusion rules, tried in order.
+
+    ``fold``, ``copy_elision`` and ``winograd`` are described in ``_runtime_rewrites``.
+    """
 
     runtime: str = "unfused"
     elide: tuple[str, ...] = ("shape",)
     rules: tuple[FusionRule, ...] = ()
     merge_siblings: tuple[str, ...] = ()
     merge_source: str = ""
+    fold: tuple[str, ...] = ()
+    fold_source: str = ""
+    copy_elision: tuple[CopyElision, ...] = ()
+    winograd: Winograd | None = None
 
     def __post_init__(self) -> None:
         for op_class in self.elide:
@@ -104,6 +116,7 @@ class ExecLayer:
     geometry: tuple[tuple[str, int], ...]
     precision: str | None
     flags: tuple[str, ...]
+    work_scale: float = 1.0   # share of the multiply-adds the runtime executes (Winograd), for compute time only
 
     def dim(self, name: str, default: int = 1) -> int:
         for key, value in self.geometry:
@@ -134,16 +147,20 @@ class MappedGraph:
     c_out: np.ndarray
     h_out: np.ndarray
     w_out: np.ndarray
+    work_scale: np.ndarray | None = None  # per layer, share of multiply-adds executed (None: all ones)
 
 
-def _chain_layer(chain: list[Layer], rule: str, consumers: dict, graph_outputs: set) -> ExecLayer:
+def _chain_layer(chain: list[Layer], rule: str, consumers: dict, graph_outputs: set,
+                 winograd: Winograd | None = None) -> ExecLayer:
     inside = {out for layer in chain for out in layer.outputs}
     members = {layer.name for layer in chain}
     act_in = 0
+    read: set[str] = set()
     for layer in chain:
         for tensor, shape in zip(layer.inputs, layer.input_shapes):
-            if tensor not in inside:
+            if tensor not in inside and tensor not in read:   # a kernel reads each outside tensor once
                 act_in += _elems(shape)
+                read.add(tensor)
     act_out = 0
     for layer in chain:
         for tensor, shape in zip(layer.outputs, layer.output_shapes):
@@ -152,7 +169,10 @@ def _chain_layer(chain: list[Layer], rule: str, consumers: dict, graph_outputs: 
                 act_out += _elems(shape)
     anchor = next((layer for layer in chain if layer.op_class not in ("quant", "shape")), chain[0])
     precision = "int8" if any(layer.precision == "int8" for layer in chain) else None
-    flags = tuple(sorted({flag for layer in chain for flag in layer.flags}))
+    flags = {flag for layer in chain for flag in layer.flags}
+    scale = winograd_scale(anchor, winograd)
+    if scale < 1.0:
+        flags.add("winograd")
     return ExecLayer(
         name=anchor.name,
         op_type="+".join(layer.op_type for layer in chain),
@@ -168,7 +188,8 @@ def _chain_layer(chain: list[Layer], rule: str, consumers: dict, graph_outputs: 
         params=sum(layer.params for layer in chain),
         geometry=anchor.geometry,
         precision=precision,
-        flags=flags,
+        flags=tuple(sorted(flags)),
+        work_scale=scale,
     )
 
 
@@ -218,13 +239,18 @@ def map_graph(graph: Graph, mapping: Mapping = NO_FUSION) -> MappedGraph:
     ()
     """
     layers = graph.layers
+    graph_outputs = {name for name, _ in graph.outputs}
+    rewritten: set[str] = set()
+    if mapping.fold or mapping.copy_elision:
+        kept, bypassed, graph_outputs = rewrite_layers(layers, mapping.fold, mapping.copy_elision, graph_outputs)
+        rewritten = set(bypassed)
+        layers = tuple(kept)
     position = {layer.name: i for i, layer in enumerate(layers)}
     producer = {out: layer for layer in layers for out in layer.outputs}
     consumers: dict[str, list[Layer]] = {}
     for layer in layers:
         for tensor in layer.inputs:
             consumers.setdefault(tensor, []).append(layer)
-    graph_outputs = {name for name, _ in graph.outputs}
     elide = set(mapping.elide)
     owner: dict[str, str] = {}            # layer name -> primary layer name
     chains: dict[str, tuple[list[Layer], str]] = {}
@@ -245,6 +271,10 @@ def map_graph(graph: Graph, mapping: Mapping = NO_FUSION) -> MappedGraph:
         start = min(position[member.name] for member in chain)
         tail = layer
         followers = 0
+        if rule.subgraph:
+            chain = grow_subgraph(chain, rule.followers, rule.max_followers, consumers, producer, position, owner,
+                                  graph_outputs, lambda layer, group: _depends_on(layer, group, consumers, position))
+            followers = rule.max_followers   # the subgraph search replaces the chain walk below
         while followers < rule.max_followers:
             if len(tail.outputs) != 1 or tail.outputs[0] in graph_outputs:
                 break
@@ -273,7 +303,11 @@ def map_graph(graph: Graph, mapping: Mapping = NO_FUSION) -> MappedGraph:
     elided: list[str] = []
     siblings: dict[tuple, int] = {}  # (input tensor, operator type, attributes) -> index in executed
     merge = set(mapping.merge_siblings)
-    for layer in layers:
+    for layer in graph.layers:
+        if layer.name in rewritten:
+            elided.append(layer.name)
+            continue
+        layer = layers[position[layer.name]]
         if layer.name in chains:
             chain, rule_name = chains[layer.name]
         elif layer.name in owner:
@@ -283,7 +317,7 @@ def map_graph(graph: Graph, mapping: Mapping = NO_FUSION) -> MappedGraph:
             continue
         else:
             chain, rule_name = [layer], ""
-        kernel = _chain_layer(chain, rule_name, consumers, graph_outputs)
+        kernel = _chain_layer(chain, rule_name, consumers, graph_outputs, mapping.winograd)
         if layer.op_type in merge and chain[0] is layer and len(layer.inputs) == 1:
             key = (layer.inputs[0], layer.op_type, layer.attrs)
             if key in siblings:
@@ -307,6 +341,7 @@ def _merged(first: ExecLayer, other: ExecLayer) -> ExecLayer:
         params=first.params + other.params,
         geometry=tuple((k, c_out if k == "c_out" else v) for k, v in first.geometry),
         precision=first.precision, flags=tuple(sorted(set(first.flags) | set(other.flags))),
+        work_scale=(first.work_scale * first.macs + other.work_scale * other.macs) / max(first.macs + other.macs, 1),
     )
 
 
@@ -333,4 +368,5 @@ def _with_arrays(graph: Graph, mapping: Mapping, executed: tuple[ExecLayer, ...]
         c_out=dim("c_out"),
         h_out=dim("h_out"),
         w_out=dim("w_out"),
+        work_scale=np.fromiter((e.work_scale for e in executed), float, n),
     )

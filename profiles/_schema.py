@@ -20,20 +20,22 @@ import numpy as np
 from .._errors import ProfileError
 from .._json import loads_finite
 from .._units import PRECISIONS
-from ..estimator import OP_CLASSES, FusionRule, Mapping, validate_cost_params
+from ..estimator import (OP_CLASSES, CopyElision, FusionRule, Mapping, ParameterMemory, Uncertainty, Winograd,
+                         validate_cost_params)
+from ._uncertainty_schema import parse_uncertainty
 
 __all__ = ["Profile", "ClockDomain", "PowerModel", "LayerModel", "ThermalModel", "ThrottleLevel", "FanLevel",
            "parse_profile",
            "read_profile_file", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
-_KINDS = ("datasheet", "calibrated", "fitted")
+_KINDS = ("datasheet", "calibrated", "fitted", "derived")
 _MAX_PROFILE_BYTES = 16 * 2**20
 _TOP_KEYS = {
     "schema_version", "name", "title", "version", "kind", "quality", "sources", "runtime", "device",
     "precisions", "default_precision", "memory_bandwidth_gbps", "clocks", "power_modes",
     "default_power_mode", "power", "mapping", "layer_models", "unit_cost_eur", "memory_bytes", "provenance", "thermal",
-    "inference_overhead_ms",
+    "inference_overhead_ms", "parameter_memory", "uncertainty",
 }
 
 
@@ -152,6 +154,8 @@ class Profile:
     path: str
     thermal: ThermalModel | None = None
     inference_overhead_ms: float = 0.0     # per inference, outside every layer (runtime call, copies, sync)
+    parameter_memory: ParameterMemory | None = None   # on-chip parameter memory; the rest streams from the host
+    uncertainty: Uncertainty | None = None            # interval of an estimate, from the fit's held-out residuals
 
     def layer_model(self, op_class: str) -> LayerModel:
         """The cost model for ``op_class`` (the ``default`` entry when it has none of its own)."""
@@ -359,6 +363,15 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
     unit_cost = r.number(document, "unit_cost_eur", "", optional=True, high=1e7)
     inference_overhead = r.number(document, "inference_overhead_ms", "", optional=True, high=1e5) or 0.0
     memory_bytes = r.number(document, "memory_bytes", "", optional=True, high=2**50)
+    parameter_memory = None
+    memory_doc = r.obj(document, "parameter_memory", "", optional=True)
+    if memory_doc is not None:
+        if set(memory_doc) - {"on_chip_bytes", "stream_gbps", "note"}:
+            r.fail("parameter_memory", "allows only on_chip_bytes, stream_gbps and note")
+        parameter_memory = ParameterMemory(
+            on_chip_bytes=r.number(memory_doc, "on_chip_bytes", "parameter_memory.", high=2**40),
+            stream_gbps=r.number(memory_doc, "stream_gbps", "parameter_memory.", positive=True, high=1e5))
+    uncertainty = parse_uncertainty(r, r.obj(document, "uncertainty", "", optional=True))
     runtime = document.get("runtime", {})
     if not isinstance(runtime, dict):
         r.fail("runtime", "must be an object")
@@ -390,6 +403,8 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
         document=MappingProxyType(document),
         path=path,
         thermal=thermal,
+        parameter_memory=parameter_memory,
+        uncertainty=uncertainty,
     )
 
 
@@ -459,7 +474,7 @@ def _parse_mapping(r: _Reader, doc: dict) -> Mapping:
         base = f"mapping.rules[{i}]"
         if not isinstance(rule, dict):
             r.fail(base, "must be an object")
-        allowed = {"name", "primary", "followers", "max_followers", "absorb_inputs", "source"}
+        allowed = {"name", "primary", "followers", "max_followers", "absorb_inputs", "source", "subgraph"}
         if set(rule) - allowed:
             r.fail(base, f"has unknown keys {sorted(set(rule) - allowed)}; allowed: {sorted(allowed)}")
         r.source(rule.get("source"), base)
@@ -475,6 +490,7 @@ def _parse_mapping(r: _Reader, doc: dict) -> Mapping:
                 max_followers=rule.get("max_followers", 4),
                 absorb_inputs=tuple(rule.get("absorb_inputs", [])),
                 source=rule["source"],
+                subgraph=_flag(r, rule, "subgraph", base),
             ))
         except ValueError as exc:
             raise ProfileError(f"{r.where}: {base}: {exc}") from None
@@ -487,11 +503,68 @@ def _parse_mapping(r: _Reader, doc: dict) -> Mapping:
                                              f"got {merge!r}")
         r.source(merge.get("source"), "mapping.merge_siblings")
         merge_types, merge_source = tuple(merge["op_types"]), merge["source"]
+    fold, fold_source, copies, winograd = _parse_runtime_rewrites(r, doc)
     try:
         return Mapping(runtime=r.text(doc, "runtime", "mapping."), elide=tuple(elide), rules=tuple(rules),
-                       merge_siblings=merge_types, merge_source=merge_source)
+                       merge_siblings=merge_types, merge_source=merge_source, fold=fold, fold_source=fold_source,
+                       copy_elision=copies, winograd=winograd)
     except ValueError as exc:
         raise ProfileError(f"{r.where}: {exc}") from None
+
+
+def _flag(r: _Reader, parent: dict, key: str, path: str) -> bool:
+    value = parent.get(key, False)
+    if not isinstance(value, bool):
+        r.fail(f"{path}.{key}", f"must be true or false, got {value!r}")
+    return value
+
+
+def _op_types(r: _Reader, spec, path: str) -> tuple[str, ...]:
+    if (not isinstance(spec, dict) or not isinstance(spec.get("op_types"), list) or not spec["op_types"]
+            or not all(isinstance(v, str) for v in spec["op_types"])):
+        r.fail(path, f"must be an object with op_types (a non-empty list of operator types) and source, got {spec!r}")
+    r.source(spec.get("source"), path)
+    return tuple(spec["op_types"])
+
+
+def _parse_runtime_rewrites(r: _Reader, doc: dict):
+    """``fold``, ``copy_elision`` and ``winograd`` of a mapping (all optional; see estimator._runtime_rewrites)."""
+    fold, fold_source = (), ""
+    if "fold" in doc:
+        if set(doc["fold"] if isinstance(doc["fold"], dict) else {}) - {"op_types", "source"}:
+            r.fail("mapping.fold", "allows only op_types and source")
+        fold, fold_source = _op_types(r, doc["fold"], "mapping.fold"), doc["fold"]["source"]
+    copies = []
+    entries = doc.get("copy_elision", [])
+    if not isinstance(entries, list):
+        r.fail("mapping.copy_elision", f"must be a list of {{op_types, when, source}}, got {entries!r}")
+    for i, entry in enumerate(entries):
+        base = f"mapping.copy_elision[{i}]"
+        op_types = _op_types(r, entry, base)
+        if set(entry) - {"op_types", "when", "source"}:
+            r.fail(base, f"has unknown keys {sorted(set(entry) - {'op_types', 'when', 'source'})}")
+        try:
+            copies.append(CopyElision(op_types=op_types, when=entry.get("when"), source=entry["source"]))
+        except ValueError as exc:
+            r.fail(base, str(exc))
+    winograd = None
+    if "winograd" in doc:
+        spec = doc["winograd"]
+        base = "mapping.winograd"
+        if not isinstance(spec, dict) or set(spec) - {"kernel", "stride", "min_channels", "tile", "work_scale"}:
+            r.fail(base, f"must be an object with kernel, stride, min_channels, tile and work_scale, got {spec!r}")
+        ints = {}
+        for key, default in (("kernel", 3), ("stride", 1), ("min_channels", 1), ("tile", 1)):
+            value = spec.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4096:
+                r.fail(f"{base}.{key}", f"must be an integer in [1, 4096], got {value!r}")
+            ints[key] = value
+        scale = r.number(spec, "work_scale", base + ".", positive=True, high=1.0)
+        try:
+            winograd = Winograd(work_scale=scale, source=spec["work_scale"]["source"], **ints)
+        except ValueError as exc:
+            r.fail(base, str(exc))
+    return fold, fold_source, tuple(copies), winograd
 
 
 def read_profile_file(path) -> Profile:

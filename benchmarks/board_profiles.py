@@ -1,0 +1,128 @@
+"""Refit every shipped board profile from the published table and print its held-out error per board and runtime.
+
+Reads ``../shared/external/published_board_latency_train.csv`` (41 published batch-1 latencies of
+real boards at their deployed sizes), fits the board model with a prior learned across boards
+(``edgeperf.boards``) and prints, per board and runtime: leave-one-network-out median and worst
+|error|, share within +-30 % and Spearman's rho; the same with the strict variant (the network also
+removed from every other board before the prior is learned); the alternatives the design was chosen
+against; and the derivation check behind the derived profiles (Xavier NX, NCS2, Arm NN, Pi 3 B+).
+
+Run: ``python benchmarks/board_profiles.py [--write] [--ablations]`` (about 2 minutes; ``--ablations``
+adds about 3 more). ``--write`` rewrites the board profiles in profiles/data/ from their datasheet facts
+and the fit. Skips cleanly without ../shared/external.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgeperf.boards import (
+    DERIVED,
+    FITTED,
+    fit_boards,
+    leave_one_network_out,
+    load_samples,
+    metrics,
+    read_published_table,
+)
+from edgeperf.profiles import load_profile, shipped_profile_path
+
+TABLE = Path(__file__).resolve().parents[2] / "shared" / "external" / "published_board_latency_train.csv"
+DATA = Path(__file__).resolve().parents[1] / "profiles" / "data"
+
+
+def base_documents() -> dict:
+    names = [s.profile for s in FITTED] + [s.profile for s in DERIVED]
+    return {name: json.loads(shipped_profile_path(name).read_text()) for name in names}
+
+
+def table(held, title: str) -> None:
+    print(f"\n{title}")
+    print(f"{'profile':26s} {'n':>2s} {'median':>7s} {'worst':>7s} {'<=30%':>6s} {'rho':>5s}  held-out errors")
+    for profile in sorted({h.row.profile for h in held}):
+        rows = [h for h in held if h.row.profile == profile]
+        m = metrics(rows)
+        rho = f"{m['spearman']:.2f}" if m["spearman"] is not None else "  n/a"
+        errors = " ".join(f"{h.row.network.split('.')[-1]}{'/int8' if h.row.precision == 'int8' and profile == 'raspberry-pi-4' else ''}"
+                          f" {100 * h.error:+.0f}" for h in rows)
+        print(f"{profile:26s} {m['n']:2d} {100 * m['median_abs_error']:6.1f}% {100 * m['max_abs_error']:6.1f}% "
+              f"{100 * m['within_30pct']:5.0f}% {rho:>5s}  {errors}")
+    m = metrics(held)
+    print(f"{'all':26s} {m['n']:2d} {100 * m['median_abs_error']:6.1f}% {100 * m['max_abs_error']:6.1f}% "
+          f"{100 * m['within_30pct']:5.0f}%")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="write the fitted profiles into profiles/data/")
+    parser.add_argument("--ablations", action="store_true", help="also cross-validate the rejected alternatives")
+    args = parser.parse_args(argv)
+    if not TABLE.is_file():
+        print(f"skipped: {TABLE} not found (the shared data folder is absent)")
+        return 0
+    start = time.perf_counter()
+    rows = read_published_table(TABLE)
+    bases = base_documents()
+    fit = fit_boards(rows, bases, progress=lambda m: print(f"[{time.perf_counter() - start:5.0f} s] {m}", file=sys.stderr))
+    print(f"{len(rows)} published rows, {len({r.profile for r in rows})} fitted board profiles; prior strength "
+          f"{fit.strength:g} chosen by leave-one-network-out median |error| "
+          + ", ".join(f"{s:g}: {100 * m['median_abs_error']:.1f} %" for s, m in fit.cv_by_strength.items()))
+    table(fit.held_out, "Leave one network out (its board refitted without it; prior learned from the other chips)")
+    if fit.strict_held_out:
+        table(fit.strict_held_out, "Strict: the network also removed from every other board before the prior is learned")
+    print(f"\n{100 * 0.9:.0f} % interval from the pooled held-out residuals: x{math.exp(-fit.half_width):.3f} to "
+          f"x{math.exp(fit.half_width):.3f} (half-width {fit.half_width:.3f} in log)")
+    errors = np.array([p / r.latency_ms - 1 for *_, r, p in fit.transfer])
+    print(f"Derivation check ({len(fit.transfer)} networks): median |error| {100 * np.median(np.abs(errors)):.0f} %, "
+          f"worst {100 * np.max(np.abs(errors)):.0f} %; derived profiles' 90 % interval x{math.exp(-fit.transfer_half_width):.2f}"
+          f" to x{math.exp(fit.transfer_half_width):.2f}")
+    for target, source in sorted({(t, s) for t, s, *_ in fit.transfer}):
+        pair = [p / r.latency_ms - 1 for t, s, r, p in fit.transfer if (t, s) == (target, source)]
+        print(f"  {target:26s} <- {source:26s} " + " ".join(f"{100 * e:+.0f}" for e in pair))
+    print("\nFitted coefficients (linear scale):")
+    for profile, params in fit.params.items():
+        print(f"  {profile:26s} " + ", ".join(f"{k}={v:.4g}" for k, v in params.items()
+                                                if k != "stream_efficiency" or profile.startswith("coral")))
+    if args.ablations:
+        ablations(rows, bases, fit.strength)
+    if args.write:
+        for name, document in fit.documents.items():
+            (DATA / f"{name}.json").write_text(json.dumps(document, indent=2) + "\n")
+            load_profile.cache_clear()
+        print(f"\nwrote {len(fit.documents)} profiles to {DATA}")
+    print(f"\n{time.perf_counter() - start:.0f} s")
+    return 0
+
+
+def ablations(rows, bases, strength: float) -> None:
+    """Leave-one-network-out error of the alternatives the design was chosen against."""
+    units = load_samples(rows, bases)
+    by_board = {}
+    for spec in FITTED:   # every board its own chip: no sharing between the Coral Dev Board and USB Accelerator
+        by_board.setdefault(spec.profile, [s for ss in units.values() for s in ss if s.spec.profile == spec.profile])
+    variants = {
+        "chosen (roofline, Winograd, chips shared, learned prior)": dict(units=units),
+        "no Winograd (3x3 convolutions at the direct method's work)": dict(units=units, winograd=False),
+        "compute + memory added instead of roofline max": dict(units=units, combine="sum"),
+        "no prior learned across boards (starting prior only)": dict(units=units, shared_prior=False),
+        "no chip sharing (Coral Dev Board and USB fitted apart)": dict(units={k: v for k, v in by_board.items() if v}),
+    }
+    print("\nAlternatives (leave-one-network-out, prior strength as chosen):")
+    for label, options in variants.items():
+        held = leave_one_network_out(options.pop("units"), strength, **options)
+        m = metrics(held)
+        per_board = [metrics([h for h in held if h.row.profile == p]) for p in sorted({h.row.profile for h in held})]
+        print(f"  {label:62s} median {100 * m['median_abs_error']:5.1f} %, worst {100 * m['max_abs_error']:5.1f} %, "
+              f"{100 * m['within_30pct']:3.0f} % within +-30 %, boards with median <= 15 %: "
+              f"{sum(b['median_abs_error'] <= 0.15 for b in per_board)}/{len(per_board)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

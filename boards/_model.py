@@ -1,0 +1,149 @@
+"""The board model: a handful of coefficients per board and runtime that hold across network sizes.
+
+Every executed layer (after the runtime's mapping: fusion, folding, copy elision, Winograd) costs
+
+    t = max(flops * s / (peak * e_c), bytes / (bandwidth * m)) + o
+
+with ``e_c = compute_efficiency`` (times ``depthwise_ratio`` for depthwise convolutions), ``s`` the
+runtime's Winograd work scale for the convolutions it runs that way (else 1), ``m =
+memory_efficiency`` and ``o = layer_overhead_ms`` (kernel launch, dispatch, thread synchronisation).
+int8 layers run at the datasheet int8 peak times ``int8_ratio``. A network costs the sum over its
+layers, plus ``inference_overhead_ms`` once (the runtime call, input and output copies, the
+harness), plus, on accelerators that keep parameters on chip, the weights beyond the on-chip memory
+streamed over the host link at ``stream_efficiency`` times the link's datasheet rate.
+
+This is exactly what :func:`edgeperf.estimate` computes with the profile that
+:func:`edgeperf.boards.board_document` writes (roofline layer models, ``inference_overhead_ms``,
+``parameter_memory``, the mapping's ``winograd.work_scale``); a test holds the two equal.
+
+Parameters are fitted in log space (all are positive); ``PARAMETERS`` lists them with the weakly
+informative starting prior every fit shrinks towards before a prior is learned across boards.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._units import BITS_PER_ELEMENT
+from ..estimator import MappedGraph, resolve_operating_point, streamed_weight_bytes
+
+__all__ = ["Parameter", "PARAMETERS", "NetworkFeatures", "network_features", "predict_ms", "SHARED", "PER_BOARD"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Parameter:
+    """One coefficient of the board model, its starting prior (log-normal: median, log-sd) and upper bound."""
+
+    name: str
+    median: float
+    log_sd: float
+    meaning: str
+    upper: float = math.inf   # efficiencies and shares cannot exceed 1
+
+
+PARAMETERS: dict[str, Parameter] = {p.name: p for p in (
+    Parameter(name="compute_efficiency", upper=1.0, median=0.5, log_sd=1.5,
+              meaning="share of the datasheet peak dense convolutions reach"),
+    Parameter(name="depthwise_ratio", upper=1.0, median=0.3, log_sd=1.5,
+              meaning="depthwise convolutions' efficiency relative to dense ones"),
+    Parameter(name="memory_efficiency", upper=1.0, median=0.5, log_sd=1.5,
+              meaning="share of the datasheet memory bandwidth memory-bound layers reach"),
+    Parameter(name="layer_overhead_ms", median=0.02, log_sd=2.5,
+              meaning="fixed cost of every executed layer (launch, dispatch, synchronisation)"),
+    Parameter(name="winograd_scale", upper=1.0, median=0.5, log_sd=0.5,
+              meaning="share of a 3x3 convolution's multiply-adds its Winograd kernel executes, transforms included"),
+    Parameter(name="int8_ratio", median=1.0, log_sd=1.0,
+              meaning="int8 layers' efficiency relative to the datasheet int8 peak, over the float one"),
+    Parameter(name="inference_overhead_ms", median=0.5, log_sd=2.5,
+              meaning="time per inference outside every layer (runtime call, copies, harness)"),
+    Parameter(name="stream_efficiency", upper=1.0, median=0.8, log_sd=1.0,
+              meaning="share of the host link's datasheet rate at which parameters beyond on-chip memory stream"),
+)}
+
+#: Parameters shared by the boards of one chip; the others are per board (host, harness, link).
+SHARED = ("compute_efficiency", "depthwise_ratio", "memory_efficiency", "layer_overhead_ms", "winograd_scale",
+          "int8_ratio")
+PER_BOARD = ("inference_overhead_ms", "stream_efficiency")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class NetworkFeatures:
+    """What the board model needs of one network on one board, per executed layer (aligned arrays)."""
+
+    flops: np.ndarray           # arithmetic of the model's layers
+    winograd: np.ndarray        # the runtime runs the layer with Winograd transforms
+    depthwise: np.ndarray
+    int8: np.ndarray            # the layer runs at the int8 peak
+    peak_per_ms: np.ndarray     # datasheet peak at the layer's precision, flops per ms
+    bytes_: np.ndarray          # bytes moved at the layer's precision
+    weight_bytes: np.ndarray    # the weights among them, in execution order
+    bytes_per_ms: float         # datasheet memory bandwidth
+    op_classes: tuple[str, ...]
+
+    @property
+    def layers(self) -> int:
+        return int(self.flops.size)
+
+
+def network_features(mapped: MappedGraph, profile, precision: str) -> NetworkFeatures:
+    """Features of a mapped network at ``precision`` on the datasheet facts of ``profile`` (at its reference clocks).
+
+    ``profile`` supplies peaks and bandwidth; its mapping must be the one ``mapped`` was made with.
+    """
+    point = resolve_operating_point(profile)
+    compute = profile.clocks[profile.compute_domain]
+    memory = profile.clocks[profile.memory_domain]
+    clock = point.freq_mhz[profile.compute_domain] / compute.reference_mhz
+    memory_clock = point.freq_mhz[profile.memory_domain] / memory.reference_mhz
+    layer_int8 = (mapped.int8_layer & ("int8" in profile.precisions)) | (precision == "int8")
+    peak = np.where(layer_int8, profile.precisions.get("int8", 0.0), profile.precisions[precision]) * 1e6 * clock
+    bits = np.where(mapped.int8_layer, 8.0, float(BITS_PER_ELEMENT[precision]))
+    return NetworkFeatures(
+        flops=mapped.flops.copy(),
+        winograd=np.array(["winograd" in layer.flags for layer in mapped.layers], dtype=bool),
+        depthwise=mapped.op_class == "dwconv",
+        int8=layer_int8,
+        peak_per_ms=peak,
+        bytes_=mapped.elements * bits / 8.0,
+        weight_bytes=mapped.weight_elems * bits / 8.0,
+        bytes_per_ms=profile.memory_bandwidth_gbps * 1e6 * memory_clock,
+        op_classes=tuple(sorted({str(c) for c in mapped.op_class})),
+    )
+
+
+def predict_ms(params: dict, features: NetworkFeatures, *, on_chip_bytes: float | None = None,
+               link_gbps: float | None = None, combine: str = "max") -> float:
+    """Latency (ms) of one network under the board model with coefficients ``params`` (linear scale).
+
+    ``on_chip_bytes`` and ``link_gbps`` (datasheet) apply to accelerators that stream parameters that do
+    not fit on chip; then ``params`` has ``stream_efficiency``. ``combine="sum"`` adds compute and memory
+    time instead of taking the larger (an alternative the cross-validation rejected; not shippable as a
+    roofline profile).
+
+    >>> f = NetworkFeatures(flops=np.array([2e9]), winograd=np.array([False]), depthwise=np.array([False]),
+    ...                     int8=np.array([False]), peak_per_ms=np.array([1e9]), bytes_=np.array([1e6]),
+    ...                     weight_bytes=np.array([0.0]), bytes_per_ms=1e7, op_classes=("conv",))
+    >>> p = dict(compute_efficiency=0.5, depthwise_ratio=1, memory_efficiency=1, layer_overhead_ms=0.1,
+    ...          inference_overhead_ms=1.0)
+    >>> predict_ms(p, f)   # 2e9 / (1e9 * 0.5) = 4 ms compute (memory 0.1 ms) + 0.1 + 1.0
+    5.1
+    """
+    scale = np.where(features.winograd, params.get("winograd_scale", 1.0), 1.0)
+    efficiency = params["compute_efficiency"] * np.where(features.depthwise, params["depthwise_ratio"], 1.0)
+    peak = features.peak_per_ms * np.where(features.int8, params.get("int8_ratio", 1.0), 1.0)
+    compute = features.flops * scale / (peak * efficiency)
+    memory = features.bytes_ / (features.bytes_per_ms * params["memory_efficiency"])
+    layer = np.maximum(compute, memory) if combine == "max" else compute + memory
+    total = float((layer + params["layer_overhead_ms"]).sum()) + params["inference_overhead_ms"]
+    if on_chip_bytes is not None and link_gbps is not None:
+        streamed = streamed_weight_bytes(features.weight_bytes, on_chip_bytes).sum()
+        total += float(streamed) / (link_gbps * params["stream_efficiency"] * 1e6)
+    return total
+
+
+def log_prior() -> dict[str, float]:
+    """The starting prior's medians, in log space."""
+    return {name: math.log(p.median) for name, p in PARAMETERS.items()}
