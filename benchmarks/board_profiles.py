@@ -32,7 +32,7 @@ from edgeperf.boards import (
     metrics,
     read_published_table,
 )
-from edgeperf.profiles import load_profile, shipped_profile_path
+from edgeperf.profiles import shipped_profile_path
 
 TABLE = Path(__file__).resolve().parents[2] / "shared" / "external" / "published_board_latency_train.csv"
 DATA = Path(__file__).resolve().parents[1] / "profiles" / "data"
@@ -43,6 +43,12 @@ def base_documents() -> dict:
     return {name: json.loads(shipped_profile_path(name).read_text()) for name in names}
 
 
+def label(row) -> str:
+    """A short network label: the zoo network, its input size where not 224, and int8 where the board also runs fp32."""
+    name = row.model.removeprefix("zoo:") + (f"@{row.input_hw}px" if row.input_hw != 224 else "")
+    return name + ("/int8" if row.precision == "int8" and row.profile == "raspberry-pi-4" else "")
+
+
 def table(held, title: str) -> None:
     print(f"\n{title}")
     print(f"{'profile':26s} {'n':>2s} {'median':>7s} {'worst':>7s} {'<=30%':>6s} {'rho':>5s}  held-out errors")
@@ -50,8 +56,7 @@ def table(held, title: str) -> None:
         rows = [h for h in held if h.row.profile == profile]
         m = metrics(rows)
         rho = f"{m['spearman']:.2f}" if m["spearman"] is not None else "  n/a"
-        errors = " ".join(f"{h.row.network.split('.')[-1]}{'/int8' if h.row.precision == 'int8' and profile == 'raspberry-pi-4' else ''}"
-                          f" {100 * h.error:+.0f}" for h in rows)
+        errors = " ".join(f"{label(h.row)} {100 * h.error:+.0f}" for h in rows)
         print(f"{profile:26s} {m['n']:2d} {100 * m['median_abs_error']:6.1f}% {100 * m['max_abs_error']:6.1f}% "
               f"{100 * m['within_30pct']:5.0f}% {rho:>5s}  {errors}")
     m = metrics(held)
@@ -95,7 +100,6 @@ def main(argv=None) -> int:
     if args.write:
         for name, document in fit.documents.items():
             (DATA / f"{name}.json").write_text(json.dumps(document, indent=2) + "\n")
-            load_profile.cache_clear()
         print(f"\nwrote {len(fit.documents)} profiles to {DATA}")
     print(f"\n{time.perf_counter() - start:.0f} s")
     return 0

@@ -168,6 +168,7 @@ def fit_boards(rows, base_documents: dict, *, strengths=STRENGTHS, strict: bool 
     for samples in units.values():
         for sample in samples:
             precisions.setdefault(sample.spec.profile, set()).add(sample.row.precision)
+    global_prior = {name: math.exp(v) for name, v in learn_prior(units, strength).items()}
     say("derivations between fitted boards")
     transfer = _transfers(units, base_documents, params)
     transfer_half = conformal_half_width([math.log(r.latency_ms / p) for *_, r, p in transfer], COVERAGE)
@@ -179,7 +180,7 @@ def fit_boards(rows, base_documents: dict, *, strengths=STRENGTHS, strict: bool 
     for spec in DERIVED:
         if spec.source in params and spec.profile in base_documents:
             documents[spec.profile] = _derived(spec, params, priors, transfer, transfer_half, base_documents,
-                                               precisions)
+                                               precisions, global_prior)
     return BoardFit(strength=strength, cv_by_strength={s: metrics(h) for s, h in cv.items()}, held_out=held,
                     strict_held_out=strict_held, params=params, fitted_names=informed, prior=priors,
                     half_width=half, transfer=tuple(transfer), transfer_half_width=transfer_half, documents=documents)
@@ -207,13 +208,13 @@ def _per_board(held, profile: str) -> dict:
     return metrics([h for h in held if h.row.profile == profile])
 
 
-def _coefficients(params: dict, informed: list, prior: dict, rows: list) -> dict:
+def _coefficients(params: dict, informed: list, prior: dict, rows: list, key: str) -> dict:
     networks = ", ".join(f"{r.network} @{r.input_hw} {r.precision}" for r in rows)
     out = {}
     for name, value in params.items():
         if name == "stream_efficiency" and name not in informed:
             continue
-        out[name] = {"value": value, "prior_median": prior[name], "meaning": PARAMETERS[name].meaning,
+        out[name] = {"value": value, "source": key, "prior_median": prior[name], "meaning": PARAMETERS[name].meaning,
                      "determined_by": f"MAP fit to {networks}" if name in informed
                      else "the prior learned across the other chips (no network here informs it)"}
     return out
@@ -269,7 +270,7 @@ def _fitted(spec, units, params, informed, priors, held, strict_held, half, stre
                   "where the accelerator caches parameters on chip",
         "fitted_on": [{"network": r.network, "model": r.model, "input": r.input_hw, "precision": r.precision,
                        "latency_ms": r.latency_ms, "source": r.source, "zoo_network_differs": r.note} for r in rows],
-        "coefficients": _coefficients(p, informed[spec.profile], priors[spec.unit], rows),
+        "coefficients": _coefficients(p, informed[spec.profile], priors[spec.unit], rows, key),
         "prior": {"learned_from": "the other chips of the published table", "strength": strength,
                   "cv_median_abs_error_by_strength": {f"{s:g}": metrics(h)["median_abs_error"] for s, h in cv.items()}},
         "leave_one_network_out": {**board, "rows": [{"network": h.row.network, "input": h.row.input_hw,
@@ -298,7 +299,8 @@ def _with_widening_source(base: dict) -> dict:
     return base
 
 
-def _derived(spec: DerivedSpec, params, priors, transfer, transfer_half, base_documents, precisions) -> dict:
+def _derived(spec: DerivedSpec, params, priors, transfer, transfer_half, base_documents, precisions,
+             global_prior: dict) -> dict:
     from ._specs import FITTED as fitted_specs
 
     source_spec = next(s for s in fitted_specs if s.profile == spec.source)
@@ -306,7 +308,15 @@ def _derived(spec: DerivedSpec, params, priors, transfer, transfer_half, base_do
     p = derive_params(params[spec.source], host_clock_ratio=spec.host_clock_ratio, winograd=has_winograd)
     if has_winograd and source_spec.runtime not in ("tensorrt", "ncnn", "armnn"):
         p["winograd_scale"] = priors[source_spec.unit]["winograd_scale"]
+    if spec.keep_layer_models:
+        # per-layer overhead of an unmeasured accelerator: the median learned across every fitted chip
+        p["layer_overhead_ms"] = global_prior["layer_overhead_ms"]
     key = f"derived-{spec.profile}"
+    target_precisions = base_documents[spec.profile]["precisions"]
+    # the precisions the derivation check covers: the source's fitted ones; a kept per-class throughput
+    # (ANNETTE's NCS2 fit) was measured at the board's default precision
+    fitted_precisions = ([base_documents[spec.profile]["default_precision"]] if spec.keep_layer_models
+                         else sorted(p for p in precisions[spec.source] if p in target_precisions))
     pairs = sorted({(t, s) for t, s, *_ in transfer})
     errors = [p_ / r.latency_ms - 1 for *_, r, p_ in transfer]
     source_text = (f"edgeperf board derivation ({_dt.date.today().isoformat()}, benchmarks/board_profiles.py): the "
@@ -323,14 +333,17 @@ def _derived(spec: DerivedSpec, params, priors, transfer, transfer_half, base_do
                    "residuals": len(transfer),
                    "method": "split conformal on the log residuals of derivations between fitted boards "
                              f"({', '.join(f'{t} from {s}' for t, s in pairs)})",
-                   "fitted_precisions": sorted(precisions[spec.source]),
+                   "fitted_precisions": fitted_precisions,
                    "size_slope": {"value": SIZE_SLOPE, "source": "interval-widening"},
                    "unseen_factor": {"value": UNSEEN_FACTOR, "source": "interval-widening"}}
     provenance = {"derived_from": spec.source, "reason": spec.reason, "host_clock_ratio": spec.host_clock_ratio,
-                  "coefficients": {n: {"value": v, "from": f"{spec.source}" + (
+                  "coefficients": {n: {"value": v, "source": key, "from": (
+                      "the prior learned across every fitted chip" if spec.keep_layer_models and n == "layer_overhead_ms"
+                      else f"{spec.source}") + (
                       f" x host_clock_ratio {spec.host_clock_ratio:.3g}" if n in ("layer_overhead_ms",
                                                                                   "inference_overhead_ms") else "")}
-                                   for n, v in p.items() if n != "stream_efficiency"},
+                                   for n, v in p.items() if n != "stream_efficiency" and (
+                                       not spec.keep_layer_models or n.endswith("overhead_ms"))},
                   "transfer_check": {"pairs": [f"{t} <- {s}" for t, s in pairs],
                                      "median_abs_error": float(np.median(np.abs(errors))),
                                      "max_abs_error": float(np.max(np.abs(errors)))},

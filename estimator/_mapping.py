@@ -167,7 +167,8 @@ def _chain_layer(chain: list[Layer], rule: str, consumers: dict, graph_outputs: 
             outside = [c for c in consumers.get(tensor, ()) if c.name not in members]
             if outside or tensor in graph_outputs or layer is chain[-1]:
                 act_out += _elems(shape)
-    anchor = next((layer for layer in chain if layer.op_class not in ("quant", "shape")), chain[0])
+    # the layer the kernel is costed as: not an absorbed dequantization, reshape or padding
+    anchor = next((layer for layer in chain if layer.op_class not in ("quant", "shape", "data_movement")), chain[0])
     precision = "int8" if any(layer.precision == "int8" for layer in chain) else None
     flags = {flag for layer in chain for flag in layer.flags}
     scale = winograd_scale(anchor, winograd)

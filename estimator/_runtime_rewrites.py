@@ -24,9 +24,9 @@ applied only when a profile asks for it, so profiles without these keys map exac
     Dense convolutions with the given kernel and stride (and at least ``min_channels`` in and out)
     run as Winograd transforms, which execute ``work_scale`` of the direct method's multiply-adds
     (F(2x2, 3x3): 16/36 = 0.44 before the transforms' own cost), on output maps padded to whole
-    ``tile x tile`` tiles (a 7x7 map in 6x6 tiles computes 12x12). The executed layer keeps the
-    model's MACs and FLOPs for reports; only its compute time uses the scale (which may then
-    exceed 1 on small maps).
+    ``tile x tile`` tiles (a 7x7 map in 6x6 tiles computes 12x12); where that would exceed the direct
+    method's work, the runtime runs the direct method (scale 1), so more work never costs less. The
+    executed layer keeps the model's MACs and FLOPs for reports; only its compute time uses the scale.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def _escaping(group: list[Layer], consumers: dict, graph_outputs: set, names: se
 
 
 def winograd_scale(layer: Layer, winograd: Winograd | None) -> float:
-    """The multiply-adds the runtime executes relative to the model's: ``winograd.work_scale`` x tile padding, or 1."""
+    """The multiply-adds the runtime executes relative to the model's: ``min(1, work_scale x tile padding)``, or 1."""
     if winograd is None or layer.op_type != "Conv":
         return 1.0
     geometry = dict(layer.geometry)
@@ -184,4 +184,5 @@ def winograd_scale(layer: Layer, winograd: Winograd | None) -> float:
     tile = winograd.tile
     h, w = max(geometry.get("h_out", 1), 1), max(geometry.get("w_out", 1), 1)
     padding = (-(-h // tile) * tile) * (-(-w // tile) * tile) / (h * w)   # whole output tiles
-    return winograd.work_scale * padding
+    # the runtime picks the faster algorithm: direct convolution where the padded tiles would cost more
+    return min(1.0, winograd.work_scale * padding)

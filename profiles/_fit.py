@@ -143,6 +143,7 @@ def _unit_profile(base: Profile, steps: dict | None = None, memory=(1.0, 1.0, 1.
     ``memory`` weighs input activations, weights and outputs.
     """
     document = copy.deepcopy(dict(base.document))
+    document.pop("parameter_memory", None)   # layer roofline times only (streaming is not a per-class term)
     source = next(iter(base.sources))
     unit = {"form": "step_linear", "source": source,
             "params": {"compute_scale": 1.0, "memory_scale": memory[0], "weight_scale": memory[1],
@@ -363,6 +364,8 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     fit_name = name or f"{base.name}-fitted"
     key = f"fit-{fit_name}"
     document = copy.deepcopy(dict(base_used.document))
+    for key in ("inference_overhead_ms", "parameter_memory", "uncertainty"):
+        document.pop(key, None)   # the base's own fit: not part of the layer costs fitted here
     document["name"] = fit_name
     document["kind"] = "fitted"
     document["version"] = _dt.date.today().isoformat()

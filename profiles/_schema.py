@@ -230,7 +230,7 @@ class _Reader:
         if not math.isfinite(value):
             self.fail(path, f"must be finite, got {value!r}")
         if value < low or value > high or (positive and value <= 0):
-            bound = "> 0" if positive else f"in [{low}, {high}]"
+            bound = ("> 0" if value <= 0 else f"in (0, {high}]") if positive else f"in [{low}, {high}]"
             self.fail(path, f"must be {bound}, got {value!r}")
         return float(value)
 

@@ -1,0 +1,35 @@
+"""Shipped board profiles reduced to their datasheet facts, for tests that compute estimates by hand."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from edgeperf.profiles import Profile, load_profile, parse_profile
+
+__all__ = ["datasheet", "datasheet_document"]
+
+
+def datasheet_document(name: str) -> dict:
+    """``name``'s document as a pure roofline at its datasheet peaks and bandwidth.
+
+    Layer models at efficiency 1 without overheads; no per-inference overhead, parameter streaming,
+    Winograd work scale or interval; the datasheet int8 peak where a fit replaced it. The runtime
+    mapping (fusion, folding, copy elision) is kept.
+    """
+    document = copy.deepcopy(dict(load_profile(name).document))
+    source = next(iter(document["sources"]))
+    document["layer_models"] = {"default": {"form": "roofline", "source": source,
+                                            "params": {"compute_efficiency": 1.0, "memory_efficiency": 1.0,
+                                                       "overhead_ms": 0.0}}}
+    for key in ("inference_overhead_ms", "parameter_memory", "uncertainty"):
+        document.pop(key, None)
+    document["mapping"].pop("winograd", None)
+    kept = document.get("provenance", {}).get("datasheet_int8_peak")
+    if kept:
+        document["precisions"]["int8"]["peak_gflops"] = kept
+    return json.loads(json.dumps(document))
+
+
+def datasheet(name: str) -> Profile:
+    return parse_profile(datasheet_document(name), where=f"{name} (datasheet roofline)")
