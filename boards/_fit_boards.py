@@ -301,9 +301,7 @@ def _with_widening_source(base: dict) -> dict:
 
 def _derived(spec: DerivedSpec, params, priors, transfer, transfer_half, base_documents, precisions,
              global_prior: dict) -> dict:
-    from ._specs import FITTED as fitted_specs
-
-    source_spec = next(s for s in fitted_specs if s.profile == spec.source)
+    source_spec = next(s for s in FITTED if s.profile == spec.source)
     has_winograd = spec.runtime in ("tensorrt", "ncnn", "armnn")
     p = derive_params(params[spec.source], host_clock_ratio=spec.host_clock_ratio, winograd=has_winograd)
     if has_winograd and source_spec.runtime not in ("tensorrt", "ncnn", "armnn"):
