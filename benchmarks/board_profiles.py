@@ -2,20 +2,19 @@
 
 Reads ``../shared/external/published_board_latency_train.csv`` (41 published batch-1 latencies of
 real boards at their deployed sizes), fits the board model with a prior learned across boards
-(``edgeperf.boards``) and prints, per board and runtime: leave-one-network-out median and worst
+(``edgeperf.fitting.fit_boards``) and prints, per board and runtime: leave-one-network-out median and worst
 |error|, share within +-30 % and Spearman's rho; the same with the strict variant (the network also
 removed from every other board before the prior is learned); the alternatives the design was chosen
 against; and the derivation check behind the derived profiles (Xavier NX, NCS2, Arm NN, Pi 3 B+).
 
 Run: ``python benchmarks/board_profiles.py [--write] [--ablations]`` (about 2 minutes; ``--ablations``
 adds about 3 more). ``--write`` rewrites the board profiles in profiles/data/ from their datasheet facts
-and the fit. Skips cleanly without ../shared/external.
+and the fit (through ``edgeperf.profiles.write_profile_file``). Skips cleanly without ../shared/external.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeperf.boards import (
+from edgeperf.fitting import (
     DERIVED,
     FITTED,
     fit_boards,
@@ -32,15 +31,15 @@ from edgeperf.boards import (
     metrics,
     read_published_table,
 )
-from edgeperf.profiles import shipped_profile_path
+from edgeperf.profiles import load_profile, write_profile_file
 
 TABLE = Path(__file__).resolve().parents[2] / "shared" / "external" / "published_board_latency_train.csv"
 DATA = Path(__file__).resolve().parents[1] / "profiles" / "data"
 
 
-def base_documents() -> dict:
-    names = [s.profile for s in FITTED] + [s.profile for s in DERIVED]
-    return {name: json.loads(shipped_profile_path(name).read_text()) for name in names}
+def base_profiles() -> dict:
+    """The shipped board profiles: the fit keeps their datasheet facts and replaces the rest."""
+    return {name: load_profile(name) for name in [s.profile for s in FITTED] + [s.profile for s in DERIVED]}
 
 
 def label(row) -> str:
@@ -74,7 +73,7 @@ def main(argv=None) -> int:
         return 0
     start = time.perf_counter()
     rows = read_published_table(TABLE)
-    bases = base_documents()
+    bases = base_profiles()
     fit = fit_boards(rows, bases, progress=lambda m: print(f"[{time.perf_counter() - start:5.0f} s] {m}", file=sys.stderr))
     print(f"{len(rows)} published rows, {len({r.profile for r in rows})} fitted board profiles; prior strength "
           f"{fit.strength:g} chosen by leave-one-network-out median |error| "
@@ -98,9 +97,9 @@ def main(argv=None) -> int:
     if args.ablations:
         ablations(rows, bases, fit.strength)
     if args.write:
-        for name, document in fit.documents.items():
-            (DATA / f"{name}.json").write_text(json.dumps(document, indent=2) + "\n")
-        print(f"\nwrote {len(fit.documents)} profiles to {DATA}")
+        for name, profile in fit.profiles.items():
+            write_profile_file(profile, DATA / f"{name}.json")
+        print(f"\nwrote {len(fit.profiles)} profiles to {DATA}")
     print(f"\n{time.perf_counter() - start:.0f} s")
     return 0
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Uncertainty", "Interval", "conformal_half_width", "latency_interval"]
+__all__ = ["Uncertainty", "Interval", "IntervalBasis", "conformal_half_width", "interval_basis", "interval_of"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,12 +79,42 @@ def conformal_half_width(log_residuals, coverage: float) -> float:
     return float(r[rank - 1])
 
 
-def latency_interval(total_ms: float, uncertainty: Uncertainty | None, *, precision: str, input_hw: int | None,
-                     unseen_ms: float, unseen_classes: tuple[str, ...]) -> Interval | None:
-    """The interval of an estimate of ``total_ms``; None when the profile has no uncertainty model.
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class IntervalBasis:
+    """What the interval of one network on one profile needs, before its latency is known.
 
-    ``unseen_ms`` is the part of ``total_ms`` from layers of ``unseen_classes`` (classes no training
-    network had).
+    ``half_width`` is the log half-width after the precision and size widening; ``unseen`` marks
+    the executed layers of operator classes the fit never saw (their share of the latency widens
+    the interval by ``unseen_factor``). The engine keeps it with the network's reference costs, so
+    that an estimate, a DVFS grid point and a thermal run give the same interval at the same clocks.
+    """
+
+    coverage: float
+    half_width: float
+    unseen: np.ndarray
+    unseen_factor: float
+    unseen_classes: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    def bounds(self, total_ms, unseen_ms):
+        """Low and high ends (ms) for totals ``total_ms`` of which ``unseen_ms`` is in unseen classes (vectorised)."""
+        total = np.asarray(total_ms, dtype=float)
+        share = np.divide(unseen_ms, total, out=np.zeros_like(total), where=total > 0)
+        factor = self.unseen_factor
+        low = total * math.exp(-self.half_width) * (1.0 - share * (1.0 - 1.0 / factor))
+        high = total * math.exp(self.half_width) * (1.0 + share * (factor - 1.0))
+        return low, high
+
+
+def interval_basis(uncertainty: Uncertainty | None, *, precision: str, input_hw: int | None,
+                   op_class: np.ndarray) -> IntervalBasis | None:
+    """The interval basis of a network whose executed layers have classes ``op_class`` (None without a model).
+
+    >>> u = Uncertainty(coverage=0.9, half_width=0.2, residuals=41, method="t", fitted_precisions=("fp16",),
+    ...                 fitted_input_hw=(128, 224))
+    >>> b = interval_basis(u, precision="fp32", input_hw=224, op_class=np.array(["conv"]))
+    >>> round(b.half_width - 0.2, 4) == round(math.log(u.unseen_factor), 4)   # an unseen precision widens it
+    True
     """
     if uncertainty is None:
         return None
@@ -99,11 +129,24 @@ def latency_interval(total_ms: float, uncertainty: Uncertainty | None, *, precis
         if nearest != input_hw:
             half += uncertainty.size_slope * abs(math.log(input_hw / nearest))
             notes.append(f"input {input_hw} is outside the fitted sizes {low}-{high}")
+    classes = np.asarray(op_class).astype(str)
+    unseen_classes = tuple(sorted(set(classes) - set(uncertainty.fitted_classes))) if uncertainty.fitted_classes else ()
+    return IntervalBasis(coverage=uncertainty.coverage, half_width=half, unseen=np.isin(classes, unseen_classes),
+                         unseen_factor=uncertainty.unseen_factor, unseen_classes=unseen_classes, notes=tuple(notes))
+
+
+def _unseen_notes(basis: IntervalBasis, share: float) -> tuple[str, ...]:
+    if share <= 0:
+        return ()
+    return (f"{100 * share:.1f} % of the estimate is in layer classes the fit never saw "
+            f"({', '.join(basis.unseen_classes)})",)
+
+
+def interval_of(basis: IntervalBasis | None, total_ms: float, unseen_ms: float) -> Interval | None:
+    """One network's :class:`Interval` (with its notes) from its basis and totals; None without a basis."""
+    if basis is None:
+        return None
+    low, high = basis.bounds(total_ms, unseen_ms)
     share = unseen_ms / total_ms if total_ms > 0 else 0.0
-    factor = uncertainty.unseen_factor
-    low_scale, high_scale = 1.0 - share * (1.0 - 1.0 / factor), 1.0 + share * (factor - 1.0)
-    if share > 0:
-        notes.append(f"{100 * share:.0f} % of the estimate is in layer classes the fit never saw "
-                     f"({', '.join(unseen_classes)})")
-    return Interval(low_ms=total_ms * math.exp(-half) * low_scale, high_ms=total_ms * math.exp(half) * high_scale,
-                    coverage=uncertainty.coverage, notes=tuple(notes))
+    return Interval(low_ms=float(low), high_ms=float(high), coverage=basis.coverage,
+                    notes=basis.notes + _unseen_notes(basis, share))

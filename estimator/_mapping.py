@@ -241,21 +241,31 @@ def map_graph(graph: Graph, mapping: Mapping = NO_FUSION) -> MappedGraph:
     """
     layers = graph.layers
     graph_outputs = {name for name, _ in graph.outputs}
-    rewritten: set[str] = set()
-    if mapping.fold or mapping.copy_elision:
-        kept, bypassed, graph_outputs = rewrite_layers(layers, mapping.fold, mapping.copy_elision, graph_outputs)
-        rewritten = set(bypassed)
+    rewritten: tuple[str, ...] = ()
+    if mapping.fold or mapping.copy_elision:   # layers the runtime folds or whose copies it never makes
+        kept, rewritten, graph_outputs = rewrite_layers(layers, mapping.fold, mapping.copy_elision, graph_outputs)
         layers = tuple(kept)
-    position = {layer.name: i for i, layer in enumerate(layers)}
-    producer = {out: layer for layer in layers for out in layer.outputs}
     consumers: dict[str, list[Layer]] = {}
     for layer in layers:
         for tensor in layer.inputs:
             consumers.setdefault(tensor, []).append(layer)
+    owner, chains = _fusion_chains(layers, mapping, consumers, graph_outputs)
+    executed, elided = _executed_layers(graph.layers, layers, set(rewritten), mapping, owner, chains, consumers,
+                                        graph_outputs)
+    return _with_arrays(graph, mapping, tuple(executed), tuple(elided))
+
+
+def _fusion_chains(layers, mapping: Mapping, consumers: dict, graph_outputs: set):
+    """The fused chains, first pass in execution order: each primary's absorbed inputs and followers.
+
+    Returns the owner (primary layer name) of every layer in a chain, and each primary's chain
+    (its layers, in order) with the name of the rule that made it.
+    """
+    position = {layer.name: i for i, layer in enumerate(layers)}
+    producer = {out: layer for layer in layers for out in layer.outputs}
     elide = set(mapping.elide)
     owner: dict[str, str] = {}            # layer name -> primary layer name
     chains: dict[str, tuple[list[Layer], str]] = {}
-
     for layer in layers:
         if layer.name in owner or layer.op_class in elide:
             continue
@@ -299,12 +309,23 @@ def map_graph(graph: Graph, mapping: Mapping = NO_FUSION) -> MappedGraph:
             for member in chain:
                 owner[member.name] = layer.name
             chains[layer.name] = (chain, rule.name)
+    return owner, chains
 
+
+def _executed_layers(original, layers, rewritten: set, mapping: Mapping, owner: dict, chains: dict, consumers: dict,
+                     graph_outputs: set):
+    """Second pass: one executed layer per chain or unfused layer, elided ones named, siblings merged.
+
+    ``original`` are the graph's layers in order; ``layers`` the same after the runtime's rewrites
+    (inputs rewired around the ``rewritten`` ones, which are named as elided).
+    """
     executed: list[ExecLayer] = []
     elided: list[str] = []
     siblings: dict[tuple, int] = {}  # (input tensor, operator type, attributes) -> index in executed
     merge = set(mapping.merge_siblings)
-    for layer in graph.layers:
+    elide = set(mapping.elide)
+    position = {layer.name: i for i, layer in enumerate(layers)}
+    for layer in original:
         if layer.name in rewritten:
             elided.append(layer.name)
             continue
@@ -326,7 +347,7 @@ def map_graph(graph: Graph, mapping: Mapping = NO_FUSION) -> MappedGraph:
                 continue
             siblings[key] = len(executed)
         executed.append(kernel)
-    return _with_arrays(graph, mapping, tuple(executed), tuple(elided))
+    return executed, elided
 
 
 def _merged(first: ExecLayer, other: ExecLayer) -> ExecLayer:

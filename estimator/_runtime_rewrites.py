@@ -58,14 +58,17 @@ class CopyElision:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Winograd:
-    """Convolutions the runtime computes with Winograd transforms, and the work they execute."""
+    """Convolutions the runtime computes with Winograd transforms, and the work they execute.
+
+    ``work_scale`` is a fitted number: the profile cites its source by its address
+    (``mapping.winograd.work_scale``), like every other number of a profile.
+    """
 
     kernel: int = 3
     stride: int = 1
     min_channels: int = 1
     work_scale: float = 1.0
     tile: int = 1          # output tile edge m of F(m x m, 3 x 3): maps are padded up to whole tiles
-    source: str = ""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.work_scale <= 1.0:

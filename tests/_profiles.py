@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 from edgeperf.profiles import Profile, load_profile, parse_profile
@@ -17,7 +16,7 @@ def datasheet_document(name: str) -> dict:
     Winograd work scale or interval; the datasheet int8 peak where a fit replaced it. The runtime
     mapping (fusion, folding, copy elision) is kept.
     """
-    document = copy.deepcopy(dict(load_profile(name).document))
+    document = load_profile(name).to_document()
     source = next(iter(document["sources"]))
     document["layer_models"] = {"default": {"form": "roofline", "source": source,
                                             "params": {"compute_efficiency": 1.0, "memory_efficiency": 1.0,
@@ -31,5 +30,9 @@ def datasheet_document(name: str) -> dict:
     return json.loads(json.dumps(document))
 
 
-def datasheet(name: str) -> Profile:
-    return parse_profile(datasheet_document(name), where=f"{name} (datasheet roofline)")
+def datasheet(name: str, edit=None) -> Profile:
+    """:func:`datasheet_document` of ``name``, after ``edit(document)`` if given, parsed."""
+    document = datasheet_document(name)
+    if edit is not None:
+        edit(document)
+    return parse_profile(document, where=f"{name} (datasheet roofline)")

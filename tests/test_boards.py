@@ -5,7 +5,6 @@ Tests that need ``../shared/external/published_board_latency_train.csv`` skip cl
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -14,18 +13,27 @@ import pytest
 
 import edgeperf
 from edgeperf import InputError
-from edgeperf.boards import (
+from edgeperf.estimator import (
+    ParameterMemory,
+    Uncertainty,
+    conformal_half_width,
+    interval_basis,
+    interval_of,
+    map_graph,
+    streamed_weight_bytes,
+)
+from edgeperf.fitting import (
     FITTED,
-    NetworkFeatures,
+    BoardDescription,
+    BoardFeatures,
+    board_features,
+    board_profile,
     fit_boards,
-    network_features,
     predict_ms,
     read_published_table,
     runtime_profile,
 )
-from edgeperf.boards._document import fitted_document
-from edgeperf.estimator import Uncertainty, conformal_half_width, latency_interval, map_graph, streamed_weight_bytes
-from edgeperf.profiles import load_profile, parse_profile, shipped_profile_path
+from edgeperf.profiles import Citation, Provenance, load_profile, parse_profile
 
 TABLE = Path(__file__).resolve().parents[2] / "shared" / "external" / "published_board_latency_train.csv"
 needs_table = pytest.mark.skipif(not TABLE.is_file(), reason="../shared/external is absent")
@@ -34,22 +42,22 @@ PARAMS = dict(compute_efficiency=0.4, depthwise_ratio=0.1, memory_efficiency=0.6
               winograd_scale=0.45, int8_ratio=1.3, inference_overhead_ms=1.1, stream_efficiency=0.8)
 
 
-def base(name: str) -> dict:
-    return json.loads(shipped_profile_path(name).read_text())
+def base(name: str):
+    return load_profile(name)
 
 
 def built(name: str, runtime: str, *, link_gbps=None, int8_ratio=None):
-    memory = None if link_gbps is None else {
-        "on_chip_bytes": {"value": 8e6, "source": "edgetpu-fusion"},
-        "stream_gbps": {"value": link_gbps * PARAMS["stream_efficiency"], "source": "edgetpu-fusion"}}
-    uncertainty = {"coverage": 0.9, "half_width": {"value": 0.3, "source": "edgetpu-fusion" if memory else "trt-fusion"},
-                   "residuals": 20, "method": "test"}
-    if runtime != "edgetpu":
-        uncertainty["half_width"]["source"] = {"tensorrt": "trt-fusion", "tflite": "tflite-fusion"}[runtime]
-    doc = fitted_document(base(name), name=f"{name}-test", runtime=runtime, params=PARAMS, kind="fitted",
-                          key="test-fit", source_text="test coefficients", quality="test", provenance={},
-                          uncertainty=uncertainty, int8_ratio=int8_ratio, parameter_memory=memory, coefficient_note="t")
-    return parse_profile(doc)
+    """A board profile made by the fit's own writer from known coefficients, written out and read back."""
+    memory = None if link_gbps is None else (
+        ParameterMemory(on_chip_bytes=8e6, stream_gbps=link_gbps * PARAMS["stream_efficiency"]),
+        {("parameter_memory", "on_chip_bytes"): Citation(source="edgetpu-fusion"),
+         ("parameter_memory", "stream_gbps"): Citation(source="edgetpu-fusion")})
+    about = BoardDescription(name=f"{name}-test", runtime=runtime, kind="fitted", key="test-fit",
+                             source_text="test coefficients", quality="test", provenance=Provenance(),
+                             uncertainty=Uncertainty(coverage=0.9, half_width=0.3, residuals=20, method="test"),
+                             coefficient_note="t", extra_sources={"interval-widening": "test assumptions"})
+    profile = board_profile(base(name), PARAMS, about, int8_ratio=int8_ratio, parameter_memory=memory)
+    return parse_profile(profile.to_document())
 
 
 @pytest.mark.parametrize("name,runtime,model,precision,link", [
@@ -62,7 +70,7 @@ def test_board_model_equals_the_estimator_with_the_profile_it_writes(name, runti
     profile = built(name, runtime, link_gbps=link, int8_ratio=PARAMS["int8_ratio"] if precision == "int8" else None)
     features_profile = runtime_profile(base(name), runtime)
     graph = edgeperf.load_model(model)
-    features = network_features(map_graph(graph, features_profile.mapping), features_profile, precision)
+    features = board_features(map_graph(graph, features_profile.mapping), features_profile, precision)
     predicted = predict_ms(PARAMS, features, on_chip_bytes=8e6 if link else None, link_gbps=link)
     assert edgeperf.estimate(graph, profile, precision=precision).total_latency_ms == pytest.approx(predicted, rel=1e-9)
 
@@ -72,10 +80,10 @@ def test_predict_ms_by_hand():
     # depthwise one (1e8 / (1e9 x 0.5 x 0.1) = 2 ms); overheads 2 x 0.1 + 1 ms; the first layer's 2 MB of weights
     # do not fit the 1 MB on chip, so caching stops there and all 3 MB stream at 1 GB/s x 0.5: 6 ms.
     # Total 2 + 2 + 0.2 + 1 + 6 = 11.2 ms
-    features = NetworkFeatures(flops=np.array([2e9, 1e8]), winograd=np.array([True, False]),
-                               depthwise=np.array([False, True]), int8=np.array([False, False]),
-                               peak_per_ms=np.array([1e9, 1e9]), bytes_=np.array([1e6, 1e3]),
-                               weight_bytes=np.array([2e6, 1e6]), bytes_per_ms=1e7, op_classes=("conv", "dwconv"))
+    features = BoardFeatures(flops=np.array([2e9, 1e8]), winograd=np.array([True, False]),
+                             depthwise=np.array([False, True]), int8=np.array([False, False]),
+                             peak_per_ms=np.array([1e9, 1e9]), bytes_=np.array([1e6, 1e3]),
+                             weight_bytes=np.array([2e6, 1e6]), bytes_per_ms=1e7, op_classes=("conv", "dwconv"))
     params = dict(compute_efficiency=0.5, depthwise_ratio=0.1, memory_efficiency=1.0, layer_overhead_ms=0.1,
                   winograd_scale=0.5, inference_overhead_ms=1.0, stream_efficiency=0.5)
     assert predict_ms(params, features, on_chip_bytes=1e6, link_gbps=1.0) == pytest.approx(11.2)
@@ -108,15 +116,18 @@ def test_conformal_half_width_by_hand():
 def test_interval_widens_outside_the_fit():
     u = Uncertainty(coverage=0.9, half_width=0.2, residuals=41, method="t", fitted_precisions=("fp16",),
                     fitted_input_hw=(224, 299), fitted_classes=("conv", "pool"), size_slope=0.5, unseen_factor=2.5)
-    inside = latency_interval(10.0, u, precision="fp16", input_hw=224, unseen_ms=0.0, unseen_classes=())
+    seen = np.array(["conv", "pool"])
+
+    def interval(precision, input_hw, classes=seen, unseen_ms=0.0):
+        return interval_of(interval_basis(u, precision=precision, input_hw=input_hw, op_class=classes), 10.0, unseen_ms)
+
+    inside = interval("fp16", 224)
     assert (inside.low_ms, inside.high_ms) == pytest.approx((10 * math.exp(-0.2), 10 * math.exp(0.2)))
     assert not inside.notes
-    fp32 = latency_interval(10.0, u, precision="fp32", input_hw=224, unseen_ms=0.0, unseen_classes=())
-    assert fp32.high_ms == pytest.approx(10 * math.exp(0.2) * 2.5)
-    small = latency_interval(10.0, u, precision="fp16", input_hw=32, unseen_ms=0.0, unseen_classes=())
-    assert small.high_ms == pytest.approx(10 * math.exp(0.2 + 0.5 * math.log(224 / 32)))
+    assert interval("fp32", 224).high_ms == pytest.approx(10 * math.exp(0.2) * 2.5)
+    assert interval("fp16", 32).high_ms == pytest.approx(10 * math.exp(0.2 + 0.5 * math.log(224 / 32)))
     # 4 of 10 ms in an unseen class: high x (1 + 0.4 x 1.5), low x (1 - 0.4 x 0.6)
-    unseen = latency_interval(10.0, u, precision="fp16", input_hw=224, unseen_ms=4.0, unseen_classes=("resize",))
+    unseen = interval("fp16", 224, np.array(["conv", "resize"]), 4.0)
     assert unseen.high_ms == pytest.approx(10 * math.exp(0.2) * 1.6)
     assert unseen.low_ms == pytest.approx(10 * math.exp(-0.2) * 0.76)
     assert "resize" in unseen.notes[0]

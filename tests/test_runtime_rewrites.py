@@ -8,7 +8,6 @@ and compare the kernels it keeps with the executed layers of edgeperf's ``onnxru
 from __future__ import annotations
 
 import collections
-import json
 
 import numpy as np
 import pytest
@@ -16,20 +15,15 @@ from onnx import helper, numpy_helper
 
 import edgeperf
 import edgeperf.zoo
-from edgeperf.boards import runtime_profile
 from edgeperf.estimator import FusionRule, Mapping, Winograd, graph_from_model, map_graph
-from edgeperf.profiles import shipped_profile_path
+from edgeperf.profiles import runtime_mapping
 from tests._models import model, tensor, weight
 
 C = 8
 
 
-def base_document() -> dict:
-    return json.loads(shipped_profile_path("jetson-nano").read_text())
-
-
 def mapping(runtime: str) -> Mapping:
-    return runtime_profile(base_document(), runtime).mapping
+    return runtime_mapping(runtime).mapping
 
 
 def bn_inits(prefix: str = "") -> list:
@@ -154,7 +148,7 @@ def test_a_pad_that_pads_nothing_costs_nothing_and_a_real_pad_joins_the_convolut
 
 
 def test_tensorrt_writes_concatenations_in_place_tflite_copies_them():
-    graph = edgeperf.zoo.build_graph("squeezenet1_1")
+    graph = edgeperf.load_model("zoo:squeezenet1_1")
     concats = sum(layer.op_type == "Concat" for layer in graph.layers)
     assert concats == 8
     trt, tflite = map_graph(graph, mapping("tensorrt")), map_graph(graph, mapping("tflite"))

@@ -1,10 +1,10 @@
-"""Fit every board profile from the published table, judge it held out, and write the profile documents.
+"""Fit every board profile from the published table, judge it held out, and make the profiles.
 
 :func:`fit_boards` loads each published network on its board's runtime mapping, chooses the prior
 strength by leave-one-network-out error, fits each chip with the prior learned from the other chips,
 sizes the intervals from the held-out residuals (split conformal, pooled over all boards), derives the
 boards without measurements here from their nearest fitted board (sizing their intervals from the same
-derivation done between fitted boards), and returns the profile documents with what they rest on.
+derivation done between fitted boards), and returns the profiles (values) with what they rest on.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import InputError
-from ..estimator import conformal_half_width, load_model, map_graph
-from ._document import fitted_document, runtime_profile
-from ._hierarchy import (
+from ..estimator import ParameterMemory, Uncertainty, conformal_half_width, load_model, map_graph
+from ..profiles import Citation, Profile, Provenance
+from ._board_profiles import BoardDescription, board_profile, runtime_profile
+from ._board_prior import (
     STRENGTHS,
     HeldOut,
     Sample,
@@ -29,9 +30,9 @@ from ._hierarchy import (
     predict_sample,
     unit_parameters,
 )
-from ._model import PARAMETERS, network_features
+from ._board_model import PARAMETERS, board_features
 from ._published import PublishedRow
-from ._specs import DERIVED, EDGETPU_ON_CHIP_BYTES, FITTED, HOST_LINKS, BoardSpec, DerivedSpec
+from ._board_specs import DERIVED, EDGETPU_ON_CHIP_BYTES, FITTED, HOST_LINKS, BoardSpec, DerivedSpec
 
 __all__ = ["BoardFit", "load_samples", "fit_boards", "metrics", "COVERAGE", "TRANSFERS", "derive_params"]
 
@@ -53,7 +54,7 @@ TRANSFERS = (("jetson-tx2", "jetson-nano"), ("jetson-nano", "jetson-tx2"),
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class BoardFit:
-    """Everything :func:`fit_boards` decided and measured, and the documents it wrote."""
+    """Everything :func:`fit_boards` decided and measured, and the profiles it made."""
 
     strength: float
     cv_by_strength: dict
@@ -65,16 +66,16 @@ class BoardFit:
     half_width: float
     transfer: tuple[tuple[str, str, PublishedRow, float], ...]
     transfer_half_width: float
-    documents: dict              # profile -> document
+    profiles: dict               # profile name -> Profile
 
 
-def load_samples(rows, base_documents: dict, specs=FITTED) -> dict:
+def load_samples(rows, bases: dict, specs=FITTED) -> dict:
     """``{unit: [Sample, ...]}``: each row's network loaded at its size and mapped for its board's runtime.
 
     Raises
     ------
     InputError
-        When a row's profile has no fit specification or no base document.
+        When a row's profile has no fit specification or no base profile.
     """
     by_profile = {spec.profile: spec for spec in specs}
     units: dict[str, list[Sample]] = {}
@@ -82,18 +83,18 @@ def load_samples(rows, base_documents: dict, specs=FITTED) -> dict:
     graphs = {}
     for row in rows:
         spec = by_profile.get(row.profile)
-        if spec is None or row.profile not in base_documents:
+        if spec is None or row.profile not in bases:
             raise InputError(f"table line {row.line}: no fitted board profile {row.profile!r} (known: "
                              f"{', '.join(sorted(by_profile))})")
         if row.profile not in profiles:
-            profiles[row.profile] = runtime_profile(base_documents[row.profile], spec.runtime)
+            profiles[row.profile] = runtime_profile(bases[row.profile], spec.runtime)
         profile = profiles[row.profile]
         key = (row.model, row.input_hw)
         if key not in graphs:
             graphs[key] = load_model(row.model, input_shapes=row.input_shapes)
         mapped = map_graph(graphs[key], profile.mapping)
         units.setdefault(spec.unit, []).append(
-            Sample(row=row, spec=spec, features=network_features(mapped, profile, row.precision)))
+            Sample(row=row, spec=spec, features=board_features(mapped, profile, row.precision)))
     return units
 
 
@@ -120,23 +121,22 @@ def derive_params(source: dict, *, host_clock_ratio: float = 1.0, winograd: bool
     return params
 
 
-def _host_ratio(target_doc: dict, source_doc: dict, target_spec: BoardSpec) -> float:
+def _host_ratio(target: Profile, source: Profile, target_spec: BoardSpec) -> float:
     """Host CPU speed ratio source/target for CPU runtimes (their datasheet fp32 peaks); 1 for accelerators."""
     if target_spec.runtime not in ("tflite", "ncnn", "armnn") or target_spec.link:
         return 1.0
-    return (source_doc["precisions"]["fp32"]["peak_gflops"]["value"]
-            / target_doc["precisions"]["fp32"]["peak_gflops"]["value"])
+    return source.precisions["fp32"] / target.precisions["fp32"]
 
 
-def fit_boards(rows, base_documents: dict, *, strengths=STRENGTHS, strict: bool = True, progress=None) -> BoardFit:
+def fit_boards(rows, bases: dict, *, strengths=STRENGTHS, strict: bool = True, progress=None) -> BoardFit:
     """Fit, judge and document every board profile (see the module docstring).
 
     Parameters
     ----------
     rows : sequence of PublishedRow
-    base_documents : dict
-        Profile name -> the document whose datasheet facts (peaks, bandwidth, clocks, power) the fit keeps;
-        every fitted and derived profile needs one.
+    bases : dict
+        Profile name -> the :class:`~edgeperf.profiles.Profile` whose datasheet facts (peaks, bandwidth,
+        clocks, power) the fit keeps; every fitted and derived profile needs one.
     strengths : sequence of float
         Prior strengths tried; the lowest held-out median |error| wins (ties: the stronger prior).
     strict : bool
@@ -144,7 +144,7 @@ def fit_boards(rows, base_documents: dict, *, strengths=STRENGTHS, strict: bool 
     progress : callable(str), optional
     """
     say = progress or (lambda message: None)
-    units = load_samples(rows, base_documents)
+    units = load_samples(rows, bases)
     cv = {}
     for strength in strengths:
         say(f"leave-one-network-out at prior strength {strength:g}")
@@ -170,30 +170,30 @@ def fit_boards(rows, base_documents: dict, *, strengths=STRENGTHS, strict: bool 
             precisions.setdefault(sample.spec.profile, set()).add(sample.row.precision)
     global_prior = {name: math.exp(v) for name, v in learn_prior(units, strength).items()}
     say("derivations between fitted boards")
-    transfer = _transfers(units, base_documents, params)
+    transfer = _transfers(units, bases, params)
     transfer_half = conformal_half_width([math.log(r.latency_ms / p) for *_, r, p in transfer], COVERAGE)
-    documents = {}
+    profiles = {}
     for spec in FITTED:
         if spec.profile in params:
-            documents[spec.profile] = _fitted(spec, units, params, informed, priors, held, strict_held, half,
-                                              strength, cv, base_documents)
+            profiles[spec.profile] = _fitted(spec, units, params, informed, priors, held, strict_held, half,
+                                             strength, cv, bases)
     for spec in DERIVED:
-        if spec.source in params and spec.profile in base_documents:
-            documents[spec.profile] = _derived(spec, params, priors, transfer, transfer_half, base_documents,
-                                               precisions, global_prior)
+        if spec.source in params and spec.profile in bases:
+            profiles[spec.profile] = _derived(spec, params, priors, transfer, transfer_half, bases, precisions,
+                                              global_prior)
     return BoardFit(strength=strength, cv_by_strength={s: metrics(h) for s, h in cv.items()}, held_out=held,
                     strict_held_out=strict_held, params=params, fitted_names=informed, prior=priors,
-                    half_width=half, transfer=tuple(transfer), transfer_half_width=transfer_half, documents=documents)
+                    half_width=half, transfer=tuple(transfer), transfer_half_width=transfer_half, profiles=profiles)
 
 
-def _transfers(units: dict, base_documents: dict, params: dict) -> list:
+def _transfers(units: dict, bases: dict, params: dict) -> list:
     by_profile = {spec.profile: spec for spec in FITTED}
     out = []
     for target, source in TRANSFERS:
         if target not in params or source not in params:
             continue
         spec = by_profile[target]
-        ratio = _host_ratio(base_documents[target], base_documents[source], spec)
+        ratio = _host_ratio(bases[target], bases[source], spec)
         derived = derive_params(params[source], host_clock_ratio=ratio)
         if spec.unit == by_profile[source].unit:   # same chip: only the host-side terms can transfer
             derived = {**params[target], "inference_overhead_ms": derived["inference_overhead_ms"],
@@ -220,19 +220,40 @@ def _coefficients(params: dict, informed: list, prior: dict, rows: list, key: st
     return out
 
 
-def _fitted(spec, units, params, informed, priors, held, strict_held, half, strength, cv, base_documents) -> dict:
-    samples = units[spec.unit]
-    rows = [s.row for s in samples if s.spec.profile == spec.profile]
-    board = _per_board(held, spec.profile)
-    strict = _per_board(strict_held, spec.profile) if strict_held else None
-    p = params[spec.profile]
-    key = f"fit-{spec.profile}"
+_WIDENING = {"interval-widening": (
+    "Assumptions of edgeperf's interval widening (estimator/_intervals.py): the interval's log half-width grows "
+    f"by {SIZE_SLOPE} per unit of |log(input size / nearest fitted size)| (the -nb201 fits, made at 32x32, were "
+    "2-12x off at 224x224: a log ratio of 0.7-2.5 over log(7) = 1.9), and layer classes or precisions the fit "
+    f"never saw may be off by a factor {UNSEEN_FACTOR} (the datasheet profiles' geometric-mean miss on the "
+    "published table, issue 16).")}
+
+
+def _uncertainty(half: float, residuals: int, method: str, precisions, input_hw=None, classes=()) -> Uncertainty:
+    return Uncertainty(coverage=COVERAGE, half_width=half, residuals=residuals, method=method,
+                       fitted_precisions=tuple(sorted(precisions)), fitted_input_hw=input_hw,
+                       fitted_classes=tuple(sorted(classes)), size_slope=SIZE_SLOPE, unseen_factor=UNSEEN_FACTOR)
+
+
+def _parameter_memory(spec: BoardSpec, p: dict, key: str):
+    """The Edge TPU's parameter memory and its citations (None for boards without a host link)."""
+    if not spec.link:
+        return None
+    rate, why = HOST_LINKS[spec.link]
+    memory = ParameterMemory(on_chip_bytes=EDGETPU_ON_CHIP_BYTES, stream_gbps=rate * p["stream_efficiency"])
+    return memory, {
+        ("parameter_memory", "on_chip_bytes"): Citation(
+            source="edgetpu-fusion", note="Coral documentation: roughly 8 MB of on-chip SRAM caches parameters"),
+        ("parameter_memory", "stream_gbps"): Citation(
+            source=key, note=f"host link {rate:g} GB/s ({why}) x fitted stream_efficiency {p['stream_efficiency']:.3g}")}
+
+
+def _fitted_texts(spec: BoardSpec, rows: list, siblings: list, board: dict, half: float, strength: float):
+    """The source text and the quality text of a fitted board profile."""
     sources = sorted({r.source.split(" ")[0] for r in rows})
-    siblings = sorted({s.spec.profile for s in samples} - {spec.profile})
     source_text = (f"edgeperf board fit ({_dt.date.today().isoformat()}, benchmarks/board_profiles.py): maximum a "
-                   f"posteriori coefficients of the board model (edgeperf.boards) fitted to {len(rows)} published "
-                   f"batch-1 latencies of this board and runtime in ../shared/external/published_board_latency_train.csv "
-                   f"({'; '.join(sources)})"
+                   f"posteriori coefficients of the board model (edgeperf.fitting.fit_boards) fitted to {len(rows)} "
+                   f"published batch-1 latencies of this board and runtime in "
+                   f"../shared/external/published_board_latency_train.csv ({'; '.join(sources)})"
                    + (f" together with {', '.join(siblings)} (same chip: shared efficiencies and per-layer overhead)"
                       if siblings else "")
                    + f", with a prior learned across the other chips of that table (prior strength {strength:g}, "
@@ -247,60 +268,47 @@ def _fitted(spec, units, params, informed, priors, held, strict_held, half, stre
                f"{100 * COVERAGE:.0f} % interval from the held-out residuals of all fitted boards "
                f"(x{math.exp(-half):.2f} to x{math.exp(half):.2f}), widened outside the fitted sizes, layer classes "
                f"and precisions ({', '.join(sorted({r.precision for r in rows}))}). docs/accuracy.md has the figures.")
-    int8_ratio = p.get("int8_ratio") if "int8" in base_documents[spec.profile]["precisions"] else None
-    memory = None
-    if spec.link:
-        rate, why = HOST_LINKS[spec.link]
-        memory = {"on_chip_bytes": {"value": EDGETPU_ON_CHIP_BYTES, "source": "edgetpu-fusion",
-                                    "note": "Coral documentation: roughly 8 MB of on-chip SRAM caches parameters"},
-                  "stream_gbps": {"value": rate * p["stream_efficiency"], "source": key,
-                                  "note": f"host link {rate:g} GB/s ({why}) x fitted stream_efficiency "
-                                          f"{p['stream_efficiency']:.3g}"}}
-    classes = sorted({c for s in samples for c in s.features.op_classes})
-    uncertainty = {"coverage": COVERAGE, "half_width": {"value": half, "source": key}, "residuals": len(held),
-                   "method": "split conformal on the leave-one-network-out log residuals of every fitted board "
-                             "(pooled)",
-                   "fitted_precisions": sorted({r.precision for r in rows}),
-                   "fitted_input_hw": [min(r.input_hw for r in rows), max(r.input_hw for r in rows)],
-                   "fitted_classes": classes, "size_slope": {"value": SIZE_SLOPE, "source": "interval-widening"},
-                   "unseen_factor": {"value": UNSEEN_FACTOR, "source": "interval-widening"}}
-    provenance = {
-        "method": "board model (edgeperf.boards): roofline per executed layer with a per-layer overhead, a "
-                  "per-inference overhead, Winograd work scale where the runtime uses it, parameter streaming "
-                  "where the accelerator caches parameters on chip",
-        "fitted_on": [{"network": r.network, "model": r.model, "input": r.input_hw, "precision": r.precision,
-                       "latency_ms": r.latency_ms, "source": r.source, "zoo_network_differs": r.note} for r in rows],
-        "coefficients": _coefficients(p, informed[spec.profile], priors[spec.unit], rows, key),
-        "prior": {"learned_from": "the other chips of the published table", "strength": strength,
-                  "cv_median_abs_error_by_strength": {f"{s:g}": metrics(h)["median_abs_error"] for s, h in cv.items()}},
-        "leave_one_network_out": {**board, "rows": [{"network": h.row.network, "input": h.row.input_hw,
-                                                     "precision": h.row.precision, "measured_ms": h.row.latency_ms,
-                                                     "predicted_ms": h.predicted_ms}
-                                                    for h in held if h.row.profile == spec.profile]},
-        "strict_leave_one_network_out": strict,
-        "fitted_input_hw_max": max(r.input_hw for r in rows),
-        "date": _dt.date.today().isoformat(),
-    }
-    base = _with_widening_source(base_documents[spec.profile])
-    return fitted_document(base, name=spec.profile, runtime=spec.runtime, params=p, kind="fitted", key=key,
-                           source_text=source_text, quality=quality, provenance=provenance, uncertainty=uncertainty,
-                           int8_ratio=int8_ratio, parameter_memory=memory,
-                           coefficient_note="board-model fit, see provenance.coefficients")
+    return source_text, quality
 
 
-def _with_widening_source(base: dict) -> dict:
-    base = dict(base)
-    base["sources"] = {**base["sources"], "interval-widening": (
-        "Assumptions of edgeperf's interval widening (estimator/_intervals.py): the interval's log half-width grows "
-        f"by {SIZE_SLOPE} per unit of |log(input size / nearest fitted size)| (the -nb201 fits, made at 32x32, were "
-        "2-12x off at 224x224: a log ratio of 0.7-2.5 over log(7) = 1.9), and layer classes or precisions the fit "
-        f"never saw may be off by a factor {UNSEEN_FACTOR} (the datasheet profiles' geometric-mean miss on the "
-        "published table, issue 16).")}
-    return base
+def _fitted(spec, units, params, informed, priors, held, strict_held, half, strength, cv, bases) -> Profile:
+    samples = units[spec.unit]
+    rows = [s.row for s in samples if s.spec.profile == spec.profile]
+    board = _per_board(held, spec.profile)
+    p = params[spec.profile]
+    key = f"fit-{spec.profile}"
+    siblings = sorted({s.spec.profile for s in samples} - {spec.profile})
+    source_text, quality = _fitted_texts(spec, rows, siblings, board, half, strength)
+    classes = {c for s in samples for c in s.features.op_classes}
+    hw = (min(r.input_hw for r in rows), max(r.input_hw for r in rows))
+    uncertainty = _uncertainty(half, len(held), "split conformal on the leave-one-network-out log residuals of every "
+                               "fitted board (pooled)", {r.precision for r in rows}, hw, classes)
+    provenance = Provenance(
+        fitted_on=f"../shared/external/published_board_latency_train.csv: {len(rows)} rows of this board and runtime",
+        n_networks=len(rows), date=_dt.date.today().isoformat(), fitted_input_hw_max=hw[1],
+    ).with_details(
+        method="board model (edgeperf.fitting.fit_boards): roofline per executed layer with a per-layer overhead, a "
+               "per-inference overhead, Winograd work scale where the runtime uses it, parameter streaming where "
+               "the accelerator caches parameters on chip",
+        published_rows=[{"network": r.network, "model": r.model, "input": r.input_hw, "precision": r.precision,
+                         "latency_ms": r.latency_ms, "source": r.source, "zoo_network_differs": r.note} for r in rows],
+        coefficients=_coefficients(p, informed[spec.profile], priors[spec.unit], rows, key),
+        prior={"learned_from": "the other chips of the published table", "strength": strength,
+               "cv_median_abs_error_by_strength": {f"{s:g}": metrics(h)["median_abs_error"] for s, h in cv.items()}},
+        leave_one_network_out={**board, "rows": [
+            {"network": h.row.network, "input": h.row.input_hw, "precision": h.row.precision,
+             "measured_ms": h.row.latency_ms, "predicted_ms": h.predicted_ms}
+            for h in held if h.row.profile == spec.profile]},
+        strict_leave_one_network_out=_per_board(strict_held, spec.profile) if strict_held else None)
+    about = BoardDescription(name=spec.profile, runtime=spec.runtime, kind="fitted", key=key, source_text=source_text,
+                             quality=quality, provenance=provenance, uncertainty=uncertainty, extra_sources=_WIDENING,
+                             coefficient_note="board-model fit, see provenance.coefficients")
+    base = bases[spec.profile]
+    return board_profile(base, p, about, int8_ratio=p.get("int8_ratio") if "int8" in base.precisions else None,
+                         parameter_memory=_parameter_memory(spec, p, key))
 
 
-def _derived(spec: DerivedSpec, params, priors, transfer, transfer_half, base_documents, precisions,
-             global_prior: dict) -> dict:
+def _derived_params(spec: DerivedSpec, params: dict, priors: dict, global_prior: dict) -> dict:
     source_spec = next(s for s in FITTED if s.profile == spec.source)
     has_winograd = spec.runtime in ("tensorrt", "ncnn", "armnn")
     p = derive_params(params[spec.source], host_clock_ratio=spec.host_clock_ratio, winograd=has_winograd)
@@ -309,12 +317,18 @@ def _derived(spec: DerivedSpec, params, priors, transfer, transfer_half, base_do
     if spec.keep_layer_models:
         # per-layer overhead of an unmeasured accelerator: the median learned across every fitted chip
         p["layer_overhead_ms"] = global_prior["layer_overhead_ms"]
+    return p
+
+
+def _derived(spec: DerivedSpec, params, priors, transfer, transfer_half, bases, precisions,
+             global_prior: dict) -> Profile:
+    p = _derived_params(spec, params, priors, global_prior)
     key = f"derived-{spec.profile}"
-    target_precisions = base_documents[spec.profile]["precisions"]
+    base = bases[spec.profile]
     # the precisions the derivation check covers: the source's fitted ones; a kept per-class throughput
     # (ANNETTE's NCS2 fit) was measured at the board's default precision
-    fitted_precisions = ([base_documents[spec.profile]["default_precision"]] if spec.keep_layer_models
-                         else sorted(p for p in precisions[spec.source] if p in target_precisions))
+    fitted_precisions = ([base.default_precision] if spec.keep_layer_models
+                         else sorted(q for q in precisions[spec.source] if q in base.precisions))
     pairs = sorted({(t, s) for t, s, *_ in transfer})
     errors = [p_ / r.latency_ms - 1 for *_, r, p_ in transfer]
     source_text = (f"edgeperf board derivation ({_dt.date.today().isoformat()}, benchmarks/board_profiles.py): the "
@@ -327,29 +341,22 @@ def _derived(spec: DerivedSpec, params, priors, transfer, transfer_half, base_do
                f"of {100 * float(np.median(np.abs(errors))):.0f} % (worst {100 * float(np.max(np.abs(errors))):.0f} %), "
                f"so every estimate carries a {100 * COVERAGE:.0f} % interval of x{math.exp(-transfer_half):.2f} to "
                f"x{math.exp(transfer_half):.2f}; trust rankings more than milliseconds.")
-    uncertainty = {"coverage": COVERAGE, "half_width": {"value": transfer_half, "source": key},
-                   "residuals": len(transfer),
-                   "method": "split conformal on the log residuals of derivations between fitted boards "
-                             f"({', '.join(f'{t} from {s}' for t, s in pairs)})",
-                   "fitted_precisions": fitted_precisions,
-                   "size_slope": {"value": SIZE_SLOPE, "source": "interval-widening"},
-                   "unseen_factor": {"value": UNSEEN_FACTOR, "source": "interval-widening"}}
-    provenance = {"derived_from": spec.source, "reason": spec.reason, "host_clock_ratio": spec.host_clock_ratio,
-                  "coefficients": {n: {"value": v, "source": key, "from": (
-                      "the prior learned across every fitted chip" if spec.keep_layer_models and n == "layer_overhead_ms"
-                      else f"{spec.source}") + (
-                      f" x host_clock_ratio {spec.host_clock_ratio:.3g}" if n in ("layer_overhead_ms",
-                                                                                  "inference_overhead_ms") else "")}
-                                   for n, v in p.items() if n != "stream_efficiency" and (
-                                       not spec.keep_layer_models or n.endswith("overhead_ms"))},
-                  "transfer_check": {"pairs": [f"{t} <- {s}" for t, s in pairs],
-                                     "median_abs_error": float(np.median(np.abs(errors))),
-                                     "max_abs_error": float(np.max(np.abs(errors)))},
-                  "date": _dt.date.today().isoformat()}
-    base = _with_widening_source(base_documents[spec.profile])
-    int8_ratio = p.get("int8_ratio") if "int8" in base["precisions"] else None
-    return fitted_document(base, name=spec.profile, runtime=spec.runtime, params=p, kind="derived", key=key,
-                           source_text=source_text, quality=quality, provenance=provenance, uncertainty=uncertainty,
-                           int8_ratio=int8_ratio, parameter_memory=None,
-                           coefficient_note=f"derived from {spec.source}, see provenance.coefficients",
-                           keep_layer_models=spec.keep_layer_models)
+    uncertainty = _uncertainty(transfer_half, len(transfer), "split conformal on the log residuals of derivations "
+                               f"between fitted boards ({', '.join(f'{t} from {s}' for t, s in pairs)})",
+                               fitted_precisions)
+    coefficients = {n: {"value": v, "source": key, "from": (
+        "the prior learned across every fitted chip" if spec.keep_layer_models and n == "layer_overhead_ms"
+        else f"{spec.source}") + (f" x host_clock_ratio {spec.host_clock_ratio:.3g}"
+                                  if n in ("layer_overhead_ms", "inference_overhead_ms") else "")}
+        for n, v in p.items() if n != "stream_efficiency" and (not spec.keep_layer_models or n.endswith("overhead_ms"))}
+    provenance = Provenance(date=_dt.date.today().isoformat()).with_details(
+        derived_from=spec.source, reason=spec.reason, host_clock_ratio=spec.host_clock_ratio,
+        coefficients=coefficients,
+        transfer_check={"pairs": [f"{t} <- {s}" for t, s in pairs], "median_abs_error": float(np.median(np.abs(errors))),
+                        "max_abs_error": float(np.max(np.abs(errors)))})
+    about = BoardDescription(name=spec.profile, runtime=spec.runtime, kind="derived", key=key, source_text=source_text,
+                             quality=quality, provenance=provenance, uncertainty=uncertainty, extra_sources=_WIDENING,
+                             coefficient_note=f"derived from {spec.source}, see provenance.coefficients",
+                             keep_layer_models=spec.keep_layer_models)
+    return board_profile(base, p, about, int8_ratio=p.get("int8_ratio") if "int8" in base.precisions else None,
+                         parameter_memory=None)

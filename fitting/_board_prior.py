@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._model import PARAMETERS, PER_BOARD, SHARED, NetworkFeatures, log_prior, predict_ms
+from ._board_model import PARAMETERS, PER_BOARD, BoardFeatures, log_prior, predict_ms
 from ._published import PublishedRow
-from ._specs import EDGETPU_ON_CHIP_BYTES, HOST_LINKS, BoardSpec
+from ._board_specs import EDGETPU_ON_CHIP_BYTES, HOST_LINKS, BoardSpec
 
 __all__ = ["Sample", "unit_parameters", "fit_unit", "learn_prior", "leave_one_network_out", "HeldOut", "STRENGTHS",
            "predict_sample"]
@@ -40,7 +40,7 @@ class Sample:
 
     row: PublishedRow
     spec: BoardSpec
-    features: NetworkFeatures
+    features: BoardFeatures
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

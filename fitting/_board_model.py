@@ -12,9 +12,9 @@ layers, plus ``inference_overhead_ms`` once (the runtime call, input and output 
 harness), plus, on accelerators that keep parameters on chip, the weights beyond the on-chip memory
 streamed over the host link at ``stream_efficiency`` times the link's datasheet rate.
 
-This is exactly what :func:`edgeperf.estimate` computes with the profile that
-:func:`edgeperf.boards.board_document` writes (roofline layer models, ``inference_overhead_ms``,
-``parameter_memory``, the mapping's ``winograd.work_scale``); a test holds the two equal.
+This is exactly what :func:`edgeperf.estimate` computes with the profile that ``_board_profiles``
+makes (roofline layer models, ``inference_overhead_ms``, ``parameter_memory``, the mapping's
+``winograd.work_scale``); a test holds the two equal.
 
 Parameters are fitted in log space (all are positive); ``PARAMETERS`` lists them with the weakly
 informative starting prior every fit shrinks towards before a prior is learned across boards.
@@ -30,7 +30,7 @@ import numpy as np
 from .._units import BITS_PER_ELEMENT
 from ..estimator import MappedGraph, resolve_operating_point, streamed_weight_bytes
 
-__all__ = ["Parameter", "PARAMETERS", "NetworkFeatures", "network_features", "predict_ms", "SHARED", "PER_BOARD"]
+__all__ = ["Parameter", "PARAMETERS", "BoardFeatures", "board_features", "predict_ms", "SHARED", "PER_BOARD"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,7 +70,7 @@ PER_BOARD = ("inference_overhead_ms", "stream_efficiency")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class NetworkFeatures:
+class BoardFeatures:
     """What the board model needs of one network on one board, per executed layer (aligned arrays)."""
 
     flops: np.ndarray           # arithmetic of the model's layers
@@ -88,7 +88,7 @@ class NetworkFeatures:
         return int(self.flops.size)
 
 
-def network_features(mapped: MappedGraph, profile, precision: str) -> NetworkFeatures:
+def board_features(mapped: MappedGraph, profile, precision: str) -> BoardFeatures:
     """Features of a mapped network at ``precision`` on the datasheet facts of ``profile`` (at its reference clocks).
 
     ``profile`` supplies peaks and bandwidth; its mapping must be the one ``mapped`` was made with.
@@ -101,7 +101,7 @@ def network_features(mapped: MappedGraph, profile, precision: str) -> NetworkFea
     layer_int8 = (mapped.int8_layer & ("int8" in profile.precisions)) | (precision == "int8")
     peak = np.where(layer_int8, profile.precisions.get("int8", 0.0), profile.precisions[precision]) * 1e6 * clock
     bits = np.where(mapped.int8_layer, 8.0, float(BITS_PER_ELEMENT[precision]))
-    return NetworkFeatures(
+    return BoardFeatures(
         flops=mapped.flops.copy(),
         winograd=np.array(["winograd" in layer.flags for layer in mapped.layers], dtype=bool),
         depthwise=mapped.op_class == "dwconv",
@@ -114,7 +114,7 @@ def network_features(mapped: MappedGraph, profile, precision: str) -> NetworkFea
     )
 
 
-def predict_ms(params: dict, features: NetworkFeatures, *, on_chip_bytes: float | None = None,
+def predict_ms(params: dict, features: BoardFeatures, *, on_chip_bytes: float | None = None,
                link_gbps: float | None = None, combine: str = "max") -> float:
     """Latency (ms) of one network under the board model with coefficients ``params`` (linear scale).
 
@@ -123,9 +123,9 @@ def predict_ms(params: dict, features: NetworkFeatures, *, on_chip_bytes: float 
     time instead of taking the larger (an alternative the cross-validation rejected; not shippable as a
     roofline profile).
 
-    >>> f = NetworkFeatures(flops=np.array([2e9]), winograd=np.array([False]), depthwise=np.array([False]),
-    ...                     int8=np.array([False]), peak_per_ms=np.array([1e9]), bytes_=np.array([1e6]),
-    ...                     weight_bytes=np.array([0.0]), bytes_per_ms=1e7, op_classes=("conv",))
+    >>> f = BoardFeatures(flops=np.array([2e9]), winograd=np.array([False]), depthwise=np.array([False]),
+    ...                   int8=np.array([False]), peak_per_ms=np.array([1e9]), bytes_=np.array([1e6]),
+    ...                   weight_bytes=np.array([0.0]), bytes_per_ms=1e7, op_classes=("conv",))
     >>> p = dict(compute_efficiency=0.5, depthwise_ratio=1, memory_efficiency=1, layer_overhead_ms=0.1,
     ...          inference_overhead_ms=1.0)
     >>> predict_ms(p, f)   # 2e9 / (1e9 * 0.5) = 4 ms compute (memory 0.1 ms) + 0.1 + 1.0
