@@ -1,11 +1,15 @@
 """Refit every shipped board profile from the published table and print its held-out error per board and runtime.
 
 Reads ``../shared/external/published_board_latency_train.csv`` (41 published batch-1 latencies of
-real boards at their deployed sizes), fits the board model with a prior learned across boards
-(``edgeperf.fitting.fit_boards``) and prints, per board and runtime: leave-one-network-out median and worst
-|error|, share within +-30 % and Spearman's rho; the same with the strict variant (the network also
-removed from every other board before the prior is learned); the alternatives the design was chosen
-against; and the derivation check behind the derived profiles (Xavier NX, NCS2, Arm NN, Pi 3 B+).
+real boards at their deployed sizes) and HW-NAS-Bench's FBNet block table (the Pi 4 and TX2 columns,
+fitted jointly with those chips, each with a runtime factor of its own), fits the board model with a
+prior learned across boards (``edgeperf.fitting.fit_boards``) and prints, per board and runtime:
+leave-one-network-out median and worst |error|, share within +-30 % and Spearman's rho; the same with
+the strict variant (the network also removed from every other board before the prior is learned); the
+alternatives the design was chosen against (leave one network out, and leave one board out: each
+fitted board predicted from its nearest fitted board, as a derived profile is); the derivation check
+behind the derived profiles (Xavier NX, NCS2, Arm NN, Pi 3 B+); and, as a check only, the Pi 4's
+ResNet-50 (issue 16 quotes 580 ms with TFLite, 333 with Arm NN, 263 with ncnn; never fitted).
 
 Run: ``python benchmarks/board_profiles.py [--write] [--ablations]`` (about 2 minutes; ``--ablations``
 adds about 3 more). ``--write`` rewrites the board profiles in profiles/data/ from their datasheet facts
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import replace
 import sys
 import time
 from pathlib import Path
@@ -23,18 +28,30 @@ from pathlib import Path
 import numpy as np
 
 from edgeperf.fitting import (
+    BLOCK_TABLES,
     DERIVED,
     FITTED,
     fit_boards,
+    leave_one_board_out,
     leave_one_network_out,
     load_samples,
     metrics,
+    read_block_table,
     read_published_table,
 )
-from edgeperf.profiles import load_profile, write_profile_file
+from edgeperf.profiles import load_profile, runtime_mapping, write_profile_file
 
 TABLE = Path(__file__).resolve().parents[2] / "shared" / "external" / "published_board_latency_train.csv"
+BLOCKS = TABLE.with_name("hwnasbench_fbnet_block_lut.csv")
 DATA = Path(__file__).resolve().parents[1] / "profiles" / "data"
+
+
+def all_rows() -> tuple:
+    """The published table's rows and the block tables' rows (when the block table is there)."""
+    rows = read_published_table(TABLE)
+    if BLOCKS.is_file():
+        rows += tuple(r for spec in BLOCK_TABLES for r in read_block_table(BLOCKS, spec))
+    return rows
 
 
 def base_profiles() -> dict:
@@ -72,10 +89,13 @@ def main(argv=None) -> int:
         print(f"skipped: {TABLE} not found (the shared data folder is absent)")
         return 0
     start = time.perf_counter()
-    rows = read_published_table(TABLE)
+    rows = all_rows()
     bases = base_profiles()
     fit = fit_boards(rows, bases, progress=lambda m: print(f"[{time.perf_counter() - start:5.0f} s] {m}", file=sys.stderr))
-    print(f"{len(rows)} published rows, {len({r.profile for r in rows})} fitted board profiles; prior strength "
+    published = [r for r in rows if not r.block]
+    print(f"{len(published)} published rows, {len(rows) - len(published)} blocks of "
+          f"{len({r.profile for r in rows if r.block})} block tables, {len({r.profile for r in published})} fitted "
+          f"board profiles; prior strength "
           f"{fit.strength:g} chosen by leave-one-network-out median |error| "
           + ", ".join(f"{s:g}: {100 * m['median_abs_error']:.1f} %" for s, m in fit.cv_by_strength.items()))
     table(fit.held_out, "Leave one network out (its board refitted without it; prior learned from the other chips)")
@@ -93,7 +113,9 @@ def main(argv=None) -> int:
     print("\nFitted coefficients (linear scale):")
     for profile, params in fit.params.items():
         print(f"  {profile:26s} " + ", ".join(f"{k}={v:.4g}" for k, v in params.items()
-                                                if k != "stream_efficiency" or profile.startswith("coral")))
+                                                if (k != "stream_efficiency" or profile.startswith("coral"))
+                                                and (k != "runtime_factor" or profile.startswith("hwnasbench"))))
+    resnet50_check(fit)
     if args.ablations:
         ablations(rows, bases, fit.strength)
     if args.write:
@@ -104,27 +126,52 @@ def main(argv=None) -> int:
     return 0
 
 
+def resnet50_check(fit) -> None:
+    """The Pi 4's ResNet-50 with each runtime against the figures issue 16 quotes (a check, never fitted)."""
+    import edgeperf
+
+    quoted = {"raspberry-pi-4": 580.0, "raspberry-pi-4-armnn": 333.0, "raspberry-pi-4-ncnn": 263.0}
+    print("\nCheck only (never fitted): Pi 4 ResNet-50 fp32, issue 16 quotes TFLite 580, Arm NN 333, ncnn 263 ms")
+    for name, ms in quoted.items():
+        if name in fit.profiles:
+            est = edgeperf.estimate("zoo:resnet50", fit.profiles[name], precision="fp32").total_latency_ms
+            print(f"  {name:26s} {est:7.1f} ms against {ms:g} ({100 * (est / ms - 1):+.0f} %)")
+
+
 def ablations(rows, bases, strength: float) -> None:
-    """Leave-one-network-out error of the alternatives the design was chosen against."""
+    """Leave-one-network-out and leave-one-board-out error of the alternatives the design was chosen against."""
     units = load_samples(rows, bases)
+    published = [r for r in rows if not r.block]
     by_board = {}
     for spec in FITTED:   # every board its own chip: no sharing between the Coral Dev Board and USB Accelerator
-        by_board.setdefault(spec.profile, [s for ss in units.values() for s in ss if s.spec.profile == spec.profile])
+        by_board[spec.profile] = [s for ss in units.values() for s in ss if s.spec.profile == spec.profile
+                                  or (s.spec.blocks and s.spec.base == spec.profile)]
+    tensorrt, ncnn = runtime_mapping("tensorrt").mapping, runtime_mapping("ncnn").mapping
     variants = {
-        "chosen (roofline, Winograd, chips shared, learned prior)": dict(units=units),
+        "chosen (roofline, Winograd, blocks, chips shared, learned prior)": dict(units=units),
+        "without the HW-NAS-Bench block tables": dict(units=load_samples(published, bases)),
+        "TensorRT merging sibling convolutions (horizontal fusion)": dict(units=load_samples(
+            rows, bases, mappings={"tensorrt": replace(tensorrt, merge_siblings=("Conv", "Gemm"),
+                                                       merge_source="trt-fusion")})),
+        "ncnn picking Winograd by cost (not its fixed rule)": dict(units=load_samples(
+            rows, bases, mappings={"ncnn": replace(ncnn, winograd=replace(ncnn.winograd, choice="faster"))})),
         "no Winograd (3x3 convolutions at the direct method's work)": dict(units=units, winograd=False),
         "compute + memory added instead of roofline max": dict(units=units, combine="sum"),
         "no prior learned across boards (starting prior only)": dict(units=units, shared_prior=False),
         "no chip sharing (Coral Dev Board and USB fitted apart)": dict(units={k: v for k, v in by_board.items() if v}),
     }
-    print("\nAlternatives (leave-one-network-out, prior strength as chosen):")
+    print("\nAlternatives (prior strength as chosen). LONO: leave one network out; LOBO: leave one board out, each "
+          "board predicted from its nearest fitted board as a derived profile is:")
     for label, options in variants.items():
-        held = leave_one_network_out(options.pop("units"), strength, **options)
+        variant_units = options.pop("units")
+        held = leave_one_network_out(variant_units, strength, **options)
+        board_out = metrics(leave_one_board_out(variant_units, bases, strength, **options))
         m = metrics(held)
         per_board = [metrics([h for h in held if h.row.profile == p]) for p in sorted({h.row.profile for h in held})]
-        print(f"  {label:62s} median {100 * m['median_abs_error']:5.1f} %, worst {100 * m['max_abs_error']:5.1f} %, "
+        print(f"  {label:66s} LONO median {100 * m['median_abs_error']:5.1f} %, worst {100 * m['max_abs_error']:5.1f} %, "
               f"{100 * m['within_30pct']:3.0f} % within +-30 %, boards with median <= 15 %: "
-              f"{sum(b['median_abs_error'] <= 0.15 for b in per_board)}/{len(per_board)}")
+              f"{sum(b['median_abs_error'] <= 0.15 for b in per_board)}/{len(per_board)}; LOBO median "
+              f"{100 * board_out['median_abs_error']:5.1f} %, worst {100 * board_out['max_abs_error']:5.1f} %")
 
 
 if __name__ == "__main__":

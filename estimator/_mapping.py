@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._ir import OP_CLASSES, Graph, Layer
-from ._runtime_rewrites import CopyElision, Winograd, grow_subgraph, rewrite_layers, winograd_scale
+from ._runtime_rewrites import CopyElision, Winograd, grow_subgraph, rewrite_layers, winograd_padding, winograd_scale
 
 __all__ = ["FusionRule", "Mapping", "ExecLayer", "MappedGraph", "map_graph", "NO_FUSION", "CopyElision", "Winograd"]
 
@@ -117,6 +117,7 @@ class ExecLayer:
     precision: str | None
     flags: tuple[str, ...]
     work_scale: float = 1.0   # share of the multiply-adds the runtime executes (Winograd), for compute time only
+    winograd_padding: float = 0.0   # work added by whole Winograd output tiles (>= 1) where Winograd applies, else 0
 
     def dim(self, name: str, default: int = 1) -> int:
         for key, value in self.geometry:
@@ -148,6 +149,7 @@ class MappedGraph:
     h_out: np.ndarray
     w_out: np.ndarray
     work_scale: np.ndarray | None = None  # per layer, share of multiply-adds executed (None: all ones)
+    winograd_padding: np.ndarray | None = None  # per layer, Winograd tile padding (0: not a Winograd candidate)
 
 
 def _chain_layer(chain: list[Layer], rule: str, consumers: dict, graph_outputs: set,
@@ -172,7 +174,7 @@ def _chain_layer(chain: list[Layer], rule: str, consumers: dict, graph_outputs: 
     precision = "int8" if any(layer.precision == "int8" for layer in chain) else None
     flags = {flag for layer in chain for flag in layer.flags}
     scale = winograd_scale(anchor, winograd)
-    if scale < 1.0:
+    if scale != 1.0:
         flags.add("winograd")
     return ExecLayer(
         name=anchor.name,
@@ -191,6 +193,7 @@ def _chain_layer(chain: list[Layer], rule: str, consumers: dict, graph_outputs: 
         precision=precision,
         flags=tuple(sorted(flags)),
         work_scale=scale,
+        winograd_padding=winograd_padding(anchor, winograd),
     )
 
 
@@ -364,6 +367,7 @@ def _merged(first: ExecLayer, other: ExecLayer) -> ExecLayer:
         geometry=tuple((k, c_out if k == "c_out" else v) for k, v in first.geometry),
         precision=first.precision, flags=tuple(sorted(set(first.flags) | set(other.flags))),
         work_scale=(first.work_scale * first.macs + other.work_scale * other.macs) / max(first.macs + other.macs, 1),
+        winograd_padding=max(first.winograd_padding, other.winograd_padding),
     )
 
 
@@ -391,4 +395,5 @@ def _with_arrays(graph: Graph, mapping: Mapping, executed: tuple[ExecLayer, ...]
         h_out=dim("h_out"),
         w_out=dim("w_out"),
         work_scale=np.fromiter((e.work_scale for e in executed), float, n),
+        winograd_padding=np.fromiter((e.winograd_padding for e in executed), float, n),
     )

@@ -18,15 +18,18 @@ applied only when a profile asks for it, so profiles without these keys map exac
 ``subgraph`` (per fusion rule)
     The rule's followers may form a pointwise subgraph rather than a chain: a consumer of any tensor
     inside the fused group joins when all its other inputs are ready before the group starts, and
-    the group is kept at its largest size with exactly one tensor leaving it. SiLU (``x * sigmoid(x)``,
-    a diamond after the convolution) and an opset-13 HardSwish (``x * HardSigmoid(x)``) fuse this way.
+    the group is kept at its largest size with at most one tensor leaving it (none where the last
+    output only feeds a concatenation the runtime writes in place). SiLU (``x * sigmoid(x)``, a
+    diamond after the convolution) and an opset-13 HardSwish (``x * HardSigmoid(x)``) fuse this way.
 ``winograd``
     Dense convolutions with the given kernel and stride (and at least ``min_channels`` in and out)
     run as Winograd transforms, which execute ``work_scale`` of the direct method's multiply-adds
     (F(2x2, 3x3): 16/36 = 0.44 before the transforms' own cost), on output maps padded to whole
-    ``tile x tile`` tiles (a 7x7 map in 6x6 tiles computes 12x12); where that would exceed the direct
-    method's work, the runtime runs the direct method (scale 1), so more work never costs less. The
-    executed layer keeps the model's MACs and FLOPs for reports; only its compute time uses the scale.
+    ``tile x tile`` tiles (a 7x7 map in 6x6 tiles computes 12x12). ``choice: faster`` (TensorRT,
+    which times its kernels and keeps the fastest): where that would exceed the direct method's work,
+    the runtime runs the direct method (scale 1). ``choice: always`` (ncnn, whose rule is the layer's
+    shape): Winograd even where the padded tiles cost more. The executed layer keeps the model's MACs
+    and FLOPs for reports; only its compute time uses the scale.
 """
 
 from __future__ import annotations
@@ -36,9 +39,12 @@ from dataclasses import dataclass
 
 from ._ir import Layer
 
-__all__ = ["CopyElision", "Winograd", "rewrite_layers", "grow_subgraph", "winograd_scale"]
+__all__ = ["CopyElision", "Winograd", "WINOGRAD_CHOICES", "rewrite_layers", "grow_subgraph", "winograd_padding", "winograd_scale"]
 
 _COPY_WHEN = ("identity", "always")
+#: How a runtime picks Winograd for an eligible convolution: by cost (TensorRT times its tactics and keeps the
+#: fastest) or by a fixed rule on the layer's shape (ncnn: every 3x3 stride-1 convolution with enough channels).
+WINOGRAD_CHOICES = ("faster", "always")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +75,7 @@ class Winograd:
     min_channels: int = 1
     work_scale: float = 1.0
     tile: int = 1          # output tile edge m of F(m x m, 3 x 3): maps are padded up to whole tiles
+    choice: str = "faster"  # "faster": the direct method where padded tiles cost more; "always": the runtime's fixed rule
 
     def __post_init__(self) -> None:
         if not 0.0 < self.work_scale <= 1.0:
@@ -76,6 +83,8 @@ class Winograd:
         if self.kernel < 2 or self.stride < 1 or self.min_channels < 1 or self.tile < 1:
             raise ValueError(f"winograd needs kernel >= 2, stride >= 1, min_channels >= 1, got "
                              f"{self.kernel}, {self.stride}, {self.min_channels}")
+        if self.choice not in WINOGRAD_CHOICES:
+            raise ValueError(f"winograd.choice must be one of {WINOGRAD_CHOICES}, got {self.choice!r}")
 
 
 def _bypassable(layer: Layer) -> bool:
@@ -153,7 +162,9 @@ def grow_subgraph(chain: list[Layer], followers: tuple[str, ...], limit: int, co
         nxt = min(candidates, key=lambda layer: position[layer.name])
         group.append(nxt)
         names.add(nxt.name)
-        if _escaping(group, consumers, graph_outputs, names) == 1:
+        # one tensor leaves the group, or none: a runtime that writes a concatenation's inputs in place
+        # (copy elision "always") leaves the last member's output with no reader but the elided copy
+        if _escaping(group, consumers, graph_outputs, names) <= 1:
             best = list(group)
     return sorted(best, key=lambda layer: position[layer.name])
 
@@ -168,10 +179,10 @@ def _escaping(group: list[Layer], consumers: dict, graph_outputs: set, names: se
     return count
 
 
-def winograd_scale(layer: Layer, winograd: Winograd | None) -> float:
-    """The multiply-adds the runtime executes relative to the model's: ``min(1, work_scale x tile padding)``, or 1."""
+def winograd_padding(layer: Layer, winograd: Winograd | None) -> float:
+    """How much work a Winograd kernel's whole output tiles add (>= 1), or 0 where the runtime would not use one."""
     if winograd is None or layer.op_type != "Conv":
-        return 1.0
+        return 0.0
     geometry = dict(layer.geometry)
     kernel = layer.attr("kernel_shape")
     strides = layer.attr("strides") or ()
@@ -181,11 +192,22 @@ def winograd_scale(layer: Layer, winograd: Winograd | None) -> float:
     if (not square or geometry.get("groups", 1) != 1 or any(s != winograd.stride for s in strides)
             or any(d != 1 for d in dilations) or geometry.get("d_out", 1) != 1
             or min(geometry.get("c_in", 0), geometry.get("c_out", 0)) < winograd.min_channels):
-        return 1.0
+        return 0.0
     if not strides and winograd.stride != 1:
-        return 1.0
+        return 0.0
     tile = winograd.tile
     h, w = max(geometry.get("h_out", 1), 1), max(geometry.get("w_out", 1), 1)
-    padding = (-(-h // tile) * tile) * (-(-w // tile) * tile) / (h * w)   # whole output tiles
-    # the runtime picks the faster algorithm: direct convolution where the padded tiles would cost more
-    return min(1.0, winograd.work_scale * padding)
+    return (-(-h // tile) * tile) * (-(-w // tile) * tile) / (h * w)   # whole output tiles
+
+
+def winograd_scale(layer: Layer, winograd: Winograd | None) -> float:
+    """The multiply-adds the runtime executes relative to the model's: ``work_scale x tile padding``, or 1.
+
+    With ``choice == "faster"`` the runtime runs the direct convolution where the padded tiles would
+    cost more (``min(1, ...)``); with ``"always"`` it keeps Winograd even then, as its fixed rule says.
+    """
+    padding = winograd_padding(layer, winograd)
+    if not padding:
+        return 1.0
+    scale = winograd.work_scale * padding
+    return scale if winograd.choice == "always" else min(1.0, scale)

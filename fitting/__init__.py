@@ -18,8 +18,9 @@ Fitting works on values only: it never touches a device (``edgeperf.measure`` me
 from ._board_model import PARAMETERS, BoardFeatures, board_features, predict_ms
 from ._board_prior import STRENGTHS, HeldOut, Sample, fit_unit, learn_prior, leave_one_network_out, predict_sample
 from ._board_profiles import BoardDescription, board_profile, runtime_profile
-from ._board_specs import DERIVED, FITTED, BoardSpec, DerivedSpec
-from ._boards import COVERAGE, TRANSFERS, BoardFit, derive_params, fit_boards, load_samples, metrics
+from ._board_specs import BLOCK_TABLES, DERIVED, FITTED, BoardSpec, DerivedSpec
+from ._boards import (COVERAGE, TRANSFERS, BoardFit, derive_params, fit_boards, leave_one_board_out, load_samples,
+                      metrics)
 from ._layers import fit_layer_times
 from ._networks import (
     COLUMNS,
@@ -32,7 +33,7 @@ from ._networks import (
     with_sibling_merge,
 )
 from ._power import fit_power_model, read_power_table
-from ._published import NETWORKS, PublishedRow, profile_for, read_published_table
+from ._published import NETWORKS, PublishedRow, profile_for, read_block_table, read_published_table
 from ._samples import NetworkSample, read_network_table
 from ._sweep import STEP_CANDIDATES, fit_layer_sweep
 from ._thermal import ThermalFit, fit_thermal
@@ -45,4 +46,5 @@ __all__ = ["fit_layer_times", "COLUMNS", "FitResult", "NetworkFeatures", "fit_fr
            "PARAMETERS", "BoardFeatures", "board_features", "predict_ms", "STRENGTHS", "HeldOut", "Sample", "fit_unit",
            "learn_prior", "leave_one_network_out", "predict_sample", "BoardDescription", "board_profile", "runtime_profile", "DERIVED",
            "FITTED", "BoardSpec", "DerivedSpec", "COVERAGE", "TRANSFERS", "BoardFit", "derive_params", "fit_boards",
-           "load_samples", "metrics", "NETWORKS", "PublishedRow", "profile_for", "read_published_table"]
+           "load_samples", "metrics", "NETWORKS", "PublishedRow", "profile_for", "read_published_table",
+           "BLOCK_TABLES", "read_block_table", "leave_one_board_out"]

@@ -12,6 +12,13 @@ layers, plus ``inference_overhead_ms`` once (the runtime call, input and output 
 harness), plus, on accelerators that keep parameters on chip, the weights beyond the on-chip memory
 streamed over the host link at ``stream_efficiency`` times the link's datasheet rate.
 
+Block tables measured on the same chip under another runtime setup (HW-NAS-Bench's FBNet blocks:
+the Pi 4 with TFLite, the TX2 with TensorRT fp32 through torch2trt) are fitted jointly: their layer
+sum is multiplied by a ``runtime_factor`` of their own (their clocks, threads and harness differ
+from the published runs), and their harness pays its own ``inference_overhead_ms``. They inform the
+chip's shared coefficients (the split between dense and depthwise convolutions, small layers) that
+a handful of published networks cannot tell apart.
+
 This is exactly what :func:`edgeperf.estimate` computes with the profile that ``_board_profiles``
 makes (roofline layer models, ``inference_overhead_ms``, ``parameter_memory``, the mapping's
 ``winograd.work_scale``); a test holds the two equal.
@@ -30,7 +37,8 @@ import numpy as np
 from .._units import BITS_PER_ELEMENT
 from ..estimator import MappedGraph, resolve_operating_point, streamed_weight_bytes
 
-__all__ = ["Parameter", "PARAMETERS", "BoardFeatures", "board_features", "predict_ms", "SHARED", "PER_BOARD"]
+__all__ = ["Parameter", "PARAMETERS", "BoardFeatures", "StackedFeatures", "board_features", "predict_ms",
+           "layer_times", "SHARED", "PER_BOARD"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,12 +69,15 @@ PARAMETERS: dict[str, Parameter] = {p.name: p for p in (
               meaning="time per inference outside every layer (runtime call, copies, harness)"),
     Parameter(name="stream_efficiency", upper=1.0, median=0.8, log_sd=1.0,
               meaning="share of the host link's datasheet rate at which parameters beyond on-chip memory stream"),
+    Parameter(name="runtime_factor", median=1.0, log_sd=1.5,
+              meaning="a block table's runtime relative to the published one on the same chip (clocks, threads, "
+                      "harness): multiplies every layer's time; 1 for the published boards"),
 )}
 
 #: Parameters shared by the boards of one chip; the others are per board (host, harness, link).
 SHARED = ("compute_efficiency", "depthwise_ratio", "memory_efficiency", "layer_overhead_ms", "winograd_scale",
           "int8_ratio")
-PER_BOARD = ("inference_overhead_ms", "stream_efficiency")
+PER_BOARD = ("inference_overhead_ms", "stream_efficiency", "runtime_factor")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -74,7 +85,7 @@ class BoardFeatures:
     """What the board model needs of one network on one board, per executed layer (aligned arrays)."""
 
     flops: np.ndarray           # arithmetic of the model's layers
-    winograd: np.ndarray        # the runtime runs the layer with Winograd transforms
+    winograd: np.ndarray        # Winograd tile padding (>= 1) where the runtime may use Winograd transforms, else 0
     depthwise: np.ndarray
     int8: np.ndarray            # the layer runs at the int8 peak
     peak_per_ms: np.ndarray     # datasheet peak at the layer's precision, flops per ms
@@ -82,6 +93,7 @@ class BoardFeatures:
     weight_bytes: np.ndarray    # the weights among them, in execution order
     bytes_per_ms: float         # datasheet memory bandwidth
     op_classes: tuple[str, ...]
+    winograd_always: bool = False   # the runtime keeps Winograd where its padded tiles cost more (ncnn's rule)
 
     @property
     def layers(self) -> int:
@@ -103,7 +115,8 @@ def board_features(mapped: MappedGraph, profile, precision: str) -> BoardFeature
     bits = np.where(mapped.int8_layer, 8.0, float(BITS_PER_ELEMENT[precision]))
     return BoardFeatures(
         flops=mapped.flops.copy(),
-        winograd=np.array(["winograd" in layer.flags for layer in mapped.layers], dtype=bool),
+        winograd=(mapped.winograd_padding.copy() if mapped.winograd_padding is not None
+                  else np.zeros(len(mapped.layers))),
         depthwise=mapped.op_class == "dwconv",
         int8=layer_int8,
         peak_per_ms=peak,
@@ -111,6 +124,7 @@ def board_features(mapped: MappedGraph, profile, precision: str) -> BoardFeature
         weight_bytes=mapped.weight_elems * bits / 8.0,
         bytes_per_ms=profile.memory_bandwidth_gbps * 1e6 * memory_clock,
         op_classes=tuple(sorted({str(c) for c in mapped.op_class})),
+        winograd_always=mapped.mapping.winograd is not None and mapped.mapping.winograd.choice == "always",
     )
 
 
@@ -123,7 +137,7 @@ def predict_ms(params: dict, features: BoardFeatures, *, on_chip_bytes: float | 
     time instead of taking the larger (an alternative the cross-validation rejected; not shippable as a
     roofline profile).
 
-    >>> f = BoardFeatures(flops=np.array([2e9]), winograd=np.array([False]), depthwise=np.array([False]),
+    >>> f = BoardFeatures(flops=np.array([2e9]), winograd=np.array([0.0]), depthwise=np.array([False]),
     ...                   int8=np.array([False]), peak_per_ms=np.array([1e9]), bytes_=np.array([1e6]),
     ...                   weight_bytes=np.array([0.0]), bytes_per_ms=1e7, op_classes=("conv",))
     >>> p = dict(compute_efficiency=0.5, depthwise_ratio=1, memory_efficiency=1, layer_overhead_ms=0.1,
@@ -131,17 +145,72 @@ def predict_ms(params: dict, features: BoardFeatures, *, on_chip_bytes: float | 
     >>> predict_ms(p, f)   # 2e9 / (1e9 * 0.5) = 4 ms compute (memory 0.1 ms) + 0.1 + 1.0
     5.1
     """
-    scale = np.where(features.winograd, params.get("winograd_scale", 1.0), 1.0)
+    total = (params.get("runtime_factor", 1.0) * float(layer_times(params, features, combine).sum())
+             + params["inference_overhead_ms"])
+    if on_chip_bytes is not None and link_gbps is not None:
+        streamed = streamed_weight_bytes(features.weight_bytes, on_chip_bytes).sum()
+        total += float(streamed) / (link_gbps * params["stream_efficiency"] * 1e6)
+    return total
+
+
+def layer_times(params: dict, features, combine: str = "max") -> np.ndarray:
+    """Each executed layer's time (ms) under the shared coefficients: the roofline plus the per-layer overhead.
+
+    ``features`` is a :class:`BoardFeatures` or a :class:`StackedFeatures` (its arrays and
+    ``winograd_always`` and ``bytes_per_ms`` per layer).
+    """
+    # Winograd layers execute winograd_scale of the direct method's work on whole output tiles, or (a runtime
+    # that picks by cost) the direct method where that is less: estimator._runtime_rewrites.winograd_scale
+    pad = features.winograd
+    scale = params.get("winograd_scale", 1.0) * pad
+    scale = np.where(pad > 0, np.where(features.winograd_always, scale, np.minimum(1.0, scale)), 1.0)
     efficiency = params["compute_efficiency"] * np.where(features.depthwise, params["depthwise_ratio"], 1.0)
     peak = features.peak_per_ms * np.where(features.int8, params.get("int8_ratio", 1.0), 1.0)
     compute = features.flops * scale / (peak * efficiency)
     memory = features.bytes_ / (features.bytes_per_ms * params["memory_efficiency"])
     layer = np.maximum(compute, memory) if combine == "max" else compute + memory
-    total = float((layer + params["layer_overhead_ms"]).sum()) + params["inference_overhead_ms"]
-    if on_chip_bytes is not None and link_gbps is not None:
-        streamed = streamed_weight_bytes(features.weight_bytes, on_chip_bytes).sum()
-        total += float(streamed) / (link_gbps * params["stream_efficiency"] * 1e6)
-    return total
+    return layer + params["layer_overhead_ms"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StackedFeatures:
+    """Many networks' :class:`BoardFeatures` in one set of layer arrays, for predicting them all at once.
+
+    ``starts`` are the first layer of each network; ``streamed_bytes`` each network's weights beyond
+    ``on_chip_bytes`` (0 where nothing streams).
+    """
+
+    flops: np.ndarray
+    winograd: np.ndarray
+    depthwise: np.ndarray
+    int8: np.ndarray
+    peak_per_ms: np.ndarray
+    bytes_: np.ndarray
+    bytes_per_ms: np.ndarray
+    winograd_always: np.ndarray
+    starts: np.ndarray
+    streamed_bytes: np.ndarray
+
+    @classmethod
+    def of(cls, features: list, on_chip_bytes: list) -> "StackedFeatures":
+        """Stack ``features`` (one per network; each ``on_chip_bytes`` None where weights never stream)."""
+        def cat(name):
+            return np.concatenate([getattr(f, name) for f in features])
+
+        def per_layer(name):
+            return np.concatenate([np.full(f.layers, getattr(f, name)) for f in features])
+
+        sizes = np.array([f.layers for f in features])
+        streamed = [float(streamed_weight_bytes(f.weight_bytes, b).sum()) if b is not None else 0.0
+                    for f, b in zip(features, on_chip_bytes)]
+        return cls(flops=cat("flops"), winograd=cat("winograd"), depthwise=cat("depthwise"), int8=cat("int8"),
+                   peak_per_ms=cat("peak_per_ms"), bytes_=cat("bytes_"), bytes_per_ms=per_layer("bytes_per_ms"),
+                   winograd_always=per_layer("winograd_always"), starts=np.concatenate([[0], np.cumsum(sizes)[:-1]]),
+                   streamed_bytes=np.array(streamed))
+
+    def network_sums(self, params: dict, combine: str = "max") -> np.ndarray:
+        """Each network's layer sum (ms) under the shared coefficients in ``params``."""
+        return np.add.reduceat(layer_times(params, self, combine), self.starts)
 
 
 def log_prior() -> dict[str, float]:

@@ -12,7 +12,9 @@ estimates (per coefficient, over the chips whose data determine it), repeat a fe
 
 Judging: leave one network out (LONO) of its board's fit, with ``mu`` learned from the other chips
 only, so that no number of the held-out row's chip informs its prior either; the strict variant also
-removes that network from every other chip before learning ``mu``.
+removes that network from every other chip before learning ``mu``. Block tables (``BoardSpec.blocks``)
+are samples of their chip like any other, with a harness overhead and runtime factor of their own;
+they are never held out.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._board_model import PARAMETERS, PER_BOARD, BoardFeatures, log_prior, predict_ms
+from ._board_model import PARAMETERS, PER_BOARD, BoardFeatures, StackedFeatures, log_prior, predict_ms
 from ._published import PublishedRow
 from ._board_specs import EDGETPU_ON_CHIP_BYTES, HOST_LINKS, BoardSpec
 
@@ -78,6 +80,8 @@ def unit_parameters(samples, *, winograd: bool = True) -> list[str]:
         spec = next(s.spec for s in samples if s.spec.profile == profile)
         if spec.link:
             names.append(_key("stream_efficiency", profile))
+        if spec.blocks:
+            names.append(_key("runtime_factor", profile))
     return names
 
 
@@ -105,7 +109,12 @@ def predict_sample(params: dict, sample: Sample, combine: str = "max") -> float:
 
 
 def fit_unit(samples, mu: dict, strength: float, *, winograd: bool = True, combine: str = "max") -> dict:
-    """MAP estimate (log space) of a unit's coefficients given prior means ``mu`` (log) and ``strength``."""
+    """MAP estimate (log space) of a unit's coefficients given prior means ``mu`` (log) and ``strength``.
+
+    The unit's networks are predicted together (``StackedFeatures``): the same model as
+    :func:`predict_sample`, whose per-board terms (harness overhead, runtime factor, streaming) are
+    applied per network after the shared layer sum.
+    """
     from scipy.optimize import least_squares  # scipy is imported only when fitting
 
     samples = list(samples)
@@ -113,11 +122,20 @@ def fit_unit(samples, mu: dict, strength: float, *, winograd: bool = True, combi
     centre = np.array([mu[_base(n)] for n in names])
     spread = np.array([PARAMETERS[_base(n)].log_sd for n in names]) * strength
     measured = np.log([s.row.latency_ms for s in samples])
+    links = [HOST_LINKS[s.spec.link][0] if s.spec.link else None for s in samples]
+    stack = StackedFeatures.of([s.features for s in samples], [EDGETPU_ON_CHIP_BYTES if link else None
+                                                                 for link in links])
+    profiles = sorted({s.spec.profile for s in samples})
+    which = np.array([profiles.index(s.spec.profile) for s in samples])
+    link_gbps = np.array([link or 1.0 for link in links])
 
     def residuals(x):
         fit = dict(zip(names, x))
-        predicted = [predict_sample(board_params(fit, mu, s.spec.profile, winograd=winograd), s, combine)
-                     for s in samples]
+        boards = [board_params(fit, mu, profile, winograd=winograd) for profile in profiles]
+        per = {name: np.array([b[name] for b in boards])[which]
+               for name in ("runtime_factor", "inference_overhead_ms", "stream_efficiency")}
+        predicted = (per["runtime_factor"] * stack.network_sums(boards[0], combine) + per["inference_overhead_ms"]
+                     + stack.streamed_bytes / (link_gbps * per["stream_efficiency"] * 1e6))
         return np.concatenate([np.log(predicted) - measured, (x - centre) / spread])
 
     upper = np.array([math.log(PARAMETERS[_base(n)].upper) for n in names])
@@ -128,14 +146,23 @@ def fit_unit(samples, mu: dict, strength: float, *, winograd: bool = True, combi
 
 
 def learn_prior(units: dict, strength: float, *, winograd: bool = True, combine: str = "max") -> dict:
-    """Prior means (log) learned across the given units (``{unit: samples}``), starting from the starting prior."""
+    """Prior means (log) learned across the given units (``{unit: samples}``), starting from the starting prior.
+
+    A block table's own terms (its harness overhead and runtime factor) describe its harness, not a
+    published board's, and stay out of the means: the runtime factor of a published board is 1.
+    """
     mu = log_prior()
+    tables = {s.spec.profile for samples in units.values() for s in samples if s.spec.blocks}
+
+    def pooled(key: str, name: str) -> bool:
+        return _base(key) == name and key.partition("@")[2] not in tables
+
     for _ in range(_ITERATIONS):
         fits = [fit_unit(samples, mu, strength, winograd=winograd, combine=combine) for samples in units.values()]
         updated = dict(mu)
         for name in PARAMETERS:
-            estimates = [np.mean([v for k, v in fit.items() if _base(k) == name]) for fit in fits
-                         if any(_base(k) == name for k in fit)]
+            estimates = [np.mean([v for k, v in fit.items() if pooled(k, name)]) for fit in fits
+                         if any(pooled(k, name) for k in fit)]
             if len(estimates) >= 2:
                 updated[name] = float(np.mean(estimates))
         mu = updated
@@ -155,6 +182,8 @@ def leave_one_network_out(units: dict, strength: float, *, strict: bool = False,
         mu = learn_prior(others, strength, winograd=winograd, combine=combine) if shared_prior and not strict \
             else log_prior()
         for i, sample in enumerate(samples):
+            if sample.spec.blocks:
+                continue   # block tables inform the fit; only published networks are held out
             if strict and shared_prior:
                 same = (sample.row.model, sample.row.input_hw)
                 pruned = {u: [s for s in ss if (s.row.model, s.row.input_hw) != same] for u, ss in others.items()}

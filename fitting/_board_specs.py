@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BoardSpec", "DerivedSpec", "FITTED", "DERIVED", "HOST_LINKS", "EDGETPU_ON_CHIP_BYTES"]
+__all__ = ["BoardSpec", "DerivedSpec", "FITTED", "DERIVED", "BLOCK_TABLES", "HOST_LINKS", "EDGETPU_ON_CHIP_BYTES"]
 
 #: Parameter memory of the Edge TPU (Coral documentation: "roughly 8 MB of SRAM" caches parameters).
 EDGETPU_ON_CHIP_BYTES = 8.0e6
@@ -27,12 +27,29 @@ HOST_LINKS = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BoardSpec:
-    """A profile fitted to the published table."""
+    """A profile fitted to the published table, or (``blocks``) a block table fitted with a chip's profile.
+
+    A block table is measured on the chip of ``unit`` under another runtime setup: it informs that
+    chip's shared coefficients, has a harness overhead and a ``runtime_factor`` of its own, is never
+    held out and ships no profile; ``base`` names the shipped profile whose datasheet facts it uses,
+    ``column`` the latency column of ``../shared/external/hwnasbench_fbnet_block_lut.csv`` and
+    ``precision`` the precision it ran at.
+    """
 
     profile: str
     unit: str
     runtime: str
     link: str | None = None       # key of HOST_LINKS for accelerators that stream parameters
+    blocks: bool = False
+    base: str | None = None
+    column: str = ""
+    precision: str = ""
+    about: str = ""
+
+    @property
+    def base_profile(self) -> str:
+        """The shipped profile whose datasheet facts the fit uses."""
+        return self.base or self.profile
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,4 +92,21 @@ DERIVED: tuple[DerivedSpec, ...] = (
                 reason="a USB 3 inference stick on a host like the Coral USB Accelerator; its layer throughput is "
                        "ANNETTE's published NCS2 fit (kept), its per-layer and per-inference overheads come from the "
                        "boards fitted here"),
+)
+
+#: HW-NAS-Bench's measured FBNet blocks (ImageNet and CIFAR macro-architectures, maps 4x4 to 224x224) on two
+#: chips of the published table. The TX2's runtime is in HW-NAS-Bench's repository (GATECH-EIC/HW-NAS-Bench,
+#: dev/proj_edgegpu/EdgeGPU_Benchmark.py): torch2trt (``torch2trt(network, [inputs])``: TensorRT at fp32, its
+#: default), 50 calls each followed by torch.cuda.synchronize, clocks not stated. The Pi 4's runtime is not
+#: stated in the repository files read here; the HW-NAS-Bench paper describes a TFLite conversion for it (as
+#: recalled, not re-read here), threads and clocks not stated. Each table therefore gets the published
+#: runtime's mapping and a runtime factor and harness overhead of its own.
+BLOCK_TABLES: tuple[BoardSpec, ...] = (
+    BoardSpec(profile="hwnasbench-raspi4", unit="raspberry-pi-4-tflite", runtime="tflite", blocks=True,
+              base="raspberry-pi-4", column="raspi4_latency", precision="fp32",
+              about="HW-NAS-Bench FBNet blocks on the Raspberry Pi 4 (TFLite fp32 by the paper; threads and clocks not "
+                    "stated)"),
+    BoardSpec(profile="hwnasbench-edgegpu", unit="jetson-tx2", runtime="tensorrt", blocks=True,
+              base="jetson-tx2", column="edgegpu_latency", precision="fp32",
+              about="HW-NAS-Bench FBNet blocks on the Jetson TX2 (TensorRT fp32 via torch2trt, clocks not stated)"),
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -30,11 +30,12 @@ from ._board_prior import (
     predict_sample,
     unit_parameters,
 )
-from ._board_model import PARAMETERS, board_features
+from ._board_model import PARAMETERS, board_features, log_prior
 from ._published import PublishedRow
-from ._board_specs import DERIVED, EDGETPU_ON_CHIP_BYTES, FITTED, HOST_LINKS, BoardSpec, DerivedSpec
+from ._board_specs import BLOCK_TABLES, DERIVED, EDGETPU_ON_CHIP_BYTES, FITTED, HOST_LINKS, BoardSpec, DerivedSpec
 
-__all__ = ["BoardFit", "load_samples", "fit_boards", "metrics", "COVERAGE", "TRANSFERS", "derive_params"]
+__all__ = ["BoardFit", "load_samples", "fit_boards", "metrics", "COVERAGE", "TRANSFERS", "derive_params",
+           "leave_one_board_out"]
 
 #: Coverage the intervals are built for.
 COVERAGE = 0.9
@@ -69,8 +70,10 @@ class BoardFit:
     profiles: dict               # profile name -> Profile
 
 
-def load_samples(rows, bases: dict, specs=FITTED) -> dict:
-    """``{unit: [Sample, ...]}``: each row's network loaded at its size and mapped for its board's runtime.
+def load_samples(rows, bases: dict, specs=FITTED + BLOCK_TABLES, mappings: dict | None = None) -> dict:
+    """``{unit: [Sample, ...]}``: each row's network (or block) loaded at its size and mapped for its runtime.
+
+    ``mappings`` (runtime name -> Mapping) replaces shipped runtime mappings, for judging alternatives.
 
     Raises
     ------
@@ -83,11 +86,13 @@ def load_samples(rows, bases: dict, specs=FITTED) -> dict:
     graphs = {}
     for row in rows:
         spec = by_profile.get(row.profile)
-        if spec is None or row.profile not in bases:
+        if spec is None or spec.base_profile not in bases:
             raise InputError(f"table line {row.line}: no fitted board profile {row.profile!r} (known: "
                              f"{', '.join(sorted(by_profile))})")
         if row.profile not in profiles:
-            profiles[row.profile] = runtime_profile(bases[row.profile], spec.runtime)
+            profiles[row.profile] = runtime_profile(bases[spec.base_profile], spec.runtime)
+            if mappings and spec.runtime in mappings:
+                profiles[row.profile] = replace(profiles[row.profile], mapping=mappings[spec.runtime])
         profile = profiles[row.profile]
         key = (row.model, row.input_hw)
         if key not in graphs:
@@ -134,6 +139,7 @@ def fit_boards(rows, bases: dict, *, strengths=STRENGTHS, strict: bool = True, p
     Parameters
     ----------
     rows : sequence of PublishedRow
+        The published table's rows, and the rows of any block table (``read_block_table``) to fit jointly.
     bases : dict
         Profile name -> the :class:`~edgeperf.profiles.Profile` whose datasheet facts (peaks, bandwidth,
         clocks, power) the fit keeps; every fitted and derived profile needs one.
@@ -167,7 +173,8 @@ def fit_boards(rows, bases: dict, *, strengths=STRENGTHS, strict: bool = True, p
     precisions = {}
     for samples in units.values():
         for sample in samples:
-            precisions.setdefault(sample.spec.profile, set()).add(sample.row.precision)
+            if not sample.spec.blocks:
+                precisions.setdefault(sample.spec.profile, set()).add(sample.row.precision)
     global_prior = {name: math.exp(v) for name, v in learn_prior(units, strength).items()}
     say("derivations between fitted boards")
     transfer = _transfers(units, bases, params)
@@ -186,8 +193,11 @@ def fit_boards(rows, bases: dict, *, strengths=STRENGTHS, strict: bool = True, p
                     half_width=half, transfer=tuple(transfer), transfer_half_width=transfer_half, profiles=profiles)
 
 
-def _transfers(units: dict, bases: dict, params: dict) -> list:
+def _transfers(units: dict, bases: dict, params: dict, combine: str = "max") -> list:
+    """``(target, source, row, predicted_ms)`` for every published row of each TRANSFERS target, predicted from
+    its source board's coefficients as a derived profile would be (same chip: only the host-side terms)."""
     by_profile = {spec.profile: spec for spec in FITTED}
+    unit_of = {s.spec.profile: unit for unit, samples in units.items() for s in samples}
     out = []
     for target, source in TRANSFERS:
         if target not in params or source not in params:
@@ -195,24 +205,41 @@ def _transfers(units: dict, bases: dict, params: dict) -> list:
         spec = by_profile[target]
         ratio = _host_ratio(bases[target], bases[source], spec)
         derived = derive_params(params[source], host_clock_ratio=ratio)
-        if spec.unit == by_profile[source].unit:   # same chip: only the host-side terms can transfer
+        if unit_of[target] == unit_of[source]:   # same chip: only the host-side terms can transfer
             derived = {**params[target], "inference_overhead_ms": derived["inference_overhead_ms"],
                        "stream_efficiency": derived["stream_efficiency"]}
-        for sample in units[spec.unit]:
+        for sample in units[unit_of[target]]:
             if sample.spec.profile == target:
-                out.append((target, source, sample.row, predict_sample(derived, sample)))
+                out.append((target, source, sample.row, predict_sample(derived, sample, combine)))
     return out
+
+
+def leave_one_board_out(units: dict, bases: dict, strength: float, *, winograd: bool = True, combine: str = "max",
+                        shared_prior: bool = True) -> list[HeldOut]:
+    """Each TRANSFERS target board predicted with no data of its own: from its source board's coefficients
+    (fitted with the prior learned from the other chips), as a derived profile is made.
+
+    The options are :func:`~edgeperf.fitting.leave_one_network_out`'s.
+    """
+    params = {}
+    for unit, samples in units.items():
+        others = {u: ss for u, ss in units.items() if u != unit}
+        mu = learn_prior(others, strength, winograd=winograd, combine=combine) if shared_prior else log_prior()
+        fit = fit_unit(samples, mu, strength, winograd=winograd, combine=combine)
+        for profile in {s.spec.profile for s in samples}:
+            params[profile] = board_params(fit, mu, profile, winograd=winograd)
+    return [HeldOut(row=row, predicted_ms=ms) for *_, row, ms in _transfers(units, bases, params, combine)]
 
 
 def _per_board(held, profile: str) -> dict:
     return metrics([h for h in held if h.row.profile == profile])
 
 
-def _coefficients(params: dict, informed: list, prior: dict, rows: list, key: str) -> dict:
-    networks = ", ".join(f"{r.network} @{r.input_hw} {r.precision}" for r in rows)
+def _coefficients(params: dict, informed: list, prior: dict, rows: list, key: str, also: str = "") -> dict:
+    networks = ", ".join(f"{r.network} @{r.input_hw} {r.precision}" for r in rows) + also
     out = {}
     for name, value in params.items():
-        if name == "stream_efficiency" and name not in informed:
+        if (name == "stream_efficiency" and name not in informed) or name == "runtime_factor":
             continue
         out[name] = {"value": value, "source": key, "prior_median": prior[name], "meaning": PARAMETERS[name].meaning,
                      "determined_by": f"MAP fit to {networks}" if name in informed
@@ -247,23 +274,27 @@ def _parameter_memory(spec: BoardSpec, p: dict, key: str):
             source=key, note=f"host link {rate:g} GB/s ({why}) x fitted stream_efficiency {p['stream_efficiency']:.3g}")}
 
 
-def _fitted_texts(spec: BoardSpec, rows: list, siblings: list, board: dict, half: float, strength: float):
+def _fitted_texts(spec: BoardSpec, rows: list, siblings: list, tables: list, board: dict, half: float,
+                  strength: float):
     """The source text and the quality text of a fitted board profile."""
     sources = sorted({r.source.split(" ")[0] for r in rows})
+    blocks = "".join(f" and {n} measured blocks of {t.about} (runtime factor and harness overhead of their own)"
+                     for t, n in tables)
     source_text = (f"edgeperf board fit ({_dt.date.today().isoformat()}, benchmarks/board_profiles.py): maximum a "
                    f"posteriori coefficients of the board model (edgeperf.fitting.fit_boards) fitted to {len(rows)} "
                    f"published batch-1 latencies of this board and runtime in "
                    f"../shared/external/published_board_latency_train.csv ({'; '.join(sources)})"
                    + (f" together with {', '.join(siblings)} (same chip: shared efficiencies and per-layer overhead)"
-                      if siblings else "")
+                      if siblings else "") + blocks
                    + f", with a prior learned across the other chips of that table (prior strength {strength:g}, "
                      f"chosen by leave-one-network-out error)")
     within = f"{100 * board['within_30pct']:.0f} % within +-30 %"
     rho = f", Spearman {board['spearman']:.2f}" if board["spearman"] is not None else ""
     quality = (f"Fitted to {len(rows)} published networks of this board and runtime "
                f"({', '.join(sorted({r.network for r in rows}))}) at their deployed sizes "
-               f"({min(r.input_hw for r in rows)}-{max(r.input_hw for r in rows)} px), with a prior learned across "
-               f"the other boards. Leave-one-network-out: median |error| {100 * board['median_abs_error']:.1f} %, "
+               f"({min(r.input_hw for r in rows)}-{max(r.input_hw for r in rows)} px)"
+               + "".join(f", {n} measured blocks of the same chip ({t.about})" for t, n in tables)
+               + ", with a prior learned across the other boards. Leave-one-network-out: median |error| {100 * board['median_abs_error']:.1f} %, "
                f"worst {100 * board['max_abs_error']:.1f} %, {within}{rho}. Every estimate carries a "
                f"{100 * COVERAGE:.0f} % interval from the held-out residuals of all fitted boards "
                f"(x{math.exp(-half):.2f} to x{math.exp(half):.2f}), widened outside the fitted sizes, layer classes "
@@ -277,8 +308,9 @@ def _fitted(spec, units, params, informed, priors, held, strict_held, half, stre
     board = _per_board(held, spec.profile)
     p = params[spec.profile]
     key = f"fit-{spec.profile}"
-    siblings = sorted({s.spec.profile for s in samples} - {spec.profile})
-    source_text, quality = _fitted_texts(spec, rows, siblings, board, half, strength)
+    siblings = sorted({s.spec.profile for s in samples if not s.spec.blocks} - {spec.profile})
+    tables = [(t, sum(s.spec is t for s in samples)) for t in BLOCK_TABLES if any(s.spec is t for s in samples)]
+    source_text, quality = _fitted_texts(spec, rows, siblings, tables, board, half, strength)
     classes = {c for s in samples for c in s.features.op_classes}
     hw = (min(r.input_hw for r in rows), max(r.input_hw for r in rows))
     uncertainty = _uncertainty(half, len(held), "split conformal on the leave-one-network-out log residuals of every "
@@ -292,20 +324,35 @@ def _fitted(spec, units, params, informed, priors, held, strict_held, half, stre
                "the accelerator caches parameters on chip",
         published_rows=[{"network": r.network, "model": r.model, "input": r.input_hw, "precision": r.precision,
                          "latency_ms": r.latency_ms, "source": r.source, "zoo_network_differs": r.note} for r in rows],
-        coefficients=_coefficients(p, informed[spec.profile], priors[spec.unit], rows, key),
+        coefficients=_coefficients(p, informed[spec.profile], priors[spec.unit], rows, key, "".join(
+            f" and {n} blocks of {t.profile}" for t, n in tables)),
         prior={"learned_from": "the other chips of the published table", "strength": strength,
                "cv_median_abs_error_by_strength": {f"{s:g}": metrics(h)["median_abs_error"] for s, h in cv.items()}},
         leave_one_network_out={**board, "rows": [
             {"network": h.row.network, "input": h.row.input_hw, "precision": h.row.precision,
              "measured_ms": h.row.latency_ms, "predicted_ms": h.predicted_ms}
             for h in held if h.row.profile == spec.profile]},
-        strict_leave_one_network_out=_per_board(strict_held, spec.profile) if strict_held else None)
+        strict_leave_one_network_out=_per_board(strict_held, spec.profile) if strict_held else None,
+        **_block_details(tables, params))
     about = BoardDescription(name=spec.profile, runtime=spec.runtime, kind="fitted", key=key, source_text=source_text,
                              quality=quality, provenance=provenance, uncertainty=uncertainty, extra_sources=_WIDENING,
                              coefficient_note="board-model fit, see provenance.coefficients")
     base = bases[spec.profile]
     return board_profile(base, p, about, int8_ratio=p.get("int8_ratio") if "int8" in base.precisions else None,
                          parameter_memory=_parameter_memory(spec, p, key))
+
+
+def _block_details(tables: list, params: dict) -> dict:
+    """Provenance of the block tables fitted jointly with a chip (none: no key)."""
+    if not tables:
+        return {}
+    return {"block_tables": [
+        {"table": t.profile, "about": t.about, "source": f"../shared/external/hwnasbench_fbnet_block_lut.csv, "
+         f"column {t.column}", "blocks": n, "runtime_factor": params[t.profile]["runtime_factor"],
+         "harness_overhead_ms": params[t.profile]["inference_overhead_ms"],
+         "how": "fitted jointly with this chip's published networks: the blocks share the chip's coefficients; "
+                "their layer sum is multiplied by the runtime factor and their harness pays its own overhead"}
+        for t, n in tables]}
 
 
 def _derived_params(spec: DerivedSpec, params: dict, priors: dict, global_prior: dict) -> dict:

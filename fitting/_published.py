@@ -16,7 +16,7 @@ from pathlib import Path
 from .._csvfile import csv_errors
 from .._errors import InputError
 
-__all__ = ["PublishedRow", "NETWORKS", "read_published_table", "profile_for"]
+__all__ = ["PublishedRow", "NETWORKS", "read_published_table", "read_block_table", "profile_for"]
 
 #: Published network name -> (zoo reference, how the zoo network relates to the published one).
 NETWORKS: dict[str, tuple[str, str]] = {
@@ -83,11 +83,12 @@ class PublishedRow:
     source: str
     note: str
     line: int = 0
+    block: bool = False   # one block of a block table (its zoo reference fixes its input), not a whole network
 
     @property
-    def input_shapes(self) -> dict:
-        """``{"input": (1, 3, H, W)}`` for loading the zoo network at the published size."""
-        return {"input": (1, 3, self.input_hw, self.input_hw)}
+    def input_shapes(self) -> dict | None:
+        """``{"input": (1, 3, H, W)}`` for loading the zoo network at the published size (None for a block)."""
+        return None if self.block else {"input": (1, 3, self.input_hw, self.input_hw)}
 
 
 def profile_for(board: str, runtime: str) -> str:
@@ -149,4 +150,46 @@ def read_published_table(path) -> tuple[PublishedRow, ...]:
                 source=row.get("source", ""), note=note, line=line))
     if not rows:
         raise InputError(f"{path}: the table has no rows")
+    return tuple(rows)
+
+
+_BLOCK_SOURCE = ("HW-NAS-Bench FBNet per-block lookup table (Li et al., ICLR 2021, RICE-EIC/HW-NAS-Bench, MIT; JSON "
+                 "dump from fracapuano/sim-is-more @ c8a9073b), ../shared/external/hwnasbench_fbnet_block_lut.csv")
+
+
+def read_block_table(path, spec) -> tuple[PublishedRow, ...]:
+    """The measured blocks of one column of HW-NAS-Bench's FBNet block table, as rows of ``spec.profile``.
+
+    Blocks that run no operator (identity skips, measured as 0 ms on the TX2) are left out.
+
+    Raises
+    ------
+    InputError
+        For a missing file or column, or a latency that is not a number.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such table; the block table is ../shared/external/hwnasbench_fbnet_block_lut.csv")
+    rows = []
+    with csv_errors(path, "the block table"), open(path, newline="", encoding="utf-8") as stream:
+        reader = csv.DictReader(stream)
+        missing = [c for c in ("key", "block_type", "Cin", "Cout", "stride", spec.column)
+                   if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"{path}: missing column(s) {missing}")
+        for line, row in enumerate(reader, start=2):
+            try:
+                latency = float(row[spec.column])
+            except ValueError:
+                raise InputError(f"{path}:{line}: {spec.column} must be a number, got {row[spec.column]!r}") from None
+            identity = row["block_type"] == "Skip" and row["Cin"] == row["Cout"] and row["stride"] == "1"
+            if identity or not latency > 0:
+                continue
+            rows.append(PublishedRow(
+                profile=spec.profile, board=spec.base_profile, runtime=spec.runtime, precision=spec.precision,
+                network=row["key"], model=f"zoo:fbnet-block:{row['key']}", input_hw=int(row.get("H") or 1),
+                latency_ms=latency, source=f"{_BLOCK_SOURCE}, column {spec.column}", note=spec.about, line=line,
+                block=True))
+    if not rows:
+        raise InputError(f"{path}: no measured block in column {spec.column}")
     return tuple(rows)

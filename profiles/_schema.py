@@ -504,8 +504,8 @@ def _read_winograd(r: _Reader, doc: dict) -> Winograd | None:
     if "winograd" not in doc:
         return None
     spec, base = doc["winograd"], "mapping.winograd"
-    if not isinstance(spec, dict) or set(spec) - {"kernel", "stride", "min_channels", "tile", "work_scale"}:
-        r.fail(base, f"must be an object with kernel, stride, min_channels, tile and work_scale, got {spec!r}")
+    if not isinstance(spec, dict) or set(spec) - {"kernel", "stride", "min_channels", "tile", "choice", "work_scale"}:
+        r.fail(base, f"must be an object with kernel, stride, min_channels, tile, choice and work_scale, got {spec!r}")
     ints = {}
     for key, default in (("kernel", 3), ("stride", 1), ("min_channels", 1), ("tile", 1)):
         value = spec.get(key, default)
@@ -514,7 +514,7 @@ def _read_winograd(r: _Reader, doc: dict) -> Winograd | None:
         ints[key] = value
     scale = r.number(spec, "work_scale", base + ".", ("mapping", "winograd", "work_scale"), positive=True, high=1.0)
     try:
-        return Winograd(work_scale=scale, **ints)
+        return Winograd(work_scale=scale, choice=spec.get("choice", "faster"), **ints)
     except ValueError as exc:
         r.fail(base, str(exc))
 

@@ -173,8 +173,10 @@ def _write_mapping(w: _Writer, mapping) -> dict:
     if mapping.winograd is not None:
         wino = mapping.winograd
         document["winograd"] = {"kernel": wino.kernel, "stride": wino.stride, "min_channels": wino.min_channels,
-                                "tile": wino.tile,
-                                "work_scale": w.number(("mapping", "winograd", "work_scale"), wino.work_scale)}
+                                "tile": wino.tile}
+        if wino.choice != "faster":
+            document["winograd"]["choice"] = wino.choice
+        document["winograd"]["work_scale"] = w.number(("mapping", "winograd", "work_scale"), wino.work_scale)
     return document
 
 

@@ -23,13 +23,18 @@ from edgeperf.estimator import (
     streamed_weight_bytes,
 )
 from edgeperf.fitting import (
+    BLOCK_TABLES,
     FITTED,
     BoardDescription,
     BoardFeatures,
     board_features,
     board_profile,
     fit_boards,
+    leave_one_network_out,
+    load_samples,
+    learn_prior,
     predict_ms,
+    read_block_table,
     read_published_table,
     runtime_profile,
 )
@@ -65,6 +70,7 @@ def built(name: str, runtime: str, *, link_gbps=None, int8_ratio=None):
     ("jetson-nano", "tensorrt", "zoo:mobilenet_v2", "fp16", None),       # depthwise
     ("raspberry-pi-4", "tflite", "zoo:mobilenet_v3_small", "int8", None),  # int8 at the effective int8 peak
     ("coral-usb", "edgetpu", "zoo:vgg16", "int8", 0.625),                # parameters streamed over USB
+    ("raspberry-pi-4-ncnn", "ncnn", "zoo:resnet18", "fp32", None),       # ncnn's Winograd: 6x6 tiles, its fixed rule
 ])
 def test_board_model_equals_the_estimator_with_the_profile_it_writes(name, runtime, model, precision, link):
     profile = built(name, runtime, link_gbps=link, int8_ratio=PARAMS["int8_ratio"] if precision == "int8" else None)
@@ -80,13 +86,43 @@ def test_predict_ms_by_hand():
     # depthwise one (1e8 / (1e9 x 0.5 x 0.1) = 2 ms); overheads 2 x 0.1 + 1 ms; the first layer's 2 MB of weights
     # do not fit the 1 MB on chip, so caching stops there and all 3 MB stream at 1 GB/s x 0.5: 6 ms.
     # Total 2 + 2 + 0.2 + 1 + 6 = 11.2 ms
-    features = BoardFeatures(flops=np.array([2e9, 1e8]), winograd=np.array([True, False]),
+    features = BoardFeatures(flops=np.array([2e9, 1e8]), winograd=np.array([1.0, 0.0]),
                              depthwise=np.array([False, True]), int8=np.array([False, False]),
                              peak_per_ms=np.array([1e9, 1e9]), bytes_=np.array([1e6, 1e3]),
                              weight_bytes=np.array([2e6, 1e6]), bytes_per_ms=1e7, op_classes=("conv", "dwconv"))
     params = dict(compute_efficiency=0.5, depthwise_ratio=0.1, memory_efficiency=1.0, layer_overhead_ms=0.1,
                   winograd_scale=0.5, inference_overhead_ms=1.0, stream_efficiency=0.5)
     assert predict_ms(params, features, on_chip_bytes=1e6, link_gbps=1.0) == pytest.approx(11.2)
+
+
+def test_a_block_table_runs_at_its_own_runtime_factor_and_harness_overhead():
+    # the same two layers as above without streaming: layer sum 2 + 2 + 0.2 = 4.2 ms; a block table whose runtime
+    # is twice as slow (runtime_factor 2) with a 0.3 ms harness: 2 x 4.2 + 0.3 = 8.7 ms
+    features = BoardFeatures(flops=np.array([2e9, 1e8]), winograd=np.array([1.0, 0.0]),
+                             depthwise=np.array([False, True]), int8=np.array([False, False]),
+                             peak_per_ms=np.array([1e9, 1e9]), bytes_=np.array([1e6, 1e3]),
+                             weight_bytes=np.array([2e6, 1e6]), bytes_per_ms=1e7, op_classes=("conv", "dwconv"))
+    params = dict(compute_efficiency=0.5, depthwise_ratio=0.1, memory_efficiency=1.0, layer_overhead_ms=0.1,
+                  winograd_scale=0.5, inference_overhead_ms=0.3, runtime_factor=2.0)
+    assert predict_ms(params, features) == pytest.approx(8.7)
+
+
+def test_block_table_rows_by_hand(tmp_path):
+    path = tmp_path / "lut.csv"
+    path.write_text("key,block_type,H,W,Cin,Cout,exp,kernel,stride,group,edgegpu_latency,raspi4_latency\n"
+                    "ConvBlock_H14_W14_Cin64_Cout112_exp1_kernel3_stride1_group1,ConvBlock,14,14,64,112,1,3,1,1,0.54,0.61\n"
+                    "Skip_H14_W14_Cin112_Cout112_stride1,Skip,14,14,112,112,,,1,,0.0,0.0178\n"
+                    "Skip_H14_W14_Cin64_Cout112_stride1,Skip,14,14,64,112,,,1,,0.45,0.25\n")
+    raspi4 = next(t for t in BLOCK_TABLES if t.column == "raspi4_latency")
+    rows = read_block_table(path, raspi4)
+    # the identity skip runs no operator and is left out; the 64->112 skip is a 1x1 convolution
+    assert [(r.network.split("_")[0], r.latency_ms, r.block, r.input_shapes) for r in rows] == [
+        ("ConvBlock", 0.61, True, None), ("Skip", 0.25, True, None)]
+    assert rows[0].profile == "hwnasbench-raspi4" and rows[0].model.startswith("zoo:fbnet-block:ConvBlock_H14")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("key,block_type,Cin,Cout,stride,raspi4_latency\nX,ConvBlock,1,1,1,fast\n")
+    with pytest.raises(InputError, match="raspi4_latency must be a number"):
+        read_block_table(bad, raspi4)
 
 
 def test_weights_beyond_on_chip_memory_stream_in_order():
@@ -200,6 +236,22 @@ def test_shipped_board_profiles_are_within_the_targets_on_the_table():
         errors = [edgeperf.estimate(r.model, r.profile, precision=r.precision, input_shapes=r.input_shapes)
                   .total_latency_ms / r.latency_ms - 1 for r in rows]
         assert np.median(np.abs(errors)) <= 0.15, (row_profile, errors)
+
+
+@needs_table
+def test_block_tables_inform_their_chip_but_are_never_held_out_nor_pooled_into_the_prior():
+    rows = read_published_table(TABLE)
+    tx2 = tuple(r for r in rows if r.profile == "jetson-tx2")
+    pi4 = tuple(r for r in rows if r.profile == "raspberry-pi-4")[:3]
+    lut = TABLE.with_name("hwnasbench_fbnet_block_lut.csv")
+    blocks = tuple(r for table in BLOCK_TABLES for r in read_block_table(lut, table)[::25])
+    units = load_samples(tx2 + pi4 + blocks, {name: base(name) for name in ("jetson-tx2", "raspberry-pi-4")})
+    assert {s.spec.profile for s in units["jetson-tx2"]} == {"jetson-tx2", "hwnasbench-edgegpu"}
+    held = leave_one_network_out(units, 4.0)
+    assert sorted(h.row.network for h in held) == sorted(r.network for r in tx2 + pi4)   # no block is held out
+    # two chips, each with a block table: were the tables' runtime factors pooled, the prior would move off 1
+    # (log 0) and the published boards would run at it
+    assert learn_prior(units, 4.0)["runtime_factor"] == 0.0
 
 
 @needs_table

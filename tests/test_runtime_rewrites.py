@@ -156,7 +156,27 @@ def test_tensorrt_writes_concatenations_in_place_tflite_copies_them():
     assert sum(layer.op_type == "Concat" for layer in tflite.layers) == 8
 
 
-def winograd_conv(k, stride, c_in, c_out, size, groups=1):
+def test_branches_into_an_in_place_concatenation_fuse_their_activation_on_tensorrt():
+    # an Inception-style module: two Conv-BN-Relu branches concatenated. TensorRT writes the concatenation's
+    # inputs in place (copy elision "always"), so each branch's Relu output has no reader left but the elided
+    # Concat; the pointwise subgraph must still take the Relu into its convolution's kernel.
+    nodes, inits = [], [weight("w0", (C, 4, 1, 1)), weight("w1", (C, 4, 3, 3))]
+    for i in (0, 1):
+        nodes += [helper.make_node("Conv", ["x", f"w{i}"], [f"c{i}"], name=f"conv{i}", pads=[i] * 4),
+                  helper.make_node("BatchNormalization", [f"c{i}", f"{i}s", f"{i}b", f"{i}m", f"{i}v"], [f"n{i}"],
+                                   name=f"bn{i}"),
+                  helper.make_node("Relu", [f"n{i}"], [f"r{i}"], name=f"relu{i}")]
+        inits += bn_inits(str(i))
+    nodes.append(helper.make_node("Concat", ["r0", "r1"], ["y"], name="cat", axis=1))
+    graph = graph_from_model(model(nodes, [tensor("x", (1, 4, 16, 16))], [tensor("y", (1, 2 * C, 16, 16))], inits))
+    mapped = map_graph(graph, mapping("tensorrt"))
+    assert [layer.nodes for layer in mapped.layers] == [("conv0", "bn0", "relu0"), ("conv1", "bn1", "relu1")]
+    assert mapped.elided == ("cat",)
+    # TFLite copies the concatenation: the same kernels plus the Concat
+    assert [layer.nodes for layer in map_graph(graph, mapping("tflite")).layers][-1] == ("cat",)
+
+
+def winograd_conv(k, stride, c_in, c_out, size, groups=1, choice="faster"):
     out = (size + 2 * (k // 2) - k) // stride + 1
     node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", pads=[k // 2] * 4, strides=[stride, stride],
                             group=groups, kernel_shape=[k, k])
@@ -164,7 +184,8 @@ def winograd_conv(k, stride, c_in, c_out, size, groups=1):
                                    [weight("w", (c_out, c_in // groups, k, k))]))
     rule = (FusionRule(name="conv", primary=("Conv",), followers=()),)
     return map_graph(graph, Mapping(runtime="test", rules=rule,
-                                    winograd=Winograd(kernel=3, stride=1, min_channels=8, work_scale=0.25, tile=6))).layers[0]
+                                    winograd=Winograd(kernel=3, stride=1, min_channels=8, work_scale=0.25, tile=6,
+                                                      choice=choice))).layers[0]
 
 
 @pytest.mark.parametrize("k,stride,c_in,c_out,size,groups,scale", [
@@ -180,6 +201,18 @@ def test_winograd_work_scale_and_tile_padding(k, stride, c_in, c_out, size, grou
     layer = winograd_conv(k, stride, c_in, c_out, size, groups)
     assert layer.work_scale == pytest.approx(scale)
     assert ("winograd" in layer.flags) == (scale != 1.0)
+
+
+def test_a_runtime_whose_rule_is_the_shape_keeps_winograd_where_tiles_cost_more():
+    # ncnn picks Winograd by the layer's shape: a 2x2 map in 6x6 tiles computes 36 outputs for 4, so its
+    # work is 0.25 x 36 / 4 = 2.25 of the direct method's; a runtime that picks by cost runs the direct method
+    assert winograd_conv(3, 1, 16, 16, 2, choice="always").work_scale == pytest.approx(2.25)
+    assert winograd_conv(3, 1, 16, 16, 2, choice="faster").work_scale == 1.0
+    assert winograd_conv(3, 1, 16, 16, 12, choice="always").work_scale == pytest.approx(0.25)   # whole tiles: alike
+    assert runtime_mapping("ncnn").mapping.winograd.choice == "always"
+    assert runtime_mapping("tensorrt").mapping.winograd.choice == "faster"
+    with pytest.raises(ValueError, match="winograd.choice must be one of"):
+        Winograd(choice="sometimes")
 
 
 def test_winograd_lowers_compute_time_not_the_reported_work():
