@@ -8,6 +8,7 @@ profile value (``dataclasses.replace``; the JSON is written by ``edgeperf.profil
     fit_layer_sweep(samples, base, ...)    -> FitResult: single-layer sweeps, step widths chosen by CV (_sweep)
     fit_power_model(rows, base)            -> Profile: idle, per-class and per-domain power            (_power)
     fit_thermal(time_s, temp_c, power_mw)  -> ThermalFit: the board's RC thermal model                 (_thermal)
+    with_thermal_fit(base, fit)            -> Profile: base with the fitted RC model                   (_thermal)
     validate_table(samples, profile)       -> ValidationReport: measured against predicted             (_validate)
     fit_boards(rows, bases)                -> BoardFit: board profiles from published whole-network latencies,
                                               a prior learned across boards, held-out intervals    (_boards, _board_*)
@@ -36,15 +37,15 @@ from ._power import fit_power_model, read_power_table
 from ._published import NETWORKS, PublishedRow, profile_for, read_block_table, read_published_table
 from ._samples import NetworkSample, read_network_table
 from ._sweep import STEP_CANDIDATES, fit_layer_sweep
-from ._thermal import ThermalFit, fit_thermal
+from ._thermal import ThermalFit, fit_thermal, with_thermal_fit
 from ._validate import ValidationReport, ValidationRow, validate_table
 
 __all__ = ["fit_layer_times", "COLUMNS", "FitResult", "NetworkFeatures", "fit_from_networks", "format_rho",
            "network_features", "prediction_metrics", "with_sibling_merge", "fit_power_model", "read_power_table",
            "NetworkSample", "read_network_table", "STEP_CANDIDATES", "fit_layer_sweep", "ThermalFit", "fit_thermal",
-           "ValidationReport", "ValidationRow", "validate_table",
+           "with_thermal_fit", "ValidationReport", "ValidationRow", "validate_table",
            "PARAMETERS", "BoardFeatures", "board_features", "predict_ms", "STRENGTHS", "HeldOut", "Sample", "fit_unit",
-           "learn_prior", "leave_one_network_out", "predict_sample", "BoardDescription", "board_profile", "runtime_profile", "DERIVED",
-           "FITTED", "BoardSpec", "DerivedSpec", "COVERAGE", "TRANSFERS", "BoardFit", "derive_params", "fit_boards",
-           "load_samples", "metrics", "NETWORKS", "PublishedRow", "profile_for", "read_published_table",
-           "BLOCK_TABLES", "read_block_table", "leave_one_board_out"]
+           "learn_prior", "leave_one_network_out", "predict_sample", "BoardDescription", "board_profile",
+           "runtime_profile", "DERIVED", "FITTED", "BoardSpec", "DerivedSpec", "COVERAGE", "TRANSFERS", "BoardFit",
+           "derive_params", "fit_boards", "load_samples", "metrics", "NETWORKS", "PublishedRow", "profile_for",
+           "read_published_table", "BLOCK_TABLES", "read_block_table", "leave_one_board_out"]

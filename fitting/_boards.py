@@ -282,8 +282,7 @@ def _fitted_texts(spec: BoardSpec, rows: list, siblings: list, tables: list, boa
                      for t, n in tables)
     source_text = (f"edgeperf board fit ({_dt.date.today().isoformat()}, benchmarks/board_profiles.py): maximum a "
                    f"posteriori coefficients of the board model (edgeperf.fitting.fit_boards) fitted to {len(rows)} "
-                   f"published batch-1 latencies of this board and runtime in "
-                   f"../shared/external/published_board_latency_train.csv ({'; '.join(sources)})"
+                   f"published batch-1 latencies of this board and runtime ({'; '.join(sources)})"
                    + (f" together with {', '.join(siblings)} (same chip: shared efficiencies and per-layer overhead)"
                       if siblings else "") + blocks
                    + f", with a prior learned across the other chips of that table (prior strength {strength:g}, "
@@ -294,7 +293,8 @@ def _fitted_texts(spec: BoardSpec, rows: list, siblings: list, tables: list, boa
                f"({', '.join(sorted({r.network for r in rows}))}) at their deployed sizes "
                f"({min(r.input_hw for r in rows)}-{max(r.input_hw for r in rows)} px)"
                + "".join(f", {n} measured blocks of the same chip ({t.about})" for t, n in tables)
-               + ", with a prior learned across the other boards. Leave-one-network-out: median |error| {100 * board['median_abs_error']:.1f} %, "
+               + f", with a prior learned across the other boards. Leave-one-network-out: median |error| "
+               f"{100 * board['median_abs_error']:.1f} %, "
                f"worst {100 * board['max_abs_error']:.1f} %, {within}{rho}. Every estimate carries a "
                f"{100 * COVERAGE:.0f} % interval from the held-out residuals of all fitted boards "
                f"(x{math.exp(-half):.2f} to x{math.exp(half):.2f}), widened outside the fitted sizes, layer classes "
@@ -316,7 +316,8 @@ def _fitted(spec, units, params, informed, priors, held, strict_held, half, stre
     uncertainty = _uncertainty(half, len(held), "split conformal on the leave-one-network-out log residuals of every "
                                "fitted board (pooled)", {r.precision for r in rows}, hw, classes)
     provenance = Provenance(
-        fitted_on=f"../shared/external/published_board_latency_train.csv: {len(rows)} rows of this board and runtime",
+        fitted_on=f"{len(rows)} published batch-1 latencies of this board and runtime (published_rows: each with its "
+                  "source)",
         n_networks=len(rows), date=_dt.date.today().isoformat(), fitted_input_hw_max=hw[1],
     ).with_details(
         method="board model (edgeperf.fitting.fit_boards): roofline per executed layer with a per-layer overhead, a "
@@ -347,8 +348,8 @@ def _block_details(tables: list, params: dict) -> dict:
     if not tables:
         return {}
     return {"block_tables": [
-        {"table": t.profile, "about": t.about, "source": f"../shared/external/hwnasbench_fbnet_block_lut.csv, "
-         f"column {t.column}", "blocks": n, "runtime_factor": params[t.profile]["runtime_factor"],
+        {"table": t.profile, "about": t.about, "source": "HW-NAS-Bench FBNet per-block lookup table (Li et al., ICLR "
+         f"2021, RICE-EIC/HW-NAS-Bench, MIT), column {t.column}", "blocks": n, "runtime_factor": params[t.profile]["runtime_factor"],
          "harness_overhead_ms": params[t.profile]["inference_overhead_ms"],
          "how": "fitted jointly with this chip's published networks: the blocks share the chip's coefficients; "
                 "their layer sum is multiplied by the runtime factor and their harness pays its own overhead"}
@@ -381,8 +382,8 @@ def _derived(spec: DerivedSpec, params, priors, transfer, transfer_half, bases, 
     source_text = (f"edgeperf board derivation ({_dt.date.today().isoformat()}, benchmarks/board_profiles.py): the "
                    f"coefficients of the fitted {spec.source} profile ({spec.reason}), this board's datasheet peaks and "
                    f"bandwidth, its runtime's mapping; per-layer and per-inference overheads x {spec.host_clock_ratio:.3g} "
-                   f"(host CPU clock ratio). No whole-network latency of this board is in ../shared.")
-    quality = (f"Derived, not fitted: no published whole-network latency of this board is in ../shared/external. It takes "
+                   f"(host CPU clock ratio). No published whole-network latency of this board was fitted.")
+    quality = (f"Derived, not fitted: no published whole-network latency of this board was available to fit. It takes "
                f"the coefficients of {spec.source} ({spec.reason}) with this board's datasheet facts. The same "
                f"derivation done between fitted boards ({len(pairs)} pairs, {len(transfer)} networks) missed by a median "
                f"of {100 * float(np.median(np.abs(errors))):.0f} % (worst {100 * float(np.max(np.abs(errors))):.0f} %), "

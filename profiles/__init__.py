@@ -11,7 +11,8 @@ shipped runtime mappings that fitters put into profiles (``runtime_mapping``). F
 'jetson-nano'
 """
 
-from ._profile import (Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile, RuntimeMapping, ThermalModel,
+from ._profile import (Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile, RuntimeMapping,
+                       RuntimeSupport, ThermalModel,
                        ThrottleLevel)
 from ._provenance import CrossValidatedChoice, HeldOutErrors, Metrics, PowerFitRecord, Provenance
 from ._schema import parse_profile, read_profile_file
@@ -19,7 +20,8 @@ from ._write import SCHEMA_VERSION, write_profile_file
 from ._store import list_profiles, load_profile, runtime_mapping, runtime_names, shipped_profile_path
 
 __all__ = [
-    "SCHEMA_VERSION", "Citation", "ClockDomain", "FanLevel", "LayerModel", "PowerModel", "Profile", "ThermalModel",
+    "SCHEMA_VERSION", "Citation", "ClockDomain", "FanLevel", "LayerModel", "PowerModel", "Profile", "RuntimeSupport",
+    "ThermalModel",
     "ThrottleLevel", "parse_profile", "read_profile_file", "write_profile_file", "Metrics", "CrossValidatedChoice",
     "HeldOutErrors", "PowerFitRecord", "Provenance", "list_profiles", "load_profile", "shipped_profile_path",
     "RuntimeMapping", "runtime_mapping", "runtime_names",
