@@ -248,6 +248,12 @@ def _detection_nms(view: NodeView) -> Counts:
     return Counts("reduce", 0, flops, geometry)
 
 
+def _tflite_detection_nms(view: NodeView) -> Counts:
+    """TFLite's custom ``TFLite_Detection_PostProcess``, counted in its own layout (see :func:`_detection_nms`)."""
+    return _detection_nms(NodeView(view.op_type, {"layout": "tflite"}, view.in_shapes, view.out_shapes,
+                                   view.in_const))
+
+
 def _zero(op_class: str):
     def count(view: NodeView) -> Counts:
         return Counts(op_class, 0, 0, ())
@@ -463,6 +469,7 @@ REGISTRY: dict[tuple[str, str], Counter] = {
     ("tflite", "LSTM"): _tflite_lstm,
     ("tflite", "UNIDIRECTIONAL_SEQUENCE_LSTM"): _tflite_lstm,
     ("tflite", "SVDF"): _tflite_svdf,
+    ("tflite", "custom:TFLite_Detection_PostProcess"): _tflite_detection_nms,
 }
 for _op, (_cls, _ops) in _UNARY_OPS.items():
     REGISTRY[("", _op)] = _per_element(_cls, _ops)

@@ -95,8 +95,6 @@ def _view(op: str, layout: str, in_shapes, out_shapes, in_const, options) -> _op
         attrs["kernel_shape"] = (options.get("filter_h", 1), options.get("filter_w", 1))
     else:
         ins = [None if s is None else _nchw(s) for s in ins]
-    if op == "NonMaxSuppression":   # the detection post-processing keeps its own (batch, boxes, ...) layout
-        return _opcount.NodeView(op, {"layout": layout}, tuple(in_shapes), tuple(out_shapes), tuple(in_const))
     if op == "Resize":
         attrs["mode"] = layout
     return _opcount.NodeView(op, attrs, tuple(ins), tuple(_nchw(s) for s in out_shapes), tuple(in_const))

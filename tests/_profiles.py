@@ -6,17 +6,19 @@ import json
 
 from edgeperf.profiles import Profile, load_profile, parse_profile
 
-__all__ = ["datasheet", "datasheet_document"]
+__all__ = ["datasheet", "datasheet_document", "datasheet_file"]
 
 
 def datasheet_document(name: str) -> dict:
     """``name``'s document as a pure roofline at its datasheet peaks and bandwidth.
 
     Layer models at efficiency 1 without overheads; no per-inference overhead, parameter streaming,
-    Winograd work scale or interval; the datasheet int8 peak where a fit replaced it. The runtime
-    mapping (fusion, folding, copy elision) is kept.
+    Winograd work scale or interval; the datasheet int8 peak where a fit replaced it; kind
+    ``datasheet`` (estimates say their latency is a bound) and no provenance. The runtime mapping
+    (fusion, folding, copy elision) is kept.
     """
     document = load_profile(name).to_document()
+    document["kind"] = "datasheet"
     source = next(iter(document["sources"]))
     document["layer_models"] = {"default": {"form": "roofline", "source": source,
                                             "params": {"compute_efficiency": 1.0, "memory_efficiency": 1.0,
@@ -24,7 +26,7 @@ def datasheet_document(name: str) -> dict:
     for key in ("inference_overhead_ms", "parameter_memory", "uncertainty"):
         document.pop(key, None)
     document["mapping"].pop("winograd", None)
-    kept = document.get("provenance", {}).get("datasheet_int8_peak")
+    kept = document.pop("provenance", {}).get("datasheet_int8_peak")
     if kept:
         document["precisions"]["int8"]["peak_gflops"] = kept
     return json.loads(json.dumps(document))
@@ -36,3 +38,10 @@ def datasheet(name: str, edit=None) -> Profile:
     if edit is not None:
         edit(document)
     return parse_profile(document, where=f"{name} (datasheet roofline)")
+
+
+def datasheet_file(name: str, folder) -> str:
+    """:func:`datasheet_document` of ``name`` written to ``folder/NAME-datasheet.json`` (for the command line)."""
+    path = folder / f"{name}-datasheet.json"
+    path.write_text(json.dumps(datasheet_document(name)))
+    return str(path)
