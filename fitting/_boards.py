@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .._errors import InputError
+from .._messages import show
 from ..estimator import ParameterMemory, Uncertainty, conformal_half_width, load_model, map_graph
 from ..profiles import Citation, Profile, Provenance
 from ._board_profiles import BoardDescription, board_profile, runtime_profile
@@ -87,7 +88,7 @@ def load_samples(rows, bases: dict, specs=FITTED + BLOCK_TABLES, mappings: dict 
     for row in rows:
         spec = by_profile.get(row.profile)
         if spec is None or spec.base_profile not in bases:
-            raise InputError(f"table line {row.line}: no fitted board profile {row.profile!r} (known: "
+            raise InputError(f"table line {row.line}: no fitted board profile {show(row.profile)} (known: "
                              f"{', '.join(sorted(by_profile))})")
         if row.profile not in profiles:
             profiles[row.profile] = runtime_profile(bases[spec.base_profile], spec.runtime)

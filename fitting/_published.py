@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from pathlib import Path
 
-from .._csvfile import csv_errors
+from .._csvfile import dict_rows, open_csv
 from .._errors import InputError
+from .._messages import show
+from .._numbers import parse_number
 
 __all__ = ["PublishedRow", "NETWORKS", "read_published_table", "read_block_table", "profile_for"]
 
@@ -105,7 +106,7 @@ def profile_for(board: str, runtime: str) -> str:
     for prefix, runtime_part, profile in _BOARDS:
         if board.startswith(prefix) and runtime_part in runtime:
             return profile
-    raise InputError(f"no board profile for board {board!r} with runtime {runtime!r}; covered: "
+    raise InputError(f"no board profile for board {show(board)} with runtime {show(runtime)}; covered: "
                      + ", ".join(f"{p} ({r or 'any runtime'})" for p, r, _ in _BOARDS))
 
 
@@ -118,31 +119,23 @@ def read_published_table(path) -> tuple[PublishedRow, ...]:
         For a missing file or column, a batch other than 1, an unknown network or board, or a latency that
         is not a positive number.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such table; the published latency table is "
-                         "../shared/external/published_board_latency_train.csv")
     needed = ("board", "runtime", "precision", "network", "input", "batch", "latency_ms")
     rows = []
-    with csv_errors(path, "the published latency table"), open(path, newline="", encoding="utf-8") as stream:
+    with open_csv(path, "the published latency table",
+                  hint="the published latency table is ../shared/external/published_board_latency_train.csv") as stream:
         reader = csv.DictReader(stream)
         missing = [c for c in needed if c not in (reader.fieldnames or [])]
         if missing:
             raise InputError(f"{path}: missing column(s) {missing}; needs {list(needed)}")
-        for line, row in enumerate(reader, start=2):
+        for line, row in dict_rows(reader, path):
             where = f"{path}:{line}"
             if row["network"] not in NETWORKS:
-                raise InputError(f"{where}: network {row['network']!r} has no zoo equivalent; known: "
+                raise InputError(f"{where}: network {show(row['network'])} has no zoo equivalent; known: "
                                  f"{', '.join(sorted(NETWORKS))}")
             if row["batch"].strip() != "1":
-                raise InputError(f"{where}: batch {row['batch']!r}; board profiles are fitted at batch 1")
-            try:
-                latency, size = float(row["latency_ms"]), int(row["input"])
-            except ValueError:
-                raise InputError(f"{where}: latency_ms and input must be numbers, got {row['latency_ms']!r}, "
-                                 f"{row['input']!r}") from None
-            if not latency > 0 or not 8 <= size <= 4096:
-                raise InputError(f"{where}: latency_ms must be > 0 and input in [8, 4096], got {latency}, {size}")
+                raise InputError(f"{where}: batch {show(row['batch'])}; board profiles are fitted at batch 1")
+            latency = parse_number(row["latency_ms"], f"{where}: latency_ms", positive=True, high=1e7)
+            size = parse_number(row["input"], f"{where}: input", integer=True, low=8, high=4096)
             model, note = NETWORKS[row["network"]]
             rows.append(PublishedRow(
                 profile=profile_for(row["board"], row["runtime"]), board=row["board"], runtime=row["runtime"],
@@ -167,27 +160,23 @@ def read_block_table(path, spec) -> tuple[PublishedRow, ...]:
     InputError
         For a missing file or column, or a latency that is not a number.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such table; the block table is ../shared/external/hwnasbench_fbnet_block_lut.csv")
     rows = []
-    with csv_errors(path, "the block table"), open(path, newline="", encoding="utf-8") as stream:
+    with open_csv(path, "the block table",
+                  hint="the block table is ../shared/external/hwnasbench_fbnet_block_lut.csv") as stream:
         reader = csv.DictReader(stream)
         missing = [c for c in ("key", "block_type", "Cin", "Cout", "stride", spec.column)
                    if c not in (reader.fieldnames or [])]
         if missing:
             raise InputError(f"{path}: missing column(s) {missing}")
-        for line, row in enumerate(reader, start=2):
-            try:
-                latency = float(row[spec.column])
-            except ValueError:
-                raise InputError(f"{path}:{line}: {spec.column} must be a number, got {row[spec.column]!r}") from None
+        for line, row in dict_rows(reader, path):
+            latency = parse_number(row[spec.column], f"{path}:{line}: {spec.column}", low=0.0, high=1e7)
             identity = row["block_type"] == "Skip" and row["Cin"] == row["Cout"] and row["stride"] == "1"
             if identity or not latency > 0:
                 continue
+            size = parse_number(row.get("H") or "1", f"{path}:{line}: H", integer=True, positive=True, high=4096)
             rows.append(PublishedRow(
                 profile=spec.profile, board=spec.base_profile, runtime=spec.runtime, precision=spec.precision,
-                network=row["key"], model=f"zoo:fbnet-block:{row['key']}", input_hw=int(row.get("H") or 1),
+                network=row["key"], model=f"zoo:fbnet-block:{row['key']}", input_hw=size,
                 latency_ms=latency, source=f"{_BLOCK_SOURCE}, column {spec.column}", note=spec.about, line=line,
                 block=True))
     if not rows:

@@ -121,7 +121,7 @@ def test_block_table_rows_by_hand(tmp_path):
     assert rows[0].profile == "hwnasbench-raspi4" and rows[0].model.startswith("zoo:fbnet-block:ConvBlock_H14")
     bad = tmp_path / "bad.csv"
     bad.write_text("key,block_type,Cin,Cout,stride,raspi4_latency\nX,ConvBlock,1,1,1,fast\n")
-    with pytest.raises(InputError, match="raspi4_latency must be a number"):
+    with pytest.raises(InputError, match="raspi4_latency .fast. is not a number"):
         read_block_table(bad, raspi4)
 
 
@@ -206,7 +206,8 @@ def write_table(tmp_path, **change) -> Path:
     ({"batch": "8"}, "batch '8'; board profiles are fitted at batch 1"),
     ({"board": "Abacus"}, "no board profile for board 'Abacus'"),
     ({"latency_ms": "-3"}, "latency_ms must be > 0"),
-    ({"latency_ms": "fast"}, "latency_ms and input must be numbers"),
+    ({"latency_ms": "fast"}, "latency_ms 'fast' is not a number"),
+    ({"input": "5000"}, "input must be in [8, 4096]"),
 ])
 def test_published_table_refuses_what_it_cannot_model(tmp_path, change, fragment):
     with pytest.raises(InputError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
