@@ -5,7 +5,8 @@ real boards at their deployed sizes) and HW-NAS-Bench's FBNet block table (the P
 fitted jointly with those chips, each with a runtime factor of its own), fits the board model with a
 prior learned across boards (``edgeperf.fitting.fit_boards``) and prints, per board and runtime:
 leave-one-network-out median and worst |error|, share within +-30 % and Spearman's rho; the same with
-the strict variant (the network also removed from every other board before the prior is learned); the
+the strict variant (the network also removed from every other board before the prior is learned); how
+often the 90 % interval holds the held-out latency (each network's interval sized without it); the
 alternatives the design was chosen against (leave one network out, and leave one board out: each
 fitted board predicted from its nearest fitted board, as a derived profile is); the derivation check
 behind the derived profiles (Xavier NX, NCS2, Arm NN, Pi 3 B+); and, as a check only, the Pi 4's
@@ -27,8 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeperf.estimator import conformal_half_width
 from edgeperf.fitting import (
     BLOCK_TABLES,
+    COVERAGE,
     DERIVED,
     FITTED,
     fit_boards,
@@ -101,8 +104,9 @@ def main(argv=None) -> int:
     table(fit.held_out, "Leave one network out (its board refitted without it; prior learned from the other chips)")
     if fit.strict_held_out:
         table(fit.strict_held_out, "Strict: the network also removed from every other board before the prior is learned")
-    print(f"\n{100 * 0.9:.0f} % interval from the pooled held-out residuals: x{math.exp(-fit.half_width):.3f} to "
+    print(f"\n{100 * COVERAGE:.0f} % interval from the pooled held-out residuals: x{math.exp(-fit.half_width):.3f} to "
           f"x{math.exp(fit.half_width):.3f} (half-width {fit.half_width:.3f} in log)")
+    coverage_check(fit)
     errors = np.array([p / r.latency_ms - 1 for *_, r, p in fit.transfer])
     print(f"Derivation check ({len(fit.transfer)} networks): median |error| {100 * np.median(np.abs(errors)):.0f} %, "
           f"worst {100 * np.max(np.abs(errors)):.0f} %; derived profiles' 90 % interval x{math.exp(-fit.transfer_half_width):.2f}"
@@ -124,6 +128,22 @@ def main(argv=None) -> int:
         print(f"\nwrote {len(fit.profiles)} profiles to {DATA}")
     print(f"\n{time.perf_counter() - start:.0f} s")
     return 0
+
+
+def coverage_check(fit) -> None:
+    """How often the interval holds the held-out truth: each network's interval sized from the other networks'
+    residuals (leave-one-out split conformal), per board, and the strict residuals under the shipped interval."""
+    residuals = np.array([h.log_residual for h in fit.held_out])
+    covered = np.array([abs(r) <= conformal_half_width(np.delete(residuals, i), COVERAGE)
+                        for i, r in enumerate(residuals)])
+    print(f"Interval coverage (target {100 * COVERAGE:.0f} %), each network's interval from the other "
+          f"{residuals.size - 1} residuals: {100 * covered.mean():.0f} % ({int(covered.sum())}/{covered.size}); "
+          + ", ".join(f"{p} {100 * covered[[h.row.profile == p for h in fit.held_out]].mean():.0f} %"
+                      for p in sorted({h.row.profile for h in fit.held_out})))
+    if fit.strict_held_out:
+        strict = np.array([abs(h.log_residual) <= fit.half_width for h in fit.strict_held_out])
+        print(f"Strict held-out residuals inside the shipped interval: {100 * strict.mean():.0f} % "
+              f"({int(strict.sum())}/{strict.size})")
 
 
 def resnet50_check(fit) -> None:
