@@ -38,7 +38,8 @@ from ._engine import (
 )
 from ._ir import OP_CLASSES, Graph, Layer
 from ._load import load_model
-from ._mapping import NO_FUSION, CopyElision, ExecLayer, FusionRule, MappedGraph, Mapping, Winograd, map_graph
+from ._mapping import (NO_FUSION, CopyElision, ExecLayer, FusionRule, MappedGraph, Mapping, Winograd, layer_bytes,
+                       map_graph)
 from ._onnx_import import MAX_NODES, MAX_TENSOR_ELEMENTS, graph_from_model, load_onnx, parse_input_shape
 from ._opcount import known_ops
 from ._intervals import Interval, IntervalBasis, Uncertainty, conformal_half_width, interval_basis, interval_of
@@ -51,7 +52,7 @@ __all__ = [
     "Estimate", "LayerEstimate", "OperatingPoint", "choose_precision", "estimate_graph", "estimate_mapped", "inference_overhead",
     "latency_parts",
     "resolve_operating_point", "OP_CLASSES", "Graph", "Layer", "load_model", "NO_FUSION", "ExecLayer",
-    "FusionRule", "MappedGraph", "Mapping", "map_graph", "CopyElision", "Winograd", "MAX_NODES", "MAX_TENSOR_ELEMENTS",
+    "FusionRule", "MappedGraph", "Mapping", "map_graph", "layer_bytes", "CopyElision", "Winograd", "MAX_NODES", "MAX_TENSOR_ELEMENTS",
     "graph_from_model", "load_onnx", "parse_input_shape", "known_ops", "ReferenceCosts",
     "evaluate_layers", "evaluate_points", "reference_costs", "power_scale", "interval_points",
     "Interval", "IntervalBasis", "Uncertainty", "conformal_half_width", "interval_basis", "interval_of",

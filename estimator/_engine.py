@@ -37,7 +37,7 @@ import numpy as np
 from .._units import BITS_PER_ELEMENT, mw_ms_to_mj
 from ._cost_models import COMBINE_RULES, COST_MODELS, CostParts, Features
 from ._intervals import IntervalBasis, interval_basis
-from ._mapping import MappedGraph
+from ._mapping import MappedGraph, layer_bytes
 from ._param_memory import stream_ms
 from ._protocols import PlatformProfile
 from ._support import Placement, place_layers
@@ -127,8 +127,8 @@ def _class_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str, 
     else:
         bits = np.array([float(BITS_PER_ELEMENT[p]) for p in layer_precision]).reshape(n)
         peak = np.array([float(profile.precisions.get(p, 0.0)) for p in layer_precision]).reshape(n)
-    bytes_ = mapped.elements * bits / 8.0
-    weight_bytes, out_bytes = mapped.weight_elems * bits / 8.0, mapped.out_elems * bits / 8.0
+    bytes_, weight_bytes = layer_bytes(mapped, bits)
+    out_bytes = mapped.out_elems * bits / 8.0
     flops_per_ms = peak * 1e6 * compute_scale
     bytes_per_ms = np.full(n, profile.memory_bandwidth_gbps * 1e6 * memory_scale)
     compute, memory, overhead, latency = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)

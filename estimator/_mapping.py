@@ -31,7 +31,8 @@ from .._messages import show
 from ._ir import OP_CLASSES, Graph, Layer
 from ._runtime_rewrites import CopyElision, Winograd, grow_subgraph, rewrite_layers, winograd_padding, winograd_scale
 
-__all__ = ["FusionRule", "Mapping", "ExecLayer", "MappedGraph", "map_graph", "NO_FUSION", "CopyElision", "Winograd"]
+__all__ = ["FusionRule", "Mapping", "ExecLayer", "MappedGraph", "map_graph", "NO_FUSION", "CopyElision", "Winograd",
+           "layer_bytes"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,7 +77,10 @@ class FusionRule:
 class Mapping:
     """A runtime's mapping model: elided operator classes and fusion rules, tried in order.
 
-    ``fold``, ``copy_elision`` and ``winograd`` are described in ``_runtime_rewrites``.
+    ``fold``, ``copy_elision`` and ``winograd`` are described in ``_runtime_rewrites``. ``weight_storage``
+    lists the operator types whose weights the runtime stores at ``weight_storage_bits`` when the layer
+    runs at a wider precision (ncnn keeps fully connected weights in fp16 and converts them as it loads
+    them): those weights move fewer bytes (:func:`layer_bytes`); the arithmetic is unchanged.
     """
 
     runtime: str = "unfused"
@@ -88,8 +92,13 @@ class Mapping:
     fold_source: str = ""
     copy_elision: tuple[CopyElision, ...] = ()
     winograd: Winograd | None = None
+    weight_storage: tuple[str, ...] = ()
+    weight_storage_bits: int = 16
+    weight_storage_source: str = ""
 
     def __post_init__(self) -> None:
+        if self.weight_storage and self.weight_storage_bits not in (8, 16):
+            raise ValueError(f"mapping.weight_storage: bits must be 8 or 16, got {show(self.weight_storage_bits)}")
         for op_class in self.elide:
             if op_class not in OP_CLASSES:
                 raise ValueError(f"mapping.elide: unknown operator class {show(op_class)}; known: {OP_CLASSES}")
@@ -152,6 +161,19 @@ class MappedGraph:
     w_out: np.ndarray
     work_scale: np.ndarray | None = None  # per layer, share of multiply-adds executed (None: all ones)
     winograd_padding: np.ndarray | None = None  # per layer, Winograd tile padding (0: not a Winograd candidate)
+    weight_bits: np.ndarray | None = None   # per layer, the bits its weights are stored at at most (0: as the layer runs)
+
+
+def layer_bytes(mapped: MappedGraph, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bytes each executed layer moves, and its weights' share, when layer ``i`` runs at ``bits[i]``.
+
+    Weights the runtime stores narrower (``Mapping.weight_storage``) move at their storage width.
+    """
+    bits = np.broadcast_to(np.asarray(bits, dtype=float), mapped.weight_elems.shape)
+    weight_bits = bits if mapped.weight_bits is None else np.where(
+        mapped.weight_bits > 0, np.minimum(bits, mapped.weight_bits), bits)
+    weight_bytes = mapped.weight_elems * weight_bits / 8.0
+    return (mapped.elements - mapped.weight_elems) * bits / 8.0 + weight_bytes, weight_bytes
 
 
 def _chain_layer(chain: list[Layer], rule: str, consumers: dict, graph_outputs: set,
@@ -399,4 +421,6 @@ def _with_arrays(graph: Graph, mapping: Mapping, executed: tuple[ExecLayer, ...]
         w_out=dim("w_out"),
         work_scale=np.fromiter((e.work_scale for e in executed), float, n),
         winograd_padding=np.fromiter((e.winograd_padding for e in executed), float, n),
+        weight_bits=np.fromiter((mapping.weight_storage_bits if e.op_type.split("+")[0] in mapping.weight_storage else 0
+                                 for e in executed), float, n),
     )

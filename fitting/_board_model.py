@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._units import BITS_PER_ELEMENT
-from ..estimator import MappedGraph, resolve_operating_point, streamed_weight_bytes
+from ..estimator import MappedGraph, layer_bytes, resolve_operating_point, streamed_weight_bytes
 
 __all__ = ["Parameter", "PARAMETERS", "BoardFeatures", "StackedFeatures", "board_features", "predict_ms",
            "layer_times", "SHARED", "PER_BOARD"]
@@ -120,8 +120,8 @@ def board_features(mapped: MappedGraph, profile, precision: str) -> BoardFeature
         depthwise=mapped.op_class == "dwconv",
         int8=layer_int8,
         peak_per_ms=peak,
-        bytes_=mapped.elements * bits / 8.0,
-        weight_bytes=mapped.weight_elems * bits / 8.0,
+        bytes_=layer_bytes(mapped, bits)[0],
+        weight_bytes=layer_bytes(mapped, bits)[1],
         bytes_per_ms=profile.memory_bandwidth_gbps * 1e6 * memory_clock,
         op_classes=tuple(sorted({str(c) for c in mapped.op_class})),
         winograd_always=mapped.mapping.winograd is not None and mapped.mapping.winograd.choice == "always",

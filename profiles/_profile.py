@@ -250,7 +250,7 @@ class Profile:
         mapping = self.mapping
         cited = ({c.source for c in self.citations.values()} | {m.source for m in self.layer_models.values()}
                  | {rule.source for rule in mapping.rules} | {c.source for c in mapping.copy_elision}
-                 | ({mapping.merge_source, mapping.fold_source} - {""}))
+                 | ({mapping.merge_source, mapping.fold_source, mapping.weight_storage_source} - {""}))
         unknown = sorted(cited - set(self.sources))
         if unknown:
             raise ProfileError(f"{where}: numbers cite unknown source(s) {unknown}; define them under 'sources'")

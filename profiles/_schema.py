@@ -204,7 +204,8 @@ def parse_runtime_mappings(document: dict, *, where: str) -> dict[str, RuntimeMa
             r.fail("mapping", "must be an object")
         mapping = _read_mapping(r, section)
         cited = ({rule.source for rule in mapping.rules} | {c.source for c in mapping.copy_elision}
-                 | {c.source for c in r.citations.values()} | ({mapping.merge_source, mapping.fold_source} - {""}))
+                 | {c.source for c in r.citations.values()}
+                 | ({mapping.merge_source, mapping.fold_source, mapping.weight_storage_source} - {""}))
         out[name] = RuntimeMapping(name=name, mapping=mapping,
                                    sources=MappingProxyType({k: sources[k] for k in sorted(cited)}),
                                    citations=MappingProxyType(dict(r.citations)))
@@ -479,10 +480,11 @@ def _read_mapping(r: _Reader, doc: dict) -> Mapping:
         r.source(merge.get("source"), "mapping.merge_siblings")
         merge_types, merge_source = tuple(merge["op_types"]), merge["source"]
     fold, fold_source = _read_fold(r, doc)
+    storage = _read_weight_storage(r, doc)
     try:
         return Mapping(runtime=r.text(doc, "runtime", "mapping."), elide=tuple(elide), rules=tuple(rules),
                        merge_siblings=merge_types, merge_source=merge_source, fold=fold, fold_source=fold_source,
-                       copy_elision=_read_copy_elision(r, doc), winograd=_read_winograd(r, doc))
+                       copy_elision=_read_copy_elision(r, doc), winograd=_read_winograd(r, doc), **storage)
     except ValueError as exc:
         raise ProfileError(f"{r.where}: {exc}") from None
 
@@ -523,11 +525,23 @@ def _op_types(r: _Reader, spec, path: str, allowed: set) -> tuple[str, ...]:
     """The ``op_types`` of a ``{"op_types": [...], "source": KEY, ...}`` entry whose keys are among ``allowed``."""
     if (not isinstance(spec, dict) or not isinstance(spec.get("op_types"), list) or not spec["op_types"]
             or not all(isinstance(v, str) for v in spec["op_types"])):
-        r.fail(path, f"must be an object with op_types (a non-empty list of operator types) and source, got {spec!r}")
+        r.fail(path, f"must be an object with op_types (a non-empty list of operator types) and source, got {show(spec)}")
     if set(spec) - allowed:
         r.fail(path, f"has unknown keys {sorted(set(spec) - allowed)}; allowed: {sorted(allowed)}")
     r.source(spec.get("source"), path)
     return tuple(spec["op_types"])
+
+
+def _read_weight_storage(r: _Reader, doc: dict) -> dict:
+    """``mapping.weight_storage``: operator types whose weights the runtime stores narrower (Mapping's fields)."""
+    if "weight_storage" not in doc:
+        return {}
+    spec = doc["weight_storage"]
+    types = _op_types(r, spec, "mapping.weight_storage", {"op_types", "bits", "source"})
+    bits = spec.get("bits")
+    if bits not in (8, 16) or isinstance(bits, bool):
+        r.fail("mapping.weight_storage.bits", f"must be 8 or 16, got {show(bits)}")
+    return {"weight_storage": types, "weight_storage_bits": bits, "weight_storage_source": spec["source"]}
 
 
 def _read_fold(r: _Reader, doc: dict) -> tuple[tuple[str, ...], str]:

@@ -175,6 +175,9 @@ def _write_mapping(w: _Writer, mapping) -> dict:
     document = {"runtime": mapping.runtime, "elide": list(mapping.elide)}
     if mapping.fold:
         document["fold"] = {"op_types": list(mapping.fold), "source": mapping.fold_source}
+    if mapping.weight_storage:
+        document["weight_storage"] = {"op_types": list(mapping.weight_storage), "bits": mapping.weight_storage_bits,
+                                      "source": mapping.weight_storage_source}
     if mapping.copy_elision:
         document["copy_elision"] = [{"op_types": list(c.op_types), "when": c.when, "source": c.source}
                                     for c in mapping.copy_elision]

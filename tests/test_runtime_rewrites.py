@@ -224,6 +224,45 @@ def test_winograd_lowers_compute_time_not_the_reported_work():
     assert on.total_macs == off.total_macs
 
 
+
+def fc_model():
+    # Conv 4->8 3x3 on 6x6 (288 weights), Flatten, Gemm 288->10 (2,880 weights)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Flatten", ["c"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "fw"], ["y"], name="fc", transB=1)]
+    return model(nodes, [tensor("x", (1, 4, 6, 6))], [tensor("y", (1, 10))], [weight("w", (C, 4, 3, 3)),
+                                                                               weight("fw", (10, C * 36))])
+
+
+def test_ncnn_reads_fully_connected_weights_as_fp16_and_convolution_weights_as_they_run():
+    from edgeperf.estimator import layer_bytes
+
+    mapped = map_graph(graph_from_model(fc_model()), mapping("ncnn"))
+    assert [layer.op_type for layer in mapped.layers] == ["Conv", "Gemm"]
+    conv_acts, fc_acts = 4 * 36 + 8 * 36, 288 + 10     # in + out elements of each layer
+    fp32, weights = layer_bytes(mapped, np.full(2, 32.0))
+    assert list(weights) == [288 * 4, 2880 * 2]          # the Gemm's weights stored at 16 bits, the Conv's at 32
+    assert list(fp32) == [conv_acts * 4 + 288 * 4, fc_acts * 4 + 2880 * 2]
+    int8, weights8 = layer_bytes(mapped, np.full(2, 8.0))
+    assert list(weights8) == [288, 2880]                  # narrower than the storage: as the layer runs
+    tflite = map_graph(graph_from_model(fc_model()), mapping("tflite"))
+    assert list(layer_bytes(tflite, np.full(2, 32.0))[1]) == [288 * 4, 2880 * 4]
+
+
+def test_weight_storage_survives_the_profile_document_and_is_checked():
+    from edgeperf import ProfileError
+    from edgeperf.profiles import load_profile, parse_profile
+
+    document = load_profile("raspberry-pi-4-ncnn").to_document()
+    assert document["mapping"]["weight_storage"] == {"op_types": ["Gemm", "MatMul"], "bits": 16,
+                                                     "source": "ncnn-fp16-storage"}
+    assert parse_profile(document).mapping.weight_storage_bits == 16
+    document["mapping"]["weight_storage"]["bits"] = 12
+    with pytest.raises(ProfileError, match="weight_storage.bits must be 8 or 16, got 12"):
+        parse_profile(document)
+    with pytest.raises(ValueError, match="bits must be 8 or 16"):
+        Mapping(weight_storage=("Gemm",), weight_storage_bits=4)
+
 # ---- checked against onnxruntime's optimized graph -------------------------------------------------------------
 
 #: onnxruntime's kernel for the operator an edgeperf executed layer is anchored on
