@@ -168,7 +168,7 @@ def ablations(rows, bases, strength: float) -> None:
                                   or (s.spec.blocks and s.spec.base == spec.profile)]
     tensorrt, ncnn = runtime_mapping("tensorrt").mapping, runtime_mapping("ncnn").mapping
     variants = {
-        "chosen (roofline, Winograd, blocks, chips shared, learned prior)": dict(units=units),
+        "chosen (sum, Winograd, blocks, chips shared, learned prior)": dict(units=units),
         "without the HW-NAS-Bench block tables": dict(units=load_samples(published, bases)),
         "TensorRT merging sibling convolutions (horizontal fusion)": dict(units=load_samples(
             rows, bases, mappings={"tensorrt": replace(tensorrt, merge_siblings=("Conv", "Gemm"),
@@ -176,7 +176,7 @@ def ablations(rows, bases, strength: float) -> None:
         "ncnn picking Winograd by cost (not its fixed rule)": dict(units=load_samples(
             rows, bases, mappings={"ncnn": replace(ncnn, winograd=replace(ncnn.winograd, choice="faster"))})),
         "no Winograd (3x3 convolutions at the direct method's work)": dict(units=units, winograd=False),
-        "compute + memory added instead of roofline max": dict(units=units, combine="sum"),
+        "roofline: the larger of compute and memory (not their sum)": dict(units=units, combine="max"),
         "no prior learned across boards (starting prior only)": dict(units=units, shared_prior=False),
         "no chip sharing (Coral Dev Board and USB fitted apart)": dict(units={k: v for k, v in by_board.items() if v}),
     }

@@ -2,7 +2,7 @@
 
 Every executed layer (after the runtime's mapping: fusion, folding, copy elision, Winograd) costs
 
-    t = max(flops * s / (peak * e_c), bytes / (bandwidth * m)) + o
+    t = flops * s / (peak * e_c) + bytes / (bandwidth * m) + o
 
 with ``e_c = compute_efficiency`` (times ``depthwise_ratio`` for depthwise convolutions), ``s`` the
 runtime's Winograd work scale for the convolutions it runs that way (else 1), ``m =
@@ -20,7 +20,7 @@ chip's shared coefficients (the split between dense and depthwise convolutions, 
 a handful of published networks cannot tell apart.
 
 This is exactly what :func:`edgeperf.estimate` computes with the profile that ``_board_profiles``
-makes (roofline layer models, ``inference_overhead_ms``, ``parameter_memory``, the mapping's
+makes (``step_linear`` layer models, ``inference_overhead_ms``, ``parameter_memory``, the mapping's
 ``winograd.work_scale``); a test holds the two equal.
 
 Parameters are fitted in log space (all are positive); ``PARAMETERS`` lists them with the weakly
@@ -38,7 +38,13 @@ from .._units import BITS_PER_ELEMENT
 from ..estimator import MappedGraph, layer_bytes, resolve_operating_point, streamed_weight_bytes
 
 __all__ = ["Parameter", "PARAMETERS", "BoardFeatures", "StackedFeatures", "board_features", "predict_ms",
-           "layer_times", "SHARED", "PER_BOARD"]
+           "layer_times", "SHARED", "PER_BOARD", "COMBINE"]
+
+#: How a layer's compute and memory times combine: added (no overlap), the form of ANNETTE's and Blackthorn's
+#: step-linear layer models; chosen over the roofline's ``max`` by leave-one-network-out error on the
+#: published table (benchmarks/board_profiles.py --ablations, docs/accuracy.md). Shipped as ``step_linear``
+#: layer models without steps (compute_scale = 1 / efficiency, memory_scale = 1 / memory efficiency).
+COMBINE = "sum"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,20 +135,22 @@ def board_features(mapped: MappedGraph, profile, precision: str) -> BoardFeature
 
 
 def predict_ms(params: dict, features: BoardFeatures, *, on_chip_bytes: float | None = None,
-               link_gbps: float | None = None, combine: str = "max") -> float:
+               link_gbps: float | None = None, combine: str = COMBINE) -> float:
     """Latency (ms) of one network under the board model with coefficients ``params`` (linear scale).
 
     ``on_chip_bytes`` and ``link_gbps`` (datasheet) apply to accelerators that stream parameters that do
-    not fit on chip; then ``params`` has ``stream_efficiency``. ``combine="sum"`` adds compute and memory
-    time instead of taking the larger (an alternative the cross-validation rejected; not shippable as a
-    roofline profile).
+    not fit on chip; then ``params`` has ``stream_efficiency``. ``combine`` is :data:`COMBINE` (compute
+    and memory time added) or ``"max"`` (the roofline's larger of the two, the alternative the
+    cross-validation rejected).
 
     >>> f = BoardFeatures(flops=np.array([2e9]), winograd=np.array([0.0]), depthwise=np.array([False]),
     ...                   int8=np.array([False]), peak_per_ms=np.array([1e9]), bytes_=np.array([1e6]),
     ...                   weight_bytes=np.array([0.0]), bytes_per_ms=1e7, op_classes=("conv",))
     >>> p = dict(compute_efficiency=0.5, depthwise_ratio=1, memory_efficiency=1, layer_overhead_ms=0.1,
     ...          inference_overhead_ms=1.0)
-    >>> predict_ms(p, f)   # 2e9 / (1e9 * 0.5) = 4 ms compute (memory 0.1 ms) + 0.1 + 1.0
+    >>> round(predict_ms(p, f), 6)   # 2e9 / (1e9 * 0.5) = 4 ms compute + 1e6 / 1e7 = 0.1 ms memory + 0.1 + 1.0
+    5.2
+    >>> predict_ms(p, f, combine="max")   # the roofline: the larger of compute and memory
     5.1
     """
     total = (params.get("runtime_factor", 1.0) * float(layer_times(params, features, combine).sum())
@@ -153,8 +161,8 @@ def predict_ms(params: dict, features: BoardFeatures, *, on_chip_bytes: float | 
     return total
 
 
-def layer_times(params: dict, features, combine: str = "max") -> np.ndarray:
-    """Each executed layer's time (ms) under the shared coefficients: the roofline plus the per-layer overhead.
+def layer_times(params: dict, features, combine: str = COMBINE) -> np.ndarray:
+    """Each executed layer's time (ms) under the shared coefficients: compute and memory combined, plus the per-layer overhead.
 
     ``features`` is a :class:`BoardFeatures` or a :class:`StackedFeatures` (its arrays and
     ``winograd_always`` and ``bytes_per_ms`` per layer).
@@ -208,7 +216,7 @@ class StackedFeatures:
                    winograd_always=per_layer("winograd_always"), starts=np.concatenate([[0], np.cumsum(sizes)[:-1]]),
                    streamed_bytes=np.array(streamed))
 
-    def network_sums(self, params: dict, combine: str = "max") -> np.ndarray:
+    def network_sums(self, params: dict, combine: str = COMBINE) -> np.ndarray:
         """Each network's layer sum (ms) under the shared coefficients in ``params``."""
         return np.add.reduceat(layer_times(params, self, combine), self.starts)
 

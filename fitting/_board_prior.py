@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._board_model import PARAMETERS, PER_BOARD, BoardFeatures, StackedFeatures, log_prior, predict_ms
+from ._board_model import COMBINE, PARAMETERS, PER_BOARD, BoardFeatures, StackedFeatures, log_prior, predict_ms
 from ._published import PublishedRow
 from ._board_specs import EDGETPU_ON_CHIP_BYTES, HOST_LINKS, BoardSpec
 
@@ -101,14 +101,14 @@ def board_params(fit: dict, mu: dict, profile: str, *, winograd: bool = True) ->
     return params
 
 
-def predict_sample(params: dict, sample: Sample, combine: str = "max") -> float:
+def predict_sample(params: dict, sample: Sample, combine: str = COMBINE) -> float:
     """The board model's prediction for one sample with linear-scale ``params``."""
     link = HOST_LINKS[sample.spec.link][0] if sample.spec.link else None
     return predict_ms(params, sample.features, on_chip_bytes=EDGETPU_ON_CHIP_BYTES if link else None,
                       link_gbps=link, combine=combine)
 
 
-def fit_unit(samples, mu: dict, strength: float, *, winograd: bool = True, combine: str = "max") -> dict:
+def fit_unit(samples, mu: dict, strength: float, *, winograd: bool = True, combine: str = COMBINE) -> dict:
     """MAP estimate (log space) of a unit's coefficients given prior means ``mu`` (log) and ``strength``.
 
     The unit's networks are predicted together (``StackedFeatures``): the same model as
@@ -145,7 +145,7 @@ def fit_unit(samples, mu: dict, strength: float, *, winograd: bool = True, combi
     return dict(zip(names, (float(v) for v in solution.x)))
 
 
-def learn_prior(units: dict, strength: float, *, winograd: bool = True, combine: str = "max") -> dict:
+def learn_prior(units: dict, strength: float, *, winograd: bool = True, combine: str = COMBINE) -> dict:
     """Prior means (log) learned across the given units (``{unit: samples}``), starting from the starting prior.
 
     A block table's own terms (its harness overhead and runtime factor) describe its harness, not a
@@ -170,7 +170,7 @@ def learn_prior(units: dict, strength: float, *, winograd: bool = True, combine:
 
 
 def leave_one_network_out(units: dict, strength: float, *, strict: bool = False, winograd: bool = True,
-                          combine: str = "max", shared_prior: bool = True) -> list[HeldOut]:
+                          combine: str = COMBINE, shared_prior: bool = True) -> list[HeldOut]:
     """Held-out predictions of every row: its board refitted without it, the prior learned from other chips.
 
     ``strict`` also removes the held-out network (same zoo model and input) from the other chips before

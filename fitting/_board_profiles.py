@@ -16,6 +16,7 @@ from types import MappingProxyType
 
 from ..estimator import ParameterMemory, Uncertainty
 from ..profiles import Citation, LayerModel, Profile, Provenance, runtime_mapping
+from ._board_model import COMBINE
 
 __all__ = ["runtime_profile", "board_profile", "BoardDescription", "datasheet_int8"]
 
@@ -48,11 +49,18 @@ def runtime_profile(base: Profile, runtime: str) -> Profile:
 
 
 def _layer_models(params: dict, key: str, note: str) -> dict:
-    """The board model's coefficients as roofline layer models (see ``_board_model``)."""
+    """The board model's coefficients as layer models (see ``_board_model``): ``step_linear`` without steps
+    (compute and memory time added, :data:`COMBINE`), or rooflines where the model takes the larger."""
     e, m, o = params["compute_efficiency"], params["memory_efficiency"], params["layer_overhead_ms"]
 
     def model(efficiency: float, what: str) -> LayerModel:
-        stated = {"compute_efficiency": min(efficiency, 1.0), "memory_efficiency": min(m, 1.0), "overhead_ms": o}
+        efficiency, memory = min(efficiency, 1.0), min(m, 1.0)
+        if COMBINE == "sum":
+            stated = {"compute_scale": 1.0 / efficiency, "memory_scale": 1.0 / memory, "overhead_ms": o}
+            return LayerModel(form="step_linear", stated=MappingProxyType(stated), source=key,
+                              note=f"{what}; compute_scale = 1 / compute_efficiency, memory_scale = 1 / "
+                                   f"memory_efficiency; {note}")
+        stated = {"compute_efficiency": efficiency, "memory_efficiency": memory, "overhead_ms": o}
         return LayerModel(form="roofline", stated=MappingProxyType(stated), source=key, note=f"{what}; {note}")
 
     return {

@@ -31,7 +31,7 @@ from ._board_prior import (
     predict_sample,
     unit_parameters,
 )
-from ._board_model import PARAMETERS, board_features, log_prior
+from ._board_model import COMBINE, PARAMETERS, board_features, log_prior
 from ._published import PublishedRow
 from ._board_specs import BLOCK_TABLES, DERIVED, EDGETPU_ON_CHIP_BYTES, FITTED, HOST_LINKS, BoardSpec, DerivedSpec
 
@@ -194,7 +194,7 @@ def fit_boards(rows, bases: dict, *, strengths=STRENGTHS, strict: bool = True, p
                     half_width=half, transfer=tuple(transfer), transfer_half_width=transfer_half, profiles=profiles)
 
 
-def _transfers(units: dict, bases: dict, params: dict, combine: str = "max") -> list:
+def _transfers(units: dict, bases: dict, params: dict, combine: str = COMBINE) -> list:
     """``(target, source, row, predicted_ms)`` for every published row of each TRANSFERS target, predicted from
     its source board's coefficients as a derived profile would be (same chip: only the host-side terms)."""
     by_profile = {spec.profile: spec for spec in FITTED}
@@ -215,7 +215,7 @@ def _transfers(units: dict, bases: dict, params: dict, combine: str = "max") -> 
     return out
 
 
-def leave_one_board_out(units: dict, bases: dict, strength: float, *, winograd: bool = True, combine: str = "max",
+def leave_one_board_out(units: dict, bases: dict, strength: float, *, winograd: bool = True, combine: str = COMBINE,
                         shared_prior: bool = True) -> list[HeldOut]:
     """Each TRANSFERS target board predicted with no data of its own: from its source board's coefficients
     (fitted with the prior learned from the other chips), as a derived profile is made.
@@ -321,7 +321,7 @@ def _fitted(spec, units, params, informed, priors, held, strict_held, half, stre
                   "source)",
         n_networks=len(rows), date=_dt.date.today().isoformat(), fitted_input_hw_max=hw[1],
     ).with_details(
-        method="board model (edgeperf.fitting.fit_boards): roofline per executed layer with a per-layer overhead, a "
+        method="board model (edgeperf.fitting.fit_boards): compute plus memory time per executed layer (step_linear layer models) with a per-layer overhead, a "
                "per-inference overhead, Winograd work scale where the runtime uses it, parameter streaming where "
                "the accelerator caches parameters on chip",
         published_rows=[{"network": r.network, "model": r.model, "input": r.input_hw, "precision": r.precision,

@@ -80,7 +80,7 @@ BAD = [
     ("power.idle_mw.value", -1, "power.idle_mw.value must be in"),
     ("power.active_mw.gpu_magic", {"value": 1, "source": "seed001"}, "not an operator class"),
     ("layer_models.default.form", "crystal_ball", "unknown cost model 'crystal_ball'"),
-    ("layer_models.default.params.compute_efficiency", 3.0, "compute_efficiency must be a finite number"),
+    ("layer_models.default.params.compute_scale", -1.0, "compute_scale must be a finite number"),
     ("clocks.compute_domain", "npu", "'npu' is not a defined clock domain"),
     ("clocks.domains.gpu.reference_mhz.value", 1000.0, "must be one of available_mhz"),
     ("power_modes.5W.caps_mhz.dsp", {"value": 1, "source": "seed001"}, "is not a clock domain"),
