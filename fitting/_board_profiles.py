@@ -4,8 +4,8 @@
 base profile, for computing fit features; ``board_profile`` makes the shipped profile: the board
 model's coefficients as layer models (step_linear: compute plus memory time), the per-inference
 overhead, the parameter memory, the Winograd work scale, the effective int8 peak, the interval model
-and the provenance, each number citing the source that says what it was fitted on. Everything is made with ``dataclasses.replace``;
-``edgeperf.profiles`` writes the JSON.
+and the provenance, each number citing the source that says what it was fitted on. Everything is
+made with ``dataclasses.replace``; ``edgeperf.profiles`` writes the JSON.
 """
 
 from __future__ import annotations
