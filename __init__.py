@@ -11,7 +11,7 @@ The public API::
 
 from __future__ import annotations
 
-from ._errors import EdgeperfError, InputError, LimitError, ModelError, ProfileError, UnknownOpError
+from ._errors import DisturbedError, EdgeperfError, InputError, LimitError, ModelError, ProfileError, UnknownOpError
 from .estimator import (
     Estimate,
     Graph,
@@ -30,7 +30,7 @@ from .estimator import DvfsReport, SimulationResult, explore_dvfs, simulate_sust
 from .profiles import Profile, list_profiles, load_profile
 
 __all__ = [
-    "estimate", "EdgeperfError", "InputError", "LimitError", "ModelError", "ProfileError", "UnknownOpError",
+    "estimate", "DisturbedError", "EdgeperfError", "InputError", "LimitError", "ModelError", "ProfileError", "UnknownOpError",
     "Estimate", "Graph", "Layer", "LayerEstimate", "MappedGraph", "OperatingPoint", "Profile",
     "list_profiles", "load_model", "load_profile", "map_graph", "parse_input_shape", "__version__", "dvfs",
     "simulate", "DvfsReport", "SimulationResult", "search",

@@ -2,7 +2,9 @@
 
 Each command parses its options, calls one library function and formats the
 result. Library errors (:class:`edgeperf.EdgeperfError`) and usage errors end
-the program with exit code 2 and one line on stderr, never a traceback.
+the program with exit code 2 and one line on stderr, never a traceback; a
+measuring command whose measurements other load disturbed too much
+(:class:`edgeperf.DisturbedError`) ends with exit code 3 and one line.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from . import estimate as run_estimate
 from ._atomic import write_text_atomic
 from ._cli_energy import register as _register_energy
 from ._cli_search import register as _register_search
-from ._errors import EdgeperfError, InputError
+from ._errors import DisturbedError, EdgeperfError, InputError
 from .estimator import Estimate, parse_input_shape
 from .profiles import format_rho, list_profiles, load_profile
 
@@ -330,8 +332,9 @@ def sweep(
     console = _console()
     console.print(f"{len(plan.points)} coarse layers x {plan.passes} passes, {refine_rounds} refinement rounds; "
                   f"power source: {source.describe()['source']}")
-    rows = run_sweep(OnnxRuntimeRunner(threads=threads, providers=_providers(providers)), out, plan=plan, power=source if measures_power else None,
-                     progress=console.print)
+    rows = run_sweep(OnnxRuntimeRunner(threads=threads, providers=_providers(providers)), out, plan=plan,
+                     power=source if measures_power else None, progress=console.print,
+                     retry_budget_s=0.25 * 60.0 * budget_minutes)
     console.print(f"wrote {out}: {len(rows)} measurements of {len({r['reference'] for r in rows})} layers; "
                   f"fit it with: edgeperf fit {out} --out PROFILE.json")
 
@@ -409,6 +412,8 @@ def validate(
     threads: int = typer.Option(1, "--threads", min=1, help="With MODELs: intra-op threads."),
     providers: str = typer.Option("CPUExecutionProvider", "--providers", help=_PROVIDERS_HELP),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv."),
+    budget_minutes: float = typer.Option(2.0, "--budget-minutes", min=0.0,
+                                         help="With MODELs: time allowed for re-measuring what other load disturbed."),
 ) -> None:
     """Compare a profile's predictions with measurements: a table of them, or MODELs measured on this device."""
     from .profiles import read_network_table, validate_table
@@ -422,7 +427,8 @@ def validate(
         from .measure import Harness, OnnxRuntimeRunner, validate_on_device
 
         device = validate_on_device(models, profile, runner=OnnxRuntimeRunner(threads=threads, providers=_providers(providers)),
-                                    harness=Harness(rounds=7, round_s=0.1, warmup_s=0.2), precision=precision,
+                                    harness=Harness(rounds=7, round_s=0.1, warmup_s=0.2,
+                                                    retry_budget_s=60.0 * budget_minutes), precision=precision,
                                     layers=layers, progress=console.print if output_format is OutputFormat.table
                                     else lambda message: None)
         report = device.report
@@ -557,6 +563,9 @@ def main(argv: list[str] | None = None) -> int:
         if code == 130:           # typer turns Ctrl-C into exit status 130 without a word
             sys.stderr.write("edgeperf: interrupted; what was measured or evaluated is kept, rerun to continue\n")
         return code if isinstance(code, int) else (0 if code is None else 2)
+    except DisturbedError as exc:   # the input was fine; the machine was too busy to measure it
+        sys.stderr.write(f"{_one_line(exc)}\n")
+        return 3
     except EdgeperfError as exc:
         sys.stderr.write(f"edgeperf: error: {_one_line(exc)}\n")
         return 2

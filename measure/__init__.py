@@ -1,4 +1,4 @@
-"""Measurement on real devices: runners, a drift-correcting timing harness, profiler readers.
+"""Measurement on real devices: runners, a load-robust timing harness, physical limits, profiler readers.
 
 Runners (onnxruntime), the drift-correcting timing harness, power/temperature/clock sources,
 vendor profiler readers, single-layer adaptive sweeps (``run_sweep``, ``fit_sweep``), the
@@ -17,7 +17,8 @@ from ._calibrate import (
     read_sweep,
 )
 from ._device import device_info
-from ._harness import Harness, Timing, matmul_reference
+from ._harness import DISTURBED_FLAGS, MAX_CORRECTION, MAX_DISTURBED, Harness, Timing, matmul_reference, raise_if_disturbed
+from ._plausible import CEILING_SOURCE, ceilings, floor_ms, graph_floor_ms
 from ._onnxruntime import LoadedModel, OnnxRuntimeRunner
 from ._layer_fit import fit_from_layer_times, match_layer_times
 from ._profilers import (
@@ -68,7 +69,9 @@ from ._trace import MAX_TRACE_BYTES, read_trace_csv
 from ._validate import DeviceValidation, LayerComparison, validate_on_device
 
 __all__ = ["SWEEP_COLUMNS", "EXCLUDING_FLAGS", "OPTIONAL_COLUMNS", "VALIDATION_NETWORKS", "CalibrationPlan", "CalibrationResult", "calibrate",
-           "plan_calibration", "read_sweep", "device_info", "Harness", "Timing", "matmul_reference", "LoadedModel", "OnnxRuntimeRunner", "NodeTime",
+           "plan_calibration", "read_sweep", "device_info", "Harness", "Timing", "matmul_reference",
+           "DISTURBED_FLAGS", "MAX_CORRECTION", "MAX_DISTURBED", "raise_if_disturbed", "CEILING_SOURCE", "ceilings",
+           "floor_ms", "graph_floor_ms", "LoadedModel", "OnnxRuntimeRunner", "NodeTime",
            "read_onnxruntime_profile", "kernel_node_names", "PROFILE_FORMATS", "read_layer_profile", "read_openvino_counters",
            "read_tflite_op_profile", "read_trtexec_profile", "MAX_TRACE_BYTES", "read_trace_csv", "OFFLINE_C", "SOURCES", "ApexSource",
            "ClockSource", "CsvPowerReplay", "Ina3221Source", "NullSource", "NvmlSource", "RaplSource", "Reading",

@@ -29,9 +29,11 @@ from pathlib import Path
 from .._atomic import write_text_atomic
 from .._errors import InputError
 from .._lock import exclusive
+from .._errors import DisturbedError
 from ._device import device_info
-from ._harness import Harness
+from ._harness import EXCLUDING_FLAGS, Harness, is_disturbed, raise_if_disturbed
 from ._meta import check_or_record
+from ._plausible import CEILING_SOURCE, ceilings, floor_ms, graph_floor_ms
 from ._trace import read_sweep_rows
 
 __all__ = ["CalibrationPlan", "plan_calibration", "calibrate", "CalibrationResult", "read_sweep", "SWEEP_COLUMNS",
@@ -42,8 +44,8 @@ SWEEP_COLUMNS = ("reference", "input_size", "role", "pass", "latency_ms", "raw_l
                  "flags", "reference_ms", "measured_at")
 #: Optional sweep columns (written when a power source is used; older sweep files lack them).
 OPTIONAL_COLUMNS = ("energy_mj", "power_mw")
-#: Flags that exclude a measurement from the fit: it is not a steady-state sample of the device.
-EXCLUDING_FLAGS = ("unstable", "hot", "throttled", "clock-changed")
+#: Share of the budget a calibration may spend re-measuring what other load disturbed.
+RETRY_SHARE = 0.25
 #: Held-out ImageNet CNNs, measured at their paper resolution.
 VALIDATION_NETWORKS = ("resnet18", "resnet50", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large",
                        "mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x1_0", "efficientnet_b0", "googlenet",
@@ -132,8 +134,17 @@ def _write_sweep(path: Path, rows: list[dict]) -> None:
     write_text_atomic(path, out.getvalue())
 
 
-def measure_roofline(runner, harness: Harness) -> dict:
-    """Peak fp32 GFLOP/s (1024^3 MatMul) and memory GB/s (Add of two 16 Mi-element tensors), via the runtime."""
+def measure_roofline(runner, harness: Harness, ceiling: dict | None = None) -> dict:
+    """Peak fp32 GFLOP/s (1024^3 MatMul) and memory GB/s (Add of two 16 Mi-element tensors), via the runtime.
+
+    Each probe is checked against the device's physical ``ceiling`` (:func:`ceilings`): a probe that
+    still reports more than the hardware can do after re-measuring ends the command.
+
+    Raises
+    ------
+    DisturbedError
+        When a probe stays above the physical ceiling.
+    """
     from onnx import TensorProto, helper
 
     def model(node, shapes, out_shape):
@@ -145,12 +156,21 @@ def measure_roofline(runner, harness: Harness) -> dict:
 
     n = 1024
     matmul = runner.load(model(helper.make_node("MatMul", ["a", "b"], ["y"]), [("a", [n, n]), ("b", [n, n])], [n, n]))
-    elements = 16 * 2**20
-    add = runner.load(model(helper.make_node("Add", ["a", "b"], ["y"]), [("a", [elements]), ("b", [elements])],
-                            [elements]))
-    flops = 2 * n**3 / (harness.measure(matmul.run).median_ms / 1e3) / 1e9
-    bandwidth = 3 * 4 * elements / (harness.measure(add.run).median_ms / 1e3) / 1e9
-    return {"peak_gflops": flops, "bandwidth_gbps": bandwidth}
+    elements = 16 * 2**20     # as 4096 x 4096: onnx's data propagation takes seconds on a 1-D tensor this long
+    side = [4096, 4096]
+    add = runner.load(model(helper.make_node("Add", ["a", "b"], ["y"]), [("a", side), ("b", side)], side))
+    flops, moved = 2 * n**3, 3 * 4 * elements
+    probes = (harness.measure(matmul.run, floor_ms=floor_ms(flops=flops, ceiling=ceiling)),
+              harness.measure(add.run, floor_ms=floor_ms(flops=0, bytes_=moved, ceiling=ceiling)))
+    impossible = sum("implausible" in timing.flags for timing in probes)
+    if impossible:
+        raise DisturbedError(impossible, len(probes))
+    roofline = {"peak_gflops": flops / (probes[0].median_ms / 1e3) / 1e9,
+                "bandwidth_gbps": moved / (probes[1].median_ms / 1e3) / 1e9,
+                "probes_disturbed": sum(timing.disturbed for timing in probes)}
+    if ceiling is not None:
+        roofline.update(ceiling_gflops=ceiling["peak_gflops"], ceiling_gbps=ceiling["bandwidth_gbps"])
+    return roofline
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -163,14 +183,20 @@ class CalibrationResult:
     reused: int
 
 
-def _measure_network(runner, harness, reference: str, size: int | None):
+def _measure_network(runner, harness, reference: str, size: int | None, ceiling: dict | None, peak_gflops: float):
+    from ..estimator import graph_from_model
     from ..zoo import build_model, build_space_model
 
     if reference.startswith("nb201:"):
         model = build_space_model("nb201", reference.split(":", 1)[1], weights=True)
     else:
         model = build_model(reference, weights=True, input_size=(size, size) if size else None)
-    return harness.measure(runner.load(model.SerializeToString()).run)
+    floor = graph_floor_ms(graph_from_model(model, name=reference), ceiling=ceiling, peak_gflops=peak_gflops)
+    return harness.measure(runner.load(model.SerializeToString()).run, floor_ms=floor)
+
+
+def _key(row: dict) -> tuple:
+    return (row["reference"], str(row["input_size"]), row["role"], str(row["pass"]))
 
 
 def base_document(name: str, settings: dict, roofline: dict, info: dict) -> dict:
@@ -225,7 +251,8 @@ def calibrate(name: str, *, runner, sweep_path, budget_minutes: float = 10.0, ha
         The sweep file: finished measurements are read from it and skipped; new ones are added,
         each followed by an atomic rewrite.
     budget_minutes : float
-        Sizes the plan (default about 10 minutes on a 2-core machine).
+        Sizes the plan (default about 10 minutes on a 2-core machine); a quarter of it more may go
+        to re-measuring what other load disturbed.
     progress : callable(str)
         Receives one line per measured network (the CLI prints them).
     power : source, optional
@@ -237,11 +264,19 @@ def calibrate(name: str, *, runner, sweep_path, budget_minutes: float = 10.0, ha
     Returns
     -------
     CalibrationResult
+
+    Raises
+    ------
+    DisturbedError
+        When more than a quarter of the sweep's measurements stayed disturbed by other load after
+        re-measuring, or a roofline probe reported more than the hardware can do. The sweep keeps
+        everything measured; a rerun measures the disturbed ones again.
     """
 
     plan = plan or plan_calibration(budget_minutes)
     harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.1, power=power,
-                                 temperature_c=temperature_c, max_temp_c=max_temp_c)
+                                 temperature_c=temperature_c, max_temp_c=max_temp_c,
+                                 retry_budget_s=RETRY_SHARE * 60.0 * budget_minutes)
     sweep_path = Path(sweep_path)
     with exclusive(sweep_path):
         return _calibrate_locked(name, runner, sweep_path, plan, harness, progress, power)
@@ -251,12 +286,17 @@ def _calibrate_locked(name, runner, sweep_path: Path, plan, harness, progress, p
     from ..profiles import NetworkSample, fit_from_networks, parse_profile, validate_table
 
     rows = read_sweep(sweep_path)
-    done = {(row["reference"], row["input_size"], row["role"], row["pass"]) for row in rows}
-    reused = len(rows)
+    # a measurement that other load disturbed is measured again by a rerun, in its place
+    position = {_key(row): i for i, row in enumerate(rows)}
+    done = {_key(row) for row in rows if not is_disturbed(row["flags"])}
+    reused = len(done)
     info = device_info()
     check_or_record(sweep_path, runner.settings(), info)
-    roofline = measure_roofline(runner, harness)
-    progress(f"roofline: {roofline['peak_gflops']:.1f} GFLOP/s, {roofline['bandwidth_gbps']:.1f} GB/s")
+    ceiling = ceilings(runner.settings(), info)
+    roofline = measure_roofline(runner, harness, ceiling)
+    progress(f"roofline: {roofline['peak_gflops']:.1f} GFLOP/s, {roofline['bandwidth_gbps']:.1f} GB/s"
+             + (f" (ceilings {roofline['ceiling_gflops']:.0f} GFLOP/s, {roofline['ceiling_gbps']:.0f} GB/s)"
+                if ceiling else ""))
     items = [(ref, size, "train") for ref, size in plan.training] + [(ref, None, "validate") for ref in plan.validation]
     work = []
     for index in range(plan.passes):
@@ -267,16 +307,22 @@ def _calibrate_locked(name, runner, sweep_path: Path, plan, harness, progress, p
         key = (reference, str(size or ""), role, str(index))
         if key in done:
             continue
-        timing = _measure_network(runner, harness, reference, size)
-        rows.append({"reference": reference, "input_size": size or "", "role": role, "pass": index,
-                     "latency_ms": f"{timing.median_ms:.6g}", "raw_latency_ms": f"{timing.raw_median_ms:.6g}",
-                     "spread": f"{timing.spread:.4f}", "drift": f"{timing.drift:.4f}", "flags": ";".join(timing.flags),
-                     "reference_ms": f"{timing.reference_ms:.6g}", "measured_at": _dt.datetime.now().isoformat(timespec="seconds"),
-                     "energy_mj": f"{timing.energy_mj:.6g}" if timing.energy_mj is not None else "",
-                     "power_mw": f"{timing.power_mw:.6g}" if timing.power_mw is not None else ""})
+        timing = _measure_network(runner, harness, reference, size, ceiling, roofline["peak_gflops"])
+        row = {"reference": reference, "input_size": size or "", "role": role, "pass": index,
+               "latency_ms": f"{timing.median_ms:.6g}", "raw_latency_ms": f"{timing.raw_median_ms:.6g}",
+               "spread": f"{timing.spread:.4f}", "drift": f"{timing.drift:.4f}", "flags": ";".join(timing.flags),
+               "reference_ms": f"{timing.reference_ms:.6g}", "measured_at": _dt.datetime.now().isoformat(timespec="seconds"),
+               "energy_mj": f"{timing.energy_mj:.6g}" if timing.energy_mj is not None else "",
+               "power_mw": f"{timing.power_mw:.6g}" if timing.power_mw is not None else ""}
+        if key in position:
+            rows[position[key]] = row
+        else:
+            position[key] = len(rows)
+            rows.append(row)
         _write_sweep(sweep_path, rows)
         progress(f"pass {index + 1}/{plan.passes} {role} {reference} {size or ''}: {timing.median_ms:.3f} ms "
                  f"{' '.join(timing.flags)}".rstrip())
+    raise_if_disturbed(sum(is_disturbed(row["flags"]) for row in rows), len(rows))
 
     # one sample per network: the median over its passes, leaving out measurements that are not steady-state
     groups: dict[tuple, list[float]] = {}
@@ -304,6 +350,9 @@ def _calibrate_locked(name, runner, sweep_path: Path, plan, harness, progress, p
     base = parse_profile(base_document(name, runner.settings(), roofline, info), where=name)
     samples = [sample(key, i) for i, key in enumerate(groups) if key[2] == "train"]
     if len(samples) < 3:
+        disturbed = sum(is_disturbed(row["flags"]) for row in rows)
+        if disturbed:       # too few left to fit because of other load: the machine, not the input
+            raise DisturbedError(disturbed, len(rows))
         raise InputError(f"{sweep_path}: fewer than 3 training measurements; run calibrate again to complete it")
     fit = fit_from_networks(samples, base, name=name, precision="fp32", source=str(sweep_path))
     validation_rows = [sample(key, i) for i, key in enumerate(groups) if key[2] == "validate"]
@@ -315,6 +364,11 @@ def _calibrate_locked(name, runner, sweep_path: Path, plan, harness, progress, p
     document["provenance"]["power_source"] = power.describe() if power is not None else {"source": "none"}
     document["provenance"]["flagged_drift"] = sum("drift" in row["flags"].split(";") for row in rows)
     document["provenance"]["roofline_probe"] = roofline
+    document["provenance"]["harness"] = {
+        "statistic": f"median over rounds of each round's {harness.quantile:g} quantile of per-call times",
+        "max_correction": harness.max_correction, "retries": harness.retries,
+        "disturbed_after_retries": sum(is_disturbed(row["flags"]) for row in rows),
+        "ceilings": CEILING_SOURCE if roofline.get("ceiling_gflops") else "none (not a CPU execution provider)"}
     if report is not None:
         errors = sorted(abs(r.error) for r in report.rows)
         document["provenance"]["validation"] = dict(report.summary, median_abs_error=errors[len(errors) // 2],

@@ -38,14 +38,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._atomic import write_text_atomic
-from .._errors import InputError
+from .._errors import DisturbedError, InputError
 from .._lock import exclusive
-from ._harness import Harness
+from ._harness import EXCLUDING_FLAGS, Harness, is_disturbed, raise_if_disturbed
 from ._meta import check_or_record, meta_path
+from ._plausible import ceilings, graph_floor_ms
 from ._trace import read_sweep_rows
 
 __all__ = ["SweepPlan", "plan_sweep", "run_sweep", "read_layer_sweep", "fit_sweep", "LAYER_SWEEP_COLUMNS",
-           "EMPTY_LAYER", "STEP_CANDIDATES"]
+           "EMPTY_LAYER", "STEP_CANDIDATES", "MAX_OVERHEAD_CORRECTION"]
 
 LAYER_SWEEP_COLUMNS = ("reference", "kind", "round", "pass", "latency_ms", "raw_latency_ms", "spread", "drift",
                        "flags", "reference_ms", "energy_mj", "power_mw", "measured_at")
@@ -53,7 +54,9 @@ LAYER_SWEEP_COLUMNS = ("reference", "kind", "round", "pass", "latency_ms", "raw_
 EMPTY_LAYER = "zoo:layer:relu,c=1,hw=1"
 #: Step widths tried on channel dimensions.
 STEP_CANDIDATES = (1, 2, 4, 8, 16, 32)
-_EXCLUDING = ("unstable", "hot", "throttled", "clock-changed")
+#: The most the per-call overhead may shrink a layer's time: a layer whose time is more than 80 %
+#: overhead is left out (and counted) rather than fitted to a remainder scaled up to 5x its size.
+MAX_OVERHEAD_CORRECTION = 5.0
 _STEP_DIMS = {"conv": ("c_out", "c_in"), "dwconv": ("c_out",), "gemm": ("c_out", "c_in")}
 
 
@@ -185,31 +188,36 @@ def _neighbours(reference: str, rng: random.Random) -> list[str]:
 
 
 def _samples(rows: list[dict], overhead_ms: float):
+    """One sample per layer (median over passes, the per-call overhead subtracted), and how many were left out."""
     from ..profiles import NetworkSample
 
     groups: dict[str, list[float]] = {}
     energy: dict[str, list[float]] = {}
     for row in rows:
-        if row["reference"] == EMPTY_LAYER or any(f in row["flags"].split(";") for f in _EXCLUDING):
+        if row["reference"] == EMPTY_LAYER or any(f in row["flags"].split(";") for f in EXCLUDING_FLAGS):
             continue
         groups.setdefault(row["reference"], []).append(float(row["latency_ms"]))
         if row.get("energy_mj"):
             energy.setdefault(row["reference"], []).append(float(row["energy_mj"]))
-    samples = []
-    for i, (reference, values) in enumerate(sorted(groups.items())):
-        latency = max(statistics.median(values) - overhead_ms, 0.05 * statistics.median(values))
-        samples.append(NetworkSample(model=reference, latency_ms=latency, line=i + 2,
+    samples, overhead_dominated = [], 0
+    for reference, values in sorted(groups.items()):
+        measured = statistics.median(values)
+        if measured - overhead_ms < measured / MAX_OVERHEAD_CORRECTION:
+            overhead_dominated += 1
+            continue
+        samples.append(NetworkSample(model=reference, latency_ms=measured - overhead_ms, line=len(samples) + 2,
                                      energy_mj=statistics.median(energy[reference]) if reference in energy else None))
-    return samples
+    return samples, overhead_dominated
 
 
 def _overhead(rows: list[dict]) -> float:
-    values = [float(r["latency_ms"]) for r in rows if r["reference"] == EMPTY_LAYER]
-    return statistics.median(values) if values else 0.0
+    empty = [r for r in rows if r["reference"] == EMPTY_LAYER]
+    steady = [r for r in empty if not is_disturbed(r["flags"])] or empty
+    return statistics.median(float(r["latency_ms"]) for r in steady) if steady else 0.0
 
 
 def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Harness | None = None, power=None,
-              progress=lambda message: None) -> list[dict]:
+              progress=lambda message: None, retry_budget_s: float | None = None) -> list[dict]:
     """Measure a plan's single layers on this device, refining adaptively; resumable.
 
     Parameters
@@ -221,6 +229,8 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
     harness : Harness, optional
     power : source, optional
         Records energy per call where it measures power.
+    retry_budget_s : float, optional
+        Seconds the default harness may spend re-measuring what other load disturbed.
 
     Returns
     -------
@@ -231,26 +241,36 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
     ------
     InputError
         When another process holds the sweep, or the file is not a layer sweep.
+    DisturbedError
+        When more than a quarter of the measurements stayed disturbed by other load (the sweep
+        keeps them; a rerun measures them again), or a roofline probe exceeded the physical ceiling.
     """
+    from ..estimator import graph_from_model
     from ..zoo import build_model
 
     from ._calibrate import measure_roofline
     from ._device import device_info
 
     plan = plan or plan_sweep()
-    harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.05, power=power)
+    harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.05, power=power,
+                                 retry_budget_s=retry_budget_s)
     path = Path(sweep_path)
     with exclusive(path):
         rows = read_layer_sweep(path)
+        info = device_info()
+        ceiling = ceilings(runner.settings(), info)
 
         def first_record():
-            roofline = measure_roofline(runner, harness)
+            roofline = measure_roofline(runner, harness, ceiling)
             progress(f"roofline: {roofline['peak_gflops']:.1f} GFLOP/s, {roofline['bandwidth_gbps']:.1f} GB/s")
             return {"roofline": roofline, "started": _dt.datetime.now().isoformat(timespec="seconds"),
                     "power_source": power.describe() if power is not None else {"source": "none"}}
 
-        check_or_record(path, runner.settings(), device_info(), first_record)
-        done = {(r["reference"], r["pass"]) for r in rows}
+        meta = check_or_record(path, runner.settings(), info, first_record)
+        peak = meta.get("roofline", {}).get("peak_gflops")
+        # a measurement that other load disturbed is measured again by a rerun, in its place
+        position = {(r["reference"], str(r["pass"])): i for i, r in enumerate(rows)}
+        done = {(r["reference"], str(r["pass"])) for r in rows if not is_disturbed(r["flags"])}
 
         def measure(points, round_index):
             work = [(p, k) for k in range(plan.passes) for p in points]
@@ -259,8 +279,9 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
                 if (reference, str(index)) in done:
                     continue
                 model = build_model(reference.removeprefix("zoo:"), weights=True)
-                timing = harness.measure(runner.load(model.SerializeToString()).run)
-                rows.append({
+                floor = graph_floor_ms(graph_from_model(model, name=reference), ceiling=ceiling, peak_gflops=peak)
+                timing = harness.measure(runner.load(model.SerializeToString()).run, floor_ms=floor)
+                row = {
                     "reference": reference, "kind": reference.split(":")[2].split(",")[0], "round": round_index,
                     "pass": index, "latency_ms": f"{timing.median_ms:.6g}", "raw_latency_ms": f"{timing.raw_median_ms:.6g}",
                     "spread": f"{timing.spread:.4f}", "drift": f"{timing.drift:.4f}", "flags": ";".join(timing.flags),
@@ -268,13 +289,20 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
                     "energy_mj": f"{timing.energy_mj:.6g}" if timing.energy_mj is not None else "",
                     "power_mw": f"{timing.power_mw:.6g}" if timing.power_mw is not None else "",
                     "measured_at": _dt.datetime.now().isoformat(timespec="seconds"),
-                })
-                done.add((reference, str(index)))
+                }
+                key = (reference, str(index))
+                if key in position:
+                    rows[position[key]] = row
+                else:
+                    position[key] = len(rows)
+                    rows.append(row)
+                done.add(key)
                 _write(path, rows)
                 progress(f"round {round_index} pass {index + 1}/{plan.passes} {reference}: {timing.median_ms:.4f} ms "
                          f"{' '.join(timing.flags)}".rstrip())
 
         measure((EMPTY_LAYER, *plan.points), 0)
+        raise_if_disturbed(sum(is_disturbed(r["flags"]) for r in rows), len(rows))
         rng = random.Random(plan.seed)
         for round_index in range(1, plan.refine_rounds + 1):
             planned = [r for r in rows if int(r["round"]) == round_index]
@@ -289,6 +317,7 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
                          f"{100 * abs(errors[0][1]):.0f}%..{100 * abs(errors[min(len(errors), plan.refine_points) - 1][1]):.0f}%"
                          f"; measuring {len(points)} neighbours")
             measure(points, round_index)
+        raise_if_disturbed(sum(is_disturbed(r["flags"]) for r in rows), len(rows))
     return rows
 
 
@@ -314,8 +343,11 @@ def _fit_rows(path: Path, rows: list[dict], steps: dict | None, name: str = "swe
     from ..profiles import fit_from_networks
 
     base, _ = _base(path, name)
-    samples = _samples(rows, _overhead(rows))
+    samples, _ = _samples(rows, _overhead(rows))
     if len(samples) < 3:
+        disturbed = sum(is_disturbed(r["flags"]) for r in rows)
+        if disturbed:       # too few left to fit because of other load: the machine, not the input
+            raise DisturbedError(disturbed, len(rows))
         raise InputError(f"{path}: fewer than 3 measured layers; run `edgeperf sweep` to complete it")
     return fit_from_networks(samples, base, name=name, precision="fp32", source=str(path), steps=steps), samples
 
@@ -369,11 +401,12 @@ def fit_sweep(sweep_path, *, name: str, progress=lambda message: None):
     final, samples = _fit_rows(path, rows, chosen or None, name)
     document = final.document
     overhead = _overhead(rows)
-    excluded = sum(1 for r in rows if any(f in r["flags"].split(";") for f in _EXCLUDING))
+    excluded = sum(1 for r in rows if any(f in r["flags"].split(";") for f in EXCLUDING_FLAGS))
     document["provenance"].update({
         "measurements": len(rows), "layers": len(samples), "refinement_rounds":
             max((int(r["round"]) for r in rows), default=0),
         "per_call_overhead_ms": overhead, "step_widths": chosen, "excluded_flagged": excluded,
+        "excluded_overhead_dominated": _samples(rows, overhead)[1],
         "method": "single-layer sweep, adaptive refinement, step widths chosen by cross-validation",
     })
     document["quality"] += (f" Rests on {len(rows)} measurements of {len(samples)} single layers "

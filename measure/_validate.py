@@ -1,7 +1,9 @@
 """Validate a profile on the device itself: measure whole networks, compare with the estimate, layer by layer.
 
-Each model runs through the runner under the drift-correcting harness; the
-prediction comes from :func:`edgeperf.estimate` with the profile. Where the
+Each model runs through the runner under the timing harness, checked against the device's
+physical floor (its FLOPs at the CPU's ceiling); a measurement other load disturbed is
+re-measured, and when too many stay disturbed the validation ends with :class:`DisturbedError`
+rather than report them. The prediction comes from :func:`edgeperf.estimate` with the profile. Where the
 runtime profiles layers (onnxruntime's profiler), each executed kernel is
 matched to the estimate's layer: onnxruntime names a fused kernel after the
 last node of the chain, with a suffix such as ``_nchwc``; kernels the model
@@ -13,6 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._errors import InputError
+from ._device import device_info
+from ._harness import MAX_DISTURBED, raise_if_disturbed
+from ._plausible import ceilings, graph_floor_ms
 from ._profilers import kernel_node_names
 
 __all__ = ["LayerComparison", "DeviceValidation", "validate_on_device"]
@@ -61,7 +66,7 @@ def _match(name: str, estimate) -> object | None:
 
 
 def validate_on_device(models, profile, *, runner, harness, precision: str | None = None, layers: bool = False,
-                       progress=lambda message: None) -> DeviceValidation:
+                       progress=lambda message: None, max_disturbed: float = MAX_DISTURBED) -> DeviceValidation:
     """Measure each model on this device and compare with the profile's estimate.
 
     Parameters
@@ -73,6 +78,8 @@ def validate_on_device(models, profile, *, runner, harness, precision: str | Non
     harness : Harness
     layers : bool
         Also compare layer by layer through the runtime's profiler.
+    max_disturbed : float
+        The share of models whose measurement may stay disturbed by other load.
 
     Returns
     -------
@@ -82,17 +89,25 @@ def validate_on_device(models, profile, *, runner, harness, precision: str | Non
     ------
     InputError
         With no models.
+    DisturbedError
+        When more than ``max_disturbed`` of the measurements stayed disturbed (or below the
+        device's physical floor) after re-measuring.
     """
     from .. import estimate
+    from ..estimator import load_model
     from ..profiles import NetworkSample, validate_table
 
     if not models:
         raise InputError("give at least one MODEL to measure, or --table with measured latencies")
+    ceiling = ceilings(runner.settings(), device_info())
     samples, comparisons = [], []
     flagged: dict[str, int] = {}
+    disturbed = 0
     for line, reference in enumerate(models, start=1):
         runnable = _runnable(reference)
-        timing = harness.measure(runner.load(runnable).run)
+        floor = graph_floor_ms(load_model(reference, on_unknown="roofline"), ceiling=ceiling)
+        timing = harness.measure(runner.load(runnable).run, floor_ms=floor)
+        disturbed += timing.disturbed
         for flag in timing.flags:
             flagged[flag] = flagged.get(flag, 0) + 1
         samples.append(NetworkSample(model=reference, latency_ms=timing.median_ms, line=line))
@@ -104,5 +119,6 @@ def validate_on_device(models, profile, *, runner, harness, precision: str | Non
                 comparisons.append(LayerComparison(model=reference, layer=layer.name if layer else node.name,
                                                    op_type=node.op_type, measured_ms=node.median_ms,
                                                    predicted_ms=layer.latency_ms if layer else None))
+    raise_if_disturbed(disturbed, len(models), max_disturbed)
     report = validate_table(samples, profile, precision=precision)
     return DeviceValidation(report=report, layers=tuple(comparisons), flagged=flagged)
