@@ -6,10 +6,11 @@ so a network's latency is linear in the coefficients:
 ``T = sum_c (overhead_c * n_c + compute_scale_c * C_c + memory_scale_c * M_c)``, with ``n_c`` the
 number of executed layers of class c and ``C_c``, ``M_c`` their roofline compute and memory times
 at the base profile's peaks. The fit minimises the squared *relative* error over the training
-networks with non-negative coefficients and a ridge penalty on scaled coefficients (NNLS on an
-augmented system); the ridge strength is chosen by k-fold cross-validation, whose held-out error
+networks with coefficients bounded by the schema (0 up to each parameter's maximum, as constraints
+of a bounded-variable least-squares solver) and a ridge penalty on scaled coefficients; the ridge strength is chosen by k-fold cross-validation, whose held-out error
 is reported and stored in the profile. Classes absent from the training networks keep the base
-profile's model, and the profile says so.
+profile's model, and so do classes the measurements cannot identify (a coefficient driven to the
+schema's maximum); the profile says so.
 
 Three choices are made from the data, each by the same cross-validation: whether convolutions
 sharing their input run as one kernel (``merge_siblings``, horizontal fusion), whether weights and
@@ -49,6 +50,8 @@ __all__ = ["NetworkSample", "read_network_table", "fit_from_networks", "FitResul
            "with_sibling_merge"]
 
 _MAX_ROWS = 1_000_000
+#: The schema's largest power value (mW): the power fit's upper bound.
+_MAX_POWER_MW = 1e7
 _RIDGE_GRID = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1)
 
 
@@ -218,9 +221,21 @@ def _one_memory_term(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def _upper_bounds(n_columns: int) -> np.ndarray:
+    """Each design column's largest coefficient the step_linear schema accepts (``COST_MODELS`` specs)."""
+    from ..estimator import COST_MODELS
+
+    highs = {spec.name: spec.high for spec in COST_MODELS["step_linear"][1]}
+    return np.tile([highs[name] for name in COLUMNS], n_columns // _K)
+
+
 def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None = None) -> np.ndarray:
-    """Non-negative w minimising sum(((x w + offset - y) / y)^2) + ridge * |w * scale|^2."""
-    from scipy.optimize import nnls  # scipy is imported only when fitting: it slows start-up by ~1 s
+    """w in the schema's bounds minimising sum(((x w + offset - y) / y)^2) + ridge * |w * scale|^2.
+
+    The bounds (0 up to each parameter's schema maximum) are the solver's constraints
+    (bounded-variable least squares), so a fit never writes a coefficient its schema refuses.
+    """
+    from scipy.optimize import lsq_linear  # scipy is imported only when fitting: it slows start-up by ~1 s
 
     scale = np.abs(x).mean(axis=0)
     active = scale > 0
@@ -232,9 +247,19 @@ def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None
     system = np.vstack([a / y[:, None], math.sqrt(ridge) * np.eye(k)])
     relative = np.ones(len(y)) if offset is None else 1.0 - offset / y
     target = np.concatenate([relative, np.zeros(k)])
-    solution, _ = nnls(system, target, maxiter=50 * k)
-    w[active] = solution / scale[active]
+    upper = _upper_bounds(x.shape[1])[active] * scale[active]
+    solution = lsq_linear(system, target, bounds=(np.zeros(k), upper), method="bvls").x
+    w[active] = np.clip(solution / scale[active], 0.0, _upper_bounds(x.shape[1])[active])
     return w
+
+
+def _at_bound(w: np.ndarray, classes: list) -> dict:
+    """Classes with a coefficient at its schema maximum: the data cannot identify them. Class -> parameter names."""
+    upper = _upper_bounds(len(w))
+    hits: dict = {}
+    for index in np.flatnonzero(w >= 0.999 * upper):
+        hits.setdefault(classes[index // _K], []).append(COLUMNS[index % _K])
+    return hits
 
 
 def prediction_metrics(predicted: np.ndarray, measured: np.ndarray) -> dict:
@@ -273,8 +298,9 @@ def _fixed_size_classes(x: np.ndarray, classes: list) -> list:
     return fixed
 
 
-def _base_work_ms(samples, base: Profile, precision: str, input_shapes, graphs: dict, classes: list) -> np.ndarray:
-    """Per network and class: the base profile's latency without its per-layer overhead (ms)."""
+def _base_work_ms(samples, base: Profile, precision: str, input_shapes, graphs: dict, classes: list,
+                  overhead: bool = False) -> np.ndarray:
+    """Per network and class: the base profile's latency, without its per-layer overhead unless asked (ms)."""
     point = resolve_operating_point(base)
     out = np.zeros((len(samples), len(classes)))
     for row, sample in enumerate(samples):
@@ -282,7 +308,7 @@ def _base_work_ms(samples, base: Profile, precision: str, input_shapes, graphs: 
         parts, _ = latency_parts(mapped, base, precision, point)
         for col, op_class in enumerate(classes):
             index = mapped.op_class == op_class
-            out[row, col] = float((parts.latency_ms[index] - parts.overhead_ms[index]).sum())
+            out[row, col] = float((parts.latency_ms[index] - (0.0 if overhead else parts.overhead_ms[index])).sum())
     return out
 
 
@@ -351,13 +377,28 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
         raise InputError(f"fitting needs at least 3 measured networks, got {len(samples)}")
     y = np.array([s.latency_ms for s in samples])
     folds = max(2, min(folds, len(samples)))
+    graphs = {} if graphs is None else graphs
     variants = _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed, merge_siblings,
-                             memory_split, {} if graphs is None else graphs)
+                             memory_split, graphs)
     # the lowest cross-validated error; on a tie, the variant with less structure
     chosen_variant = min(variants, key=lambda v: (v["cv"]["mape"], v["merge"] + v["split"]))
     merged, split, base_used, x, classes = (chosen_variant[k] for k in ("merge", "split", "base", "x", "classes"))
     chosen, best, cv, fixed, offsets = (chosen_variant[k] for k in ("precision", "ridge", "cv", "fixed", "offsets"))
     w = _solve(x, y, best, offsets.sum(axis=1))
+    # A class whose coefficient the data drives to the schema's maximum is not identified by these
+    # measurements (its work is too small, or collinear with another class's): it keeps the base
+    # profile's model, the fit is solved again without it, and the profile says so.
+    unidentified = {c: p for c, p in _at_bound(w, classes).items() if c not in fixed}
+    if unidentified:
+        columns = [classes.index(c) for c in unidentified]
+        offsets = offsets.copy()
+        offsets[:, columns] = _base_work_ms(samples, base_used, chosen, input_shapes, graphs, classes,
+                                            overhead=True)[:, columns]
+        x = x.copy()
+        for i in columns:
+            x[:, _K * i: _K * i + _K] = 0.0
+        _, cv = _cross_validate(x, y, best, folds, seed, offsets.sum(axis=1))
+        w = _solve(x, y, best, offsets.sum(axis=1))
     training = prediction_metrics(x @ w + offsets.sum(axis=1), y)
 
     fit_name = name or f"{base.name}-fitted"
@@ -385,6 +426,11 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
                             f"one size, so its terms cannot be fitted ({key})")
             models[op_class] = kept
             continue
+        if op_class in unidentified:
+            models[op_class] = copy.deepcopy(models.get(op_class, models["default"]))
+            models[op_class]["note"] = (f"{base.name}'s model: these measurements cannot identify this class "
+                                        f"({', '.join(unidentified[op_class])} reached the schema's maximum) ({key})")
+            continue
         params = {k: v for k, v in coefficients.items() if split or k not in ("weight_scale", "output_scale")}
         if steps and op_class in steps:
             params["steps"] = steps[op_class]
@@ -406,6 +452,10 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
                               "base_profile": f"{base.name} {base.version}", "ridge": best, "folds": folds,
                               "cross_validation": cv, "training": training, "fitted_classes": classes,
                               "date": _dt.date.today().isoformat()}
+    if unidentified:
+        document["provenance"]["unidentified_classes"] = unidentified
+        document["quality"] += (f" Classes these measurements cannot identify ({', '.join(unidentified)}: a coefficient "
+                                f"reached the schema's maximum) keep {base.name}'s model.")
     if fixed:
         document["provenance"]["fixed_size_classes"] = fixed
         document["quality"] += (f" Classes at one size in every training network ({', '.join(fixed)}) keep "
@@ -469,12 +519,15 @@ def _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed,
 
 def _fit_power(power: dict, x: np.ndarray, w: np.ndarray, offsets: np.ndarray, classes: list, energy: np.ndarray,
                key: str) -> dict:
-    from scipy.optimize import nnls
+    from scipy.optimize import lsq_linear
 
     times = offsets + np.column_stack([x[:, _K * i: _K * i + _K] @ w[_K * i: _K * i + _K]
                                        for i in range(len(classes))])
     design = np.column_stack([times.sum(axis=1), times])  # mW x ms / 1000 = mJ
-    solution, _ = nnls(design / energy[:, None], np.full(len(energy), 1000.0))
+    # bounded by the schema's maximum power (1e7 mW) as the solver's constraint; a class without time
+    # in any network has a zero column and stays at 0
+    solution = lsq_linear(design / energy[:, None], np.full(len(energy), 1000.0), bounds=(0.0, _MAX_POWER_MW),
+                          method="bvls").x
     fitted = {"idle_mw": {"value": float(solution[0]), "source": key}, "calibrated": True,
               "active_mw": {"default": dict(power["active_mw"]["default"])}}
     for op_class, active in zip(classes, solution[1:]):
