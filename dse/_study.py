@@ -12,15 +12,33 @@ Constraints go through optuna 5's ``trial.set_constraint`` (feasible iff <= 0).
 Storage: ``journal:PATH`` (a journal file, the default; safe for several
 processes on one host and on shared file systems with working locks) or any
 RDB URL (``sqlite:///x.db`` for one process, ``postgresql://...`` for many
-hosts). Every worker loads the same study; the trial budget is the study's
-total of completed trials, split between the workers, so a rerun after an
-interruption runs only what is missing.
+hosts). Every worker loads the same study.
+
+The trial budget is the study's total of completed trials, however many
+launchers and workers share the storage. Trial numbers are handed out by the
+storage one at a time, so a trial runs only when fewer than ``trials`` trials
+numbered before it are complete or running; otherwise it is pruned and its
+worker stops. That never overshoots. A launcher then tops up what trials that
+failed or died left missing: a running trial whose worker process on this host
+is gone, or that no launcher saw finish for ``STALE_S`` seconds, is marked
+failed (trials evaluate in milliseconds). A rerun after an interruption runs
+only what is missing, with fresh sampler seeds, so it does not replay the
+designs of the run it continues.
+
+A study remembers the search space it was made for (``edgeperf_space`` user
+attribute, and the parameter distributions of its trials); a spec whose space
+changed is refused with one line naming the storage and ``--study-name``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import multiprocessing
+import os
+import socket
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +46,15 @@ import numpy as np
 from .._errors import InputError
 from ._pareto import violations
 
-__all__ = ["run_study", "make_storage", "SAMPLERS"]
+__all__ = ["run_study", "make_storage", "SAMPLERS", "STALE_S"]
 
 logger = logging.getLogger(__name__)
 
 SAMPLERS = ("auto", "tpe", "nsga2", "random")
+#: Seconds a running trial may go unfinished, as a launcher sees it, before it is taken for dead.
+STALE_S = 120.0
+#: How often a launcher looks at trials other launchers are running (seconds).
+_POLL_S = 0.2
 
 
 def _optuna():
@@ -89,8 +111,10 @@ def _sampler(name: str, trials: int, seed: int):
 class _Objective:
     """Maps a trial's parameters to one design of the space and returns its objective values."""
 
-    def __init__(self, space):
+    def __init__(self, space, budget: int | None = None):
         self.space = space
+        self.budget = budget
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
         spec = space.spec
         self.models = [m.name for m in spec.models]
         self.platforms = [p.name for p in space.profiles]
@@ -110,7 +134,31 @@ class _Objective:
             index = next((i for (m, p, _), i in self.lookup.items() if m == model and p == platform), None)
         return index, True
 
+    def distributions(self) -> dict:
+        """The parameters every trial suggests, with their distributions."""
+        optuna = _optuna()
+        categorical, uniform = optuna.distributions.CategoricalDistribution, optuna.distributions.FloatDistribution
+        found = {"model": categorical(self.models), "platform": categorical(self.platforms),
+                 "precision": categorical(self.precisions)}
+        if self.many_points:
+            found["point"] = uniform(0.0, 1.0)
+        if self.links:
+            found.update(offload=categorical([False, True]), cut=uniform(0.0, 1.0), link=categorical(self.links),
+                         bits=categorical(self.bits))
+        return found
+
+    def _within_budget(self, trial) -> bool:
+        """Fewer than ``budget`` trials numbered before this one are complete or running."""
+        optuna = _optuna()
+        states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING)
+        ahead = sum(1 for t in trial.study.get_trials(deepcopy=False, states=states) if t.number < trial.number)
+        return ahead < self.budget
+
     def __call__(self, trial):
+        trial.set_user_attr("worker", self.worker)
+        if self.budget is not None and not self._within_budget(trial):
+            trial.study.stop()
+            raise _optuna().TrialPruned("the study's trial budget is reached")
         space = self.space
         model = self.models.index(trial.suggest_categorical("model", self.models))
         platform = self.platforms.index(trial.suggest_categorical("platform", self.platforms))
@@ -144,26 +192,134 @@ class _Objective:
         return tuple(float(single[m][0]) for m, _ in space.spec.objectives)
 
 
-def _optimize(spec, storage_url: str, study_name: str, n_trials: int, sampler_name: str, seed: int) -> None:
-    """One worker: load the study and run ``n_trials`` trials (also the body of worker processes)."""
+def _optimize(spec, storage_url: str, study_name: str, n_trials: int, sampler_name: str, seed: int,
+              budget: int | None = None) -> None:
+    """One worker: load the study and run up to ``n_trials`` trials within the study's ``budget``."""
     from ._space import DesignSpace
 
     optuna = _optuna()
     space = DesignSpace(spec)
-    sampler, _ = _sampler(sampler_name, n_trials, seed)
+    sampler, _ = _sampler(sampler_name, budget or n_trials, seed)
     study = optuna.load_study(study_name=study_name, storage=make_storage(storage_url), sampler=sampler)
-    study.optimize(_Objective(space), n_trials=n_trials, gc_after_trial=False)
+    study.optimize(_Objective(space, budget), n_trials=n_trials, gc_after_trial=False)
 
 
-def _worker(spec, storage_url, study_name, n_trials, sampler_name, seed) -> None:
+def _worker(spec, storage_url, study_name, n_trials, sampler_name, seed, budget=None) -> None:
     try:
-        _optimize(spec, storage_url, study_name, n_trials, sampler_name, seed)
+        _optimize(spec, storage_url, study_name, n_trials, sampler_name, seed, budget)
     except KeyboardInterrupt:
         pass
 
 
+def space_fingerprint(space) -> str:
+    """A digest of what a study's stored trials mean: the designs their parameters pick and how they are judged.
+
+    Model and platform *labels* enter, not file paths, so hosts with the spec in different folders agree.
+    """
+    spec = space.spec
+    document = {
+        "models": [m.name for m in spec.models], "platforms": [p.name for p in space.profiles],
+        "configs": [[c.model, c.platform, c.precision, int(c.cuts.size) if c.cuts is not None else 0]
+                    for c in space.configs],
+        "points": [len(points) for points in space.points], "links": [link.name for link in space.links],
+        "bits": [int(b) for b in space.bits], "objectives": [list(o) for o in spec.objectives],
+        "constraints": [[c.metric, c.low, c.high] for c in spec.constraints], "memory_fits": spec.memory_fits,
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _check_space(study, objective: _Objective, fingerprint: str, storage: str, study_name: str) -> None:
+    """Refuse a study made for another search space (one line naming the storage and --study-name)."""
+    stored = study.user_attrs.get("edgeperf_space")
+    changed = stored is not None and stored != fingerprint
+    if not changed:
+        expected = objective.distributions()
+        for trial in study.get_trials(deepcopy=False):
+            if trial.distributions and trial.distributions != {k: v for k, v in expected.items()
+                                                                 if k in trial.distributions}:
+                changed = True
+                break
+            if trial.distributions and set(trial.distributions) != set(expected) and trial.state.is_finished():
+                changed = True
+                break
+    if changed:
+        raise InputError(f"--storage {storage}: study {study_name!r} was made for another search space (models, "
+                         "platforms, precisions, operating points, partition, objectives or constraints changed); "
+                         "give a new --study-name to start a new study for this spec")
+    if stored is None:
+        study.set_user_attr("edgeperf_space", fingerprint)
+
+
+def _counts(study) -> tuple[int, list]:
+    optuna = _optuna()
+    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
+                                                      optuna.trial.TrialState.RUNNING))
+    complete = sum(1 for t in trials if t.state == optuna.trial.TrialState.COMPLETE)
+    return complete, [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+
+
+def _dead_here(trial) -> bool:
+    """A running trial whose worker was a process on this host that no longer exists."""
+    host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _fail(study, trials) -> None:
+    optuna = _optuna()
+    for trial in trials:
+        try:
+            study._storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL)
+        except (RuntimeError, ValueError):      # it finished meanwhile (optuna refuses to change a finished trial)
+            pass
+
+
+def _seed(seed: int, start: int, index: int, shared: bool) -> int:
+    """A worker's sampler seed: ``seed`` itself for one worker on a new study (reproducible), else a stream
+    of its own (the study's trial count at launch, the worker's index, and with several workers its
+    process), so that resumed and concurrent workers do not replay each other's designs."""
+    if start == 0 and not shared:
+        return seed
+    material = [seed, start, index] + ([os.getpid()] if shared else [])
+    return int(np.random.SeedSequence(material).generate_state(1)[0])
+
+
+def _launch(space, study, *, remaining: int, budget: int, workers: int, storage: str, study_name: str,
+            sampler_name: str, seed: int, start: int) -> int:
+    """Run up to ``remaining`` trials in ``workers`` processes (or in this one); the number of failed workers."""
+    if workers == 1:
+        sampler, _ = _sampler(sampler_name, budget, _seed(seed, start, 0, False))
+        study.sampler = sampler
+        study.optimize(_Objective(space, budget), n_trials=remaining, gc_after_trial=False)
+        return 0
+    shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_worker, args=(space.spec, storage, study_name, share, sampler_name,
+                                                       _seed(seed, start, i + 1, True), budget))
+                 for i, share in enumerate(shares) if share]
+    for process in processes:
+        process.start()
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        for process in processes:
+            process.join()
+        raise
+    return sum(1 for p in processes if p.exitcode)
+
+
 def run_study(space, *, trials: int, workers: int, storage: str, study_name: str, sampler: str, seed: int):
     """Run (or continue) a study until it has ``trials`` completed trials; return their design keys.
+
+    The budget holds for the study, however many launchers share its storage: see the module notes.
 
     Returns
     -------
@@ -172,6 +328,12 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
     engine : str
         ``optuna:SAMPLER`` as used.
     notes : list of str
+
+    Raises
+    ------
+    InputError
+        For a bad budget or worker count, a storage that cannot be opened, or a study made for
+        other objectives or another search space.
     """
     optuna = _optuna()
     if trials < 1:
@@ -186,36 +348,44 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
     if [d.name.lower() for d in study.directions] != directions:
         raise InputError(f"study {study_name!r} in {storage} optimises other objectives; "
                          "give a new --study-name or storage")
+    _check_space(study, _Objective(space), space_fingerprint(space), storage, study_name)
     notes = []
-    done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
-    remaining = max(0, trials - done)
+    done, _ = _counts(study)
     if done:
-        notes.append(f"continued study {study_name!r}: {done} trials were already complete, ran {remaining} more")
+        notes.append(f"continued study {study_name!r}: {done} trials were already complete")
     if storage.startswith("sqlite") and workers > 1:
         notes.append("SQLite with several workers can hit 'database is locked'; prefer journal: or PostgreSQL")
-    shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
-    if remaining:
-        if workers == 1:
-            study.optimize(_Objective(space), n_trials=remaining, gc_after_trial=False)
-        else:
-            context = multiprocessing.get_context("spawn")
-            processes = [context.Process(target=_worker, args=(space.spec, storage, study_name, share, sampler_name,
-                                                               seed + i + 1))
-                         for i, share in enumerate(shares) if share]
-            for process in processes:
-                process.start()
-            try:
-                for process in processes:
-                    process.join()
-            except KeyboardInterrupt:
-                for process in processes:
-                    process.join()
-                raise
-            failed = [p.exitcode for p in processes if p.exitcode]
-            if failed:
-                notes.append(f"{len(failed)} worker(s) exited with an error; rerun to complete the study")
+    failed_workers, seen_running, idle_launches, given_up = 0, {}, 0, set()
+    while True:
+        complete, running = _counts(study)
+        running = [t for t in running if t._trial_id not in given_up]
+        now = time.monotonic()
+        seen_running = {t._trial_id: seen_running.get(t._trial_id, now) for t in running}
+        dead = [t for t in running if _dead_here(t) or now - seen_running[t._trial_id] > STALE_S]
+        if dead:
+            _fail(study, dead)
+            given_up |= {t._trial_id for t in dead}
+            continue
+        remaining = trials - complete - len(running)
+        if remaining <= 0:
+            if not running:
+                break
+            time.sleep(_POLL_S)        # other launchers' trials are running: wait for them to finish
+            continue
+        start = len(study.get_trials(deepcopy=False))
+        failed_workers += _launch(space, study, remaining=remaining, budget=trials, workers=workers, storage=storage,
+                                  study_name=study_name, sampler_name=sampler_name, seed=seed, start=start)
+        if _counts(study)[0] == complete:        # no progress: the workers fail; do not spin
+            idle_launches += 1
+            if idle_launches >= 3:
+                notes.append("workers made no progress; rerun to complete the study")
+                break
+    if failed_workers:
+        notes.append(f"{failed_workers} worker(s) exited with an error; rerun to complete the study")
     trials_done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     rows = [tuple(t.user_attrs["design"]) for t in trials_done if "design" in t.user_attrs]
+    if done:
+        notes[0] += f", ran {len(trials_done) - done} more"
     substituted = sum(1 for t in trials_done if "precision_substituted" in t.user_attrs)
     if substituted:
         notes.append(f"{substituted} trial(s) asked for a precision the platform lacks and ran its default")
