@@ -21,7 +21,8 @@ numbered before it are complete or running; otherwise it is pruned and its
 worker stops. That never overshoots. A launcher then tops up what trials that
 failed or died left missing: a running trial whose worker process on this host
 is gone, or that no launcher saw finish for ``STALE_S`` seconds, is marked
-failed (trials evaluate in milliseconds). A rerun after an interruption runs
+failed (trials evaluate in milliseconds; one that has not named its worker
+within seconds of its creation is failed too). A rerun after an interruption runs
 only what is missing, with fresh sampler seeds, so it does not replay the
 designs of the run it continues.
 
@@ -39,6 +40,7 @@ import multiprocessing
 import os
 import socket
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +55,9 @@ logger = logging.getLogger(__name__)
 SAMPLERS = ("auto", "tpe", "nsga2", "random")
 #: Seconds a running trial may go unfinished, as a launcher sees it, before it is taken for dead.
 STALE_S = 120.0
+#: Seconds a running trial may go without naming its worker (a worker names it as its first step, within
+#: milliseconds of creating it) before it is taken for one whose worker died in between.
+_UNCLAIMED_S = 5.0
 #: How often a launcher looks at trials other launchers are running (seconds).
 _POLL_S = 0.2
 
@@ -88,9 +93,17 @@ def make_storage(url: str):
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if scheme not in ("sqlite", "postgresql", "mysql"):
         raise InputError(f"--storage {url!r}: use journal:PATH, sqlite:///PATH, postgresql://... or mysql://...")
+    # a server shared by many hosts: optuna's heartbeat marks a trial failed once its worker has not
+    # been heard of for grace_period seconds, wherever that worker ran
+    heartbeat = {} if scheme == "sqlite" else {"heartbeat_interval": 10, "grace_period": 60}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}}
-                                          if scheme == "sqlite" else None)
+        with warnings.catch_warnings():      # heartbeat_interval is "experimental" in optuna 5
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}}
+                                              if scheme == "sqlite" else None, **heartbeat)
+    except ModuleNotFoundError as exc:
+        raise InputError(f"--storage {url!r}: needs the database driver {exc.name!r}: "
+                         "pip install 'edgeperf[postgres]' (PostgreSQL) or the driver your URL names") from None
     except Exception as exc:  # SQLAlchemy raises many types; all mean "cannot open this storage"
         raise InputError(f"--storage {url!r}: cannot open ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
 
@@ -239,7 +252,8 @@ def _check_space(study, objective: _Objective, fingerprint: str, storage: str, s
                                                                  if k in trial.distributions}:
                 changed = True
                 break
-            if trial.distributions and set(trial.distributions) != set(expected) and trial.state.is_finished():
+            # a complete trial suggested every parameter (a failed one may have died half way)
+            if trial.state == _optuna().trial.TrialState.COMPLETE and set(trial.distributions) != set(expected):
                 changed = True
                 break
     if changed:
@@ -361,7 +375,8 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
         running = [t for t in running if t._trial_id not in given_up]
         now = time.monotonic()
         seen_running = {t._trial_id: seen_running.get(t._trial_id, now) for t in running}
-        dead = [t for t in running if _dead_here(t) or now - seen_running[t._trial_id] > STALE_S]
+        dead = [t for t in running if _dead_here(t) or now - seen_running[t._trial_id] > STALE_S
+                or ("worker" not in t.user_attrs and now - seen_running[t._trial_id] > _UNCLAIMED_S)]
         if dead:
             _fail(study, dead)
             given_up |= {t._trial_id for t in dead}
