@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeperf import DisturbedError, InputError
+from edgeperf import InputError
 from edgeperf.measure import Harness, OnnxRuntimeRunner, device_info, read_onnxruntime_profile
 
 from ._machine import SimulatedMachine

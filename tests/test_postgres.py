@@ -7,7 +7,6 @@ temporary folder, or ``EDGEPERF_TEST_POSTGRES_URL``.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 import yaml
 
 from .test_dse import SAMPLED
+from .test_search_budget import kill_a_worker
 
 optuna = pytest.importorskip("optuna")
 
@@ -57,19 +57,14 @@ def test_a_search_on_postgresql_with_workers_survives_a_killed_worker_and_a_kill
     # 1. three workers; one is killed while the study grows; the launcher finishes the budget itself
     launcher = subprocess.Popen(command(spec_file, postgres_url, 40, name, "--workers", "3"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    victim, deadline = None, time.monotonic() + 180
-    while victim is None and time.monotonic() < deadline and launcher.poll() is None:
-        workers = [c for c in psutil.Process(launcher.pid).children() if "spawn_main" in " ".join(c.cmdline())]
-        if len(workers) == 3:
-            try:
-                started = len(complete_trials(postgres_url, name)[0])
-            except KeyError:          # the study is not created yet
-                started = 0
-            if started >= 5:
-                victim = workers[0]
-        time.sleep(0.1)
-    assert victim is not None, "the workers did not get going"
-    os.kill(victim.pid, signal.SIGKILL)
+
+    def started():
+        try:
+            return len(complete_trials(postgres_url, name)[0]) >= 5
+        except KeyError:          # the study is not created yet
+            return False
+
+    kill_a_worker(launcher, 3, started)
     _, err = launcher.communicate(timeout=300)
     assert launcher.returncode == 0, err
     check(postgres_url, name, 40)

@@ -24,6 +24,19 @@ def launch(spec_file, storage, trials, *extra):
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
+def kill_a_worker(launcher, workers: int, ready, timeout_s: float = 180.0) -> int:
+    """SIGKILL one of ``launcher``'s worker processes once it has ``workers`` of them and ``ready()``; its pid."""
+    psutil = pytest.importorskip("psutil")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and launcher.poll() is None:
+        children = [c for c in psutil.Process(launcher.pid).children() if "spawn_main" in " ".join(c.cmdline())]
+        if len(children) == workers and ready():
+            os.kill(children[0].pid, signal.SIGKILL)
+            return children[0].pid
+        time.sleep(0.05)
+    pytest.fail(f"the launcher never had {workers} workers running (exit code {launcher.poll()})")
+
+
 def study_trials(storage):
     from edgeperf.dse._study import make_storage
 
@@ -63,26 +76,17 @@ def test_two_launchers_on_one_storage_keep_one_budget(tmp_path, kind):
 def test_a_killed_worker_is_topped_up_to_the_exact_budget(tmp_path):
     # a worker that dies leaves a trial running forever; the launcher sees its process is gone, marks it
     # failed and runs what is missing
-    psutil = pytest.importorskip("psutil")
     spec_file = tmp_path / "s.yaml"
     spec_file.write_text(yaml.safe_dump(SAMPLED))
     storage = f"journal:{tmp_path / 's.journal'}"
     launcher = launch(spec_file, storage, 150, "--workers", "3")
-    deadline = time.monotonic() + 120
-    victim = None
-    while time.monotonic() < deadline and victim is None:
-        children = [c for c in psutil.Process(launcher.pid).children() if "multiprocessing" in " ".join(c.cmdline())
-                    and "spawn_main" in " ".join(c.cmdline())]
-        if children and (tmp_path / "s.journal").exists() and (tmp_path / "s.journal").stat().st_size > 20_000:
-            victim = children[0]
-        time.sleep(0.05)
-    assert victim is not None, "no worker process appeared"
-    os.kill(victim.pid, signal.SIGKILL)
+    journal = tmp_path / "s.journal"
+    victim = kill_a_worker(launcher, 3, lambda: journal.exists() and journal.stat().st_size > 20_000)
     _, err = launcher.communicate(timeout=300)
     assert launcher.returncode == 0, err
     check_study(storage, 150)
     if any(t.state == optuna.trial.TrialState.FAIL for t in study_trials(storage)):
-        assert any(t.user_attrs.get("worker", "").endswith(f":{victim.pid}") for t in study_trials(storage))
+        assert any(t.user_attrs.get("worker", "").endswith(f":{victim}") for t in study_trials(storage))
 
 
 def test_a_changed_search_space_is_refused_in_one_line(tmp_path, capsys):
