@@ -62,13 +62,13 @@ def test_two_launchers_on_one_storage_keep_one_budget(tmp_path, kind):
     spec_file = tmp_path / "s.yaml"
     spec_file.write_text(yaml.safe_dump(SAMPLED))
     storage = f"journal:{tmp_path / 's.journal'}" if kind == "journal" else f"sqlite:///{tmp_path / 's.db'}"
-    first = launch(spec_file, storage, 80)
+    first = launch(spec_file, storage, 50)
     time.sleep(0.5)
-    second = launch(spec_file, storage, 80)
+    second = launch(spec_file, storage, 50)
     for process in (first, second):
         _, err = process.communicate(timeout=300)
         assert process.returncode == 0, err
-    complete = check_study(storage, 80)
+    complete = check_study(storage, 50)
     workers = {t.user_attrs["worker"] for t in complete}
     assert len(workers) == 2          # both launchers ran trials, and together exactly the budget
 
@@ -79,12 +79,12 @@ def test_a_killed_worker_is_topped_up_to_the_exact_budget(tmp_path):
     spec_file = tmp_path / "s.yaml"
     spec_file.write_text(yaml.safe_dump(SAMPLED))
     storage = f"journal:{tmp_path / 's.journal'}"
-    launcher = launch(spec_file, storage, 150, "--workers", "3")
+    launcher = launch(spec_file, storage, 80, "--workers", "2")
     journal = tmp_path / "s.journal"
-    victim = kill_a_worker(launcher, 3, lambda: journal.exists() and journal.stat().st_size > 20_000)
+    victim = kill_a_worker(launcher, 2, lambda: journal.exists() and journal.stat().st_size > 10_000)
     _, err = launcher.communicate(timeout=300)
     assert launcher.returncode == 0, err
-    check_study(storage, 150)
+    check_study(storage, 80)
     if any(t.state == optuna.trial.TrialState.FAIL for t in study_trials(storage)):
         assert any(t.user_attrs.get("worker", "").endswith(f":{victim}") for t in study_trials(storage))
 
