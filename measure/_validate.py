@@ -2,8 +2,8 @@
 
 Each model runs through the runner under the timing harness, checked against the device's
 physical floor (its FLOPs at the CPU's ceiling); a measurement other load disturbed is
-re-measured, and when too many stay disturbed the validation ends with :class:`DisturbedError`
-rather than report them. The prediction comes from :func:`edgeperf.estimate` with the profile. Where the
+re-measured; one still disturbed is left out of the report (and counted), and when too many stay
+disturbed the validation ends with :class:`DisturbedError`. The prediction comes from :func:`edgeperf.estimate` with the profile. Where the
 runtime profiles layers (onnxruntime's profiler), each executed kernel is
 matched to the estimate's layer: onnxruntime names a fused kernel after the
 last node of the chain, with a suffix such as ``_nchwc``; kernels the model
@@ -110,8 +110,11 @@ def validate_on_device(models, profile, *, runner, harness, precision: str | Non
         disturbed += timing.disturbed
         for flag in timing.flags:
             flagged[flag] = flagged.get(flag, 0) + 1
-        samples.append(NetworkSample(model=reference, latency_ms=timing.median_ms, line=line))
-        progress(f"{reference}: measured {timing.median_ms:.3f} ms {' '.join(timing.flags)}".rstrip())
+        if timing.disturbed:          # counted in `flagged`, never reported as a latency
+            progress(f"{reference}: disturbed by other load ({' '.join(timing.flags)}), left out")
+        else:
+            samples.append(NetworkSample(model=reference, latency_ms=timing.median_ms, line=line))
+            progress(f"{reference}: measured {timing.median_ms:.3f} ms {' '.join(timing.flags)}".rstrip())
         if layers:
             est = estimate(reference, profile, precision=precision)
             for node in runner.profile(runnable):

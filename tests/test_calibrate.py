@@ -115,6 +115,13 @@ def test_validate_on_a_busy_device_never_reports_an_impossible_time(tmp_path, mo
     assert main(["validate", *models, "-p", "raspberry-pi-4"]) == 3
     assert capsys.readouterr().err == ("2 of 2 measurements disturbed by other load; rerun on an idle machine or "
                                        "raise --budget-minutes\n")
+    # one network of five impossibly fast: within the share allowed, so a report, without that network
+    five = ["zoo:resnet18", "zoo:mobilenet_v2", "zoo:squeezenet1_1", "zoo:googlenet", "zoo:mobilenet_v1"]
+    monkeypatch.setattr(measure, "OnnxRuntimeRunner", lambda **_: SimulatedRunner(
+        machine, speedup=lambda g: 1000.0 if len(g.layers) == 69 else 1.0))      # ResNet-18: its 69 layers
+    assert main(["validate", *five, "-p", "raspberry-pi-4", "-f", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [r["model"] for r in document["rows"]] == five[1:] and document["flagged"] == {"implausible": 1}
     monkeypatch.setattr(measure, "OnnxRuntimeRunner", lambda **_: SimulatedRunner(machine))
     assert main(["validate", *models, "-p", "raspberry-pi-4", "-f", "json"]) == 0
     from edgeperf.estimator import load_model
