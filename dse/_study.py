@@ -96,16 +96,28 @@ def make_storage(url: str):
     # a server shared by many hosts: optuna's heartbeat marks a trial failed once its worker has not
     # been heard of for grace_period seconds, wherever that worker ran
     heartbeat = {} if scheme == "sqlite" else {"heartbeat_interval": 10, "grace_period": 60}
-    try:
-        with warnings.catch_warnings():      # heartbeat_interval is "experimental" in optuna 5
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}}
-                                              if scheme == "sqlite" else None, **heartbeat)
-    except ModuleNotFoundError as exc:
-        raise InputError(f"--storage {url!r}: needs the database driver {exc.name!r}: "
-                         "pip install 'edgeperf[postgres]' (PostgreSQL) or the driver your URL names") from None
-    except Exception as exc:  # SQLAlchemy raises many types; all mean "cannot open this storage"
-        raise InputError(f"--storage {url!r}: cannot open ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    for attempt in range(3):
+        try:
+            with warnings.catch_warnings():      # heartbeat_interval is "experimental" in optuna 5
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}}
+                                                  if scheme == "sqlite" else None, **heartbeat)
+        except ModuleNotFoundError as exc:
+            raise InputError(f"--storage {url!r}: needs the database driver {exc.name!r}: "
+                             "pip install 'edgeperf[postgres]' (PostgreSQL) or the driver your URL names") from None
+        except Exception as exc:  # SQLAlchemy raises many types; all mean "cannot open this storage"
+            if _created_concurrently(exc) and attempt < 2:
+                time.sleep(0.5)      # another launcher created the tables at the same moment: they are there now
+                continue
+            raise InputError(f"--storage {url!r}: cannot open ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0]})") from None
+
+
+def _created_concurrently(exc: Exception) -> bool:
+    """A schema-creation clash with another launcher opening the same new database at the same time."""
+    text = str(exc)
+    return (type(exc).__name__ == "IntegrityError" or "already exists" in text or "duplicate key" in text
+            or "UNIQUE constraint failed" in text)
 
 
 def _sampler(name: str, trials: int, seed: int):
