@@ -183,7 +183,7 @@ class CalibrationResult:
     reused: int
 
 
-def _measure_network(runner, harness, reference: str, size: int | None, ceiling: dict | None, peak_gflops: float):
+def _measure_network(runner, harness, reference: str, size: int | None, ceiling: dict | None):
     from ..estimator import graph_from_model
     from ..zoo import build_model, build_space_model
 
@@ -191,7 +191,8 @@ def _measure_network(runner, harness, reference: str, size: int | None, ceiling:
         model = build_space_model("nb201", reference.split(":", 1)[1], weights=True)
     else:
         model = build_model(reference, weights=True, input_size=(size, size) if size else None)
-    floor = graph_floor_ms(graph_from_model(model, name=reference), ceiling=ceiling, peak_gflops=peak_gflops)
+    # the floor rests on the physical ceiling only: a roofline probe slowed by other load would raise it
+    floor = graph_floor_ms(graph_from_model(model, name=reference), ceiling=ceiling)
     return harness.measure(runner.load(model.SerializeToString()).run, floor_ms=floor)
 
 
@@ -307,7 +308,7 @@ def _calibrate_locked(name, runner, sweep_path: Path, plan, harness, progress, p
         key = (reference, str(size or ""), role, str(index))
         if key in done:
             continue
-        timing = _measure_network(runner, harness, reference, size, ceiling, roofline["peak_gflops"])
+        timing = _measure_network(runner, harness, reference, size, ceiling)
         row = {"reference": reference, "input_size": size or "", "role": role, "pass": index,
                "latency_ms": f"{timing.median_ms:.6g}", "raw_latency_ms": f"{timing.raw_median_ms:.6g}",
                "spread": f"{timing.spread:.4f}", "drift": f"{timing.drift:.4f}", "flags": ";".join(timing.flags),

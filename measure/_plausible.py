@@ -6,8 +6,11 @@ bounds catch that:
 
 - **ceilings** of the CPU the runtime runs on, from per-cycle limits of the widest cores shipped
   and the clock: no probe may report more;
-- the **floor** of a workload: its FLOPs at the lower of that ceiling and a stated multiple of the
-  measured peak, and its weight bytes at the bandwidth ceiling. No measurement of it may be faster.
+- the **floor** of a workload: its FLOPs at that ceiling (or, for a caller that trusts a measured
+  peak, at the lower of the ceiling and a stated multiple of it), and its weight bytes at the
+  bandwidth ceiling. No measurement of it may be faster. The measuring commands use the ceiling
+  alone: a peak probe slowed by other load (seen here: 10x) would raise the floor above real
+  measurements.
 
 Both are upper bounds on speed, deliberately loose: they flag what is impossible, not what is slow.
 Execution providers other than the CPU (CUDA, TensorRT) have no ceiling here, and their

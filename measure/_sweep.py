@@ -266,8 +266,7 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
             return {"roofline": roofline, "started": _dt.datetime.now().isoformat(timespec="seconds"),
                     "power_source": power.describe() if power is not None else {"source": "none"}}
 
-        meta = check_or_record(path, runner.settings(), info, first_record)
-        peak = meta.get("roofline", {}).get("peak_gflops")
+        check_or_record(path, runner.settings(), info, first_record)
         # a measurement that other load disturbed is measured again by a rerun, in its place
         position = {(r["reference"], str(r["pass"])): i for i, r in enumerate(rows)}
         done = {(r["reference"], str(r["pass"])) for r in rows if not is_disturbed(r["flags"])}
@@ -279,7 +278,8 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
                 if (reference, str(index)) in done:
                     continue
                 model = build_model(reference.removeprefix("zoo:"), weights=True)
-                floor = graph_floor_ms(graph_from_model(model, name=reference), ceiling=ceiling, peak_gflops=peak)
+                # the physical ceiling only: a probe slowed by other load would raise the floor
+                floor = graph_floor_ms(graph_from_model(model, name=reference), ceiling=ceiling)
                 timing = harness.measure(runner.load(model.SerializeToString()).run, floor_ms=floor)
                 row = {
                     "reference": reference, "kind": reference.split(":")[2].split(",")[0], "round": round_index,

@@ -200,5 +200,8 @@ def test_a_real_calibration_on_this_machine_holds_under_load(tmp_path):
     roofline = result.document["provenance"]["roofline_probe"]
     assert 0 < roofline["peak_gflops"] <= roofline["ceiling_gflops"]
     assert 0 < roofline["bandwidth_gbps"] <= roofline["ceiling_gbps"]
-    for row in read_sweep(tmp_path / "s.csv"):
-        assert "implausible" not in row["flags"] and 0 < float(row["latency_ms"]) < 10_000
+    excluded = result.document["provenance"]["excluded_by_flag"]
+    rows = read_sweep(tmp_path / "s.csv")
+    assert excluded["implausible"] == sum("implausible" in row["flags"] for row in rows)   # flagged ones left out
+    for row in rows:
+        assert 0 < float(row["latency_ms"]) < 10_000
