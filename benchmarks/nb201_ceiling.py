@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeperf.profiles import prediction_metrics
+from edgeperf.fitting import prediction_metrics
 from edgeperf.zoo import NB201_OPS
 from edgeperf.zoo._nas import latbench_vertices, parse_nb201
 

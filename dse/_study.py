@@ -342,6 +342,41 @@ def _launch(space, study, *, remaining: int, budget: int, workers: int, storage:
     return sum(1 for p in processes if p.exitcode)
 
 
+def _fill_budget(space, study, *, trials: int, workers: int, storage: str, study_name: str, sampler_name: str,
+                 seed: int, notes: list) -> int:
+    """Launch workers until the study has ``trials`` complete trials and none running; failed workers counted.
+
+    Trials left running by dead workers (here, or stale anywhere) are failed so that others replace
+    them; while other launchers' trials fill the budget, this one waits for them to finish.
+    """
+    failed_workers, seen_running, idle_launches, given_up = 0, {}, 0, set()
+    while True:
+        complete, running = _counts(study)
+        running = [t for t in running if t._trial_id not in given_up]
+        now = time.monotonic()
+        seen_running = {t._trial_id: seen_running.get(t._trial_id, now) for t in running}
+        dead = [t for t in running if _dead_here(t) or now - seen_running[t._trial_id] > STALE_S
+                or ("worker" not in t.user_attrs and now - seen_running[t._trial_id] > _UNCLAIMED_S)]
+        if dead:
+            _fail(study, dead)
+            given_up |= {t._trial_id for t in dead}
+            continue
+        remaining = trials - complete - len(running)
+        if remaining <= 0:
+            if not running:
+                return failed_workers
+            time.sleep(_POLL_S)        # other launchers' trials are running: wait for them to finish
+            continue
+        start = len(study.get_trials(deepcopy=False))
+        failed_workers += _launch(space, study, remaining=remaining, budget=trials, workers=workers, storage=storage,
+                                  study_name=study_name, sampler_name=sampler_name, seed=seed, start=start)
+        if _counts(study)[0] == complete:        # no progress: the workers fail; do not spin
+            idle_launches += 1
+            if idle_launches >= 3:
+                notes.append("workers made no progress; rerun to complete the study")
+                return failed_workers
+
+
 def run_study(space, *, trials: int, workers: int, storage: str, study_name: str, sampler: str, seed: int):
     """Run (or continue) a study until it has ``trials`` completed trials; return their design keys.
 
@@ -381,32 +416,8 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
         notes.append(f"continued study {study_name!r}: {done} trials were already complete")
     if storage.startswith("sqlite") and workers > 1:
         notes.append("SQLite with several workers can hit 'database is locked'; prefer journal: or PostgreSQL")
-    failed_workers, seen_running, idle_launches, given_up = 0, {}, 0, set()
-    while True:
-        complete, running = _counts(study)
-        running = [t for t in running if t._trial_id not in given_up]
-        now = time.monotonic()
-        seen_running = {t._trial_id: seen_running.get(t._trial_id, now) for t in running}
-        dead = [t for t in running if _dead_here(t) or now - seen_running[t._trial_id] > STALE_S
-                or ("worker" not in t.user_attrs and now - seen_running[t._trial_id] > _UNCLAIMED_S)]
-        if dead:
-            _fail(study, dead)
-            given_up |= {t._trial_id for t in dead}
-            continue
-        remaining = trials - complete - len(running)
-        if remaining <= 0:
-            if not running:
-                break
-            time.sleep(_POLL_S)        # other launchers' trials are running: wait for them to finish
-            continue
-        start = len(study.get_trials(deepcopy=False))
-        failed_workers += _launch(space, study, remaining=remaining, budget=trials, workers=workers, storage=storage,
-                                  study_name=study_name, sampler_name=sampler_name, seed=seed, start=start)
-        if _counts(study)[0] == complete:        # no progress: the workers fail; do not spin
-            idle_launches += 1
-            if idle_launches >= 3:
-                notes.append("workers made no progress; rerun to complete the study")
-                break
+    failed_workers = _fill_budget(space, study, trials=trials, workers=workers, storage=storage, study_name=study_name,
+                                  sampler_name=sampler_name, seed=seed, notes=notes)
     if failed_workers:
         notes.append(f"{failed_workers} worker(s) exited with an error; rerun to complete the study")
     trials_done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))

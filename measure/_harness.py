@@ -36,25 +36,18 @@ from typing import Callable
 import numpy as np
 
 from .._errors import DisturbedError
+from ._protocols import PowerSource
 
-__all__ = ["Timing", "Harness", "matmul_reference", "DISTURBED_FLAGS", "EXCLUDING_FLAGS", "MAX_CORRECTION",
-           "MAX_DISTURBED", "raise_if_disturbed", "is_disturbed"]
+__all__ = ["Timing", "Harness", "matmul_reference", "DISTURBED_FLAGS", "MAX_CORRECTION", "MAX_DISTURBED",
+           "raise_if_disturbed"]
 
 #: Flags that mean other load disturbed a measurement: it is re-measured, then excluded and counted.
 DISTURBED_FLAGS = ("disturbed", "implausible", "unstable")
-#: Flags that exclude a measurement from a fit: it is not a steady-state sample of the device
-#: (disturbed by other load, or the device was hot, throttled or changed clocks).
-EXCLUDING_FLAGS = DISTURBED_FLAGS + ("hot", "throttled", "clock-changed")
 #: The largest drift correction applied by default (the machine's speed states are about 1.3x apart).
 MAX_CORRECTION = 1.5
 #: The largest share of a command's measurements that may stay disturbed; above it the command
 #: ends with :class:`DisturbedError` (exit code 3) instead of a result resting on too little.
 MAX_DISTURBED = 0.25
-
-
-def is_disturbed(flags: str) -> bool:
-    """Whether a sweep row's ``flags`` (``;``-separated) mark it disturbed by other load."""
-    return any(flag in DISTURBED_FLAGS for flag in flags.split(";"))
 
 
 def raise_if_disturbed(disturbed: int, total: int, max_share: float = MAX_DISTURBED) -> None:
@@ -221,7 +214,7 @@ class Harness:
     temperature_c: Callable[[], float] | None = None
     max_temp_c: float | None = None
     cooldown_timeout_s: float = 60.0
-    power: object | None = None
+    power: PowerSource | None = None
     retry_spent_s: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
@@ -293,27 +286,34 @@ class Harness:
         first = self._time_calls(fn, 2)
         while self.clock() - start < self.warmup_s:
             fn()
-        per_call = max(min(first), 1e-9)
-        calls = max(1, int(self.round_s / per_call))
-        references, reference_stable, workloads, all_calls, energies, powers, readings = [], [], [], [], [], [], []
+        calls = max(1, int(self.round_s / max(min(first), 1e-9)))
+        return self._summarise(self._run_rounds(fn, calls), floor_ms, cool)
+
+    def _run_rounds(self, fn: Callable[[], None], calls: int) -> "_Rounds":
+        """The interleaved rounds: the reference kernel, then ``calls`` workload calls (and power around them)."""
+        rounds = _Rounds(calls=calls)
         for _ in range(self.rounds):
             reference = self._time_calls(self.reference, self.reference_calls)
             fastest = max(min(reference), 1e-12)
-            references.append(fastest)
-            reference_stable.append(float(np.median(reference)) <= (1.0 + self.reference_spread) * fastest)
+            rounds.references.append(fastest)
+            rounds.stable.append(float(np.median(reference)) <= (1.0 + self.reference_spread) * fastest)
             before = self.power.read() if self.power is not None else None
             times = self._time_calls(fn, calls)
-            workloads.append(float(np.quantile(times, self.quantile)))
-            all_calls += times
+            rounds.workloads.append(float(np.quantile(times, self.quantile)))
+            rounds.all_calls += times
             if before is not None:
                 after = self.power.read()
-                readings += [before, after]
+                rounds.readings += [before, after]
                 batch_mj = _batch_energy_mj(before, after)
-                energies.append(batch_mj / calls)
+                rounds.energies.append(batch_mj / calls)
                 seconds = after.time_s - before.time_s
-                powers.append(batch_mj / seconds if seconds > 0 else float("nan"))      # mJ / s = mW
-        references_arr, workloads_arr = np.array(references), np.array(workloads)
-        stable = np.array(reference_stable)
+                rounds.powers.append(batch_mj / seconds if seconds > 0 else float("nan"))      # mJ / s = mW
+        return rounds
+
+    def _summarise(self, rounds: "_Rounds", floor_ms: float, cool: bool) -> Timing:
+        """Bounded drift correction on stable rounds, outlier rejection, the median and the flags."""
+        references_arr, workloads_arr = np.array(rounds.references), np.array(rounds.workloads)
+        stable = np.array(rounds.stable)
         fastest_reference = references_arr[stable].min() if stable.any() else references_arr.min()
         factor = references_arr / fastest_reference
         usable = stable & (factor <= self.max_correction)
@@ -327,7 +327,6 @@ class Harness:
         kept = corrected[keep] if keep.any() else workloads_arr
         median = float(np.median(kept))
         spread = float((np.percentile(kept, 90) - np.percentile(kept, 10)) / median) if median > 0 else 0.0
-        drift = float(references_arr.max() / references_arr.min())
         flags = []
         if keep.any() and float(factor[keep].max()) - 1.0 > self.drift_limit:
             flags.append("drift")
@@ -339,23 +338,43 @@ class Harness:
             flags.append("implausible")
         if not cool:
             flags.append("hot")
-        energy = power = None
-        if readings:
-            flags += _reading_flags(readings)
-            chosen = keep if keep.any() else np.ones(len(keep), bool)
-            kept_energy = np.array(energies)[chosen]
-            kept_energy = kept_energy[np.isfinite(kept_energy)]
-            kept_power = np.array(powers)[chosen]
-            kept_power = kept_power[np.isfinite(kept_power)]
-            if kept_energy.size:
-                energy = float(np.median(kept_energy))       # what one call cost, as run (not drift-corrected)
-            if kept_power.size:
-                power = float(np.median(kept_power))         # average power while the workload ran
-        return Timing(median_ms=1e3 * median, raw_median_ms=1e3 * float(np.median(all_calls)), spread=spread,
-                      rounds=self.rounds, kept_rounds=int(keep.sum()), calls=calls * self.rounds, drift=drift,
+        energy, power = _energy(rounds, keep)
+        if rounds.readings:
+            flags += _reading_flags(rounds.readings)
+        return Timing(median_ms=1e3 * median, raw_median_ms=1e3 * float(np.median(rounds.all_calls)), spread=spread,
+                      rounds=self.rounds, kept_rounds=int(keep.sum()), calls=rounds.calls * self.rounds,
+                      drift=float(references_arr.max() / references_arr.min()),
                       correction=float(factor[keep].max()) if keep.any() else 1.0, flags=tuple(flags),
                       reference_ms=1e3 * float(fastest_reference), floor_ms=floor_ms, energy_mj=energy,
                       power_mw=power)
+
+
+@dataclass(slots=True)
+class _Rounds:
+    """What one measurement's rounds recorded: per round the fastest and steadiness of the reference (s),
+    the workload's low quantile (s), energy per call (mJ) and power (mW); every workload call (s)."""
+
+    calls: int
+    references: list = field(default_factory=list)
+    stable: list = field(default_factory=list)
+    workloads: list = field(default_factory=list)
+    all_calls: list = field(default_factory=list)
+    energies: list = field(default_factory=list)
+    powers: list = field(default_factory=list)
+    readings: list = field(default_factory=list)
+
+
+def _energy(rounds: _Rounds, keep: np.ndarray) -> tuple[float | None, float | None]:
+    """Median energy per call (mJ, as run: not drift-corrected) and power (mW) over the kept rounds."""
+    if not rounds.readings:
+        return None, None
+    chosen = keep if keep.any() else np.ones(len(keep), bool)
+    kept_energy = np.array(rounds.energies)[chosen]
+    kept_energy = kept_energy[np.isfinite(kept_energy)]
+    kept_power = np.array(rounds.powers)[chosen]
+    kept_power = kept_power[np.isfinite(kept_power)]
+    return (float(np.median(kept_energy)) if kept_energy.size else None,
+            float(np.median(kept_power)) if kept_power.size else None)
 
 
 def _batch_energy_mj(before, after) -> float:

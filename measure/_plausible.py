@@ -20,7 +20,7 @@ measurements are checked against the measured peak only.
 from __future__ import annotations
 
 __all__ = ["CEILING_SOURCE", "FLOP_PER_CYCLE", "BYTES_PER_CYCLE", "MAX_CLOCK_MHZ", "PEAK_MARGIN", "ceilings",
-           "floor_ms", "graph_floor_ms"]
+           "floor_ms", "graph_floor_ms", "model_floor_ms"]
 
 #: fp32 FLOPs one core completes per cycle at most: two 512-bit FMA units x 16 lanes x 2 FLOPs.
 FLOP_PER_CYCLE = 64
@@ -78,3 +78,21 @@ def graph_floor_ms(graph, *, ceiling: dict | None, peak_gflops: float | None = N
     One byte per weight keeps the floor below every precision's true weight traffic.
     """
     return floor_ms(flops=float(graph.flops), bytes_=float(graph.params), ceiling=ceiling, peak_gflops=peak_gflops)
+
+
+def model_floor_ms(model, ceiling: dict | None) -> float:
+    """The floor of what a runner loads (ms): serialized ONNX bytes, or a model file or ``zoo:`` reference.
+
+    0.0 without a ceiling (not a CPU execution provider): nothing is then held to a floor here.
+    """
+    if ceiling is None:
+        return 0.0
+    from ..estimator import graph_from_model, load_model
+
+    if isinstance(model, (bytes, bytearray)):
+        import onnx
+
+        graph = graph_from_model(onnx.load_from_string(bytes(model)), name="measured model", on_unknown="roofline")
+    else:
+        graph = load_model(str(model), on_unknown="roofline")
+    return graph_floor_ms(graph, ceiling=ceiling)

@@ -3,7 +3,8 @@
 Each model runs through the runner under the timing harness, checked against the device's
 physical floor (its FLOPs at the CPU's ceiling); a measurement other load disturbed is
 re-measured; one still disturbed is left out of the report (and counted), and when too many stay
-disturbed the validation ends with :class:`DisturbedError`. The prediction comes from :func:`edgeperf.estimate` with the profile. Where the
+disturbed the validation ends with :class:`DisturbedError`. The prediction comes from
+:func:`edgeperf.estimate` with the profile. Where the
 runtime profiles layers (onnxruntime's profiler), each executed kernel is
 matched to the estimate's layer: onnxruntime names a fused kernel after the
 last node of the chain, with a suffix such as ``_nchwc``; kernels the model
@@ -14,11 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..zoo import is_reference, runnable_model
 from .._errors import InputError
+from ..fitting import ValidationReport
 from ._device import device_info
 from ._harness import MAX_DISTURBED, raise_if_disturbed
-from ._plausible import ceilings, graph_floor_ms
-from ._profilers import kernel_node_names
+from ._plausible import ceilings, model_floor_ms
+from ._profilers import match_kernels
+from ._protocols import Runner
 
 __all__ = ["LayerComparison", "DeviceValidation", "validate_on_device"]
 
@@ -32,14 +36,21 @@ class LayerComparison:
     measured_ms: float
     predicted_ms: float | None
 
+    @property
+    def error(self) -> float | None:
+        """(predicted - measured) / measured; None for a runtime-only kernel (no layer of the model predicted)."""
+        if self.predicted_ms is None or self.measured_ms <= 0:
+            return None
+        return (self.predicted_ms - self.measured_ms) / self.measured_ms
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceValidation:
     """Whole-network report (``ValidationReport``), per-layer comparisons, and measurements flagged."""
 
-    report: object
+    report: ValidationReport
     layers: tuple[LayerComparison, ...]
-    flagged: dict
+    flagged: dict             # flag -> number of measurements that raised it
 
     def to_dict(self) -> dict:
         document = self.report.to_dict()
@@ -50,22 +61,11 @@ class DeviceValidation:
 
 
 def _runnable(reference: str):
-    from ..zoo import build_model
-
-    if reference.startswith("zoo:"):
-        return build_model(reference.removeprefix("zoo:"), weights=True).SerializeToString()
-    return reference
+    """What the runner loads: a zoo network's bytes, or the model file's path."""
+    return runnable_model(reference) if is_reference(reference) else reference
 
 
-def _match(name: str, estimate) -> object | None:
-    for candidate in kernel_node_names(name):
-        for layer in estimate.layers:
-            if candidate in layer.nodes:
-                return layer
-    return None
-
-
-def validate_on_device(models, profile, *, runner, harness, precision: str | None = None, layers: bool = False,
+def validate_on_device(models, profile, *, runner: Runner, harness, precision: str | None = None, layers: bool = False,
                        progress=lambda message: None, max_disturbed: float = MAX_DISTURBED) -> DeviceValidation:
     """Measure each model on this device and compare with the profile's estimate.
 
@@ -93,9 +93,8 @@ def validate_on_device(models, profile, *, runner, harness, precision: str | Non
         When more than ``max_disturbed`` of the measurements stayed disturbed (or below the
         device's physical floor) after re-measuring.
     """
-    from .. import estimate
-    from ..estimator import load_model
-    from ..profiles import NetworkSample, validate_table
+    from ..estimator import estimate_graph, load_model
+    from ..fitting import NetworkSample, validate_table
 
     if not models:
         raise InputError("give at least one MODEL to measure, or --table with measured latencies")
@@ -105,8 +104,7 @@ def validate_on_device(models, profile, *, runner, harness, precision: str | Non
     disturbed = 0
     for line, reference in enumerate(models, start=1):
         runnable = _runnable(reference)
-        floor = graph_floor_ms(load_model(reference, on_unknown="roofline"), ceiling=ceiling)
-        timing = harness.measure(runner.load(runnable).run, floor_ms=floor)
+        timing = harness.measure(runner.load(runnable).run, floor_ms=model_floor_ms(runnable, ceiling))
         disturbed += timing.disturbed
         for flag in timing.flags:
             flagged[flag] = flagged.get(flag, 0) + 1
@@ -116,9 +114,10 @@ def validate_on_device(models, profile, *, runner, harness, precision: str | Non
             samples.append(NetworkSample(model=reference, latency_ms=timing.median_ms, line=line))
             progress(f"{reference}: measured {timing.median_ms:.3f} ms {' '.join(timing.flags)}".rstrip())
         if layers:
-            est = estimate(reference, profile, precision=precision)
-            for node in runner.profile(runnable):
-                layer = _match(node.name, est)
+            est = estimate_graph(load_model(reference), profile, precision=precision)
+            kernels = runner.profile(runnable)
+            for node, index in zip(kernels, match_kernels([layer.nodes for layer in est.layers], kernels)):
+                layer = est.layers[index] if index is not None else None
                 comparisons.append(LayerComparison(model=reference, layer=layer.name if layer else node.name,
                                                    op_type=node.op_type, measured_ms=node.median_ms,
                                                    predicted_ms=layer.latency_ms if layer else None))

@@ -1,16 +1,21 @@
-"""Shared fixtures: a real PostgreSQL server for the many-hosts search tests.
+"""Shared test helpers, as fixtures.
 
-The server is started from Debian's ``postgresql`` binaries (``initdb``, ``pg_ctl``; `.ci/run`
-installs the package where it is missing) in a temporary folder, listening on a free port of
-127.0.0.1 only, with trust authentication, and stopped after the session. PostgreSQL refuses to
-run as root: as root, the server runs as the ``postgres`` user the package creates (``runuser``).
-``EDGEPERF_TEST_POSTGRES_URL`` points the tests at a server of your own instead. The tests skip,
-saying why, only where no server can be had (no binaries, no driver).
+``edited_profile`` makes a variant of a shipped profile the way a user would: edit its JSON document
+and parse it again (so the schema checks every change). Built tiny ONNX graphs are in ``_models``.
+
+``postgres_url`` is a real PostgreSQL server for the many-hosts search tests, started from Debian's
+``postgresql`` binaries (``initdb``, ``pg_ctl``; `.ci/run` installs the package where it is
+missing) in a temporary folder, listening on a free port of 127.0.0.1 only, with trust
+authentication, and stopped after the session. PostgreSQL refuses to run as root: as root, the
+server runs as the ``postgres`` user the package creates (``runuser``). ``EDGEPERF_TEST_POSTGRES_URL``
+points the tests at a server of your own instead. The tests skip, saying why, only where no server
+can be had (no binaries, no driver).
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import socket
@@ -19,6 +24,23 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
+from edgeperf.profiles import load_profile, parse_profile
+
+
+def _edited(name: str, edit, where: str | None = None):
+    document = load_profile(name).to_document()
+    edit(document)
+    return parse_profile(json.loads(json.dumps(document)), where=where or f"{name}-variant")
+
+
+@pytest.fixture(scope="session")
+def edited_profile():
+    """``edited_profile(name, edit, where=None)``: shipped profile ``name`` after ``edit(document)``, parsed again.
+
+    Session-scoped (it holds no state), so hypothesis tests may use it.
+    """
+    return _edited
 
 
 def _binary(name: str) -> str | None:

@@ -40,7 +40,7 @@ def test_calibration_writes_a_profile_that_predicts(tmp_path):
     _, runner, harness = simulated()
     result = calibrate("tiny", runner=runner, sweep_path=tmp_path / "s.csv", plan=SMALL, harness=harness,
                        progress=lines.append)
-    document = result.document
+    document = result.profile.to_document()
     assert document["kind"] == "fitted" and document["runtime"]["name"] == "simulated"
     assert document["runtime"]["threads"] == 1 and document["device"]["cores"] >= 1
     assert document["provenance"]["measurements"] == 10      # 5 networks x 2 passes
@@ -49,7 +49,7 @@ def test_calibration_writes_a_profile_that_predicts(tmp_path):
     rows = read_sweep(tmp_path / "s.csv")
     # the simulated device's time, to the sweep's 6 significant digits: nothing corrected, nothing dropped
     truth = 1e3 * true_seconds(load_model("zoo:mobilenet_v3_small"))
-    assert all(float(r["latency_ms"]) == pytest.approx(truth, rel=1e-5) for r in rows if r["role"] == "validate")
+    assert all(r.latency_ms == pytest.approx(truth, rel=1e-5) for r in rows if r.role == "validate")
     profile = parse_profile(document)
     assert profile.precisions["fp32"] > 0 and profile.power.calibrated is False
     assert len(rows) == 10 and len(lines) == 11  # roofline line + 10 measurements
@@ -81,7 +81,7 @@ def test_a_killed_calibration_resumes_without_loss_or_duplicates(tmp_path):
     _, runner, harness = simulated()
     result = calibrate("tiny", runner=runner, sweep_path=sweep, plan=SMALL, harness=harness)
     after = read_sweep(sweep)
-    keys = [(r["reference"], r["input_size"], r["role"], r["pass"]) for r in after]
+    keys = [(r.reference, r.input_size, r.role, r.pass_) for r in after]
     assert len(keys) == len(set(keys)) == 10                      # nothing duplicated, nothing missing
     assert after[: len(before)] == before                         # what was measured is kept as it was
     assert result.reused == len(before)
@@ -94,11 +94,11 @@ def test_a_disturbed_calibration_exits_3_keeps_its_sweep_and_a_rerun_measures_ag
                                              "machine or raise --budget-minutes$"):
         calibrate("tiny", runner=runner, sweep_path=tmp_path / "s.csv", plan=SMALL, harness=busy)
     kept = read_sweep(tmp_path / "s.csv")
-    assert len(kept) == 10 and all("disturbed" in r["flags"] for r in kept)
+    assert len(kept) == 10 and all("disturbed" in r.flags for r in kept)
     assert machine.slept and set(machine.slept) == {0.5}                       # one back-off before each retry
     _, runner, idle = simulated()
     result = calibrate("tiny", runner=runner, sweep_path=tmp_path / "s.csv", plan=SMALL, harness=idle)
-    assert result.reused == 0 and all(r["flags"] == "" for r in read_sweep(tmp_path / "s.csv"))
+    assert result.reused == 0 and all(r.flags == () for r in read_sweep(tmp_path / "s.csv"))
 
 
 def test_validate_on_a_busy_device_never_reports_an_impossible_time(tmp_path, monkeypatch, capsys):
@@ -176,12 +176,12 @@ def test_calibration_with_a_power_source_fits_the_power_model(tmp_path):
     rows = read_sweep(tmp_path / "s.csv")
     assert meter.reads >= 2 * 3 * len(rows)
     for row in rows:    # 4 W throughout: energy per call = 4 W x the call's time (mW x ms / 1000 = mJ)
-        assert float(row["energy_mj"]) == pytest.approx(4.0 * float(row["latency_ms"]), rel=1e-5)
-        assert float(row["power_mw"]) == pytest.approx(4000.0, rel=1e-6)
-    profile = parse_profile(result.document)
+        assert row.energy_mj == pytest.approx(4.0 * row.latency_ms, rel=1e-5)
+        assert row.power_mw == pytest.approx(4000.0, rel=1e-6)
+    profile = parse_profile(result.profile.to_document())
     assert profile.power.calibrated is True
-    assert result.document["provenance"]["power_source"]["source"] == "test-meter"
-    assert set(result.document["provenance"]["excluded_by_flag"]) == {"unstable", "disturbed", "implausible", "hot",
+    assert result.profile.to_document()["provenance"]["power_source"]["source"] == "test-meter"
+    assert set(result.profile.to_document()["provenance"]["excluded_by_flag"]) == {"unstable", "disturbed", "implausible", "hot",
                                                                       "throttled", "clock-changed"}
 
 
@@ -197,11 +197,11 @@ def test_a_real_calibration_on_this_machine_holds_under_load(tmp_path):
     except DisturbedError as exc:
         assert 0 < exc.disturbed <= exc.total
         return
-    roofline = result.document["provenance"]["roofline_probe"]
+    roofline = result.profile.to_document()["provenance"]["roofline_probe"]
     assert 0 < roofline["peak_gflops"] <= roofline["ceiling_gflops"]
     assert 0 < roofline["bandwidth_gbps"] <= roofline["ceiling_gbps"]
-    excluded = result.document["provenance"]["excluded_by_flag"]
+    excluded = result.profile.to_document()["provenance"]["excluded_by_flag"]
     rows = read_sweep(tmp_path / "s.csv")
-    assert excluded["implausible"] == sum("implausible" in row["flags"] for row in rows)   # flagged ones left out
+    assert excluded["implausible"] == sum("implausible" in row.flags for row in rows)   # flagged ones left out
     for row in rows:
-        assert 0 < float(row["latency_ms"]) < 10_000
+        assert 0 < row.latency_ms < 10_000

@@ -55,12 +55,12 @@ def test_sweep_measures_resumes_and_refines_on_a_simulated_device(tmp_path):
                       reference=machine.work(0.0001))
     path = tmp_path / "s.csv"
     rows = run_sweep(SimulatedRunner(machine), path, plan=plan, harness=harness)
-    references = [r["reference"] for r in rows]
+    references = [r.reference for r in rows]
     assert references.count(EMPTY_LAYER) == 1 and set(POINTS) <= set(references)
-    refined = [r for r in rows if r["round"] in (1, "1")]
+    refined = [r for r in rows if r.round == 1]
     assert 1 <= len(refined) <= 2                       # neighbours of the worst-fitted point
-    assert all(r["flags"] == "" for r in rows)
-    assert list(read_layer_sweep(path)[0]) == list(LAYER_SWEEP_COLUMNS)
+    assert all(r.flags == () for r in rows)
+    assert path.read_text().splitlines()[0].split(",") == list(LAYER_SWEEP_COLUMNS)
     meta = json.loads((tmp_path / "s.csv.meta.json").read_text())
     # the simulated device: a 1024^3 MatMul (2.15 GFLOP at 50 GFLOP/s, 20 GB/s for its 12 MiB, 7 us fixed)
     matmul_s = 2 * 1024**3 / 50e9 + 3 * 4 * 1024**2 / 20e9 + 7e-6
@@ -82,11 +82,11 @@ def test_a_disturbed_sweep_ends_with_exit_3_and_a_rerun_measures_again(tmp_path)
                                                       r"idle machine or raise --budget-minutes$"):
         run_sweep(SimulatedRunner(machine), path, plan=plan, harness=busy)
     kept = read_layer_sweep(path)
-    assert len(kept) == 5 and all("disturbed" in r["flags"] for r in kept)     # kept, flagged, for the rerun
+    assert len(kept) == 5 and all("disturbed" in r.flags for r in kept)     # kept, flagged, for the rerun
     idle = Harness(rounds=4, round_s=0.005, warmup_s=0.0, clock=machine.clock, reference=machine.work(0.0001))
     rows = run_sweep(SimulatedRunner(machine), path, plan=plan, harness=idle)
-    assert len(rows) == 5 and all(r["flags"] == "" for r in rows)              # measured again, in place
-    assert [r["reference"] for r in rows] == [r["reference"] for r in kept]
+    assert len(rows) == 5 and all(r.flags == () for r in rows)              # measured again, in place
+    assert [r.reference for r in rows] == [r.reference for r in kept]
 
 
 @pytest.mark.realtime
@@ -102,15 +102,15 @@ def test_a_real_sweep_holds_under_load(tmp_path):
                          harness=Harness(rounds=3, round_s=0.005, warmup_s=0.0, retries=1, backoff_s=0.05))
     except edgeperf.DisturbedError:
         rows = read_layer_sweep(path)      # too busy to finish: what was measured is kept all the same
-    assert {r["reference"] for r in rows} <= {EMPTY_LAYER, *POINTS[:2]} and len(rows) >= 1
+    assert {r.reference for r in rows} <= {EMPTY_LAYER, *POINTS[:2]} and len(rows) >= 1
     from edgeperf.estimator import load_model
     from edgeperf.measure import ceilings, device_info, graph_floor_ms
 
     ceiling = ceilings(OnnxRuntimeRunner(threads=1).settings(), device_info())
     for row in rows:      # below its physical floor only if flagged so (and then left out of any fit)
-        floor = graph_floor_ms(load_model(row["reference"]), ceiling=ceiling)
-        assert 0 < float(row["latency_ms"]) < 1000
-        assert float(row["latency_ms"]) >= floor or "implausible" in row["flags"]
+        floor = graph_floor_ms(load_model(row.reference), ceiling=ceiling)
+        assert 0 < row.latency_ms < 1000
+        assert row.latency_ms >= floor or "implausible" in row.flags
     meta = json.loads((tmp_path / "s.csv.meta.json").read_text())
     assert 0 < meta["roofline"]["peak_gflops"] <= meta["roofline"]["ceiling_gflops"]
 
@@ -159,14 +159,14 @@ def synthetic_sweep(tmp_path, par):
 
 def test_fit_discovers_the_step_width_from_the_data(tmp_path):
     result = fit_sweep(synthetic_sweep(tmp_path, 16), name="synthetic")
-    provenance = result.document["provenance"]
+    provenance = result.profile.to_document()["provenance"]
     assert provenance["step_widths"] == {"conv": {"c_out": {"par": 16}}}
     assert provenance["per_call_overhead_ms"] == pytest.approx(0.001)
-    assert result.cross_validation["mape"] < 0.01
-    conv = result.document["layer_models"]["conv"]["params"]
+    assert result.cross_validation.mape < 0.01
+    conv = result.profile.to_document()["layer_models"]["conv"]["params"]
     assert conv["compute_scale"] == pytest.approx(2.0, rel=0.02) and conv["steps"] == {"c_out": {"par": 16}}
     plain = fit_sweep(synthetic_sweep(tmp_path, 1), name="plain")
-    assert plain.document["provenance"]["step_widths"] == {}
+    assert plain.profile.to_document()["provenance"]["step_widths"] == {}
 
 
 def test_bad_sweeps(tmp_path):
