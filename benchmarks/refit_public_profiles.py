@@ -37,14 +37,12 @@ EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
 LATBENCH = EXTERNAL / "latbench_brpnas_nb201_latency_seconds.csv"
 HELP = EXTERNAL / "help_nb201_latency_ms.csv"
 LATBENCH_SOURCE = ("LatBench (BRP-NAS, Dudziak et al., NeurIPS 2020), SamsungLabs/eagle, byte copy at "
-                   "ZengYuXiang7/NAS-LLM-GNN @ 46d3713c (Apache-2.0), shared/external/"
-                   "latbench_brpnas_nb201_latency_seconds.csv")
+                   "ZengYuXiang7/NAS-LLM-GNN @ 46d3713c (Apache-2.0)")
 BLOCKS = EXTERNAL / "hwnasbench_fbnet_block_lut.csv"
 BLOCKS_SOURCE = ("HW-NAS-Bench FBNet per-block lookup table (Li et al., ICLR 2021, RICE-EIC/HW-NAS-Bench, MIT; "
-                 "JSON dump from fracapuano/sim-is-more @ c8a9073b), shared/external/hwnasbench_fbnet_block_lut.csv, "
+                 "JSON dump from fracapuano/sim-is-more @ c8a9073b), "
                  "columns edgegpu_latency (ms) and edgegpu_energy (mJ)")
-HELP_SOURCE = ("HW-NAS-Bench NB201 latencies via HayeonLee/HELP @ 45f70eb9 (MIT), shared/external/"
-               "help_nb201_latency_ms.csv")
+HELP_SOURCE = "HW-NAS-Bench NB201 latencies via HayeonLee/HELP @ 45f70eb9 (MIT)"
 
 # name -> (dataset, column, seconds?, zoo space, base profile, precision, title)
 DEVICES = {

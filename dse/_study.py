@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError
+from .._progress import step
 from ._pareto import violations
 
 __all__ = ["run_study", "make_storage", "SAMPLERS", "STALE_S"]
@@ -212,9 +213,32 @@ class _Objective:
         for name, amount in amounts.items():
             trial.set_constraint(name, float(min(amount[0], 1e300)))
         trial.set_user_attr("design", [config_index, point, row])
+        for key, value in _readable(space, config, point, row, amounts).items():
+            trial.set_user_attr(key, value)
         if substituted:
             trial.set_user_attr("precision_substituted", config.precision)
         return tuple(float(single[m][0]) for m, _ in space.spec.objectives)
+
+
+def _readable(space, config, point: int, row: int, amounts: dict) -> dict:
+    """What a person reading the study (optuna-dashboard) needs of a trial's design, as plain JSON values.
+
+    Model, platform, precision, power mode and clocks, the split (link and cut) when there is one,
+    whether the design meets every constraint and which it violates: the dashboard shows user
+    attributes beside each trial, and a Pareto plot filtered on ``feasible`` is the search's front.
+    """
+    mode, freqs = space.points[config.platform][point]
+    violated = sorted(name for name, amount in amounts.items() if amount[0] > 0)
+    attrs = {"model": space.spec.models[config.model].name, "platform": space.profiles[config.platform].name,
+             "precision": config.precision, "power_mode": mode or "",
+             "clocks": ", ".join(f"{k}={v:g} MHz" for k, v in freqs.items()),
+             "feasible": not violated, "violated": ", ".join(violated)}
+    if row > 0 and config.cuts is not None:
+        per_cut = len(space.links) * len(space.bits)
+        cut, rest = divmod(row - 1, per_cut)
+        attrs["split"] = (f"after {config.cuts.after[cut]} via {space.links[rest // len(space.bits)].name}, "
+                          f"{int(space.bits[rest % len(space.bits)])} bits")
+    return attrs
 
 
 def _optimize(spec, storage_url: str, study_name: str, n_trials: int, sampler_name: str, seed: int,
@@ -318,12 +342,17 @@ def _seed(seed: int, start: int, index: int, shared: bool) -> int:
 
 
 def _launch(space, study, *, remaining: int, budget: int, workers: int, storage: str, study_name: str,
-            sampler_name: str, seed: int, start: int) -> int:
-    """Run up to ``remaining`` trials in ``workers`` processes (or in this one); the number of failed workers."""
+            sampler_name: str, seed: int, start: int, report) -> int:
+    """Run up to ``remaining`` trials in ``workers`` processes (or in this one); the number of failed workers.
+
+    While they run, ``report()`` reads the storage's count of completed trials (after each trial
+    here, every second from worker processes).
+    """
     if workers == 1:
         sampler, _ = _sampler(sampler_name, budget, _seed(seed, start, 0, False))
         study.sampler = sampler
-        study.optimize(_Objective(space, budget), n_trials=remaining, gc_after_trial=False)
+        study.optimize(_Objective(space, budget), n_trials=remaining, gc_after_trial=False,
+                       callbacks=[lambda study, trial: report()])
         return 0
     shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
     context = multiprocessing.get_context("spawn")
@@ -333,6 +362,11 @@ def _launch(space, study, *, remaining: int, budget: int, workers: int, storage:
     for process in processes:
         process.start()
     try:
+        alive = list(processes)
+        while alive:
+            alive[0].join(timeout=1.0)
+            alive = [process for process in alive if process.is_alive()]
+            report()
         for process in processes:
             process.join()
     except KeyboardInterrupt:
@@ -343,7 +377,7 @@ def _launch(space, study, *, remaining: int, budget: int, workers: int, storage:
 
 
 def _fill_budget(space, study, *, trials: int, workers: int, storage: str, study_name: str, sampler_name: str,
-                 seed: int, notes: list) -> int:
+                 seed: int, notes: list, report) -> int:
     """Launch workers until the study has ``trials`` complete trials and none running; failed workers counted.
 
     Trials left running by dead workers (here, or stale anywhere) are failed so that others replace
@@ -369,7 +403,8 @@ def _fill_budget(space, study, *, trials: int, workers: int, storage: str, study
             continue
         start = len(study.get_trials(deepcopy=False))
         failed_workers += _launch(space, study, remaining=remaining, budget=trials, workers=workers, storage=storage,
-                                  study_name=study_name, sampler_name=sampler_name, seed=seed, start=start)
+                                  study_name=study_name, sampler_name=sampler_name, seed=seed, start=start,
+                                  report=report)
         if _counts(study)[0] == complete:        # no progress: the workers fail; do not spin
             idle_launches += 1
             if idle_launches >= 3:
@@ -377,10 +412,37 @@ def _fill_budget(space, study, *, trials: int, workers: int, storage: str, study
                 return failed_workers
 
 
-def run_study(space, *, trials: int, workers: int, storage: str, study_name: str, sampler: str, seed: int):
+def _open_study(space, storage: str, study_name: str, sampler):
+    """The study (new, or loaded), checked against this search's objectives and space, with its metric names.
+
+    Raises
+    ------
+    InputError
+        For a storage that cannot be opened, or a study made for other objectives or another search space.
+    """
+    optuna = _optuna()
+    directions = ["minimize" if d == "min" else "maximize" for _, d in space.spec.objectives]
+    study = optuna.create_study(storage=make_storage(storage), study_name=study_name, directions=directions,
+                                sampler=sampler, load_if_exists=True)
+    if [d.name.lower() for d in study.directions] != directions:
+        raise InputError(f"study {study_name!r} in {storage} optimises other objectives; "
+                         "give a new --study-name or storage")
+    _check_space(study, _Objective(space), space_fingerprint(space), storage, study_name)
+    with warnings.catch_warnings():      # experimental in optuna 5, and what optuna-dashboard reads
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([metric for metric, _ in space.spec.objectives])
+    return study
+
+
+def run_study(space, *, trials: int, workers: int, storage: str, study_name: str, sampler: str, seed: int,
+              progress=None):
     """Run (or continue) a study until it has ``trials`` completed trials; return their design keys.
 
     The budget holds for the study, however many launchers share its storage: see the module notes.
+    The study's objectives carry the spec's metric names (``set_metric_names``) and every trial
+    readable user attributes (:func:`_readable`), for optuna-dashboard. ``progress`` (a sink of
+    ``edgeperf._progress``) gets the count of completed trials as read from the storage, so the
+    workers of one launcher, and other launchers on the same study, move one bar.
 
     Returns
     -------
@@ -401,23 +463,22 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
         raise InputError(f"--trials must be >= 1, got {trials}")
     if not 1 <= workers <= 256:
         raise InputError(f"--workers must be 1..256, got {workers}")
-    directions = ["minimize" if d == "min" else "maximize" for _, d in space.spec.objectives]
     chosen_sampler, sampler_name = _sampler(sampler, trials, seed)
-    storage_obj = make_storage(storage)
-    study = optuna.create_study(storage=storage_obj, study_name=study_name, directions=directions,
-                                sampler=chosen_sampler, load_if_exists=True)
-    if [d.name.lower() for d in study.directions] != directions:
-        raise InputError(f"study {study_name!r} in {storage} optimises other objectives; "
-                         "give a new --study-name or storage")
-    _check_space(study, _Objective(space), space_fingerprint(space), storage, study_name)
+    study = _open_study(space, storage, study_name, chosen_sampler)
     notes = []
+
+    def report() -> None:           # the storage's count: every worker and launcher of the study together
+        if progress is not None:
+            step(progress, min(_counts(study)[0], trials), trials, f"trials of {study_name}")
+
     done, _ = _counts(study)
     if done:
         notes.append(f"continued study {study_name!r}: {done} trials were already complete")
     if storage.startswith("sqlite") and workers > 1:
         notes.append("SQLite with several workers can hit 'database is locked'; prefer journal: or PostgreSQL")
+    report()
     failed_workers = _fill_budget(space, study, trials=trials, workers=workers, storage=storage, study_name=study_name,
-                                  sampler_name=sampler_name, seed=seed, notes=notes)
+                                  sampler_name=sampler_name, seed=seed, notes=notes, report=report)
     if failed_workers:
         notes.append(f"{failed_workers} worker(s) exited with an error; rerun to complete the study")
     trials_done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))

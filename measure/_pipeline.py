@@ -214,7 +214,8 @@ def write_records(path, fmt: SweepFormat, records: list[SweepRecord]) -> None:
 
 def measure_items(items, *, path, fmt: SweepFormat, records: list[SweepRecord], runner: Runner, harness: Harness,
                   model_of: Callable[[dict], bytes], ceiling: dict | None = None,
-                  progress: Callable[[SweepRecord], None] = lambda record: None) -> None:
+                  progress: Callable[[SweepRecord], None] = lambda record: None,
+                  steps: Callable[[int, int], None] = lambda done, total: None) -> None:
     """Measure every planned item that ``records`` lacks; rewrite the file after each measurement.
 
     ``items`` are dicts of :class:`SweepRecord` fields naming what to measure (``reference``,
@@ -222,13 +223,18 @@ def measure_items(items, *, path, fmt: SweepFormat, records: list[SweepRecord], 
     format's ``key`` and was not disturbed by other load. A disturbed record is measured again and
     replaced in its place; a new one is appended. ``model_of(item)`` is what the runner loads (model
     bytes); each measurement is held to the model's physical floor at ``ceiling``
-    (:func:`~edgeperf.measure.ceilings`; None: no floor).
+    (:func:`~edgeperf.measure.ceilings`; None: no floor). ``progress`` gets each new record;
+    ``steps(done, total)`` how many of the items are done (a resumed run starts where the file left
+    off).
     """
     def key(get) -> tuple:
         return tuple(get(name) for name in fmt.key)
 
+    items = list(items)
     position = {key(lambda name: getattr(record, name)): i for i, record in enumerate(records)}
     done = {k for k, i in position.items() if not records[i].disturbed}
+    finished = sum(1 for item in items if key(item.get) in done)
+    steps(finished, len(items))
     for item in items:
         if key(item.get) in done:
             continue
@@ -244,6 +250,8 @@ def measure_items(items, *, path, fmt: SweepFormat, records: list[SweepRecord], 
         done.add(key(item.get))
         write_records(path, fmt, records)
         progress(record)
+        finished += 1
+        steps(finished, len(items))
 
 
 def raise_if_too_disturbed(records: list[SweepRecord]) -> None:

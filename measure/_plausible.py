@@ -80,10 +80,11 @@ def graph_floor_ms(graph, *, ceiling: dict | None, peak_gflops: float | None = N
     return floor_ms(flops=float(graph.flops), bytes_=float(graph.params), ceiling=ceiling, peak_gflops=peak_gflops)
 
 
-def model_floor_ms(model, ceiling: dict | None) -> float:
+def model_floor_ms(model, ceiling: dict | None, input_shapes: dict | None = None) -> float:
     """The floor of what a runner loads (ms): serialized ONNX bytes, or a model file or ``zoo:`` reference.
 
-    0.0 without a ceiling (not a CPU execution provider): nothing is then held to a floor here.
+    ``input_shapes`` sizes inputs with dynamic dimensions, as the runner is given them. 0.0 without a
+    ceiling (not a CPU execution provider): nothing is then held to a floor here.
     """
     if ceiling is None:
         return 0.0
@@ -92,7 +93,8 @@ def model_floor_ms(model, ceiling: dict | None) -> float:
     if isinstance(model, (bytes, bytearray)):
         import onnx
 
-        graph = graph_from_model(onnx.load_from_string(bytes(model)), name="measured model", on_unknown="roofline")
+        graph = graph_from_model(onnx.load_from_string(bytes(model)), name="measured model", on_unknown="roofline",
+                                 input_shapes=input_shapes)
     else:
-        graph = load_model(str(model), on_unknown="roofline")
+        graph = load_model(str(model), on_unknown="roofline", input_shapes=input_shapes)
     return graph_floor_ms(graph, ceiling=ceiling)

@@ -41,6 +41,7 @@ from pathlib import Path
 
 from .._errors import InputError
 from .._lock import exclusive
+from .._progress import draws_bars, step
 from ..fitting import FitResult, NetworkSample, fit_layer_sweep, fit_from_networks, validate_table
 from ..zoo import layer_reference, parse_layer_reference, runnable_model
 from ._harness import Harness
@@ -231,11 +232,8 @@ def run_sweep(runner: Runner, sweep_path, *, plan: SweepPlan | None = None, harn
         ceiling = _start(path, runner, harness, power, progress)
 
         def measure(points, round_index):
-            measure_items(_round_items(plan, points, round_index), path=path, fmt=LAYER_SWEEP, records=records,
-                          runner=runner, harness=harness, model_of=lambda item: runnable_model(item["reference"]),
-                          ceiling=ceiling,
-                          progress=lambda r: progress(f"round {r.round} pass {r.pass_ + 1}/{plan.passes} {r.reference}: "
-                                                      f"{r.latency_ms:.4f} ms {' '.join(r.flags)}".rstrip()))
+            _measure_round(plan, points, round_index, path=path, records=records, runner=runner, harness=harness,
+                           progress=progress, ceiling=ceiling)
 
         measure((EMPTY_LAYER, *plan.points), 0)
         raise_if_too_disturbed(records)
@@ -267,6 +265,20 @@ def _start(path: Path, runner: Runner, harness: Harness, power, progress) -> dic
 
     check_or_record(path, runner.settings(), info, first_record)
     return ceiling
+
+
+def _measure_round(plan: SweepPlan, points, round_index: int, *, path, records, runner, harness, progress,
+                   ceiling) -> None:
+    """Measure one round's points (appended to ``records`` and the file); a bar gets n/N, else a line each."""
+    def measured(r: SweepRecord) -> None:
+        if not draws_bars(progress):
+            progress(f"round {r.round} pass {r.pass_ + 1}/{plan.passes} {r.reference}: "
+                     f"{r.latency_ms:.4f} ms {' '.join(r.flags)}".rstrip())
+
+    label = "coarse plan" if round_index == 0 else f"refinement round {round_index}"
+    measure_items(_round_items(plan, points, round_index), path=path, fmt=LAYER_SWEEP, records=records,
+                  runner=runner, harness=harness, model_of=lambda item: runnable_model(item["reference"]),
+                  ceiling=ceiling, progress=measured, steps=lambda done, total: step(progress, done, total, label))
 
 
 def _round_items(plan: SweepPlan, points, round_index: int) -> list[dict]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ..zoo import is_reference, runnable_model
 from .._errors import InputError
+from .._progress import step
 from ..fitting import ValidationReport
 from ._device import device_info
 from ._harness import MAX_DISTURBED, raise_if_disturbed
@@ -65,8 +66,24 @@ def _runnable(reference: str):
     return runnable_model(reference) if is_reference(reference) else reference
 
 
+def _layer_comparisons(reference: str, runnable, profile, runner: Runner, precision, input_shapes) -> list:
+    """Each kernel the runtime's profiler timed, against the estimate's layer it executes (None: runtime-only)."""
+    from ..estimator import estimate_graph, load_model
+
+    est = estimate_graph(load_model(reference, input_shapes=input_shapes), profile, precision=precision)
+    kernels = runner.profile(runnable, input_shapes=input_shapes)
+    comparisons = []
+    for node, index in zip(kernels, match_kernels([layer.nodes for layer in est.layers], kernels)):
+        layer = est.layers[index] if index is not None else None
+        comparisons.append(LayerComparison(model=reference, layer=layer.name if layer else node.name,
+                                           op_type=node.op_type, measured_ms=node.median_ms,
+                                           predicted_ms=layer.latency_ms if layer else None))
+    return comparisons
+
+
 def validate_on_device(models, profile, *, runner: Runner, harness, precision: str | None = None, layers: bool = False,
-                       progress=lambda message: None, max_disturbed: float = MAX_DISTURBED) -> DeviceValidation:
+                       progress=lambda message: None, input_shapes: dict | None = None,
+                       max_disturbed: float = MAX_DISTURBED) -> DeviceValidation:
     """Measure each model on this device and compare with the profile's estimate.
 
     Parameters
@@ -78,6 +95,8 @@ def validate_on_device(models, profile, *, runner: Runner, harness, precision: s
     harness : Harness
     layers : bool
         Also compare layer by layer through the runtime's profiler.
+    input_shapes : dict of str to tuple of int, optional
+        Static shapes for inputs with dynamic dimensions, for the runner and the estimate alike.
     max_disturbed : float
         The share of models whose measurement may stay disturbed by other load.
 
@@ -93,7 +112,6 @@ def validate_on_device(models, profile, *, runner: Runner, harness, precision: s
         When more than ``max_disturbed`` of the measurements stayed disturbed (or below the
         device's physical floor) after re-measuring.
     """
-    from ..estimator import estimate_graph, load_model
     from ..fitting import NetworkSample, validate_table
 
     if not models:
@@ -104,23 +122,20 @@ def validate_on_device(models, profile, *, runner: Runner, harness, precision: s
     disturbed = 0
     for line, reference in enumerate(models, start=1):
         runnable = _runnable(reference)
-        timing = harness.measure(runner.load(runnable).run, floor_ms=model_floor_ms(runnable, ceiling))
+        timing = harness.measure(runner.load(runnable, input_shapes=input_shapes).run,
+                                 floor_ms=model_floor_ms(runnable, ceiling, input_shapes))
         disturbed += timing.disturbed
         for flag in timing.flags:
             flagged[flag] = flagged.get(flag, 0) + 1
         if timing.disturbed:          # counted in `flagged`, never reported as a latency
-            progress(f"{reference}: disturbed by other load ({' '.join(timing.flags)}), left out")
+            step(progress, line, len(models), "measuring models",
+                 line=f"{reference}: disturbed by other load ({' '.join(timing.flags)}), left out")
         else:
             samples.append(NetworkSample(model=reference, latency_ms=timing.median_ms, line=line))
-            progress(f"{reference}: measured {timing.median_ms:.3f} ms {' '.join(timing.flags)}".rstrip())
+            step(progress, line, len(models), "measuring models",
+                 line=f"{reference}: measured {timing.median_ms:.3f} ms {' '.join(timing.flags)}".rstrip())
         if layers:
-            est = estimate_graph(load_model(reference), profile, precision=precision)
-            kernels = runner.profile(runnable)
-            for node, index in zip(kernels, match_kernels([layer.nodes for layer in est.layers], kernels)):
-                layer = est.layers[index] if index is not None else None
-                comparisons.append(LayerComparison(model=reference, layer=layer.name if layer else node.name,
-                                                   op_type=node.op_type, measured_ms=node.median_ms,
-                                                   predicted_ms=layer.latency_ms if layer else None))
+            comparisons += _layer_comparisons(reference, runnable, profile, runner, precision, input_shapes)
     raise_if_disturbed(disturbed, len(models), max_disturbed)
-    report = validate_table(samples, profile, precision=precision)
+    report = validate_table(samples, profile, precision=precision, input_shapes=input_shapes)
     return DeviceValidation(report=report, layers=tuple(comparisons), flagged=flagged)

@@ -84,6 +84,8 @@ def profile_document(profile) -> dict:
         document["thermal"] = _write_thermal(w, profile.thermal)
     if w.cited(("inference_overhead_ms",)) or profile.inference_overhead_ms:
         document["inference_overhead_ms"] = w.number(("inference_overhead_ms",), profile.inference_overhead_ms)
+    if profile.runtime_support is not None:
+        document["runtime_support"] = _write_runtime_support(w, profile.runtime_support)
     provenance = _write_provenance(profile.provenance)
     if provenance:
         document["provenance"] = provenance
@@ -137,6 +139,14 @@ def _write_thermal(w: _Writer, thermal) -> dict:
         document["first_inference_ms"] = w.number(("thermal", "first_inference_ms"), thermal.first_inference_ms)
     if thermal.fan:
         document["fan"] = steps("fan", thermal.fan, "resistance_c_per_w")
+    return document
+
+
+def _write_runtime_support(w: _Writer, support) -> dict:
+    document = {"table": support.table}
+    for key in ("host_profile", "link_gbps"):
+        if w.cited(("runtime_support", key)):
+            document[key] = w.number(("runtime_support", key), getattr(support, key))
     return document
 
 

@@ -80,10 +80,11 @@ class SimulatedRunner:
         return {"name": self.name, "version": "1", "threads": 1, "providers": ["CPUExecutionProvider"],
                 "graph_optimization": "all"}
 
-    def load(self, model):
+    def load(self, model, *, input_shapes=None):
         if self.load_s:
             time.sleep(self.load_s)
-        graph = graph_from_model(onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(model))
+        graph = graph_from_model(onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(model),
+                                 input_shapes=input_shapes)
         seconds = true_seconds(graph, **self.rates)
         if self.speedup is not None:
             seconds /= self.speedup(graph)
