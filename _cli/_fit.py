@@ -158,12 +158,13 @@ def validate(
     device = None
     with progress_bar(quiet=quiet) as bar:
         if models:
-            from ..measure import Harness, OnnxRuntimeRunner, validate_on_device
+            from ..measure import Harness, OnnxRuntimeRunner, cpu_timing, validate_on_device
 
             runner = OnnxRuntimeRunner(threads=threads, providers=parse_providers(providers))
             device = validate_on_device(models, profile, runner=runner,
                                         harness=Harness(rounds=7, round_s=0.1, warmup_s=0.2,
-                                                        retry_budget_s=60.0 * budget_minutes), precision=precision,
+                                                        retry_budget_s=60.0 * budget_minutes,
+                                                        **cpu_timing(runner.settings())), precision=precision,
                                         layers=layers, progress=bar, input_shapes=shapes)
             report = device.report
         else:

@@ -37,12 +37,12 @@ def main() -> int:
         print("skipped: give --onnx-dir with .onnx files exported by other tools and --platform PROFILE.json")
         return 0
     import edgeperf
-    from edgeperf.measure import Harness, OnnxRuntimeRunner, ceilings, device_info, graph_floor_ms
+    from edgeperf.measure import Harness, OnnxRuntimeRunner, ceilings, cpu_timing, device_info, graph_floor_ms
 
     profile = edgeperf.load_profile(args.platform)
     runner = OnnxRuntimeRunner(threads=args.threads)
     ceiling = ceilings(runner.settings(), device_info())
-    harness = Harness(rounds=5, round_s=0.06, warmup_s=0.1)
+    harness = Harness(rounds=5, round_s=0.06, warmup_s=0.1, **cpu_timing(runner.settings()))
     loaded = {path: runner.load(path) for path in models}
     floors = {path: graph_floor_ms(edgeperf.load_model(path, on_unknown="roofline"), ceiling=ceiling)
               for path in models}

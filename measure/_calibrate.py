@@ -34,7 +34,7 @@ from ..fitting import NetworkSample, ValidationReport, fit_from_networks, valida
 from ..profiles import Citation, ClockDomain, HeldOutErrors, LayerModel, PowerModel, Profile
 from ..zoo import as_reference, random_nb201, runnable_model
 from ._device import device_info
-from ._harness import Harness
+from ._harness import Harness, cpu_timing
 from ._meta import check_or_record
 from ._pipeline import EXCLUDING_FLAGS, NETWORK_SWEEP, SweepRecord, measure_items, median_groups, read_records
 from ._pipeline import raise_if_too_disturbed, too_few_to_fit
@@ -254,7 +254,7 @@ def calibrate(name: str, *, runner: Runner, sweep_path, budget_minutes: float = 
     plan = plan or plan_calibration(budget_minutes)
     harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.1, power=power,
                                  temperature_c=temperature_c, max_temp_c=max_temp_c,
-                                 retry_budget_s=RETRY_SHARE * 60.0 * budget_minutes)
+                                 retry_budget_s=RETRY_SHARE * 60.0 * budget_minutes, **cpu_timing(runner.settings()))
     sweep_path = Path(sweep_path)
     with exclusive(sweep_path):
         return _calibrate_locked(name, runner, sweep_path, plan, harness, progress, power)

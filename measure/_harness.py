@@ -17,6 +17,19 @@ process took the core) shows as one long sample instead of dragging an average:
 - a measurement below ``floor_ms`` (the physical floor the caller states: its FLOPs at the device's
   peak throughput, its bytes at peak bandwidth) is flagged ``implausible``.
 
+Other load that time-slices this process evenly (two CPU-bound neighbours on two cores) slows every
+call and the reference kernel alike, so no relative statistic can see it. The CPU clock can: with
+``cpu_clock`` (the CPU time of the thread that runs the workload, :func:`cpu_timing`), every call is
+also timed on it, and a round in which the calls got less than ``min_share`` (0.9) of a core per
+thread ran time-sliced. When the runtime computes in the calling thread alone (one intra-op
+thread, ``cpu_threads`` 1), a call's CPU time is the time it took while it ran: such a round is
+timed by CPU time instead of wall time, down to ``min_cpu_share`` (0.2) of a core, and the
+measurement is flagged ``contended``; below that, or with several threads (whose CPU time is not
+a latency), the round is left out like a round with an unstable reference. A device whose clock
+changes (a board throttling, DVFS) slows CPU time and wall time alike: its share stays near 1, and
+the change is the device's own speed, which the reference kernel's drift correction handles, not
+other load.
+
 A measurement that is ``disturbed`` (fewer than half its rounds usable), ``implausible`` or
 ``unstable`` is measured again after a back-off (``backoff_s``, doubling) up to ``retries`` times
 and while the harness's re-measurement budget (``retry_budget_s``) lasts; what is still disturbed
@@ -39,7 +52,7 @@ from .._errors import DisturbedError
 from ._protocols import PowerSource
 
 __all__ = ["Timing", "Harness", "matmul_reference", "DISTURBED_FLAGS", "MAX_CORRECTION", "MAX_DISTURBED",
-           "raise_if_disturbed"]
+           "MIN_SHARE", "MIN_CPU_SHARE", "raise_if_disturbed", "cpu_timing"]
 
 #: Flags that mean other load disturbed a measurement: it is re-measured, then excluded and counted.
 DISTURBED_FLAGS = ("disturbed", "implausible", "unstable")
@@ -48,6 +61,32 @@ MAX_CORRECTION = 1.5
 #: The largest share of a command's measurements that may stay disturbed; above it the command
 #: ends with :class:`DisturbedError` (exit code 3) instead of a result resting on too little.
 MAX_DISTURBED = 0.25
+#: Below this share of a core per thread (CPU time over wall time) a round ran time-sliced with other load.
+MIN_SHARE = 0.9
+#: The least share of a core at which a round's CPU time still stands in for its wall time: below it
+#: the neighbours' cache traffic dominates. Measured here at a share of 0.31 (load average 6 on 2
+#: cores): ResNet-18's and MobileNet v2's CPU times per call were 1.1-1.4x their idle wall times,
+#: their wall times 3-4x.
+MIN_CPU_SHARE = 0.2
+
+
+def cpu_timing(settings: dict) -> dict:
+    """The harness's CPU-clock settings for a runner (``Harness(..., **cpu_timing(runner.settings()))``).
+
+    CPU execution providers only: the calling thread's CPU time with one intra-op thread (the runtime
+    then computes in the calling thread), the process's with several (``cpu_threads``: shares are per
+    thread). Other providers (a GPU) wait for their device, and CPU time says nothing: ``{}``.
+
+    >>> cpu_timing({"threads": 1, "providers": ["CPUExecutionProvider"]})["cpu_threads"]
+    1
+    >>> cpu_timing({"threads": 1, "providers": ["CUDAExecutionProvider"]})
+    {}
+    """
+    providers = settings.get("providers") or ["CPUExecutionProvider"]
+    if any(p != "CPUExecutionProvider" for p in providers):
+        return {}
+    threads = max(1, int(settings.get("threads") or 1))
+    return {"cpu_clock": time.thread_time if threads == 1 else time.process_time, "cpu_threads": threads}
 
 
 def raise_if_disturbed(disturbed: int, total: int, max_share: float = MAX_DISTURBED) -> None:
@@ -63,14 +102,20 @@ def raise_if_disturbed(disturbed: int, total: int, max_share: float = MAX_DISTUR
         raise DisturbedError(disturbed, total)
 
 
-def matmul_reference(size: int = 128, seed: int = 0) -> Callable[[], None]:
-    """A fixed amount of work (one float32 ``size x size`` matrix product) to track machine speed."""
+def matmul_reference(size: int = 64, seed: int = 0) -> Callable[[], None]:
+    """A fixed amount of work (one float32 ``size x size`` matrix product) to track machine speed.
+
+    The product runs in numpy's own loops (``einsum`` without BLAS), so in the calling thread alone,
+    like a one-thread workload: OpenBLAS splits a 128x128 ``a @ b`` over every core (measured here:
+    its calling thread's CPU time was half its wall time on the 2-core machine, the process's 1.9x),
+    which other load would slow by more than the workload and the CPU clock would misread.
+    """
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((size, size)).astype(np.float32)
     b = rng.standard_normal((size, size)).astype(np.float32)
 
     def run() -> None:
-        a @ b
+        np.einsum("ij,jk->ik", a, b, optimize=False)
 
     return run
 
@@ -96,6 +141,9 @@ class Timing:
         Slowest / fastest reference round (1.0 = no drift seen).
     correction : float
         The largest drift correction applied to a kept round (at most the harness's ``max_correction``).
+    cpu_share : float
+        The median over rounds of the share of a core per thread the calls got (CPU time over wall
+        time); 1.0 when the harness has no CPU clock.
     reference_ms : float
         The reference kernel's time in its fastest round. Recorded for diagnosis; it is not used
         to compare measurements taken minutes apart, because after a large model it reflects the
@@ -103,8 +151,10 @@ class Timing:
         calibration, far more than the machine's 1.3x speed states).
     flags : tuple of str
         ``drift`` (machine speed changed by more than the limit, corrected), ``unstable`` (spread
-        above ``unstable_spread``, 20 %), ``disturbed`` (fewer than half the rounds usable: the
-        reference was unstable or slowed by more than ``max_correction``), ``implausible`` (faster
+        above ``unstable_spread``, 20 %), ``contended`` (other load time-sliced the process: kept
+        rounds were timed by CPU time), ``disturbed`` (fewer than half the rounds usable: the
+        reference was unstable or slowed by more than ``max_correction``, or the process got less
+        than ``min_cpu_share`` of a core), ``implausible`` (faster
         than the stated physical floor), ``hot`` (a temperature limit was still exceeded after the
         cool-down timeout), ``clock-changed`` (a clock domain read differently during the
         measurement), ``throttled`` (the device reported throttling).
@@ -128,6 +178,7 @@ class Timing:
     flags: tuple[str, ...]
     reference_ms: float = 0.0
     correction: float = 1.0
+    cpu_share: float = 1.0
     attempts: int = 1
     floor_ms: float = 0.0
     energy_mj: float | None = None
@@ -141,7 +192,7 @@ class Timing:
     def to_dict(self) -> dict:
         return {"median_ms": self.median_ms, "raw_median_ms": self.raw_median_ms, "spread": self.spread,
                 "rounds": self.rounds, "kept_rounds": self.kept_rounds, "calls": self.calls, "drift": self.drift,
-                "correction": self.correction, "attempts": self.attempts, "floor_ms": self.floor_ms,
+                "correction": self.correction, "cpu_share": self.cpu_share, "attempts": self.attempts, "floor_ms": self.floor_ms,
                 "flags": list(self.flags), "reference_ms": self.reference_ms, "energy_mj": self.energy_mj,
                 "power_mw": self.power_mw}
 
@@ -183,8 +234,16 @@ class Harness:
         Seconds this harness may spend on re-measurements and back-off in all (None: no limit).
     clock, sleep : callables
         Monotonic seconds and sleep, injectable for tests.
+    cpu_clock : callable or None
+        CPU seconds of what runs the workload (:func:`cpu_timing`; None: the wall clock alone).
+    cpu_threads : int
+        Threads the workload computes in: CPU time stands in for wall time only with one.
+    min_share, min_cpu_share : float
+        A round whose calls got less than ``min_share`` of a core per thread ran time-sliced: it is
+        timed by CPU time down to ``min_cpu_share`` (one thread), else left out (defaults
+        :data:`MIN_SHARE`, :data:`MIN_CPU_SHARE`).
     reference : callable
-        The reference kernel (default: a 128x128 float32 matmul).
+        The reference kernel (default: a 64x64 float32 matrix product in one thread, :func:`matmul_reference`).
     temperature_c : callable or None
         Reads a temperature; with ``max_temp_c`` the harness waits (up to ``cooldown_timeout_s``)
         before each measurement until it is below the limit.
@@ -210,6 +269,10 @@ class Harness:
     retry_budget_s: float | None = None
     clock: Callable[[], float] = time.perf_counter
     sleep: Callable[[float], None] = time.sleep
+    cpu_clock: Callable[[], float] | None = None
+    cpu_threads: int = 1
+    min_share: float = MIN_SHARE
+    min_cpu_share: float = MIN_CPU_SHARE
     reference: Callable[[], None] = field(default_factory=matmul_reference)
     temperature_c: Callable[[], float] | None = None
     max_temp_c: float | None = None
@@ -228,6 +291,9 @@ class Harness:
             raise ValueError(f"max_correction must be >= 1, got {self.max_correction}")
         if self.retries < 0 or self.backoff_s < 0:
             raise ValueError("retries and backoff_s must be non-negative")
+        if not 0.0 < self.min_cpu_share <= self.min_share <= 1.0 or self.cpu_threads < 1:
+            raise ValueError(f"need 0 < min_cpu_share <= min_share <= 1 and cpu_threads >= 1, got "
+                             f"{self.min_cpu_share}, {self.min_share}, {self.cpu_threads}")
 
     def _time_calls(self, fn: Callable[[], None], calls: int) -> list[float]:
         times = []
@@ -236,6 +302,31 @@ class Harness:
             fn()
             times.append(self.clock() - start)
         return times
+
+    def _time_both(self, fn: Callable[[], None], calls: int) -> tuple[list[float], list[float]]:
+        """Per call: wall seconds, and CPU seconds (the wall clock's readings inside the CPU clock's)."""
+        if self.cpu_clock is None:
+            walls = self._time_calls(fn, calls)
+            return walls, walls
+        walls, cpus = [], []
+        for _ in range(calls):
+            cpu_start = self.cpu_clock()
+            start = self.clock()
+            fn()
+            walls.append(self.clock() - start)
+            cpus.append(self.cpu_clock() - cpu_start)
+        return walls, cpus
+
+    def _basis(self, walls: list[float], cpus: list[float]) -> tuple[str, float]:
+        """How a round is timed, from the share of a core per thread its calls got: wall, cpu or none."""
+        if self.cpu_clock is None:
+            return "wall", 1.0
+        share = sum(cpus) / max(sum(walls) * self.cpu_threads, 1e-12)
+        if share >= self.min_share:
+            return "wall", share
+        if self.cpu_threads == 1 and share >= self.min_cpu_share:
+            return "cpu", share
+        return "none", share
 
     def _cool_down(self) -> bool:
         """Wait until the temperature is below the limit; False when it never got there."""
@@ -293,14 +384,19 @@ class Harness:
         """The interleaved rounds: the reference kernel, then ``calls`` workload calls (and power around them)."""
         rounds = _Rounds(calls=calls)
         for _ in range(self.rounds):
-            reference = self._time_calls(self.reference, self.reference_calls)
+            reference_walls, reference_cpus = self._time_both(self.reference, self.reference_calls)
+            before = self.power.read() if self.power is not None else None
+            walls, cpus = self._time_both(fn, calls)
+            basis, share = self._basis(reference_walls + walls, reference_cpus + cpus)
+            reference, times = (reference_cpus, cpus) if basis == "cpu" else (reference_walls, walls)
             fastest = max(min(reference), 1e-12)
             rounds.references.append(fastest)
-            rounds.stable.append(float(np.median(reference)) <= (1.0 + self.reference_spread) * fastest)
-            before = self.power.read() if self.power is not None else None
-            times = self._time_calls(fn, calls)
+            rounds.stable.append(basis != "none"
+                                 and float(np.median(reference)) <= (1.0 + self.reference_spread) * fastest)
+            rounds.bases.append(basis)
+            rounds.shares.append(share)
             rounds.workloads.append(float(np.quantile(times, self.quantile)))
-            rounds.all_calls += times
+            rounds.all_calls += walls
             if before is not None:
                 after = self.power.read()
                 rounds.readings += [before, after]
@@ -332,6 +428,8 @@ class Harness:
             flags.append("drift")
         if spread > self.unstable_spread:
             flags.append("unstable")
+        if keep.any() and "cpu" in np.array(rounds.bases)[keep]:
+            flags.append("contended")
         if int(usable.sum()) < (self.rounds + 1) // 2:
             flags.append("disturbed")
         if floor_ms > 0 and 1e3 * median < floor_ms:
@@ -344,7 +442,8 @@ class Harness:
         return Timing(median_ms=1e3 * median, raw_median_ms=1e3 * float(np.median(rounds.all_calls)), spread=spread,
                       rounds=self.rounds, kept_rounds=int(keep.sum()), calls=rounds.calls * self.rounds,
                       drift=float(references_arr.max() / references_arr.min()),
-                      correction=float(factor[keep].max()) if keep.any() else 1.0, flags=tuple(flags),
+                      correction=float(factor[keep].max()) if keep.any() else 1.0,
+                      cpu_share=float(np.median(rounds.shares)), flags=tuple(flags),
                       reference_ms=1e3 * float(fastest_reference), floor_ms=floor_ms, energy_mj=energy,
                       power_mw=power)
 
@@ -352,9 +451,13 @@ class Harness:
 @dataclass(slots=True)
 class _Rounds:
     """What one measurement's rounds recorded: per round the fastest and steadiness of the reference (s),
-    the workload's low quantile (s), energy per call (mJ) and power (mW); every workload call (s)."""
+    the workload's low quantile (s), the clock it was timed by (``wall``, ``cpu``, ``none``: too little
+    CPU to time) and the share of a core the calls got, energy per call (mJ) and power (mW); every
+    workload call (s, wall clock)."""
 
     calls: int
+    bases: list = field(default_factory=list)
+    shares: list = field(default_factory=list)
     references: list = field(default_factory=list)
     stable: list = field(default_factory=list)
     workloads: list = field(default_factory=list)

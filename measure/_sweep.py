@@ -44,7 +44,7 @@ from .._lock import exclusive
 from .._progress import draws_bars, step
 from ..fitting import FitResult, NetworkSample, fit_layer_sweep, fit_from_networks, validate_table
 from ..zoo import layer_reference, parse_layer_reference, runnable_model
-from ._harness import Harness
+from ._harness import Harness, cpu_timing
 from ._meta import check_or_record, meta_path
 from ._pipeline import LAYER_SWEEP, SweepRecord, measure_items, median_groups, read_records
 from ._pipeline import raise_if_too_disturbed, too_few_to_fit
@@ -225,7 +225,7 @@ def run_sweep(runner: Runner, sweep_path, *, plan: SweepPlan | None = None, harn
     """
     plan = plan or plan_sweep()
     harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.05, power=power,
-                                 retry_budget_s=retry_budget_s)
+                                 retry_budget_s=retry_budget_s, **cpu_timing(runner.settings()))
     path = Path(sweep_path)
     with exclusive(path):
         records = read_layer_sweep(path)

@@ -18,11 +18,17 @@ class SimulatedMachine:
     """A clock that advances by the work done, at a speed that changes over time.
 
     ``speeds`` is the slowdown factor per phase of ``round_calls`` calls; ``stall(call)`` (optional)
-    returns extra seconds a call loses to other load (pre-emption), by call number.
+    returns extra seconds a call loses to other load (pre-emption), by call number. ``shares`` is
+    the share of a core the process gets per phase (other load time-slicing it evenly): the wall
+    clock advances by the work over the share, :meth:`cpu_clock` (the process's CPU time) by the
+    work alone, times ``cpu_inflation`` when the share is below one (neighbours' cache traffic).
     """
 
-    def __init__(self, speeds=(1.0,), round_calls=10**9, stall=None):
+    def __init__(self, speeds=(1.0,), round_calls=10**9, stall=None, shares=(1.0,), cpu_inflation=1.0):
         self.now = 0.0
+        self.cpu = 0.0
+        self.shares = list(shares)
+        self.cpu_inflation = cpu_inflation
         self.speeds = list(speeds)
         self.calls = 0
         self.round_calls = round_calls
@@ -31,6 +37,9 @@ class SimulatedMachine:
 
     def clock(self):
         return self.now
+
+    def cpu_clock(self):
+        return self.cpu
 
     def sleep(self, seconds):
         self.slept.append(seconds)
@@ -44,7 +53,10 @@ class SimulatedMachine:
         count = [0]
 
         def run():
-            self.now += seconds * self.speed()
+            share = self.shares[(self.calls // self.round_calls) % len(self.shares)]
+            busy = seconds * self.speed() * (self.cpu_inflation if share < 1.0 else 1.0)
+            self.cpu += busy
+            self.now += busy / share
             if stall is not None:
                 self.now += stall(count[0])
             elif self.stall is not None:

@@ -110,6 +110,7 @@ def test_validate_on_a_busy_device_never_reports_an_impossible_time(tmp_path, mo
     machine = SimulatedMachine()
     harness = functools.partial(Harness, clock=machine.clock, sleep=machine.sleep, reference=machine.work(0.0001))
     monkeypatch.setattr(measure, "Harness", harness)
+    monkeypatch.setattr(measure, "cpu_timing", lambda settings: {"cpu_clock": machine.cpu_clock})
     monkeypatch.setattr(measure, "OnnxRuntimeRunner", lambda **_: SimulatedRunner(machine, speedup=lambda g: 1000.0))
     models = ["zoo:resnet18", "zoo:mobilenet_v2"]
     assert main(["validate", *models, "-p", "raspberry-pi-4"]) == 3

@@ -126,6 +126,70 @@ def test_faster_than_the_physical_floor_is_implausible():
     assert harness.measure(machine.work(0.002), floor_ms=1.5).flags == ()
 
 
+def test_even_time_slicing_is_timed_by_cpu_time():
+    # two CPU-bound neighbours on two cores: the process gets 0.4 of a core, every call and the
+    # reference run 3x slower alike (2.5x time-slicing, 1.2x cache), and no relative statistic sees it. The CPU clock does: the
+    # rounds are timed by CPU time (inflated 1.2x by the neighbours' cache traffic) and flagged.
+    def machine():
+        return SimulatedMachine(shares=[0.4], cpu_inflation=1.2)
+
+    blind = machine()
+    timing = Harness(rounds=5, round_s=0.02, warmup_s=0.0, clock=blind.clock,
+                     reference=blind.work(0.0001)).measure(blind.work(0.002))
+    assert timing.median_ms == pytest.approx(6.0, rel=1e-6) and timing.flags == ()    # 2 ms x 1.2 / 0.4
+    seeing = machine()
+    timing = Harness(rounds=5, round_s=0.02, warmup_s=0.0, clock=seeing.clock, cpu_clock=seeing.cpu_clock,
+                     reference=seeing.work(0.0001)).measure(seeing.work(0.002))
+    assert timing.median_ms == pytest.approx(2.4, rel=1e-6) and timing.flags == ("contended",)
+    assert timing.cpu_share == pytest.approx(0.4) and timing.kept_rounds == 5
+    assert timing.raw_median_ms == pytest.approx(6.0, rel=1e-6)      # the wall clock, as a naive timer
+
+
+def test_contended_rounds_join_idle_ones_and_a_speed_state_is_not_contention():
+    # one round in two time-sliced to half a core: those are timed by CPU time, the others by wall time
+    machine = SimulatedMachine(shares=[1.0, 0.5], round_calls=30)
+    harness = Harness(rounds=8, round_s=0.05, warmup_s=0.0, reference_calls=5, clock=machine.clock,
+                      cpu_clock=machine.cpu_clock, reference=machine.work(0.0003))
+    timing = harness.measure(machine.work(0.002))
+    assert timing.median_ms == pytest.approx(2.0, rel=1e-6) and timing.flags == ("contended",)
+    assert timing.kept_rounds == 8
+    # a device changing speed state (1.3x) slows both clocks alike: drift, corrected, not contention
+    dvfs = SimulatedMachine(speeds=[1.0, 1.3], round_calls=30)
+    harness = Harness(rounds=8, round_s=0.05, warmup_s=0.0, reference_calls=5, clock=dvfs.clock,
+                      cpu_clock=dvfs.cpu_clock, reference=dvfs.work(0.0003))
+    timing = harness.measure(dvfs.work(0.002))
+    assert timing.median_ms == pytest.approx(2.0, rel=1e-6) and timing.flags == ("drift",)
+    assert timing.cpu_share == pytest.approx(1.0)
+
+
+def test_too_little_cpu_or_several_threads_is_disturbed_not_guessed():
+    # below min_cpu_share (0.2) of a core the CPU time is not trusted as a latency
+    starved = SimulatedMachine(shares=[0.1])
+    harness = Harness(rounds=4, round_s=0.01, warmup_s=0.0, clock=starved.clock, cpu_clock=starved.cpu_clock,
+                      sleep=starved.sleep, reference=starved.work(0.0001), retries=1, backoff_s=0.5)
+    timing = harness.measure(starved.work(0.001))
+    assert "disturbed" in timing.flags and timing.disturbed and timing.attempts == 2
+    assert timing.kept_rounds == 0 and starved.slept == [0.5]
+    # with two intra-op threads the CPU time is spread over threads and is no latency: left out too
+    shared = SimulatedMachine(shares=[0.5])
+    harness = Harness(rounds=4, round_s=0.01, warmup_s=0.0, clock=shared.clock, cpu_clock=shared.cpu_clock,
+                      cpu_threads=2, reference=shared.work(0.0001), retries=0)
+    assert "disturbed" in harness.measure(shared.work(0.001)).flags
+    with pytest.raises(ValueError, match="min_cpu_share"):
+        Harness(min_share=0.5, min_cpu_share=0.6)
+
+
+def test_cpu_timing_follows_the_runner():
+    import time
+
+    from edgeperf.measure import cpu_timing
+
+    assert cpu_timing({"threads": 1, "providers": ["CPUExecutionProvider"]}) == {"cpu_clock": time.thread_time,
+                                                                                   "cpu_threads": 1}
+    assert cpu_timing({"threads": 4}) == {"cpu_clock": time.process_time, "cpu_threads": 4}
+    assert cpu_timing({"threads": 1, "providers": ["CUDAExecutionProvider", "CPUExecutionProvider"]}) == {}
+
+
 def test_physical_ceilings_and_floors_by_hand():
     from edgeperf.measure import ceilings, floor_ms
 
