@@ -40,13 +40,18 @@ import multiprocessing
 import os
 import socket
 import time
+import stat
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .._errors import InputError
+from .._messages import redact, show
+from .._output import output_target
 from .._progress import step
+from .._userfile import file_kind, open_text, probe, user_path
+from .._workers import run_workers, tie_to_parent
 from ._pareto import violations
 
 __all__ = ["run_study", "make_storage", "SAMPLERS", "STALE_S"]
@@ -82,18 +87,15 @@ def make_storage(url: str):
         For an empty journal path, a missing folder, or an unknown URL scheme.
     """
     optuna = _optuna()
+    shown = show(redact(url), 200)
     if url.startswith("journal:"):
-        path = Path(url.removeprefix("journal:"))
-        if not str(path) or path.is_dir():
-            raise InputError(f"--storage {url!r}: give a journal file path, e.g. journal:study.journal")
-        if not path.parent.is_dir():
-            raise InputError(f"--storage {url!r}: folder {path.parent} does not exist")
+        path = _journal_path(url.removeprefix("journal:"), shown)
         from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
         return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if scheme not in ("sqlite", "postgresql", "mysql"):
-        raise InputError(f"--storage {url!r}: use journal:PATH, sqlite:///PATH, postgresql://... or mysql://...")
+        raise InputError(f"--storage {shown}: use journal:PATH, sqlite:///PATH, postgresql://... or mysql://...")
     # a server shared by many hosts: optuna's heartbeat marks a trial failed once its worker has not
     # been heard of for grace_period seconds, wherever that worker ran
     heartbeat = {} if scheme == "sqlite" else {"heartbeat_interval": 10, "grace_period": 60}
@@ -104,14 +106,14 @@ def make_storage(url: str):
                 return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}}
                                                   if scheme == "sqlite" else None, **heartbeat)
         except ModuleNotFoundError as exc:
-            raise InputError(f"--storage {url!r}: needs the database driver {exc.name!r}: "
+            raise InputError(f"--storage {shown}: needs the database driver {exc.name!r}: "
                              "pip install 'edgeperf[postgres]' (PostgreSQL) or the driver your URL names") from None
         except Exception as exc:  # SQLAlchemy raises many types; all mean "cannot open this storage"
             if _created_concurrently(exc) and attempt < 2:
                 time.sleep(0.5)      # another launcher created the tables at the same moment: they are there now
                 continue
-            raise InputError(f"--storage {url!r}: cannot open ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0]})") from None
+            first = redact(str(exc).splitlines()[0] if str(exc) else "")
+            raise InputError(f"--storage {shown}: cannot open ({type(exc).__name__}: {show(first, 200)})") from None
 
 
 def _created_concurrently(exc: Exception) -> bool:
@@ -119,6 +121,37 @@ def _created_concurrently(exc: Exception) -> bool:
     text = str(exc)
     return (type(exc).__name__ == "IntegrityError" or "already exists" in text or "duplicate key" in text
             or "UNIQUE constraint failed" in text)
+
+
+def _journal_path(text: str, shown: str) -> Path:
+    """A journal file that can be read and appended: a regular file holding optuna's journal, or a new one.
+
+    Raises
+    ------
+    InputError
+        For an empty path, a directory or special file (``/dev/full``, a FIFO), a file that is not
+        an optuna journal (its first line is not a JSON object), a read-only file or a folder that
+        does not exist or cannot be written.
+    """
+    if not text:
+        raise InputError(f"--storage {shown}: give a journal file path, e.g. journal:study.journal")
+    path = user_path(text, what="journal")
+    info = probe(path)
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise InputError(f"--storage {shown}: {path} is {file_kind(info.st_mode)}; a journal is a regular file "
+                         "(give a new file name, e.g. journal:study.journal)")
+    output_target(path, what="journal")            # folder exists and is writable; the file is not read-only
+    if info is not None and info.st_size > 0:
+        with open_text(path, what="an optuna journal", limit=2**40) as stream:
+            first = stream.readline(1 << 20)
+        try:
+            is_journal = isinstance(json.loads(first), dict)
+        except ValueError:
+            is_journal = False
+        if not is_journal:
+            raise InputError(f"--storage {shown}: {path} is not an optuna journal (its first line is not a JSON "
+                             "record); give a new file name or the journal of an earlier search")
+    return path
 
 
 def _sampler(name: str, trials: int, seed: int):
@@ -131,7 +164,7 @@ def _sampler(name: str, trials: int, seed: int):
         return optuna.samplers.TPESampler(seed=seed), name
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed), name
-    raise InputError(f"--sampler {name!r}: choose one of {', '.join(SAMPLERS)}")
+    raise InputError(f"--sampler {show(name)}: choose one of {', '.join(SAMPLERS)}")
 
 
 class _Objective:
@@ -253,8 +286,10 @@ def _optimize(spec, storage_url: str, study_name: str, n_trials: int, sampler_na
     study.optimize(_Objective(space, budget), n_trials=n_trials, gc_after_trial=False)
 
 
-def _worker(spec, storage_url, study_name, n_trials, sampler_name, seed, budget=None) -> None:
+def _worker(spec, storage_url, study_name, n_trials, sampler_name, seed, budget=None, parent_pid=None) -> None:
     try:
+        if parent_pid is not None:
+            tie_to_parent(parent_pid)         # ends with the launcher, however the launcher ends
         _optimize(spec, storage_url, study_name, n_trials, sampler_name, seed, budget)
     except KeyboardInterrupt:
         pass
@@ -293,7 +328,7 @@ def _check_space(study, objective: _Objective, fingerprint: str, storage: str, s
                 changed = True
                 break
     if changed:
-        raise InputError(f"--storage {storage}: study {study_name!r} was made for another search space (models, "
+        raise InputError(f"--storage {show(redact(storage), 200)}: study {show(study_name)} was made for another search space (models, "
                          "platforms, precisions, operating points, partition, objectives or constraints changed); "
                          "give a new --study-name to start a new study for this spec")
     if stored is None:
@@ -357,23 +392,23 @@ def _launch(space, study, *, remaining: int, budget: int, workers: int, storage:
     shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_worker, args=(space.spec, storage, study_name, share, sampler_name,
-                                                       _seed(seed, start, i + 1, True), budget))
+                                                       _seed(seed, start, i + 1, True), budget, os.getpid()))
                  for i, share in enumerate(shares) if share]
-    for process in processes:
-        process.start()
-    try:
-        alive = list(processes)
-        while alive:
-            alive[0].join(timeout=1.0)
-            alive = [process for process in alive if process.is_alive()]
-            report()
-        for process in processes:
-            process.join()
-    except KeyboardInterrupt:
-        for process in processes:
-            process.join()
-        raise
+    run_workers(processes, tick=report)       # an interrupted launcher stops its workers before it exits
     return sum(1 for p in processes if p.exitcode)
+
+
+def _create_study(optuna, storage: str, study_name: str, directions: list, sampler):
+    """The study (created, or loaded when it exists); a storage optuna cannot read is one InputError."""
+    storage_obj = make_storage(storage)
+    try:
+        return optuna.create_study(storage=storage_obj, study_name=study_name, directions=directions,
+                                   sampler=sampler, load_if_exists=True)
+    except (ValueError, UnicodeDecodeError, OSError, KeyError, TypeError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"--storage {show(redact(storage), 200)}: cannot read the study ({type(exc).__name__}: "
+                         f"{show(redact(str(exc)), 120)}); the storage is corrupt or not optuna's: give a new one") from None
 
 
 def _fill_budget(space, study, *, trials: int, workers: int, storage: str, study_name: str, sampler_name: str,
@@ -422,10 +457,9 @@ def _open_study(space, storage: str, study_name: str, sampler):
     """
     optuna = _optuna()
     directions = ["minimize" if d == "min" else "maximize" for _, d in space.spec.objectives]
-    study = optuna.create_study(storage=make_storage(storage), study_name=study_name, directions=directions,
-                                sampler=sampler, load_if_exists=True)
+    study = _create_study(optuna, storage, study_name, directions, sampler)
     if [d.name.lower() for d in study.directions] != directions:
-        raise InputError(f"study {study_name!r} in {storage} optimises other objectives; "
+        raise InputError(f"study {show(study_name)} in {show(redact(storage), 200)} optimises other objectives; "
                          "give a new --study-name or storage")
     _check_space(study, _Objective(space), space_fingerprint(space), storage, study_name)
     with warnings.catch_warnings():      # experimental in optuna 5, and what optuna-dashboard reads
@@ -473,7 +507,7 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
 
     done, _ = _counts(study)
     if done:
-        notes.append(f"continued study {study_name!r}: {done} trials were already complete")
+        notes.append(f"continued study {show(study_name)}: {done} trials were already complete")
     if storage.startswith("sqlite") and workers > 1:
         notes.append("SQLite with several workers can hit 'database is locked'; prefer journal: or PostgreSQL")
     report()

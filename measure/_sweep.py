@@ -17,9 +17,11 @@ estimate whole networks from them. The sweep runs in rounds:
 
 Every measurement goes through the load-robust :class:`Harness`, is held to
 its physical floor, and is appended to a tidy CSV (one row per layer and pass,
-rewritten atomically); a rerun skips what the file already holds (measuring
-again what other load disturbed), and a lock file keeps a second process from
-writing the same sweep. More than a quarter disturbed ends the sweep with
+rewritten atomically); the layers a refinement round will measure are recorded
+before the round starts, so a rerun skips what the file already holds
+(measuring again what other load disturbed) and finishes the round it was
+interrupted in; a lock file keeps a second process from writing the same
+sweep. More than a quarter disturbed ends the sweep with
 :class:`DisturbedError` (exit code 3). ``SWEEP.meta.json`` beside it records
 the runtime, the device and the roofline probe, so ``edgeperf fit SWEEP``
 can fit on another machine. The time of an empty model (one element through
@@ -32,7 +34,6 @@ fitted to a remainder stretched more than :data:`MAX_OVERHEAD_CORRECTION` times.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import random
 import statistics
@@ -41,11 +42,13 @@ from pathlib import Path
 
 from .._errors import InputError
 from .._lock import exclusive
+from .._messages import show
 from .._progress import draws_bars, step
+from .._userfile import probe, user_path
 from ..fitting import FitResult, NetworkSample, fit_layer_sweep, fit_from_networks, validate_table
 from ..zoo import layer_reference, parse_layer_reference, runnable_model
 from ._harness import Harness, cpu_timing
-from ._meta import check_or_record, meta_path
+from ._meta import check_or_record, meta_path, planned_round, read_meta, record_round
 from ._pipeline import LAYER_SWEEP, SweepRecord, measure_items, median_groups, read_records
 from ._pipeline import raise_if_too_disturbed, too_few_to_fit
 from ._plausible import ceilings
@@ -226,10 +229,10 @@ def run_sweep(runner: Runner, sweep_path, *, plan: SweepPlan | None = None, harn
     plan = plan or plan_sweep()
     harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.05, power=power,
                                  retry_budget_s=retry_budget_s, **cpu_timing(runner.settings()))
-    path = Path(sweep_path)
+    path = user_path(sweep_path, what="sweep")
     with exclusive(path):
         records = read_layer_sweep(path)
-        ceiling = _start(path, runner, harness, power, progress)
+        ceiling, meta = _start(path, runner, harness, power, progress)
 
         def measure(points, round_index):
             _measure_round(plan, points, round_index, path=path, records=records, runner=runner, harness=harness,
@@ -237,20 +240,23 @@ def run_sweep(runner: Runner, sweep_path, *, plan: SweepPlan | None = None, harn
 
         measure((EMPTY_LAYER, *plan.points), 0)
         raise_if_too_disturbed(records)
-        rng = random.Random(plan.seed)
         for round_index in range(1, plan.refine_rounds + 1):
-            planned = [r for r in records if r.round == round_index]
-            if planned:
-                points = sorted({r.reference for r in planned})      # resume the round as it was planned
-            else:
+            points = planned_round(path, meta, round_index)             # resume the round as it was planned
+            if points is None:
+                planned = [r for r in records if r.round == round_index]     # a sweep from before plans were kept
+                points = sorted({r.reference for r in planned}) if planned else None
+            if points is None:
+                rng = random.Random(f"{plan.seed}:{round_index}")         # the same neighbours however often resumed
                 points = _refinement_points(path, records, plan, rng, round_index, progress)
+                meta = record_round(path, meta, round_index, points)     # kept before measuring: a kill loses nothing
             measure(points, round_index)
         raise_if_too_disturbed(records)
     return records
 
 
-def _start(path: Path, runner: Runner, harness: Harness, power, progress) -> dict | None:
-    """The device's physical ceilings; on a new sweep, the runtime, device and roofline probe recorded beside it."""
+def _start(path: Path, runner: Runner, harness: Harness, power, progress) -> tuple[dict | None, dict]:
+    """The device's physical ceilings, and the sweep's record (on a new sweep: the runtime, device and
+    roofline probe, recorded beside it)."""
     from ._calibrate import measure_roofline
     from ._device import device_info
 
@@ -263,8 +269,7 @@ def _start(path: Path, runner: Runner, harness: Harness, power, progress) -> dic
         return {"roofline": roofline, "started": _dt.datetime.now().isoformat(timespec="seconds"),
                 "power_source": power.describe() if power is not None else {"source": "none"}}
 
-    check_or_record(path, runner.settings(), info, first_record)
-    return ceiling
+    return ceiling, check_or_record(path, runner.settings(), info, first_record)
 
 
 def _measure_round(plan: SweepPlan, points, round_index: int, *, path, records, runner, harness, progress,
@@ -311,14 +316,14 @@ def _base(path: Path, name: str):
     from ._calibrate import base_profile
 
     meta_file = meta_path(path)
-    if not meta_file.is_file():
+    if probe(meta_file) is None:
         raise InputError(f"{meta_file}: missing; `edgeperf sweep` writes it beside the sweep (runtime, device, "
                          "roofline probe)")
+    meta = read_meta(path)
     try:
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
         profile = base_profile(name, meta["runtime"], meta["roofline"], meta["device"])
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{meta_file}: not a sweep meta file ({type(exc).__name__}: {exc})") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{meta_file}: not a sweep meta file ({type(exc).__name__}: {show(str(exc), 100)})") from None
     return profile, meta
 
 
@@ -338,7 +343,7 @@ def fit_sweep(sweep_path, *, name: str, progress=lambda message: None) -> FitRes
     DisturbedError
         When other load left too few undisturbed layers to fit.
     """
-    path = Path(sweep_path)
+    path = user_path(sweep_path, what="sweep")
     records = read_layer_sweep(path)
     if not records:
         raise InputError(f"{path}: no such sweep (or empty); run `edgeperf sweep --out {path}` first")

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..zoo import is_reference, runnable_model
 from .._errors import InputError
 from .._progress import step
 from ..fitting import ValidationReport
+from ..zoo import is_reference, runnable_model
 from ._device import device_info
 from ._harness import MAX_DISTURBED, raise_if_disturbed
 from ._plausible import ceilings, model_floor_ms
