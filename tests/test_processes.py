@@ -256,13 +256,13 @@ class FakeHarness:
     def __init__(self, delay_s: float = 0.0):
         self.delay_s = delay_s
 
-    def measure(self, fn):
+    def measure(self, fn, *, floor_ms: float = 0.0):
         from edgeperf.measure._harness import Timing
 
         time.sleep(self.delay_s)
         latency = fn.__self__.latency_ms
         return Timing(median_ms=latency, raw_median_ms=latency, spread=0.01, rounds=5, kept_rounds=5, calls=10,
-                      drift=1.0, flags=())
+                      drift=1.0, flags=("implausible",) if latency < floor_ms else (), floor_ms=floor_ms)
 
 
 def _rows(path: Path) -> set:
