@@ -39,8 +39,8 @@ import logging
 import multiprocessing
 import os
 import socket
-import time
 import stat
+import time
 import warnings
 from pathlib import Path
 

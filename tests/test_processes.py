@@ -71,6 +71,11 @@ def _running(pids) -> list[int]:
     return alive
 
 
+def _default_sigint() -> None:
+    """In a test's child: SIGINT as Python expects it (a background job's children inherit it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_gone(pids, timeout_s: float) -> list[int]:
     deadline = time.monotonic() + timeout_s
     while _running(pids) and time.monotonic() < deadline:
@@ -94,7 +99,8 @@ def _wait_for_workers(process, journal: Path, timeout_s: float = 120.0) -> list[
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["SIGKILL", "SIGTERM", "SIGINT"])
 def test_workers_end_with_their_launcher_and_the_rerun_keeps_the_budget(tmp_path, signum):
     command = _search(tmp_path, 600)
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_default_sigint)
     children = _wait_for_workers(process, tmp_path / "k.journal")
     process.send_signal(signum)                     # to the launcher only, not its process group
     _, err = process.communicate(timeout=60)
@@ -131,7 +137,9 @@ LAUNCHER = textwrap.dedent("""
 def test_workers_die_with_their_parent(tmp_path, signum, how):
     script = tmp_path / "launcher.py"
     script.write_text(LAUNCHER)
-    process = subprocess.Popen([sys.executable, str(script), how], stderr=subprocess.PIPE, text=True)
+    # SIGINT restored in the child: a child of a background job (a suite run with `&`) inherits it ignored
+    process = subprocess.Popen([sys.executable, str(script), how], stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_default_sigint)
     deadline = time.monotonic() + 120
     workers = []
     while time.monotonic() < deadline and len(workers) < 2:
