@@ -16,6 +16,13 @@ other domain's dynamic power (``power.domain_mw``) scaled the same way; energy i
 latency. Totals (:func:`network_totals`) are the sum over layers plus the profile's per-inference
 overhead (runtime call, copies, sync), paid once at idle power by a device that runs any layer.
 
+Two parts of a profile change the layer costs themselves, and live here for that reason: the
+mapping's Winograd work scale (a layer's compute part uses the share of its multiply-adds the
+runtime executes) and the on-chip parameter memory (weights that do not fit stream over the host
+link every inference: that time joins the layer's overhead, which no clock changes). The interval
+an estimate carries (``_intervals``) is kept with the reference costs and evaluated from the same
+totals (:func:`interval_points`), so every figure at the same clocks has the same interval.
+
 The profile is what :class:`PlatformProfile` describes (``edgeperf.profiles.Profile`` is one); the
 estimator does not import the profiles package.
 """
@@ -29,12 +36,15 @@ import numpy as np
 
 from .._units import BITS_PER_ELEMENT, mw_ms_to_mj
 from ._cost_models import COMBINE_RULES, COST_MODELS, CostParts, Features
+from ._intervals import Interval, IntervalBasis, interval_basis, interval_of
+from ._mapping import MappedGraph, layer_bytes
+from ._param_memory import stream_ms
 from ._protocols import PlatformProfile
-from ._mapping import MappedGraph
 from ._support import Placement, place_layers
 
 __all__ = ["power_scale", "clock_scales", "inference_overhead", "latency_parts", "ReferenceCosts", "reference_costs",
-           "LayerCosts", "evaluate_parts", "evaluate_layers", "evaluate_points", "network_totals"]
+           "LayerCosts", "evaluate_parts", "evaluate_layers", "evaluate_points", "network_totals", "interval_points",
+           "interval_at", "graph_batch", "occupancy"]
 
 
 def power_scale(domain, freq_mhz) -> np.ndarray:
@@ -127,19 +137,23 @@ def latency_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str,
     bytes_ : numpy.ndarray
         Bytes each layer moves at its precision.
     """
-    parts, bytes_, _ = _class_parts(mapped, profile, precision, freq_mhz)
+    parts, bytes_, _, _ = _class_parts(mapped, profile, precision, freq_mhz)
     return parts, bytes_
 
 
 def _class_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str, freq_mhz,
-                 layer_precision: tuple[str, ...] | None = None, scale: float = 1.0):
+                 layer_precision: tuple[str, ...] | None = None, on_device: np.ndarray | None = None,
+                 scale: float = 1.0):
     """:func:`latency_parts`, and each layer's combine rule (the name its cost model's entry gives).
 
     Each layer runs at ``precision``, or at int8 where the model fixes it so and the device has
     int8 (a quantized layer on a device without int8 runs, and moves its data, at ``precision``);
-    ``layer_precision`` (a placement's) overrides both, layer by layer. ``scale`` multiplies the
-    graph's batch (activations and arithmetic; weights are read once per run); with an operating
-    model the compute roof is lowered by the GPU's occupancy at that batch (:func:`occupancy`).
+    ``layer_precision`` (a placement's) overrides both, layer by layer. The compute part is priced on
+    the multiply-adds the runtime executes (``mapped.work_scale``: Winograd); the weights of the layers
+    ``on_device`` (all by default) that do not fit an on-chip parameter memory stream from the host, and
+    that time (also returned, per layer) joins the overhead part. ``scale`` multiplies the graph's
+    batch (activations and arithmetic; weights are read, and streamed, once per run); with an
+    operating model the compute roof is lowered by the GPU's occupancy at that batch (:func:`occupancy`).
     """
     n = len(mapped.layers)
     compute_scale, memory_scale, _, _ = (float(v) for v in clock_scales(profile, freq_mhz.__getitem__))
@@ -150,12 +164,13 @@ def _class_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str, 
     else:
         bits = np.array([float(BITS_PER_ELEMENT[p]) for p in layer_precision]).reshape(n)
         peak = np.array([float(profile.precisions.get(p, 0.0)) for p in layer_precision]).reshape(n)
-    bytes_ = ((mapped.elements - mapped.weight_elems) * scale + mapped.weight_elems) * bits / 8.0
-    weight_bytes, out_bytes = mapped.weight_elems * bits / 8.0, mapped.out_elems * scale * bits / 8.0
-    flops = mapped.flops * scale
+    bytes_, weight_bytes = layer_bytes(mapped, bits)
+    bytes_ = (bytes_ - weight_bytes) * scale + weight_bytes
+    out_bytes = mapped.out_elems * scale * bits / 8.0
     flops_per_ms = peak * 1e6 * compute_scale * occupancy(profile, mapped.out_elems * scale)
     bytes_per_ms = np.full(n, profile.memory_bandwidth_gbps * 1e6 * memory_scale)
     compute, memory, overhead, latency = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    flops = (mapped.flops if mapped.work_scale is None else mapped.flops * mapped.work_scale) * scale
     rules: dict[str, list] = {}           # combine rule -> index arrays of the layers it applies to
     for op_class in np.unique(mapped.op_class) if n else ():
         index = np.flatnonzero(mapped.op_class == op_class)
@@ -170,7 +185,9 @@ def _class_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str, 
         compute[index], memory[index] = part.compute_ms, part.memory_ms
         overhead[index], latency[index] = part.overhead_ms, part.latency_ms
         rules.setdefault(entry.combine, []).append(index)
-    return CostParts(compute, memory, overhead, latency), bytes_, rules
+    memory_of = getattr(profile, "parameter_memory", None)   # a host CPU profile may have none
+    streamed = stream_ms(weight_bytes if on_device is None else np.where(on_device, weight_bytes, 0.0), memory_of)
+    return CostParts(compute, memory, overhead + streamed, latency + streamed), bytes_, rules, streamed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -190,6 +207,8 @@ class ReferenceCosts:
     bytes_: np.ndarray
     fixed_ms: float = 0.0
     fixed_mj: float = 0.0
+    streamed_ms: np.ndarray | None = None   # the part of each layer's overhead spent streaming its weights
+    interval: IntervalBasis | None = None   # what the network's interval needs (None: the profile has none)
     host_mw: np.ndarray | None = None     # dynamic power of layers on the host CPU: not scaled by the device's clocks
     placement: Placement | None = None     # where each layer runs, when the profile says what its runtime maps
     batch: float = 1.0                     # inferences per run
@@ -231,8 +250,10 @@ def reference_costs(mapped: MappedGraph, profile: PlatformProfile, precision: st
     placement = place_layers(mapped, support, profile.precisions, precision) if support is not None else None
     own = graph_batch(mapped.graph)
     items = float(own if batch is None else batch)
-    parts, bytes_, rules = _class_parts(mapped, profile, precision, _reference_point(profile),
-                                        placement.precision if placement is not None else None, scale=items / own)
+    on_device = ~placement.host if placement is not None else None
+    parts, bytes_, rules, streamed = _class_parts(mapped, profile, precision, _reference_point(profile),
+                                                  placement.precision if placement is not None else None, on_device,
+                                                  scale=items / own)
     masks = []
     for name in sorted(rules):
         mask = np.zeros(parts.latency_ms.size, dtype=bool)
@@ -254,12 +275,16 @@ def reference_costs(mapped: MappedGraph, profile: PlatformProfile, precision: st
         maxed = np.zeros(parts.latency_ms.size, dtype=bool)
         for name, mask in masks:
             maxed |= mask & (name == "max")
-        extra = {"exposed": np.where(maxed, model.overlap_exposed, 0.0),
-                 "dispatch_ms": model.dispatch_us / 1000.0 / model.cpu_speed,
-                 "pre_post_ms": items * per_item / model.cpu_speed}
+        extra.update(exposed=np.where(maxed, model.overlap_exposed, 0.0),
+                     dispatch_ms=model.dispatch_us / 1000.0 / model.cpu_speed,
+                     pre_post_ms=items * per_item / model.cpu_speed)
+    spatial = [d for _, shape in mapped.graph.inputs if len(shape) == 4 for d in shape[2:]]
+    basis = interval_basis(profile.uncertainty, precision=precision, input_hw=max(spatial) if spatial else None,
+                           op_class=mapped.op_class)
     return ReferenceCosts(compute_ms=parts.compute_ms, memory_ms=parts.memory_ms, overhead_ms=parts.overhead_ms,
                           rules=tuple(masks), active_mw=active, bytes_=bytes_, fixed_ms=fixed_ms, fixed_mj=fixed_mj,
-                          host_mw=host_mw, placement=placement, batch=items, **extra)
+                          streamed_ms=streamed, interval=basis, host_mw=host_mw, placement=placement, batch=items,
+                          **extra)
 
 
 def _on_host(mapped: MappedGraph, profile: PlatformProfile, placement: Placement, parts: CostParts, bytes_, active):
@@ -268,7 +293,7 @@ def _on_host(mapped: MappedGraph, profile: PlatformProfile, placement: Placement
     host = profile.fallback_host()
     support = profile.runtime_support
     host_precision = host.default_precision
-    host_parts, host_bytes, _ = _class_parts(mapped, host, host_precision, _reference_point(host))
+    host_parts, host_bytes, _, _ = _class_parts(mapped, host, host_precision, _reference_point(host))
     link_bytes_per_ms = support.link_gbps * 1e6
     transfer_ms = placement.transfer_elems * BITS_PER_ELEMENT[host_precision] / 8.0 / link_bytes_per_ms
     on_host = placement.host
@@ -482,32 +507,90 @@ def evaluate_points(costs: ReferenceCosts, profile: PlatformProfile,
     latency_ms, energy_mj : numpy.ndarray
         Shape ``(k,)``.
     """
-    k = len(next(iter(freq_mhz.values()))) if freq_mhz else 1
-
-    def clock(name):
-        value = freq_mhz.get(name)
-        return np.full(k, profile.clocks[name].reference_mhz) if value is None else np.asarray(value, dtype=float)
-
-    step = max(1, 4_000_000 // max(costs.size, 1))
     if costs.exposed is not None:
-        latency, energy = np.zeros(k), np.zeros(k)
-        for start in range(0, k, step):
-            part = slice(start, start + step)
-            latency[part], energy[part] = _operated_totals(costs, profile, lambda name: clock(name)[part])
-        return network_totals(costs, latency, energy)
-    compute_scale, memory_scale, compute_power, extra_mw = clock_scales(profile, clock)
-    latency = np.zeros(k)
-    active_energy = np.zeros(k)    # sum over layers of active_mw * latency_ms
-    for start in range(0, k, step):
-        part = slice(start, start + step)
-        compute = costs.compute_ms[None, :] / compute_scale[part, None]
-        memory = costs.memory_ms[None, :] / memory_scale[part, None]
-        layer = costs.combine(compute, memory) + costs.overhead_ms[None, :]
-        latency[part] = layer.sum(axis=1)
-        active_energy[part] = layer @ costs.active_mw
+        return _operated_points(costs, profile, freq_mhz)
+    sums, compute_scale, compute_power, extra_mw = _point_sums(costs, profile, freq_mhz, costs.active_mw)
+    latency, active_energy = sums[:, 0], sums[:, 1]    # active_energy: sum over layers of active_mw * latency_ms
     host_energy = float(costs.overhead_ms @ costs.host_mw) if costs.host_mw is not None else 0.0   # unscaled
     energy = mw_ms_to_mj((profile.power.idle_mw + extra_mw) * latency + compute_power * active_energy + host_energy,
                          1.0)
     if costs.work_mj is not None:
         energy = energy + float(costs.work_mj.sum()) * (compute_power / compute_scale)   # per-op energy ~ V^2
     return network_totals(costs, latency, energy)
+
+
+def interval_points(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz: dict, latency_ms=None):
+    """Low and high ends (ms) of the network's interval at each of ``k`` operating points; None without one.
+
+    The totals are :func:`evaluate_points`' latencies (pass them as ``latency_ms`` when already
+    computed); the interval widens by the share of them in layers of classes the fit never saw
+    (``_intervals.IntervalBasis``, :func:`_unseen_ms`).
+    """
+    if costs.interval is None:
+        return None
+    total = evaluate_points(costs, profile, freq_mhz)[0] if latency_ms is None else np.asarray(latency_ms, dtype=float)
+    return costs.interval.bounds(total, _unseen_ms(costs, profile, freq_mhz, total))
+
+
+def interval_at(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz: dict, total_ms: float) -> Interval | None:
+    """One estimate's :class:`Interval` (with its notes) at one point whose total latency is ``total_ms``."""
+    if costs.interval is None:
+        return None
+    point = {name: np.array([float(value)]) for name, value in freq_mhz.items()}
+    unseen = float(_unseen_ms(costs, profile, point, np.array([float(total_ms)]))[0])
+    return interval_of(costs.interval, float(total_ms), unseen)
+
+
+def _unseen_ms(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz: dict, total: np.ndarray) -> np.ndarray:
+    """The part of each point's ``total`` in layers of classes the fit never saw.
+
+    Without an operating model: those layers' latencies. Under one (its CPU waits are not any one
+    layer's), their share of the layers' GPU-side costs, applied to the operated totals.
+    """
+    sums, _, _, _ = _point_sums(costs, profile, freq_mhz, costs.interval.unseen.astype(float))
+    if costs.exposed is None:
+        return sums[:, 1]
+    plain, _ = network_totals(costs, sums[:, 0], np.zeros(len(sums)))
+    return sums[:, 1] * np.divide(total, plain, out=np.ones_like(total), where=plain > 0)
+
+
+def _point_clocks(profile: PlatformProfile, freq_mhz: dict):
+    """The number of points ``k`` in ``freq_mhz`` and a function giving each domain's clocks there, ``(k,)``."""
+    k = len(next(iter(freq_mhz.values()))) if freq_mhz else 1
+
+    def clock(name):
+        value = freq_mhz.get(name)
+        return np.full(k, profile.clocks[name].reference_mhz) if value is None else np.asarray(value, dtype=float)
+
+    return k, clock
+
+
+def _operated_points(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz: dict):
+    """:func:`evaluate_points` under the profile's operating model (:func:`_operated_totals`, in chunks)."""
+    k, clock = _point_clocks(profile, freq_mhz)
+    step = max(1, 4_000_000 // max(costs.size, 1))
+    latency, energy = np.zeros(k), np.zeros(k)
+    for start in range(0, k, step):
+        part = slice(start, start + step)
+        latency[part], energy[part] = _operated_totals(costs, profile, lambda name: clock(name)[part])
+    return network_totals(costs, latency, energy)
+
+
+def _point_sums(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz: dict, weights: np.ndarray):
+    """Per point, the sum of the layers' latencies and of their latencies times ``weights`` (shape ``(k, 2)``).
+
+    Also returns the compute domain's clock scale and power scale and the other domains' dynamic
+    power at each point.
+    """
+    k, clock = _point_clocks(profile, freq_mhz)
+    compute_scale, memory_scale, compute_power, extra_mw = clock_scales(profile, clock)
+    sums = np.zeros((k, 2))
+    columns = np.stack([np.ones(costs.size), np.asarray(weights, dtype=float)], axis=1)
+    step = max(1, 4_000_000 // max(costs.size, 1))
+    for start in range(0, k, step):
+        part = slice(start, start + step)
+        compute = costs.compute_ms[None, :] / compute_scale[part, None]
+        memory = costs.memory_ms[None, :] / memory_scale[part, None]
+        layer = costs.combine(compute, memory) + costs.overhead_ms[None, :]
+        sums[part] = layer @ columns
+    return sums, compute_scale, compute_power, extra_mw

@@ -6,10 +6,12 @@ so a network's latency is linear in the coefficients:
 ``T = sum_c (overhead_c * n_c + compute_scale_c * C_c + memory_scale_c * M_c)``, with ``n_c`` the
 number of executed layers of class c and ``C_c``, ``M_c`` their roofline compute and memory times
 at the base profile's peaks. The fit minimises the squared *relative* error over the training
-networks with non-negative coefficients and a ridge penalty on scaled coefficients (NNLS on an
-augmented system); the ridge strength is chosen by k-fold cross-validation, whose held-out error
-is reported and stored in the profile. Classes absent from the training networks keep the base
-profile's model, and the profile says so.
+networks with coefficients bounded by the schema (0 up to each parameter's maximum, as constraints
+of a bounded-variable least-squares solver on an augmented system) and a ridge penalty on scaled
+coefficients; the ridge strength is chosen by k-fold cross-validation, whose held-out error is
+reported and stored in the profile. Classes absent from the training networks keep the base
+profile's model, and so do classes the measurements cannot identify (a coefficient driven to the
+schema's maximum); the profile says so.
 
 Three choices are made from the data, each by the same cross-validation: whether convolutions
 sharing their input run as one kernel (``merge_siblings``, horizontal fusion), whether weights and
@@ -18,7 +20,7 @@ columns), and, for a class every training network has at one size (NB201's class
 its overhead is fitted while its size terms stay the base profile's (they cannot be identified).
 
 With measured energy, the board's idle power and per-class active power are fitted the same way
-(non-negative least squares on ``E = P_idle * T + sum_c P_c * T_c``, with the fitted layer times).
+(bounded least squares on ``E = P_idle * T + sum_c P_c * T_c``, with the fitted layer times).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import numpy as np
 
 from .._errors import InputError, ModelError
 from .._progress import silent, step
-from ..estimator import choose_precision, latency_parts, load_model, map_graph, resolve_operating_point
+from ..estimator import COST_MODELS, choose_precision, latency_parts, load_model, map_graph, resolve_operating_point
 from ..profiles import Citation, CrossValidatedChoice, LayerModel, Metrics, PowerModel, Profile, Provenance
 from ._samples import NetworkSample
 
@@ -40,6 +42,8 @@ __all__ = ["fit_from_networks", "FitResult", "NetworkFeatures", "network_feature
            "format_rho", "with_sibling_merge", "COLUMNS"]
 
 _RIDGE_GRID = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1)
+#: The schema's largest power value (mW): the power fit's upper bound.
+_MAX_POWER_MW = 1e7
 
 
 #: Fitted parameters per operator class, in the column order of the design matrix.
@@ -59,7 +63,8 @@ def _unit_profile(base: Profile, steps: dict | None = None, memory=(1.0, 1.0, 1.
     models = {"default": unit}
     for op_class, class_steps in (steps or {}).items():
         models[op_class] = replace(unit, stated=MappingProxyType({**params, "steps": class_steps}))
-    return replace(base, name=f"{base.name} (unit)", layer_models=MappingProxyType(models))
+    # layer roofline times only: weights streamed past an on-chip parameter memory are not a per-class term
+    return replace(base, name=f"{base.name} (unit)", layer_models=MappingProxyType(models), parameter_memory=None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -136,9 +141,19 @@ def _one_memory_term(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def _upper_bounds(n_columns: int) -> np.ndarray:
+    """Each design column's largest coefficient the step_linear schema accepts (``COST_MODELS`` specs)."""
+    highs = {spec.name: spec.high for spec in COST_MODELS["step_linear"].params}
+    return np.tile([highs[name] for name in COLUMNS], n_columns // _K)
+
+
 def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None = None) -> np.ndarray:
-    """Non-negative w minimising sum(((x w + offset - y) / y)^2) + ridge * |w * scale|^2."""
-    from scipy.optimize import nnls  # scipy is imported only when fitting: it slows start-up by ~1 s
+    """w in the schema's bounds minimising sum(((x w + offset - y) / y)^2) + ridge * |w * scale|^2.
+
+    The bounds (0 up to each parameter's schema maximum) are the solver's constraints
+    (bounded-variable least squares), so a fit never writes a coefficient its schema refuses.
+    """
+    from scipy.optimize import lsq_linear  # scipy is imported only when fitting: it slows start-up by ~1 s
 
     scale = np.abs(x).mean(axis=0)
     active = scale > 0
@@ -150,9 +165,19 @@ def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None
     system = np.vstack([a / y[:, None], math.sqrt(ridge) * np.eye(k)])
     relative = np.ones(len(y)) if offset is None else 1.0 - offset / y
     target = np.concatenate([relative, np.zeros(k)])
-    solution, _ = nnls(system, target, maxiter=50 * k)
-    w[active] = solution / scale[active]
+    highs = _upper_bounds(x.shape[1])[active]
+    solution = lsq_linear(system, target, bounds=(np.zeros(k), highs * scale[active]), method="bvls").x
+    w[active] = np.clip(solution / scale[active], 0.0, highs)
     return w
+
+
+def _at_bound(w: np.ndarray, classes: list) -> dict:
+    """Classes with a coefficient at its schema maximum: the data cannot identify them. Class -> parameter names."""
+    upper = _upper_bounds(len(w))
+    hits: dict = {}
+    for index in np.flatnonzero(w >= 0.999 * upper):
+        hits.setdefault(classes[index // _K], []).append(COLUMNS[index % _K])
+    return hits
 
 
 def prediction_metrics(predicted: np.ndarray, measured: np.ndarray) -> Metrics:
@@ -194,8 +219,9 @@ def _fixed_size_classes(x: np.ndarray, classes: list) -> list:
     return fixed
 
 
-def _base_work_ms(samples, base: Profile, precision: str, input_shapes, graphs: dict, classes: list) -> np.ndarray:
-    """Per network and class: the base profile's latency without its per-layer overhead (ms)."""
+def _base_work_ms(samples, base: Profile, precision: str, input_shapes, graphs: dict, classes: list,
+                  overhead: bool = False) -> np.ndarray:
+    """Per network and class: the base profile's latency, without its per-layer overhead unless asked (ms)."""
     point = resolve_operating_point(base)
     out = np.zeros((len(samples), len(classes)))
     for row, sample in enumerate(samples):
@@ -203,7 +229,7 @@ def _base_work_ms(samples, base: Profile, precision: str, input_shapes, graphs: 
         parts, _ = latency_parts(mapped, base, precision, point.freq_mhz)
         for col, op_class in enumerate(classes):
             index = mapped.op_class == op_class
-            out[row, col] = float((parts.latency_ms[index] - parts.overhead_ms[index]).sum())
+            out[row, col] = float((parts.latency_ms[index] - (0.0 if overhead else parts.overhead_ms[index])).sum())
     return out
 
 
@@ -291,24 +317,30 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
         raise InputError(f"fitting needs at least 3 measured networks, got {len(samples)}")
     y = np.array([s.latency_ms for s in samples])
     folds = max(2, min(folds, len(samples)))
+    graphs = {} if graphs is None else graphs
     variants = _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed, merge_siblings,
-                             memory_split, {} if graphs is None else graphs, progress)
+                             memory_split, graphs, progress)
     # the lowest cross-validated error; on a tie, the variant with less structure
     chosen = min(variants, key=lambda v: (v.cv.mape, v.merge + v.split))
+    chosen, w, unidentified = _solve_identified(chosen, samples, y, input_shapes, graphs, folds, seed)
     offset = chosen.offsets.sum(axis=1)
-    w = _solve(chosen.x, y, chosen.ridge, offset)
     training = prediction_metrics(chosen.x @ w + offset, y)
     fit_name = name or f"{base.name}-fitted"
     key = f"fit-{fit_name}"
     citation = (f"edgeperf fit on {len(samples)} measured networks ({source or 'a user table'}), "
                 f"precision {chosen.precision}, base profile {base.name} {base.version}, ridge {chosen.ridge:g}, "
                 f"{folds}-fold cross-validated MAPE {chosen.cv.mape:.3f}")
-    models, per_inference = _fitted_layer_models(chosen, w, base.name, key, steps)
+    models, per_inference = _fitted_layer_models(chosen, w, base.name, key, steps, unidentified)
+    # the base's own per-inference overhead, parameter streaming and interval belong to its fit, not this one
+    own = {("inference_overhead_ms",)} | {a for a in chosen.base.citations if a[0] in ("parameter_memory", "uncertainty")}
     fitted = replace(chosen.base, name=fit_name, kind="fitted", path="", version=_dt.date.today().isoformat(),
+                     inference_overhead_ms=0.0, parameter_memory=None, uncertainty=None,
+                     citations=MappingProxyType({a: c for a, c in chosen.base.citations.items() if a not in own}),
                      sources=MappingProxyType({**chosen.base.sources, key: citation}), layer_models=models,
                      provenance=_fit_provenance(chosen, variants, source, len(samples), base, folds, training,
-                                                merge_siblings, memory_split),
-                     quality=_fit_quality(chosen, len(samples), source, folds, base.name, per_inference))
+                                                merge_siblings, memory_split, unidentified),
+                     quality=_fit_quality(chosen, len(samples), source, folds, base.name, per_inference,
+                                          unidentified))
     if chosen.fixed:
         fitted = replace(fitted, inference_overhead_ms=per_inference, citations=MappingProxyType({
             **fitted.citations, ("inference_overhead_ms",): Citation(
@@ -323,7 +355,32 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
                      fitted_classes=tuple(chosen.classes))
 
 
-def _fitted_layer_models(chosen: _Variant, w: np.ndarray, base_name: str, key: str, steps: dict | None):
+def _solve_identified(chosen: _Variant, samples, y, input_shapes, graphs, folds, seed):
+    """The chosen variant's coefficients, with the classes the data cannot identify held at the base model.
+
+    A class whose coefficient the data drives to the schema's maximum is not identified by these
+    measurements (its work is too small, or collinear with another class's): its whole time becomes
+    a fixed offset from the base profile, its columns are cleared, the cross-validated error is
+    computed again and the fit solved again. Returns the variant, the coefficients and the
+    unidentified classes (class -> the parameters at their maximum).
+    """
+    w = _solve(chosen.x, y, chosen.ridge, chosen.offsets.sum(axis=1))
+    unidentified = {c: p for c, p in _at_bound(w, chosen.classes).items() if c not in chosen.fixed}
+    if not unidentified:
+        return chosen, w, unidentified
+    columns = [chosen.classes.index(c) for c in unidentified]
+    offsets = chosen.offsets.copy()
+    offsets[:, columns] = _base_work_ms(samples, chosen.base, chosen.precision, input_shapes, graphs, chosen.classes,
+                                        overhead=True)[:, columns]
+    x = chosen.x.copy()
+    for i in columns:
+        x[:, _K * i: _K * i + _K] = 0.0
+    _, cv = _cross_validate(x, y, chosen.ridge, folds, seed, offsets.sum(axis=1))
+    return replace(chosen, x=x, offsets=offsets, cv=cv), _solve(x, y, chosen.ridge, offsets.sum(axis=1)), unidentified
+
+
+def _fitted_layer_models(chosen: _Variant, w: np.ndarray, base_name: str, key: str, steps: dict | None,
+                         unidentified: dict):
     """The fitted profile's layer models, and the per-inference overhead (ms) taken out of fixed-size classes."""
     models = dict(chosen.base.layer_models)
     per_inference = 0.0
@@ -339,6 +396,11 @@ def _fitted_layer_models(chosen: _Variant, w: np.ndarray, base_name: str, key: s
                 f"{base_name}'s model without its overhead: every training network had this class at one size, "
                 f"so its terms cannot be fitted ({key})"))
             continue
+        if op_class in unidentified:
+            models[op_class] = replace(chosen.base.layer_model(op_class), note=(
+                f"{base_name}'s model: these measurements cannot identify this class "
+                f"({', '.join(unidentified[op_class])} reached the schema's maximum) ({key})"))
+            continue
         params = {k: v for k, v in coefficients.items() if chosen.split or k not in ("weight_scale", "output_scale")}
         if steps and op_class in steps:
             params["steps"] = steps[op_class]
@@ -346,12 +408,16 @@ def _fitted_layer_models(chosen: _Variant, w: np.ndarray, base_name: str, key: s
     return MappingProxyType(models), per_inference
 
 
-def _fit_quality(chosen: _Variant, n: int, source: str, folds: int, base_name: str, per_inference: float) -> str:
+def _fit_quality(chosen: _Variant, n: int, source: str, folds: int, base_name: str, per_inference: float,
+                 unidentified: dict) -> str:
     cv = chosen.cv
     quality = (f"Fitted to {n} measured networks ({source or 'a user table'}): "
                f"{folds}-fold cross-validated MAPE {100 * cv.mape:.1f} %, "
                f"{100 * cv.within_10pct:.0f} % of networks within +-10 %, Spearman {format_rho(cv.spearman)}. "
                f"Operator classes fitted: {', '.join(chosen.classes)}; others keep {base_name}'s models.")
+    if unidentified:
+        quality += (f" Classes these measurements cannot identify ({', '.join(unidentified)}: a coefficient "
+                    f"reached the schema's maximum) keep {base_name}'s model.")
     if chosen.fixed:
         quality += (f" Classes at one size in every training network ({', '.join(chosen.fixed)}) keep "
                     f"{base_name}'s model; the constant they shared with every network is a per-inference "
@@ -360,7 +426,7 @@ def _fit_quality(chosen: _Variant, n: int, source: str, folds: int, base_name: s
 
 
 def _fit_provenance(chosen: _Variant, variants: list, source: str, n: int, base: Profile, folds: int,
-                    training: Metrics, merge_siblings, memory_split) -> Provenance:
+                    training: Metrics, merge_siblings, memory_split, unidentified: dict) -> Provenance:
     def best_cv(**where) -> float:
         return min(v.cv.mape for v in variants if all(getattr(v, k) == value for k, value in where.items()))
 
@@ -371,11 +437,12 @@ def _fit_provenance(chosen: _Variant, variants: list, source: str, n: int, base:
     if memory_split is None:
         memory_terms = CrossValidatedChoice(chosen="split" if chosen.split else "one", cv_mape=MappingProxyType(
             {"one": best_cv(split=False), "split": best_cv(split=True)}))
-    return Provenance(fitted_on=source or "user table", n_networks=n, precision=chosen.precision,
-                      base_profile=f"{base.name} {base.version}", ridge=chosen.ridge, folds=folds,
-                      cross_validation=chosen.cv, training=training, fitted_classes=tuple(chosen.classes),
-                      date=_dt.date.today().isoformat(), fixed_size_classes=tuple(chosen.fixed) or None,
-                      sibling_merge=sibling_merge, memory_terms=memory_terms)
+    provenance = Provenance(fitted_on=source or "user table", n_networks=n, precision=chosen.precision,
+                            base_profile=f"{base.name} {base.version}", ridge=chosen.ridge, folds=folds,
+                            cross_validation=chosen.cv, training=training, fitted_classes=tuple(chosen.classes),
+                            date=_dt.date.today().isoformat(), fixed_size_classes=tuple(chosen.fixed) or None,
+                            sibling_merge=sibling_merge, memory_terms=memory_terms)
+    return provenance.with_details(unidentified_classes=unidentified) if unidentified else provenance
 
 
 _MERGE_SOURCE = ("Horizontal fusion: TensorRT merges two Conv (or two Gemm) layers that share their input and have "
@@ -428,7 +495,7 @@ def _fit_power(fitted: Profile, chosen: _Variant, w: np.ndarray, energy: np.ndar
     model's latency of each training network. On HW-NAS-Bench's TX2 blocks it predicts held-out
     energy better than a per-class active power did (docs/accuracy.md).
     """
-    from scipy.optimize import nnls
+    from scipy.optimize import lsq_linear
 
     x, classes = chosen.x, chosen.classes
     times = chosen.offsets + np.column_stack([x[:, _K * i: _K * i + _K] @ w[_K * i: _K * i + _K]
@@ -441,7 +508,9 @@ def _fit_power(fitted: Profile, chosen: _Variant, w: np.ndarray, energy: np.ndar
         work[row] = float(mapped.flops.sum()), float(bytes_.sum())
     # columns: ms x mW / 1000 = mJ; FLOP x pJ x 1e-9 = mJ; byte x pJ x 1e-9 = mJ
     design = np.column_stack([(times.sum(axis=1) + fitted.inference_overhead_ms) / 1000.0, work * 1e-9])
-    solution, _ = nnls(design / energy[:, None], np.ones(len(energy)))
+    # non-negative and bounded by the schema's maxima (power 1e7 mW, work 1e6 pJ) as the solver's constraint
+    solution = lsq_linear(design / energy[:, None], np.ones(len(energy)), bounds=(0.0, [_MAX_POWER_MW, 1e6, 1e6]),
+                          method="bvls").x
     note = "fitted: E = P0 T + e_flop F + e_byte bytes on the training networks' measured energy"
     cited = {("power", "idle_mw"): Citation(source=key, note=note),
              ("power", "active_mw", "default"): Citation(source=key, note="0: the work terms carry the dynamic energy"),

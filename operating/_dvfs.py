@@ -32,7 +32,14 @@ import numpy as np
 from .._errors import InputError, LimitError
 from .._frames import frame, short_repr
 from .._messages import show
-from ..estimator import MappedGraph, PlatformProfile, evaluate_points, reference_costs, resolve_operating_point
+from ..estimator import (
+    MappedGraph,
+    PlatformProfile,
+    evaluate_points,
+    interval_points,
+    reference_costs,
+    resolve_operating_point,
+)
 
 __all__ = ["frequency_grid", "DvfsPoint", "DvfsReport", "explore_dvfs", "MAX_GRID_POINTS"]
 
@@ -89,6 +96,8 @@ class DvfsPoint:
     power_mw: float | None             # None: energy unknown (the profile has no power model)
     energy_mj: float | None            # per inference
     batch: int = 1
+    latency_ms_low: float | None = None     # the profile's interval at this point (None: no uncertainty model)
+    latency_ms_high: float | None = None
 
     @property
     def throughput_per_s(self) -> float | None:
@@ -96,6 +105,7 @@ class DvfsPoint:
 
     def to_dict(self) -> dict:
         return {"freq_mhz": dict(self.freq_mhz), "batch": self.batch, "latency_ms": self.latency_ms,
+                "latency_ms_low": self.latency_ms_low, "latency_ms_high": self.latency_ms_high,
                 "throughput_per_s": self.throughput_per_s, "power_mw": self.power_mw, "energy_mj": self.energy_mj}
 
 
@@ -236,17 +246,24 @@ def _evaluate(mapped, profile, precision, grid, batches, host_ms_per_item, known
     for batch in (batches or (None,)):
         costs = reference_costs(mapped, profile, precision, batch=batch, host_ms_per_item=host_ms_per_item)
         latency, energy = evaluate_points(costs, profile, grid)
-        runs.append((int(costs.batch), latency, energy / costs.batch))
-    batch_of = np.concatenate([np.full(lat.size, b) for b, lat, _ in runs])
-    latency = np.concatenate([lat for _, lat, _ in runs])
-    energy = np.concatenate([e for _, _, e in runs])
+        bounds = interval_points(costs, profile, grid, latency)
+        low, high = (np.full(latency.size, np.nan),) * 2 if bounds is None else bounds
+        runs.append((int(costs.batch), latency, energy / costs.batch, low, high))
+    batch_of = np.concatenate([np.full(run[1].size, run[0]) for run in runs])
+    latency, energy, low, high = (np.concatenate([run[i] for run in runs]) for i in (1, 2, 3, 4))
     power = np.divide(energy * batch_of * 1000.0, latency, out=np.zeros_like(energy), where=latency > 0)
     size = len(grid[names[0]])
     points = tuple(DvfsPoint(freq_mhz=MappingProxyType({n: float(grid[n][i % size]) for n in names}),
                              latency_ms=float(latency[i]), power_mw=float(power[i]) if known else None,
-                             energy_mj=float(energy[i]) if known else None, batch=int(batch_of[i]))
+                             energy_mj=float(energy[i]) if known else None, batch=int(batch_of[i]),
+                             latency_ms_low=_finite(low[i]), latency_ms_high=_finite(high[i]))
                    for i in range(latency.size))
-    return points, tuple(b for b, _, _ in runs), latency, energy
+    return points, tuple(run[0] for run in runs), latency, energy
+
+
+def _finite(value) -> float | None:
+    """``value`` as a float, None where it is NaN (no interval)."""
+    return None if np.isnan(value) else float(value)
 
 
 def _governor_note(profile: PlatformProfile, mode: str | None) -> str:
