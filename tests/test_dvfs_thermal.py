@@ -41,7 +41,7 @@ def test_compute_bound_layer_by_hand_with_voltages():
 
     def edit(doc):
         doc["clocks"]["domains"]["gpu"]["voltage_v"] = {"value": volts, "source": "notes-dvfs"}
-        del doc["operating_model"]                   # the profile's own power model, not the board's rails
+        doc.pop("operating_model", None)             # the profile's own power model, not the board's rails
 
     profile = datasheet("jetson-nano", edit)   # the datasheet roofline: numbers by hand
     mapped = map_graph(conv(), profile.mapping)

@@ -165,24 +165,25 @@ def by_hand(profile, precision: str, flops: float, elements: float, op_class: st
     bits = {"fp32": 32, "fp16": 16, "int8": 8}[precision]
     peak_per_ms = profile.precisions[precision] * 1e6
     bytes_per_ms = profile.memory_bandwidth_gbps * 1e6
+    operating = profile.operating
+    occupancy, cpu_ms, exposed = 1.0, 0.0, 0.0
+    if operating is not None:
+        # operating model: occupancy of the outputs (half the elements), the exposed shorter part (of a roofline's
+        # max only), and the CPU's pre/post-processing of the one inference plus the launch of the one kernel
+        outputs = elements / 2
+        occupancy = outputs / (outputs + operating.occupancy_per_lane * operating.gpu_lanes)
+        cpu_ms = (operating.pre_post_ms + operating.dispatch_us / 1000) / operating.cpu_speed
+        exposed = operating.overlap_exposed
     if model.form == "step_linear":   # an elementwise layer: half the elements read, half written, no weights
         assert not model.params.get("steps")
         scale = model.params["memory_scale"]
         moved = (scale + model.params.get("output_scale", scale)) / 2 * elements * bits / 8
-        return model.params["overhead_ms"] + model.params["compute_scale"] * flops / peak_per_ms + moved / bytes_per_ms
+        return (model.params["overhead_ms"] + model.params["compute_scale"] * flops / (peak_per_ms * occupancy)
+                + moved / bytes_per_ms + cpu_ms)
     assert model.form == "roofline"
-    compute = flops / (peak_per_ms * model.params["compute_efficiency"])
+    compute = flops / (peak_per_ms * model.params["compute_efficiency"] * occupancy)
     memory = elements * bits / 8 / (bytes_per_ms * model.params["memory_efficiency"])
-    operating = profile.operating
-    if operating is None:
-        return max(compute, memory) + model.params["overhead_ms"]
-    # operating model: occupancy of the outputs (half the elements), the exposed shorter part, and the CPU's
-    # pre/post-processing of the one inference plus the launch of the one kernel before the GPU starts
-    outputs = elements / 2
-    compute /= outputs / (outputs + operating.occupancy_per_lane * operating.gpu_lanes)
-    cpu_ms = (operating.pre_post_ms + operating.dispatch_us / 1000) / operating.cpu_speed
-    return (max(compute, memory) + operating.overlap_exposed * min(compute, memory) + model.params["overhead_ms"]
-            + cpu_ms)
+    return max(compute, memory) + exposed * min(compute, memory) + model.params["overhead_ms"] + cpu_ms
 
 
 @pytest.mark.parametrize("name", SHIPPED)
