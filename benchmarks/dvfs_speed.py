@@ -4,8 +4,9 @@ Run:  OMP_NUM_THREADS=1 python benchmarks/dvfs_speed.py
 
 The Jetson Nano profile (with its operating model: voltage tables, CPU-side work) with the EMC given
 10 evenly spaced clocks up to its 1600 MHz, for timing only, so the grid spans GPU x CPU x EMC =
-12 x 15 x 10 = 1,800 points. Networks: MobileNet v2, ResNet-50 and DenseNet-121 (246 executed layers
-after TensorRT fusion: the 200-layer case), 7 repetitions each, interleaved; medians printed.
+12 x 15 x 10 = 1,800 points. Networks: MobileNet v2, ResNet-50 and DenseNet-121 (188 executed layers
+after TensorRT fusion and concatenation elision), and DenseNet-121 unmapped (every operator a layer of
+its own: the 200-layer case and more), 7 repetitions each, interleaved; medians printed.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import statistics
 import time
 
 import edgeperf
+from edgeperf.estimator import NO_FUSION
 from edgeperf.operating import explore_dvfs
 from edgeperf.profiles import parse_profile
 
 NETWORKS = ("zoo:mobilenet_v2", "zoo:resnet50", "zoo:densenet121")
+UNFUSED = "zoo:densenet121 (no fusion)"
 
 
 def variant():
@@ -32,14 +35,15 @@ def variant():
 def main() -> None:
     profile = variant()
     mapped = {n: edgeperf.map_graph(edgeperf.load_model(n), profile.mapping) for n in NETWORKS}
-    times: dict = {n: [] for n in NETWORKS}
+    mapped[UNFUSED] = edgeperf.map_graph(edgeperf.load_model(NETWORKS[-1]), NO_FUSION)
+    times: dict = {n: [] for n in mapped}
     reports = {}
     for _ in range(7):
-        for network in NETWORKS:                      # interleaved: the machine's load drifts
+        for network in mapped:                        # interleaved: the machine's load drifts
             start = time.perf_counter()
             reports[network] = explore_dvfs(mapped[network], profile, precision="fp16")
             times[network].append(time.perf_counter() - start)
-    for network in NETWORKS:
+    for network in mapped:
         report, median = reports[network], statistics.median(times[network])
         print(f"{network} ({len(mapped[network].layers)} executed layers): {len(report.points)} points "
               f"({', '.join(report.points[0].freq_mhz)}) in {1e3 * median:.1f} ms median ({len(report.points) / median:,.0f} "
