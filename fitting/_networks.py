@@ -341,6 +341,10 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
                                                 merge_siblings, memory_split, unidentified),
                      quality=_fit_quality(chosen, len(samples), source, folds, base.name, per_inference,
                                           unidentified))
+    sizes = [size for s in samples if (size := _graph(s, input_shapes, graphs).input_hw) is not None]
+    if sizes:   # the range the fit saw: estimates outside it say so
+        fitted = replace(fitted, provenance=replace(fitted.provenance, fitted_input_hw_min=min(sizes),
+                                                    fitted_input_hw_max=max(sizes)))
     if chosen.fixed:
         fitted = replace(fitted, inference_overhead_ms=per_inference, citations=MappingProxyType({
             **fitted.citations, ("inference_overhead_ms",): Citation(

@@ -311,3 +311,24 @@ def test_a_class_the_data_cannot_identify_keeps_the_base_model_instead_of_an_imp
     assert "cannot identify" in document["quality"]
     for model in document["layer_models"].values():          # every coefficient within the schema
         assert all(0 <= v <= 1e6 for k, v in model["params"].items() if k != "steps")
+
+
+def test_a_fit_records_the_input_sizes_and_precision_it_saw_and_estimates_outside_them_say_so(monkeypatch, tmp_path):
+    # issue 17 item 9: a profile fitted on 32x32 networks never warned when asked about 224x224 ones
+    _patch_loader(monkeypatch)
+    truth = truth_profile({"default": {"overhead_ms": 0.02, "compute_scale": 4.0, "memory_scale": 3.0}})
+    cells = NETWORKS[:24]                                   # NB201 cells: 32x32 inputs
+    result = fit_from_networks(measured(truth, cells), datasheet("jetson-nano"), name="cells", precision="fp16")
+    provenance = result.profile.to_document()["provenance"]
+    assert (provenance["fitted_input_hw_min"], provenance["fitted_input_hw_max"]) == (32, 32)
+    path = tmp_path / "cells.json"
+    path.write_text(json.dumps(result.profile.to_document()))
+    profile = load_profile(path)                            # the range survives writing and reading
+
+    def range_notes(ref, precision="fp16"):
+        return [n for n in edgeperf.estimate(GRAPHS[ref], profile, precision=precision).notes if "fitted" in n]
+
+    assert any("fitted on inputs of 32x32" in n and "224x224" in n for n in range_notes("zoo:resnet18"))
+    assert not any("inputs of" in n for n in range_notes(cells[0]))
+    assert any("fitted at fp16; fp32" in n for n in range_notes(cells[0], "fp32"))
+    assert not any("fitted at" in n for n in range_notes(cells[0]))
