@@ -293,13 +293,9 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
         total_energy = None
     layers = _layer_estimates(mapped, profile, precision, costs, at_point, total_latency)
     interval = interval_at(costs, profile, point.freq_mhz, total_latency)
-    placement = costs.placement
-    all_notes = (list(notes) + list(point.notes) + _precision_notes(mapped, profile, precision)
-                 + _placement_notes(placement, layers, profile) + _notes(mapped, profile, costs.streamed_ms, interval)
-                 + _operating_notes(profile, costs) + _batch_notes(mapped, profile, precision, costs.batch)
-                 + _outside_fit(mapped, profile, precision))
     bound = getattr(profile, "kind", "") == "datasheet"
-    all_notes[:0] = _bound_note(profile, total_latency) if bound else []
+    all_notes = (_bound_note(profile, total_latency) if bound else []) + list(notes) + list(point.notes) + _all_notes(
+        mapped, profile, precision, costs, layers, interval)
     return Estimate(
         model=mapped.graph.name,
         platform=profile.name,
@@ -393,6 +389,13 @@ def _placement_notes(placement, layers: list, profile: PlatformProfile) -> list[
         notes.append(f"{len(moved)} layer(s) run at another precision than asked ({shown}{more}); "
                      "flag precision-fallback")
     return notes
+
+
+def _all_notes(mapped: MappedGraph, profile: PlatformProfile, precision: str, costs, layers, interval) -> list[str]:
+    """What the estimate says about itself: precisions, placement, trust, the operating model, the batch, the fit."""
+    return (_precision_notes(mapped, profile, precision) + _placement_notes(costs.placement, layers, profile)
+            + _notes(mapped, profile, costs.streamed_ms, interval) + _operating_notes(profile, costs)
+            + _batch_notes(mapped, profile, precision, costs.batch) + _outside_fit(mapped, profile, precision))
 
 
 def _batch_notes(mapped: MappedGraph, profile: PlatformProfile, precision: str, batch: float) -> list[str]:
