@@ -356,6 +356,12 @@ def fit(
     split_memory: Choice = typer.Option(Choice.auto, "--split-memory",
                                         help="With --networks: weights and outputs get memory coefficients of their "
                                              "own; auto: whichever cross-validates better."),
+    network_term: Choice = typer.Option(Choice.auto, "--network-term",
+                                        help="With --networks: a power law on the network's layer sum; auto: kept when "
+                                             "cross-validation gains more than its noise."),
+    prior: str = typer.Option("shipped", "--prior",
+                              help="With --networks: other devices' coefficients to shrink toward as far as "
+                                   "cross-validation wants: shipped, none, or a prior .json file."),
 ) -> None:
     """Fit a profile to a layer sweep (SWEEP), measured whole networks (--networks) or a vendor layer profile."""
     from .profiles import fit_from_networks, read_network_table
@@ -381,10 +387,13 @@ def fit(
                                       precision=precision)
         what = "profiled layers"
     else:
+        from .profiles import load_prior
+
         shapes = dict(parse_input_shape(text) for text in input_shape)
+        reference = None if prior == "none" else load_prior(None if prior == "shipped" else prior)
         result = fit_from_networks(read_network_table(networks), load_profile(base), name=name, precision=precision,
                                    source=networks, input_shapes=shapes, merge_siblings=merge_siblings.flag,
-                                   memory_split=split_memory.flag)
+                                   memory_split=split_memory.flag, network_term=network_term.flag, prior=reference)
     write_text_atomic(out, json.dumps(result.document, indent=2, allow_nan=False) + "\n")
     cv = result.cross_validation
     console.print(f"wrote {out}: {cv['n']} {what}, cross-validated MAPE {100 * cv['mape']:.1f} %, "
@@ -396,6 +405,16 @@ def fit(
         console.print("chosen by cross-validation:"
                       + (f" sibling convolutions merged: {'yes' if merge['chosen'] else 'no'};" if merge else "")
                       + (f" memory terms: {terms['chosen']}" if terms else ""))
+    term, leaned = provenance.get("network_term"), provenance.get("prior")
+    if term:
+        console.print(f"network term: {'power law, gamma ' + format(term['gamma'], 'g') if term['chosen'] else 'none'}"
+                      + (f" (cross-validated MAPE {100 * term['cv_mape_without']:.1f} % without, "
+                         f"{100 * term['cv_mape_with']:.1f} % with the best power law)"
+                         if term.get("cv_mape_without") is not None else ""))
+    if leaned:
+        console.print(f"prior ({leaned['references']} reference devices): "
+                      + (f"used, strength {leaned['strength']:g}, lean {leaned['lean']:.2f}" if leaned.get("chosen")
+                         else f"not used ({leaned.get('reason') or 'cross-validation preferred the data alone'})"))
 
 
 @app.command()

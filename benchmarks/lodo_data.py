@@ -40,12 +40,14 @@ HELP_NB201 = EXTERNAL / "help_nb201_latency_ms.csv"
 HELP_FBNET = EXTERNAL / "help_fbnet_cifar100_latency_ms.csv"
 FBNET_LUT = EXTERNAL / "hwnasbench_fbnet_block_lut.csv"
 
-#: dataset -> (file, zoo space, latency unit factor to ms, test rows of the seeded order, pool size)
+#: dataset -> (file, zoo space, latency unit factor to ms)
 DATASETS = {
     "latbench": (LATBENCH, "nb201-latbench", 1000.0),
     "help-nb201": (HELP_NB201, "nb201", 1.0),
     "help-fbnet": (HELP_FBNET, "fbnet", 1.0),
 }
+#: dataset -> zoo spaces that may describe what its devices executed (a fit tries each)
+GRAPHS = {"latbench": ("nb201-latbench",), "help-nb201": ("nb201", "nb201-eager"), "help-fbnet": ("fbnet",)}
 #: Runtime family -> base profile whose mapping (fusion rules) the family's devices are fitted with.
 FAMILIES = {"tensorrt": "jetson-nano", "tflite": "raspberry-pi-4"}
 CACHE_VERSION = 1
@@ -189,20 +191,21 @@ class Features:
     base_work: dict              # merge -> array (rows, classes): the family base's latency without overhead
 
 
-def features(dataset: str, family: str, wanted, table: list[dict], cache: Path, log=print) -> Features:
-    """Features of rows ``wanted`` (positions in ``table``), computed where the cache lacks them."""
+def features(dataset: str, family: str, wanted, table: list[dict], cache: Path, log=print,
+             space: str | None = None) -> Features:
+    """Features of rows ``wanted`` (positions in ``table``) built as zoo ``space``, computed where the cache lacks them."""
     cache.mkdir(parents=True, exist_ok=True)
-    space = DATASETS[dataset][1]
+    space = space or DATASETS[dataset][1]
     base = load_profile(FAMILIES[family])
     wanted = np.unique(np.asarray(list(wanted), dtype=int))
     out_index, out_classes, out_x, out_work = None, {}, {}, {}
     for merge in (False, True):
-        path = cache / f"v{CACHE_VERSION}-{dataset}-{family}-{'merged' if merge else 'plain'}.npz"
+        path = cache / f"v{CACHE_VERSION}-{dataset}-{space}-{family}-{'merged' if merge else 'plain'}.npz"
         stored = _load(path)
         have = set(stored["index"].tolist()) if stored else set()
         missing = [int(i) for i in wanted if int(i) not in have]
         if missing:
-            log(f"  computing features of {len(missing)} {dataset} networks ({family}, "
+            log(f"  computing features of {len(missing)} {dataset} networks ({space}, {family}, "
                 f"{'merged' if merge else 'plain'} siblings); about 15 ms each")
             variant = with_sibling_merge(base) if merge else base
             new = _compute(table, missing, space, variant)

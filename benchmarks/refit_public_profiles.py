@@ -29,7 +29,7 @@ import numpy as np
 
 import edgeperf
 from edgeperf.estimator import estimate_mapped, load_model, map_graph, resolve_operating_point
-from edgeperf.profiles import NetworkSample, fit_from_networks, load_profile, parse_profile, prediction_metrics
+from edgeperf.profiles import NetworkSample, fit_from_networks, load_prior, load_profile, parse_profile, prediction_metrics
 from edgeperf.zoo._nas import latbench_vertices, parse_nb201
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
@@ -62,6 +62,11 @@ DEVICES = {
     "raspberry-pi-4-nb201": (HELP, "raspi4", False, "nb201", "raspberry-pi-4", "fp32",
                              "Raspberry Pi 4 (TFLite fp32), layer models fitted to HW-NAS-Bench NB201"),
 }
+#: The hardware each refit column belongs to (lodo_data.DEVICES): its own columns are left out of the prior.
+HARDWARE = {"jetson-nano-nb201": "jetson-nano", "jetson-nano-fp32-nb201": "jetson-nano",
+            "coral-edgetpu-nb201": "edge-tpu", "snapdragon-855-cpu-nb201": "sd855-kryo485",
+            "snapdragon-855-dsp-nb201": "sd855-hexagon690", "snapdragon-855-gpu-nb201": "sd855-adreno640",
+            "raspberry-pi-4-nb201": "raspi4"}
 UNCHECKED = ("No measurement of this device at 224x224 ImageNet size is available to check it there: see "
              "docs/accuracy.md before trusting such estimates.")
 #: Seed 000's Coral dev board latencies at ImageNet size (ms).
@@ -173,6 +178,9 @@ def main() -> int:
     parser.add_argument("--train", type=int, default=100)
     parser.add_argument("--test", type=int, default=0, help="held-out networks (default 0: all the others)")
     parser.add_argument("--only", nargs="*")
+    parser.add_argument("--method", choices=("current", "before"), default="current",
+                        help="current: edgeperf fit's network term and prior (without the device's own hardware); "
+                             "before: neither (how the shipped -nb201 profiles of 2026-11-22 were fitted)")
     args = parser.parse_args()
     if not LATBENCH.is_file() or not HELP.is_file():
         print(f"skipped: {EXTERNAL} lacks the measurement files", file=sys.stderr)
@@ -204,8 +212,10 @@ def refit(name, device, args, graphs) -> dict:
     train = samples[: args.train]
     test = samples[args.train: args.train + args.test] if args.test else samples[args.train:]
     source = LATBENCH_SOURCE if dataset == LATBENCH else HELP_SOURCE
+    current = args.method == "current"
     fit = fit_from_networks(train, base, name=name, precision=precision, merge_siblings=None, memory_split=None,
-                            graphs=graphs,
+                            graphs=graphs, network_term=None if current else False,
+                            prior=load_prior().without(HARDWARE[name]) if current else None,
                             source=f"{source}, column {column}, {args.train} random architectures (seed 0)")
     document = fit.document
     # The profile states only the precision it was fitted at: another precision is another engine.

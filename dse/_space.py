@@ -30,8 +30,8 @@ import numpy as np
 
 from .._errors import InputError
 from .._units import BITS_PER_ELEMENT
-from ..estimator import (evaluate_layers, frequency_grid, inference_overhead, load_model, map_graph, reference_costs,
-                         resolve_operating_point)
+from ..estimator import (evaluate_layers, frequency_grid, inference_overhead, load_model, map_graph, network_factor,
+                         reference_costs, resolve_operating_point)
 from ..profiles import load_profile
 from ._partition import CutPoints, cut_points, layer_spans, measured_compression
 from ._spec import SearchSpec
@@ -180,12 +180,15 @@ class DesignSpace:
         mapped = map_graph(graph, server.mapping)
         precision = server.default_precision
         point = resolve_operating_point(server)
-        latency, _ = evaluate_layers(reference_costs(mapped, server, precision), server, dict(point.freq_mhz))
+        costs = reference_costs(mapped, server, precision)
+        latency, _ = evaluate_layers(costs, server, dict(point.freq_mhz))
+        stretch = network_factor(costs, server, latency)   # the whole network's factor, shared by every suffix
+        latency = latency * stretch
         lo, _ = layer_spans(graph, mapped) if mapped.layers else (np.zeros(0, int), None)
         order = np.argsort(lo, kind="stable")
         starts, cumulative = lo[order], np.concatenate([[0.0], np.cumsum(latency[order])])
         total = float(latency.sum())
-        fixed_ms, _ = inference_overhead(server)
+        fixed_ms = inference_overhead(server)[0] * stretch
 
         def suffix(positions):
             before = np.searchsorted(starts, positions, side="left")   # layers starting before k
@@ -235,7 +238,9 @@ class DesignSpace:
         profile = self.profiles[config.platform]
         _, freqs = self.points[config.platform][point_index]
         layer_ms, layer_mj = evaluate_layers(config.layer_costs, profile, freqs)
-        fixed_ms, fixed_mj = inference_overhead(profile)   # paid once by a device that runs any layer
+        stretch = network_factor(config.layer_costs, profile, layer_ms)   # the whole network's, shared by every prefix
+        layer_ms, layer_mj = layer_ms * stretch, layer_mj * stretch
+        fixed_ms, fixed_mj = (v * stretch for v in inference_overhead(profile))   # paid once by a device that runs any layer
         total_ms, total_mj = float(layer_ms.sum()) + fixed_ms, float(layer_mj.sum()) + fixed_mj
         weights = float(config.params_bytes.sum())
         cost = self.unit_cost[config.platform]

@@ -21,8 +21,10 @@ from ._estimate import (
     latency_parts,
     resolve_operating_point,
 )
-from ._dvfs import DvfsPoint, DvfsReport, ReferenceCosts, evaluate_layers, evaluate_points, explore_dvfs, frequency_grid, reference_costs
+from ._dvfs import (DvfsPoint, DvfsReport, ReferenceCosts, evaluate_layers, evaluate_points, explore_dvfs, frequency_grid,
+                    network_factor, reference_costs)
 from ._estimate import power_scale
+from ._network_term import NETWORK_TERM_FORMS, NetworkTerm, network_scale
 from ._thermal import MAX_INFERENCES, SimulationResult, ThrottleEvent, fit_thermal, simulate_sustained
 from ._ir import OP_CLASSES, Graph, Layer
 from ._load import load_model
@@ -38,5 +40,6 @@ __all__ = [
     "FusionRule", "MappedGraph", "Mapping", "map_graph", "MAX_NODES", "MAX_TENSOR_ELEMENTS",
     "graph_from_model", "load_onnx", "parse_input_shape", "known_ops", "DvfsPoint", "DvfsReport", "ReferenceCosts",
     "evaluate_layers", "evaluate_points", "explore_dvfs", "frequency_grid", "reference_costs", "power_scale", "MAX_INFERENCES",
-    "SimulationResult", "ThrottleEvent", "fit_thermal", "simulate_sustained",
+    "SimulationResult", "ThrottleEvent", "fit_thermal", "simulate_sustained", "NETWORK_TERM_FORMS", "NetworkTerm",
+    "network_scale", "network_factor",
 ]

@@ -34,9 +34,10 @@ from .._errors import InputError, LimitError
 from .._units import mw_ms_to_mj
 from ._estimate import OperatingPoint, clock_scales, inference_overhead, latency_parts, resolve_operating_point
 from ._mapping import MappedGraph
+from ._network_term import network_scale
 
-__all__ = ["ReferenceCosts", "reference_costs", "evaluate_points", "evaluate_layers", "frequency_grid", "DvfsPoint", "DvfsReport",
-           "explore_dvfs", "MAX_GRID_POINTS"]
+__all__ = ["ReferenceCosts", "reference_costs", "evaluate_points", "evaluate_layers", "network_factor", "frequency_grid",
+           "DvfsPoint", "DvfsReport", "explore_dvfs", "MAX_GRID_POINTS"]
 
 #: Largest frequency grid evaluated in one call (a guard against absurd DVFS tables).
 MAX_GRID_POINTS = 2_000_000
@@ -105,7 +106,8 @@ def evaluate_points(costs: ReferenceCosts, profile, freq_mhz: dict) -> tuple[np.
         active_energy[part] = layer @ costs.active_mw
     power_energy = ((profile.power.idle_mw + extra_mw) * latency + compute_power * active_energy
                     + profile.power.idle_mw * costs.fixed_ms)
-    return latency + costs.fixed_ms, mw_ms_to_mj(power_energy, 1.0)
+    stretch = network_scale(latency + costs.fixed_ms, getattr(profile, "network_term", None))
+    return (latency + costs.fixed_ms) * stretch, mw_ms_to_mj(power_energy, 1.0) * stretch
 
 
 def _layer_latency(costs: ReferenceCosts, compute_scale: np.ndarray, memory_scale: np.ndarray) -> np.ndarray:
@@ -114,11 +116,20 @@ def _layer_latency(costs: ReferenceCosts, compute_scale: np.ndarray, memory_scal
     return np.where(costs.additive[None, :], compute + memory, np.maximum(compute, memory)) + costs.overhead_ms[None, :]
 
 
+def network_factor(costs: ReferenceCosts, profile, layer_ms: np.ndarray) -> float:
+    """The profile's network-term factor for a network whose layers take ``layer_ms`` (from :func:`evaluate_layers`).
+
+    Multiply the layers' latency and energy and the per-inference overhead by it to get
+    :func:`evaluate_points`'s totals (1 without a network term).
+    """
+    return float(network_scale(float(np.sum(layer_ms)) + costs.fixed_ms, getattr(profile, "network_term", None)))
+
+
 def evaluate_layers(costs: ReferenceCosts, profile, freq_mhz: dict) -> tuple[np.ndarray, np.ndarray]:
     """Per-layer latency (ms) and energy (mJ) at one operating point (``freq_mhz``: domain -> MHz).
 
     The same model as :func:`evaluate_points`; their sums plus the per-inference overhead
-    (``costs.fixed_ms``, at idle power) are its totals.
+    (``costs.fixed_ms``, at idle power), all times :func:`network_factor`, are its totals.
     """
     def clock(name):
         return float(freq_mhz.get(name, profile.clocks[name].reference_mhz))

@@ -27,6 +27,7 @@ from .._errors import InputError
 from .._units import BITS_PER_ELEMENT, mw_ms_to_mj
 from ._cost_models import COST_MODELS, CostParts, Features
 from ._mapping import MappedGraph
+from ._network_term import network_scale
 
 __all__ = ["inference_overhead", "OperatingPoint", "LayerEstimate", "Estimate", "resolve_operating_point", "latency_parts",
            "estimate_mapped", "choose_precision", "power_scale", "clock_scales"]
@@ -298,9 +299,13 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
     _, _, compute_power, extra_mw = _scales(profile, point)
     active = np.array([profile.power.active_for(layer.op_class) for layer in mapped.layers], dtype=float)
     power = profile.power.idle_mw + extra_mw + active * compute_power
-    energy = mw_ms_to_mj(power, parts.latency_ms)
     fixed_ms, fixed_mj = inference_overhead(profile)
-    total_latency = float(parts.latency_ms.sum()) + fixed_ms
+    # the network term stretches every additive part alike (layers and the per-inference overhead)
+    stretch = network_scale(float(parts.latency_ms.sum()) + fixed_ms, getattr(profile, "network_term", None))
+    layer_ms = parts.latency_ms * stretch
+    fixed_ms, fixed_mj = fixed_ms * stretch, fixed_mj * stretch
+    energy = mw_ms_to_mj(power, layer_ms)
+    total_latency = float(layer_ms.sum()) + fixed_ms
     layers = []
     for i, layer in enumerate(mapped.layers):
         compute, memory, overhead = float(parts.compute_ms[i]), float(parts.memory_ms[i]), float(parts.overhead_ms[i])
@@ -311,10 +316,13 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
             output_shape=layer.output_shape, macs=layer.macs, flops=layer.flops, params=layer.params,
             bytes_=int(round(bytes_[i])), precision=layer_precision, cost_model=profile.layer_model(layer.op_class).form,
             bound=bound, compute_ms=compute, memory_ms=memory, overhead_ms=overhead,
-            latency_ms=float(parts.latency_ms[i]), power_mw=float(power[i]), energy_mj=float(energy[i]),
-            share=float(parts.latency_ms[i] / total_latency) if total_latency > 0 else 0.0, flags=layer.flags,
+            latency_ms=float(layer_ms[i]), power_mw=float(power[i]), energy_mj=float(energy[i]),
+            share=float(layer_ms[i] / total_latency) if total_latency > 0 else 0.0, flags=layer.flags,
         ))
     all_notes = list(notes) + list(point.notes)
+    if stretch != 1.0:
+        all_notes.append(f"{profile.name}'s network term ({profile.network_term.form}, gamma "
+                         f"{profile.network_term.gamma:g}) scales this network's layers by {stretch:.3f}")
     provenance = profile.document.get("provenance") or {}
     fitted = provenance.get("fitted_classes")
     if isinstance(fitted, list) and mapped.layers:

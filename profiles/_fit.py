@@ -39,9 +39,12 @@ from ..estimator import (
     latency_parts,
     load_model,
     map_graph,
+    network_scale,
     parse_input_shape,
     resolve_operating_point,
 )
+from ._network_fit import choose_network_model
+from ._prior import prior_references
 from ._schema import Profile, parse_profile
 
 __all__ = ["NetworkSample", "read_network_table", "fit_from_networks", "FitResult", "validate_table",
@@ -218,8 +221,13 @@ def _one_memory_term(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None = None) -> np.ndarray:
-    """Non-negative w minimising sum(((x w + offset - y) / y)^2) + ridge * |w * scale|^2."""
+def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None = None,
+           target: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
+    """Non-negative w minimising sum(((x w + offset - y) / y)^2) + ridge * |g * (w - target) * scale|^2.
+
+    ``target`` (default 0) is what the penalty pulls the coefficients toward (a prior's), ``g`` its
+    weight per coefficient (``weights``, default 1).
+    """
     from scipy.optimize import nnls  # scipy is imported only when fitting: it slows start-up by ~1 s
 
     scale = np.abs(x).mean(axis=0)
@@ -229,10 +237,12 @@ def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None
         return w
     a = x[:, active] / scale[active]
     k = a.shape[1]
-    system = np.vstack([a / y[:, None], math.sqrt(ridge) * np.eye(k)])
+    g = np.ones(k) if weights is None else weights[active]
+    pull = np.zeros(k) if target is None else target[active] * scale[active]
+    system = np.vstack([a / y[:, None], math.sqrt(ridge) * np.diag(g)])
     relative = np.ones(len(y)) if offset is None else 1.0 - offset / y
-    target = np.concatenate([relative, np.zeros(k)])
-    solution, _ = nnls(system, target, maxiter=50 * k)
+    rhs = np.concatenate([relative, math.sqrt(ridge) * g * pull])
+    solution, _ = nnls(system, rhs, maxiter=50 * k)
     w[active] = solution / scale[active]
     return w
 
@@ -306,7 +316,8 @@ class FitResult:
 def fit_from_networks(samples, base: Profile, *, name: str | None = None, precision: str | None = None,
                       source: str = "", input_shapes=None, folds: int = 5, seed: int = 0,
                       steps: dict | None = None, merge_siblings: bool | None = False,
-                      memory_split: bool | None = False, graphs: dict | None = None) -> FitResult:
+                      memory_split: bool | None = False, graphs: dict | None = None,
+                      network_term: bool | None = False, prior=None) -> FitResult:
     """Fit per-class step-linear layer models (and power, given energy) to measured networks.
 
     Parameters
@@ -336,6 +347,12 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     graphs : dict, optional
         Loaded graphs by (model, input shape), filled as networks load; share one between fits of
         the same networks to load each only once.
+    network_term : bool or None
+        A power-law network-level term on the layer sum (``_network_fit``): False none, True the
+        best one, None kept only when cross-validation wants it (one-standard-error rule).
+    prior : Prior, optional
+        Other devices' coefficients (:func:`load_prior`) to shrink toward, as far as
+        cross-validation wants; provenance records how far the fit leaned on it.
 
     Returns
     -------
@@ -353,12 +370,16 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     folds = max(2, min(folds, len(samples)))
     variants = _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed, merge_siblings,
                              memory_split, {} if graphs is None else graphs)
-    # the lowest cross-validated error; on a tie, the variant with less structure
-    chosen_variant = min(variants, key=lambda v: (v["cv"]["mape"], v["merge"] + v["split"]))
+    # the lowest cross-validated error (on a tie, the variant with less structure), then the network
+    # term and the prior, each kept only as far as cross-validation wants it (_network_fit)
+    references, prior_note = prior_references(prior, base, variants) if prior else (None, None)
+    choice = choose_network_model(variants, y, folds=folds, seed=seed, solve=_solve, ridge_grid=_RIDGE_GRID,
+                                  network_term=network_term, references=references)
+    chosen_variant = choice.variant
     merged, split, base_used, x, classes = (chosen_variant[k] for k in ("merge", "split", "base", "x", "classes"))
-    chosen, best, cv, fixed, offsets = (chosen_variant[k] for k in ("precision", "ridge", "cv", "fixed", "offsets"))
-    w = _solve(x, y, best, offsets.sum(axis=1))
-    training = prediction_metrics(x @ w + offsets.sum(axis=1), y)
+    chosen, fixed, offsets = (chosen_variant[k] for k in ("precision", "fixed", "offsets"))
+    best, w, cv = choice.ridge, choice.w, prediction_metrics(choice.predicted_cv, y)
+    training = prediction_metrics(choice.predict(x, offsets.sum(axis=1)), y)
 
     fit_name = name or f"{base.name}-fitted"
     key = f"fit-{fit_name}"
@@ -395,9 +416,21 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
                                              "note": f"fitted: the constant part of every training network's time "
                                                      f"(it could not be told apart from the {', '.join(fixed)} "
                                                      f"layers every network has once)"}
+    if choice.term is not None:
+        term = choice.term
+        document["network_term"] = {
+            "form": term.form, "source": key,
+            "params": {"gamma": term.gamma, "reference_ms": term.reference_ms, "lower_ms": term.lower_ms,
+                       "upper_ms": term.upper_ms},
+            "note": (f"chosen by cross-validation: MAPE {100 * choice.term_record['cv_mape_with']:.1f} % with, "
+                     f"{100 * choice.term_record['cv_mape_without']:.1f} % without; the power law holds between "
+                     f"the additive totals of the training networks and is proportional outside them")
+            if choice.term_record["cv_mape_without"] is not None else "asked for (--network-term yes)"}
     energies = [s.energy_mj for s in samples]
     if all(e is not None for e in energies):
-        document["power"] = _fit_power(document["power"], x, w, offsets, classes, np.array(energies, dtype=float), key)
+        stretch = network_scale(x @ w + offsets.sum(axis=1), choice.term)[:, None]   # layers as the term runs them
+        document["power"] = _fit_power(document["power"], x * stretch, w, offsets * stretch, classes,
+                                       np.array(energies, dtype=float), key)
     document["quality"] = (f"Fitted to {len(samples)} measured networks ({source or 'a user table'}): "
                            f"{folds}-fold cross-validated MAPE {100 * cv['mape']:.1f} %, "
                            f"{100 * cv['within_10pct']:.0f} % of networks within +-10 %, Spearman {format_rho(cv['spearman'])}. "
@@ -421,6 +454,19 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     if memory_split is None:
         document["provenance"]["memory_terms"] = {
             "chosen": "split" if split else "one", "cv_mape_one": best_cv(split=False), "cv_mape_split": best_cv(split=True)}
+    if choice.term_record is not None:
+        document["provenance"]["network_term"] = choice.term_record
+        if choice.term is not None:
+            document["quality"] += (f" A network-level power law (gamma {choice.term.gamma:g}) on the layer sum was "
+                                    f"kept by cross-validation.")
+    if prior is not None:
+        document["provenance"]["prior"] = {**(choice.prior_record or {"chosen": False, "references": 0,
+                                                                      "reason": prior_note}),
+                                           "source": prior.provenance.get("source", "a prior file")}
+        if choice.prior_record and choice.prior_record.get("chosen"):
+            document["quality"] += (f" Shrunk toward other devices' coefficients (prior strength "
+                                    f"{choice.strength:g}, lean {choice.prior_record['lean']:.2f} of the way from the "
+                                    f"data-only fit to the prior's target).")
     profile = parse_profile(document, where=fit_name)
     return FitResult(document=document, profile=profile, cross_validation=cv, training=training, ridge=best,
                      fitted_classes=tuple(classes))

@@ -20,7 +20,7 @@ import numpy as np
 from .._errors import ProfileError
 from .._json import loads_finite
 from .._units import PRECISIONS
-from ..estimator import OP_CLASSES, FusionRule, Mapping, validate_cost_params
+from ..estimator import OP_CLASSES, FusionRule, Mapping, NetworkTerm, validate_cost_params
 
 __all__ = ["Profile", "ClockDomain", "PowerModel", "LayerModel", "ThermalModel", "ThrottleLevel", "FanLevel",
            "parse_profile",
@@ -33,7 +33,7 @@ _TOP_KEYS = {
     "schema_version", "name", "title", "version", "kind", "quality", "sources", "runtime", "device",
     "precisions", "default_precision", "memory_bandwidth_gbps", "clocks", "power_modes",
     "default_power_mode", "power", "mapping", "layer_models", "unit_cost_eur", "memory_bytes", "provenance", "thermal",
-    "inference_overhead_ms",
+    "inference_overhead_ms", "network_term",
 }
 
 
@@ -152,6 +152,7 @@ class Profile:
     path: str
     thermal: ThermalModel | None = None
     inference_overhead_ms: float = 0.0     # per inference, outside every layer (runtime call, copies, sync)
+    network_term: NetworkTerm | None = None   # the whole network's time as a function of its layer sum
 
     def layer_model(self, op_class: str) -> LayerModel:
         """The cost model for ``op_class`` (the ``default`` entry when it has none of its own)."""
@@ -385,12 +386,33 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
         layer_models=MappingProxyType(models),
         unit_cost_eur=unit_cost,
         inference_overhead_ms=inference_overhead,
+        network_term=_parse_network_term(r, r.obj(document, "network_term", "", optional=True)),
         memory_bytes=int(memory_bytes) if memory_bytes is not None else None,
         runtime=MappingProxyType(dict(runtime)),
         document=MappingProxyType(document),
         path=path,
         thermal=thermal,
     )
+
+
+def _parse_network_term(r: _Reader, doc: dict | None) -> NetworkTerm | None:
+    """``{"form": "power_law", "source": KEY, "params": {gamma, reference_ms, lower_ms, upper_ms}[, "note"]}``."""
+    if doc is None:
+        return None
+    allowed = {"form", "source", "params", "note"}
+    if set(doc) - allowed:
+        r.fail("network_term", f"has unknown keys {sorted(set(doc) - allowed)}; allowed: {sorted(allowed)}")
+    r.source(doc.get("source"), "network_term")
+    params = doc.get("params")
+    names = ("gamma", "reference_ms", "lower_ms", "upper_ms")
+    if not isinstance(params, dict) or set(params) != set(names):
+        r.fail("network_term.params", f"must be an object with exactly {list(names)}, got {params!r}")
+    values = {name: r.check_number(params[name], f"network_term.params.{name}", high=1e7, positive=True)
+              for name in names}
+    try:
+        return NetworkTerm(form=doc.get("form"), **values)
+    except ValueError as exc:
+        raise ProfileError(f"{r.where}: {exc}") from None
 
 
 def _temperature_steps(r: _Reader, items, path: str, field: str, high: float, what: str) -> list:
