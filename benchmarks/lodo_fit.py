@@ -130,6 +130,20 @@ def predict(data: Data, device, family, space, choice, variants, rows_) -> np.nd
     return choice.predict(design["x"], design["offsets"].sum(axis=1))
 
 
+def score(data: Data, device, n: int, draw: int, prior: Prior | None, today: bool = False):
+    """Fit ``n`` networks of ``device`` (draw ``draw``) and test on the test networks: (metrics, choice, graph).
+
+    ``today``: the method before the network term, the prior and the graph choice (the default graph).
+    """
+    rows_ = np.random.default_rng(1000 * draw + n).choice(data.pool[device.dataset], n, replace=False)
+    choice, space, variants = fit_device(data, device, device.family, rows_, draw, None if today else prior,
+                                         network_term=False if today else None,
+                                         graphs=GRAPHS[device.dataset][:1] if today else None)
+    test = data.test[device.dataset]
+    predicted = predict(data, device, device.family, space, choice, variants, test)
+    return prediction_metrics(predicted, data.y[device.name][test]), choice, space
+
+
 def reference_fits(data: Data, log) -> Prior:
     """Every device fitted on its first REFERENCE networks, per family and variant: the prior's references."""
     references = []
@@ -191,20 +205,12 @@ def run_lodo(data: Data, prior: Prior, args, log) -> dict:
         for n in args.sizes:
             scores = []
             for draw in range(args.draws):
-                rows_ = np.random.default_rng(1000 * draw + n).choice(data.pool[device.dataset], n, replace=False)
-                choice, space, variants = fit_device(data, device, device.family, rows_, draw, held_out)
-                predicted = predict(data, device, device.family, space, choice, variants, data.test[device.dataset])
-                scores.append(prediction_metrics(predicted, data.y[device.name][data.test[device.dataset]]))
+                metrics, choice, space = score(data, device, n, draw, held_out)
+                scores.append(metrics)
                 notes.append((n, space, choice.term.gamma if choice.term else 1.0,
                               bool(choice.prior_record and choice.prior_record.get("chosen"))))
             per_size[n] = median_metrics(scores)
-        today = []
-        for draw in range(args.draws):
-            rows_ = np.random.default_rng(1000 * draw + 100).choice(data.pool[device.dataset], 100, replace=False)
-            choice, space, variants = fit_device(data, device, device.family, rows_, draw, None, network_term=False,
-                                                 graphs=GRAPHS[device.dataset][:1])
-            predicted = predict(data, device, device.family, space, choice, variants, data.test[device.dataset])
-            today.append(prediction_metrics(predicted, data.y[device.name][data.test[device.dataset]]))
+        today = [score(data, device, 100, draw, None, today=True)[0] for draw in range(args.draws)]
         results[device.name] = {"ceiling": ceiling[device.name], "sizes": per_size, "today": median_metrics(today),
                                 "choices": notes}
         log(f"{device.name:21s} {cell(ceiling[device.name])} | " + " | ".join(cell(per_size[n]) for n in args.sizes)
@@ -255,17 +261,14 @@ def help_protocol(data: Data, prior: Prior, args, log) -> None:
     for device in DEVICES:
         if device.name not in HELP_REPORTED and device.dataset != "help-nb201":
             continue
-        rhos = []
-        for draw in range(args.draws):
-            rows_ = np.random.default_rng(1000 * draw + 10).choice(data.pool[device.dataset], 10, replace=False)
-            choice, space, variants = fit_device(data, device, device.family, rows_, draw,
-                                                 prior.without(device.hardware))
-            predicted = predict(data, device, device.family, space, choice, variants, data.test[device.dataset])
-            rhos.append(prediction_metrics(predicted, data.y[device.name][data.test[device.dataset]])["spearman"])
+        held_out = prior.without(device.hardware)
+        rhos = [score(data, device, 10, draw, held_out)[0]["spearman"] for draw in range(args.draws)]
+        today = [score(data, device, 10, draw, None, today=True)[0]["spearman"] for draw in range(args.draws)]
         means[device.name] = float(np.mean(rhos))
         help_column, help_rho = HELP_REPORTED.get(device.name, (None, None))
         reported = f"; HELP on {help_column}: {help_rho:.3f}" if help_column else " (HELP meta-trained on it)"
-        log(f"  {device.name:20s} rho {np.mean(rhos):.3f} ({min(rhos):.3f}-{max(rhos):.3f}){reported}")
+        log(f"  {device.name:20s} rho {np.mean(rhos):.3f} ({min(rhos):.3f}-{max(rhos):.3f}), today's method "
+            f"{np.mean(today):.3f}{reported}")
     for space, names in (("NB201", [n for n in HELP_REPORTED if n.startswith("nb201")]),
                          ("FBNet", [n for n in HELP_REPORTED if n.startswith("fbnet")])):
         if all(n in means for n in names):

@@ -243,8 +243,14 @@ def refit(name, device, args, graphs) -> dict:
         f"{100 * held_out['within_10pct']:.0f} % within +-10 %, Spearman {held_out['spearman']:.3f}.{merge_text} "
         f"{UNCHECKED} Peaks, clocks and power are the datasheet profile's.")
     cv = fit.cross_validation
+    provenance = document["provenance"]
+    term, leaned = provenance.get("network_term"), provenance.get("prior")
+    extra = ((f" Network term: {'gamma ' + format(term['gamma'], 'g') if term['chosen'] else 'none'}." if term else "")
+             + (f" Prior: {'lean ' + format(leaned['lean'], '.2f') if leaned.get('chosen') else 'not used'}."
+                if leaned else ""))
     print(f"{name}: cv MAPE {100 * cv['mape']:.1f} %; held-out n={len(test)} MAPE {100 * held_out['mape']:.1f} %, "
-          f"within 10 % {100 * held_out['within_10pct']:.1f} %, rho {held_out['spearman']:.3f};{merge_text}", flush=True)
+          f"within 10 % {100 * held_out['within_10pct']:.1f} %, rho {held_out['spearman']:.3f};{merge_text}{extra}",
+          flush=True)
     if name == "coral-edgetpu-nb201":
         checks, ratios = [], []
         for net, seed_ms in CORAL_SEED000:

@@ -135,3 +135,45 @@ def test_fit_keeps_a_power_law_the_data_has_and_recovers_it(monkeypatch):
     assert "network_term" not in straight.document and straight.profile.network_term is None
     # asked not to: no term considered, nothing recorded
     assert "network_term" not in fit_from_networks(bent, base, precision="fp16").document["provenance"]
+
+
+def test_search_designs_carry_the_term_on_device_and_split_alike(tmp_path):
+    """A search's whole-network design equals the estimate; a split's device side carries the whole network's factor."""
+    import math
+
+    from edgeperf.dse import parse_spec, search
+
+    from .test_dse import EXAMPLE, with_overhead
+
+    path = with_overhead("raspberry-pi-4", 0.5, tmp_path)
+    document = json.loads(open(path).read())
+    document["network_term"] = {"form": "power_law", "source": next(iter(document["sources"])),
+                                "params": {"gamma": 1.3, "reference_ms": 0.5, "lower_ms": 0.1, "upper_ms": 50.0}}
+    (tmp_path / "bent.json").write_text(json.dumps(document))
+    bent = str(tmp_path / "bent.json")
+    device = edgeperf.estimate(EXAMPLE, bent, precision="fp32")
+    plain = edgeperf.estimate(EXAMPLE, path, precision="fp32")
+    factor = device.total_latency_ms / plain.total_latency_ms
+    assert factor == pytest.approx((plain.total_latency_ms / 0.5) ** 0.3)   # inside [0.1, 50] ms
+    spec = parse_spec({"models": [EXAMPLE], "platforms": [bent], "precisions": ["fp32"],
+                       "objectives": ["min latency_ms"],
+                       "partition": {"server": "jetson-tx2", "links": ["wifi"], "bits": [8], "compression_ratio": 0.5}})
+    result = search(spec)
+    server = edgeperf.estimate(EXAMPLE, "jetson-tx2")
+    checked = 0
+    for i in range(result.n_evaluated):
+        design = result.design(i)
+        if design.partition is None:
+            assert design.latency_ms == pytest.approx(device.total_latency_ms)
+            continue
+        p = design.partition
+        on_device = set(edgeperf.load_model(EXAMPLE).layers[k].name for k in range(p["position"]))
+        prefix = [layer for layer in device.layers if set(layer.nodes) <= on_device]
+        suffix = [layer for layer in server.layers if not set(layer.nodes) & on_device]
+        transfer_ms = math.ceil({"input": 784, "relu_0": 6272, "relu_1": 3136, "relu_2": 32, "flatten_0": 32,
+                                 "gemm_0": 10}[p["cut_after"]] * 8 / 8) * 0.5 * 8 / 10e6 * 1000
+        # device layers as the estimate stretched them, and its overhead stretched alike, once
+        device_ms = sum(x.latency_ms for x in prefix) + (0.5 * factor if prefix else 0.0)
+        assert design.latency_ms == pytest.approx(device_ms + transfer_ms + sum(x.latency_ms for x in suffix))
+        checked += 1
+    assert checked >= 3
