@@ -73,6 +73,22 @@ UNCHECKED = ("No measurement of this device at 224x224 ImageNet size is availabl
 CORAL_SEED000 = (("googlenet", 17.97), ("inception_v3", 17.33), ("inception_v4", 20.7))
 
 
+def choice_text(provenance: dict) -> str:
+    """Sentences on the network term and the prior a fit chose, for a profile's quality field ('' when neither was tried)."""
+    term, leaned = provenance.get("network_term"), provenance.get("prior")
+    text = ""
+    if term:
+        text += (f" Network term: a power law with gamma {term['gamma']:g} on the layer sum (cross-validated MAPE "
+                 f"{100 * term['cv_mape_with']:.1f} % with, {100 * term['cv_mape_without']:.1f} % without)."
+                 if term["chosen"] else " Network term: none (cross-validation did not gain more than its noise).")
+    if leaned:
+        text += (f" Prior: other devices' coefficients used with strength {leaned['strength']:g}, lean "
+                 f"{leaned['lean']:.2f} (cross-validated MAPE {100 * leaned['cv_mape_with']:.1f} % with, "
+                 f"{100 * leaned['cv_mape_without']:.1f} % without)." if leaned.get("chosen")
+                 else " Prior: not used (cross-validation preferred the data alone).")
+    return text
+
+
 def snapdragon_base(name: str, title: str):
     """A TFLite-mapped base with unit peaks: the fitted scales carry the throughput."""
     document = copy.deepcopy(dict(load_profile("raspberry-pi-4").document))
@@ -243,11 +259,8 @@ def refit(name, device, args, graphs) -> dict:
         f"{100 * held_out['within_10pct']:.0f} % within +-10 %, Spearman {held_out['spearman']:.3f}.{merge_text} "
         f"{UNCHECKED} Peaks, clocks and power are the datasheet profile's.")
     cv = fit.cross_validation
-    provenance = document["provenance"]
-    term, leaned = provenance.get("network_term"), provenance.get("prior")
-    extra = ((f" Network term: {'gamma ' + format(term['gamma'], 'g') if term['chosen'] else 'none'}." if term else "")
-             + (f" Prior: {'lean ' + format(leaned['lean'], '.2f') if leaned.get('chosen') else 'not used'}."
-                if leaned else ""))
+    extra = choice_text(document["provenance"])
+    document["quality"] = document["quality"].replace(f" {UNCHECKED}", f"{extra} {UNCHECKED}")
     print(f"{name}: cv MAPE {100 * cv['mape']:.1f} %; held-out n={len(test)} MAPE {100 * held_out['mape']:.1f} %, "
           f"within 10 % {100 * held_out['within_10pct']:.1f} %, rho {held_out['spearman']:.3f};{merge_text}{extra}",
           flush=True)
