@@ -177,3 +177,11 @@ def test_search_designs_carry_the_term_on_device_and_split_alike(tmp_path):
         assert design.latency_ms == pytest.approx(device_ms + transfer_ms + sum(x.latency_ms for x in suffix))
         checked += 1
     assert checked >= 3
+
+
+def test_profiles_show_prints_the_term(capsys):
+    from edgeperf.cli import main
+
+    assert main(["profiles", "show", "snapdragon-855-cpu-nb201"]) == 0
+    out = capsys.readouterr().out
+    assert "network term: power_law, gamma 1.3" in out   # the shipped refit kept gamma 1.3 (its provenance says why)
