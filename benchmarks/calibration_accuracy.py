@@ -17,7 +17,8 @@ from pathlib import Path
 
 import edgeperf
 from edgeperf.measure import OnnxRuntimeRunner, calibrate
-from edgeperf.profiles import format_rho, parse_profile
+from edgeperf.fitting import format_rho
+from edgeperf.profiles import write_profile_file
 
 
 def main() -> None:
@@ -33,22 +34,19 @@ def main() -> None:
         for run in (1, 2):
             result = calibrate(f"run{run}", runner=OnnxRuntimeRunner(threads=args.threads),
                                sweep_path=Path(folder) / f"run{run}.csv", budget_minutes=args.budget_minutes)
-            profiles.append(parse_profile(result.document))
+            profiles.append(result.profile)
             if args.keep:
-                import json
-
-                (Path(folder) / f"run{run}.json").write_text(json.dumps(result.document, indent=2))
-            rows = result.validation["rows"]
+                write_profile_file(result.profile, Path(folder) / f"run{run}.json")
+            rows = result.validation.rows
             print(f"calibration {run}: {result.measurements} measurements, "
-                  f"{result.document['provenance']['excluded_unstable']} excluded as unstable")
+                  f"{result.profile.provenance.details['excluded_unstable']} excluded as unstable")
             print(f"  {'network':24s} {'measured ms':>12s} {'predicted ms':>13s} {'error':>8s}")
             for row in rows:
-                print(f"  {row['model'][4:]:24s} {row['measured_ms']:12.2f} {row['predicted_ms']:13.2f} "
-                      f"{100 * row['error']:+7.1f}%")
-            errors = [abs(row["error"]) for row in rows]
+                print(f"  {row.model[4:]:24s} {row.measured_ms:12.2f} {row.predicted_ms:13.2f} {100 * row.error:+7.1f}%")
+            errors = [abs(row.error) for row in rows]
             print(f"  median |error| {100 * statistics.median(errors):.1f} %, worst {100 * max(errors):.1f} %, "
-                  f"Spearman {format_rho(result.validation['summary']['spearman'])}")
-    names = [row["model"] for row in rows]
+                  f"Spearman {format_rho(result.validation.summary.spearman)}")
+    names = [row.model for row in rows]
     gaps = []
     for name in names:
         first, second = (edgeperf.estimate(name, profile).total_latency_ms for profile in profiles)

@@ -15,12 +15,12 @@ import statistics
 import time
 
 import edgeperf
-from edgeperf.estimator import explore_dvfs
+from edgeperf.operating import explore_dvfs
 from edgeperf.profiles import parse_profile
 
 
 def variant():
-    document = copy.deepcopy(dict(edgeperf.load_profile("jetson-nano").document))
+    document = copy.deepcopy(edgeperf.load_profile("jetson-nano").to_document())
     document["clocks"]["domains"]["emc"]["available_mhz"] = {"value": [160.0 * i for i in range(1, 11)],
                                                              "source": "notes-dvfs"}
     document["power"]["domain_mw"] = {"cpu": {"value": 500.0, "source": "seed001"},

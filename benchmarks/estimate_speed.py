@@ -24,14 +24,14 @@ from pathlib import Path
 import onnx
 
 import edgeperf
-from edgeperf.estimator import estimate_mapped, map_graph, resolve_operating_point
-from edgeperf.zoo import build_graph, build_model
+from edgeperf.estimator import estimate_mapped, load_model, map_graph, resolve_operating_point
+from edgeperf.zoo import build_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def in_process(repeats: int) -> dict:
-    graph = build_graph("resnet50")
+    graph = load_model("zoo:resnet50")
     profile = edgeperf.load_profile("jetson-nano")
     point = resolve_operating_point(profile)
     full, mapping_only, estimate_only = [], [], []

@@ -19,7 +19,8 @@ import sys
 import numpy as np
 from refit_public_profiles import DEVICES, HELP, LATBENCH, predict, snapdragon_base, usable_rows
 
-from edgeperf.profiles import NetworkSample, fit_from_networks, load_profile, prediction_metrics
+from edgeperf.fitting import NetworkSample, fit_from_networks, prediction_metrics
+from edgeperf.profiles import load_profile
 
 
 def main() -> int:

@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeperf.profiles import NetworkSample, load_profile, network_features, with_sibling_merge
+from edgeperf.fitting import NetworkSample, network_features, with_sibling_merge
+from edgeperf.profiles import load_profile
 from edgeperf.zoo._nas import FBNET_LAYOUT, latbench_vertices, parse_fbnet, parse_nb201
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
@@ -230,12 +231,12 @@ def _compute(table, missing, space, base) -> dict:
         part = missing[start: start + chunk]
         graphs: dict = {}
         samples = [NetworkSample(model=f"zoo:{space}:{table[i]['arch']}", latency_ms=1.0) for i in part]
-        _, _, per, precision = network_features(samples, base, None, graphs=graphs)
-        per_network.extend(per)
+        found = network_features(samples, base, None, graphs=graphs)
+        per_network.extend(found.per_network)
         for sample in samples:
             graph = graphs.get((sample.model, None)) or load_model(sample.model)
             mapped = map_graph(graph, base.mapping)
-            parts, _ = latency_parts(mapped, base, precision, point)
+            parts, _ = latency_parts(mapped, base, found.precision, point.freq_mhz)
             work = {}
             for op_class in np.unique(mapped.op_class):
                 index = mapped.op_class == op_class

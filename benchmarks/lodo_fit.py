@@ -41,18 +41,20 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from lodo_data import DATASETS, DEVICES, FAMILIES, GRAPHS, available, features, latencies, rows, split
 from nb201_ceiling import ceilings
 
-from edgeperf.profiles import load_profile, prediction_metrics
-from edgeperf.profiles._fit import COLUMNS, _RIDGE_GRID, _fixed_size_classes, _one_memory_term, _solve
-from edgeperf.profiles._network_fit import _beats_by_one_se, choose_network_model
-from edgeperf.profiles._prior import PRIOR_SCHEMA, Prior, Reference, parse_prior, variant_key
+from edgeperf.fitting import COLUMNS, prediction_metrics
+from edgeperf.fitting._network_fit import _beats_by_one_se, choose_network_model
+from edgeperf.fitting._networks import _RIDGE_GRID, _fixed_size_classes, _one_memory_term, _solve
+from edgeperf.fitting._prior import PRIOR_SCHEMA, Prior, Reference, parse_prior, variant_key
+from edgeperf.profiles import load_profile
 
 HERE = Path(__file__).resolve().parent
-PRIOR_PATH = HERE.parent / "profiles" / "priors" / "network-fit-prior.json"
+PRIOR_PATH = HERE.parent / "fitting" / "data" / "network-fit-prior.json"
 POOL = 1500          # training draws come from the first POOL rows of a dataset's seeded order
 REFERENCE = 1000     # a reference device is fitted on the first REFERENCE rows
 _K = len(COLUMNS)
@@ -81,7 +83,7 @@ class Data:
         return self._features[key]
 
 
-def variants_of(feats, rows_, fixed=None) -> list[dict]:
+def variants_of(feats, rows_, fixed=None) -> list:
     """``edgeperf fit``'s four variant designs (as _fit._fit_variants builds them) for some rows.
 
     ``fixed``: the fixed-size classes per merge setting found on the training rows (test rows use them).
@@ -98,8 +100,8 @@ def variants_of(feats, rows_, fixed=None) -> list[dict]:
             offsets[:, i] = feats.base_work[merge][take][:, i]
             full[:, _K * i + 1: _K * i + _K] = 0.0
         for split_ in (False, True):
-            out.append({"merge": merge, "split": split_, "x": full if split_ else _one_memory_term(full),
-                        "offsets": offsets, "classes": classes, "fixed": fixed_here})
+            out.append(SimpleNamespace(merge=merge, split=split_, x=full if split_ else _one_memory_term(full),
+                                       offsets=offsets, classes=classes, fixed=fixed_here))
     return out
 
 
@@ -112,8 +114,7 @@ def fit_device(data: Data, device, family: str, rows_, seed: int, prior: Prior |
         variants = variants_of(data.features(device.dataset, family, space), rows_)
         references = None
         if prior is not None:
-            references = {(v["merge"], v["split"]): prior.aligned(family, v["merge"], v["split"], v["classes"])
-                          for v in variants}
+            references = {(v.merge, v.split): prior.aligned(family, v.merge, v.split, v.classes) for v in variants}
         choice = choose_network_model(variants, y, folds=min(5, len(y)), seed=seed, solve=_solve,
                                       ridge_grid=_RIDGE_GRID, network_term=network_term, references=references)
         errors = np.abs(choice.predicted_cv - y) / y
@@ -124,10 +125,9 @@ def fit_device(data: Data, device, family: str, rows_, seed: int, prior: Prior |
 
 def predict(data: Data, device, family, space, choice, variants, rows_) -> np.ndarray:
     chosen = choice.variant
-    test = variants_of(data.features(device.dataset, family, space), rows_,
-                       fixed={v["merge"]: v["fixed"] for v in variants})
-    design = next(v for v in test if v["merge"] == chosen["merge"] and v["split"] == chosen["split"])
-    return choice.predict(design["x"], design["offsets"].sum(axis=1))
+    test = variants_of(data.features(device.dataset, family, space), rows_, fixed={v.merge: v.fixed for v in variants})
+    design = next(v for v in test if v.merge == chosen.merge and v.split == chosen.split)
+    return choice.predict(design.x, design.offsets.sum(axis=1))
 
 
 def score(data: Data, device, n: int, draw: int, prior: Prior | None, today: bool = False):
@@ -141,7 +141,7 @@ def score(data: Data, device, n: int, draw: int, prior: Prior | None, today: boo
                                          graphs=GRAPHS[device.dataset][:1] if today else None)
     test = data.test[device.dataset]
     predicted = predict(data, device, device.family, space, choice, variants, test)
-    return prediction_metrics(predicted, data.y[device.name][test]), choice, space
+    return prediction_metrics(predicted, data.y[device.name][test]).to_dict(), choice, space
 
 
 def reference_fits(data: Data, log) -> Prior:
@@ -159,8 +159,8 @@ def reference_fits(data: Data, log) -> Prior:
             for variant in variants:
                 one = choose_network_model([variant], y, folds=5, seed=0, solve=_solve, ridge_grid=_RIDGE_GRID,
                                            network_term=None)
-                fits[family][variant_key(variant["merge"], variant["split"])] = {
-                    c: [float(v) for v in one.w[_K * i: _K * i + _K]] for i, c in enumerate(variant["classes"])}
+                fits[family][variant_key(variant.merge, variant.split)] = {
+                    c: [float(v) for v in one.w[_K * i: _K * i + _K]] for i, c in enumerate(variant.classes)}
         source = (f"{device.title}: column {device.column} of {DATASETS[device.dataset][0].name} "
                   f"(shared/external), first {REFERENCE} networks of the seeded order, graph zoo:{space}")
         references.append(Reference(device=device.name, hardware=device.hardware, title=device.title, source=source,
@@ -170,7 +170,7 @@ def reference_fits(data: Data, log) -> Prior:
     for family, base_name in FAMILIES.items():
         base = load_profile(base_name)
         families[family] = {"base_profile": base_name, "precision": base.default_precision,
-                            "mapping": json.loads(json.dumps(dict(base.document["mapping"])))}
+                            "mapping": base.to_document()["mapping"]}
     provenance = {
         "source": "benchmarks/lodo_fit.py --write-prior",
         "fitted_on": "every device column of shared/external (LatBench, HELP's NB201 and FBNet files, HW-NAS-Bench's "

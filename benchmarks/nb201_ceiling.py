@@ -31,7 +31,7 @@ import sys
 import numpy as np
 from lodo_data import DEVICES, available, latencies, rows
 
-from edgeperf.profiles import prediction_metrics
+from edgeperf.fitting import prediction_metrics
 from edgeperf.zoo import FBNET_CHOICES, NB201_OPS
 from edgeperf.zoo._nas import latbench_vertices, parse_fbnet, parse_nb201
 
@@ -116,10 +116,9 @@ def ceilings(only=None, test_rows=None, log=None) -> dict:
         train, valid, test = sizes(device.dataset, len(table))
         predict = learner(x, y, train, valid)
         held = test if test_rows is None else np.asarray(test_rows[device.dataset])
-        out[device.name] = prediction_metrics(predict(held), y[held])
-        out[device.name]["train"] = len(train) + len(valid)
+        out[device.name] = {**prediction_metrics(predict(held), y[held]).to_dict(), "train": len(train) + len(valid)}
         if log:
-            small = evaluate(x, y, np.arange(0, 80), held, np.arange(80, 100))
+            small = evaluate(x, y, np.arange(0, 80), held, np.arange(80, 100)).to_dict()
             big = out[device.name]
             log(f"{device.name} ({device.column}): {len(train):,} training -> within 10 % "
                 f"{100 * big['within_10pct']:.1f} %, MAPE {100 * big['mape']:.1f} %, rho {big['spearman']:.3f}; "

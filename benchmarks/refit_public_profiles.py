@@ -18,18 +18,19 @@ one of the ~15,000 architectures is built once (about 12 ms each) and estimated 
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
-import json
 import random
 import sys
+from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
 import edgeperf
 from edgeperf.estimator import estimate_mapped, load_model, map_graph, resolve_operating_point
-from edgeperf.profiles import NetworkSample, fit_from_networks, load_prior, load_profile, parse_profile, prediction_metrics
+from edgeperf.fitting import NetworkSample, fit_from_networks, load_prior, prediction_metrics
+from edgeperf.profiles import Citation, ClockDomain, LayerModel, PowerModel, load_profile, write_profile_file
 from edgeperf.zoo._nas import latbench_vertices, parse_nb201
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
@@ -73,15 +74,16 @@ UNCHECKED = ("No measurement of this device at 224x224 ImageNet size is availabl
 CORAL_SEED000 = (("googlenet", 17.97), ("inception_v3", 17.33), ("inception_v4", 20.7))
 
 
-def choice_text(provenance: dict) -> str:
+def choice_text(profile) -> str:
     """Sentences on the network term and the prior a fit chose, for a profile's quality field ('' when neither was tried)."""
-    term, leaned = provenance.get("network_term"), provenance.get("prior")
+    term, leaned = profile.provenance.network_term, profile.provenance.details.get("prior")
     text = ""
-    if term:
-        text += (f" Network term: a power law with gamma {term['gamma']:g} on the layer sum (cross-validated MAPE "
-                 f"{100 * term['cv_mape_with']:.1f} % with, {100 * term['cv_mape_without']:.1f} % without)."
-                 if term["chosen"] else " Network term: none (cross-validation did not gain more than its noise).")
-    if leaned:
+    if term is not None:
+        text += (f" Network term: a power law with gamma {profile.network_term.gamma:g} on the layer sum (cross-validated "
+                 f"MAPE {100 * term.cv_mape['power_law']:.1f} % with, {100 * term.cv_mape['none']:.1f} % without)."
+                 if term.chosen == "power_law" else
+                 " Network term: none (cross-validation did not gain more than its noise).")
+    if leaned is not None:
         text += (f" Prior: other devices' coefficients used with strength {leaned['strength']:g}, lean "
                  f"{leaned['lean']:.2f} (cross-validated MAPE {100 * leaned['cv_mape_with']:.1f} % with, "
                  f"{100 * leaned['cv_mape_without']:.1f} % without)." if leaned.get("chosen")
@@ -91,27 +93,29 @@ def choice_text(provenance: dict) -> str:
 
 def snapdragon_base(name: str, title: str):
     """A TFLite-mapped base with unit peaks: the fitted scales carry the throughput."""
-    document = copy.deepcopy(dict(load_profile("raspberry-pi-4").document))
-    unit = {"value": 1.0, "source": "unit", "note": "a unit, not a datasheet figure: the fitted scales carry the speed"}
-    document.update({
-        "name": name, "title": title, "kind": "datasheet",
-        "sources": {"unit": "No sourced datasheet peak for this unit here: peaks and bandwidth are 1 (a unit) and "
-                            "the fitted compute and memory scales carry the measured speed.",
-                    "tflite-fusion": document["sources"]["tflite-fusion"],
-                    "no-power": "No published power figures for this unit in shared/: energy is not modelled."},
-        "runtime": {"name": "TensorFlow Lite (int8), LatBench"}, "device": {"soc": "Qualcomm Snapdragon 855"},
-        "precisions": {"int8": {"peak_gflops": unit}, "fp32": {"peak_gflops": unit}}, "default_precision": "int8",
-        "memory_bandwidth_gbps": unit,
-        "clocks": {"compute_domain": "soc", "memory_domain": "soc",
-                   "domains": {"soc": {"reference_mhz": {"value": 1.0, "source": "unit"}}}},
-        "power": {"idle_mw": {"value": 0.0, "source": "no-power"},
-                  "active_mw": {"default": {"value": 0.0, "source": "no-power"}}, "calibrated": False},
-        "layer_models": {"default": {"form": "roofline", "source": "unit",
-                                     "params": {"compute_efficiency": 1.0, "memory_efficiency": 1.0}}},
-    })
-    for key in ("power_modes", "default_power_mode", "unit_cost_eur", "memory_bytes", "thermal", "provenance"):
-        document.pop(key, None)
-    return parse_profile(json.loads(json.dumps(document)), where=name)
+    pi4 = load_profile("raspberry-pi-4")
+    unit = Citation(source="unit", note="a unit, not a datasheet figure: the fitted scales carry the speed")
+    no_power = Citation(source="no-power")
+    return replace(
+        pi4, name=name, title=title, kind="datasheet", path="",
+        sources=MappingProxyType({
+            "unit": "No sourced datasheet peak for this unit here: peaks and bandwidth are 1 (a unit) and the fitted "
+                    "compute and memory scales carry the measured speed.",
+            "tflite-fusion": pi4.sources["tflite-fusion"],
+            "no-power": "No published power figures for this unit in shared/: energy is not modelled."}),
+        runtime={"name": "TensorFlow Lite (int8), LatBench"}, device={"soc": "Qualcomm Snapdragon 855"},
+        precisions=MappingProxyType({"int8": 1.0, "fp32": 1.0}), default_precision="int8", memory_bandwidth_gbps=1.0,
+        compute_domain="soc", memory_domain="soc",
+        clocks=MappingProxyType({"soc": ClockDomain(name="soc", reference_mhz=1.0, available_mhz=(1.0,))}),
+        power_modes=MappingProxyType({}), default_power_mode=None, unit_cost_eur=None, memory_bytes=None, thermal=None,
+        power=PowerModel(idle_mw=0.0, active_mw=MappingProxyType({"default": 0.0}), calibrated=False),
+        layer_models=MappingProxyType({"default": LayerModel(form="roofline", source="unit", stated=MappingProxyType(
+            {"compute_efficiency": 1.0, "memory_efficiency": 1.0}))}),
+        citations=MappingProxyType({("precisions", "int8"): unit, ("precisions", "fp32"): unit,
+                                    ("memory_bandwidth_gbps",): unit,
+                                    ("clocks", "soc", "reference_mhz"): Citation(source="unit"),
+                                    ("power", "idle_mw"): no_power, ("power", "active_mw", "default"): no_power}),
+    )
 
 
 def usable_rows(dataset: Path, column: str) -> tuple[list[dict], int]:
@@ -155,17 +159,11 @@ def fit_tx2_blocks(args) -> None:
     estimates = [edgeperf.estimate(f"zoo:fbnet-block:{r['key']}", profile) for r in test_rows]
     held_out = prediction_metrics(np.array([e.total_latency_ms for e in estimates]), measured)
     held_out_energy = prediction_metrics(np.array([e.total_energy_mj for e in estimates]), energy)
-    document = fit.document
-    document["title"] = "NVIDIA Jetson TX2, layer and power models fitted to HW-NAS-Bench's FBNet block table"
-    document["provenance"].update({"dataset": BLOCKS_SOURCE, "training_blocks": len(train),
-                                   "held_out": dict(held_out, blocks=len(test_rows)),
-                                   "held_out_energy": dict(held_out_energy, blocks=len(test_rows)),
-                                   "input": "FBNet blocks of the 224x224 and 32x32 layouts (7x7 to 224x224 maps)"})
-    document["quality"] = (
+    quality = (
         f"Layer and power models fitted to {len(train)} measured FBNet blocks of HW-NAS-Bench (TX2 latency and energy, "
         f"feature maps 4x4 to 224x224); held out on {len(test_rows)} other blocks: latency MAPE "
-        f"{100 * held_out['mape']:.1f} %, {100 * held_out['within_10pct']:.0f} % within +-10 %, Spearman "
-        f"{held_out['spearman']:.3f}; energy MAPE {100 * held_out_energy['mape']:.1f} %. Blocks were timed one at a "
+        f"{100 * held_out.mape:.1f} %, {100 * held_out.within_10pct:.0f} % within +-10 %, Spearman "
+        f"{held_out.spearman:.3f}; energy MAPE {100 * held_out_energy.mape:.1f} %. Blocks were timed one at a "
         f"time (about 0.5 ms each even when tiny: per-block overhead of the measurement), so whole networks are "
         f"over-predicted by that overhead per block. Precision: the profile's default (fp16), which the table does not "
         f"state. Peaks, clocks and power modes are the datasheet profile's.")
@@ -174,17 +172,22 @@ def fit_tx2_blocks(args) -> None:
         fitted_ms = edgeperf.estimate(f"zoo:{net}", profile, power_mode="MAXN").total_latency_ms
         datasheet_ms = edgeperf.estimate(f"zoo:{net}", "jetson-tx2", power_mode="MAXN").total_latency_ms
         checks.append(f"{net} {fitted_ms:.0f} ms against {seed_ms} ms measured (datasheet profile {datasheet_ms:.1f} ms)")
-    document["quality"] += (" Checked against seed 000's TX2 MAXN latencies at ImageNet size (TensorFlow with "
-                            "TensorRT): " + "; ".join(checks) + ".")
-    document["provenance"]["imagenet_check"] = checks
+    quality += (" Checked against seed 000's TX2 MAXN latencies at ImageNet size (TensorFlow with "
+                "TensorRT): " + "; ".join(checks) + ".")
+    provenance = profile.provenance.with_details(
+        dataset=BLOCKS_SOURCE, training_blocks=len(train), held_out={**held_out.to_dict(), "blocks": len(test_rows)},
+        held_out_energy={**held_out_energy.to_dict(), "blocks": len(test_rows)},
+        input="FBNet blocks of the 224x224 and 32x32 layouts (7x7 to 224x224 maps)", imagenet_check=checks)
+    profile = replace(profile, title="NVIDIA Jetson TX2, layer and power models fitted to HW-NAS-Bench's FBNet block "
+                                     "table", quality=quality, provenance=provenance)
     print("  " + "\n  ".join(checks))
-    print(f"{name}: cv MAPE {100 * fit.cross_validation['mape']:.1f} %; held-out n={len(test_rows)} latency MAPE "
-          f"{100 * held_out['mape']:.1f} %, within 10 % {100 * held_out['within_10pct']:.0f} %, rho "
-          f"{held_out['spearman']:.3f}; energy MAPE {100 * held_out_energy['mape']:.1f} %, rho "
-          f"{held_out_energy['spearman']:.3f}")
+    print(f"{name}: cv MAPE {100 * fit.cross_validation.mape:.1f} %; held-out n={len(test_rows)} latency MAPE "
+          f"{100 * held_out.mape:.1f} %, within 10 % {100 * held_out.within_10pct:.0f} %, rho "
+          f"{held_out.spearman:.3f}; energy MAPE {100 * held_out_energy.mape:.1f} %, rho "
+          f"{held_out_energy.spearman:.3f}")
     if args.write:
         path = Path(__file__).resolve().parents[1] / "profiles" / "data" / f"{name}.json"
-        path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        write_profile_file(profile, path)
         print(f"  wrote {path.name}")
 
 
@@ -211,15 +214,15 @@ def main() -> int:
         if device[3] != space:  # about 0.5 MB per graph: keep one space's 15,000 at a time
             graphs.clear()
             space = device[3]
-        document = refit(name, device, args, graphs)
+        profile = refit(name, device, args, graphs)
         if args.write:
             path = Path(__file__).resolve().parents[1] / "profiles" / "data" / f"{name}.json"
-            path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+            write_profile_file(profile, path)
             print(f"  wrote {path.name}")
     return 0
 
 
-def refit(name, device, args, graphs) -> dict:
+def refit(name, device, args, graphs):
     dataset, column, seconds, space, base_name, precision, title = device
     base = load_profile(base_name) if base_name else snapdragon_base(name, title)
     rows, degenerate = usable_rows(dataset, column)
@@ -233,37 +236,29 @@ def refit(name, device, args, graphs) -> dict:
                             graphs=graphs, network_term=None if current else False,
                             prior=load_prior().without(HARDWARE[name]) if current else None,
                             source=f"{source}, column {column}, {args.train} random architectures (seed 0)")
-    document = fit.document
     # The profile states only the precision it was fitted at: another precision is another engine.
-    document["precisions"] = {precision: document["precisions"][precision]}
-    document["default_precision"] = precision
-    profile = parse_profile(document, where=name)
+    profile = replace(fit.profile, precisions=MappingProxyType({precision: fit.profile.precisions[precision]}),
+                      default_precision=precision, title=title)
     held_out = prediction_metrics(predict(profile, test, precision, graphs), np.array([t.latency_ms for t in test]))
-    merge = document["provenance"].get("sibling_merge", {})
-    document["title"] = title
-    document["provenance"].update({
-        "dataset": source, "column": column, "training_networks": args.train,
-        "held_out": dict(held_out, networks=len(test)), "input": "32x32 CIFAR-size NB201 networks",
-        "fitted_input_hw_max": 32,
-        "left_out": f"{degenerate} architectures whose cell output is disconnected from its input "
-                    f"({'not measured' if dataset == LATBENCH else 'folded to a constant network by the runtime'})"})
-    terms = document["provenance"]["memory_terms"]
+    merge, terms = profile.provenance.sibling_merge, profile.provenance.memory_terms
     merge_text = (f" Chosen by cross-validation: sibling convolutions merged into one kernel (horizontal fusion) "
-                  f"{'yes' if merge['chosen'] else 'no'} (MAPE {100 * merge['cv_mape_with']:.1f} % with, "
-                  f"{100 * merge['cv_mape_without']:.1f} % without); weights and outputs with memory coefficients of "
-                  f"their own {'yes' if terms['chosen'] == 'split' else 'no'} ({100 * terms['cv_mape_split']:.1f} % "
-                  f"with, {100 * terms['cv_mape_one']:.1f} % without).")
-    document["quality"] = (
+                  f"{'yes' if merge.chosen else 'no'} (MAPE {100 * merge.cv_mape['with']:.1f} % with, "
+                  f"{100 * merge.cv_mape['without']:.1f} % without); weights and outputs with memory coefficients of "
+                  f"their own {'yes' if terms.chosen == 'split' else 'no'} ({100 * terms.cv_mape['split']:.1f} % "
+                  f"with, {100 * terms.cv_mape['one']:.1f} % without).")
+    quality = (
         f"Layer models fitted to {args.train} measured 32x32 NB201 networks ({column}, precision {precision}); "
-        f"held out on all {len(test)} other measured architectures: MAPE {100 * held_out['mape']:.1f} %, "
-        f"{100 * held_out['within_10pct']:.0f} % within +-10 %, Spearman {held_out['spearman']:.3f}.{merge_text} "
-        f"{UNCHECKED} Peaks, clocks and power are the datasheet profile's.")
+        f"held out on all {len(test)} other measured architectures: MAPE {100 * held_out.mape:.1f} %, "
+        f"{100 * held_out.within_10pct:.0f} % within +-10 %, Spearman {held_out.spearman:.3f}.{merge_text}"
+        f"{choice_text(profile)} {UNCHECKED} Peaks, clocks and power are the datasheet profile's.")
+    details = {"dataset": source, "column": column, "training_networks": args.train,
+               "held_out": {**held_out.to_dict(), "networks": len(test)}, "input": "32x32 CIFAR-size NB201 networks",
+               "left_out": f"{degenerate} architectures whose cell output is disconnected from its input "
+                           f"({'not measured' if dataset == LATBENCH else 'folded to a constant network by the runtime'})"}
     cv = fit.cross_validation
-    extra = choice_text(document["provenance"])
-    document["quality"] = document["quality"].replace(f" {UNCHECKED}", f"{extra} {UNCHECKED}")
-    print(f"{name}: cv MAPE {100 * cv['mape']:.1f} %; held-out n={len(test)} MAPE {100 * held_out['mape']:.1f} %, "
-          f"within 10 % {100 * held_out['within_10pct']:.1f} %, rho {held_out['spearman']:.3f};{merge_text}{extra}",
-          flush=True)
+    print(f"{name}: cv MAPE {100 * cv.mape:.1f} %; held-out n={len(test)} MAPE {100 * held_out.mape:.1f} %, "
+          f"within 10 % {100 * held_out.within_10pct:.1f} %, rho {held_out.spearman:.3f};{merge_text}"
+          f"{choice_text(profile)}", flush=True)
     if name == "coral-edgetpu-nb201":
         checks, ratios = [], []
         for net, seed_ms in CORAL_SEED000:
@@ -273,11 +268,12 @@ def refit(name, device, args, graphs) -> dict:
             ratios.append(fitted_ms / seed_ms)
             print(f"  seed 000 {net}: measured {seed_ms} ms; fitted {fitted_ms:.2f} ms; datasheet {datasheet_ms:.2f} ms")
         worst = max(max(ratios), 1 / min(ratios))
-        document["quality"] = document["quality"].replace(UNCHECKED, (
+        quality = quality.replace(UNCHECKED, (
             "Checked against seed 000's Coral dev board latencies at ImageNet size: " + "; ".join(checks)
             + f": off by up to a factor of {worst:.1f} there, so treat 224x224 estimates as rough."))
-        document["provenance"]["imagenet_check"] = checks
-    return document
+        details["imagenet_check"] = checks
+    provenance = replace(profile.provenance, fitted_input_hw_max=32).with_details(**details)
+    return replace(profile, quality=quality, provenance=provenance)
 
 
 if __name__ == "__main__":

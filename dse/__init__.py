@@ -23,13 +23,13 @@ from .._errors import InputError
 from ._links import Link, lora_time_on_air_s, make_link, shipped_links
 from ._partition import CutPoints, cut_points, measured_compression, quantize_activation
 from ._pareto import pareto_mask
-from ._result import Design, SearchResult, build_result
+from ._result import Best, Design, Partition, SearchResult, build_result
 from ._space import DesignSpace
 from ._spec import METRICS, Constraint, ModelChoice, PartitionSpec, PlatformChoice, SearchSpec, load_spec, parse_spec
 from ._study import SAMPLERS
 
 __all__ = ["search", "load_spec", "parse_spec", "SearchSpec", "ModelChoice", "PlatformChoice", "PartitionSpec",
-           "Constraint", "METRICS", "DesignSpace", "Design", "SearchResult", "Link", "make_link", "shipped_links",
+           "Constraint", "METRICS", "DesignSpace", "Design", "Partition", "Best", "SearchResult", "Link", "make_link", "shipped_links",
            "lora_time_on_air_s", "CutPoints", "cut_points", "quantize_activation", "measured_compression",
            "pareto_mask", "SAMPLERS", "EXHAUSTIVE_LIMIT"]
 
@@ -86,11 +86,17 @@ def search(spec, *, trials: int | None = None, workers: int = 1, storage: str | 
             raise LimitError(f"the space has {space.size} designs, more than {EXHAUSTIVE_LIMIT} to evaluate "
                              "exhaustively; give --trials N to sample it with optuna")
         return build_result(space, space.table(), engine="exhaustive")
+    return _sampled(space, trials=trials, workers=workers, storage=storage or f"journal:{spec.name}.journal",
+                    study_name=study_name or spec.name, sampler=sampler, seed=seed)
+
+
+def _sampled(space: DesignSpace, **study) -> SearchResult:
+    """The result of an optuna study over ``space``: the designs its completed trials chose."""
+    import numpy as np
+
     from ._study import run_study
 
-    rows, engine, notes = run_study(space, trials=trials, workers=workers,
-                                    storage=storage or f"journal:{spec.name}.journal",
-                                    study_name=study_name or spec.name, sampler=sampler, seed=seed)
+    rows, engine, notes = run_study(space, **study)
     if not rows:
         raise InputError("the study has no completed trials; rerun to continue it")
     table = {}
@@ -98,8 +104,6 @@ def search(spec, *, trials: int | None = None, workers: int = 1, storage: str | 
         columns = space.block(config, point).columns
         for key, values in columns.items():
             table.setdefault(key, []).append(values[row])
-    import numpy as np
-
     table = {k: np.asarray(v, dtype=float) for k, v in table.items()}
     notes.append(f"{len(rows)} trials sampled {len(set(rows))} distinct designs of {space.size}")
     return build_result(space, table, engine=engine, notes=notes)

@@ -7,16 +7,42 @@ import io
 import math
 from dataclasses import dataclass
 
+from types import MappingProxyType
+
 import numpy as np
 
+from ..estimator import OperatingPoint
 from ._pareto import objective_matrix, pareto_mask, violations
 
-__all__ = ["Design", "SearchResult", "build_result"]
+__all__ = ["Partition", "Design", "Best", "SearchResult", "build_result"]
 
 
 def _number(value):
     value = float(value)
     return None if math.isnan(value) else value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Partition:
+    """Where a split design cuts the network, what crosses the link, and each side's share (units in the names)."""
+
+    cut_after: str              # the last layer the device runs
+    position: int               # model layers the device runs
+    tensors: tuple[str, ...]    # what is sent
+    link: str
+    bits: int
+    transfer_bytes: float
+    transfer_ms: float
+    transfer_mj: float
+    device_ms: float
+    server_ms: float
+    server: str                 # the server's profile
+
+    def to_dict(self) -> dict:
+        return {"cut_after": self.cut_after, "position": self.position, "tensors": list(self.tensors),
+                "link": self.link, "bits": self.bits, "transfer_bytes": self.transfer_bytes,
+                "transfer_ms": self.transfer_ms, "transfer_mj": self.transfer_mj, "device_ms": self.device_ms,
+                "server_ms": self.server_ms, "server": self.server}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,8 +52,8 @@ class Design:
     model: str
     platform: str
     precision: str
-    operating_point: dict
-    partition: dict | None
+    operating_point: OperatingPoint
+    partition: Partition | None
     latency_ms: float
     energy_mj: float
     accuracy: float | None
@@ -42,9 +68,24 @@ class Design:
             "model": self.model, "platform": self.platform, "precision": self.precision,
             "latency_ms": self.latency_ms, "energy_mj": self.energy_mj, "accuracy": self.accuracy,
             "cost": self.cost_eur, "power_mw": self.power_mw, "memory_bytes": self.memory_bytes,
-            "operating_point": self.operating_point, "partition": self.partition,
+            "operating_point": self.operating_point.to_dict(),
+            "partition": self.partition.to_dict() if self.partition is not None else None,
             "feasible": self.feasible, "violated": list(self.violated),
         }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Best:
+    """The best feasible design for one objective (``None`` when no design is feasible)."""
+
+    metric: str
+    direction: str                # "min" or "max"
+    design: Design | None
+
+    @property
+    def label(self) -> str:
+        """``"min latency_ms"``: the objective as the spec writes it."""
+        return f"{self.direction} {self.metric}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -57,7 +98,7 @@ class SearchResult:
     n_evaluated: int
     n_feasible: int
     pareto: tuple[Design, ...]
-    best: dict
+    best: tuple[Best, ...]        # one per objective, in the spec's order
     infeasible_by: dict
     notes: tuple[str, ...]
     space: object
@@ -72,10 +113,23 @@ class SearchResult:
             "objectives": [f"{d} {m}" for m, d in self.objectives],
             "n_evaluated": self.n_evaluated, "n_feasible": self.n_feasible,
             "pareto": [d.to_dict() for d in self.pareto],
-            "best": {k: (v.to_dict() if v is not None else None) for k, v in self.best.items()},
+            "best": {b.label: (b.design.to_dict() if b.design is not None else None) for b in self.best},
             "infeasible_by": self.infeasible_by,
             "notes": list(self.notes),
         }
+
+    def best_for(self, metric: str) -> Design | None:
+        """The best feasible design for the objective on ``metric``.
+
+        Raises
+        ------
+        KeyError
+            When the spec has no objective on ``metric``.
+        """
+        for best in self.best:
+            if best.metric == metric:
+                return best.design
+        raise KeyError(f"no objective on {metric!r}; objectives: {', '.join(b.label for b in self.best)}")
 
     def design(self, row: int) -> Design:
         return _design(self.space, self.columns, row, bool(self.feasible[row]), self.worst[row])
@@ -112,16 +166,17 @@ def _design(space, c: dict, i: int, feasible: bool, worst: str) -> Design:
     partition = None
     if cut >= 0:
         link = space.links[int(c["link"][i])]
-        partition = {
-            "cut_after": config.cuts.after[cut], "position": int(config.cuts.position[cut]),
-            "tensors": list(config.cuts.tensors[cut]), "link": link.name, "bits": int(c["bits"][i]),
-            "transfer_bytes": float(c["transfer_bytes"][i]), "transfer_ms": float(c["transfer_ms"][i]),
-            "transfer_mj": float(c["transfer_mj"][i]), "device_ms": float(c["device_ms"][i]),
-            "server_ms": float(c["server_ms"][i]), "server": space.server.name,
-        }
+        partition = Partition(
+            cut_after=config.cuts.after[cut], position=int(config.cuts.position[cut]),
+            tensors=tuple(config.cuts.tensors[cut]), link=link.name, bits=int(c["bits"][i]),
+            transfer_bytes=float(c["transfer_bytes"][i]), transfer_ms=float(c["transfer_ms"][i]),
+            transfer_mj=float(c["transfer_mj"][i]), device_ms=float(c["device_ms"][i]),
+            server_ms=float(c["server_ms"][i]), server=space.server.name,
+        )
     return Design(
         model=space.spec.models[config.model].name, platform=space.profiles[config.platform].name,
-        precision=config.precision, operating_point={"power_mode": mode, "freq_mhz": dict(freqs)},
+        precision=config.precision,
+        operating_point=OperatingPoint(power_mode=mode, freq_mhz=MappingProxyType(dict(freqs))),
         partition=partition, latency_ms=float(c["latency_ms"][i]), energy_mj=float(c["energy_mj"][i]),
         accuracy=_number(c["accuracy"][i]), cost_eur=_number(c["cost_eur"][i]), power_mw=float(c["power_mw"][i]),
         memory_bytes=float(c["memory_bytes"][i]), feasible=feasible, violated=(worst,) if worst else (),
@@ -148,20 +203,20 @@ def build_result(space, columns: dict, *, engine: str, notes=()) -> SearchResult
     front_rows = rows[pareto_mask(values)] if rows.size else rows
     order = np.lexsort(objective_matrix(columns, spec.objectives)[front_rows].T[::-1]) if front_rows.size else []
     pareto = tuple(_design(space, columns, int(front_rows[i]), True, "") for i in order)
-    best = {}
+    best = []
     for k, (metric, direction) in enumerate(spec.objectives):
-        if not rows.size:
-            best[f"{direction} {metric}"] = None
-            continue
-        priority = [k] + [j for j in range(values.shape[1]) if j != k]     # objective k first, then the others
-        pick = rows[np.lexsort(tuple(values[:, j] for j in reversed(priority)))[0]]
-        best[f"{direction} {metric}"] = _design(space, columns, int(pick), True, "")
+        design = None
+        if rows.size:
+            priority = [k] + [j for j in range(values.shape[1]) if j != k]     # objective k first, then the others
+            pick = rows[np.lexsort(tuple(values[:, j] for j in reversed(priority)))[0]]
+            design = _design(space, columns, int(pick), True, "")
+        best.append(Best(metric=metric, direction=direction, design=design))
     infeasible_by = {name: int(np.sum(worst == name)) for name in names if np.any(worst == name)}
     all_notes = list(space.notes) + list(notes)
     if not rows.size:
         all_notes.append("no feasible design: every design misses a constraint (see infeasible_by and the CSV)")
     return SearchResult(
         name=spec.name, engine=engine, objectives=spec.objectives, n_evaluated=int(feasible.size),
-        n_feasible=int(feasible.sum()), pareto=pareto, best=best, infeasible_by=infeasible_by,
+        n_feasible=int(feasible.sum()), pareto=pareto, best=tuple(best), infeasible_by=infeasible_by,
         notes=tuple(all_notes), space=space, columns=columns, feasible=feasible, worst=worst,
     )

@@ -45,10 +45,10 @@ def sample_activations(model_ref: str, tensors: set[str], sample: str) -> tuple[
     except ImportError:
         raise InputError("a partition sample needs onnxruntime: pip install 'edgeperf[runtime]' "
                          "(or give compression_ratio instead of sample)") from None
-    if model_ref.startswith("zoo:"):
-        from ..zoo import build_model
+    from ..zoo import is_reference, runnable_model
 
-        model = build_model(model_ref.removeprefix("zoo:"), weights=True)
+    if is_reference(model_ref):
+        model = onnx.load_from_string(runnable_model(model_ref))
         note = "zoo network with seeded random weights (an untrained network's activations)"
     else:
         model = onnx.load(model_ref)

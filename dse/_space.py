@@ -29,9 +29,10 @@ from functools import lru_cache
 import numpy as np
 
 from .._errors import InputError
+from ..zoo import is_reference, load_catalog, reference_name
 from .._units import BITS_PER_ELEMENT
-from ..estimator import (evaluate_layers, frequency_grid, inference_overhead, load_model, map_graph, network_factor,
-                         reference_costs, resolve_operating_point)
+from ..estimator import evaluate_layers, load_model, map_graph, network_totals, reference_costs, resolve_operating_point
+from ..operating import frequency_grid
 from ..profiles import load_profile
 from ._partition import CutPoints, cut_points, layer_spans, measured_compression
 from ._spec import SearchSpec
@@ -107,8 +108,6 @@ class DesignSpace:
             if unknown:
                 self.notes.append(f"accuracy effect of {', '.join(map(str, unknown))}-bit cut tensors not given "
                                   "(partition.accuracy_drop): assumed none")
-        from ..zoo import load_catalog
-
         self._catalog = load_catalog()       # read once: every (model, platform, precision) looks it up
         self.configs = self._configs()
         if not self.configs:
@@ -138,7 +137,7 @@ class DesignSpace:
     def _accuracy(self, model_index: int, precision: str) -> float:
         choice = self.spec.models[model_index]
         catalog = self._catalog
-        name = choice.ref.removeprefix("zoo:") if choice.ref.startswith("zoo:") else None
+        name = reference_name(choice.ref) if is_reference(choice.ref) else None
         entry = catalog.accuracy(name, precision) if name else None
         if choice.accuracy is not None:
             delta = entry.delta / 100.0 if entry is not None else _default_delta(catalog, precision)
@@ -182,17 +181,15 @@ class DesignSpace:
         point = resolve_operating_point(server)
         costs = reference_costs(mapped, server, precision)
         latency, _ = evaluate_layers(costs, server, dict(point.freq_mhz))
-        stretch = network_factor(costs, server, latency)   # the whole network's factor, shared by every suffix
-        latency = latency * stretch
         lo, _ = layer_spans(graph, mapped) if mapped.layers else (np.zeros(0, int), None)
         order = np.argsort(lo, kind="stable")
         starts, cumulative = lo[order], np.concatenate([[0.0], np.cumsum(latency[order])])
         total = float(latency.sum())
-        fixed_ms = inference_overhead(server)[0] * stretch
 
         def suffix(positions):
             before = np.searchsorted(starts, positions, side="left")   # layers starting before k
-            return total - cumulative[before] + np.where(before < len(starts), fixed_ms, 0.0)
+            rest = total - cumulative[before]                          # the server runs the layers from k on
+            return network_totals(costs, rest, np.zeros_like(rest), runs=before < len(starts), whole_ms=total)[0]
 
         return mapped, suffix
 
@@ -238,10 +235,7 @@ class DesignSpace:
         profile = self.profiles[config.platform]
         _, freqs = self.points[config.platform][point_index]
         layer_ms, layer_mj = evaluate_layers(config.layer_costs, profile, freqs)
-        stretch = network_factor(config.layer_costs, profile, layer_ms)   # the whole network's, shared by every prefix
-        layer_ms, layer_mj = layer_ms * stretch, layer_mj * stretch
-        fixed_ms, fixed_mj = (v * stretch for v in inference_overhead(profile))   # paid once by a device that runs any layer
-        total_ms, total_mj = float(layer_ms.sum()) + fixed_ms, float(layer_mj.sum()) + fixed_mj
+        total_ms, total_mj = network_totals(config.layer_costs, float(layer_ms.sum()), float(layer_mj.sum()))
         weights = float(config.params_bytes.sum())
         cost = self.unit_cost[config.platform]
         columns = {
@@ -253,19 +247,20 @@ class DesignSpace:
         columns = {k: np.asarray(v, dtype=float) for k, v in columns.items()}
         if config.cuts is not None and config.cuts.size and len(self.links):
             columns = _concat(columns, self._split_designs(config_index, point_index, config, layer_ms, layer_mj,
-                                                           cost, (fixed_ms, fixed_mj)))
+                                                           cost))
         latency = columns["latency_ms"]
         columns["power_mw"] = np.divide(columns["energy_mj"] * 1000.0, latency, out=np.zeros_like(latency),
                                         where=latency > 0)
         return Block(columns=columns)
 
-    def _split_designs(self, config_index, point_index, config, layer_ms, layer_mj, cost, fixed) -> dict:
+    def _split_designs(self, config_index, point_index, config, layer_ms, layer_mj, cost) -> dict:
         cuts = config.cuts
         order = np.argsort(config.hi, kind="stable")
         ends = config.hi[order]
         done = np.searchsorted(ends, cuts.position, side="left")      # device layers ending before k
-        prefix_ms = np.concatenate([[0.0], np.cumsum(layer_ms[order])])[done] + np.where(done > 0, fixed[0], 0.0)
-        prefix_mj = np.concatenate([[0.0], np.cumsum(layer_mj[order])])[done] + np.where(done > 0, fixed[1], 0.0)
+        prefix_ms, prefix_mj = network_totals(config.layer_costs, np.concatenate([[0.0], np.cumsum(layer_ms[order])])[done],
+                                              np.concatenate([[0.0], np.cumsum(layer_mj[order])])[done], runs=done > 0,
+                                              whole_ms=float(layer_ms.sum()))   # the whole network's term factor
         prefix_bytes = np.concatenate([[0.0], np.cumsum(config.params_bytes[order])])[done]
         n_cut, n_link, n_bits = cuts.size, len(self.links), self.bits.size
         shape = (n_cut, n_link, n_bits)

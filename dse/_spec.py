@@ -33,6 +33,7 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..zoo import is_reference, reference_name
 from .._errors import InputError
 from ._links import Link, make_link, shipped_links
 
@@ -174,7 +175,7 @@ def _models(c: _Checker, value) -> tuple[ModelChoice, ...]:
         path = f"models[{i}]"
         if isinstance(item, str):
             ref = c.text(item, path)
-            models.append(ModelChoice(ref=ref, name=ref.removeprefix("zoo:")))
+            models.append(ModelChoice(ref=ref, name=reference_name(ref)))
             continue
         item = c.mapping(item, path)
         c.keys(item, path, ("model", "name", "accuracy", "input_shape"))
@@ -182,7 +183,7 @@ def _models(c: _Checker, value) -> tuple[ModelChoice, ...]:
             c.fail(path, "needs 'model' (a zoo:NAME reference or a model file)")
         ref = c.text(item["model"], path + ".model")
         models.append(ModelChoice(
-            ref=ref, name=c.text(item.get("name", ref.removeprefix("zoo:")), path + ".name"),
+            ref=ref, name=c.text(item.get("name", reference_name(ref)), path + ".name"),
             accuracy=_accuracy(c, item["accuracy"], path + ".accuracy") if "accuracy" in item else None,
             input_shapes=_shapes(c, item["input_shape"], path + ".input_shape") if "input_shape" in item else (),
         ))
@@ -335,7 +336,7 @@ def _constraints(c: _Checker, value) -> tuple[tuple[Constraint, ...], bool]:
 
 def _relative(ref: str, base: Path | None) -> str:
     """A file reference resolved against the spec's folder when it names a file there."""
-    if base is None or ref.startswith("zoo:") or Path(ref).is_absolute():
+    if base is None or is_reference(ref) or Path(ref).is_absolute():
         return ref
     candidate = base / ref
     return str(candidate) if candidate.exists() else ref

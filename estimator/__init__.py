@@ -9,37 +9,47 @@ Data flow::
 Most callers want :func:`edgeperf.estimate`, which runs all three.
 """
 
-from ._cost_models import COST_MODELS, STEP_DIMS, CostParts, Features, step_efficiency
+from ._cost_models import COMBINE_RULES, COST_MODELS, STEP_DIMS, CostModel, CostParts, Features, ParamSpec, step_efficiency
 from ._cost_models import validate_params as validate_cost_params
 from ._estimate import (
     Estimate,
     LayerEstimate,
     OperatingPoint,
     choose_precision,
+    estimate_graph,
     estimate_mapped,
-    inference_overhead,
-    latency_parts,
     resolve_operating_point,
 )
-from ._dvfs import (DvfsPoint, DvfsReport, ReferenceCosts, evaluate_layers, evaluate_points, explore_dvfs, frequency_grid,
-                    network_factor, reference_costs)
-from ._estimate import power_scale
+from ._engine import (
+    LayerCosts,
+    ReferenceCosts,
+    clock_scales,
+    evaluate_layers,
+    evaluate_parts,
+    evaluate_points,
+    inference_overhead,
+    latency_parts,
+    network_factor,
+    network_totals,
+    power_scale,
+    reference_costs,
+)
 from ._network_term import NETWORK_TERM_FORMS, NetworkTerm, network_scale
-from ._thermal import MAX_INFERENCES, SimulationResult, ThrottleEvent, fit_thermal, simulate_sustained
 from ._ir import OP_CLASSES, Graph, Layer
 from ._load import load_model
 from ._mapping import NO_FUSION, ExecLayer, FusionRule, MappedGraph, Mapping, map_graph
 from ._onnx_import import MAX_NODES, MAX_TENSOR_ELEMENTS, graph_from_model, load_onnx, parse_input_shape
 from ._opcount import known_ops
+from ._protocols import PlatformProfile
 
 __all__ = [
-    "COST_MODELS", "STEP_DIMS", "CostParts", "Features", "step_efficiency", "validate_cost_params",
-    "Estimate", "LayerEstimate", "OperatingPoint", "choose_precision", "estimate_mapped", "inference_overhead",
+    "PlatformProfile", "COMBINE_RULES", "COST_MODELS", "CostModel", "ParamSpec", "STEP_DIMS", "CostParts", "Features", "step_efficiency",
+    "validate_cost_params", "LayerCosts", "clock_scales", "evaluate_parts", "network_totals",
+    "Estimate", "LayerEstimate", "OperatingPoint", "choose_precision", "estimate_graph", "estimate_mapped", "inference_overhead",
     "latency_parts",
     "resolve_operating_point", "OP_CLASSES", "Graph", "Layer", "load_model", "NO_FUSION", "ExecLayer",
     "FusionRule", "MappedGraph", "Mapping", "map_graph", "MAX_NODES", "MAX_TENSOR_ELEMENTS",
-    "graph_from_model", "load_onnx", "parse_input_shape", "known_ops", "DvfsPoint", "DvfsReport", "ReferenceCosts",
-    "evaluate_layers", "evaluate_points", "explore_dvfs", "frequency_grid", "reference_costs", "power_scale", "MAX_INFERENCES",
-    "SimulationResult", "ThrottleEvent", "fit_thermal", "simulate_sustained", "NETWORK_TERM_FORMS", "NetworkTerm",
+    "graph_from_model", "load_onnx", "parse_input_shape", "known_ops", "ReferenceCosts",
+    "evaluate_layers", "evaluate_points", "reference_costs", "power_scale", "NETWORK_TERM_FORMS", "NetworkTerm",
     "network_scale", "network_factor",
 ]

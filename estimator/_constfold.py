@@ -62,8 +62,6 @@ def fold_shape_constants(model: onnx.ModelProto, nodes, order, shapes: dict, con
     dict of str to numpy.ndarray
         Newly computed tensor values (not including existing initializers).
     """
-    from onnx.reference.ops import load_op
-
     values = _known_values(model)
     computed: dict[str, np.ndarray] = {}
     for index in order:
@@ -74,40 +72,56 @@ def fold_shape_constants(model: onnx.ModelProto, nodes, order, shapes: dict, con
         if not outputs or not all(o in const for o in outputs) or all(o in values for o in outputs):
             continue
         if node.op_type in ("Shape", "Size"):
-            shape = shapes.get(node.input[0])
-            if shape is None or any(not isinstance(d, int) for d in shape):
-                continue
-            array = np.array(shape, dtype=np.int64)
-            if node.op_type == "Size":
-                array = np.array(int(np.prod(shape)), dtype=np.int64)
-            else:
-                attrs = {a.name: a.i for a in node.attribute}
-                start, end = attrs.get("start", 0), attrs.get("end", len(shape))
-                array = array[start:end]
-            values[outputs[0]] = computed[outputs[0]] = array
+            array = _shape_value(node, shapes.get(node.input[0]))
+            if array is not None:
+                values[outputs[0]] = computed[outputs[0]] = array
             continue
         inputs = [values.get(t) if t else None for t in node.input]
         if any(t and v is None for t, v in zip(node.input, inputs)):
             continue
         if node.op_type == "Constant":
-            for attr in node.attribute:
-                if attr.name == "value" and attr.t.data_type in _INT_TYPES | {onnx.TensorProto.FLOAT} \
-                        and (attr.t.raw_data or attr.t.int64_data or attr.t.float_data or attr.t.int32_data):
-                    array = numpy_helper.to_array(attr.t)
-                    if array.size <= MAX_ELEMENTS:
-                        values[outputs[0]] = computed[outputs[0]] = array
+            array = _constant_value(node)
+            if array is not None:
+                values[outputs[0]] = computed[outputs[0]] = array
             continue
-        try:
-            op_class = load_op("", node.op_type, opset, node=node)
-            params = {"log": lambda *args: None, "opsets": {"": opset}, "verbose": 0, "new_ops": None}
-            result = op_class(node, params).run(*inputs)
-        except Exception as exc:  # noqa: BLE001 - any failure means "not foldable here", never a crash
-            logger.debug("cannot fold %s (%s): %s", node.name, node.op_type, exc)
-            continue
-        if not isinstance(result, tuple):
-            result = (result,)
-        for name, array in zip(outputs, result):
+        for name, array in zip(outputs, _evaluated(node, inputs, opset)):
             array = np.asarray(array)
             if array.size <= MAX_ELEMENTS and array.dtype.kind in "biuf":
                 values[name] = computed[name] = array
     return computed
+
+
+def _shape_value(node, shape) -> np.ndarray | None:
+    """The value of a Shape (with its start and end) or Size node of a tensor of static ``shape``."""
+    if shape is None or any(not isinstance(d, int) for d in shape):
+        return None
+    if node.op_type == "Size":
+        return np.array(int(np.prod(shape)), dtype=np.int64)
+    attrs = {a.name: a.i for a in node.attribute}
+    start, end = attrs.get("start", 0), attrs.get("end", len(shape))
+    return np.array(shape, dtype=np.int64)[start:end]
+
+
+def _constant_value(node) -> np.ndarray | None:
+    """The value of a small numeric Constant node, or None."""
+    for attr in node.attribute:
+        if attr.name == "value" and attr.t.data_type in _INT_TYPES | {onnx.TensorProto.FLOAT} \
+                and (attr.t.raw_data or attr.t.int64_data or attr.t.float_data or attr.t.int32_data):
+            array = numpy_helper.to_array(attr.t)
+            if array.size <= MAX_ELEMENTS:
+                return array
+    return None
+
+
+def _evaluated(node, inputs: list, opset: int) -> tuple:
+    """The node's outputs by onnx's reference implementation; none where it cannot run it."""
+    from onnx.reference.ops import load_op
+
+    try:
+        op_class = load_op("", node.op_type, opset, node=node)
+        params = {"log": lambda *args: None, "opsets": {"": opset}, "verbose": 0, "new_ops": None}
+        result = op_class(node, params).run(*inputs)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not foldable here", never a crash
+        logger.debug("cannot fold %s (%s): %s", node.name, node.op_type, exc)
+        return ()
+    return result if isinstance(result, tuple) else (result,)

@@ -1,10 +1,14 @@
 """Layer latency models: pure, vectorised functions, one registry.
 
 Every model maps arrays of layer features (one element per executed layer of
-one operator class) and a :class:`Machine` (peak throughput and bandwidth at the
-chosen precision and clocks) to :class:`CostParts`: a compute part that scales
-with the core clock and precision, a memory part that scales with the memory
-clock and bytes, a fixed per-layer overhead, and the combined latency.
+one operator class, with the peak throughput and bandwidth the layer gets at the
+chosen precision and clocks) to three parts: a compute part inversely
+proportional to the throughput, a memory part inversely proportional to the
+bandwidth, and a fixed per-layer overhead. Its registry entry (:class:`CostModel`)
+says how the parts combine into the layer's latency (``combine``: ``max`` where
+compute and memory overlap, ``sum`` where they do not). Because the rule lives in
+the entry, every evaluation (single estimates, DVFS grids, thermal runs, search
+blocks) combines the parts the same way, and a new form needs only its entry.
 
 Forms (parameters are the profile's data, see docs/profile-format.md):
 
@@ -30,15 +34,17 @@ Forms (parameters are the profile's data, see docs/profile-format.md):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 __all__ = [
-    "Machine",
     "Features",
     "CostParts",
+    "CostModel",
+    "COMBINE_RULES",
     "COST_MODELS",
     "ParamSpec",
     "STEP_DIMS",
@@ -46,22 +52,6 @@ __all__ = [
 
 #: Geometry dimensions a step model may unroll.
 STEP_DIMS: tuple[str, ...] = ("c_in", "c_out", "h_out", "w_out")
-
-
-@dataclass(frozen=True, slots=True)
-class Machine:
-    """Throughput the platform offers a layer at one precision and operating point.
-
-    Attributes
-    ----------
-    flops_per_ms : float
-        Peak arithmetic operations per millisecond at the layer's precision and core clock.
-    bytes_per_ms : float
-        Peak memory bytes per millisecond at the memory clock.
-    """
-
-    flops_per_ms: float
-    bytes_per_ms: float
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -111,11 +101,14 @@ def _unpadded(features: Features, params: dict) -> tuple[np.ndarray, np.ndarray]
     return compute, memory
 
 
-def roofline(features: Features, params: dict) -> CostParts:
-    """Classic roofline: the slower of compute and memory, plus a fixed overhead."""
+def _overhead(features: Features, params: dict) -> np.ndarray:
+    return np.full(features.size, float(params.get("overhead_ms", 0.0)))
+
+
+def roofline(features: Features, params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Classic roofline parts: compute and memory at the efficiencies, and a fixed overhead (combined by ``max``)."""
     compute, memory = _unpadded(features, params)
-    overhead = np.full(features.size, float(params.get("overhead_ms", 0.0)))
-    return CostParts(compute, memory, overhead, np.maximum(compute, memory) + overhead)
+    return compute, memory, _overhead(features, params)
 
 
 def step_efficiency(x: np.ndarray, par: int, alpha: float) -> np.ndarray:
@@ -129,15 +122,13 @@ def step_efficiency(x: np.ndarray, par: int, alpha: float) -> np.ndarray:
     return 1.0 / ((1.0 - alpha) + alpha / used)
 
 
-def refined_roofline(features: Features, params: dict) -> CostParts:
-    """Roofline whose compute roof is lowered by per-dimension step efficiencies."""
+def refined_roofline(features: Features, params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Roofline parts whose compute roof is lowered by per-dimension step efficiencies (combined by ``max``)."""
     compute, memory = _unpadded(features, params)
     efficiency = np.ones(features.size)
     for dim, step in params.get("steps", {}).items():
         efficiency = efficiency * step_efficiency(getattr(features, dim), int(step["par"]), float(step.get("alpha", 1.0)))
-    compute = compute / efficiency
-    overhead = np.full(features.size, float(params.get("overhead_ms", 0.0)))
-    return CostParts(compute, memory, overhead, np.maximum(compute, memory) + overhead)
+    return compute / efficiency, memory, _overhead(features, params)
 
 
 def padding_factor(features: Features, steps: dict) -> np.ndarray:
@@ -150,8 +141,8 @@ def padding_factor(features: Features, steps: dict) -> np.ndarray:
     return factor
 
 
-def step_linear(features: Features, params: dict) -> CostParts:
-    """Latency linear in hardware-step counts of work and in bytes (Blackthorn/ANNETTE).
+def step_linear(features: Features, params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Latency linear in hardware-step counts of work and in bytes (Blackthorn/ANNETTE; combined by ``sum``).
 
     ``memory_scale`` weighs every byte moved, unless ``weight_scale`` or ``output_scale`` give weights
     and written outputs their own weight (then ``memory_scale`` weighs the input activations).
@@ -164,9 +155,7 @@ def step_linear(features: Features, params: dict) -> CostParts:
         moved = (scale * (features.bytes_ - features.weight_bytes - features.out_bytes)
                  + params.get("weight_scale", scale) * features.weight_bytes
                  + params.get("output_scale", scale) * features.out_bytes)
-    memory = moved / features.bytes_per_ms
-    overhead = np.full(features.size, float(params.get("overhead_ms", 0.0)))
-    return CostParts(compute, memory, overhead, compute + memory + overhead)
+    return compute, moved / features.bytes_per_ms, _overhead(features, params)
 
 
 _EFFICIENCY = (
@@ -175,18 +164,47 @@ _EFFICIENCY = (
     ParamSpec("overhead_ms", 0.0, 1e4, 0.0),
 )
 
-#: form name -> (function, accepted parameters)
-COST_MODELS: dict[str, tuple[Callable[[Features, dict], CostParts], tuple[ParamSpec, ...]]] = {
-    "roofline": (roofline, _EFFICIENCY),
-    "refined_roofline": (refined_roofline, _EFFICIENCY + (ParamSpec("steps", 0, 0, None, "steps"),)),
-    "step_linear": (step_linear, (
+#: How the compute and memory parts of a layer combine: ``max`` where they overlap (roofline), ``sum`` where not.
+COMBINE_RULES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {"max": np.maximum, "sum": np.add}
+
+
+@dataclass(frozen=True, slots=True)
+class CostModel:
+    """One parametric form of the registry: its parts, accepted parameters and combine rule.
+
+    ``parts(features, params)`` returns the compute, memory and overhead times (ms). The contract,
+    checked for every registered form by tests/test_cost_models.py: the compute part is inversely
+    proportional to ``features.flops_per_ms``, the memory part to ``features.bytes_per_ms``, and the
+    overhead depends on neither, so parts computed once at reference clocks give the latency at any
+    clocks. ``combine`` names the rule in :data:`COMBINE_RULES` that makes the layer's latency of
+    the parts (plus the overhead). Calling the entry returns the :class:`CostParts`.
+    """
+
+    parts: Callable[[Features, dict], tuple[np.ndarray, np.ndarray, np.ndarray]]
+    params: tuple[ParamSpec, ...]
+    combine: str
+
+    def __post_init__(self) -> None:
+        if self.combine not in COMBINE_RULES:
+            raise ValueError(f"combine must be one of {sorted(COMBINE_RULES)}, got {self.combine!r}")
+
+    def __call__(self, features: Features, params: dict) -> CostParts:
+        compute, memory, overhead = self.parts(features, params)
+        return CostParts(compute, memory, overhead, COMBINE_RULES[self.combine](compute, memory) + overhead)
+
+
+#: form name -> its registry entry. A new form: its parts function, its parameters, its combine rule.
+COST_MODELS: dict[str, CostModel] = {
+    "roofline": CostModel(roofline, _EFFICIENCY, "max"),
+    "refined_roofline": CostModel(refined_roofline, _EFFICIENCY + (ParamSpec("steps", 0, 0, None, "steps"),), "max"),
+    "step_linear": CostModel(step_linear, (
         ParamSpec("compute_scale", 0.0, 1e6, 1.0),
         ParamSpec("memory_scale", 0.0, 1e6, 1.0),
         ParamSpec("weight_scale", 0.0, 1e6, None),
         ParamSpec("output_scale", 0.0, 1e6, None),
         ParamSpec("overhead_ms", 0.0, 1e4, 0.0),
         ParamSpec("steps", 0, 0, None, "steps"),
-    )),
+    ), "sum"),
 }
 
 
@@ -200,9 +218,9 @@ def validate_params(form: str, params: dict, where: str) -> dict:
     """
     if not isinstance(form, str) or form not in COST_MODELS:
         raise ValueError(f"{where}.form: unknown cost model {form!r}; known: {sorted(COST_MODELS)}")
-    if not isinstance(params, dict):
+    if not isinstance(params, Mapping):
         raise ValueError(f"{where} must be an object of parameters, got {params!r}")
-    specs = {spec.name: spec for spec in COST_MODELS[form][1]}
+    specs = {spec.name: spec for spec in COST_MODELS[form].params}
     unknown = sorted(set(params) - set(specs))
     if unknown:
         raise ValueError(f"{where}: unknown parameter(s) {unknown} for form {form!r}; accepted: {sorted(specs)}")
@@ -224,13 +242,13 @@ def validate_params(form: str, params: dict, where: str) -> dict:
 
 
 def _validate_steps(value, where: str) -> dict:
-    if not isinstance(value, dict):
+    if not isinstance(value, Mapping):
         raise ValueError(f"{where} must map dimensions {STEP_DIMS} to {{'par': int, 'alpha': float}}, got {value!r}")
     steps = {}
     for dim, step in value.items():
         if dim not in STEP_DIMS:
             raise ValueError(f"{where}: unknown dimension {dim!r}; accepted: {STEP_DIMS}")
-        if not isinstance(step, dict) or set(step) - {"par", "alpha"} or "par" not in step:
+        if not isinstance(step, Mapping) or set(step) - {"par", "alpha"} or "par" not in step:
             raise ValueError(f"{where}.{dim} must be {{'par': int >= 1, 'alpha': 0..1}}, got {step!r}")
         par, alpha = step["par"], step.get("alpha", 1.0)
         if isinstance(par, bool) or not isinstance(par, int) or not 1 <= par <= 65536:

@@ -1,19 +1,13 @@
-"""Per-layer and total latency and energy of a mapped graph on a platform profile.
+"""Per-layer and total latency and energy of a mapped graph on a platform profile, as an :class:`Estimate`.
 
-Latency: each executed layer is costed by the cost model its operator class has
-in the profile (``_cost_models``), on a machine whose peak throughput is the
-profile's figure for the layer's precision scaled by the compute clock, and
-whose bandwidth is scaled by the memory clock. Layers add up: the network
-latency is the sum of its executed layers (ANNETTE, nn-Meter and Blackthorn all
-make this assumption; the mapping model is what makes it hold).
+Operating points (:func:`resolve_operating_point`), the deployment precision
+(:func:`choose_precision`) and the report of one estimate. The numbers come from the
+engine (``_engine``): layers add up, so the network latency is the sum of its executed
+layers plus the per-inference overhead (ANNETTE, nn-Meter and Blackthorn all make this
+assumption; the mapping model is what makes it hold), and the energy likewise.
 
-Energy: a layer draws the board's idle power plus the dynamic power of its
-operator class, scaled to the operating point by ``f * V^2`` (or ``f`` where
-voltages are unknown); its energy is that power times its latency. The total is
-the sum, so idle power over the whole inference is included exactly once.
-
-The profile is duck-typed (see ``edgeperf.profiles.Profile``); this module
-does not import the profiles package.
+The profile is what :class:`PlatformProfile` describes (``edgeperf.profiles.Profile``
+is one); this module does not import the profiles package.
 """
 
 from __future__ import annotations
@@ -21,16 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
-import numpy as np
-
 from .._errors import InputError
-from .._units import BITS_PER_ELEMENT, mw_ms_to_mj
-from ._cost_models import COST_MODELS, CostParts, Features
-from ._mapping import MappedGraph
-from ._network_term import network_scale
+from ._engine import evaluate_parts, network_factor, network_totals, reference_costs
+from ._ir import Graph
+from ._protocols import PlatformProfile
+from ._mapping import MappedGraph, map_graph
 
-__all__ = ["inference_overhead", "OperatingPoint", "LayerEstimate", "Estimate", "resolve_operating_point", "latency_parts",
-           "estimate_mapped", "choose_precision", "power_scale", "clock_scales"]
+__all__ = ["estimate_graph", "OperatingPoint", "LayerEstimate", "Estimate", "resolve_operating_point",
+           "estimate_mapped", "choose_precision"]
 
 SCHEMA = "edgeperf.estimate/1"
 
@@ -47,7 +39,8 @@ class OperatingPoint:
         return {"power_mode": self.power_mode, "freq_mhz": dict(self.freq_mhz)}
 
 
-def resolve_operating_point(profile, power_mode: str | None = None, freq_mhz: dict | None = None) -> OperatingPoint:
+def resolve_operating_point(profile: PlatformProfile, power_mode: str | None = None,
+                            freq_mhz: dict | None = None) -> OperatingPoint:
     """Clocks for a power mode and explicit frequency choices.
 
     Each domain runs at its reference clock, capped by the power mode (snapped
@@ -93,7 +86,7 @@ def resolve_operating_point(profile, power_mode: str | None = None, freq_mhz: di
     return OperatingPoint(power_mode=mode, freq_mhz=MappingProxyType(freqs), notes=tuple(notes))
 
 
-def choose_precision(profile, requested: str | None, native: str = "fp32") -> tuple[str, str | None]:
+def choose_precision(profile: PlatformProfile, requested: str | None, native: str = "fp32") -> tuple[str, str | None]:
     """The deployment precision and, when it was not asked for, a note saying why.
 
     Raises
@@ -111,92 +104,6 @@ def choose_precision(profile, requested: str | None, native: str = "fp32") -> tu
         return native, f"precision {native}: the model is quantized"
     chosen = profile.default_precision
     return chosen, f"precision {chosen}: the platform's default deployment precision (choose with --precision)"
-
-
-def power_scale(domain, freq_mhz) -> np.ndarray:
-    """Dynamic power of ``domain`` at ``freq_mhz`` relative to its reference clock: ``f V^2 / (f_ref V_ref^2)``.
-
-    >>> from edgeperf.profiles import ClockDomain
-    >>> d = ClockDomain(name="gpu", reference_mhz=1000.0, available_mhz=(500.0, 1000.0), voltage_v=(0.8, 1.0))
-    >>> float(power_scale(d, 500.0))    # 0.5 * (0.8 / 1.0) ** 2
-    0.32
-    """
-    freq = np.asarray(freq_mhz, dtype=float)
-    scale = freq / domain.reference_mhz
-    if domain.voltage_v is not None:
-        volt = np.interp(freq, domain.available_mhz, domain.voltage_v)
-        scale = scale * (volt / domain.voltage_at(domain.reference_mhz)) ** 2
-    return scale
-
-
-
-def clock_scales(profile, clock):
-    """Scales of an operating point given ``clock(domain) -> MHz`` (floats, or arrays of points).
-
-    Returns
-    -------
-    compute_scale, memory_scale : float or numpy.ndarray
-        Clock of the compute and memory domains relative to their reference clocks.
-    compute_power : float or numpy.ndarray
-        :func:`power_scale` of the compute domain (multiplies the classes' active power).
-    extra_mw : float or numpy.ndarray
-        Dynamic power of the other domains with their own power figure (``power.domain_mw``).
-    """
-    compute = profile.clocks[profile.compute_domain]
-    f_c = clock(profile.compute_domain)
-    extra_mw = sum((mw * power_scale(profile.clocks[name], clock(name))
-                    for name, mw in profile.power.domain_mw.items()), 0.0)
-    return (f_c / compute.reference_mhz, clock(profile.memory_domain) / profile.clocks[profile.memory_domain].reference_mhz,
-            power_scale(compute, f_c), extra_mw)
-
-
-def _scales(profile, point: OperatingPoint) -> tuple[float, float, float, float]:
-    """:func:`clock_scales` at one operating point, as floats."""
-    return tuple(float(v) for v in clock_scales(profile, point.freq_mhz.__getitem__))
-
-
-def inference_overhead(profile) -> tuple[float, float]:
-    """The profile's per-inference overhead outside every layer: ms, and mJ at idle power."""
-    ms = float(profile.inference_overhead_ms)
-    return ms, float(mw_ms_to_mj(profile.power.idle_mw, ms))
-
-
-def latency_parts(mapped: MappedGraph, profile, precision: str, point: OperatingPoint) -> tuple[CostParts, np.ndarray]:
-    """Latency parts of every executed layer, vectorised per operator class.
-
-    Returns
-    -------
-    parts : CostParts
-        Arrays aligned with ``mapped.layers`` (ms).
-    bytes_ : numpy.ndarray
-        Bytes each layer moves at its precision.
-    """
-    n = len(mapped.layers)
-    compute_scale, memory_scale, _, _ = _scales(profile, point)
-    layer_int8 = mapped.int8_layer & ("int8" in profile.precisions)
-    bits = np.where(mapped.int8_layer, 8.0, float(BITS_PER_ELEMENT[precision]))
-    bytes_ = mapped.elements * bits / 8.0
-    weight_bytes, out_bytes = mapped.weight_elems * bits / 8.0, mapped.out_elems * bits / 8.0
-    peak = np.where(layer_int8, profile.precisions.get("int8", 0.0), profile.precisions[precision])
-    flops_per_ms = peak * 1e6 * compute_scale
-    bytes_per_ms = np.full(n, profile.memory_bandwidth_gbps * 1e6 * memory_scale)
-    compute = np.zeros(n)
-    memory = np.zeros(n)
-    overhead = np.zeros(n)
-    latency = np.zeros(n)
-    for op_class in np.unique(mapped.op_class) if n else ():
-        index = np.flatnonzero(mapped.op_class == op_class)
-        model = profile.layer_model(op_class)
-        function = COST_MODELS[model.form][0]
-        features = Features(
-            flops=mapped.flops[index], bytes_=bytes_[index], c_in=mapped.c_in[index], c_out=mapped.c_out[index],
-            h_out=mapped.h_out[index], w_out=mapped.w_out[index], flops_per_ms=flops_per_ms[index],
-            bytes_per_ms=bytes_per_ms[index], weight_bytes=weight_bytes[index], out_bytes=out_bytes[index],
-        )
-        part = function(features, dict(model.params))
-        compute[index], memory[index] = part.compute_ms, part.memory_ms
-        overhead[index], latency[index] = part.overhead_ms, part.latency_ms
-    return CostParts(compute, memory, overhead, latency), bytes_
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -275,7 +182,7 @@ class Estimate:
         }
 
 
-def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: OperatingPoint,
+def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision: str, point: OperatingPoint,
                     notes: tuple[str, ...] = ()) -> Estimate:
     """Estimate a mapped graph at one precision and operating point.
 
@@ -295,56 +202,33 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
     -------
     Estimate
     """
-    parts, bytes_ = latency_parts(mapped, profile, precision, point)
-    _, _, compute_power, extra_mw = _scales(profile, point)
-    active = np.array([profile.power.active_for(layer.op_class) for layer in mapped.layers], dtype=float)
-    power = profile.power.idle_mw + extra_mw + active * compute_power
-    fixed_ms, fixed_mj = inference_overhead(profile)
-    # the network term stretches every additive part alike (layers and the per-inference overhead)
-    stretch = network_scale(float(parts.latency_ms.sum()) + fixed_ms, getattr(profile, "network_term", None))
-    layer_ms = parts.latency_ms * stretch
-    fixed_ms, fixed_mj = fixed_ms * stretch, fixed_mj * stretch
-    energy = mw_ms_to_mj(power, layer_ms)
-    total_latency = float(layer_ms.sum()) + fixed_ms
+    costs = reference_costs(mapped, profile, precision)
+    at_point = evaluate_parts(costs, profile, point.freq_mhz)
+    parts, power, energy = at_point.parts, at_point.power_mw, at_point.energy_mj
+    total_latency, total_energy = network_totals(costs, float(parts.latency_ms.sum()), float(energy.sum()))
+    stretch = float(network_factor(costs, float(parts.latency_ms.sum())))   # the network term: layers scale alike
+    # plain floats for the per-layer records (indexing numpy arrays element by element is slow)
+    compute_l, memory_l, overhead_l = parts.compute_ms.tolist(), parts.memory_ms.tolist(), parts.overhead_ms.tolist()
+    latency_l, power_l, energy_l, bytes_l = ((parts.latency_ms * stretch).tolist(), power.tolist(),
+                                             (energy * stretch).tolist(), costs.bytes_.tolist())
     layers = []
     for i, layer in enumerate(mapped.layers):
-        compute, memory, overhead = float(parts.compute_ms[i]), float(parts.memory_ms[i]), float(parts.overhead_ms[i])
+        compute, memory, overhead = compute_l[i], memory_l[i], overhead_l[i]
         bound = "overhead" if overhead > max(compute, memory) else ("compute" if compute >= memory else "memory")
         layer_precision = "int8" if layer.precision == "int8" else precision
         layers.append(LayerEstimate(
             name=layer.name, op_type=layer.op_type, op_class=layer.op_class, nodes=layer.nodes,
             output_shape=layer.output_shape, macs=layer.macs, flops=layer.flops, params=layer.params,
-            bytes_=int(round(bytes_[i])), precision=layer_precision, cost_model=profile.layer_model(layer.op_class).form,
+            bytes_=int(round(bytes_l[i])), precision=layer_precision,
+            cost_model=profile.layer_model(layer.op_class).form,
             bound=bound, compute_ms=compute, memory_ms=memory, overhead_ms=overhead,
-            latency_ms=float(layer_ms[i]), power_mw=float(power[i]), energy_mj=float(energy[i]),
-            share=float(layer_ms[i] / total_latency) if total_latency > 0 else 0.0, flags=layer.flags,
+            latency_ms=latency_l[i], power_mw=power_l[i], energy_mj=energy_l[i],
+            share=latency_l[i] / total_latency if total_latency > 0 else 0.0, flags=layer.flags,
         ))
-    all_notes = list(notes) + list(point.notes)
+    all_notes = list(notes) + list(point.notes) + _notes(mapped, profile)
     if stretch != 1.0:
-        all_notes.append(f"{profile.name}'s network term ({profile.network_term.form}, gamma "
-                         f"{profile.network_term.gamma:g}) scales this network's layers by {stretch:.3f}")
-    provenance = profile.document.get("provenance") or {}
-    fitted = provenance.get("fitted_classes")
-    if isinstance(fitted, list) and mapped.layers:
-        missing = sorted({layer.op_class for layer in mapped.layers} - set(fitted) - {"shape"})
-        if missing:
-            all_notes.append(f"{profile.name} was fitted without {', '.join(missing)} layers: those use its base "
-                             "model, untested by the fit")
-    trained = provenance.get("fitted_input_hw_max")
-    spatial = [d for _, shape in mapped.graph.inputs if len(shape) == 4 for d in shape[2:]]
-    if isinstance(trained, (int, float)) and spatial and max(spatial) > 2 * trained:
-        all_notes.append(f"{profile.name} was fitted on inputs up to {trained:g}x{trained:g}; this model's input is "
-                         f"{'x'.join(map(str, spatial))}: an extrapolation its quality field warns about")
-    unknown = sum(1 for layer in mapped.layers if "unknown-op" in layer.flags)
-    if unknown:
-        all_notes.append(f"{unknown} layer(s) with unknown operators estimated by roofline from bytes and MACs "
-                         "(flag unknown-op)")
-    if not profile.power.has_model:
-        all_notes.append(f"{profile.name} has no power model: energy is unknown (reported as 0); fit one with "
-                         "edgeperf fit-power or calibrate with a power source")
-    elif not profile.power.calibrated:
-        all_notes.append(f"energy not calibrated on {profile.name}: published board power figures, not per-layer "
-                         "measurements")
+        all_notes.append(f"{profile.name}'s network term ({costs.network_term.form}, gamma "
+                         f"{costs.network_term.gamma:g}) scales this network's layers by {stretch:.3f}")
     return Estimate(
         model=mapped.graph.name,
         platform=profile.name,
@@ -353,11 +237,56 @@ def estimate_mapped(mapped: MappedGraph, profile, *, precision: str, point: Oper
         operating_point=point,
         layers=tuple(layers),
         total_latency_ms=total_latency,
-        total_energy_mj=float(energy.sum()) + fixed_mj,
-        inference_overhead_ms=fixed_ms,
+        total_energy_mj=total_energy,
+        inference_overhead_ms=costs.fixed_ms * stretch,
         total_macs=sum(layer.macs for layer in mapped.layers),
         total_params=mapped.graph.params,
         energy_calibrated=profile.power.calibrated,
         elided_nodes=len(mapped.elided),
         notes=tuple(all_notes),
     )
+
+
+def _notes(mapped: MappedGraph, profile: PlatformProfile) -> list[str]:
+    """What an estimate of ``mapped`` on ``profile`` should say about its own trustworthiness."""
+    notes = []
+    fitted = profile.provenance.fitted_classes
+    if fitted is not None and mapped.layers:
+        missing = sorted({layer.op_class for layer in mapped.layers} - set(fitted) - {"shape"})
+        if missing:
+            notes.append(f"{profile.name} was fitted without {', '.join(missing)} layers: those use its base "
+                             "model, untested by the fit")
+    trained = profile.provenance.fitted_input_hw_max
+    spatial = [d for _, shape in mapped.graph.inputs if len(shape) == 4 for d in shape[2:]]
+    if trained is not None and spatial and max(spatial) > 2 * trained:
+        notes.append(f"{profile.name} was fitted on inputs up to {trained:g}x{trained:g}; this model's input is "
+                         f"{'x'.join(map(str, spatial))}: an extrapolation its quality field warns about")
+    unknown = sum(1 for layer in mapped.layers if "unknown-op" in layer.flags)
+    if unknown:
+        notes.append(f"{unknown} layer(s) with unknown operators estimated by roofline from bytes and MACs "
+                         "(flag unknown-op)")
+    if not profile.power.has_model:
+        notes.append(f"{profile.name} has no power model: energy is unknown (reported as 0); fit one with "
+                         "edgeperf fit-power or calibrate with a power source")
+    elif not profile.power.calibrated:
+        notes.append(f"energy not calibrated on {profile.name}: published board power figures, not per-layer "
+                         "measurements")
+    return notes
+
+
+def estimate_graph(graph: Graph, profile: PlatformProfile, *, precision: str | None = None,
+                   power_mode: str | None = None, freq_mhz: dict | None = None) -> Estimate:
+    """Estimate a loaded graph on a profile: choose the precision and clocks, map, estimate.
+
+    What :func:`edgeperf.estimate` does once model and profile are loaded; packages that hold a
+    :class:`Graph` and a profile call this instead of going back up to the top-level API.
+
+    Raises
+    ------
+    InputError
+        For a precision, power mode or frequency the profile does not offer.
+    """
+    chosen, note = choose_precision(profile, precision, graph.native_precision)
+    point = resolve_operating_point(profile, power_mode, freq_mhz)
+    mapped = map_graph(graph, profile.mapping)
+    return estimate_mapped(mapped, profile, precision=chosen, point=point, notes=(note,) if note else ())

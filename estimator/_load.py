@@ -2,19 +2,20 @@
 
 The format is decided by content, not by file extension: a TFLite flatbuffer
 carries the identifier ``TFL3`` at byte offset 4; anything else is read as ONNX.
+A ``zoo:`` reference is built by the zoo as ONNX (architecture only) and read here
+like any other ONNX model: the estimator imports the zoo, never the other way round.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .._errors import ModelError
 from ._ir import Graph
-from ._onnx_import import load_onnx
+from ._onnx_import import graph_from_model, load_onnx
 
 __all__ = ["load_model"]
-
-ZOO_PREFIX = "zoo:"
 
 
 def _is_tflite(path: Path) -> bool:
@@ -50,10 +51,14 @@ def load_model(source, *, input_shapes=None, on_unknown: str = "error") -> Graph
     if isinstance(source, Graph):
         return source
     text = str(source)
-    if text.startswith(ZOO_PREFIX):
-        from ..zoo import build_graph
+    if not os.path.isfile(text):
+        # imported only for what is not a file: estimating a file never builds networks
+        from ..zoo import is_reference, model_for_estimation, reference_name
 
-        return build_graph(text[len(ZOO_PREFIX):], input_shapes=input_shapes)
+        if is_reference(text):
+            model = model_for_estimation(text, input_shapes=input_shapes)
+            # the model was built for this call alone: the importer may change it in place
+            return graph_from_model(model, name=reference_name(text), source=text, _owned=True)
     path = Path(text)
     if path.is_file() and _is_tflite(path):
         from ._tflite_import import load_tflite

@@ -218,17 +218,28 @@ def map_graph(graph: Graph, mapping: Mapping = NO_FUSION) -> MappedGraph:
     ()
     """
     layers = graph.layers
-    position = {layer.name: i for i, layer in enumerate(layers)}
-    producer = {out: layer for layer in layers for out in layer.outputs}
     consumers: dict[str, list[Layer]] = {}
     for layer in layers:
         for tensor in layer.inputs:
             consumers.setdefault(tensor, []).append(layer)
     graph_outputs = {name for name, _ in graph.outputs}
+    owner, chains = _fusion_chains(layers, mapping, consumers, graph_outputs)
+    executed, elided = _executed_layers(layers, mapping, owner, chains, consumers, graph_outputs)
+    return _with_arrays(graph, mapping, tuple(executed), tuple(elided))
+
+
+
+def _fusion_chains(layers, mapping: Mapping, consumers: dict, graph_outputs: set):
+    """The fused chains, first pass in execution order: each primary's absorbed inputs and followers.
+
+    Returns the owner (primary layer name) of every layer in a chain, and each primary's chain
+    (its layers, in order) with the name of the rule that made it.
+    """
+    position = {layer.name: i for i, layer in enumerate(layers)}
+    producer = {out: layer for layer in layers for out in layer.outputs}
     elide = set(mapping.elide)
     owner: dict[str, str] = {}            # layer name -> primary layer name
     chains: dict[str, tuple[list[Layer], str]] = {}
-
     for layer in layers:
         if layer.name in owner or layer.op_class in elide:
             continue
@@ -268,11 +279,16 @@ def map_graph(graph: Graph, mapping: Mapping = NO_FUSION) -> MappedGraph:
             for member in chain:
                 owner[member.name] = layer.name
             chains[layer.name] = (chain, rule.name)
+    return owner, chains
 
+
+def _executed_layers(layers, mapping: Mapping, owner: dict, chains: dict, consumers: dict, graph_outputs: set):
+    """Second pass: one executed layer per chain or unfused layer, elided ones named, siblings merged."""
     executed: list[ExecLayer] = []
     elided: list[str] = []
     siblings: dict[tuple, int] = {}  # (input tensor, operator type, attributes) -> index in executed
     merge = set(mapping.merge_siblings)
+    elide = set(mapping.elide)
     for layer in layers:
         if layer.name in chains:
             chain, rule_name = chains[layer.name]
@@ -291,8 +307,7 @@ def map_graph(graph: Graph, mapping: Mapping = NO_FUSION) -> MappedGraph:
                 continue
             siblings[key] = len(executed)
         executed.append(kernel)
-    return _with_arrays(graph, mapping, tuple(executed), tuple(elided))
-
+    return executed, elided
 
 def _merged(first: ExecLayer, other: ExecLayer) -> ExecLayer:
     """Two sibling kernels (same input, same attributes) as one: the input is read once."""

@@ -106,6 +106,18 @@ def load_onnx(path, *, input_shapes=None, on_unknown: str = "error") -> Graph:
     size = path.stat().st_size
     if size == 0:
         raise ModelError(f"{path}: file is empty; expected an ONNX model (protobuf ModelProto)")
+    slim = _slim_bytes(path)
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(slim)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise ModelError(f"{path}: not a valid ONNX model ({exc}); expected a serialized ONNX ModelProto") from None
+    return graph_from_model(model, name=path.stem, source=str(path), input_shapes=input_shapes, on_unknown=on_unknown,
+                            _owned=True)
+
+
+def _slim_bytes(path: Path) -> bytes:
+    """The model file without its weight payloads, read through a memory map; external data must stay beside it."""
     base_dir = path.resolve().parent
 
     def check_external(name: str, location: str) -> None:
@@ -120,21 +132,13 @@ def load_onnx(path, *, input_shapes=None, on_unknown: str = "error") -> Graph:
         with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             view = memoryview(mapped)
             try:
-                slim = slim_model(view, check_external=check_external)
+                return slim_model(view, check_external=check_external)
             finally:
                 view.release()
     except WireError as exc:
         raise ModelError(f"{path}: not a valid ONNX model ({exc}); expected a serialized ONNX ModelProto") from None
     except OSError as exc:
         raise ModelError(f"{path}: cannot read file ({exc.strerror})") from None
-    model = onnx.ModelProto()
-    try:
-        model.ParseFromString(slim)
-    except (DecodeError, RuntimeError, ValueError) as exc:
-        raise ModelError(f"{path}: not a valid ONNX model ({exc}); expected a serialized ONNX ModelProto") from None
-    return graph_from_model(model, name=path.stem, source=str(path), input_shapes=input_shapes, on_unknown=on_unknown,
-                            _owned=True)
-
 
 def _attr_value(attr: onnx.AttributeProto):
     kind = attr.type
@@ -166,36 +170,71 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
         raise InputError(f"on_unknown must be one of {_ON_UNKNOWN}, got {on_unknown!r}")
     if not model.HasField("graph") or model.ir_version <= 0:
         raise ModelError(f"{where}: not an ONNX model (no graph or IR version); expected a serialized ONNX ModelProto")
-    graph = model.graph
-    if len(graph.node) == 0:
+    if len(model.graph.node) == 0:
         raise ModelError(f"{where}: the ONNX graph has no nodes; nothing to estimate")
-    if len(graph.node) > MAX_NODES:
-        raise LimitError(f"{where}: {len(graph.node)} nodes exceed the limit of {MAX_NODES}; "
+    if len(model.graph.node) > MAX_NODES:
+        raise LimitError(f"{where}: {len(model.graph.node)} nodes exceed the limit of {MAX_NODES}; "
                          "split the model or estimate its parts separately")
     opset = default_opset(model, where)
-    check_text(graph, where)
-    original = model
+    check_text(model.graph, where)
+    copy = _CopyOnWrite(model, owned=_owned)
+    initializer_names = {t.name for t in model.graph.initializer}
+    inputs = _shaped_inputs(copy, initializer_names, input_shapes, where)
+    nodes, order = _checked_nodes(copy, initializer_names, on_unknown, where)
+    const = constant_tensors(nodes, order, initializer_names)
+    model, inferred = resolve_shapes(copy.model, nodes, order, const, opset, on_unknown, where, copy.mutable)
+    shapes, dtypes, params = _shapes_and_params(inferred, model.graph, nodes, order, initializer_names, where)
+    layers, folded, native_int8 = _layers(nodes, order, const, _reaching_outputs(nodes, model.graph), shapes, dtypes,
+                                          on_unknown, where)
 
-    def mutable() -> onnx.ModelProto:
+    def io(values):
+        return tuple((vi.name, tuple(d for d in shapes.get(vi.name, ()) if isinstance(d, int))) for vi in values)
+
+    return Graph(
+        name=name or model.graph.name or "model",
+        layers=tuple(layers),
+        inputs=io(inputs),
+        outputs=io(model.graph.output),
+        params=params,
+        native_precision="int8" if native_int8 else "fp32",
+        source=source,
+        opset=opset,
+        folded_nodes=folded,
+    )
+
+
+class _CopyOnWrite:
+    """The model being imported, copied the first time it must change unless the caller handed it over."""
+
+    def __init__(self, model: onnx.ModelProto, *, owned: bool):
+        self.model = model
+        self._copied = owned
+
+    def mutable(self) -> onnx.ModelProto:
         """The model, copied first if it is the caller's (never modify what we were given)."""
-        nonlocal model
-        if not _owned and model is original:
-            model = _copy(model)
-        return model
+        if not self._copied:
+            self.model = _copy(self.model)
+            self._copied = True
+        return self.model
 
-    initializer_names = {t.name for t in graph.initializer}
+
+def _shaped_inputs(copy: _CopyOnWrite, initializer_names: set, input_shapes, where: str) -> list:
+    """The graph inputs that are not initializers, with ``input_shapes`` applied (to a copy)."""
+    graph = copy.mutable().graph if input_shapes else copy.model.graph
     inputs = [vi for vi in graph.input if vi.name not in initializer_names]
-    if input_shapes:
-        graph = mutable().graph
-        inputs = [vi for vi in graph.input if vi.name not in initializer_names]
     apply_input_shapes(inputs, dict(input_shapes or {}), where)
+    return inputs
 
+
+def _checked_nodes(copy: _CopyOnWrite, initializer_names: set, on_unknown: str, where: str) -> tuple[list, list]:
+    """The nodes, checked (known ops, tensor names, no cycles) and in topological order (sorted in a copy if not)."""
+    graph = copy.model.graph
     nodes = list(graph.node)
     check_unknown_ops(nodes, on_unknown, where)
     producers = check_tensor_names(nodes, graph, initializer_names, where)
     order = topological_order(nodes, producers, where)
     if order != sorted(order):  # the spec wants sorted nodes and onnx's inference needs them
-        graph = mutable().graph
+        graph = copy.mutable().graph
         sorted_nodes = [onnx.NodeProto() for _ in order]
         for target, index in zip(sorted_nodes, order):
             target.CopyFrom(nodes[index])
@@ -203,10 +242,11 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
         graph.node.extend(sorted_nodes)
         nodes = list(graph.node)
         order = list(range(len(nodes)))
+    return nodes, order
 
-    const = constant_tensors(nodes, order, initializer_names)
-    model, inferred = resolve_shapes(model, nodes, order, const, opset, on_unknown, where, mutable)
-    graph = model.graph
+
+def _shapes_and_params(inferred, graph, nodes, order, initializer_names: set, where: str):
+    """Every tensor's shape and data type, and the model's learnable parameter count."""
     shapes: dict[str, tuple | None] = {}
     dtypes: dict[str, int] = {}
     for vi in list(inferred.graph.input) + list(inferred.graph.value_info) + list(inferred.graph.output):
@@ -225,7 +265,6 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
         if (tensor.data_type in _PARAM_TYPES and len(shape) > 0 and tensor.name not in buffers
                 and tensor.name in initializer_names):  # not the shape constants folded at import
             params += _opcount.prod(shape)
-
     for index in order:
         node = nodes[index]
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
@@ -237,8 +276,11 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
                     dtypes[node.output[0]] = attr.t.data_type
                     if attr.t.data_type in _PARAM_TYPES and len(shape) > 0:
                         params += _opcount.prod(shape)
+    return shapes, dtypes, params
 
-    live = _reaching_outputs(nodes, graph)
+
+def _layers(nodes, order, const, live: set, shapes, dtypes, on_unknown: str, where: str):
+    """The layers of the live, non-constant nodes; how many nodes were folded; whether the model is quantized."""
     layers = []
     folded = 0
     native_int8 = False
@@ -252,21 +294,7 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
         layer = _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_names, where)
         native_int8 |= layer.precision == "int8" or layer.op_type in ("QuantizeLinear", "DequantizeLinear")
         layers.append(layer)
-
-    def io(values):
-        return tuple((vi.name, tuple(d for d in shapes.get(vi.name, ()) if isinstance(d, int))) for vi in values)
-
-    return Graph(
-        name=name or graph.name or "model",
-        layers=tuple(layers),
-        inputs=io(inputs),
-        outputs=io(graph.output),
-        params=params,
-        native_precision="int8" if native_int8 else "fp32",
-        source=source,
-        opset=opset,
-        folded_nodes=folded,
-    )
+    return layers, folded, native_int8
 
 
 def _reaching_outputs(nodes, graph) -> set[int]:
@@ -301,30 +329,8 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
             continue
         shape = shapes.get(tensor)
         in_shapes.append(shape)
-    out_shapes = []
     counter = _opcount.lookup(node.domain, node.op_type)
-    for tensor in node.output:
-        if not tensor:
-            continue
-        shape = shapes.get(tensor)
-        if shape is None or any(not isinstance(d, int) for d in shape):
-            if counter is None:
-                # Unknown op whose output shape onnx cannot infer: assume it keeps the
-                # shape of its first input (element-wise), and say so.
-                first = next((s for s in in_shapes if s is not None), None)
-                shape = first
-            if shape is None or any(not isinstance(d, int) for d in shape):
-                raise ModelError(
-                    f"{where}: cannot determine the shape of tensor {tensor!r} (output of node {label!r}, "
-                    f"{node.op_type}); give static input sizes with --input-shape or simplify the model "
-                    "(onnxsim) so that shapes are static"
-                )
-            shapes[tensor] = shape
-        if any(d <= 0 for d in shape) and node.op_type not in ("Shape", "Size", "NonZero"):
-            raise ModelError(f"{where}: tensor {tensor!r} (output of node {label!r}, {node.op_type}) has an "
-                             f"empty or negative dimension {shape}; check kernel sizes, strides and input sizes")
-        check_elements(where, tensor, shape)
-        out_shapes.append(tuple(shape))
+    out_shapes = _output_shapes(node, label, in_shapes, counter is None, shapes, where)
     for tensor, shape in zip(node.input, in_shapes):
         if tensor and (shape is None or any(not isinstance(d, int) for d in shape)):
             raise ModelError(f"{where}: cannot determine the shape of tensor {tensor!r} (input of node {label!r}, "
@@ -343,21 +349,7 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
         except (ValueError, IndexError, ZeroDivisionError, TypeError) as exc:
             raise ModelError(f"{where}: node {label!r} ({node.op_type}) has shapes or attributes edgeperf cannot "
                              f"count: {exc}") from None
-    act_in = weights = params = 0
-    act_names, act_shapes = [], []
-    for position, (tensor, shape, is_const) in enumerate(zip(node.input, in_shapes, in_const)):
-        if not tensor:
-            continue
-        elements = _opcount.prod(shape)
-        if is_const:
-            if dtypes.get(tensor) not in (6, 7, 9):  # int32/int64/bool constants are shapes and indices
-                weights += elements
-                if not (node.op_type == "BatchNormalization" and position >= 3):  # running stats are buffers
-                    params += elements
-        else:
-            act_in += elements
-            act_names.append(tensor)
-            act_shapes.append(tuple(shape))
+    act_in, weights, params, act_names, act_shapes = _input_traffic(node, in_shapes, in_const, dtypes)
     precision = None
     if counts.int8 or _opcount.is_int8_op(node.domain, node.op_type):
         precision = "int8"
@@ -383,3 +375,58 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
         precision=precision,
         flags=flags,
     )
+
+
+
+def _output_shapes(node, label: str, in_shapes: list, unknown_op: bool, shapes: dict, where: str) -> list:
+    """The static shape of each output of ``node`` (recorded in ``shapes``), checked.
+
+    Raises
+    ------
+    ModelError
+        When a shape cannot be determined, or has an empty or negative dimension.
+    """
+    out_shapes = []
+    for tensor in node.output:
+        if not tensor:
+            continue
+        shape = shapes.get(tensor)
+        if shape is None or any(not isinstance(d, int) for d in shape):
+            if unknown_op:
+                # Unknown op whose output shape onnx cannot infer: assume it keeps the
+                # shape of its first input (element-wise), and say so.
+                first = next((s for s in in_shapes if s is not None), None)
+                shape = first
+            if shape is None or any(not isinstance(d, int) for d in shape):
+                raise ModelError(
+                    f"{where}: cannot determine the shape of tensor {tensor!r} (output of node {label!r}, "
+                    f"{node.op_type}); give static input sizes with --input-shape or simplify the model "
+                    "(onnxsim) so that shapes are static"
+                )
+            shapes[tensor] = shape
+        if any(d <= 0 for d in shape) and node.op_type not in ("Shape", "Size", "NonZero"):
+            raise ModelError(f"{where}: tensor {tensor!r} (output of node {label!r}, {node.op_type}) has an "
+                             f"empty or negative dimension {shape}; check kernel sizes, strides and input sizes")
+        check_elements(where, tensor, shape)
+        out_shapes.append(tuple(shape))
+    return out_shapes
+
+
+def _input_traffic(node, in_shapes: list, in_const: tuple, dtypes: dict):
+    """Elements of activation inputs and of weights, learnable parameters, and the activations' names and shapes."""
+    act_in = weights = params = 0
+    act_names, act_shapes = [], []
+    for position, (tensor, shape, is_const) in enumerate(zip(node.input, in_shapes, in_const)):
+        if not tensor:
+            continue
+        elements = _opcount.prod(shape)
+        if is_const:
+            if dtypes.get(tensor) not in (6, 7, 9):  # int32/int64/bool constants are shapes and indices
+                weights += elements
+                if not (node.op_type == "BatchNormalization" and position >= 3):  # running stats are buffers
+                    params += elements
+        else:
+            act_in += elements
+            act_names.append(tensor)
+            act_shapes.append(tuple(shape))
+    return act_in, weights, params, act_names, act_shapes

@@ -140,6 +140,36 @@ def _read(tflite, buf, path: Path, on_unknown: str) -> Graph:
     if model.SubgraphsLength() < 1:
         raise ModelError(f"{where}: the TFLite model has no subgraph")
     graph = model.Subgraphs(0)
+    codes = _operator_codes(tflite, model)
+    if graph.OperatorsLength() > MAX_NODES:
+        raise ModelError(f"{where}: {graph.OperatorsLength()} operators exceed the limit of {MAX_NODES}")
+    tensors = _tensors(model, graph, where)
+    unknown = sorted({codes[graph.Operators(i).OpcodeIndex()] for i in range(graph.OperatorsLength())
+                      if codes[graph.Operators(i).OpcodeIndex()] not in TFLITE_OPS})
+    if unknown and on_unknown == "error":
+        raise UnknownOpError(f"{where}: unknown TFLite operator(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(sorted(TFLITE_OPS))}. Pass --on-unknown roofline to estimate them from "
+                             "bytes and MACs", op_types=tuple(unknown), known=tuple(sorted(TFLITE_OPS)))
+    produced: set[int] = set()
+    layers = []
+    for index in range(graph.OperatorsLength()):
+        layer = _operator_layer(tflite, graph.Operators(index), index, codes, tensors, produced, where)
+        if layer is not None:
+            layers.append(layer)
+    shapes, _, _, names_by_index = tensors
+    io = lambda indices: tuple((names_by_index[t], shapes[t]) for t in indices)  # noqa: E731
+    return Graph(
+        name=path.stem, layers=tuple(layers),
+        inputs=io([int(t) for t in graph.InputsAsNumpy()] if graph.InputsLength() else []),
+        outputs=io([int(t) for t in graph.OutputsAsNumpy()] if graph.OutputsLength() else []),
+        params=sum(layer.params for layer in layers),
+        native_precision="int8" if any(layer.precision == "int8" for layer in layers) else "fp32",
+        source=str(path), opset=0,
+    )
+
+
+def _operator_codes(tflite, model) -> list[str]:
+    """The name of every operator code: a builtin's name, or ``custom:NAME``."""
     names = _builtin_names(tflite)
     codes = []
     for i in range(model.OperatorCodesLength()):
@@ -147,12 +177,14 @@ def _read(tflite, buf, path: Path, on_unknown: str) -> Graph:
         builtin = max(int(code.BuiltinCode()), int(code.DeprecatedBuiltinCode()))
         custom = code.CustomCode()
         codes.append(f"custom:{custom.decode('utf-8', 'replace')}" if custom else names.get(builtin, f"builtin:{builtin}"))
-    n_tensors = graph.TensorsLength()
+    return codes
+
+
+def _tensors(model, graph, where: str) -> tuple[list, list, list, list]:
+    """Per tensor: its static shape, data type, whether it is constant (has buffer data), and its name."""
     n_buffers = model.BuffersLength()
-    if graph.OperatorsLength() > MAX_NODES:
-        raise ModelError(f"{where}: {graph.OperatorsLength()} operators exceed the limit of {MAX_NODES}")
     shapes, types, const, names_by_index = [], [], [], []
-    for i in range(n_tensors):
+    for i in range(graph.TensorsLength()):
         tensor = graph.Tensors(i)
         shape = tuple(int(d) for d in tensor.ShapeAsNumpy()) if tensor.ShapeLength() else ()
         if any(d < 0 for d in shape):
@@ -167,80 +199,64 @@ def _read(tflite, buf, path: Path, on_unknown: str) -> Graph:
         buffer = model.Buffers(index) if index > 0 else None
         const.append(buffer is not None and (buffer.DataLength() > 0 or int(buffer.Size()) > 0))
         names_by_index.append((tensor.Name() or b"").decode("utf-8", "replace") or f"tensor_{i}")
+    return shapes, types, const, names_by_index
 
-    unknown = sorted({codes[graph.Operators(i).OpcodeIndex()] for i in range(graph.OperatorsLength())
-                      if codes[graph.Operators(i).OpcodeIndex()] not in TFLITE_OPS})
-    if unknown and on_unknown == "error":
-        raise UnknownOpError(f"{where}: unknown TFLite operator(s) {', '.join(unknown)}; known: "
-                             f"{', '.join(sorted(TFLITE_OPS))}. Pass --on-unknown roofline to estimate them from "
-                             "bytes and MACs", op_types=tuple(unknown), known=tuple(sorted(TFLITE_OPS)))
-    produced: set[int] = set()
-    layers = []
-    params = 0
-    native_int8 = False
-    for index in range(graph.OperatorsLength()):
-        operator = graph.Operators(index)
-        opcode = operator.OpcodeIndex()
-        if opcode >= len(codes):
-            raise ModelError(f"{where}: operator {index} uses opcode {opcode}, but the model defines {len(codes)}")
-        name = codes[opcode]
-        inputs = [int(t) for t in operator.InputsAsNumpy()] if operator.InputsLength() else []
-        outputs = [int(t) for t in operator.OutputsAsNumpy()] if operator.OutputsLength() else []
-        for t in inputs + outputs:
-            if t >= n_tensors or t < -1:
-                raise ModelError(f"{where}: operator {index} ({name}) refers to tensor {t}, but the model has {n_tensors}")
+
+def _operator_layer(tflite, operator, index: int, codes: list, tensors, produced: set, where: str) -> Layer | None:
+    """The layer of one operator, or None when all its inputs are constant (folded, as the interpreter does)."""
+    shapes, types, const, names_by_index = tensors
+    n_tensors = len(shapes)
+    opcode = operator.OpcodeIndex()
+    if opcode >= len(codes):
+        raise ModelError(f"{where}: operator {index} uses opcode {opcode}, but the model defines {len(codes)}")
+    name = codes[opcode]
+    inputs = [int(t) for t in operator.InputsAsNumpy()] if operator.InputsLength() else []
+    outputs = [int(t) for t in operator.OutputsAsNumpy()] if operator.OutputsLength() else []
+    for t in inputs + outputs:
+        if t >= n_tensors or t < -1:
+            raise ModelError(f"{where}: operator {index} ({name}) refers to tensor {t}, but the model has {n_tensors}")
+    for t in outputs:
+        if t in produced or (t >= 0 and const[t]):
+            raise ModelError(f"{where}: tensor {t} is written twice (operator {index}, {name})")
+        produced.add(t)
+    if all(t < 0 or const[t] for t in inputs) and inputs:
         for t in outputs:
-            if t in produced or (t >= 0 and const[t]):
-                raise ModelError(f"{where}: tensor {t} is written twice (operator {index}, {name})")
-            produced.add(t)
-        if all(t < 0 or const[t] for t in inputs) and inputs:
-            for t in outputs:
-                const[t] = True  # constant folding, as the interpreter would
+            const[t] = True  # constant folding, as the interpreter would
+        return None
+    onnx_op, layout = TFLITE_OPS.get(name, ("", ""))
+    in_shapes = [shapes[t] if t >= 0 else None for t in inputs]
+    out_shapes = [shapes[t] for t in outputs if t >= 0]
+    in_const = [t >= 0 and const[t] for t in inputs]
+    flags: tuple[str, ...] = ()
+    if not onnx_op:
+        counts = _opcount.Counts("unknown", 0, sum(_opcount.prod(s) for s in out_shapes), ())
+        flags = ("unknown-op",)
+    else:
+        options = _pool_options(tflite, operator) if onnx_op in ("AveragePool", "MaxPool", "LpPool") else {}
+        view = _view(onnx_op, layout, in_shapes, out_shapes, in_const, options)
+        try:
+            counts = _opcount.lookup("", onnx_op)(view)
+        except (ValueError, IndexError, ZeroDivisionError, TypeError) as exc:
+            raise ModelError(f"{where}: operator {index} ({name}) has shapes edgeperf cannot count: {exc}") from None
+    act_in = weights = layer_params = 0
+    act_names, act_shapes = [], []
+    for t, is_const in zip(inputs, in_const):
+        if t < 0:
             continue
-        onnx_op, layout = TFLITE_OPS.get(name, ("", ""))
-        in_shapes = [shapes[t] if t >= 0 else None for t in inputs]
-        out_shapes = [shapes[t] for t in outputs if t >= 0]
-        in_const = [t >= 0 and const[t] for t in inputs]
-        flags: tuple[str, ...] = ()
-        if not onnx_op:
-            counts = _opcount.Counts("unknown", 0, sum(_opcount.prod(s) for s in out_shapes), ())
-            flags = ("unknown-op",)
+        elements = _opcount.prod(shapes[t])
+        if is_const:
+            weights += elements
+            if counts.op_class in ("conv", "dwconv", "conv_transpose", "gemm", "norm") and types[t] not in (4, 6):
+                layer_params += elements
         else:
-            options = _pool_options(tflite, operator) if onnx_op in ("AveragePool", "MaxPool", "LpPool") else {}
-            view = _view(onnx_op, layout, in_shapes, out_shapes, in_const, options)
-            try:
-                counts = _opcount.lookup("", onnx_op)(view)
-            except (ValueError, IndexError, ZeroDivisionError, TypeError) as exc:
-                raise ModelError(f"{where}: operator {index} ({name}) has shapes edgeperf cannot count: {exc}") from None
-        act_in = weights = layer_params = 0
-        act_names, act_shapes = [], []
-        for t, is_const in zip(inputs, in_const):
-            if t < 0:
-                continue
-            elements = _opcount.prod(shapes[t])
-            if is_const:
-                weights += elements
-                if counts.op_class in ("conv", "dwconv", "conv_transpose", "gemm", "norm") and types[t] not in (4, 6):
-                    layer_params += elements
-            else:
-                act_in += elements
-                act_names.append(names_by_index[t])
-                act_shapes.append(shapes[t])
-        int8 = any(types[t] in _INT8_TYPES for t in inputs + outputs if t >= 0) and counts.op_class != "quant"
-        native_int8 |= int8
-        params += layer_params
-        label = f"{index}:{name}"
-        layers.append(Layer(
-            name=label, op_type=onnx_op or name, op_class=counts.op_class, inputs=tuple(act_names),
-            outputs=tuple(names_by_index[t] for t in outputs if t >= 0), input_shapes=tuple(act_shapes),
-            output_shapes=tuple(out_shapes), attrs=(("tflite_op", name),), macs=counts.macs, flops=counts.flops,
-            act_in_elems=act_in, weight_elems=weights, act_out_elems=sum(_opcount.prod(s) for s in out_shapes),
-            params=layer_params, geometry=counts.geometry, precision="int8" if int8 else None, flags=flags,
-        ))
-    io = lambda indices: tuple((names_by_index[t], shapes[t]) for t in indices)  # noqa: E731
-    return Graph(
-        name=path.stem, layers=tuple(layers),
-        inputs=io([int(t) for t in graph.InputsAsNumpy()] if graph.InputsLength() else []),
-        outputs=io([int(t) for t in graph.OutputsAsNumpy()] if graph.OutputsLength() else []),
-        params=params, native_precision="int8" if native_int8 else "fp32", source=str(path), opset=0,
+            act_in += elements
+            act_names.append(names_by_index[t])
+            act_shapes.append(shapes[t])
+    int8 = any(types[t] in _INT8_TYPES for t in inputs + outputs if t >= 0) and counts.op_class != "quant"
+    return Layer(
+        name=f"{index}:{name}", op_type=onnx_op or name, op_class=counts.op_class, inputs=tuple(act_names),
+        outputs=tuple(names_by_index[t] for t in outputs if t >= 0), input_shapes=tuple(act_shapes),
+        output_shapes=tuple(out_shapes), attrs=(("tflite_op", name),), macs=counts.macs, flops=counts.flops,
+        act_in_elems=act_in, weight_elems=weights, act_out_elems=sum(_opcount.prod(s) for s in out_shapes),
+        params=layer_params, geometry=counts.geometry, precision="int8" if int8 else None, flags=flags,
     )

@@ -143,12 +143,7 @@ class _Scanner:
             elif field == _TENSOR_NAME and wire == 2:
                 name = bytes(buf[vstart:vend]).decode("utf-8", "replace")
             elif field == _TENSOR_EXTERNAL_DATA and wire == 2:
-                key = val = ""
-                for f2, w2, _, s2, e2, _v in _fields(buf, vstart, vend):
-                    if f2 == 1 and w2 == 2:
-                        key = bytes(buf[s2:e2]).decode("utf-8", "replace")
-                    elif f2 == 2 and w2 == 2:
-                        val = bytes(buf[s2:e2]).decode("utf-8", "replace")
+                key, val = _string_entry(buf, vstart, vend)
                 external[key] = val
             if field in _TENSOR_PAYLOAD_FIELDS and wire == 2:
                 payload += vend - vstart
@@ -161,19 +156,8 @@ class _Scanner:
         location = external.get("location")
         if location is not None:
             self.check_external(name, location)
-        n_elems = 1
-        for dim in dims:
-            n_elems *= dim
-        size = ELEMENT_BYTES.get(data_type, 0)
-        if location is None and size and raw_len >= 0:
-            # Only raw_data has a fixed byte size per element; typed fields are
-            # varint- or fixed-packed and checked by onnx later.
-            expected = -(-n_elems // 2) if size < 1 else n_elems * int(size)
-            if raw_len != expected:
-                raise WireError(
-                    f"tensor {name!r} declares dims {tuple(dims)} ({n_elems} elements) "
-                    f"but holds {raw_len} bytes of data, {expected} expected"
-                )
+        if location is None and raw_len >= 0:
+            _check_raw_size(name, dims, data_type, raw_len)
         if payload <= self.keep:
             return bytes(buf[start:end])
         pos = start
@@ -241,3 +225,32 @@ def slim_model(buf, *, keep_payload_below: int = 4096, check_external=lambda nam
         contradicts its dims.
     """
     return _Scanner(buf, keep_payload_below, check_external).model(0, len(buf))
+
+
+def _string_entry(buf, start: int, end: int) -> tuple[str, str]:
+    """The key and value of a ``StringStringEntryProto`` (an external-data entry)."""
+    key = val = ""
+    for field, wire, _, vstart, vend, _value in _fields(buf, start, end):
+        if field == 1 and wire == 2:
+            key = bytes(buf[vstart:vend]).decode("utf-8", "replace")
+        elif field == 2 and wire == 2:
+            val = bytes(buf[vstart:vend]).decode("utf-8", "replace")
+    return key, val
+
+
+def _check_raw_size(name: str, dims: list, data_type: int, raw_len: int) -> None:
+    """``raw_data`` must hold exactly the bytes its dims and data type declare.
+
+    Only raw_data has a fixed byte size per element; typed fields are varint- or fixed-packed and
+    checked by onnx later.
+    """
+    size = ELEMENT_BYTES.get(data_type, 0)
+    if not size:
+        return
+    n_elems = 1
+    for dim in dims:
+        n_elems *= dim
+    expected = -(-n_elems // 2) if size < 1 else n_elems * int(size)
+    if raw_len != expected:
+        raise WireError(f"tensor {name!r} declares dims {tuple(dims)} ({n_elems} elements) "
+                        f"but holds {raw_len} bytes of data, {expected} expected")

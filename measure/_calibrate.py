@@ -18,32 +18,27 @@ Single-layer adaptive sweeps (ANNETTE-style) are not part of this loop yet.
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
-import io
 import random
-import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 
-from .._atomic import write_text_atomic
 from .._errors import InputError
 from .._lock import exclusive
+from ..estimator import FusionRule, Mapping
+from ..fitting import NetworkSample, ValidationReport, fit_from_networks, validate_table
+from ..profiles import Citation, ClockDomain, HeldOutErrors, LayerModel, PowerModel, Profile
+from ..zoo import as_reference, random_nb201, runnable_model
 from ._device import device_info
 from ._harness import Harness
 from ._meta import check_or_record
-from ._trace import read_sweep_rows
+from ._pipeline import EXCLUDING_FLAGS, NETWORK_SWEEP, SweepRecord, measure_items, median_groups, read_records
+from ._protocols import PowerSource, Runner
 
-__all__ = ["CalibrationPlan", "plan_calibration", "calibrate", "CalibrationResult", "read_sweep", "SWEEP_COLUMNS",
-           "OPTIONAL_COLUMNS", "EXCLUDING_FLAGS", "base_document", "measure_roofline",
-           "VALIDATION_NETWORKS"]
+__all__ = ["CalibrationPlan", "plan_calibration", "calibrate", "CalibrationResult", "read_sweep", "base_profile",
+           "ORT_MAPPING", "measure_roofline", "VALIDATION_NETWORKS"]
 
-SWEEP_COLUMNS = ("reference", "input_size", "role", "pass", "latency_ms", "raw_latency_ms", "spread", "drift",
-                 "flags", "reference_ms", "measured_at")
-#: Optional sweep columns (written when a power source is used; older sweep files lack them).
-OPTIONAL_COLUMNS = ("energy_mj", "power_mw")
-#: Flags that exclude a measurement from the fit: it is not a steady-state sample of the device.
-EXCLUDING_FLAGS = ("unstable", "hot", "throttled", "clock-changed")
 #: Held-out ImageNet CNNs, measured at their paper resolution.
 VALIDATION_NETWORKS = ("resnet18", "resnet50", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large",
                        "mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x1_0", "efficientnet_b0", "googlenet",
@@ -85,8 +80,6 @@ def plan_calibration(budget_minutes: float = 10.0, seed: int = 0) -> Calibration
     InputError
         For a budget below one minute.
     """
-    from ..zoo import random_nb201
-
     if budget_minutes < 1:
         raise InputError(f"--budget-minutes must be at least 1, got {budget_minutes}")
     rng = random.Random(seed)
@@ -103,36 +96,18 @@ def plan_calibration(budget_minutes: float = 10.0, seed: int = 0) -> Calibration
                            round_s=0.06, passes=passes)
 
 
-def read_sweep(path) -> list[dict]:
-    """Rows of a sweep file (missing file: no rows).
+def read_sweep(path) -> list[SweepRecord]:
+    """The records of a calibration's sweep file (missing file: none).
 
     Raises
     ------
     InputError
         If the file lacks the sweep columns or holds a non-positive latency.
     """
-    path = Path(path)
-    rows = read_sweep_rows(path, SWEEP_COLUMNS, "an edgeperf sweep file")
-    for line, row in enumerate(rows, start=2):
-        for column in ("latency_ms", "reference_ms"):
-            try:
-                value = float(row[column])
-            except ValueError:
-                value = -1.0
-            if not value > 0:
-                raise InputError(f"{path}:{line}: {column} must be a positive number, got {row[column]!r}")
-    return rows
+    return read_records(path, NETWORK_SWEEP)
 
 
-def _write_sweep(path: Path, rows: list[dict]) -> None:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=SWEEP_COLUMNS + OPTIONAL_COLUMNS, lineterminator="\n", restval="")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(path, out.getvalue())
-
-
-def measure_roofline(runner, harness: Harness) -> dict:
+def measure_roofline(runner: Runner, harness: Harness) -> dict:
     """Peak fp32 GFLOP/s (1024^3 MatMul) and memory GB/s (Add of two 16 Mi-element tensors), via the runtime."""
     from onnx import TensorProto, helper
 
@@ -157,62 +132,64 @@ def measure_roofline(runner, harness: Harness) -> dict:
 class CalibrationResult:
     """The calibrated profile, its validation and what it rests on."""
 
-    document: dict
-    validation: dict
+    profile: Profile
+    validation: ValidationReport | None   # on the held-out networks
     measurements: int
     reused: int
 
 
-def _measure_network(runner, harness, reference: str, size: int | None):
-    from ..zoo import build_model, build_space_model
+#: onnxruntime's CPU fusions (graph optimization level "all"), the mapping of a calibrated profile.
+ORT_MAPPING = Mapping(
+    runtime="onnxruntime CPU (graph optimization level all)", elide=("shape",),
+    rules=(FusionRule(name="conv-bn-act-add", primary=("Conv", "ConvTranspose", "Gemm", "MatMul"),
+                      followers=("BatchNormalization", "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid",
+                                 "Add", "QuantizeLinear"),
+                      max_followers=4, absorb_inputs=("DequantizeLinear",), source="ort-fusion"),))
+_ORT_FUSION = ("onnxruntime graph optimizations documentation: Conv+BatchNormalization folding, Conv/Gemm + activation "
+               "fusion, Conv + Add (+ Relu) fusion in the NCHWc layout, MatMul + Add to Gemm; Q/DQ pairs folded into "
+               "quantized kernels")
 
-    if reference.startswith("nb201:"):
-        model = build_space_model("nb201", reference.split(":", 1)[1], weights=True)
-    else:
-        model = build_model(reference, weights=True, input_size=(size, size) if size else None)
-    return harness.measure(runner.load(model.SerializeToString()).run)
 
-
-def base_document(name: str, settings: dict, roofline: dict, info: dict) -> dict:
+def base_profile(name: str, settings: dict, roofline: dict, info: dict) -> Profile:
     """The profile a calibration starts from: measured roofline peaks, onnxruntime's fusion rules, no power."""
-    measured = "measured"
     today = _dt.date.today().isoformat()
-    value = lambda v, note: {"value": round(v, 3), "source": measured, "note": note}  # noqa: E731
-    return {
-        "schema_version": 1, "name": name, "version": today, "kind": "calibrated",
-        "title": f"{info.get('cpu') or 'this machine'}: {settings['name']} {settings['version']}, "
-                 f"{settings['threads']} thread(s)",
-        "quality": "calibrated (replaced after fitting)",
-        "sources": {
+    measured = "measured"
+
+    def cite(note: str) -> Citation:
+        return Citation(source=measured, note=note)
+
+    cpu_mhz = round(info.get("cpu_max_mhz", 1000.0), 3)
+    return Profile(
+        name=name, version=today, kind="calibrated", quality="calibrated (replaced after fitting)",
+        title=f"{info.get('cpu') or 'this machine'}: {settings['name']} {settings['version']}, "
+              f"{settings['threads']} thread(s)",
+        sources=MappingProxyType({
             measured: f"measured by edgeperf on {today} on this device through {settings['name']} "
                       f"{settings['version']} ({settings['threads']} thread(s)): 1024^3 fp32 MatMul and "
                       f"16 Mi-element Add probes",
-            "ort-fusion": "onnxruntime graph optimizations documentation: Conv+BatchNormalization folding, "
-                          "Conv/Gemm + activation fusion, Conv + Add (+ Relu) fusion in the NCHWc layout, "
-                          "MatMul + Add to Gemm; Q/DQ pairs folded into quantized kernels",
-        },
-        "runtime": dict(settings), "device": info,
-        "precisions": {"fp32": {"peak_gflops": value(roofline["peak_gflops"], "1024^3 MatMul")}},
-        "default_precision": "fp32",
-        "memory_bandwidth_gbps": value(roofline["bandwidth_gbps"], "Add of two 64 MiB tensors, 3 x 64 MiB moved"),
-        "clocks": {"compute_domain": "cpu", "memory_domain": "cpu",
-                   "domains": {"cpu": {"reference_mhz": value(info.get("cpu_max_mhz", 1000.0),
-                                                              "cpufreq scaling_max_freq where readable, else nominal 1000")}}},
-        "power": {"idle_mw": {"value": 0.0, "source": measured, "note": "no power source on this device"},
-                  "active_mw": {"default": {"value": 0.0, "source": measured, "note": "no power source"}},
-                  "calibrated": False},
-        "mapping": {"runtime": "onnxruntime CPU (graph optimization level all)", "elide": ["shape"], "rules": [
-            {"name": "conv-bn-act-add", "primary": ["Conv", "ConvTranspose", "Gemm", "MatMul"],
-             "followers": ["BatchNormalization", "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid",
-                           "Add", "QuantizeLinear"],
-             "max_followers": 4, "absorb_inputs": ["DequantizeLinear"], "source": "ort-fusion"}]},
-        "layer_models": {"default": {"form": "roofline", "source": measured,
-                                     "params": {"compute_efficiency": 1.0, "memory_efficiency": 1.0, "overhead_ms": 0.0}}},
-    }
+            "ort-fusion": _ORT_FUSION}),
+        runtime=settings, device=info,
+        precisions=MappingProxyType({"fp32": round(roofline["peak_gflops"], 3)}), default_precision="fp32",
+        memory_bandwidth_gbps=round(roofline["bandwidth_gbps"], 3),
+        compute_domain="cpu", memory_domain="cpu",
+        clocks=MappingProxyType({"cpu": ClockDomain(name="cpu", reference_mhz=cpu_mhz, available_mhz=(cpu_mhz,))}),
+        power_modes=MappingProxyType({}), default_power_mode=None,
+        power=PowerModel(idle_mw=0.0, active_mw=MappingProxyType({"default": 0.0}), calibrated=False),
+        mapping=ORT_MAPPING,
+        layer_models=MappingProxyType({"default": LayerModel(form="roofline", source=measured, stated=MappingProxyType(
+            {"compute_efficiency": 1.0, "memory_efficiency": 1.0, "overhead_ms": 0.0}))}),
+        unit_cost_eur=None, memory_bytes=None,
+        citations=MappingProxyType({
+            ("precisions", "fp32"): cite("1024^3 MatMul"),
+            ("memory_bandwidth_gbps",): cite("Add of two 64 MiB tensors, 3 x 64 MiB moved"),
+            ("clocks", "cpu", "reference_mhz"): cite("cpufreq scaling_max_freq where readable, else nominal 1000"),
+            ("power", "idle_mw"): cite("no power source on this device"),
+            ("power", "active_mw", "default"): cite("no power source")}),
+    )
 
 
-def calibrate(name: str, *, runner, sweep_path, budget_minutes: float = 10.0, harness: Harness | None = None,
-              plan: CalibrationPlan | None = None, progress=lambda message: None, power=None,
+def calibrate(name: str, *, runner: Runner, sweep_path, budget_minutes: float = 10.0, harness: Harness | None = None,
+              plan: CalibrationPlan | None = None, progress=lambda message: None, power: PowerSource | None = None,
               max_temp_c: float | None = None, temperature_c=None) -> CalibrationResult:
     """Run the whole calibration loop on this device.
 
@@ -248,78 +225,68 @@ def calibrate(name: str, *, runner, sweep_path, budget_minutes: float = 10.0, ha
 
 
 def _calibrate_locked(name, runner, sweep_path: Path, plan, harness, progress, power) -> CalibrationResult:
-    from ..profiles import NetworkSample, fit_from_networks, parse_profile, validate_table
-
-    rows = read_sweep(sweep_path)
-    done = {(row["reference"], row["input_size"], row["role"], row["pass"]) for row in rows}
-    reused = len(rows)
+    records = read_sweep(sweep_path)
+    reused = len(records)
     info = device_info()
     check_or_record(sweep_path, runner.settings(), info)
     roofline = measure_roofline(runner, harness)
     progress(f"roofline: {roofline['peak_gflops']:.1f} GFLOP/s, {roofline['bandwidth_gbps']:.1f} GB/s")
+
+    def measured(record: SweepRecord) -> None:
+        progress(f"pass {record.pass_ + 1}/{plan.passes} {record.role} {record.reference} {record.input_size or ''}: "
+                 f"{record.latency_ms:.3f} ms {' '.join(record.flags)}".rstrip())
+
+    measure_items(_planned_items(plan), path=sweep_path, fmt=NETWORK_SWEEP, records=records, runner=runner,
+                  harness=harness, progress=measured,
+                  model_of=lambda item: runnable_model(as_reference(item["reference"]), input_size=(
+                      (item["input_size"], item["input_size"]) if item["input_size"] else None)))
+    # one sample per network: the median over its passes, leaving out measurements that are not steady-state
+    groups = median_groups(records, lambda record: (record.reference, record.input_size, record.role))
+
+    def samples(role: str) -> list[NetworkSample]:
+        return [NetworkSample(model=as_reference(reference), latency_ms=latency, line=line, energy_mj=energy,
+                              input_shape=f"input=1x3x{size}x{size}" if size else None)
+                for line, ((reference, size, kind), (latency, energy)) in enumerate(groups.items()) if kind == role]
+
+    training = samples("train")
+    if len(training) < 3:
+        raise InputError(f"{sweep_path}: fewer than 3 training measurements; run calibrate again to complete it")
+    base = base_profile(name, runner.settings(), roofline, info)
+    fit = fit_from_networks(training, base, name=name, precision="fp32", source=str(sweep_path))
+    held_out = samples("validate")
+    report = validate_table(held_out, fit.profile, precision="fp32") if held_out else None
+    profile = _with_calibration_record(fit.profile, records, report, roofline, power)
+    return CalibrationResult(profile=profile, validation=report, measurements=len(records), reused=reused)
+
+
+def _planned_items(plan: CalibrationPlan) -> list[dict]:
+    """Every (network, size, role, pass) of the plan; each pass in a fresh random order.
+
+    Every network is measured in several passes and its result is the median over passes: a slow
+    phase of the machine then hits all networks alike.
+    """
     items = [(ref, size, "train") for ref, size in plan.training] + [(ref, None, "validate") for ref in plan.validation]
     work = []
     for index in range(plan.passes):
         order = list(items)
         random.Random(index).shuffle(order)
-        work += [(ref, size, role, index) for ref, size, role in order]
-    for reference, size, role, index in work:
-        key = (reference, str(size or ""), role, str(index))
-        if key in done:
-            continue
-        timing = _measure_network(runner, harness, reference, size)
-        rows.append({"reference": reference, "input_size": size or "", "role": role, "pass": index,
-                     "latency_ms": f"{timing.median_ms:.6g}", "raw_latency_ms": f"{timing.raw_median_ms:.6g}",
-                     "spread": f"{timing.spread:.4f}", "drift": f"{timing.drift:.4f}", "flags": ";".join(timing.flags),
-                     "reference_ms": f"{timing.reference_ms:.6g}", "measured_at": _dt.datetime.now().isoformat(timespec="seconds"),
-                     "energy_mj": f"{timing.energy_mj:.6g}" if timing.energy_mj is not None else "",
-                     "power_mw": f"{timing.power_mw:.6g}" if timing.power_mw is not None else ""})
-        _write_sweep(sweep_path, rows)
-        progress(f"pass {index + 1}/{plan.passes} {role} {reference} {size or ''}: {timing.median_ms:.3f} ms "
-                 f"{' '.join(timing.flags)}".rstrip())
+        work += [{"reference": ref, "input_size": size, "role": role, "pass_": index} for ref, size, role in order]
+    return work
 
-    # one sample per network: the median over its passes, leaving out measurements that are not steady-state
-    groups: dict[tuple, list[float]] = {}
-    energy_groups: dict[tuple, list[float]] = {}
-    excluded = {flag: 0 for flag in EXCLUDING_FLAGS}
-    for row in rows:
-        flags = row["flags"].split(";")
-        bad = [f for f in EXCLUDING_FLAGS if f in flags]
-        for flag in bad:
-            excluded[flag] += 1
-        if bad:
-            continue
-        key = (row["reference"], row["input_size"], row["role"])
-        groups.setdefault(key, []).append(float(row["latency_ms"]))
-        if row.get("energy_mj"):
-            energy_groups.setdefault(key, []).append(float(row["energy_mj"]))
-    unstable = [row for row in rows if any(f in row["flags"].split(";") for f in EXCLUDING_FLAGS)]
 
-    def sample(key, line):
-        reference, size, _ = key
-        energy = statistics.median(energy_groups[key]) if key in energy_groups else None
-        return NetworkSample(model=f"zoo:{reference}", latency_ms=statistics.median(groups[key]), line=line,
-                             input_shape=f"input=1x3x{size}x{size}" if size else None, energy_mj=energy)
-
-    base = parse_profile(base_document(name, runner.settings(), roofline, info), where=name)
-    samples = [sample(key, i) for i, key in enumerate(groups) if key[2] == "train"]
-    if len(samples) < 3:
-        raise InputError(f"{sweep_path}: fewer than 3 training measurements; run calibrate again to complete it")
-    fit = fit_from_networks(samples, base, name=name, precision="fp32", source=str(sweep_path))
-    validation_rows = [sample(key, i) for i, key in enumerate(groups) if key[2] == "validate"]
-    report = validate_table(validation_rows, fit.profile, precision="fp32") if validation_rows else None
-    document = fit.document
-    document["provenance"]["measurements"] = len(rows)
-    document["provenance"]["excluded_unstable"] = len(unstable)
-    document["provenance"]["excluded_by_flag"] = excluded
-    document["provenance"]["power_source"] = power.describe() if power is not None else {"source": "none"}
-    document["provenance"]["flagged_drift"] = sum("drift" in row["flags"].split(";") for row in rows)
-    document["provenance"]["roofline_probe"] = roofline
+def _with_calibration_record(profile: Profile, records: list[SweepRecord], report: ValidationReport | None,
+                             roofline: dict, power) -> Profile:
+    """The fitted profile with what its calibration rests on: measurements, exclusions, probes, held-out errors."""
+    excluded = {flag: sum(flag in record.excluded_by for record in records) for flag in EXCLUDING_FLAGS}
+    provenance = profile.provenance.with_details(
+        measurements=len(records), excluded_unstable=sum(bool(record.excluded_by) for record in records),
+        excluded_by_flag=excluded, power_source=power.describe() if power is not None else {"source": "none"},
+        flagged_drift=sum("drift" in record.flags for record in records), roofline_probe=roofline)
+    quality = profile.quality
     if report is not None:
         errors = sorted(abs(r.error) for r in report.rows)
-        document["provenance"]["validation"] = dict(report.summary, median_abs_error=errors[len(errors) // 2],
-                                                    max_abs_error=errors[-1])
-        document["quality"] += (f" Validated on {len(errors)} held-out ImageNet networks at full resolution: median "
-                                f"|error| {100 * errors[len(errors) // 2]:.1f} %, worst {100 * errors[-1]:.1f} %.")
-    return CalibrationResult(document=document, validation=report.to_dict() if report else {}, measurements=len(rows),
-                             reused=reused)
+        provenance = replace(provenance, validation=HeldOutErrors(
+            metrics=report.summary, median_abs_error=errors[len(errors) // 2], max_abs_error=errors[-1]))
+        quality += (f" Validated on {len(errors)} held-out ImageNet networks at full resolution: median "
+                    f"|error| {100 * errors[len(errors) // 2]:.1f} %, worst {100 * errors[-1]:.1f} %.")
+    return replace(profile, provenance=provenance, quality=quality)

@@ -21,6 +21,8 @@ from typing import Callable
 
 import numpy as np
 
+from ._protocols import PowerSource
+
 __all__ = ["Timing", "Harness", "matmul_reference"]
 
 
@@ -135,7 +137,7 @@ class Harness:
     temperature_c: Callable[[], float] | None = None
     max_temp_c: float | None = None
     cooldown_timeout_s: float = 60.0
-    power: object | None = None
+    power: PowerSource | None = None
 
     def __post_init__(self) -> None:
         if self.rounds < 3:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._errors import InputError
 
-__all__ = ["NodeTime", "kernel_node_names", "read_onnxruntime_profile", "read_trtexec_profile", "read_openvino_counters",
+__all__ = ["NodeTime", "kernel_node_names", "match_kernels", "match_layer_times", "read_onnxruntime_profile", "read_trtexec_profile", "read_openvino_counters",
            "read_tflite_op_profile", "read_layer_profile", "PROFILE_FORMATS"]
 
 _MAX_PROFILE_BYTES = 512 * 2**20
@@ -57,6 +57,33 @@ def kernel_node_names(name: str) -> list[str]:
             if item not in result:
                 result.append(item)
     return result
+
+
+def match_kernels(layer_nodes, node_times) -> list[int | None]:
+    """The executed layer each profiled kernel ran, by index into ``layer_nodes`` (None: runtime-only).
+
+    ``layer_nodes`` holds the model node names of each executed layer (``ExecLayer.nodes`` or
+    ``LayerEstimate.nodes``); a kernel is matched through :func:`kernel_node_names`.
+
+    >>> kernels = [NodeTime(name="relu_0_nchwc", op_type="Conv", provider="CPU", median_ms=1.0, runs=1),
+    ...            NodeTime(name="reorder_1", op_type="Reorder", provider="CPU", median_ms=0.1, runs=1)]
+    >>> match_kernels([("conv_0", "relu_0"), ("gemm_0",)], kernels)
+    [0, None]
+    """
+    owner = {node: index for index, nodes in enumerate(layer_nodes) for node in nodes}
+    return [next((owner[c] for c in kernel_node_names(node.name) if c in owner), None) for node in node_times]
+
+
+def match_layer_times(graph, mapped, node_times) -> tuple[dict, list[str]]:
+    """Measured time (ms) per executed layer index, and the names of kernels left unmatched."""
+    times: dict[int, float] = {}
+    unmatched = []
+    for node, index in zip(node_times, match_kernels([layer.nodes for layer in mapped.layers], node_times)):
+        if index is None:
+            unmatched.append(node.name)
+            continue
+        times[index] = times.get(index, 0.0) + node.median_ms
+    return times, unmatched
 
 
 def read_onnxruntime_profile(path, *, skip_runs: int = 0) -> list[NodeTime]:

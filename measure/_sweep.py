@@ -27,34 +27,27 @@ single-layer time before fitting, because whole networks pay it once.
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
-import io
 import json
 import math
 import random
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .._atomic import write_text_atomic
 from .._errors import InputError
 from .._lock import exclusive
+from ..fitting import FitResult, NetworkSample, fit_layer_sweep, fit_from_networks, validate_table
+from ..zoo import layer_reference, parse_layer_reference, runnable_model
 from ._harness import Harness
 from ._meta import check_or_record, meta_path
-from ._trace import read_sweep_rows
+from ._pipeline import LAYER_SWEEP, SweepRecord, measure_items, median_groups, read_records
+from ._protocols import PowerSource, Runner
 
-__all__ = ["SweepPlan", "plan_sweep", "run_sweep", "read_layer_sweep", "fit_sweep", "LAYER_SWEEP_COLUMNS",
-           "EMPTY_LAYER", "STEP_CANDIDATES"]
+__all__ = ["SweepPlan", "plan_sweep", "run_sweep", "read_layer_sweep", "fit_sweep", "EMPTY_LAYER"]
 
-LAYER_SWEEP_COLUMNS = ("reference", "kind", "round", "pass", "latency_ms", "raw_latency_ms", "spread", "drift",
-                       "flags", "reference_ms", "energy_mj", "power_mw", "measured_at")
 #: The empty model whose time is the runtime's per-call overhead.
 EMPTY_LAYER = "zoo:layer:relu,c=1,hw=1"
-#: Step widths tried on channel dimensions.
-STEP_CANDIDATES = (1, 2, 4, 8, 16, 32)
-_EXCLUDING = ("unstable", "hot", "throttled", "clock-changed")
-_STEP_DIMS = {"conv": ("c_out", "c_in"), "dwconv": ("c_out",), "gemm": ("c_out", "c_in")}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,8 +79,6 @@ def plan_sweep(budget_minutes: float = 3.0, seed: int = 0) -> SweepPlan:
     >>> sum(p.startswith("zoo:layer:conv,") for p in plan.points) >= 10
     True
     """
-    from ..zoo import layer_reference
-
     if not budget_minutes > 0:
         raise InputError(f"--budget-minutes must be > 0, got {budget_minutes}")
     scale = max(0.5, min(4.0, budget_minutes / 3.0))
@@ -141,41 +132,20 @@ def plan_sweep(budget_minutes: float = 3.0, seed: int = 0) -> SweepPlan:
     return SweepPlan(points=tuple(points), seed=seed)
 
 
-def read_layer_sweep(path) -> list[dict]:
-    """Rows of a layer sweep file (missing file: no rows).
+def read_layer_sweep(path) -> list[SweepRecord]:
+    """The records of a layer sweep file (missing file: none).
 
     Raises
     ------
     InputError
-        For a file without the sweep columns, or a non-positive latency.
+        For a file without the sweep columns, a reference that is not a layer, or a non-positive latency.
     """
-    path = Path(path)
-    rows = read_sweep_rows(path, LAYER_SWEEP_COLUMNS, "an edgeperf layer sweep")
-    for line, row in enumerate(rows, start=2):
-        if not str(row.get("reference", "")).startswith("zoo:layer:"):
-            raise InputError(f"{path}:{line}: reference {row.get('reference')!r} is not a zoo:layer: reference")
-        try:
-            value = float(row["latency_ms"])
-        except (TypeError, ValueError):
-            value = -1.0
-        if not (value > 0 and math.isfinite(value)):
-            raise InputError(f"{path}:{line}: latency_ms must be a positive number (ms), got {row['latency_ms']!r}")
-    return rows
-
-
-def _write(path: Path, rows: list[dict]) -> None:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=LAYER_SWEEP_COLUMNS, lineterminator="\n", restval="")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(path, out.getvalue())
+    return read_records(path, LAYER_SWEEP)
 
 
 def _neighbours(reference: str, rng: random.Random) -> list[str]:
     """Points near ``reference``: channels scaled by up to +-25 %, and channels + 1 (across a step boundary)."""
-    from ..zoo import layer_reference, parse_layer
-
-    kind, params = parse_layer(reference.removeprefix("zoo:layer:"))
+    kind, params = parse_layer_reference(reference)
     channel_keys = [k for k in ("cout", "cin", "c") if k in params]
     result = []
     for key in channel_keys[:1]:
@@ -184,56 +154,49 @@ def _neighbours(reference: str, rng: random.Random) -> list[str]:
     return [r for r in result if r != reference]
 
 
-def _samples(rows: list[dict], overhead_ms: float):
-    from ..profiles import NetworkSample
+def _samples(records: list[SweepRecord]) -> list[NetworkSample]:
+    """One sample per measured layer (sorted by reference): the median over passes less the per-call overhead.
 
-    groups: dict[str, list[float]] = {}
-    energy: dict[str, list[float]] = {}
-    for row in rows:
-        if row["reference"] == EMPTY_LAYER or any(f in row["flags"].split(";") for f in _EXCLUDING):
-            continue
-        groups.setdefault(row["reference"], []).append(float(row["latency_ms"]))
-        if row.get("energy_mj"):
-            energy.setdefault(row["reference"], []).append(float(row["energy_mj"]))
-    samples = []
-    for i, (reference, values) in enumerate(sorted(groups.items())):
-        latency = max(statistics.median(values) - overhead_ms, 0.05 * statistics.median(values))
-        samples.append(NetworkSample(model=reference, latency_ms=latency, line=i + 2,
-                                     energy_mj=statistics.median(energy[reference]) if reference in energy else None))
-    return samples
+    Whole networks pay the runtime's per-call overhead (the empty layer's time) once, so each layer's
+    share of it is taken out (never below 5 % of the layer's own time).
+    """
+    overhead_ms = _overhead(records)
+    groups = median_groups([r for r in records if r.reference != EMPTY_LAYER], lambda record: record.reference)
+    return [NetworkSample(model=reference, line=line, energy_mj=energy,
+                          latency_ms=max(latency - overhead_ms, 0.05 * latency))
+            for line, (reference, (latency, energy)) in enumerate(sorted(groups.items()), start=2)]
 
 
-def _overhead(rows: list[dict]) -> float:
-    values = [float(r["latency_ms"]) for r in rows if r["reference"] == EMPTY_LAYER]
+def _overhead(records: list[SweepRecord]) -> float:
+    values = [record.latency_ms for record in records if record.reference == EMPTY_LAYER]
     return statistics.median(values) if values else 0.0
 
 
-def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Harness | None = None, power=None,
-              progress=lambda message: None) -> list[dict]:
+def run_sweep(runner: Runner, sweep_path, *, plan: SweepPlan | None = None, harness: Harness | None = None,
+              power: PowerSource | None = None, progress=lambda message: None) -> list[SweepRecord]:
     """Measure a plan's single layers on this device, refining adaptively; resumable.
 
     Parameters
     ----------
-    runner : OnnxRuntimeRunner (or any runner with ``load(bytes).run`` and ``settings()``)
+    runner : Runner
+        Loads model bytes (``OnnxRuntimeRunner`` or any runner with ``load(bytes).run`` and ``settings()``).
     sweep_path : str or Path
-        The sweep CSV: rows already there are skipped, new ones appended (atomic rewrite).
+        The sweep CSV: measurements already there are skipped, new ones appended (atomic rewrite).
     plan : SweepPlan, optional
     harness : Harness, optional
-    power : source, optional
+    power : PowerSource, optional
         Records energy per call where it measures power.
 
     Returns
     -------
-    list of dict
-        Every row of the sweep file.
+    list of SweepRecord
+        Every measurement of the sweep file.
 
     Raises
     ------
     InputError
         When another process holds the sweep, or the file is not a layer sweep.
     """
-    from ..zoo import build_model
-
     from ._calibrate import measure_roofline
     from ._device import device_info
 
@@ -241,7 +204,7 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
     harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.05, power=power)
     path = Path(sweep_path)
     with exclusive(path):
-        rows = read_layer_sweep(path)
+        records = read_layer_sweep(path)
 
         def first_record():
             roofline = measure_roofline(runner, harness)
@@ -250,52 +213,53 @@ def run_sweep(runner, sweep_path, *, plan: SweepPlan | None = None, harness: Har
                     "power_source": power.describe() if power is not None else {"source": "none"}}
 
         check_or_record(path, runner.settings(), device_info(), first_record)
-        done = {(r["reference"], r["pass"]) for r in rows}
 
         def measure(points, round_index):
-            work = [(p, k) for k in range(plan.passes) for p in points]
-            random.Random(plan.seed + round_index).shuffle(work)
-            for reference, index in work:
-                if (reference, str(index)) in done:
-                    continue
-                model = build_model(reference.removeprefix("zoo:"), weights=True)
-                timing = harness.measure(runner.load(model.SerializeToString()).run)
-                rows.append({
-                    "reference": reference, "kind": reference.split(":")[2].split(",")[0], "round": round_index,
-                    "pass": index, "latency_ms": f"{timing.median_ms:.6g}", "raw_latency_ms": f"{timing.raw_median_ms:.6g}",
-                    "spread": f"{timing.spread:.4f}", "drift": f"{timing.drift:.4f}", "flags": ";".join(timing.flags),
-                    "reference_ms": f"{timing.reference_ms:.6g}",
-                    "energy_mj": f"{timing.energy_mj:.6g}" if timing.energy_mj is not None else "",
-                    "power_mw": f"{timing.power_mw:.6g}" if timing.power_mw is not None else "",
-                    "measured_at": _dt.datetime.now().isoformat(timespec="seconds"),
-                })
-                done.add((reference, str(index)))
-                _write(path, rows)
-                progress(f"round {round_index} pass {index + 1}/{plan.passes} {reference}: {timing.median_ms:.4f} ms "
-                         f"{' '.join(timing.flags)}".rstrip())
+            measure_items(_round_items(plan, points, round_index), path=path, fmt=LAYER_SWEEP, records=records,
+                          runner=runner, harness=harness, model_of=lambda item: runnable_model(item["reference"]),
+                          progress=lambda r: progress(f"round {r.round} pass {r.pass_ + 1}/{plan.passes} {r.reference}: "
+                                                      f"{r.latency_ms:.4f} ms {' '.join(r.flags)}".rstrip()))
 
         measure((EMPTY_LAYER, *plan.points), 0)
         rng = random.Random(plan.seed)
         for round_index in range(1, plan.refine_rounds + 1):
-            planned = [r for r in rows if int(r["round"]) == round_index]
+            planned = [r for r in records if r.round == round_index]
             if planned:
-                points = sorted({r["reference"] for r in planned})      # resume the round as it was planned
+                points = sorted({r.reference for r in planned})      # resume the round as it was planned
             else:
-                errors = sorted(_residuals(*_fit_rows(path, rows, None)).items(), key=lambda item: -abs(item[1]))
-                points = []
-                for reference, _ in errors[:plan.refine_points]:
-                    points += [p for p in _neighbours(reference, rng) if p not in points]
-                progress(f"refinement {round_index}: worst fitted points off by "
-                         f"{100 * abs(errors[0][1]):.0f}%..{100 * abs(errors[min(len(errors), plan.refine_points) - 1][1]):.0f}%"
-                         f"; measuring {len(points)} neighbours")
+                points = _refinement_points(path, records, plan, rng, round_index, progress)
             measure(points, round_index)
-    return rows
+    return records
+
+
+def _round_items(plan: SweepPlan, points, round_index: int) -> list[dict]:
+    """Every (point, pass) of a round, in the round's own seeded random order."""
+    work = [(p, k) for k in range(plan.passes) for p in points]
+    random.Random(plan.seed + round_index).shuffle(work)
+    return [{"reference": reference, "kind": parse_layer_reference(reference)[0], "round": round_index,
+             "pass_": index} for reference, index in work]
+
+
+def _refinement_points(path: Path, records, plan: SweepPlan, rng: random.Random, round_index: int, progress) -> list:
+    """Neighbours of the points the fit so far explains worst (nn-Meter's adaptive sampling)."""
+    base, _ = _base(path, "sweep")
+    samples = _samples(records)
+    if len(samples) < 3:
+        raise InputError(f"{path}: fewer than 3 measured layers; run `edgeperf sweep` to complete it")
+    fit = fit_from_networks(samples, base, name="sweep", precision="fp32", source=str(path))
+    report = validate_table(samples, fit.profile, precision="fp32")
+    errors = sorted(((row.model, row.error) for row in report.rows), key=lambda item: -abs(item[1]))
+    points = []
+    for reference, _ in errors[:plan.refine_points]:
+        points += [p for p in _neighbours(reference, rng) if p not in points]
+    progress(f"refinement {round_index}: worst fitted points off by "
+             f"{100 * abs(errors[0][1]):.0f}%..{100 * abs(errors[min(len(errors), plan.refine_points) - 1][1]):.0f}%"
+             f"; measuring {len(points)} neighbours")
+    return points
 
 
 def _base(path: Path, name: str):
-    from ..profiles import parse_profile
-
-    from ._calibrate import base_document
+    from ._calibrate import base_profile
 
     meta_file = meta_path(path)
     if not meta_file.is_file():
@@ -303,43 +267,19 @@ def _base(path: Path, name: str):
                          "roofline probe)")
     try:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        document = base_document(name, meta["runtime"], meta["roofline"], meta["device"])
+        profile = base_profile(name, meta["runtime"], meta["roofline"], meta["device"])
     except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise InputError(f"{meta_file}: not a sweep meta file ({type(exc).__name__}: {exc})") from None
-    return parse_profile(document, where=str(meta_file)), meta
+    return profile, meta
 
 
-def _fit_rows(path: Path, rows: list[dict], steps: dict | None, name: str = "sweep"):
-    """The fit of a sweep's layers (FitResult), and the samples it was fitted to."""
-    from ..profiles import fit_from_networks
-
-    base, _ = _base(path, name)
-    samples = _samples(rows, _overhead(rows))
-    if len(samples) < 3:
-        raise InputError(f"{path}: fewer than 3 measured layers; run `edgeperf sweep` to complete it")
-    return fit_from_networks(samples, base, name=name, precision="fp32", source=str(path), steps=steps), samples
-
-
-def _residuals(fit, samples) -> dict:
-    """Relative error of the fitted profile on each measured layer (the refinement's guide)."""
-    from ..estimator import estimate_mapped, load_model, map_graph, resolve_operating_point
-
-    point = resolve_operating_point(fit.profile)
-    residuals = {}
-    for sample in samples:
-        mapped = map_graph(load_model(sample.model), fit.profile.mapping)
-        predicted = estimate_mapped(mapped, fit.profile, precision="fp32", point=point).total_latency_ms
-        residuals[sample.model] = (predicted - sample.latency_ms) / sample.latency_ms
-    return residuals
-
-
-def fit_sweep(sweep_path, *, name: str, progress=lambda message: None):
+def fit_sweep(sweep_path, *, name: str, progress=lambda message: None) -> FitResult:
     """Fit a profile to a layer sweep, discovering step widths per class from the data.
 
     Returns
     -------
     FitResult
-        Its document's provenance says how many measurements and layers the profile rests on,
+        Its profile's provenance says how many measurements and layers the profile rests on,
         the per-call overhead subtracted and the step widths chosen.
 
     Raises
@@ -348,34 +288,17 @@ def fit_sweep(sweep_path, *, name: str, progress=lambda message: None):
         For a missing or incomplete sweep.
     """
     path = Path(sweep_path)
-    rows = read_layer_sweep(path)
-    if not rows:
+    records = read_layer_sweep(path)
+    if not records:
         raise InputError(f"{path}: no such sweep (or empty); run `edgeperf sweep --out {path}` first")
-    best, _ = _fit_rows(path, rows, None, name)
-    chosen: dict = {}
-    for op_class, dims in _STEP_DIMS.items():
-        if op_class not in best.fitted_classes:
-            continue
-        for dim in dims:
-            scores = {}
-            for width in STEP_CANDIDATES:
-                trial = {**chosen, op_class: {**chosen.get(op_class, {}), dim: {"par": width}}} if width > 1 else chosen
-                scores[width] = _fit_rows(path, rows, trial or None, name)[0].cross_validation["mape"]
-            width = min(scores, key=scores.get)
-            if width > 1 and scores[width] < 0.98 * scores[1]:
-                chosen = {**chosen, op_class: {**chosen.get(op_class, {}), dim: {"par": width}}}
-                progress(f"{op_class} {dim}: step width {width} (cross-validated MAPE {100 * scores[width]:.1f}% "
-                         f"against {100 * scores[1]:.1f}% without)")
-    final, samples = _fit_rows(path, rows, chosen or None, name)
-    document = final.document
-    overhead = _overhead(rows)
-    excluded = sum(1 for r in rows if any(f in r["flags"].split(";") for f in _EXCLUDING))
-    document["provenance"].update({
-        "measurements": len(rows), "layers": len(samples), "refinement_rounds":
-            max((int(r["round"]) for r in rows), default=0),
-        "per_call_overhead_ms": overhead, "step_widths": chosen, "excluded_flagged": excluded,
-        "method": "single-layer sweep, adaptive refinement, step widths chosen by cross-validation",
-    })
-    document["quality"] += (f" Rests on {len(rows)} measurements of {len(samples)} single layers "
-                            f"(per-call overhead {overhead:.4f} ms subtracted).")
-    return final
+    base, _ = _base(path, name)
+    samples = _samples(records)
+    fit = fit_layer_sweep(samples, base, name=name, source=str(path), progress=progress)
+    overhead = _overhead(records)
+    provenance = fit.profile.provenance.with_details(
+        measurements=len(records), layers=len(samples), refinement_rounds=max((r.round for r in records), default=0),
+        per_call_overhead_ms=overhead, excluded_flagged=sum(bool(r.excluded_by) for r in records),
+        method="single-layer sweep, adaptive refinement, step widths chosen by cross-validation")
+    quality = fit.profile.quality + (f" Rests on {len(records)} measurements of {len(samples)} single layers "
+                                     f"(per-call overhead {overhead:.4f} ms subtracted).")
+    return replace(fit, profile=replace(fit.profile, provenance=provenance, quality=quality))

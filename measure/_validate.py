@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..zoo import is_reference, runnable_model
 from .._errors import InputError
-from ._profilers import kernel_node_names
+from ..fitting import ValidationReport
+from ._profilers import match_kernels
+from ._protocols import Runner
 
 __all__ = ["LayerComparison", "DeviceValidation", "validate_on_device"]
 
@@ -27,14 +30,21 @@ class LayerComparison:
     measured_ms: float
     predicted_ms: float | None
 
+    @property
+    def error(self) -> float | None:
+        """(predicted - measured) / measured; None for a runtime-only kernel (no layer of the model predicted)."""
+        if self.predicted_ms is None or self.measured_ms <= 0:
+            return None
+        return (self.predicted_ms - self.measured_ms) / self.measured_ms
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceValidation:
     """Whole-network report (``ValidationReport``), per-layer comparisons, and measurements flagged."""
 
-    report: object
+    report: ValidationReport
     layers: tuple[LayerComparison, ...]
-    flagged: dict
+    flagged: dict             # flag -> number of measurements that raised it
 
     def to_dict(self) -> dict:
         document = self.report.to_dict()
@@ -45,22 +55,11 @@ class DeviceValidation:
 
 
 def _runnable(reference: str):
-    from ..zoo import build_model
-
-    if reference.startswith("zoo:"):
-        return build_model(reference.removeprefix("zoo:"), weights=True).SerializeToString()
-    return reference
+    """What the runner loads: a zoo network's bytes, or the model file's path."""
+    return runnable_model(reference) if is_reference(reference) else reference
 
 
-def _match(name: str, estimate) -> object | None:
-    for candidate in kernel_node_names(name):
-        for layer in estimate.layers:
-            if candidate in layer.nodes:
-                return layer
-    return None
-
-
-def validate_on_device(models, profile, *, runner, harness, precision: str | None = None, layers: bool = False,
+def validate_on_device(models, profile, *, runner: Runner, harness, precision: str | None = None, layers: bool = False,
                        progress=lambda message: None) -> DeviceValidation:
     """Measure each model on this device and compare with the profile's estimate.
 
@@ -83,8 +82,8 @@ def validate_on_device(models, profile, *, runner, harness, precision: str | Non
     InputError
         With no models.
     """
-    from .. import estimate
-    from ..profiles import NetworkSample, validate_table
+    from ..estimator import estimate_graph, load_model
+    from ..fitting import NetworkSample, validate_table
 
     if not models:
         raise InputError("give at least one MODEL to measure, or --table with measured latencies")
@@ -98,9 +97,10 @@ def validate_on_device(models, profile, *, runner, harness, precision: str | Non
         samples.append(NetworkSample(model=reference, latency_ms=timing.median_ms, line=line))
         progress(f"{reference}: measured {timing.median_ms:.3f} ms {' '.join(timing.flags)}".rstrip())
         if layers:
-            est = estimate(reference, profile, precision=precision)
-            for node in runner.profile(runnable):
-                layer = _match(node.name, est)
+            est = estimate_graph(load_model(reference), profile, precision=precision)
+            kernels = runner.profile(runnable)
+            for node, index in zip(kernels, match_kernels([layer.nodes for layer in est.layers], kernels)):
+                layer = est.layers[index] if index is not None else None
                 comparisons.append(LayerComparison(model=reference, layer=layer.name if layer else node.name,
                                                    op_type=node.op_type, measured_ms=node.median_ms,
                                                    predicted_ms=layer.latency_ms if layer else None))

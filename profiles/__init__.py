@@ -1,41 +1,23 @@
 """Platform profiles: versioned JSON, one per platform, every number with its source.
 
+A :class:`Profile` is an immutable value (``_profile``); :func:`parse_profile` reads the JSON
+document, copying it (``_schema``: the one parser), and :meth:`Profile.to_document` writes it
+(``_write``: the one serializer). Shipped profiles are found by name (``_store``). Fitting new profiles is
+``edgeperf.fitting``'s work; it returns new values, never edited JSON.
+
 >>> from edgeperf.profiles import load_profile
 >>> load_profile("jetson-nano").name
 'jetson-nano'
 """
 
-from ._schema import (
-    SCHEMA_VERSION,
-    ClockDomain,
-    LayerModel,
-    PowerModel,
-    Profile,
-    ThermalModel,
-    ThrottleLevel,
-    parse_profile,
-    read_profile_file,
-)
-from ._fit import (
-    FitResult,
-    NetworkSample,
-    ValidationReport,
-    ValidationRow,
-    fit_from_networks,
-    format_rho,
-    network_features,
-    prediction_metrics,
-    read_network_table,
-    validate_table,
-    with_sibling_merge,
-)
-from ._power_fit import fit_power_model, read_power_table
-from ._prior import Prior, load_prior, parse_prior
+from ._profile import Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile, ThermalModel, ThrottleLevel
+from ._provenance import CrossValidatedChoice, HeldOutErrors, Metrics, PowerFitRecord, Provenance
+from ._schema import parse_profile, read_profile_file
+from ._write import SCHEMA_VERSION, write_profile_file
 from ._store import list_profiles, load_profile, shipped_profile_path
 
 __all__ = [
-    "SCHEMA_VERSION", "ClockDomain", "LayerModel", "PowerModel", "Profile", "ThermalModel", "ThrottleLevel", "parse_profile", "read_profile_file",
-    "list_profiles", "load_profile", "shipped_profile_path", "FitResult", "NetworkSample", "ValidationReport",
-    "ValidationRow", "fit_from_networks", "format_rho", "network_features", "prediction_metrics", "read_network_table",
-    "validate_table", "fit_power_model", "read_power_table", "with_sibling_merge", "Prior", "load_prior", "parse_prior",
+    "SCHEMA_VERSION", "Citation", "ClockDomain", "FanLevel", "LayerModel", "PowerModel", "Profile", "ThermalModel",
+    "ThrottleLevel", "parse_profile", "read_profile_file", "write_profile_file", "Metrics", "CrossValidatedChoice",
+    "HeldOutErrors", "PowerFitRecord", "Provenance", "list_profiles", "load_profile", "shipped_profile_path",
 ]

@@ -6,7 +6,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from .._errors import ProfileError
-from ._schema import Profile, read_profile_file
+from ._profile import Profile
+from ._schema import read_profile_file
 
 __all__ = ["load_profile", "list_profiles", "shipped_profile_path"]
 

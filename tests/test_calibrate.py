@@ -33,7 +33,7 @@ def test_calibration_writes_a_profile_that_predicts(tmp_path):
     result = calibrate("tiny", runner=OnnxRuntimeRunner(threads=1), sweep_path=tmp_path / "s.csv", plan=SMALL,
                        harness=Harness(rounds=3, round_s=0.02, warmup_s=0.01, unstable_spread=1e9),
                        progress=lines.append)
-    document = result.document
+    document = result.profile.to_document()
     assert document["kind"] == "fitted" and document["runtime"]["name"] == "onnxruntime"
     assert document["runtime"]["threads"] == 1 and document["device"]["cores"] >= 1
     assert document["provenance"]["measurements"] == 10      # 5 networks x 2 passes
@@ -72,7 +72,7 @@ def test_a_killed_calibration_resumes_without_loss_or_duplicates(tmp_path):
     result = calibrate("tiny", runner=OnnxRuntimeRunner(), sweep_path=sweep, plan=SMALL,
                        harness=Harness(rounds=3, round_s=0.02, warmup_s=0.01))
     after = read_sweep(sweep)
-    keys = [(r["reference"], r["input_size"], r["role"], r["pass"]) for r in after]
+    keys = [(r.reference, r.input_size, r.role, r.pass_) for r in after]
     assert len(keys) == len(set(keys)) == 10                      # nothing duplicated, nothing missing
     assert after[: len(before)] == before                         # what was measured is kept as it was
     assert result.reused == len(before)
@@ -120,9 +120,9 @@ def test_calibration_with_a_power_source_fits_the_power_model(tmp_path):
     rows = read_sweep(tmp_path / "s.csv")
     assert meter.reads >= 2 * 3 * len(rows)
     for row in rows:    # 4 W throughout: energy per call = 4 W x the call's time as run (batch timing includes the loop)
-        assert float(row["energy_mj"]) == pytest.approx(4.0 * float(row["raw_latency_ms"]), rel=0.5)
-        assert float(row["power_mw"]) == pytest.approx(4000.0, rel=1e-6)
-    profile = parse_profile(result.document)
+        assert row.energy_mj == pytest.approx(4.0 * row.raw_latency_ms, rel=0.5)
+        assert row.power_mw == pytest.approx(4000.0, rel=1e-6)
+    profile = parse_profile(result.profile.to_document())
     assert profile.power.calibrated is True
-    assert result.document["provenance"]["power_source"]["source"] == "test-meter"
-    assert set(result.document["provenance"]["excluded_by_flag"]) == {"unstable", "hot", "throttled", "clock-changed"}
+    assert result.profile.to_document()["provenance"]["power_source"]["source"] == "test-meter"
+    assert set(result.profile.to_document()["provenance"]["excluded_by_flag"]) == {"unstable", "hot", "throttled", "clock-changed"}

@@ -95,7 +95,7 @@ def test_an_error_while_ctrl_c_unwinds_is_reported_as_the_interrupt(monkeypatch,
 
 
 def test_profile_list_quotes_the_first_sentence_of_quality_whole():
-    from edgeperf.cli import _first_sentence
+    from edgeperf._cli._common import first_sentence as _first_sentence
 
     assert _first_sentence("MAPE 4.8 %, 93 % within +-10 %, Spearman 0.967. Peaks are the datasheet's.") == \
         "MAPE 4.8 %, 93 % within +-10 %, Spearman 0.967"

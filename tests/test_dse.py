@@ -212,13 +212,13 @@ def test_split_design_metrics_by_hand(overheads, tmp_path):
             assert design.latency_ms == pytest.approx(device.total_latency_ms)
             continue
         p = design.partition
-        on_device = set(edgeperf.load_model(EXAMPLE).layers[k].name for k in range(p["position"]))
+        on_device = set(edgeperf.load_model(EXAMPLE).layers[k].name for k in range(p.position))
         prefix = [layer for layer in device.layers if set(layer.nodes) <= on_device]
         suffix = [layer for layer in server.layers if not set(layer.nodes) & on_device]
         elements = {"input": 784, "relu_0": 6272, "relu_1": 3136, "relu_2": 32, "flatten_0": 32, "gemm_0": 10}
-        payload = math.ceil(elements[p["cut_after"]] * p["bits"] / 8) * 0.5
+        payload = math.ceil(elements[p.cut_after] * p.bits / 8) * 0.5
         transfer_ms = payload * 8 / 10e6 * 1000
-        assert p["transfer_bytes"] == pytest.approx(payload)
+        assert p.transfer_bytes == pytest.approx(payload)
         # each side pays its per-inference overhead once, if it runs any layer
         fixed_ms = (device_fixed if prefix else 0.0) + (server_fixed if suffix else 0.0)
         assert design.latency_ms == pytest.approx(sum(x.latency_ms for x in prefix) + transfer_ms
@@ -249,7 +249,7 @@ def test_pareto_mask_matches_brute_force(rows):
 
 def test_traffic_light_example_reproduces_seed003():
     result = search("examples/traffic_light.yaml")
-    cheapest = result.best["min cost_eur"]
+    cheapest = result.best_for("cost_eur")
     assert (cheapest.model, cheapest.platform) == ("yolov5s", "jetson-nano")     # seed 003's conclusion
     assert {d.platform for d in result.pareto} <= {"jetson-nano", "jetson-tx2"}
     assert all(d.latency_ms <= 100 and d.accuracy >= 0.55 for d in result.pareto)
@@ -277,7 +277,7 @@ def test_grid_operating_points_expand_the_space():
     grid = search(parse_spec({**spec, "operating_points": "grid"}))
     assert grid.n_evaluated == 12
     dvfs = edgeperf.dvfs("zoo:mobilenet_v2", "jetson-nano", precision="fp16")
-    assert grid.best["min energy_mj"].energy_mj == pytest.approx(dvfs.energy_optimal.energy_mj)
+    assert grid.best_for("energy_mj").energy_mj == pytest.approx(dvfs.energy_optimal.energy_mj)
 
 
 # ---- optuna --------------------------------------------------------------------------------------------------
@@ -306,7 +306,7 @@ def test_study_continues_on_rerun(tmp_path):
     assert len(complete_trials(journal, "s")) == 30
     exhaustive = search(spec)
     assert all(d.feasible for d in again.pareto)
-    best = exhaustive.best["min latency_ms"].latency_ms
+    best = exhaustive.best_for("latency_ms").latency_ms
     assert all(d.latency_ms >= best - 1e-9 for d in again.pareto)
 
 

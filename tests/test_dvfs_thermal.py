@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import json
 import math
 
 import numpy as np
@@ -13,28 +11,15 @@ from hypothesis import strategies as st
 
 import edgeperf
 from edgeperf import load_model, load_profile, map_graph
-from edgeperf.estimator import (
-    evaluate_points,
-    explore_dvfs,
-    fit_thermal,
-    frequency_grid,
-    graph_from_model,
-    reference_costs,
-    simulate_sustained,
-)
-from edgeperf.profiles import parse_profile
+from edgeperf.estimator import evaluate_points, graph_from_model, reference_costs
+from edgeperf.fitting import fit_thermal
+from edgeperf.operating import explore_dvfs, frequency_grid, simulate_sustained
 from tests._models import single
 
 
 def conv(c_in=16, c_out=32, hw=28, k=3):
     return graph_from_model(single("Conv", [(1, c_in, hw, hw)], (1, c_out, hw, hw), weights=[("w", (c_out, c_in, k, k))],
                                    attrs=dict(pads=[k // 2] * 4)), name="conv")
-
-
-def variant(name: str, edit) -> edgeperf.Profile:
-    document = copy.deepcopy(dict(load_profile(name).document))
-    edit(document)
-    return parse_profile(json.loads(json.dumps(document)), where=f"{name}-variant")
 
 
 def test_grid_matches_single_estimates_at_every_point():
@@ -48,7 +33,7 @@ def test_grid_matches_single_estimates_at_every_point():
         assert point.energy_mj == pytest.approx(single_est.total_energy_mj)
 
 
-def test_compute_bound_layer_by_hand_with_voltages():
+def test_compute_bound_layer_by_hand_with_voltages(edited_profile):
     # add a voltage table to the Nano GPU: 0.8 V up to 460.8 MHz, rising linearly to 1.0 V at 921.6 MHz
     steps = load_profile("jetson-nano").clocks["gpu"].available_mhz
     volts = [0.8 if f <= 460.8 else 0.8 + 0.2 * (f - 460.8) / (921.6 - 460.8) for f in steps]
@@ -56,7 +41,7 @@ def test_compute_bound_layer_by_hand_with_voltages():
     def edit(doc):
         doc["clocks"]["domains"]["gpu"]["voltage_v"] = {"value": volts, "source": "notes-dvfs"}
 
-    profile = variant("jetson-nano", edit)
+    profile = edited_profile("jetson-nano", edit)
     mapped = map_graph(conv(), profile.mapping)
     costs = reference_costs(mapped, profile, "fp16")
     flops = 2 * 32 * 28 * 28 * 16 * 9
@@ -116,17 +101,17 @@ def test_higher_clock_never_slower_and_energy_positive(gpu, network):
 # ---- thermal ---------------------------------------------------------------------------------------------
 
 
-def coral_variant(**thermal):
+def coral_variant(edited_profile, **thermal):
     def edit(doc):
         for key, value in thermal.items():
             doc["thermal"][key] = value
 
-    return variant("coral-edgetpu", edit)
+    return edited_profile("coral-edgetpu", edit)
 
 
-def test_step_response_matches_the_analytic_solution():
+def test_step_response_matches_the_analytic_solution(edited_profile):
     # no trip point reachable: the temperature follows T_ss + (T0 - T_ss) exp(-t / tau)
-    profile = coral_variant(levels=[], first_inference_ms={"value": 0.0, "source": "seed000-thermal"})
+    profile = coral_variant(edited_profile, levels=[], first_inference_ms={"value": 0.0, "source": "seed000-thermal"})
     mapped = map_graph(load_model("zoo:mobilenet_v2"), profile.mapping)
     result = simulate_sustained(mapped, profile, precision="int8", inferences=20000)
     estimate = edgeperf.estimate("zoo:mobilenet_v2", profile)
@@ -190,10 +175,12 @@ def synthetic_trace(base=40.0, r=5.0, tau=80.0, dt=1.0, n=600):
 
 def test_fit_thermal_recovers_known_parameters():
     t, temp, power = synthetic_trace()
-    base, r, tau = fit_thermal(t, temp, power)
+    fit = fit_thermal(t, temp, power)
+    base, r, tau = fit.base_c, fit.resistance_c_per_w, fit.time_constant_s
     assert (base, r, tau) == pytest.approx((40.0, 5.0, 80.0), rel=1e-6)
     noisy = temp + np.random.default_rng(1).normal(0, 0.02, temp.size)
-    base, r, tau = fit_thermal(t, noisy, power)
+    fit = fit_thermal(t, noisy, power)
+    base, r, tau = fit.base_c, fit.resistance_c_per_w, fit.time_constant_s
     assert r == pytest.approx(5.0, rel=0.05) and tau == pytest.approx(80.0, rel=0.1)
 
 
@@ -207,18 +194,18 @@ def test_fit_thermal_rejects_unusable_traces():
         fit_thermal(t[:5], temp[:5], power[:5])
 
 
-def test_a_fan_curve_keeps_the_coral_below_its_trip_point():
+def test_a_fan_curve_keeps_the_coral_below_its_trip_point(edited_profile):
     # a fan step at 62 C that halves the thermal resistance: Inception v4 settles below 65 C, never throttling
     fan = [{"temp_c": {"value": 62.0, "source": "seed000-thermal"},
             "resistance_c_per_w": {"value": 3.61, "source": "thermal-derived"}}]
-    profile = coral_variant(fan=fan)
+    profile = coral_variant(edited_profile, fan=fan)
     mapped = map_graph(load_model("zoo:inception_v4"), profile.mapping)
     with_fan = simulate_sustained(mapped, profile, precision="int8", inferences=30000)
     without = simulate_sustained(mapped, load_profile("coral-edgetpu"), precision="int8", inferences=30000)
     assert without.throttle_events and not with_fan.throttle_events
     assert with_fan.max_temp_c < 65.0 and with_fan.total_time_s < without.total_time_s
     with pytest.raises(edgeperf.ProfileError, match="fan"):
-        coral_variant(fan=[fan[0], {"temp_c": {"value": 70.0, "source": "seed000-thermal"},
+        coral_variant(edited_profile, fan=[fan[0], {"temp_c": {"value": 70.0, "source": "seed000-thermal"},
                                     "resistance_c_per_w": {"value": 9.0, "source": "thermal-derived"}}])
 
 
@@ -228,14 +215,14 @@ def test_a_fan_curve_keeps_the_coral_below_its_trip_point():
      "thermal.levels[0].cap_mhz 300.0 is not a step"),
     ({"fan": [7]}, "thermal.fan[0] must be an object with temp_c and resistance_c_per_w"),
 ])
-def test_bad_thermal_sections(change, message):
+def test_bad_thermal_sections(change, message, edited_profile):
     with pytest.raises(edgeperf.ProfileError) as info:
-        coral_variant(**change)
+        coral_variant(edited_profile, **change)
     assert message in str(info.value)
 
 
-def test_per_inference_overhead_is_paid_once_at_idle_power_in_estimates_and_grids():
-    profile = variant("jetson-nano", lambda d: d.update(
+def test_per_inference_overhead_is_paid_once_at_idle_power_in_estimates_and_grids(edited_profile):
+    profile = edited_profile("jetson-nano", lambda d: d.update(
         inference_overhead_ms={"value": 2.5, "source": "seed001"}))
     plain = load_profile("jetson-nano")
     est = edgeperf.estimate("zoo:mobilenet_v2", profile, precision="fp16")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
@@ -13,7 +12,7 @@ from onnx import helper
 import edgeperf
 import edgeperf.zoo
 from edgeperf.estimator import graph_from_model
-from edgeperf.profiles import list_profiles, load_profile, parse_profile
+from edgeperf.profiles import list_profiles, load_profile
 from tests._models import model, single, tensor, weight
 
 
@@ -22,11 +21,9 @@ def conv(c_in=16, c_out=32, hw=28, k=3):
                                    attrs=dict(pads=[k // 2] * 4)), name=f"conv{c_in}x{c_out}")
 
 
-def unfused(name: str):
+def unfused(edited_profile, name: str):
     """A shipped profile with its fusion rules removed."""
-    document = copy.deepcopy(dict(load_profile(name).document))
-    document["mapping"]["rules"] = []
-    return parse_profile(json.loads(json.dumps(document)), where=f"{name}-unfused")
+    return edited_profile(name, lambda document: document["mapping"].update(rules=[]), where=f"{name}-unfused")
 
 
 def test_single_conv_on_jetson_nano_by_hand():
@@ -100,8 +97,8 @@ unary = st.sampled_from(["Relu", "Sigmoid", "Tanh", "HardSwish", "Neg"])
 @pytest.mark.parametrize("platform", ["jetson-nano", "intel-ncs2", "raspberry-pi-3"])
 @given(ops=st.lists(unary, min_size=1, max_size=6), channels=st.integers(1, 64), hw=st.integers(1, 32))
 @settings(max_examples=25, deadline=None)
-def test_chain_estimate_is_the_sum_of_its_layers(platform, ops, channels, hw):
-    profile = unfused(platform)
+def test_chain_estimate_is_the_sum_of_its_layers(platform, ops, channels, hw, edited_profile):
+    profile = unfused(edited_profile, platform)
     shape = (1, channels, hw, hw)
     names = [f"t{i}" for i in range(len(ops) + 1)]
     nodes = [helper.make_node(op, [names[i]], [names[i + 1]], name=f"n{i}") for i, op in enumerate(ops)]
@@ -167,3 +164,10 @@ def test_a_frequency_between_steps_runs_at_the_step_below():
     assert any("gpu=640 MHz is not a step: runs at 614.4 MHz" in note for note in est.notes)
     exact = edgeperf.estimate(conv(), "jetson-nano", power_mode="5W", freq_mhz={"gpu": 614.4})
     assert est.total_latency_ms == exact.total_latency_ms
+
+
+def test_a_profile_is_what_the_estimator_reads_of_a_platform():
+    from edgeperf.estimator import PlatformProfile
+
+    assert all(isinstance(load_profile(name), PlatformProfile) for name in list_profiles())
+    assert not isinstance(object(), PlatformProfile)

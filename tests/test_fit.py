@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import random
@@ -16,15 +15,14 @@ from hypothesis import strategies as st
 import edgeperf
 from edgeperf import InputError
 from edgeperf.cli import main
-from edgeperf.profiles import (
+from edgeperf.fitting import (
     NetworkSample,
     fit_from_networks,
-    load_profile,
-    parse_profile,
     read_network_table,
     validate_table,
     with_sibling_merge,
 )
+from edgeperf.profiles import load_profile
 from edgeperf.zoo import random_nb201
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
@@ -36,13 +34,15 @@ NETWORKS = [f"zoo:nb201-latbench:{random_nb201(random.Random(i))}" for i in rang
 GRAPHS = {ref: edgeperf.load_model(ref) for ref in NETWORKS}
 
 
-def truth_profile(params: dict, power=None):
+def truth_profile(edited_profile, params: dict, power=None):
     """jetson-nano with known step-linear coefficients per class (and known power)."""
-    document = copy.deepcopy(dict(load_profile("jetson-nano").document))
-    document["layer_models"] = {c: {"form": "step_linear", "params": p, "source": "seed001"} for c, p in params.items()}
-    if power is not None:
-        document["power"] = power
-    return parse_profile(json.loads(json.dumps(document)), where="truth")
+    def edit(document):
+        document["layer_models"] = {c: {"form": "step_linear", "params": p, "source": "seed001"}
+                                    for c, p in params.items()}
+        if power is not None:
+            document["power"] = power
+
+    return edited_profile("jetson-nano", edit, where="truth")
 
 
 def measured(profile, refs):
@@ -59,8 +59,8 @@ coefficient = st.fixed_dictionaries({
 
 @given(conv=coefficient, other=coefficient)
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # same patch each time
-def test_fit_reproduces_known_coefficients_on_unseen_networks(conv, other, monkeypatch):
-    truth = truth_profile({"default": other, "conv": conv})
+def test_fit_reproduces_known_coefficients_on_unseen_networks(conv, other, monkeypatch, edited_profile):
+    truth = truth_profile(edited_profile, {"default": other, "conv": conv})
     # NB201 cells only: every operator class appears in many training networks (with the three ImageNet
     # networks, depthwise and data-movement classes occur in one network each and the fit is underdetermined)
     train, test = NETWORKS[:16], NETWORKS[16:24]
@@ -75,16 +75,16 @@ def test_fit_reproduces_known_coefficients_on_unseen_networks(conv, other, monke
 
 def _patch_loader(monkeypatch):
     """Serve the graphs built once at import instead of rebuilding them for every fit."""
-    from edgeperf.profiles import _fit
+    from edgeperf.fitting import _networks
 
-    monkeypatch.setattr(_fit, "load_model", lambda ref, input_shapes=None: GRAPHS[ref])
+    monkeypatch.setattr(_networks, "load_model", lambda ref, input_shapes=None: GRAPHS[ref])
 
 
-def test_energy_fit_recovers_board_power(monkeypatch):
+def test_energy_fit_recovers_board_power(monkeypatch, edited_profile):
     _patch_loader(monkeypatch)
     power = {"idle_mw": {"value": 1500.0, "source": "seed001"}, "calibrated": False,
              "active_mw": {"default": {"value": 2000.0, "source": "seed001"}}}
-    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 3.0, "memory_scale": 2.0}}, power)
+    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 3.0, "memory_scale": 2.0}}, power)
     result = fit_from_networks(measured(truth, NETWORKS), load_profile("jetson-nano"), precision="fp16")
     fitted = result.profile.power
     assert fitted.calibrated is True
@@ -93,17 +93,17 @@ def test_energy_fit_recovers_board_power(monkeypatch):
         assert est.total_energy_mj == pytest.approx(sample.energy_mj, rel=0.02)
 
 
-def test_fitted_profile_records_its_provenance(monkeypatch, tmp_path):
+def test_fitted_profile_records_its_provenance(monkeypatch, tmp_path, edited_profile):
     _patch_loader(monkeypatch)
-    truth = truth_profile({"default": {"overhead_ms": 0.02, "compute_scale": 4.0, "memory_scale": 3.0}})
+    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.02, "compute_scale": 4.0, "memory_scale": 3.0}})
     result = fit_from_networks(measured(truth, NETWORKS), load_profile("jetson-nano"), name="my-nano",
                                precision="fp16", source="lab.csv")
-    provenance = result.document["provenance"]
+    provenance = result.profile.to_document()["provenance"]
     assert provenance["n_networks"] == len(NETWORKS) and provenance["fitted_on"] == "lab.csv"
     assert set(provenance["cross_validation"]) == {"mape", "within_10pct", "spearman", "n"}
     assert result.profile.kind == "fitted" and result.profile.name == "my-nano"
     path = tmp_path / "my-nano.json"
-    path.write_text(json.dumps(result.document))
+    path.write_text(json.dumps(result.profile.to_document()))
     assert load_profile(path).layer_model("conv").form == "step_linear"
 
 
@@ -141,7 +141,7 @@ def test_relative_model_paths_resolve_against_the_table(tmp_path):
     samples = read_network_table(table)
     assert samples[0].model == str(tmp_path / "net.onnx") and samples[1].model == "zoo:dense1"
     report = validate_table(samples, load_profile("jetson-nano"))
-    assert report.summary["n"] == 2
+    assert report.summary.n == 2
 
 
 def test_validate_json_contract(tmp_path, capsys):
@@ -174,23 +174,23 @@ def test_fit_on_a_slice_of_latbench_predicts_another_slice(tmp_path, column, bas
                                source=f"LatBench {column}", merge_siblings=None, memory_split=None)
     report = validate_table(read_network_table(test), result.profile, precision=precision)
     # measured here: MAPE 0.048 and 0.049, 90 % within +-10 %, Spearman 0.961 and 0.977 (datasheet: MAPE 0.95, 0.50)
-    assert report.summary["mape"] < 0.09
-    assert report.summary["within_10pct"] > 0.75
-    assert report.summary["spearman"] > 0.93
+    assert report.summary.mape < 0.09
+    assert report.summary.within_10pct > 0.75
+    assert report.summary.spearman > 0.93
     unfitted = validate_table(read_network_table(test), load_profile(base), precision=precision)
-    assert unfitted.summary["mape"] > 4 * report.summary["mape"]
+    assert unfitted.summary.mape > 4 * report.summary.mape
 
 
-def test_undefined_spearman_is_null_and_the_profile_stays_readable(monkeypatch, tmp_path):
-    from edgeperf.profiles import prediction_metrics
+def test_undefined_spearman_is_null_and_the_profile_stays_readable(monkeypatch, tmp_path, edited_profile):
+    from edgeperf.fitting import prediction_metrics
 
-    assert prediction_metrics(np.array([1.0, 2.0]), np.array([1.0, 2.0]))["spearman"] is None   # two networks
-    assert prediction_metrics(np.array([1.0, 1.0, 1.0]), np.array([1.0, 2.0, 3.0]))["spearman"] is None
+    assert prediction_metrics(np.array([1.0, 2.0]), np.array([1.0, 2.0])).spearman is None   # two networks
+    assert prediction_metrics(np.array([1.0, 1.0, 1.0]), np.array([1.0, 2.0, 3.0])).spearman is None
     _patch_loader(monkeypatch)
-    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0}})
+    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0}})
     result = fit_from_networks(measured(truth, NETWORKS[:3]), load_profile("jetson-nano"), precision="fp16")
     path = tmp_path / "p.json"
-    path.write_text(json.dumps(result.document, allow_nan=False))   # raises on NaN
+    path.write_text(json.dumps(result.profile.to_document(), allow_nan=False))   # raises on NaN
     assert load_profile(path).kind == "fitted"
 
 
@@ -198,18 +198,18 @@ NB201 = NETWORKS[:24]  # LatBench cells: many have sibling convolutions; all sha
 
 
 @pytest.mark.parametrize("truth_merges", [True, False])
-def test_fit_finds_out_whether_sibling_convolutions_run_merged(truth_merges, monkeypatch):
+def test_fit_finds_out_whether_sibling_convolutions_run_merged(truth_merges, monkeypatch, edited_profile):
     _patch_loader(monkeypatch)
-    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
+    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
                            "conv": {"overhead_ms": 0.05, "compute_scale": 3.0, "memory_scale": 1.0}})
     if truth_merges:
         truth = with_sibling_merge(truth)
     merged_nets = sum(len(edgeperf.map_graph(GRAPHS[r], with_sibling_merge(truth).mapping).layers)
-                      < len(edgeperf.map_graph(GRAPHS[r], truth_profile({"default": {}}).mapping).layers) for r in NB201)
+                      < len(edgeperf.map_graph(GRAPHS[r], truth_profile(edited_profile, {"default": {}}).mapping).layers) for r in NB201)
     assert merged_nets >= 5  # the property is only tested if the data can tell
     result = fit_from_networks(measured(truth, NB201), load_profile("jetson-nano"), precision="fp16",
                                merge_siblings=None)
-    choice = result.document["provenance"]["sibling_merge"]
+    choice = result.profile.to_document()["provenance"]["sibling_merge"]
     assert choice["chosen"] is truth_merges
     assert bool(result.profile.mapping.merge_siblings) is truth_merges
     wrong, right = ((choice["cv_mape_without"], choice["cv_mape_with"]) if truth_merges
@@ -217,15 +217,15 @@ def test_fit_finds_out_whether_sibling_convolutions_run_merged(truth_merges, mon
     assert right < 0.01 < wrong
 
 
-def test_a_class_at_one_size_in_every_network_keeps_the_base_model_and_its_constant_is_per_inference(monkeypatch):
+def test_a_class_at_one_size_in_every_network_keeps_the_base_model_and_its_constant_is_per_inference(monkeypatch, edited_profile):
     """Every NB201 network has the same 64->10 classifier: its fitted constant is paid once per inference."""
     _patch_loader(monkeypatch)
-    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
+    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
                            "gemm": {"overhead_ms": 0.4, "compute_scale": 1.0, "memory_scale": 1.0}})
     base = load_profile("jetson-nano")
     result = fit_from_networks(measured(truth, NB201), base, precision="fp16")
-    assert result.document["provenance"]["fixed_size_classes"] == ["gemm"]
-    gemm = result.document["layer_models"]["gemm"]
+    assert result.profile.to_document()["provenance"]["fixed_size_classes"] == ["gemm"]
+    gemm = result.profile.to_document()["layer_models"]["gemm"]
     assert gemm["form"] == base.layer_model("gemm").form and gemm["params"]["overhead_ms"] == 0.0
     constant = result.profile.inference_overhead_ms
     assert constant > 0.3        # the classifier's fixed cost, once per inference
@@ -246,9 +246,9 @@ def test_a_class_at_one_size_in_every_network_keeps_the_base_model_and_its_const
     assert fitted.total_latency_ms == pytest.approx(sum(layer.latency_ms for layer in fitted.layers) + constant)
 
 
-def test_fit_cli_decides_merge_and_memory_terms_from_the_data_unless_told(monkeypatch, tmp_path, capsys):
+def test_fit_cli_decides_merge_and_memory_terms_from_the_data_unless_told(monkeypatch, tmp_path, capsys, edited_profile):
     _patch_loader(monkeypatch)
-    truth = with_sibling_merge(truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0,
+    truth = with_sibling_merge(truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 2.0,
                                                           "memory_scale": 2.0}}))
     table = write_table(tmp_path / "t.csv", [[s.model, repr(s.latency_ms)] for s in measured(truth, NB201)])
     out = tmp_path / "auto.json"
@@ -265,10 +265,10 @@ def test_fit_cli_decides_merge_and_memory_terms_from_the_data_unless_told(monkey
     assert main(["fit", "--networks", str(table), "--out", str(told), "--merge-siblings", "maybe"]) == 2
 
 
-def test_fit_with_split_memory_recovers_weight_and_output_coefficients(monkeypatch):
+def test_fit_with_split_memory_recovers_weight_and_output_coefficients(monkeypatch, edited_profile):
     """Truth weighs weights 8x and outputs 0.3x the input bytes: only the split fit predicts unseen networks."""
     _patch_loader(monkeypatch)
-    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
+    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
                            "conv": {"overhead_ms": 0.02, "compute_scale": 1.0, "memory_scale": 3.0,
                                     "weight_scale": 24.0, "output_scale": 0.9}})
     train, test = NETWORKS[:16] + NETWORKS[24:], NETWORKS[16:24]
@@ -276,7 +276,7 @@ def test_fit_with_split_memory_recovers_weight_and_output_coefficients(monkeypat
     split = fit_from_networks(measured(truth, train), base, precision="fp16", memory_split=True)
     single = fit_from_networks(measured(truth, train), base, precision="fp16", memory_split=False)
     chosen = fit_from_networks(measured(truth, train), base, precision="fp16", memory_split=None)
-    assert chosen.document["provenance"]["memory_terms"]["chosen"] == "split"
+    assert chosen.profile.to_document()["provenance"]["memory_terms"]["chosen"] == "split"
     errors = {}
     for label, result in (("split", split), ("single", single)):
         errors[label] = max(abs(edgeperf.estimate(GRAPHS[s.model], result.profile, precision="fp16").total_latency_ms

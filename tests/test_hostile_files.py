@@ -28,7 +28,7 @@ from edgeperf.measure import (
     read_trace_csv,
 )
 from edgeperf.measure._meta import check_or_record
-from edgeperf.profiles import read_network_table
+from edgeperf.fitting import read_network_table
 
 cells = st.one_of(st.text(max_size=12), st.floats(allow_nan=True, allow_infinity=True).map(str),
                   st.integers(-10**6, 10**6).map(str), st.just("zoo:layer:conv,cin=8,cout=8,hw=8"))

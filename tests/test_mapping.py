@@ -46,7 +46,7 @@ def test_tensor_with_two_consumers_is_not_fused_through():
 
 
 def test_without_rules_every_layer_runs_and_shape_ops_vanish():
-    graph = edgeperf.zoo.build_graph("resnet18")
+    graph = edgeperf.load_model("zoo:resnet18")
     mapped = map_graph(graph, NO_FUSION)
     flatten = [layer.name for layer in graph.layers if layer.op_type == "Flatten"]
     assert mapped.elided == tuple(flatten)
@@ -55,7 +55,7 @@ def test_without_rules_every_layer_runs_and_shape_ops_vanish():
 
 
 def test_residual_add_fuses_into_the_conv_when_the_shortcut_is_independent():
-    graph = edgeperf.zoo.build_graph("resnet50")
+    graph = edgeperf.load_model("zoo:resnet50")
     mapped = map_graph(graph, CONV_BN_ACT)
     fused_adds = [layer for layer in mapped.layers if "Add" in layer.op_type]
     assert len(fused_adds) == 16  # one per bottleneck block: 3 + 4 + 6 + 3
@@ -67,7 +67,7 @@ def test_residual_add_fuses_into_the_conv_when_the_shortcut_is_independent():
 
 
 def test_fusion_reduces_bytes_but_never_work():
-    graph = edgeperf.zoo.build_graph("mobilenet_v2")
+    graph = edgeperf.load_model("zoo:mobilenet_v2")
     plain, fused = map_graph(graph, NO_FUSION), map_graph(graph, load_profile("jetson-nano").mapping)
     assert fused.flops.sum() == plain.flops.sum()
     assert fused.elements.sum() < plain.elements.sum()

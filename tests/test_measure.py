@@ -247,7 +247,7 @@ def test_fit_from_vendor_layer_profiles(name, tmp_path, capsys):
     assert matched[0] == pytest.approx(conv0)
     result = fit_from_layer_times("examples/conv3dense1.onnx", times, edgeperf.load_profile("jetson-nano"),
                                   name="from-vendor", source=name)
-    assert result.document["provenance"]["matched_layers"] == 5
+    assert result.profile.to_document()["provenance"]["matched_layers"] == 5
     out = tmp_path / "p.json"
     assert main(["fit", "--layer-profile", str(RECORDED / name), "--model", "examples/conv3dense1.onnx",
                  "--out", str(out)]) == 0

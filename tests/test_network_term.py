@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import numpy as np
@@ -13,8 +12,9 @@ from hypothesis import strategies as st
 import edgeperf
 from edgeperf import ProfileError
 from edgeperf.estimator import (NetworkTerm, evaluate_layers, evaluate_points, map_graph, network_factor,
-                                network_scale, reference_costs, resolve_operating_point)
-from edgeperf.profiles import fit_from_networks, load_profile, parse_profile
+                                network_scale, network_totals, reference_costs, resolve_operating_point)
+from edgeperf.fitting import fit_from_networks
+from edgeperf.profiles import load_profile, parse_profile
 
 from .test_fit import NB201, GRAPHS, _patch_loader, measured, truth_profile
 
@@ -66,7 +66,7 @@ def test_bad_terms_are_refused(changes, fragment):
 
 
 def with_term(profile, params=None, **extra):
-    document = copy.deepcopy(dict(profile.document))
+    document = profile.to_document()
     document["network_term"] = {"form": "power_law", "source": next(iter(document["sources"])),
                                 "params": params or {"gamma": 1.2, "reference_ms": 10.0, "lower_ms": 5.0,
                                                      "upper_ms": 40.0}, **extra}
@@ -104,17 +104,21 @@ def test_estimate_dvfs_and_layer_evaluation_apply_the_term_alike():
     point = resolve_operating_point(profile)
     assert dict(point.freq_mhz) == {k: v[0] for k, v in clocks.items()}
     assert latency[0] == pytest.approx(with_.total_latency_ms) and energy[0] == pytest.approx(with_.total_energy_mj)
-    # per-layer evaluation (search) times network_factor, plus the stretched overhead, gives the same total
-    layer_ms, _ = evaluate_layers(costs, profile, {k: v[0] for k, v in clocks.items()})
-    factor = network_factor(costs, profile, layer_ms)
-    assert factor == pytest.approx(expected)
-    assert (layer_ms.sum() + costs.fixed_ms) * factor == pytest.approx(with_.total_latency_ms)
+    # per-layer evaluation (search) summed through network_totals gives the same total; the factor is the estimate's
+    layer_ms, layer_mj = evaluate_layers(costs, profile, {k: v[0] for k, v in clocks.items()})
+    assert network_factor(costs, layer_ms.sum()) == pytest.approx(expected)
+    total_ms, total_mj = network_totals(costs, layer_ms.sum(), layer_mj.sum())
+    assert total_ms == pytest.approx(with_.total_latency_ms) and total_mj == pytest.approx(with_.total_energy_mj)
+    # a device running the first half of the layers carries the whole network's factor, and its overhead once
+    half = len(layer_ms) // 2
+    part_ms, _ = network_totals(costs, layer_ms[:half].sum(), 0.0, whole_ms=layer_ms.sum())
+    assert part_ms == pytest.approx((layer_ms[:half].sum() + costs.fixed_ms) * expected)
 
 
-def test_fit_keeps_a_power_law_the_data_has_and_recovers_it(monkeypatch):
+def test_fit_keeps_a_power_law_the_data_has_and_recovers_it(monkeypatch, edited_profile):
     _patch_loader(monkeypatch)
-    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
-                           "conv": {"overhead_ms": 0.05, "compute_scale": 3.0, "memory_scale": 1.0}})
+    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
+                                           "conv": {"overhead_ms": 0.05, "compute_scale": 3.0, "memory_scale": 1.0}})
     samples = measured(truth, NB201)
     additive = np.array([s.latency_ms for s in samples])
     reference = float(np.exp(np.log(additive).mean()))
@@ -123,18 +127,19 @@ def test_fit_keeps_a_power_law_the_data_has_and_recovers_it(monkeypatch):
     bent = measured(bent_truth, NB201)
     base = load_profile("jetson-nano")
     kept = fit_from_networks(bent, base, precision="fp16", network_term=None)
-    record = kept.document["provenance"]["network_term"]
-    assert record["chosen"] is True and kept.profile.network_term.gamma == 1.3
-    assert record["cv_mape_with"] < 0.02 and record["cv_mape_without"] > 2 * record["cv_mape_with"]
+    record = kept.profile.provenance.network_term
+    assert record.chosen == "power_law" and kept.profile.network_term.gamma == 1.3
+    assert record.cv_mape["power_law"] < 0.02 and record.cv_mape["none"] > 2 * record.cv_mape["power_law"]
+    assert kept.profile.to_document()["network_term"]["source"] == "fit-jetson-nano-fitted"   # cited, written
     for sample in bent:
         assert edgeperf.estimate(GRAPHS[sample.model], kept.profile, precision="fp16").total_latency_ms == \
             pytest.approx(sample.latency_ms, rel=0.03)
     # data without a bend: the term is not kept, and the profile has none
     straight = fit_from_networks(samples, base, precision="fp16", network_term=None)
-    assert straight.document["provenance"]["network_term"]["chosen"] is False
-    assert "network_term" not in straight.document and straight.profile.network_term is None
+    assert straight.profile.provenance.network_term.chosen == "none"
+    assert "network_term" not in straight.profile.to_document() and straight.profile.network_term is None
     # asked not to: no term considered, nothing recorded
-    assert "network_term" not in fit_from_networks(bent, base, precision="fp16").document["provenance"]
+    assert fit_from_networks(bent, base, precision="fp16").profile.provenance.network_term is None
 
 
 def test_search_designs_carry_the_term_on_device_and_split_alike(tmp_path):
@@ -167,11 +172,11 @@ def test_search_designs_carry_the_term_on_device_and_split_alike(tmp_path):
             assert design.latency_ms == pytest.approx(device.total_latency_ms)
             continue
         p = design.partition
-        on_device = set(edgeperf.load_model(EXAMPLE).layers[k].name for k in range(p["position"]))
+        on_device = set(edgeperf.load_model(EXAMPLE).layers[k].name for k in range(p.position))
         prefix = [layer for layer in device.layers if set(layer.nodes) <= on_device]
         suffix = [layer for layer in server.layers if not set(layer.nodes) & on_device]
         transfer_ms = math.ceil({"input": 784, "relu_0": 6272, "relu_1": 3136, "relu_2": 32, "flatten_0": 32,
-                                 "gemm_0": 10}[p["cut_after"]] * 8 / 8) * 0.5 * 8 / 10e6 * 1000
+                                 "gemm_0": 10}[p.cut_after] * 8 / 8) * 0.5 * 8 / 10e6 * 1000
         # device layers as the estimate stretched them, and its overhead stretched alike, once
         device_ms = sum(x.latency_ms for x in prefix) + (0.5 * factor if prefix else 0.0)
         assert design.latency_ms == pytest.approx(device_ms + transfer_ms + sum(x.latency_ms for x in suffix))

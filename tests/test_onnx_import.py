@@ -68,9 +68,9 @@ def test_dead_nodes_are_dropped_as_runtimes_do():
 
 
 def test_nb201_cell_with_an_unused_node_has_no_cost_for_it():
-    from edgeperf.zoo import build_graph
+    from edgeperf.estimator import load_model
 
     # node 1 (a 3x3 conv of the input) feeds only 'none' edges: it is dead in every cell
-    dead = build_graph("nb201-latbench:|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
-    without = build_graph("nb201-latbench:|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
+    dead = load_model("zoo:nb201-latbench:|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
+    without = load_model("zoo:nb201-latbench:|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
     assert dead.macs == without.macs

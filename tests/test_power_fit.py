@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import copy
-import json
 
 import pytest
 
 import edgeperf
 from edgeperf.cli import main
-from edgeperf.profiles import fit_power_model, load_profile, parse_profile, read_power_table
+from edgeperf.fitting import fit_power_model, read_power_table
+from edgeperf.profiles import load_profile, parse_profile
 
 
 def write(tmp_path, text):
@@ -21,24 +20,22 @@ def write(tmp_path, text):
 def test_seed001_nano_figures_give_the_shipped_power_model(tmp_path):
     # seed 001: Jetson Nano idle 1.25 W, 4.58 W on average while running DNNs (at max clocks)
     rows = read_power_table(write(tmp_path, "state,power_mw,gpu_mhz\nidle,1250,\nbusy,4580,921.6\n"))
-    document = fit_power_model(rows, load_profile("jetson-nano"), source="seed001")
+    document = fit_power_model(rows, load_profile("jetson-nano"), source="seed001").to_document()
     assert document["power"]["idle_mw"]["value"] == 1250
     assert document["power"]["active_mw"]["default"]["value"] == pytest.approx(4580 - 1250)
     assert document["power"]["calibrated"] is True
 
 
-def test_a_dvfs_power_sweep_recovers_known_coefficients(tmp_path):
+def test_a_dvfs_power_sweep_recovers_known_coefficients(tmp_path, edited_profile):
     # a board with GPU voltages and a CPU domain: P = 1000 + 3000 s_gpu + 800 s_cpu, measured at 6 points
-    base_doc = copy.deepcopy(dict(load_profile("jetson-nano").document))
-    base_doc["clocks"]["domains"]["gpu"]["voltage_v"] = {"value": [0.8 + 0.3 * i / 11 for i in range(12)],
-                                                         "source": "notes-dvfs"}
-    base = parse_profile(json.loads(json.dumps(base_doc)))
+    base = edited_profile("jetson-nano", lambda doc: doc["clocks"]["domains"]["gpu"].update(
+        voltage_v={"value": [0.8 + 0.3 * i / 11 for i in range(12)], "source": "notes-dvfs"}))
     gpu, cpu = base.clocks["gpu"], base.clocks["cpu"]
     lines = ["state,power_mw,gpu_mhz,cpu_mhz", "idle,1000,,"]
     for g, c in [(921.6, 1479), (460.8, 1479), (76.8, 918), (614.4, 102), (921.6, 918), (307.2, 1224)]:
         s_gpu = (g / 921.6) * (gpu.voltage_at(g) / gpu.voltage_at(921.6)) ** 2
         lines.append(f"busy,{1000 + 3000 * s_gpu + 800 * c / cpu.reference_mhz},{g},{c}")
-    document = fit_power_model(read_power_table(write(tmp_path, "\n".join(lines) + "\n")), base)
+    document = fit_power_model(read_power_table(write(tmp_path, "\n".join(lines) + "\n")), base).to_document()
     assert document["power"]["active_mw"]["default"]["value"] == pytest.approx(3000, rel=1e-4)
     assert document["power"]["domain_mw"]["cpu"]["value"] == pytest.approx(800, rel=1e-4)
     fitted = parse_profile(document)
@@ -64,3 +61,13 @@ def test_bad_power_tables(tmp_path, text, message, capsys):
         assert code == 0
         return
     assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_the_power_fit_returns_a_new_profile_and_leaves_its_base_alone(tmp_path):
+    base = load_profile("jetson-nano")
+    before = base.to_document()
+    rows = read_power_table(write(tmp_path, "state,power_mw,gpu_mhz\nidle,1250,\nbusy,4580,921.6\n"))
+    fitted = fit_power_model(rows, base, source="seed001")
+    assert base.to_document() == before and base.power.calibrated is False
+    assert fitted.power.calibrated is True and fitted.provenance.power_fit.busy_points == 1
+    assert parse_profile(fitted.to_document()).to_document() == fitted.to_document()

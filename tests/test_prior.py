@@ -11,8 +11,9 @@ import pytest
 import edgeperf
 from edgeperf import ProfileError
 from edgeperf.cli import main
-from edgeperf.profiles import Prior, fit_from_networks, load_prior, load_profile, parse_prior, with_sibling_merge
-from edgeperf.profiles._prior import PROBE, Reference, prior_target, variant_key
+from edgeperf.fitting import Prior, fit_from_networks, load_prior, parse_prior, with_sibling_merge
+from edgeperf.fitting._prior import PROBE, Reference, prior_target, variant_key
+from edgeperf.profiles import load_profile
 
 from .test_fit import GRAPHS, NB201, _patch_loader, measured, truth_profile, write_table
 
@@ -62,10 +63,13 @@ def test_bad_prior_documents_are_refused_naming_the_key(changes, fragment):
 
 def test_a_base_uses_the_family_with_its_fusion_rules_only():
     prior = load_prior()
-    assert prior.family_for(dict(load_profile("jetson-nano").document["mapping"])) == "tensorrt"
-    assert prior.family_for(dict(with_sibling_merge(load_profile("jetson-tx2")).document["mapping"])) == "tensorrt"
-    assert prior.family_for(dict(load_profile("coral-edgetpu").document["mapping"])) == "tflite"
-    assert prior.family_for(dict(load_profile("intel-ncs2").document["mapping"])) is None
+    def rules(profile):
+        return profile.to_document()["mapping"]
+
+    assert prior.family_for(rules(load_profile("jetson-nano"))) == "tensorrt"
+    assert prior.family_for(rules(with_sibling_merge(load_profile("jetson-tx2")))) == "tensorrt"
+    assert prior.family_for(rules(load_profile("coral-edgetpu"))) == "tflite"
+    assert prior.family_for(rules(load_profile("intel-ncs2"))) is None
 
 
 def _prior(fits_by_device: dict) -> Prior:
@@ -73,7 +77,7 @@ def _prior(fits_by_device: dict) -> Prior:
     references = tuple(Reference(device=name, hardware=name, title=name, source="test", networks=1,
                                  fits={"tensorrt": fits}) for name, fits in fits_by_device.items())
     return Prior(families={"tensorrt": {"base_profile": "jetson-nano", "precision": "fp16",
-                                        "mapping": json.loads(json.dumps(dict(nano.document["mapping"])))}},
+                                        "mapping": nano.to_document()["mapping"]}},
                  references=references, provenance={"source": "test"})
 
 
@@ -100,10 +104,10 @@ def test_target_of_references_proportional_to_the_truth_is_the_truth():
     assert prior_target(x, y, np.zeros(8), references[:3]) is None      # rank 2 needs four references
 
 
-def test_few_networks_lean_on_a_prior_that_knows_the_device(monkeypatch):
+def test_few_networks_lean_on_a_prior_that_knows_the_device(monkeypatch, edited_profile):
     """Five networks cannot pin twelve coefficients; references shaped like the truth can."""
     _patch_loader(monkeypatch)
-    truth = truth_profile(TRUTH)
+    truth = truth_profile(edited_profile, TRUTH)
     coefficients = {}
     for op_class in ("conv", "pool", "elementwise", "gemm"):
         p = TRUTH.get(op_class, TRUTH["default"])
@@ -123,17 +127,17 @@ def test_few_networks_lean_on_a_prior_that_knows_the_device(monkeypatch):
 
     alone = fit_from_networks(train, base, precision="fp16")
     leaned = fit_from_networks(train, base, precision="fp16", prior=prior)
-    record = leaned.document["provenance"]["prior"]
+    record = leaned.profile.provenance.details["prior"]
     assert record["chosen"] is True and record["references"] == 4 and record["lean"] > 0.5
     assert record["cv_mape_with"] < record["cv_mape_without"]
-    assert "lean" in leaned.document["quality"]
+    assert "lean" in leaned.profile.quality and leaned.profile.to_document()["provenance"]["prior"]["chosen"] is True
     assert worst(leaned) < 0.02 and worst(alone) > 2 * worst(leaned)
 
 
-def test_fit_cli_uses_the_shipped_prior_unless_told_not_to(monkeypatch, tmp_path, capsys):
+def test_fit_cli_uses_the_shipped_prior_unless_told_not_to(monkeypatch, tmp_path, capsys, edited_profile):
     _patch_loader(monkeypatch)
-    table = write_table(tmp_path / "t.csv", [[s.model, repr(s.latency_ms)] for s in measured(truth_profile(TRUTH),
-                                                                                               NB201[:12])])
+    truth = truth_profile(edited_profile, TRUTH)
+    table = write_table(tmp_path / "t.csv", [[s.model, repr(s.latency_ms)] for s in measured(truth, NB201[:12])])
     out = tmp_path / "p.json"
     assert main(["fit", "--networks", str(table), "--out", str(out), "--precision", "fp16"]) == 0
     printed = capsys.readouterr().out

@@ -228,6 +228,57 @@ def test_user_profile_by_path(tmp_path):
     assert mine.total_latency_ms > shipped.total_latency_ms
 
 
+
+# ---- one parser, one serializer ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_profile_is_written_back_as_it_was_read(name):
+    doc = document(name)
+    written = load_profile(name).to_document()
+    assert written == doc                                   # every key, value, source and note
+    assert parse_profile(written).to_document() == doc
+
+
+def test_parsing_copies_the_document_so_the_profile_never_changes_with_it():
+    doc = document("jetson-nano-nb201")
+    profile = parse_profile(doc)
+    before = profile.to_document()
+    doc["quality"] = "changed after parsing"
+    doc["power"]["idle_mw"]["value"] = 1.0
+    doc["runtime"]["name"] = "changed"
+    doc["provenance"]["fitted_classes"].append("norm")
+    doc["layer_models"]["conv"]["params"]["compute_scale"] = 99.0
+    assert profile.to_document() == before
+    assert profile.quality == before["quality"] and profile.power.idle_mw == before["power"]["idle_mw"]["value"]
+    assert profile.provenance.fitted_classes == ("conv", "elementwise", "gemm", "pool")
+    written = profile.to_document()
+    written["sources"]["seed001"] = "changed in the copy"   # the serializer hands out a fresh document
+    assert profile.to_document() == before
+
+
+def test_a_number_set_without_a_citation_cannot_be_written():
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    profile = load_profile("jetson-nano")
+    uncited = replace(profile, power=replace(profile.power, domain_mw=MappingProxyType({"cpu": 500.0})))
+    assert uncited.power.domain_mw["cpu"] == 500.0          # the value is there, usable by the estimator
+    with pytest.raises(ProfileError, match="power.domain_mw.cpu .* cites no source"):
+        uncited.to_document()
+
+
+def test_a_citation_of_an_undefined_source_is_refused_when_the_profile_is_made():
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    from edgeperf.profiles import Citation
+
+    profile = load_profile("jetson-nano")
+    with pytest.raises(ProfileError, match="unknown source"):
+        replace(profile, citations=MappingProxyType({**profile.citations, ("power", "idle_mw"): Citation(source="x")}))
+
+
 if __name__ == "__main__":
     GOLDEN.mkdir(exist_ok=True)
     for profile_name in SHIPPED:

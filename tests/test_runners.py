@@ -75,3 +75,16 @@ def test_torch_runner_for_real():
     assert timing.median_ms > 0 and runner.settings()["version"] == torch.__version__
     with pytest.raises(edgeperf.InputError, match="needs input_shapes"):
         runner.load(model)
+
+
+def test_every_runner_and_power_source_offers_what_the_harness_and_calibration_use():
+    pytest.importorskip("onnxruntime")
+    from edgeperf.measure import SOURCES, NullSource, OnnxRuntimeRunner, PowerSource, Runnable, Runner
+    from edgeperf.zoo import runnable_model
+
+    runner = OnnxRuntimeRunner(threads=1)
+    assert isinstance(runner, Runner)
+    assert isinstance(runner.load(runnable_model("zoo:conv3dense1")), Runnable)
+    assert isinstance(NullSource(), PowerSource) and not isinstance(object(), PowerSource)
+    for name, source in SOURCES.items():   # the classes: read() and describe(), as the Protocol asks
+        assert callable(getattr(source, "read", None)) and callable(getattr(source, "describe", None)), name

@@ -52,11 +52,11 @@ def test_sweep_measures_for_real_resumes_and_refines(tmp_path):
     harness = Harness(rounds=3, round_s=0.005, warmup_s=0.0)
     path = tmp_path / "s.csv"
     rows = run_sweep(OnnxRuntimeRunner(threads=1), path, plan=plan, harness=harness)
-    references = [r["reference"] for r in rows]
+    references = [r.reference for r in rows]
     assert references.count(EMPTY_LAYER) == 1 and set(points) <= set(references)
-    refined = [r for r in rows if r["round"] in (1, "1")]
+    refined = [r for r in rows if r.round == 1]
     assert 1 <= len(refined) <= 2                       # neighbours of the worst-fitted point
-    assert list(read_layer_sweep(path)[0]) == list(LAYER_SWEEP_COLUMNS)
+    assert path.read_text().splitlines()[0].split(",") == list(LAYER_SWEEP_COLUMNS)
     meta = json.loads((tmp_path / "s.csv.meta.json").read_text())
     assert meta["roofline"]["peak_gflops"] > 0 and meta["runtime"]["threads"] == 1
     again = run_sweep(OnnxRuntimeRunner(threads=1), path, plan=plan, harness=harness)
@@ -108,14 +108,14 @@ def synthetic_sweep(tmp_path, par):
 
 def test_fit_discovers_the_step_width_from_the_data(tmp_path):
     result = fit_sweep(synthetic_sweep(tmp_path, 16), name="synthetic")
-    provenance = result.document["provenance"]
+    provenance = result.profile.to_document()["provenance"]
     assert provenance["step_widths"] == {"conv": {"c_out": {"par": 16}}}
     assert provenance["per_call_overhead_ms"] == pytest.approx(0.001)
-    assert result.cross_validation["mape"] < 0.01
-    conv = result.document["layer_models"]["conv"]["params"]
+    assert result.cross_validation.mape < 0.01
+    conv = result.profile.to_document()["layer_models"]["conv"]["params"]
     assert conv["compute_scale"] == pytest.approx(2.0, rel=0.02) and conv["steps"] == {"c_out": {"par": 16}}
     plain = fit_sweep(synthetic_sweep(tmp_path, 1), name="plain")
-    assert plain.document["provenance"]["step_widths"] == {}
+    assert plain.profile.to_document()["provenance"]["step_widths"] == {}
 
 
 def test_bad_sweeps(tmp_path):

@@ -12,7 +12,8 @@ import pytest
 import edgeperf
 from edgeperf import ModelError
 from edgeperf.estimator import graph_from_model
-from edgeperf.zoo import build_graph, build_model, build_space_model, list_entries
+from edgeperf.estimator import load_model
+from edgeperf.zoo import build_model, build_space_model, list_entries
 from edgeperf.zoo._nas import latbench_vertices, parse_nb201
 
 TV = "torchvision 0.29 model documentation (num_params, GFLOPS = GMACs)"
@@ -63,7 +64,7 @@ PUBLISHED = [
 
 def _graph(reference: str, options: dict):
     if ":" in reference:
-        return build_graph(reference)
+        return load_model("zoo:" + reference)
     return graph_from_model(build_model(reference, **options), name=reference)
 
 
@@ -159,8 +160,8 @@ def test_search_space_members_run_in_onnxruntime(space, arch, tmp_path):
 
 
 def test_fbnet_names_and_indices_agree():
-    by_index = build_graph("fbnet:7-8-1-8-4-8-8-8-7-4-1-4-7-3-2-7-3-2-4-2-4-5")
-    by_name = build_graph("fbnet:k5_e6 skip k3_e1_g2 skip k5_e1 skip skip skip k5_e6 k5_e1 k3_e1_g2 k5_e1 k5_e6 k3_e6 "
+    by_index = load_model("zoo:fbnet:7-8-1-8-4-8-8-8-7-4-1-4-7-3-2-7-3-2-4-2-4-5")
+    by_name = load_model("zoo:fbnet:k5_e6 skip k3_e1_g2 skip k5_e1 skip skip skip k5_e6 k5_e1 k3_e1_g2 k5_e1 k5_e6 k3_e6 "
                           "k3_e3 k5_e6 k3_e6 k3_e3 k5_e1 k3_e3 k5_e1 k5_e1_g2")
     assert by_index.macs == by_name.macs and by_index.params == by_name.params
 
@@ -186,13 +187,13 @@ def test_latbench_cell_rewriting(arch, expected):
 
 def test_latbench_network_executes_the_rewritten_cell():
     arch = "|none~0|+|nor_conv_3x3~0|none~1|+|none~0|nor_conv_1x1~1|avg_pool_3x3~2|"
-    graph = build_graph(f"nb201-latbench:{arch}")
+    graph = load_model(f"zoo:nb201-latbench:{arch}")
     convs = [layer for layer in graph.layers if layer.op_type == "Conv"]
     # stem + 3 per reduction x 2 + one 3x3 conv per cell x 15; no 1x1 conv inside cells
     assert len(convs) == 1 + 6 + 15
     assert sum(layer.op_type == "AveragePool" for layer in graph.layers) == 2 + 15
     with pytest.raises(ModelError, match="no path joins"):
-        build_graph("nb201-latbench:|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+        load_model("zoo:nb201-latbench:|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|")
 
 
 @pytest.mark.skipif(not LATBENCH.is_file(), reason="../shared/external (LatBench data) is not present")
@@ -211,7 +212,7 @@ def test_eager_nb201_runs_every_edge_as_pytorch_does():
     from collections import Counter
 
     arch = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|nor_conv_3x3~0|none~1|none~2|"
-    kept, eager = (Counter(layer.op_type for layer in build_graph(f"{space}:{arch}").layers)
+    kept, eager = (Counter(layer.op_type for layer in load_model(f"zoo:{space}:{arch}").layers)
                    for space in ("nb201", "nb201-eager"))
     # nb201: per cell only the conv 0->3 reaches the output: stem 1 + reductions 2 x 3 + 15 = 22 convolutions
     assert kept["Conv"] == 22 and kept["Mul"] == 0
@@ -221,11 +222,11 @@ def test_eager_nb201_runs_every_edge_as_pytorch_does():
     # ReLU-Conv-BN per cell conv (45 each), 2 per reduction (4 each), stem Conv-BN (1 BN), final BN-ReLU (1 each)
     assert eager["BatchNormalization"] == 45 + 4 + 1 + 1 and eager["Relu"] == 45 + 4 + 1
     plain = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
-    assert build_graph(f"nb201-eager:{plain}").macs == build_graph(f"nb201:{plain}").macs   # nothing dead: same work
+    assert load_model(f"zoo:nb201-eager:{plain}").macs == load_model(f"zoo:nb201:{plain}").macs   # nothing dead: same work
 
 
 def test_latbench_variant_differs_from_the_original():
-    original, latbench = build_graph(f"nb201:{A3}"), build_graph(f"nb201-latbench:{A3}")
+    original, latbench = load_model(f"zoo:nb201:{A3}"), load_model(f"zoo:nb201-latbench:{A3}")
     assert not any(layer.op_type == "BatchNormalization" for layer in latbench.layers)
     assert any(layer.op_type == "BatchNormalization" for layer in original.layers)
 
@@ -252,7 +253,7 @@ def test_building_for_estimation_is_fast_and_weight_free():
     import time
 
     start = time.perf_counter()
-    graph = build_graph("resnet50")
+    graph = load_model("zoo:resnet50")
     elapsed = time.perf_counter() - start
     model = build_model("resnet50")
     assert all(not t.raw_data and not t.float_data for t in model.graph.initializer if len(t.dims) > 1)

@@ -119,13 +119,13 @@ def test_estimate_zoo_reference_with_resolution(capsys):
 
 
 def test_width_multiplier_references(capsys):
-    from edgeperf.zoo import build_graph
+    from edgeperf.estimator import load_model
 
-    half, full = build_graph("mobilenet_v2@0.5"), build_graph("mobilenet_v2")
+    half, full = load_model("zoo:mobilenet_v2@0.5"), load_model("zoo:mobilenet_v2")
     assert half.macs < full.macs / 2.5  # MACs fall roughly with the square of the width
     with pytest.raises(ModelError, match="no width multiplier"):
-        build_graph("resnet50@0.5")
+        load_model("zoo:resnet50@0.5")
     with pytest.raises(ModelError, match=r"\(0, 4\]"):
-        build_graph("mobilenet_v2@wide")
+        load_model("zoo:mobilenet_v2@wide")
     assert main(["estimate", "zoo:mobilenet_v3_large@0.75", "-p", "raspberry-pi-4", "-f", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["total_macs"] < 216_590_000

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 from .._errors import ModelError
 
-__all__ = ["LAYER_KINDS", "parse_layer", "layer_input_shape", "build_layer", "layer_reference"]
+__all__ = ["LAYER_KINDS", "parse_layer", "layer_input_shape", "build_layer", "layer_reference", "is_layer_reference",
+           "parse_layer_reference"]
+
+LAYER_PREFIX = "zoo:layer:"
 
 #: kind -> (required parameters, defaults)
 LAYER_KINDS = {
@@ -66,8 +69,33 @@ def parse_layer(arch: str) -> tuple[str, dict]:
 
 
 def layer_reference(kind: str, **params) -> str:
-    """The zoo reference of a single layer (parameters in a fixed order)."""
-    return "zoo:layer:" + ",".join([kind] + [f"{k}={params[k]}" for k in sorted(params)])
+    """The zoo reference of a single layer (parameters in a fixed order).
+
+    >>> layer_reference("add", c=64, hw=56)
+    'zoo:layer:add,c=64,hw=56'
+    """
+    return LAYER_PREFIX + ",".join([kind] + [f"{k}={params[k]}" for k in sorted(params)])
+
+
+def is_layer_reference(text) -> bool:
+    """Whether ``text`` is a single-layer reference ``zoo:layer:...``."""
+    return isinstance(text, str) and text.startswith(LAYER_PREFIX)
+
+
+def parse_layer_reference(reference: str) -> tuple[str, dict]:
+    """``zoo:layer:conv,cin=16,...`` -> ("conv", {...}), as :func:`parse_layer`.
+
+    >>> parse_layer_reference("zoo:layer:relu,c=1,hw=1")
+    ('relu', {'c': 1, 'hw': 1})
+
+    Raises
+    ------
+    ModelError
+        For a text that is not a layer reference, or an invalid layer.
+    """
+    if not is_layer_reference(reference):
+        raise ModelError(f"{reference!r} is not a single-layer reference ({LAYER_PREFIX}KIND,key=value,...)")
+    return parse_layer(reference.removeprefix(LAYER_PREFIX))
 
 
 def layer_input_shape(kind: str, params: dict) -> tuple[int, ...]:

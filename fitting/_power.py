@@ -14,18 +14,19 @@ The table (CSV) has a ``state`` column (``idle`` or ``busy``), a ``power_mw`` co
 
 from __future__ import annotations
 
-import copy
 import csv
 import datetime as _dt
 import math
+from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
 from .._csvfile import csv_errors
 from .._errors import InputError
 from ..estimator import power_scale
-from ._schema import Profile, parse_profile
+from ..profiles import Citation, PowerFitRecord, Profile
 
 __all__ = ["read_power_table", "fit_power_model"]
 
@@ -72,8 +73,8 @@ def read_power_table(path) -> list[dict]:
     return rows
 
 
-def fit_power_model(rows: list[dict], base: Profile, *, source: str = "a power table") -> dict:
-    """The base profile's document with its power model fitted to ``rows``.
+def fit_power_model(rows: list[dict], base: Profile, *, source: str = "a power table") -> Profile:
+    """The base profile with its power model fitted to ``rows`` (``provenance.power_fit`` says how well).
 
     Raises
     ------
@@ -106,29 +107,40 @@ def fit_power_model(rows: list[dict], base: Profile, *, source: str = "a power t
                          f"{len(columns)} distinct operating points; got {distinct}")
     solution = lsq_linear(x, y, bounds=(0, np.inf)).x
     residual = x @ solution - y
-    document = copy.deepcopy(dict(base.document))
     key = "fit-power"
-    document["sources"] = {**document["sources"], key: (
-        f"edgeperf fit-power on {len(busy)} busy and {len(idle_rows)} idle board power measurements ({source}), "
-        f"{_dt.date.today().isoformat()}; model P = P_idle + A s_c + sum D_d s_d with s = f V^2 scaling")}
-    power = copy.deepcopy(document["power"])
+    citation = (f"edgeperf fit-power on {len(busy)} busy and {len(idle_rows)} idle board power measurements "
+                f"({source}), {_dt.date.today().isoformat()}; model P = P_idle + A s_c + sum D_d s_d with s = f V^2 "
+                "scaling")
+    power, cited = _fitted_power(base, solution, others, idle if idle_rows else None, len(idle_rows), key)
+    record = PowerFitRecord(busy_points=len(busy), idle_points=len(idle_rows),
+                            idle_from="table" if idle_rows else "profile",
+                            coefficients_mw=MappingProxyType(dict(zip(columns, map(float, solution)))),
+                            max_abs_residual_mw=float(np.abs(residual).max()), source=source)
+    return replace(base, path="", sources=MappingProxyType({**base.sources, key: citation}), power=power,
+                   citations=MappingProxyType({**base.citations, **cited}),
+                   provenance=replace(base.provenance, power_fit=record))
+
+
+def _fitted_power(base: Profile, solution: np.ndarray, others: list, idle: float | None, idle_rows: int, key: str):
+    """The power model with the fitted coefficients (rounded to 0.001 mW), and the citations of what changed.
+
+    Classes with their own active power keep their ratio to the default; the idle power is the
+    table's where it has idle rows, the profile's otherwise; domains whose clock did not vary keep
+    their figure.
+    """
     old_default = base.power.active_mw["default"]
     ratio = solution[0] / old_default if old_default > 0 else None
-    active = {}
-    for op_class, entry in power["active_mw"].items():
+    active, cited = {}, {}
+    for op_class in base.power.active_mw:
         value = solution[0] if op_class == "default" or ratio is None else base.power.active_for(op_class) * ratio
-        active[op_class] = {"value": round(float(value), 3), "source": key,
-                            "note": "fitted" if op_class == "default" else "scaled with the fitted default"}
-    power["active_mw"] = active
-    if idle_rows:
-        power["idle_mw"] = {"value": round(idle, 3), "source": key, "note": f"median of {len(idle_rows)} idle rows"}
+        active[op_class] = round(float(value), 3)
+        cited[("power", "active_mw", op_class)] = Citation(
+            source=key, note="fitted" if op_class == "default" else "scaled with the fitted default")
+    power = replace(base.power, active_mw=MappingProxyType(active), calibrated=True)
+    if idle is not None:
+        power = replace(power, idle_mw=round(idle, 3))
+        cited[("power", "idle_mw")] = Citation(source=key, note=f"median of {idle_rows} idle rows")
     if others:
-        power["domain_mw"] = {d: {"value": round(float(v), 3), "source": key} for d, v in zip(others, solution[1:])}
-    power["calibrated"] = True
-    document["power"] = power
-    document["provenance"] = {**document.get("provenance", {}), "power_fit": {
-        "busy_points": len(busy), "idle_points": len(idle_rows), "idle_from": "table" if idle_rows else "profile",
-        "coefficients_mw": dict(zip(columns, map(float, solution))),
-        "max_abs_residual_mw": float(np.abs(residual).max()), "source": source}}
-    parse_profile(document, where=f"{base.name} (power fit)")
-    return document
+        power = replace(power, domain_mw=MappingProxyType({d: round(float(v), 3) for d, v in zip(others, solution[1:])}))
+        cited.update({("power", "domain_mw", d): Citation(source=key) for d in others})
+    return power, cited

@@ -32,11 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import InputError, LimitError, ProfileError
-from ._dvfs import evaluate_points, reference_costs
-from ._estimate import resolve_operating_point
-from ._mapping import MappedGraph
+from ..estimator import MappedGraph, PlatformProfile, evaluate_points, reference_costs, resolve_operating_point
 
-__all__ = ["ThrottleEvent", "SimulationResult", "simulate_sustained", "fit_thermal", "MAX_INFERENCES"]
+__all__ = ["ThrottleEvent", "SimulationResult", "simulate_sustained", "MAX_INFERENCES"]
 
 #: Longest simulated run (inferences); its traces must fit in memory.
 MAX_INFERENCES = 20_000_000
@@ -91,7 +89,7 @@ class SimulationResult:
         }
 
 
-def _level_costs(mapped, profile, precision, point, caps):
+def _level_costs(mapped, profile: PlatformProfile, precision, point, caps):
     """Latency (ms) and energy (mJ) per inference with the throttled domain at each cap."""
     costs = reference_costs(mapped, profile, precision)
     domain = profile.thermal.domain
@@ -101,7 +99,7 @@ def _level_costs(mapped, profile, precision, point, caps):
     return latency, energy, clocks[domain]
 
 
-def simulate_sustained(mapped: MappedGraph, profile, *, precision: str, inferences: int,
+def simulate_sustained(mapped: MappedGraph, profile: PlatformProfile, *, precision: str, inferences: int,
                        ambient_c: float | None = None, gap_ms: float = 0.0, power_mode: str | None = None,
                        start_c: float | None = None) -> SimulationResult:
     """Simulate ``inferences`` back-to-back inferences (each followed by ``gap_ms`` idle).
@@ -133,6 +131,75 @@ def simulate_sustained(mapped: MappedGraph, profile, *, precision: str, inferenc
     InputError, LimitError
         For a bad count, gap or ambient.
     """
+    thermal, ambient = _checked(profile, inferences, gap_ms, ambient_c)
+    point = resolve_operating_point(profile, power_mode)
+    levels = thermal.levels
+    caps = [point.freq_mhz[thermal.domain]] + [level.cap_mhz for level in levels]
+    latency, energy, clock = _level_costs(mapped, profile, precision, point, caps)
+    idle_mw, resistance = profile.power.idle_mw, thermal.resistance_c_per_w
+    base_c = thermal.idle_c + (ambient - thermal.ambient_c) - resistance * idle_mw / 1000.0
+    temp = base_c + resistance * idle_mw / 1000.0 if start_c is None else float(start_c)
+    lat_trace, temp_trace, clock_trace, events, now = _trajectory(
+        thermal, caps, latency, energy, clock, inferences=inferences, gap_ms=gap_ms, base_c=base_c, temp=temp,
+        idle_mw=idle_mw)
+    # each inference at the clock it ran at, plus idle power over the gaps and the model load
+    total_energy_mj = _trace_energy(clock_trace, clock, energy) + idle_mw * (gap_ms * inferences
+                                                                             + thermal.first_inference_ms) / 1000.0
+    return SimulationResult(
+        model=mapped.graph.name, platform=profile.name, precision=precision, inferences=inferences,
+        ambient_c=ambient, gap_ms=gap_ms, latency_ms_trace=lat_trace, temp_c_trace=temp_trace,
+        clock_mhz_trace=clock_trace, throttle_events=events, total_time_s=now,
+        energy_j=total_energy_mj / 1000.0, notes=_notes(profile),
+    )
+
+
+def _trajectory(thermal, caps: list, latency: np.ndarray, energy: np.ndarray, clock: np.ndarray, *, inferences: int,
+                gap_ms: float, base_c: float, temp: float, idle_mw: float):
+    """Per-inference latency, temperature and clock traces, throttle events and the run's end time (s).
+
+    Advances a poll interval at a time: the inferences between two polls run at one throttle level,
+    so their temperatures are one geometric sequence (:func:`_cycle_temperatures`); at each poll the
+    governor (:func:`_governor`) sets the level and fan steps in force for the next interval.
+    """
+    resistance = thermal.resistance_c_per_w
+    poll_s, gap_s = thermal.poll_ms / 1000.0, gap_ms / 1000.0
+    lat_trace, temp_trace, clock_trace = np.empty(inferences), np.empty(inferences), np.empty(inferences)
+    events = []
+    level = fan = done = 0         # throttle level and fan steps in force, inferences run
+    now, next_poll = 0.0, poll_s
+    first_extra_s = thermal.first_inference_ms / 1000.0
+    while done < inferences:
+        run_s = latency[level] / 1000.0
+        power_w = energy[level] / latency[level] if latency[level] > 0 else idle_mw / 1000.0
+        cycle = run_s + gap_s
+        if done == 0 and first_extra_s > 0:
+            count = 1
+        else:
+            count = max(1, min(inferences - done, math.ceil((next_poll - now) / cycle) if cycle > 0 else inferences))
+        extra = first_extra_s if done == 0 else 0.0
+        r_now = thermal.fan[fan - 1].resistance_c_per_w if fan else resistance
+        temps, after_run = _cycle_temperatures(temp, count, run_s + extra, gap_s, base_c + r_now * power_w,
+                                               base_c + r_now * idle_mw / 1000.0,
+                                               thermal.time_constant_s * r_now / resistance)   # C stays; tau = R C
+        lat_trace[done:done + count] = latency[level]
+        if extra:
+            lat_trace[done] += thermal.first_inference_ms
+        temp_trace[done:done + count] = after_run
+        clock_trace[done:done + count] = clock[level]
+        now += count * cycle + extra
+        done += count
+        temp = float(temps[-1])
+        while now >= next_poll:
+            new_level, fan = _governor(thermal, temp, level, fan)
+            if new_level > level:
+                events.append(ThrottleEvent(time_s=next_poll, temp_c=temp, cap_mhz=caps[new_level], inference=done))
+            level = new_level
+            next_poll += poll_s
+    return lat_trace, temp_trace, clock_trace, tuple(events), now
+
+
+def _checked(profile: PlatformProfile, inferences, gap_ms: float, ambient_c: float | None):
+    """The profile's thermal model and the ambient temperature, once the request is known to be sound."""
     thermal = profile.thermal
     if thermal is None:
         raise ProfileError(f"platform {profile.name!r} has no thermal model (a 'thermal' section); "
@@ -146,87 +213,50 @@ def simulate_sustained(mapped: MappedGraph, profile, *, precision: str, inferenc
     ambient = thermal.ambient_c if ambient_c is None else ambient_c
     if not (math.isfinite(ambient) and -60 <= ambient <= 150):
         raise InputError(f"--ambient-c must be between -60 and 150 degrees C, got {ambient}")
-    point = resolve_operating_point(profile, power_mode)
-    levels = thermal.levels
-    caps = [point.freq_mhz[thermal.domain]] + [level.cap_mhz for level in levels]
-    latency, energy, clock = _level_costs(mapped, profile, precision, point, caps)
-    idle_mw = profile.power.idle_mw
-    resistance, tau_s = thermal.resistance_c_per_w, thermal.time_constant_s
-    base_c = thermal.idle_c + (ambient - thermal.ambient_c) - resistance * idle_mw / 1000.0
-    temp = base_c + resistance * idle_mw / 1000.0 if start_c is None else float(start_c)
-    poll_s = thermal.poll_ms / 1000.0
-    gap_s = gap_ms / 1000.0
+    return thermal, ambient
 
-    lat_trace = np.empty(inferences)
-    temp_trace = np.empty(inferences)
-    clock_trace = np.empty(inferences)
-    events = []
-    level = 0
-    fan = 0                       # fan steps in force (each lowers the thermal resistance)
-    now = 0.0
-    next_poll = poll_s
-    done = 0
-    first_extra_s = thermal.first_inference_ms / 1000.0
-    while done < inferences:
-        run_s = latency[level] / 1000.0
-        power_w = energy[level] / latency[level] if latency[level] > 0 else idle_mw / 1000.0
-        cycle = run_s + gap_s
-        if done == 0 and first_extra_s > 0:
-            count = 1
-        else:
-            count = max(1, min(inferences - done, math.ceil((next_poll - now) / cycle) if cycle > 0 else inferences))
-        # one cycle: run at power_w for run_s, then idle for gap_s; T_{i+1} = a T_i + b
-        extra = first_extra_s if done == 0 else 0.0
-        r_now = thermal.fan[fan - 1].resistance_c_per_w if fan else resistance
-        tau_now = tau_s * r_now / resistance          # the heat capacity stays; tau = R C
-        a_run = math.exp(-(run_s + extra) / tau_now)
-        a_gap = math.exp(-gap_s / tau_now)
-        ss_run = base_c + r_now * power_w
-        ss_idle = base_c + r_now * idle_mw / 1000.0
-        a = a_run * a_gap
-        b = (ss_run * (1 - a_run)) * a_gap + ss_idle * (1 - a_gap)
-        if count == 1:
-            temps = np.array([a * temp + b])
-        else:
-            fixed = b / (1 - a) if a < 1 else temp
-            temps = fixed + (temp - fixed) * a ** np.arange(1, count + 1)
-        after_run = (temps - ss_idle * (1 - a_gap)) / a_gap if gap_s > 0 else temps
-        lat_trace[done:done + count] = latency[level]
-        if extra:
-            lat_trace[done] += thermal.first_inference_ms
-        temp_trace[done:done + count] = after_run
-        clock_trace[done:done + count] = clock[level]
-        now += count * cycle + extra
-        done += count
-        temp = float(temps[-1])
-        while now >= next_poll:
-            new_level = level
-            while new_level < len(levels) and temp >= levels[new_level].temp_c:
-                new_level += 1
-            while new_level > 0 and temp < levels[new_level - 1].temp_c - thermal.hysteresis_c:
-                new_level -= 1
-            if new_level > level:
-                events.append(ThrottleEvent(time_s=next_poll, temp_c=temp, cap_mhz=caps[new_level], inference=done))
-            level = new_level
-            while fan < len(thermal.fan) and temp >= thermal.fan[fan].temp_c:
-                fan += 1
-            while fan > 0 and temp < thermal.fan[fan - 1].temp_c - thermal.hysteresis_c:
-                fan -= 1
-            next_poll += poll_s
-    # each inference at the clock it ran at, plus idle power over the gaps and the model load
-    total_energy_mj = _trace_energy(clock_trace, clock, energy) + idle_mw * (gap_ms * inferences
-                                                                             + thermal.first_inference_ms) / 1000.0
+
+def _cycle_temperatures(temp: float, count: int, run_s: float, gap_s: float, ss_run: float, ss_idle: float,
+                        tau_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Temperatures after each of ``count`` cycles (run, then idle gap), and at the end of each run.
+
+    One cycle runs at steady-state temperature ``ss_run`` for ``run_s`` and idles towards ``ss_idle``
+    for ``gap_s``: ``T_{i+1} = a T_i + b`` exactly, so ``count`` cycles are a geometric sequence.
+    """
+    a_run = math.exp(-run_s / tau_s)
+    a_gap = math.exp(-gap_s / tau_s)
+    a = a_run * a_gap
+    b = (ss_run * (1 - a_run)) * a_gap + ss_idle * (1 - a_gap)
+    if count == 1:
+        temps = np.array([a * temp + b])
+    else:
+        fixed = b / (1 - a) if a < 1 else temp
+        temps = fixed + (temp - fixed) * a ** np.arange(1, count + 1)
+    after_run = (temps - ss_idle * (1 - a_gap)) / a_gap if gap_s > 0 else temps
+    return temps, after_run
+
+
+def _governor(thermal, temp: float, level: int, fan: int) -> tuple[int, int]:
+    """Throttle level and fan steps after a poll at ``temp``: raise past trips, release below trip - hysteresis."""
+    levels = thermal.levels
+    while level < len(levels) and temp >= levels[level].temp_c:
+        level += 1
+    while level > 0 and temp < levels[level - 1].temp_c - thermal.hysteresis_c:
+        level -= 1
+    while fan < len(thermal.fan) and temp >= thermal.fan[fan].temp_c:
+        fan += 1
+    while fan > 0 and temp < thermal.fan[fan - 1].temp_c - thermal.hysteresis_c:
+        fan -= 1
+    return level, fan
+
+
+def _notes(profile: PlatformProfile) -> tuple[str, ...]:
     notes = []
     if not profile.power.calibrated:
         notes.append(f"energy not calibrated on {profile.name}: published board power figures")
-    if thermal.first_inference_ms == 0:
+    if profile.thermal.first_inference_ms == 0:
         notes.append("no first-inference (model load) time in the profile")
-    return SimulationResult(
-        model=mapped.graph.name, platform=profile.name, precision=precision, inferences=inferences,
-        ambient_c=ambient, gap_ms=gap_ms, latency_ms_trace=lat_trace, temp_c_trace=temp_trace,
-        clock_mhz_trace=clock_trace, throttle_events=tuple(events), total_time_s=now,
-        energy_j=total_energy_mj / 1000.0, notes=tuple(notes),
-    )
+    return tuple(notes)
 
 
 def _trace_energy(clock_trace, level_clock, level_energy) -> float:
@@ -234,44 +264,3 @@ def _trace_energy(clock_trace, level_clock, level_energy) -> float:
     order = np.argsort(level_clock)
     index = order[np.searchsorted(level_clock[order], clock_trace)]
     return float(level_energy[index].sum())
-
-
-def fit_thermal(time_s, temp_c, power_mw) -> tuple[float, float, float]:
-    """Fit a first-order RC model to a recorded temperature trace.
-
-    The trace is sampled at increasing times with the power drawn over each
-    interval; the model ``T' = (T_base + R P - T) / tau`` is fitted by linear
-    least squares on the exact discretisation ``T_{i+1} = a T_i + (1 - a)(T_base + R P_i)``
-    with ``a = exp(-dt / tau)`` (equal steps required).
-
-    Returns
-    -------
-    base_c, resistance_c_per_w, time_constant_s : float
-
-    Raises
-    ------
-    InputError
-        For fewer than 10 samples, unequal or non-increasing time steps, or a
-        trace without enough power variation to separate R from the base.
-    """
-    t = np.asarray(time_s, dtype=float)
-    temp = np.asarray(temp_c, dtype=float)
-    power = np.asarray(power_mw, dtype=float) / 1000.0
-    if not (t.ndim == temp.ndim == power.ndim == 1 and t.size == temp.size == power.size):
-        raise InputError("a thermal trace needs equal-length time_s, temp_c and power_mw columns")
-    if t.size < 10:
-        raise InputError(f"a thermal trace needs at least 10 samples, got {t.size}")
-    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(temp)) and np.all(np.isfinite(power))):
-        raise InputError("a thermal trace must hold finite numbers only")
-    dt = np.diff(t)
-    if np.any(dt <= 0) or np.ptp(dt) > 1e-6 * max(dt.mean(), 1e-12) + 1e-9:
-        raise InputError("a thermal trace needs strictly increasing, equally spaced time_s (resample it)")
-    if np.ptp(power) <= 0:
-        raise InputError("a thermal trace needs at least two power levels to separate R from the idle temperature")
-    design = np.column_stack([temp[:-1], np.ones(t.size - 1), power[:-1]])
-    (a, c0, c1), *_ = np.linalg.lstsq(design, temp[1:], rcond=None)
-    if not 0 < a < 1:
-        raise InputError(f"the trace does not look like a first-order thermal response (decay factor {a:.3f}); "
-                         "sample it faster than its time constant and include a heating or cooling step")
-    tau = -dt.mean() / math.log(a)
-    return float(c0 / (1 - a)), float(c1 / (1 - a)), float(tau)

@@ -15,7 +15,7 @@ HELP's hardware embedding); each coefficient's pull is the inverse of the refere
 around that subspace (floored at 2 % of the latency), so coefficients the devices agree on are held
 firmly and the others loosely.
 
-The shipped prior (``priors/network-fit-prior.json``) is package data written by
+The shipped prior (``fitting/data/network-fit-prior.json``) is package data written by
 ``benchmarks/lodo_fit.py --write-prior``; it says what it was fitted on in its ``provenance``.
 """
 
@@ -164,7 +164,7 @@ def load_prior(path=None) -> Prior:
         For a missing, unreadable or invalid file.
     """
     if path is None:
-        text = resources.files("edgeperf.profiles").joinpath("priors", _SHIPPED).read_text(encoding="utf-8")
+        text = resources.files("edgeperf.fitting").joinpath("data", _SHIPPED).read_text(encoding="utf-8")
         where = f"shipped prior {_SHIPPED}"
     else:
         where = str(path)
@@ -233,17 +233,17 @@ def prior_references(prior: Prior, base, variants: list[dict]) -> tuple[dict | N
     precision), measured here on :data:`PROBE`. Only a ``base`` with one of the prior's families'
     fusion rules can use it: the classes mean different layers under other rules.
     """
-    from ._fit import NetworkSample, network_features   # _fit imports this module
-    from ._store import load_profile
+    from ..profiles import load_profile
+    from ._networks import network_features   # _networks imports this module
+    from ._samples import NetworkSample
 
-    family = prior.family_for(dict(base.document["mapping"]))
+    family = prior.family_for(base.to_document()["mapping"])
     if family is None:
         return None, (f"{base.name}'s fusion rules ({base.mapping.runtime}) match none of the prior's families "
                       f"({', '.join(sorted(prior.families))})")
     spec = prior.families[family]
     probe = (NetworkSample(model=PROBE, latency_ms=1.0),)
-    here = network_features(probe, base, variants[0]["precision"])[0][0]
-    there = network_features(probe, load_profile(spec["base_profile"]), spec["precision"])[0][0]
+    here = network_features(probe, base, variants[0].precision).x[0]
+    there = network_features(probe, load_profile(spec["base_profile"]), spec["precision"]).x[0]
     units = np.where(there > 0, here / np.where(there > 0, there, 1.0), 1.0)
-    return {(v["merge"], v["split"]): prior.aligned(family, v["merge"], v["split"], v["classes"], units)
-            for v in variants}, None
+    return {(v.merge, v.split): prior.aligned(family, v.merge, v.split, v.classes, units) for v in variants}, None

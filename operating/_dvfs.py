@@ -1,15 +1,14 @@
 """Latency, power and energy over many operating points at once (DVFS exploration).
 
-A layer's latency parts scale with the clocks: the compute part with
-``f_ref / f_compute``, the memory part with ``f_ref / f_memory``, the overhead
-not at all. Each cost model combines the parts either as a roofline
-(``max(compute, memory) + overhead``) or additively (``step_linear``), so the
-parts at reference clocks, computed once, give the latency at any clock pair
-exactly. Power at an operating point is the board's static (idle) power, plus
-the layer class's dynamic power scaled by ``f * V^2`` of the compute domain
-(``f`` alone where voltages are unknown), plus each other domain's dynamic
-power (``power.domain_mw``) scaled the same way; a domain is active for the
-whole layer (clock trees toggle while a kernel waits on memory).
+The estimator's engine computes each layer's latency parts once at reference
+clocks and scales them to every point of the grid at once: the compute part
+with ``f_ref / f_compute``, the memory part with ``f_ref / f_memory``, the
+overhead not at all, combined as each cost model's registry entry says. Power at
+an operating point is the board's static (idle) power, plus the layer class's
+dynamic power scaled by ``f * V^2`` of the compute domain (``f`` alone where
+voltages are unknown), plus each other domain's dynamic power
+(``power.domain_mw``) scaled the same way; a domain is active for the whole
+layer (clock trees toggle while a kernel waits on memory).
 
 Energy per inference against frequency is therefore not assumed monotone:
 static energy falls as clocks rise (shorter runs), dynamic energy of
@@ -31,116 +30,15 @@ from types import MappingProxyType
 import numpy as np
 
 from .._errors import InputError, LimitError
-from .._units import mw_ms_to_mj
-from ._estimate import OperatingPoint, clock_scales, inference_overhead, latency_parts, resolve_operating_point
-from ._mapping import MappedGraph
-from ._network_term import network_scale
+from ..estimator import MappedGraph, PlatformProfile, evaluate_points, reference_costs, resolve_operating_point
 
-__all__ = ["ReferenceCosts", "reference_costs", "evaluate_points", "evaluate_layers", "network_factor", "frequency_grid",
-           "DvfsPoint", "DvfsReport", "explore_dvfs", "MAX_GRID_POINTS"]
+__all__ = ["frequency_grid", "DvfsPoint", "DvfsReport", "explore_dvfs", "MAX_GRID_POINTS"]
 
 #: Largest frequency grid evaluated in one call (a guard against absurd DVFS tables).
 MAX_GRID_POINTS = 2_000_000
 
-_ADDITIVE_FORMS = ("step_linear",)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class ReferenceCosts:
-    """Per-layer latency parts (ms) at reference clocks and dynamic power (mW), aligned arrays."""
-
-    compute_ms: np.ndarray
-    memory_ms: np.ndarray
-    overhead_ms: np.ndarray
-    additive: np.ndarray
-    active_mw: np.ndarray
-    fixed_ms: float = 0.0     # per inference, outside every layer, at idle power; not clock-scaled
-
-    @property
-    def size(self) -> int:
-        return int(self.compute_ms.size)
-
-
-def reference_costs(mapped: MappedGraph, profile, precision: str) -> ReferenceCosts:
-    """Latency parts of every executed layer with every clock at its reference frequency."""
-    point = OperatingPoint(power_mode=None, freq_mhz=MappingProxyType(
-        {name: domain.reference_mhz for name, domain in profile.clocks.items()}))
-    parts, _ = latency_parts(mapped, profile, precision, point)
-    forms = np.array([profile.layer_model(layer.op_class).form for layer in mapped.layers], dtype=object)
-    additive = np.isin(forms, _ADDITIVE_FORMS) if forms.size else np.zeros(0, dtype=bool)
-    active = np.array([profile.power.active_for(layer.op_class) for layer in mapped.layers], dtype=float)
-    return ReferenceCosts(compute_ms=parts.compute_ms, memory_ms=parts.memory_ms, overhead_ms=parts.overhead_ms,
-                          additive=additive, active_mw=active, fixed_ms=inference_overhead(profile)[0])
-
-
-def evaluate_points(costs: ReferenceCosts, profile, freq_mhz: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Total latency (ms) and energy (mJ) per inference at each of ``k`` operating points.
-
-    Parameters
-    ----------
-    costs : ReferenceCosts
-    profile : Profile
-    freq_mhz : dict of str to numpy.ndarray
-        Clock of each domain at each point, arrays of shape ``(k,)``; domains
-        left out run at their reference clock.
-
-    Returns
-    -------
-    latency_ms, energy_mj : numpy.ndarray
-        Shape ``(k,)``.
-    """
-    k = len(next(iter(freq_mhz.values()))) if freq_mhz else 1
-
-    def clock(name):
-        value = freq_mhz.get(name)
-        return np.full(k, profile.clocks[name].reference_mhz) if value is None else np.asarray(value, dtype=float)
-
-    compute_scale, memory_scale, compute_power, extra_mw = clock_scales(profile, clock)
-    latency = np.zeros(k)
-    active_energy = np.zeros(k)    # sum over layers of active_mw * latency_ms
-    step = max(1, 4_000_000 // max(costs.size, 1))
-    for start in range(0, k, step):
-        part = slice(start, start + step)
-        layer = _layer_latency(costs, compute_scale[part], memory_scale[part])
-        latency[part] = layer.sum(axis=1)
-        active_energy[part] = layer @ costs.active_mw
-    power_energy = ((profile.power.idle_mw + extra_mw) * latency + compute_power * active_energy
-                    + profile.power.idle_mw * costs.fixed_ms)
-    stretch = network_scale(latency + costs.fixed_ms, getattr(profile, "network_term", None))
-    return (latency + costs.fixed_ms) * stretch, mw_ms_to_mj(power_energy, 1.0) * stretch
-
-
-def _layer_latency(costs: ReferenceCosts, compute_scale: np.ndarray, memory_scale: np.ndarray) -> np.ndarray:
-    compute = costs.compute_ms[None, :] / compute_scale[:, None]
-    memory = costs.memory_ms[None, :] / memory_scale[:, None]
-    return np.where(costs.additive[None, :], compute + memory, np.maximum(compute, memory)) + costs.overhead_ms[None, :]
-
-
-def network_factor(costs: ReferenceCosts, profile, layer_ms: np.ndarray) -> float:
-    """The profile's network-term factor for a network whose layers take ``layer_ms`` (from :func:`evaluate_layers`).
-
-    Multiply the layers' latency and energy and the per-inference overhead by it to get
-    :func:`evaluate_points`'s totals (1 without a network term).
-    """
-    return float(network_scale(float(np.sum(layer_ms)) + costs.fixed_ms, getattr(profile, "network_term", None)))
-
-
-def evaluate_layers(costs: ReferenceCosts, profile, freq_mhz: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Per-layer latency (ms) and energy (mJ) at one operating point (``freq_mhz``: domain -> MHz).
-
-    The same model as :func:`evaluate_points`; their sums plus the per-inference overhead
-    (``costs.fixed_ms``, at idle power), all times :func:`network_factor`, are its totals.
-    """
-    def clock(name):
-        return float(freq_mhz.get(name, profile.clocks[name].reference_mhz))
-
-    compute_scale, memory_scale, compute_power, extra_mw = clock_scales(profile, clock)
-    layer = _layer_latency(costs, np.array([compute_scale]), np.array([memory_scale]))[0]
-    power = profile.power.idle_mw + extra_mw + costs.active_mw * compute_power
-    return layer, mw_ms_to_mj(power, layer)
-
-
-def frequency_grid(profile, power_mode: str | None = None, domains: tuple[str, ...] | None = None) -> dict:
+def frequency_grid(profile: PlatformProfile, power_mode: str | None = None,
+                   domains: tuple[str, ...] | None = None) -> dict:
     """Every combination of available clock steps under a power mode's caps.
 
     The grid spans the domains that change latency or power: the compute and
@@ -236,7 +134,7 @@ class DvfsReport:
         }
 
 
-def explore_dvfs(mapped: MappedGraph, profile, *, precision: str, power_mode: str | None = None,
+def explore_dvfs(mapped: MappedGraph, profile: PlatformProfile, *, precision: str, power_mode: str | None = None,
                  max_latency_ms: float | None = None) -> DvfsReport:
     """Evaluate a model over the whole frequency grid of a power mode.
 
@@ -286,6 +184,16 @@ def explore_dvfs(mapped: MappedGraph, profile, *, precision: str, power_mode: st
         feasible = by_energy[latency[by_energy] <= max_latency_ms]
         best = points[int(feasible[0])] if feasible.size else None
     mode = resolve_operating_point(profile, power_mode).power_mode
+    notes = _notes(profile, mode, names, max_latency_ms, best)
+    return DvfsReport(
+        model=mapped.graph.name, platform=profile.name, precision=precision, power_mode=mode, points=points,
+        energy_optimal=points[int(by_energy[0])], latency_optimal=points[int(by_latency[0])],
+        max_clocks=points[max_index], governor=points[max_index], best_under_limit=best,
+        max_latency_ms=max_latency_ms, energy_calibrated=profile.power.calibrated, notes=tuple(notes),
+    )
+
+
+def _notes(profile: PlatformProfile, mode: str | None, names: list, max_latency_ms: float | None, best) -> list[str]:
     notes = [f"default governor modelled as the maximum clocks of power mode {mode or 'default'} "
              "(seed 002: Jetson governors hold the highest frequency 83-89 % of the time under DNN load)"]
     if all(profile.clocks[n].voltage_v is None for n in names):
@@ -294,9 +202,4 @@ def explore_dvfs(mapped: MappedGraph, profile, *, precision: str, power_mode: st
         notes.append(f"energy not calibrated on {profile.name}: published board power figures")
     if max_latency_ms is not None and best is None:
         notes.append(f"no operating point meets {max_latency_ms:g} ms")
-    return DvfsReport(
-        model=mapped.graph.name, platform=profile.name, precision=precision, power_mode=mode, points=points,
-        energy_optimal=points[int(by_energy[0])], latency_optimal=points[int(by_latency[0])],
-        max_clocks=points[max_index], governor=points[max_index], best_under_limit=best,
-        max_latency_ms=max_latency_ms, energy_calibrated=profile.power.calibrated, notes=tuple(notes),
-    )
+    return notes

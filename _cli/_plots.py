@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ._atomic import write_atomic
-from ._errors import InputError
+from .._atomic import write_atomic
+from .._errors import InputError
 
 __all__ = ["plot_dvfs", "plot_simulation", "plot_pareto"]
 

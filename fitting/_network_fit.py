@@ -1,6 +1,6 @@
 """The cross-validated choices of a network fit beyond the per-class coefficients: network term and prior.
 
-``_fit`` builds one design matrix per fit variant (sibling merge, memory terms) and
+``_networks`` builds one design matrix per fit variant (sibling merge, memory terms) and
 :func:`choose_network_model` decides, by the same k-fold cross-validation (same folds, same
 relative-error solver):
 
@@ -41,7 +41,7 @@ PRIOR_STRENGTHS = (0.01, 0.1, 1.0, 10.0, 100.0)
 class NetworkChoice:
     """The chosen fit: variant, coefficients, ridge, network term, and the records of each choice."""
 
-    variant: dict
+    variant: object                 # the chosen fit variant
     w: np.ndarray
     ridge: float                    # ridge strength toward zero (0 when the prior's pull replaced it)
     strength: float | None          # strength of the pull toward the prior's target, None without
@@ -58,7 +58,7 @@ class NetworkChoice:
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class _Config:
-    variant: dict
+    variant: object
     gamma: float
     strength: float | None      # prior strength (None: ridge toward zero)
     ridge: float
@@ -74,10 +74,10 @@ class _Config:
 class _Fitter:
     """One variant's design with everything a fit of it needs, for any gamma, ridge and prior strength."""
 
-    def __init__(self, variant: dict, y: np.ndarray, solve, references):
+    def __init__(self, variant, y: np.ndarray, solve, references):
         self.variant, self.y, self.solve = variant, y, solve
-        self.x = variant["x"]
-        self.offset = variant["offsets"].sum(axis=1)
+        self.x = variant.x
+        self.offset = variant.offsets.sum(axis=1)
         self.references = references
 
     def fit(self, rows, gamma: float, ridge: float, strength: float | None):
@@ -114,13 +114,13 @@ def choose_network_model(variants: list[dict], y: np.ndarray, *, folds: int, see
 
     Parameters
     ----------
-    variants : list of dict
-        Each with ``x`` (design), ``offsets`` (fixed work per network and class), ``merge`` and
-        ``split`` (bools).
+    variants : list
+        Fit variants (``_networks._Variant`` or alike), each with ``x`` (design), ``offsets`` (fixed
+        work per network and class), ``merge`` and ``split`` (bools).
     y : numpy.ndarray
         Measured latencies (ms).
     solve : callable
-        ``solve(x, y, ridge, offset, target=None, weights=None)``: the relative-error NNLS of ``_fit``.
+        ``solve(x, y, ridge, offset, target=None, weights=None)``: the relative-error NNLS of ``_networks``.
     ridge_grid : tuple of float
     network_term : bool or None
         False: no term; True: the best power law; None: kept by the one-standard-error rule.
@@ -132,7 +132,7 @@ def choose_network_model(variants: list[dict], y: np.ndarray, *, folds: int, see
     NetworkChoice
     """
     references = references or {}
-    fitters = [_Fitter(v, y, solve, references.get((v["merge"], v["split"]), [])) for v in variants]
+    fitters = [_Fitter(v, y, solve, references.get((v.merge, v.split), [])) for v in variants]
     gammas = (1.0,) if network_term is False else ((1.0,) + GAMMAS if network_term is None else GAMMAS)
 
     def best_ridge(fitter, gamma) -> _Config:
@@ -141,7 +141,7 @@ def choose_network_model(variants: list[dict], y: np.ndarray, *, folds: int, see
         return min(configs, key=lambda c: c.mape(y))   # the first (weakest) ridge on a tie, as before
 
     def simplest(configs):
-        return min(configs, key=lambda c: (c.mape(y), c.variant["merge"] + c.variant["split"]))
+        return min(configs, key=lambda c: (c.mape(y), c.variant.merge + c.variant.split))
 
     plain = simplest([best_ridge(f, 1.0) for f in fitters]) if 1.0 in gammas else None
     chosen, term_record = plain, None

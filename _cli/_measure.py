@@ -1,0 +1,93 @@
+"""``edgeperf calibrate`` and ``edgeperf sweep``: measure this device through onnxruntime.
+
+``calibrate`` measures whole networks, fits a profile and validates it on held-out networks;
+``sweep`` measures single layers into a resumable sweep file that ``edgeperf fit`` fits.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .._atomic import write_text_atomic
+from .._errors import InputError
+from ._common import PROVIDERS_HELP, console, parse_providers
+
+__all__ = ["register"]
+
+
+def calibrate(
+    name: str = typer.Option(..., "--name", help="Name of the new profile."),
+    out: str = typer.Option(..., "--out", "-o", help="The profile .json to write (the report goes beside it)."),
+    runtime: str = typer.Option("onnxruntime", "--runtime", help="Runtime to measure through (onnxruntime)."),
+    threads: int = typer.Option(1, "--threads", min=1, help="Intra-op threads."),
+    providers: str = typer.Option("CPUExecutionProvider", "--providers", help=PROVIDERS_HELP),
+    budget_minutes: float = typer.Option(10.0, "--budget-minutes", help="Time budget for the measurements."),
+    sweep: Optional[str] = typer.Option(None, "--sweep", help="Sweep file (default OUT without .json + .sweep.csv); "
+                                                             "a rerun resumes from it."),
+    power: str = typer.Option("auto", "--power", help="Power source: auto (discover), none, ina3221, rapl, nvml, "
+                                                      "vcgencmd."),
+    max_temp_c: Optional[float] = typer.Option(None, "--max-temp-c",
+                                               help="Wait before each measurement until the hottest zone is below this."),
+) -> None:
+    """Measure this device, fit a profile to it and validate it on held-out networks."""
+    from ..measure import OnnxRuntimeRunner, calibrate as run_calibration
+    from ..measure import open_power_source, open_temperature
+    from ..profiles import write_profile_file
+
+    if runtime != "onnxruntime":
+        raise InputError(f"--runtime {runtime!r} is not supported yet; supported: onnxruntime")
+    target = Path(out)
+    sweep_path = Path(sweep) if sweep else target.with_suffix("").with_suffix(".sweep.csv")
+    screen = console()
+    source = open_power_source(power)
+    screen.print(f"power source: {source.describe()['source']}"
+                  + ("" if source.describe().get("power") else " (energy will not be calibrated)"))
+    result = run_calibration(name, runner=OnnxRuntimeRunner(threads=threads, providers=parse_providers(providers)), sweep_path=sweep_path,
+                             budget_minutes=budget_minutes, progress=screen.print,
+                             power=source if source.describe().get("power") else None,
+                             max_temp_c=max_temp_c, temperature_c=open_temperature() if max_temp_c else None)
+    write_profile_file(result.profile, target)
+    report_path = target.with_suffix("").with_suffix(".validation.json")
+    write_text_atomic(report_path, json.dumps(result.validation.to_dict() if result.validation else {}, indent=2)
+                      + "\n")
+    provenance = result.profile.provenance
+    held_out = provenance.validation
+    screen.print(f"wrote {target} and {report_path}: {result.measurements} measurements "
+                  f"({result.reused} reused from {sweep_path}); cross-validated MAPE "
+                  f"{100 * provenance.cross_validation.mape:.1f} %; held-out median |error| "
+                  f"{100 * (held_out.median_abs_error if held_out else float('nan')):.1f} %, worst "
+                  f"{100 * (held_out.max_abs_error if held_out else float('nan')):.1f} %")
+
+
+def sweep(
+    out: str = typer.Option(..., "--out", "-o", help="The sweep CSV (a rerun resumes it; SWEEP.meta.json beside it)."),
+    threads: int = typer.Option(1, "--threads", min=1, help="Intra-op threads."),
+    providers: str = typer.Option("CPUExecutionProvider", "--providers", help=PROVIDERS_HELP),
+    budget_minutes: float = typer.Option(3.0, "--budget-minutes", help="Sizes the coarse plan."),
+    refine_rounds: int = typer.Option(2, "--refine-rounds", min=0, max=20, help="Adaptive refinement rounds."),
+    power: str = typer.Option("auto", "--power", help="Power source: auto, none, ina3221, rapl, nvml, vcgencmd."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the plan and the refinement."),
+) -> None:
+    """Measure single layers on this device (sparse plan, adaptive refinement) into a resumable sweep file."""
+    from ..measure import OnnxRuntimeRunner, open_power_source, plan_sweep, run_sweep
+
+    source = open_power_source(power)
+    measures_power = bool(source.describe().get("power"))
+    plan = plan_sweep(budget_minutes, seed=seed)
+    plan = type(plan)(points=plan.points, refine_rounds=refine_rounds, seed=seed)
+    screen = console()
+    screen.print(f"{len(plan.points)} coarse layers x {plan.passes} passes, {refine_rounds} refinement rounds; "
+                  f"power source: {source.describe()['source']}")
+    records = run_sweep(OnnxRuntimeRunner(threads=threads, providers=parse_providers(providers)), out, plan=plan, power=source if measures_power else None,
+                     progress=screen.print)
+    screen.print(f"wrote {out}: {len(records)} measurements of {len({r.reference for r in records})} layers; "
+                  f"fit it with: edgeperf fit {out} --out PROFILE.json")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(calibrate)
+    app.command()(sweep)

@@ -1,0 +1,74 @@
+"""``edgeperf profiles list|show``: the shipped profiles, and one profile in words or as its JSON document."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from ..profiles import list_profiles, load_profile
+from ._common import console, first_sentence
+
+__all__ = ["register"]
+
+profiles_app = typer.Typer(no_args_is_help=True, help="List and inspect platform profiles.")
+
+
+@profiles_app.command("list")
+def profiles_list() -> None:
+    """List the shipped platform profiles."""
+    from rich.table import Table
+
+    table = Table(title="shipped profiles", title_justify="left")
+    table.add_column("name", no_wrap=True)
+    for header in ("title", "kind", "precisions (peak GFLOP/s)", "quality"):
+        table.add_column(header, overflow="fold")
+    for name in list_profiles():
+        profile = load_profile(name)
+        peaks = ", ".join(f"{p} {v:g}" for p, v in profile.precisions.items())
+        table.add_row(name, profile.title, profile.kind, peaks, first_sentence(profile.quality))
+    console().print(table)
+
+
+@profiles_app.command("show")
+def profiles_show(
+    name: str = typer.Argument(..., help="Shipped profile name or profile .json path."),
+    as_json: bool = typer.Option(False, "--json", help="Print the profile document as JSON."),
+) -> None:
+    """Show a profile: facts, clocks, power, mapping rules, layer models and sources."""
+    profile = load_profile(name)
+    if as_json:
+        sys.stdout.write(json.dumps(profile.to_document(), indent=2) + "\n")
+        return
+    out = console()
+    out.print(f"{profile.name}: {profile.title} (profile {profile.version}, {profile.kind})")
+    out.print(f"quality: {profile.quality}")
+    out.print("precisions: " + ", ".join(f"{p} {v:g} GFLOP/s" for p, v in profile.precisions.items())
+              + f" (default {profile.default_precision})")
+    out.print(f"memory bandwidth: {profile.memory_bandwidth_gbps:g} GB/s")
+    for domain in profile.clocks.values():
+        steps = ", ".join(f"{f:g}" for f in domain.available_mhz)
+        out.print(f"clock {domain.name}: reference {domain.reference_mhz:g} MHz; steps {steps}")
+    for mode, caps in profile.power_modes.items():
+        out.print(f"power mode {mode}: " + ", ".join(f"{d} <= {f:g} MHz" for d, f in caps.items()))
+    active = ", ".join(f"{k} {v:g}" for k, v in profile.power.active_mw.items())
+    out.print(f"power: idle {profile.power.idle_mw:g} mW; active above idle (mW): {active}; "
+              f"calibrated: {profile.power.calibrated}")
+    out.print(f"mapping ({profile.mapping.runtime}): elide {list(profile.mapping.elide)}")
+    for rule in profile.mapping.rules:
+        out.print(f"  {rule.name}: {'/'.join(rule.primary)} + up to {rule.max_followers} of "
+                  f"{'/'.join(rule.followers) or '-'}; absorbs inputs from {'/'.join(rule.absorb_inputs) or '-'}")
+    for op_class, model in profile.layer_models.items():
+        out.print(f"layer model {op_class}: {model.form} {dict(model.params)}")
+    if profile.network_term is not None:
+        term = profile.network_term
+        out.print(f"network term: {term.form}, gamma {term.gamma:g} around {term.reference_ms:.3g} ms, between "
+                  f"{term.lower_ms:.3g} and {term.upper_ms:.3g} ms of layer sum (proportional outside)")
+    out.print("sources:")
+    for key, text in profile.sources.items():
+        out.print(f"  [{key}] {text}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(profiles_app, name="profiles")

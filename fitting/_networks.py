@@ -1,0 +1,472 @@
+"""Fit a profile's layer models to whole-network measurements.
+
+Every executed layer of class c is modelled in the ``step_linear`` form,
+``t = overhead_c + compute_scale_c * flops / peak + memory_scale_c * bytes / bandwidth``,
+so a network's latency is linear in the coefficients:
+``T = sum_c (overhead_c * n_c + compute_scale_c * C_c + memory_scale_c * M_c)``, with ``n_c`` the
+number of executed layers of class c and ``C_c``, ``M_c`` their roofline compute and memory times
+at the base profile's peaks. The fit minimises the squared *relative* error over the training
+networks with non-negative coefficients and a ridge penalty on scaled coefficients (NNLS on an
+augmented system); the ridge strength is chosen by k-fold cross-validation, whose held-out error
+is reported and stored in the profile. Classes absent from the training networks keep the base
+profile's model, and the profile says so.
+
+Three choices are made from the data, each by the same cross-validation: whether convolutions
+sharing their input run as one kernel (``merge_siblings``, horizontal fusion), whether weights and
+written outputs get memory coefficients of their own (``memory_split``: ``M_c`` becomes three
+columns), and, for a class every training network has at one size (NB201's classifier), that only
+its overhead is fitted while its size terms stay the base profile's (they cannot be identified).
+
+With measured energy, the board's idle power and per-class active power are fitted the same way
+(non-negative least squares on ``E = P_idle * T + sum_c P_c * T_c``, with the fitted layer times).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+
+import numpy as np
+
+from .._errors import InputError, ModelError
+from ..estimator import choose_precision, latency_parts, load_model, map_graph, network_scale, resolve_operating_point
+from ..profiles import Citation, CrossValidatedChoice, LayerModel, Metrics, PowerModel, Profile, Provenance
+from ._network_fit import choose_network_model
+from ._prior import prior_references
+from ._samples import NetworkSample
+
+__all__ = ["fit_from_networks", "FitResult", "NetworkFeatures", "network_features", "prediction_metrics",
+           "format_rho", "with_sibling_merge", "COLUMNS"]
+
+_RIDGE_GRID = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1)
+
+
+#: Fitted parameters per operator class, in the column order of the design matrix.
+COLUMNS = ("overhead_ms", "compute_scale", "memory_scale", "weight_scale", "output_scale")
+_K = len(COLUMNS)
+
+
+def _unit_profile(base: Profile, steps: dict | None = None, memory=(1.0, 1.0, 1.0)) -> Profile:
+    """The base profile with every class modelled as bare roofline times (the fit's features).
+
+    ``steps`` (operator class -> ``{dim: {"par": n}}``) pads that class's work to step widths;
+    ``memory`` weighs input activations, weights and outputs.
+    """
+    params = {"compute_scale": 1.0, "memory_scale": memory[0], "weight_scale": memory[1], "output_scale": memory[2],
+              "overhead_ms": 0.0}
+    unit = LayerModel(form="step_linear", stated=MappingProxyType(params), source=next(iter(base.sources)))
+    models = {"default": unit}
+    for op_class, class_steps in (steps or {}).items():
+        models[op_class] = replace(unit, stated=MappingProxyType({**params, "steps": class_steps}))
+    return replace(base, name=f"{base.name} (unit)", layer_models=MappingProxyType(models))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class NetworkFeatures:
+    """The fit's design matrix and what its columns mean.
+
+    ``x`` has shape (networks, 5 * classes): five columns per operator class of ``classes`` (see
+    :data:`COLUMNS`); ``per_network`` holds the same numbers per network, keyed by class;
+    ``precision`` is the precision they were computed at.
+    """
+
+    x: np.ndarray
+    classes: list
+    per_network: list
+    precision: str
+
+
+def network_features(samples, base: Profile, precision: str | None = None, input_shapes=None, steps=None,
+                     graphs: dict | None = None) -> NetworkFeatures:
+    """The fit's design matrix: per network and class, the layer count and roofline times.
+
+    Five columns per class (see :data:`COLUMNS`): executed layers, compute ms, and the memory ms of
+    input activations, of weights and of written outputs, at the base profile's peaks.
+    ``graphs`` (a dict, filled as networks load) lets several calls share the loaded graphs.
+    """
+    units = [_unit_profile(base, steps, memory) for memory in ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))]
+    point = resolve_operating_point(base)
+    rows, classes_seen, chosen = [], set(), None
+    per_network = []
+    graphs = {} if graphs is None else graphs  # loaded graphs, by (model, input shape): reused across calls
+    for sample in samples:
+        graph = _graph(sample, input_shapes, graphs)
+        mapped = map_graph(graph, base.mapping)
+        chosen, _ = choose_precision(base, precision, graph.native_precision)
+        parts = [latency_parts(mapped, unit, chosen, point.freq_mhz)[0] for unit in units]
+        classes = {}
+        for op_class in np.unique(mapped.op_class) if len(mapped.layers) else ():
+            index = mapped.op_class == op_class
+            classes[str(op_class)] = (float(index.sum()), float(parts[0].compute_ms[index].sum()),
+                                      *(float(part.memory_ms[index].sum()) for part in parts))
+            classes_seen.add(str(op_class))
+        per_network.append(classes)
+    order = sorted(classes_seen)
+    for classes in per_network:
+        row = []
+        for op_class in order:
+            row.extend(classes.get(op_class, (0.0,) * _K))
+        rows.append(row)
+    x = np.array(rows, dtype=float).reshape(len(per_network), _K * len(order))
+    return NetworkFeatures(x=x, classes=order, per_network=per_network, precision=chosen)
+
+
+def _graph(sample: NetworkSample, input_shapes, graphs: dict):
+    """The sample's loaded graph, from ``graphs`` (by model and input shape) or loaded into it."""
+    key = (sample.model, sample.input_shape)
+    if key not in graphs:
+        try:
+            graphs[key] = load_model(sample.model, input_shapes=sample.shapes(input_shapes))
+        except ModelError as exc:
+            raise ModelError(f"table line {sample.line}: {exc}") from None
+    return graphs[key]
+
+
+def _one_memory_term(x: np.ndarray) -> np.ndarray:
+    """The design with every byte weighed alike: weight and output columns folded into the memory column."""
+    x = x.copy()
+    for i in range(x.shape[1] // _K):
+        x[:, _K * i + 2] += x[:, _K * i + 3] + x[:, _K * i + 4]
+        x[:, _K * i + 3: _K * i + 5] = 0.0
+    return x
+
+
+def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None = None,
+           target: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
+    """Non-negative w minimising sum(((x w + offset - y) / y)^2) + ridge * |g * (w - target) * scale|^2.
+
+    ``target`` (default 0) is what the penalty pulls the coefficients toward (a prior's), ``g`` its
+    weight per coefficient (``weights``, default 1).
+    """
+    from scipy.optimize import nnls  # scipy is imported only when fitting: it slows start-up by ~1 s
+
+    scale = np.abs(x).mean(axis=0)
+    active = scale > 0
+    w = np.zeros(x.shape[1])
+    if not active.any():
+        return w
+    a = x[:, active] / scale[active]
+    k = a.shape[1]
+    g = np.ones(k) if weights is None else weights[active]
+    pull = np.zeros(k) if target is None else target[active] * scale[active]
+    system = np.vstack([a / y[:, None], math.sqrt(ridge) * np.diag(g)])
+    relative = np.ones(len(y)) if offset is None else 1.0 - offset / y
+    rhs = np.concatenate([relative, math.sqrt(ridge) * g * pull])
+    solution, _ = nnls(system, rhs, maxiter=50 * k)
+    w[active] = solution / scale[active]
+    return w
+
+
+def prediction_metrics(predicted: np.ndarray, measured: np.ndarray) -> Metrics:
+    """MAPE, the fraction within +-10 %, Spearman's rho and the count of predictions against measurements.
+
+    ``spearman`` is None where it is undefined (fewer than 3 networks, or constant predictions), so
+    that the result stays valid JSON.
+
+    >>> prediction_metrics(np.array([1.0, 2.1, 2.8]), np.array([1.0, 2.0, 3.0])).within_10pct
+    1.0
+    """
+    from scipy.stats import spearmanr
+
+    error = np.abs(predicted - measured) / measured
+    rho = None
+    if len(measured) > 2 and np.ptp(predicted) > 0 and np.ptp(measured) > 0:
+        rho = float(spearmanr(predicted, measured).correlation)
+    return Metrics(mape=float(error.mean()), within_10pct=float((error <= 0.10).mean()), spearman=rho,
+                   n=int(len(measured)))
+
+
+def _cross_validate(x, y, ridge, folds, seed, offset) -> tuple[np.ndarray, Metrics]:
+    predicted = np.empty(len(y))
+    order = np.random.default_rng(seed).permutation(len(y))
+    for fold in range(folds):
+        test = order[fold::folds]
+        train = np.setdiff1d(order, test)
+        predicted[test] = x[test] @ _solve(x[train], y[train], ridge, offset[train]) + offset[test]
+    return predicted, prediction_metrics(predicted, y)
+
+
+def _fixed_size_classes(x: np.ndarray, classes: list) -> list:
+    """Classes present in every network with identical count and work: their size terms cannot be fitted."""
+    fixed = []
+    for i, op_class in enumerate(classes):
+        block = x[:, _K * i: _K * i + _K]
+        if block[:, 0].min() > 0 and np.all(np.ptp(block, axis=0) <= 1e-9 * np.abs(block).max(axis=0)):
+            fixed.append(op_class)
+    return fixed
+
+
+def _base_work_ms(samples, base: Profile, precision: str, input_shapes, graphs: dict, classes: list) -> np.ndarray:
+    """Per network and class: the base profile's latency without its per-layer overhead (ms)."""
+    point = resolve_operating_point(base)
+    out = np.zeros((len(samples), len(classes)))
+    for row, sample in enumerate(samples):
+        mapped = map_graph(_graph(sample, input_shapes, graphs), base.mapping)
+        parts, _ = latency_parts(mapped, base, precision, point.freq_mhz)
+        for col, op_class in enumerate(classes):
+            index = mapped.op_class == op_class
+            out[row, col] = float((parts.latency_ms[index] - parts.overhead_ms[index]).sum())
+    return out
+
+
+def format_rho(rho: float | None) -> str:
+    """Spearman's rho for reports: three decimals, or ``n/a`` where undefined."""
+    return "n/a" if rho is None else f"{rho:.3f}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class FitResult:
+    """A fitted profile and what it rests on (``profile.provenance`` records the same figures)."""
+
+    profile: Profile
+    cross_validation: Metrics
+    training: Metrics
+    ridge: float
+    fitted_classes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class _Variant:
+    """One mapping / memory-term variant of a fit: its design matrix and cross-validated error."""
+
+    merge: bool
+    split: bool
+    base: Profile
+    x: np.ndarray
+    classes: list
+    fixed: list
+    offsets: np.ndarray
+    precision: str
+    ridge: float
+    cv: Metrics
+
+
+def fit_from_networks(samples, base: Profile, *, name: str | None = None, precision: str | None = None,
+                      source: str = "", input_shapes=None, folds: int = 5, seed: int = 0,
+                      steps: dict | None = None, merge_siblings: bool | None = False,
+                      memory_split: bool | None = False, graphs: dict | None = None,
+                      network_term: bool | None = False, prior=None) -> FitResult:
+    """Fit per-class step-linear layer models (and power, given energy) to measured networks.
+
+    Parameters
+    ----------
+    samples : sequence of NetworkSample
+    base : Profile
+        Supplies the mapping (fusion) rules, peaks, clocks and everything not fitted.
+    name : str, optional
+        Name of the fitted profile (default: base name + ``-fitted``).
+    precision : str, optional
+        Precision the measurements were taken at (default: as :func:`edgeperf.estimate` chooses).
+    source : str
+        Where the measurements come from (stored as the fit's source).
+    folds : int
+        Cross-validation folds (at most the number of samples).
+    steps : dict, optional
+        Operator class -> step widths (``{"c_out": {"par": 8}}``) its work is padded to, kept in
+        the fitted model (found from the data by layer sweeps).
+    merge_siblings : bool or None
+        Run convolutions that read the same tensor with identical attributes as one kernel
+        (horizontal fusion, as TensorRT does) in the fitted profile's mapping. None: fit with and
+        without, and keep the variant with the lower cross-validated error (recorded in provenance).
+    memory_split : bool or None
+        Give weights and written outputs their own memory coefficients (``weight_scale``,
+        ``output_scale``) besides the input activations' ``memory_scale``. None: fit with one and
+        with three memory terms, and keep the lower cross-validated error.
+    graphs : dict, optional
+        Loaded graphs by (model, input shape), filled as networks load; share one between fits of
+        the same networks to load each only once.
+    network_term : bool or None
+        A power-law network-level term on the layer sum (``_network_fit``): False none, True the
+        best one, None kept only when cross-validation wants it (one-standard-error rule).
+    prior : Prior, optional
+        Other devices' coefficients (:func:`~edgeperf.fitting.load_prior`) to shrink toward, as far
+        as cross-validation wants; provenance (``details["prior"]``) records how far the fit leaned.
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    InputError
+        With fewer than 3 networks.
+    """
+    # Longer than 60 lines by its docstring alone (eleven options, each documented); the steps are
+    # the helpers below: variants, the chosen one's models, quality, provenance, and power.
+    samples = tuple(samples)
+    if len(samples) < 3:
+        raise InputError(f"fitting needs at least 3 measured networks, got {len(samples)}")
+    y = np.array([s.latency_ms for s in samples])
+    folds = max(2, min(folds, len(samples)))
+    variants = _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed, merge_siblings,
+                             memory_split, {} if graphs is None else graphs)
+    # the lowest cross-validated error (on a tie, the variant with less structure), then the network
+    # term and the prior, each kept only as far as cross-validation wants it (_network_fit)
+    references, prior_note = prior_references(prior, base, variants) if prior else (None, None)
+    choice = choose_network_model(variants, y, folds=folds, seed=seed, solve=_solve, ridge_grid=_RIDGE_GRID,
+                                  network_term=network_term, references=references)
+    chosen = replace(choice.variant, ridge=choice.ridge, cv=prediction_metrics(choice.predicted_cv, y))
+    offset = chosen.offsets.sum(axis=1)
+    w = choice.w
+    training = prediction_metrics(choice.predict(chosen.x, offset), y)
+    fit_name = name or f"{base.name}-fitted"
+    key = f"fit-{fit_name}"
+    citation = (f"edgeperf fit on {len(samples)} measured networks ({source or 'a user table'}), "
+                f"precision {chosen.precision}, base profile {base.name} {base.version}, ridge {chosen.ridge:g}, "
+                f"{folds}-fold cross-validated MAPE {chosen.cv.mape:.3f}")
+    models, per_inference = _fitted_layer_models(chosen, w, base.name, key, steps)
+    fitted = replace(chosen.base, name=fit_name, kind="fitted", path="", version=_dt.date.today().isoformat(),
+                     sources=MappingProxyType({**chosen.base.sources, key: citation}), layer_models=models,
+                     provenance=_fit_provenance(chosen, variants, source, len(samples), base, folds, training,
+                                                merge_siblings, memory_split),
+                     quality=_fit_quality(chosen, len(samples), source, folds, base.name, per_inference))
+    if chosen.fixed:
+        fitted = replace(fitted, inference_overhead_ms=per_inference, citations=MappingProxyType({
+            **fitted.citations, ("inference_overhead_ms",): Citation(
+                source=key, note=f"fitted: the constant part of every training network's time (it could not be "
+                                 f"told apart from the {', '.join(chosen.fixed)} layers every network has once)")}))
+    fitted = _with_network_choices(fitted, choice, key, prior, prior_note)
+    energies = [s.energy_mj for s in samples]
+    if all(e is not None for e in energies):
+        stretch = network_scale(chosen.x @ w + offset, choice.term)[:, None]   # the layers as the term runs them
+        power, cited = _fit_power(fitted, replace(chosen, x=chosen.x * stretch, offsets=chosen.offsets * stretch), w,
+                                  np.array(energies, dtype=float), key)
+        fitted = replace(fitted, power=power, citations=fitted.recited("power", cited))
+    return FitResult(profile=fitted, cross_validation=chosen.cv, training=training, ridge=chosen.ridge,
+                     fitted_classes=tuple(chosen.classes))
+
+
+def _with_network_choices(fitted: Profile, choice, key: str, prior, prior_note: str | None) -> Profile:
+    """The fitted profile with the network term and the prior's use recorded (term, citation, provenance, quality)."""
+    record, provenance, quality = choice.term_record, fitted.provenance, fitted.quality
+    if record is not None:
+        provenance = replace(provenance, network_term=CrossValidatedChoice(
+            chosen="power_law" if record["chosen"] else "none",
+            cv_mape=MappingProxyType({"none": record["cv_mape_without"], "power_law": record["cv_mape_with"]}
+                                     if record["cv_mape_without"] is not None else {"power_law": record["cv_mape_with"]})))
+    citations = fitted.citations
+    if choice.term is not None:
+        quality += f" A network-level power law (gamma {choice.term.gamma:g}) on the layer sum was kept."
+        citations = MappingProxyType({**citations, ("network_term",): Citation(source=key, note=(
+            "kept by cross-validation (one-standard-error rule); the power law holds between the additive totals "
+            "of the training networks and is proportional outside them"))})
+    if prior is not None:
+        used = choice.prior_record or {"chosen": False, "references": 0, "reason": prior_note}
+        provenance = provenance.with_details(prior={**used, "source": prior.provenance.get("source", "a prior file")})
+        if used.get("chosen"):
+            quality += (f" Shrunk toward other devices' coefficients (prior strength {choice.strength:g}, lean "
+                        f"{used['lean']:.2f} of the way from the data-only fit to the prior's target).")
+    return replace(fitted, network_term=choice.term, citations=citations, provenance=provenance, quality=quality)
+
+
+def _fitted_layer_models(chosen: _Variant, w: np.ndarray, base_name: str, key: str, steps: dict | None):
+    """The fitted profile's layer models, and the per-inference overhead (ms) taken out of fixed-size classes."""
+    models = dict(chosen.base.layer_models)
+    per_inference = 0.0
+    for i, op_class in enumerate(chosen.classes):
+        coefficients = dict(zip(COLUMNS, (float(v) for v in w[_K * i: _K * i + _K])))
+        if op_class in chosen.fixed:
+            # Its layers occur the same number of times in every training network, so their fitted
+            # overhead is a per-network constant: it becomes the per-inference overhead (a network
+            # with more such layers does not pay it again), and the class keeps the base model.
+            per_inference += coefficients["overhead_ms"] * float(chosen.x[0, _K * i])
+            kept = chosen.base.layer_model(op_class)
+            models[op_class] = replace(kept, stated=MappingProxyType({**kept.stated, "overhead_ms": 0.0}), note=(
+                f"{base_name}'s model without its overhead: every training network had this class at one size, "
+                f"so its terms cannot be fitted ({key})"))
+            continue
+        params = {k: v for k, v in coefficients.items() if chosen.split or k not in ("weight_scale", "output_scale")}
+        if steps and op_class in steps:
+            params["steps"] = steps[op_class]
+        models[op_class] = LayerModel(form="step_linear", stated=MappingProxyType(params), source=key)
+    return MappingProxyType(models), per_inference
+
+
+def _fit_quality(chosen: _Variant, n: int, source: str, folds: int, base_name: str, per_inference: float) -> str:
+    cv = chosen.cv
+    quality = (f"Fitted to {n} measured networks ({source or 'a user table'}): "
+               f"{folds}-fold cross-validated MAPE {100 * cv.mape:.1f} %, "
+               f"{100 * cv.within_10pct:.0f} % of networks within +-10 %, Spearman {format_rho(cv.spearman)}. "
+               f"Operator classes fitted: {', '.join(chosen.classes)}; others keep {base_name}'s models.")
+    if chosen.fixed:
+        quality += (f" Classes at one size in every training network ({', '.join(chosen.fixed)}) keep "
+                    f"{base_name}'s model; the constant they shared with every network is a per-inference "
+                    f"overhead of {per_inference:.3f} ms.")
+    return quality
+
+
+def _fit_provenance(chosen: _Variant, variants: list, source: str, n: int, base: Profile, folds: int,
+                    training: Metrics, merge_siblings, memory_split) -> Provenance:
+    def best_cv(**where) -> float:
+        return min(v.cv.mape for v in variants if all(getattr(v, k) == value for k, value in where.items()))
+
+    sibling_merge = memory_terms = None
+    if merge_siblings is None:
+        sibling_merge = CrossValidatedChoice(chosen=chosen.merge, cv_mape=MappingProxyType(
+            {"without": best_cv(merge=False), "with": best_cv(merge=True)}))
+    if memory_split is None:
+        memory_terms = CrossValidatedChoice(chosen="split" if chosen.split else "one", cv_mape=MappingProxyType(
+            {"one": best_cv(split=False), "split": best_cv(split=True)}))
+    return Provenance(fitted_on=source or "user table", n_networks=n, precision=chosen.precision,
+                      base_profile=f"{base.name} {base.version}", ridge=chosen.ridge, folds=folds,
+                      cross_validation=chosen.cv, training=training, fitted_classes=tuple(chosen.classes),
+                      date=_dt.date.today().isoformat(), fixed_size_classes=tuple(chosen.fixed) or None,
+                      sibling_merge=sibling_merge, memory_terms=memory_terms)
+
+
+_MERGE_SOURCE = ("Horizontal fusion: TensorRT merges two Conv (or two Gemm) layers that share their input and have "
+                 "mergeable parameters into one kernel (NVIDIA developer forum, 'When does horizontal fusion happen for "
+                 "TensorRT's graph optimization?', topic 238187, NVIDIA's answer; trtexec --verbose logs it as "
+                 "'Merging layers: A || B'); kept by edgeperf fit because it lowered the cross-validated error.")
+
+
+def with_sibling_merge(base: Profile) -> Profile:
+    """``base`` with convolutions (and Gemms) that share their input merged into one kernel (horizontal fusion)."""
+    return replace(base, sources=MappingProxyType({**base.sources, "merge-siblings": _MERGE_SOURCE}),
+                   mapping=replace(base.mapping, merge_siblings=("Conv", "Gemm"), merge_source="merge-siblings"))
+
+
+def _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed, merge_siblings, memory_split,
+                  graphs) -> list[_Variant]:
+    """Design matrix, ridge and cross-validated error of each mapping / memory-term variant asked for."""
+    variants = []
+    for merge in ((False, True) if merge_siblings is None else (bool(merge_siblings),)):
+        variant_base = with_sibling_merge(base) if merge else base
+        features = network_features(samples, variant_base, precision, input_shapes, steps, graphs)
+        full, classes, chosen = features.x, features.classes, features.precision
+        # A class every network has at one size (NB201's classifier) cannot have fitted size terms:
+        # its work keeps the base profile's model (a fixed offset), and only its overhead is fitted.
+        fixed = _fixed_size_classes(full, classes)
+        offsets = np.zeros((len(y), len(classes)))
+        if fixed:
+            columns = [classes.index(c) for c in fixed]
+            offsets[:, columns] = _base_work_ms(samples, variant_base, chosen, input_shapes, graphs, classes)[:, columns]
+            full = full.copy()
+            for i in columns:
+                full[:, _K * i + 1: _K * i + _K] = 0.0
+        offset = offsets.sum(axis=1)
+        for split in ((False, True) if memory_split is None else (bool(memory_split),)):
+            x = full if split else _one_memory_term(full)
+            best = min(_RIDGE_GRID, key=lambda ridge: _cross_validate(x, y, ridge, folds, seed, offset)[1].mape)
+            _, cv = _cross_validate(x, y, best, folds, seed, offset)
+            variants.append(_Variant(merge=merge, split=split, base=variant_base, x=x, classes=classes, fixed=fixed,
+                                     offsets=offsets, precision=chosen, ridge=best, cv=cv))
+    return variants
+
+
+def _fit_power(fitted: Profile, chosen: _Variant, w: np.ndarray, energy: np.ndarray, key: str):
+    """Idle and per-class active power fitted to measured energy; the power model and its citations."""
+    from scipy.optimize import nnls
+
+    x, classes = chosen.x, chosen.classes
+    times = chosen.offsets + np.column_stack([x[:, _K * i: _K * i + _K] @ w[_K * i: _K * i + _K]
+                                              for i in range(len(classes))])
+    design = np.column_stack([times.sum(axis=1), times])  # mW x ms / 1000 = mJ
+    solution, _ = nnls(design / energy[:, None], np.full(len(energy), 1000.0))
+    default = ("power", "active_mw", "default")
+    active = {"default": fitted.power.active_mw["default"], **dict(zip(classes, map(float, solution[1:])))}
+    cited = {("power", "idle_mw"): Citation(source=key), default: fitted.citations[default],
+             **{("power", "active_mw", c): Citation(source=key) for c in classes}}
+    return PowerModel(idle_mw=float(solution[0]), active_mw=MappingProxyType(active), calibrated=True), cited

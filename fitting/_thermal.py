@@ -1,0 +1,71 @@
+"""Fit a board's lumped RC thermal model to a recorded temperature trace (what ``profile.thermal`` holds).
+
+The model is the one ``edgeperf.operating`` simulates: ``C dT/dt = P(t) - (T - T_base) / R``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._errors import InputError
+
+__all__ = ["ThermalFit", "fit_thermal"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThermalFit:
+    """A first-order RC model fitted to a temperature trace (units in the names)."""
+
+    base_c: float                 # steady temperature at zero power
+    resistance_c_per_w: float
+    time_constant_s: float
+
+    @property
+    def heat_capacity_j_per_c(self) -> float:
+        """``tau / R``: the heat the board stores per degree."""
+        return self.time_constant_s / self.resistance_c_per_w
+
+
+def fit_thermal(time_s, temp_c, power_mw) -> ThermalFit:
+    """Fit a first-order RC model to a recorded temperature trace.
+
+    The trace is sampled at increasing times with the power drawn over each
+    interval; the model ``T' = (T_base + R P - T) / tau`` is fitted by linear
+    least squares on the exact discretisation ``T_{i+1} = a T_i + (1 - a)(T_base + R P_i)``
+    with ``a = exp(-dt / tau)`` (equal steps required).
+
+    Returns
+    -------
+    ThermalFit
+        Base temperature (C), thermal resistance (C/W) and time constant (s).
+
+    Raises
+    ------
+    InputError
+        For fewer than 10 samples, unequal or non-increasing time steps, or a
+        trace without enough power variation to separate R from the base.
+    """
+    t = np.asarray(time_s, dtype=float)
+    temp = np.asarray(temp_c, dtype=float)
+    power = np.asarray(power_mw, dtype=float) / 1000.0
+    if not (t.ndim == temp.ndim == power.ndim == 1 and t.size == temp.size == power.size):
+        raise InputError("a thermal trace needs equal-length time_s, temp_c and power_mw columns")
+    if t.size < 10:
+        raise InputError(f"a thermal trace needs at least 10 samples, got {t.size}")
+    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(temp)) and np.all(np.isfinite(power))):
+        raise InputError("a thermal trace must hold finite numbers only")
+    dt = np.diff(t)
+    if np.any(dt <= 0) or np.ptp(dt) > 1e-6 * max(dt.mean(), 1e-12) + 1e-9:
+        raise InputError("a thermal trace needs strictly increasing, equally spaced time_s (resample it)")
+    if np.ptp(power) <= 0:
+        raise InputError("a thermal trace needs at least two power levels to separate R from the idle temperature")
+    design = np.column_stack([temp[:-1], np.ones(t.size - 1), power[:-1]])
+    (a, c0, c1), *_ = np.linalg.lstsq(design, temp[1:], rcond=None)
+    if not 0 < a < 1:
+        raise InputError(f"the trace does not look like a first-order thermal response (decay factor {a:.3f}); "
+                         "sample it faster than its time constant and include a heating or cooling step")
+    tau = -dt.mean() / math.log(a)
+    return ThermalFit(base_c=float(c0 / (1 - a)), resistance_c_per_w=float(c1 / (1 - a)), time_constant_s=float(tau))

@@ -1,0 +1,227 @@
+"""The platform profile as a value: :class:`Profile` and the parts it is made of.
+
+A profile is immutable. Fitters make new ones with :func:`dataclasses.replace`; the JSON
+document is read by :func:`~edgeperf.profiles.parse_profile` and written by
+:meth:`Profile.to_document` (both in ``_schema``), nowhere else.
+
+Every number of a profile says where it came from: :attr:`Profile.citations` maps the number's
+*address* to a :class:`Citation` (a key of :attr:`Profile.sources`, and an optional note). An
+address is the attribute path of the number in the value, as a tuple:
+``("power", "idle_mw")``, ``("power", "active_mw", "conv")``, ``("precisions", "fp16")``,
+``("clocks", "gpu", "reference_mhz")``, ``("power_modes", "5W", "gpu")``,
+``("thermal", "levels", 0, "temp_c")``, ``("inference_overhead_ms",)``, ``("network_term",)`` (the
+term's one source, for all its parameters). Layer models, fusion rules
+and the sibling merge carry their source themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+from .._errors import ProfileError
+from ..estimator import Mapping, NetworkTerm, validate_cost_params
+from ._provenance import Provenance, freeze
+from ._write import profile_document
+
+__all__ = ["Citation", "ClockDomain", "PowerModel", "ThrottleLevel", "FanLevel", "ThermalModel", "LayerModel",
+           "Profile"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Citation:
+    """Where one number came from: ``source`` is a key of the profile's ``sources``; ``note`` the quote or arithmetic."""
+
+    source: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClockDomain:
+    """One clock domain: its reference clock, selectable steps and (if known) voltages."""
+
+    name: str
+    reference_mhz: float
+    available_mhz: tuple[float, ...]
+    voltage_v: tuple[float, ...] | None = None
+
+    def voltage_at(self, freq_mhz: float) -> float | None:
+        """Voltage at ``freq_mhz`` interpolated from the table, or None when unknown."""
+        if self.voltage_v is None:
+            return None
+        return float(np.interp(freq_mhz, self.available_mhz, self.voltage_v))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PowerModel:
+    """Board power: idle power plus per-operator-class dynamic power at reference clocks.
+
+    ``active_mw`` maps an operator class (or ``default``) to the power drawn
+    above idle while such a layer runs. ``calibrated`` is False when the figures
+    are board averages from publications rather than per-layer measurements.
+    """
+
+    idle_mw: float
+    active_mw: MappingProxyType
+    calibrated: bool
+    domain_mw: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # domain -> dynamic mW at reference
+
+    def __post_init__(self) -> None:
+        if "default" not in self.active_mw:
+            raise ValueError(f"power.active_mw needs a 'default' entry, got {sorted(self.active_mw)}")
+
+    def active_for(self, op_class: str) -> float:
+        return float(self.active_mw.get(op_class, self.active_mw["default"]))
+
+    @property
+    def has_model(self) -> bool:
+        """False when every power figure is 0: the profile knows nothing about energy."""
+        return bool(self.idle_mw or any(self.active_mw.values()) or any(self.domain_mw.values()))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThrottleLevel:
+    """One trip point: above ``temp_c`` the throttled domain is capped at ``cap_mhz``."""
+
+    temp_c: float
+    cap_mhz: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FanLevel:
+    """Above ``temp_c`` the fan runs faster and the board's thermal resistance drops to ``resistance_c_per_w``."""
+
+    temp_c: float
+    resistance_c_per_w: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThermalModel:
+    """Lumped RC thermal model of the board and its throttling policy.
+
+    ``idle_c`` is the steady temperature at idle power and ``ambient_c`` the
+    ambient it was observed at; the dynamic power above idle heats the die
+    through ``resistance_c_per_w`` with time constant ``time_constant_s``. The
+    policy is reactive: every ``poll_ms`` the governor caps ``domain`` at the
+    level of the highest trip exceeded, and lifts a cap once the temperature is
+    ``hysteresis_c`` below that trip.
+    """
+
+    ambient_c: float
+    idle_c: float
+    resistance_c_per_w: float
+    time_constant_s: float
+    poll_ms: float
+    hysteresis_c: float
+    domain: str
+    levels: tuple[ThrottleLevel, ...]
+    first_inference_ms: float = 0.0
+    fan: tuple[FanLevel, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerModel:
+    """The cost model of one operator class.
+
+    ``stated`` are the parameters as the profile states them; ``params`` (derived) the same,
+    validated against the form, with the form's defaults filled in: what the cost model computes
+    with. ``source`` is a key of the profile's sources, ``note`` an optional remark.
+
+    Raises
+    ------
+    ValueError
+        For an unknown form or a parameter it does not accept, naming the value and the range.
+    """
+
+    form: str
+    stated: MappingProxyType
+    source: str = ""
+    note: str | None = None
+    params: MappingProxyType = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        clean = validate_cost_params(self.form, dict(self.stated), f"layer model {self.form}")
+        object.__setattr__(self, "params", MappingProxyType(clean))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Profile:
+    """A validated platform profile. Read one with :func:`~edgeperf.profiles.load_profile`.
+
+    Raises
+    ------
+    ProfileError
+        When its parts do not fit together (a default precision it lacks, a citation of an
+        unknown source, no default layer model, an unknown clock domain).
+    """
+
+    name: str
+    title: str
+    version: str
+    kind: str
+    quality: str
+    sources: MappingProxyType             # key -> citation text
+    precisions: MappingProxyType          # precision -> peak GFLOP/s at reference clocks
+    default_precision: str
+    memory_bandwidth_gbps: float
+    compute_domain: str
+    memory_domain: str
+    clocks: MappingProxyType              # domain -> ClockDomain
+    power_modes: MappingProxyType         # mode -> {domain: cap MHz}
+    default_power_mode: str | None
+    power: PowerModel
+    mapping: Mapping
+    layer_models: MappingProxyType        # op class or "default" -> LayerModel
+    unit_cost_eur: float | None
+    memory_bytes: int | None
+    runtime: MappingProxyType             # the runtime's facts (name, version, settings), frozen JSON (a dict is frozen)
+    citations: MappingProxyType           # address of a number -> Citation (see the module docstring)
+    device: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))   # the board's facts
+    thermal: ThermalModel | None = None
+    inference_overhead_ms: float = 0.0     # per inference, outside every layer (runtime call, copies, sync)
+    network_term: NetworkTerm | None = None   # the whole network's time as a function of its layer sum
+    provenance: Provenance = field(default_factory=Provenance)
+    path: str = ""                         # the file it was read from, if any
+
+    def __post_init__(self) -> None:
+        for key in ("runtime", "device"):       # free-form facts, frozen like the rest (a dict is copied)
+            object.__setattr__(self, key, freeze(getattr(self, key)))
+        where = self.path or self.name
+        if self.default_precision not in self.precisions:
+            raise ProfileError(f"{where}: default_precision {self.default_precision!r} is not among the profile's "
+                               f"precisions {sorted(self.precisions)}")
+        if "default" not in self.layer_models:
+            raise ProfileError(f"{where}: layer_models needs a 'default' entry (the model for operator classes "
+                               "without their own)")
+        for domain in (self.compute_domain, self.memory_domain):
+            if domain not in self.clocks:
+                raise ProfileError(f"{where}: clock domain {domain!r} is not defined {sorted(self.clocks)}")
+        cited = ({c.source for c in self.citations.values()} | {m.source for m in self.layer_models.values()}
+                 | {rule.source for rule in self.mapping.rules} | ({self.mapping.merge_source} - {""}))
+        unknown = sorted(cited - set(self.sources))
+        if unknown:
+            raise ProfileError(f"{where}: numbers cite unknown source(s) {unknown}; define them under 'sources'")
+
+    def layer_model(self, op_class: str) -> LayerModel:
+        """The cost model for ``op_class`` (the ``default`` entry when it has none of its own)."""
+        return self.layer_models.get(op_class, self.layer_models["default"])
+
+    def recited(self, section: str, citations: dict) -> MappingProxyType:
+        """This profile's citations with every one under ``section`` (an address's first part) replaced by ``citations``.
+
+        For a fitter that replaces a whole section: ``replace(p, power=new, citations=p.recited("power", cites))``.
+        """
+        kept = {address: c for address, c in self.citations.items() if address[0] != section}
+        return MappingProxyType({**kept, **citations})
+
+    def to_document(self) -> dict:
+        """The profile as a JSON document (schema version 1, docs/profile-format.md): a fresh, mutable dict.
+
+        >>> from edgeperf.profiles import load_profile, parse_profile
+        >>> nano = load_profile("jetson-nano")
+        >>> parse_profile(nano.to_document()).to_document() == nano.to_document()
+        True
+        """
+        return profile_document(self)

@@ -1,0 +1,197 @@
+"""The profile JSON schema's one serializer: :func:`profile_document`, behind :meth:`Profile.to_document`.
+
+Writes a :class:`~edgeperf.profiles.Profile` back as the document :func:`parse_profile` reads
+(``_schema``, section by section in the same order): every number as ``{"value", "source"[, "note"]}``
+from the profile's citations, optional parts only where the profile has them. It reads the
+profile's attributes and imports none of its classes, so :meth:`Profile.to_document` can call it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from .._atomic import write_text_atomic
+from .._errors import ProfileError
+from ._provenance import thaw
+
+__all__ = ["profile_document", "write_profile_file", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+#: The keys of a thermal section, in the order they are written (the parser accepts these only).
+THERMAL_KEYS = ("domain", "ambient_c", "idle_c", "resistance_c_per_w", "time_constant_s", "poll_ms", "hysteresis_c",
+                "levels", "first_inference_ms", "fan")
+#: The keys of a metrics record in provenance.
+METRIC_KEYS = ("mape", "within_10pct", "spearman", "n")
+
+
+class _Writer:
+    """Writes numbers as ``{"value", "source"[, "note"]}`` from the profile's citations."""
+
+    def __init__(self, profile):
+        self.citations = profile.citations
+
+    def cited(self, address: tuple) -> bool:
+        return address in self.citations
+
+    def number(self, address: tuple, value) -> dict:
+        citation = self.citations.get(address)
+        if citation is None:
+            raise ProfileError(f"the number at {'.'.join(map(str, address))} ({value!r}) cites no source; "
+                               "a fitter must cite every number it sets")
+        entry = {"value": list(value) if isinstance(value, tuple) else value, "source": citation.source}
+        if citation.note is not None:
+            entry["note"] = citation.note
+        return entry
+
+
+def profile_document(profile) -> dict:
+    """The JSON document of ``profile`` (what :func:`parse_profile` reads back to an equal profile).
+
+    Optional parts are written when the profile has them: numbers that cite a source, a title
+    other than the name, non-empty lists and sections.
+    """
+    w = _Writer(profile)
+    document = {"schema_version": SCHEMA_VERSION, "name": profile.name, "version": profile.version,
+                "kind": profile.kind}
+    if profile.title != profile.name:
+        document["title"] = profile.title
+    document["quality"] = profile.quality
+    document["sources"] = dict(profile.sources)
+    if profile.runtime:
+        document["runtime"] = thaw(profile.runtime)
+    if profile.device:
+        document["device"] = thaw(profile.device)
+    document["precisions"] = {p: {"peak_gflops": w.number(("precisions", p), peak)}
+                              for p, peak in profile.precisions.items()}
+    document["default_precision"] = profile.default_precision
+    document["memory_bandwidth_gbps"] = w.number(("memory_bandwidth_gbps",), profile.memory_bandwidth_gbps)
+    if profile.memory_bytes is not None:
+        document["memory_bytes"] = w.number(("memory_bytes",), profile.memory_bytes)
+    if profile.unit_cost_eur is not None:
+        document["unit_cost_eur"] = w.number(("unit_cost_eur",), profile.unit_cost_eur)
+    document["clocks"] = _write_clocks(w, profile)
+    if profile.power_modes:
+        document["power_modes"] = {mode: {"caps_mhz": {d: w.number(("power_modes", mode, d), cap)
+                                                       for d, cap in caps.items()}}
+                                   for mode, caps in profile.power_modes.items()}
+    if profile.default_power_mode is not None:
+        document["default_power_mode"] = profile.default_power_mode
+    document["power"] = _write_power(w, profile.power)
+    document["mapping"] = _write_mapping(profile.mapping)
+    document["layer_models"] = {op_class: _write_layer_model(model) for op_class, model in profile.layer_models.items()}
+    if profile.thermal is not None:
+        document["thermal"] = _write_thermal(w, profile.thermal)
+    if w.cited(("inference_overhead_ms",)) or profile.inference_overhead_ms:
+        document["inference_overhead_ms"] = w.number(("inference_overhead_ms",), profile.inference_overhead_ms)
+    if profile.network_term is not None:
+        document["network_term"] = _write_network_term(w, profile.network_term)
+    provenance = _write_provenance(profile.provenance)
+    if provenance:
+        document["provenance"] = provenance
+    return document
+
+
+def write_profile_file(profile, path) -> None:
+    """Write ``profile`` as JSON to ``path``, atomically (readers see the old file or the new one).
+
+    Raises
+    ------
+    InputError
+        If ``path`` is a directory or its folder does not exist.
+    """
+    text = json.dumps(profile_document(profile), indent=2, allow_nan=False) + "\n"
+    write_text_atomic(path, text)
+
+
+def _write_clocks(w: _Writer, profile) -> dict:
+    domains = {}
+    for name, domain in profile.clocks.items():
+        at = ("clocks", name)
+        spec = {"reference_mhz": w.number(at + ("reference_mhz",), domain.reference_mhz)}
+        if w.cited(at + ("available_mhz",)) or domain.available_mhz != (domain.reference_mhz,):
+            spec["available_mhz"] = w.number(at + ("available_mhz",), domain.available_mhz)
+        if domain.voltage_v is not None:
+            spec["voltage_v"] = w.number(at + ("voltage_v",), domain.voltage_v)
+        domains[name] = spec
+    return {"compute_domain": profile.compute_domain, "memory_domain": profile.memory_domain, "domains": domains}
+
+
+def _write_power(w: _Writer, power) -> dict:
+    document = {"idle_mw": w.number(("power", "idle_mw"), power.idle_mw),
+                "active_mw": {c: w.number(("power", "active_mw", c), mw) for c, mw in power.active_mw.items()}}
+    if power.domain_mw:
+        document["domain_mw"] = {d: w.number(("power", "domain_mw", d), mw) for d, mw in power.domain_mw.items()}
+    document["calibrated"] = power.calibrated
+    return document
+
+
+def _write_thermal(w: _Writer, thermal) -> dict:
+    def steps(name: str, items, field: str) -> list:
+        return [{"temp_c": w.number(("thermal", name, i, "temp_c"), item.temp_c),
+                 field: w.number(("thermal", name, i, field), getattr(item, field))} for i, item in enumerate(items)]
+
+    document = {"domain": thermal.domain}
+    for key in ("ambient_c", "idle_c", "resistance_c_per_w", "time_constant_s", "poll_ms", "hysteresis_c"):
+        document[key] = w.number(("thermal", key), getattr(thermal, key))
+    document["levels"] = steps("levels", thermal.levels, "cap_mhz")
+    if w.cited(("thermal", "first_inference_ms")) or thermal.first_inference_ms:
+        document["first_inference_ms"] = w.number(("thermal", "first_inference_ms"), thermal.first_inference_ms)
+    if thermal.fan:
+        document["fan"] = steps("fan", thermal.fan, "resistance_c_per_w")
+    return document
+
+
+def _write_network_term(w: _Writer, term) -> dict:
+    cited = w.number(("network_term",), term.gamma)      # the term's citation (its numbers share one source)
+    document = {"form": term.form, "source": cited["source"],
+                "params": {"gamma": term.gamma, "reference_ms": term.reference_ms, "lower_ms": term.lower_ms,
+                           "upper_ms": term.upper_ms}}
+    if "note" in cited:
+        document["note"] = cited["note"]
+    return document
+
+
+def _write_mapping(mapping) -> dict:
+    rules = []
+    for rule in mapping.rules:
+        entry = {"name": rule.name, "primary": list(rule.primary), "followers": list(rule.followers),
+                 "max_followers": rule.max_followers}
+        if rule.absorb_inputs:
+            entry["absorb_inputs"] = list(rule.absorb_inputs)
+        entry["source"] = rule.source
+        rules.append(entry)
+    document = {"runtime": mapping.runtime, "elide": list(mapping.elide), "rules": rules}
+    if mapping.merge_siblings:
+        document["merge_siblings"] = {"op_types": list(mapping.merge_siblings), "source": mapping.merge_source}
+    return document
+
+
+def _write_layer_model(model) -> dict:
+    document = {"form": model.form, "params": copy.deepcopy(dict(model.stated)), "source": model.source}
+    if model.note is not None:
+        document["note"] = model.note
+    return document
+
+
+def _write_provenance(provenance) -> dict:
+    document = {}
+    for key in ("fitted_on", "n_networks", "precision", "base_profile", "ridge", "folds"):
+        if getattr(provenance, key) is not None:
+            document[key] = getattr(provenance, key)
+    for key in ("cross_validation", "training"):
+        if getattr(provenance, key) is not None:
+            document[key] = getattr(provenance, key).to_dict()
+    if provenance.fitted_classes is not None:
+        document["fitted_classes"] = list(provenance.fitted_classes)
+    if provenance.date is not None:
+        document["date"] = provenance.date
+    if provenance.fixed_size_classes is not None:
+        document["fixed_size_classes"] = list(provenance.fixed_size_classes)
+    for key in ("sibling_merge", "memory_terms", "network_term", "power_fit", "validation"):
+        if getattr(provenance, key) is not None:
+            document[key] = getattr(provenance, key).to_dict()
+    if provenance.fitted_input_hw_max is not None:
+        document["fitted_input_hw_max"] = provenance.fitted_input_hw_max
+    document.update(thaw(provenance.details))
+    return document

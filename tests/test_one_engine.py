@@ -1,0 +1,94 @@
+"""One engine: a single estimate, a DVFS grid, a thermal run and a search block give the same figures.
+
+Run over every shipped profile (and over a cost form registered only for this test), because a
+rule that lived in one evaluation path and not in another would make them disagree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import edgeperf
+from edgeperf import load_model, load_profile, map_graph
+from edgeperf.dse import DesignSpace, parse_spec
+from edgeperf.estimator import COST_MODELS, CostModel, ParamSpec
+from edgeperf.operating import explore_dvfs, frequency_grid, simulate_sustained
+from edgeperf.profiles import list_profiles
+
+NETWORKS = ("zoo:mobilenet_v2", "zoo:squeezenet1_1")
+GRAPHS = {name: load_model(name) for name in NETWORKS}
+
+
+def grid_points(profile, count=5):
+    """A few points of the profile's grid, spread from the lowest clocks to the highest."""
+    grid = frequency_grid(profile)
+    size = len(next(iter(grid.values())))
+    return [{name: float(values[i]) for name, values in grid.items()}
+            for i in sorted(set(np.linspace(0, size - 1, min(count, size)).astype(int)))]
+
+
+@pytest.mark.parametrize("name", list_profiles())
+@pytest.mark.parametrize("network", NETWORKS)
+def test_estimate_equals_the_dvfs_grid_at_every_sampled_point(name, network):
+    profile = load_profile(name)
+    precision = profile.default_precision
+    report = explore_dvfs(map_graph(GRAPHS[network], profile.mapping), profile, precision=precision)
+    by_clock = {tuple(sorted(p.freq_mhz.items())): p for p in report.points}
+    for freqs in grid_points(profile):
+        single = edgeperf.estimate(GRAPHS[network], profile, precision=precision, freq_mhz=freqs)
+        point = by_clock[tuple(sorted(freqs.items()))]
+        assert point.latency_ms == pytest.approx(single.total_latency_ms, rel=1e-12)
+        assert point.energy_mj == pytest.approx(single.total_energy_mj, rel=1e-12)
+        # the layers and the overhead as the estimate reports them (stretched alike by a network term) add up
+        assert single.total_latency_ms == pytest.approx(sum(l.latency_ms for l in single.layers)
+                                                        + single.inference_overhead_ms, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", list_profiles())
+def test_a_search_block_equals_the_estimate(name):
+    profile = load_profile(name)
+    spec = parse_spec({"models": list(NETWORKS), "platforms": [name], "precisions": [profile.default_precision],
+                       "objectives": ["min latency_ms"]})
+    space = DesignSpace(spec)
+    for c, config in enumerate(space.configs):
+        mode, freqs = space.points[config.platform][0]
+        columns = space.block(c, 0).columns
+        single = edgeperf.estimate(GRAPHS[NETWORKS[config.model]], profile, precision=config.precision,
+                                   power_mode=mode, freq_mhz=freqs)
+        assert columns["latency_ms"][0] == pytest.approx(single.total_latency_ms, rel=1e-12)
+        assert columns["energy_mj"][0] == pytest.approx(single.total_energy_mj, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", [n for n in list_profiles() if load_profile(n).thermal is not None])
+def test_a_cool_sustained_run_takes_the_estimated_time_per_inference(name):
+    profile = load_profile(name)
+    mapped = map_graph(GRAPHS["zoo:squeezenet1_1"], profile.mapping)
+    run = simulate_sustained(mapped, profile, precision=profile.default_precision, inferences=3)
+    single = edgeperf.estimate(GRAPHS["zoo:squeezenet1_1"], profile)
+    assert run.latency_ms_trace[1] == pytest.approx(single.total_latency_ms, rel=1e-12)   # not throttled yet
+    assert run.latency_ms_trace[0] == pytest.approx(single.total_latency_ms + profile.thermal.first_inference_ms)
+
+
+def _scaled_parts(features, params):
+    """The parts of a form invented for this test: scaled compute, plain memory, a fixed overhead."""
+    compute = params.get("compute_scale", 1.0) * features.flops / features.flops_per_ms
+    memory = features.bytes_ / features.bytes_per_ms
+    return compute, memory, np.full(features.size, float(params.get("overhead_ms", 0.0)))
+
+
+def test_a_new_cost_form_is_evaluated_alike_everywhere(monkeypatch, edited_profile):
+    # registered with the "sum" rule; the grid, the search and the single estimate all take it from the entry
+    monkeypatch.setitem(COST_MODELS, "test_additive", CostModel(
+        _scaled_parts, (ParamSpec("compute_scale", 0.0, 1e6, 1.0), ParamSpec("overhead_ms", 0.0, 1e4, 0.0)), "sum"))
+    profile = edited_profile("jetson-tx2", lambda document: document["layer_models"].update(conv={
+        "form": "test_additive", "params": {"compute_scale": 3.0, "overhead_ms": 0.01}, "source": "seed001"}))
+    mapped = map_graph(GRAPHS["zoo:mobilenet_v2"], profile.mapping)
+    report = explore_dvfs(mapped, profile, precision="fp16")
+    conv = [l for l in edgeperf.estimate(GRAPHS["zoo:mobilenet_v2"], profile, precision="fp16").layers
+            if l.op_class == "conv"]
+    assert conv and all(l.latency_ms == pytest.approx(l.compute_ms + l.memory_ms + 0.01) for l in conv)
+    for point in report.points[::4]:
+        single = edgeperf.estimate(GRAPHS["zoo:mobilenet_v2"], profile, precision="fp16", freq_mhz=dict(point.freq_mhz))
+        assert point.latency_ms == pytest.approx(single.total_latency_ms, rel=1e-12)
+        assert point.energy_mj == pytest.approx(single.total_energy_mj, rel=1e-12)
