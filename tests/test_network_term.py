@@ -148,7 +148,7 @@ def test_search_designs_carry_the_term_on_device_and_split_alike(tmp_path):
 
     from edgeperf.dse import parse_spec, search
 
-    from .test_dse import EXAMPLE, with_overhead
+    from .test_dse import EXAMPLE, split_designs, with_overhead
 
     path = with_overhead("raspberry-pi-4", 0.5, tmp_path)
     document = json.loads(open(path).read())
@@ -166,15 +166,8 @@ def test_search_designs_carry_the_term_on_device_and_split_alike(tmp_path):
     result = search(spec)
     server = edgeperf.estimate(EXAMPLE, "jetson-tx2")
     checked = 0
-    for i in range(result.n_evaluated):
-        design = result.design(i)
-        if design.partition is None:
-            assert design.latency_ms == pytest.approx(device.total_latency_ms)
-            continue
+    for design, prefix, suffix in split_designs(result, device, server):
         p = design.partition
-        on_device = set(edgeperf.load_model(EXAMPLE).layers[k].name for k in range(p.position))
-        prefix = [layer for layer in device.layers if set(layer.nodes) <= on_device]
-        suffix = [layer for layer in server.layers if not set(layer.nodes) & on_device]
         transfer_ms = math.ceil({"input": 784, "relu_0": 6272, "relu_1": 3136, "relu_2": 32, "flatten_0": 32,
                                  "gemm_0": 10}[p.cut_after] * 8 / 8) * 0.5 * 8 / 10e6 * 1000
         # device layers as the estimate stretched them, and its overhead stretched alike, once
