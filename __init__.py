@@ -11,9 +11,9 @@ The public API::
 
 from __future__ import annotations
 
-from ._api import dvfs, estimate, search, simulate
+from ._api import compare, dvfs, estimate, search, simulate
 from ._errors import EdgeperfError, InputError, LimitError, ModelError, ProfileError, UnknownOpError
-from .estimator import Estimate, Graph, Layer, LayerEstimate, MappedGraph, OperatingPoint, load_model, map_graph
+from .estimator import Comparison, ComparisonCell, Estimate, Graph, Layer, LayerEstimate, MappedGraph, OperatingPoint, load_model, map_graph
 from .estimator import parse_input_shape
 from .operating import DvfsReport, SimulationResult
 from .profiles import Profile, list_profiles, load_profile
@@ -22,7 +22,7 @@ __all__ = [
     "estimate", "EdgeperfError", "InputError", "LimitError", "ModelError", "ProfileError", "UnknownOpError",
     "Estimate", "Graph", "Layer", "LayerEstimate", "MappedGraph", "OperatingPoint", "Profile",
     "list_profiles", "load_model", "load_profile", "map_graph", "parse_input_shape", "__version__", "dvfs",
-    "simulate", "DvfsReport", "SimulationResult", "search",
+    "simulate", "DvfsReport", "SimulationResult", "search", "compare", "Comparison", "ComparisonCell",
 ]
 
 __version__ = "0.1.0"

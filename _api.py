@@ -7,12 +7,13 @@ never do: they stand below, and this module composes them (profiles + estimator 
 
 from __future__ import annotations
 
-from ._errors import ProfileError
-from .estimator import Estimate, choose_precision, estimate_graph, load_model, map_graph
+from ._errors import InputError, ProfileError
+from .estimator import (Comparison, ComparisonCell, Estimate, choose_precision, estimate_graph, load_model,
+                        map_graph)
 from .operating import DvfsReport, SimulationResult, explore_dvfs, simulate_sustained
 from .profiles import list_profiles, load_profile
 
-__all__ = ["estimate", "dvfs", "simulate", "search"]
+__all__ = ["estimate", "compare", "dvfs", "simulate", "search"]
 
 
 def estimate(model, platform, *, precision: str | None = None, power_mode: str | None = None,
@@ -58,6 +59,70 @@ def estimate(model, platform, *, precision: str | None = None, power_mode: str |
     profile = load_profile(platform)
     graph = load_model(model, input_shapes=input_shapes, on_unknown=on_unknown)
     return estimate_graph(graph, profile, precision=precision, power_mode=power_mode, freq_mhz=freq_mhz)
+
+
+def compare(models, platforms, *, precisions=None, power_mode: str | None = None, input_shapes: dict | None = None,
+            on_unknown: str = "error") -> Comparison:
+    """Estimate every model on every platform at every precision: a matrix to decide between them.
+
+    Parameters
+    ----------
+    models : sequence of (str, Path or Graph)
+        Rows: what :func:`estimate` accepts as ``model``; each is loaded once.
+    platforms : sequence of (str, Path or Profile)
+        Shipped profile names, profile paths or profiles; each is loaded once.
+    precisions : sequence of str, optional
+        Columns per platform; default: one column per platform at its default precision (the
+        model's own int8 where it is quantized and the platform runs int8).
+    power_mode, input_shapes, on_unknown
+        As for :func:`estimate` (a power mode applies to the platforms that have it).
+
+    Returns
+    -------
+    Comparison
+        One cell per (model, platform, precision): its :class:`Estimate` (latency, throughput,
+        energy, the interval where the profile has one, ``latency_is_bound``), or the reason it was
+        skipped (a precision the platform does not run).
+
+    Raises
+    ------
+    ModelError, ProfileError
+        A model or profile cannot be read.
+    InputError
+        No models or platforms, or no cell could be estimated.
+
+    Examples
+    --------
+    >>> c = compare(["zoo:resnet18", "zoo:mobilenet_v2"], ["jetson-nano", "raspberry-pi-4"])   # doctest: +SKIP
+    >>> c.cell("zoo:resnet18", "jetson-nano").estimate.throughput_per_s                          # doctest: +SKIP
+    """
+    models, platforms = list(models), list(platforms)
+    if not models or not platforms:
+        raise InputError("compare needs at least one model and one platform")
+    asked = list(dict.fromkeys(precisions)) if precisions else [None]
+    profiles = [load_profile(platform) for platform in platforms]
+    graphs = [load_model(model, input_shapes=input_shapes, on_unknown=on_unknown) for model in models]
+    labels = [model if isinstance(model, str) else str(getattr(model, "name", model)) for model in models]
+    columns = [(profile.name, precision) for profile in profiles for precision in asked]
+    cells = []
+    for label, graph in zip(labels, graphs):
+        for profile in profiles:
+            for precision in asked:
+                cells.append(_cell(label, graph, profile, precision, power_mode))
+    if all(cell.estimate is None for cell in cells):
+        raise InputError("no platform runs the precisions asked for: " + "; ".join(
+            sorted({cell.skipped for cell in cells})))
+    return Comparison(models=tuple(labels), columns=tuple(columns), cells=tuple(cells))
+
+
+def _cell(label: str, graph, profile, precision: str | None, power_mode: str | None) -> ComparisonCell:
+    """One comparison cell: the estimate, or why the platform cannot run it (precision, power mode)."""
+    if precision is not None and precision not in profile.precisions:
+        return ComparisonCell(model=label, platform=profile.name, precision=precision,
+                              skipped=f"{profile.name} does not run {precision} (runs {', '.join(profile.precisions)})")
+    mode = power_mode if power_mode in profile.power_modes else None
+    est = estimate_graph(graph, profile, precision=precision, power_mode=mode)
+    return ComparisonCell(model=label, platform=profile.name, precision=precision, estimate=est)
 
 
 def _prepare(model, platform, precision, input_shapes, on_unknown):

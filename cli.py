@@ -9,18 +9,51 @@ never a traceback.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
 import typer
 
+from ._cli._common import Group
 from ._cli import _estimate, _fit, _measure, _operating, _profiles, _search, _zoo
 from ._errors import EdgeperfError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(cls=Group, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Latency and energy of neural networks on edge boards.")
 for _area in (_estimate, _profiles, _measure, _fit, _zoo, _operating, _search):   # the order of `edgeperf --help`
     _area.register(app)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        sys.stdout.write(f"edgeperf {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True,
+                                help="Log what the library does to stderr (-v: steps, -vv: details)."),
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Latency and energy of neural networks on edge boards."""
+    if verbose:
+        _log_to_stderr(logging.INFO if verbose == 1 else logging.DEBUG)
+
+
+def _log_to_stderr(level: int) -> None:
+    """Turn on the library's loggers (``edgeperf.*``) at ``level``, one line per record on stderr."""
+    logger = logging.getLogger("edgeperf")
+    if not any(getattr(h, "_edgeperf_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("edgeperf: %(levelname)s %(name)s: %(message)s"))
+        handler._edgeperf_cli = True
+        logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 def _one_line(message: str) -> str:

@@ -16,13 +16,14 @@ import typer
 
 from .._errors import InputError
 from ..profiles import load_profile, write_profile_file
-from ._common import PROVIDERS_HELP, Choice, OutputFormat, console, csv_text, parse_providers, parse_shapes
+from ._common import Command, PROVIDERS_HELP, Choice, OutputFormat, console, csv_text, parse_providers, parse_shapes
+from ._progress import progress_bar
 
 __all__ = ["register"]
 
 
 def fit(
-    sweep_file: Optional[str] = typer.Argument(None, metavar="[SWEEP]", help="A layer sweep from `edgeperf sweep`."),
+    sweep_file: Optional[str] = typer.Argument(None, metavar="SWEEP", help="A layer sweep from `edgeperf sweep`."),
     networks: Optional[str] = typer.Option(None, "--networks", help="CSV with columns model, latency_ms[, energy_mj]."),
     out: str = typer.Option(..., "--out", "-o", help="The fitted profile .json to write."),
     base: str = typer.Option("jetson-nano", "--base", help="With --networks: profile supplying fusion rules, peaks "
@@ -46,37 +47,44 @@ def fit(
     prior: str = typer.Option("shipped", "--prior",
                               help="With --networks: other devices' coefficients to shrink toward as far as "
                                    "cross-validation wants: shipped, none, or a prior .json file."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fit a profile to a layer sweep (SWEEP), measured whole networks (--networks) or a vendor layer profile."""
-    from ..fitting import fit_from_networks, format_rho, load_prior, read_network_table   # imported when used
+    from ..fitting import fit_from_networks, load_prior, read_network_table   # fitting is imported when used
 
     given = [x for x in (sweep_file, networks, layer_profile) if x is not None]
     if len(given) != 1:
         raise InputError("give one of: a SWEEP file (from edgeperf sweep), --networks TABLE.csv, or "
                          "--layer-profile FILE --model MODEL")
-    screen = console()
     what = "networks"
-    if sweep_file is not None:
-        from ..measure import fit_sweep
+    with progress_bar(quiet=quiet) as bar:
+        if sweep_file is not None:
+            from ..measure import fit_sweep
 
-        result = fit_sweep(sweep_file, name=name or Path(sweep_file).stem, progress=screen.print)
-        what = "layers"
-    elif layer_profile is not None:
-        from ..measure import fit_from_layer_times, read_layer_profile
+            result, what = fit_sweep(sweep_file, name=name or Path(sweep_file).stem, progress=bar), "layers"
+        elif layer_profile is not None:
+            from ..measure import fit_from_layer_times, read_layer_profile
 
-        if model is None:
-            raise InputError("--layer-profile needs --model, the model that was profiled")
-        result = fit_from_layer_times(model, read_layer_profile(layer_profile), load_profile(base),
-                                      name=name or f"{load_profile(base).name}-layers", source=layer_profile,
-                                      precision=precision)
-        what = "profiled layers"
-    else:
-        shapes = parse_shapes(input_shape)
-        reference = None if prior == "none" else load_prior(None if prior == "shipped" else prior)
-        result = fit_from_networks(read_network_table(networks), load_profile(base), name=name, precision=precision,
-                                   source=networks, input_shapes=shapes, merge_siblings=merge_siblings.flag,
-                                   memory_split=split_memory.flag, network_term=network_term.flag, prior=reference)
+            if model is None:
+                raise InputError("--layer-profile needs --model, the model that was profiled")
+            result = fit_from_layer_times(model, read_layer_profile(layer_profile), load_profile(base),
+                                          name=name or f"{load_profile(base).name}-layers", source=layer_profile,
+                                          precision=precision)
+            what = "profiled layers"
+        else:
+            reference = None if prior == "none" else load_prior(None if prior == "shipped" else prior)
+            result = fit_from_networks(read_network_table(networks), load_profile(base), name=name,
+                                       precision=precision, source=networks, input_shapes=parse_shapes(input_shape),
+                                       merge_siblings=merge_siblings.flag, memory_split=split_memory.flag,
+                                       progress=bar, network_term=network_term.flag, prior=reference)
     write_profile_file(result.profile, out)
+    _print_fit(result, out, what)
+
+
+def _print_fit(result, out: str, what: str) -> None:
+    from ..fitting import format_rho
+
+    screen = console()
     cv = result.cross_validation
     screen.print(f"wrote {out}: {cv.n} {what}, cross-validated MAPE {100 * cv.mape:.1f} %, "
                   f"{100 * cv.within_10pct:.0f} % within +-10 %, Spearman {format_rho(cv.spearman)}; "
@@ -121,13 +129,21 @@ def fit_power_command(
 
 def fit_thermal_command(
     trace: Path = typer.Argument(..., help="CSV with columns time_s, temp_c, power_mw (equal time steps)."),
+    base: Optional[str] = typer.Option(None, "--base", "-p", help="Profile whose thermal section takes the fit "
+                                                                  "(it keeps its throttling policy)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="With --base: the profile .json to write."),
 ) -> None:
     """Fit the RC thermal model (idle base, resistance, time constant) to a recorded temperature trace."""
     from ..measure import read_trace_csv
-    from ..fitting import fit_thermal
+    from ..fitting import fit_thermal, with_thermal_fit
 
+    if (base is None) != (out is None):
+        raise InputError("--base and --out go together: the profile to update and the file to write")
     columns = read_trace_csv(trace, ("time_s", "temp_c", "power_mw"))
     fit = fit_thermal(columns["time_s"], columns["temp_c"], columns["power_mw"])
+    if base is not None:
+        write_profile_file(with_thermal_fit(load_profile(base), fit, source=str(trace)), out)
+        console().print(f"wrote {out}: {load_profile(base).name} with the fitted thermal model")
     console().print(f"{trace}: {len(columns['time_s'])} samples")
     console().print(f"base temperature (zero power): {fit.base_c:.2f} C")
     console().print(f"thermal resistance: {fit.resistance_c_per_w:.3f} C/W")
@@ -135,15 +151,20 @@ def fit_thermal_command(
 
 
 def validate(
-    models: Optional[List[str]] = typer.Argument(None, metavar="[MODEL]...",
+    models: Optional[List[str]] = typer.Argument(None, metavar="MODEL",
                                                  help="Models to measure on this device (files or zoo:NAME)."),
     table: Optional[str] = typer.Option(None, "--table", help="CSV with columns model, latency_ms (no device needed)."),
     platform: str = typer.Option(..., "--platform", "-p", help="Profile to validate."),
     precision: Optional[str] = typer.Option(None, help="Precision the networks were measured at."),
+    input_shape: List[str] = typer.Option([], "--input-shape", help="NAME=1x3x224x224 for dynamic inputs "
+                                                                     "(repeatable)."),
     layers: bool = typer.Option(False, "--layers", help="With MODELs: also compare layer by layer (ORT profiler)."),
     threads: int = typer.Option(1, "--threads", min=1, help="With MODELs: intra-op threads."),
     providers: str = typer.Option("CPUExecutionProvider", "--providers", help=PROVIDERS_HELP),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Write measured against predicted (log-log, +-10 % "
+                                                            "band) to this PNG."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Compare a profile's predictions with measurements: a table of them, or MODELs measured on this device."""
     from ..fitting import read_network_table, validate_table
@@ -151,25 +172,34 @@ def validate(
     if bool(models) == bool(table):
         raise InputError("give MODEL... to measure on this device or --table TABLE.csv, not both or neither")
     profile = load_profile(platform)
-    screen = console()
+    shapes = parse_shapes(input_shape) or None
+    quiet = quiet or output_format is not OutputFormat.table
     device = None
-    if models:
-        from ..measure import Harness, OnnxRuntimeRunner, validate_on_device
+    with progress_bar(quiet=quiet) as bar:
+        if models:
+            from ..measure import Harness, OnnxRuntimeRunner, validate_on_device
 
-        runner = OnnxRuntimeRunner(threads=threads, providers=parse_providers(providers))
-        device = validate_on_device(models, profile, runner=runner, harness=Harness(rounds=7, round_s=0.1, warmup_s=0.2),
-                                    precision=precision, layers=layers,
-                                    progress=screen.print if output_format is OutputFormat.table else lambda message: None)
-        report = device.report
-    else:
-        report = validate_table(read_network_table(table), profile, precision=precision)
+            runner = OnnxRuntimeRunner(threads=threads, providers=parse_providers(providers))
+            device = validate_on_device(models, profile, runner=runner,
+                                        harness=Harness(rounds=7, round_s=0.1, warmup_s=0.2), precision=precision,
+                                        layers=layers, progress=bar, input_shapes=shapes)
+            report = device.report
+        else:
+            report = validate_table(read_network_table(table), profile, precision=precision, input_shapes=shapes,
+                                    progress=bar)
+    if plot:
+        from ._plots import plot_validation
+
+        plot_validation(report, plot)
     if output_format is OutputFormat.json:
         sys.stdout.write(json.dumps(device.to_dict() if device else report.to_dict(), indent=2) + "\n")
     elif output_format is OutputFormat.csv:
         sys.stdout.write(csv_text(["model", "measured_ms", "predicted_ms", "error"],
                                   ([r.model, r.measured_ms, r.predicted_ms, r.error] for r in report.rows)))
     else:
-        _print_validation(report, device, screen)
+        _print_validation(report, device, console())
+        if plot:
+            console().print(f"wrote {plot}")
 
 
 def _print_validation(report, device, screen) -> None:
@@ -200,7 +230,7 @@ def _print_validation(report, device, screen) -> None:
         screen.print("flagged measurements: " + ", ".join(f"{k} {v}" for k, v in device.flagged.items()))
 
 def register(app: typer.Typer) -> None:
-    app.command()(fit)
-    app.command("fit-power")(fit_power_command)
-    app.command("fit-thermal")(fit_thermal_command)
-    app.command()(validate)
+    app.command(cls=Command)(fit)
+    app.command("fit-power", cls=Command)(fit_power_command)
+    app.command("fit-thermal", cls=Command)(fit_thermal_command)
+    app.command(cls=Command)(validate)

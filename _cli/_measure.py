@@ -14,7 +14,8 @@ import typer
 
 from .._atomic import write_text_atomic
 from .._errors import InputError
-from ._common import PROVIDERS_HELP, console, parse_providers
+from ._common import Command, PROVIDERS_HELP, console, parse_providers
+from ._progress import progress_bar
 
 __all__ = ["register"]
 
@@ -32,6 +33,7 @@ def calibrate(
                                                       "vcgencmd."),
     max_temp_c: Optional[float] = typer.Option(None, "--max-temp-c",
                                                help="Wait before each measurement until the hottest zone is below this."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no line per measurement."),
 ) -> None:
     """Measure this device, fit a profile to it and validate it on held-out networks."""
     from ..measure import OnnxRuntimeRunner, calibrate as run_calibration
@@ -46,10 +48,11 @@ def calibrate(
     source = open_power_source(power)
     screen.print(f"power source: {source.describe()['source']}"
                   + ("" if source.describe().get("power") else " (energy will not be calibrated)"))
-    result = run_calibration(name, runner=OnnxRuntimeRunner(threads=threads, providers=parse_providers(providers)), sweep_path=sweep_path,
-                             budget_minutes=budget_minutes, progress=screen.print,
-                             power=source if source.describe().get("power") else None,
-                             max_temp_c=max_temp_c, temperature_c=open_temperature() if max_temp_c else None)
+    with progress_bar(quiet=quiet) as bar:
+        result = run_calibration(name, runner=OnnxRuntimeRunner(threads=threads, providers=parse_providers(providers)),
+                                 sweep_path=sweep_path, budget_minutes=budget_minutes, progress=bar,
+                                 power=source if source.describe().get("power") else None,
+                                 max_temp_c=max_temp_c, temperature_c=open_temperature() if max_temp_c else None)
     write_profile_file(result.profile, target)
     report_path = target.with_suffix("").with_suffix(".validation.json")
     write_text_atomic(report_path, json.dumps(result.validation.to_dict() if result.validation else {}, indent=2)
@@ -71,6 +74,7 @@ def sweep(
     refine_rounds: int = typer.Option(2, "--refine-rounds", min=0, max=20, help="Adaptive refinement rounds."),
     power: str = typer.Option("auto", "--power", help="Power source: auto, none, ina3221, rapl, nvml, vcgencmd."),
     seed: int = typer.Option(0, "--seed", help="Seed of the plan and the refinement."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no line per measurement."),
 ) -> None:
     """Measure single layers on this device (sparse plan, adaptive refinement) into a resumable sweep file."""
     from ..measure import OnnxRuntimeRunner, open_power_source, plan_sweep, run_sweep
@@ -82,12 +86,13 @@ def sweep(
     screen = console()
     screen.print(f"{len(plan.points)} coarse layers x {plan.passes} passes, {refine_rounds} refinement rounds; "
                   f"power source: {source.describe()['source']}")
-    records = run_sweep(OnnxRuntimeRunner(threads=threads, providers=parse_providers(providers)), out, plan=plan, power=source if measures_power else None,
-                     progress=screen.print)
+    with progress_bar(quiet=quiet) as bar:
+        records = run_sweep(OnnxRuntimeRunner(threads=threads, providers=parse_providers(providers)), out, plan=plan,
+                            power=source if measures_power else None, progress=bar)
     screen.print(f"wrote {out}: {len(records)} measurements of {len({r.reference for r in records})} layers; "
                   f"fit it with: edgeperf fit {out} --out PROFILE.json")
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(calibrate)
-    app.command()(sweep)
+    app.command(cls=Command)(calibrate)
+    app.command(cls=Command)(sweep)

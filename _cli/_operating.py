@@ -10,7 +10,7 @@ import typer
 
 from .._api import dvfs as run_dvfs
 from .._api import simulate as run_simulate
-from ._common import OutputFormat, console, csv_text, deliver, parse_shapes
+from ._common import Command, OutputFormat, console, csv_text, deliver, parse_shapes, sig
 
 __all__ = ["register"]
 
@@ -72,8 +72,8 @@ def simulate(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(dvfs)
-    app.command()(simulate)
+    app.command(cls=Command)(dvfs)
+    app.command(cls=Command)(simulate)
 
 
 def _freq_text(freq_mhz) -> str:
@@ -85,14 +85,14 @@ def _print_dvfs(report, console) -> None:
 
     table = Table(title=f"{report.model} on {report.platform} ({report.precision}, power mode {report.power_mode}): "
                         f"{len(report.points)} operating points", title_justify="left")
-    for header in ("clocks (MHz)", "latency ms", "power mW", "energy mJ", ""):
-        table.add_column(header, justify="left" if header.startswith("clocks") or not header else "right")
+    for header in ("clocks (MHz)", "latency ms", "power mW", "energy mJ", "optimum"):
+        table.add_column(header, justify="left" if header in ("clocks (MHz)", "optimum") else "right")
     limit = report.best_under_limit
     for point in report.points:
         tags = [t for p, t in ((report.energy_optimal, "min energy"), (report.latency_optimal, "min latency"),
                                (limit, "best within limit")) if p is point]
-        table.add_row(_freq_text(point.freq_mhz), f"{point.latency_ms:.3f}", f"{point.power_mw:.0f}",
-                      f"{point.energy_mj:.3f}", ", ".join(tags))
+        table.add_row(_freq_text(point.freq_mhz), sig(point.latency_ms), f"{point.power_mw:.0f}",
+                      sig(point.energy_mj), ", ".join(tags))
     console.print(table)
     console.print(f"energy-optimal {_freq_text(report.energy_optimal.freq_mhz)}: {report.energy_optimal.energy_mj:.3f} mJ, "
                   f"{report.energy_saving_vs_max_pct:.1f}% below max clocks "

@@ -8,14 +8,14 @@ import sys
 import typer
 
 from ..profiles import list_profiles, load_profile
-from ._common import console, first_sentence
+from ._common import Command, Group, console, first_sentence
 
 __all__ = ["register"]
 
-profiles_app = typer.Typer(no_args_is_help=True, help="List and inspect platform profiles.")
+profiles_app = typer.Typer(cls=Group, no_args_is_help=True, help="List and inspect platform profiles.")
 
 
-@profiles_app.command("list")
+@profiles_app.command("list", cls=Command)
 def profiles_list() -> None:
     """List the shipped platform profiles."""
     from rich.table import Table
@@ -26,12 +26,12 @@ def profiles_list() -> None:
         table.add_column(header, overflow="fold")
     for name in list_profiles():
         profile = load_profile(name)
-        peaks = ", ".join(f"{p} {v:g}" for p, v in profile.precisions.items())
+        peaks = ", ".join(_peak(profile, p) for p in profile.precisions)
         table.add_row(name, profile.title, profile.kind, peaks, first_sentence(profile.quality))
     console().print(table)
 
 
-@profiles_app.command("show")
+@profiles_app.command("show", cls=Command)
 def profiles_show(
     name: str = typer.Argument(..., help="Shipped profile name or profile .json path."),
     as_json: bool = typer.Option(False, "--json", help="Print the profile document as JSON."),
@@ -44,7 +44,7 @@ def profiles_show(
     out = console()
     out.print(f"{profile.name}: {profile.title} (profile {profile.version}, {profile.kind})")
     out.print(f"quality: {profile.quality}")
-    out.print("precisions: " + ", ".join(f"{p} {v:g} GFLOP/s" for p, v in profile.precisions.items())
+    out.print("precisions: " + ", ".join(_peak(profile, p, " GFLOP/s") for p in profile.precisions)
               + f" (default {profile.default_precision})")
     out.print(f"memory bandwidth: {profile.memory_bandwidth_gbps:g} GB/s")
     for domain in profile.clocks.values():
@@ -68,6 +68,18 @@ def profiles_show(
     out.print("sources:")
     for key, text in profile.sources.items():
         out.print(f"  [{key}] {text}")
+
+
+def _peak(profile, precision: str, unit: str = "") -> str:
+    """``fp16 472``, or ``int8 (no peak: fitted scales)`` where the profile's peak is a unit placeholder.
+
+    A profile fitted without a datasheet states its peaks as 1 (source ``unit``): the fitted
+    coefficients carry the speed, and a peak of 1 GFLOP/s would read like a bug.
+    """
+    citation = profile.citations.get(("precisions", precision))
+    if citation is not None and citation.source == "unit":
+        return f"{precision} (no peak: fitted scales)"
+    return f"{precision} {profile.precisions[precision]:g}{unit}"
 
 
 def register(app: typer.Typer) -> None:

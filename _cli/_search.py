@@ -10,7 +10,8 @@ import typer
 from .._api import search as run_search
 from .._atomic import write_text_atomic
 from .._errors import InputError
-from ._common import OutputFormat, console, emit
+from ._common import Command, OutputFormat, console, emit, sig
+from ._progress import progress_bar
 
 __all__ = ["register"]
 
@@ -30,10 +31,12 @@ def search(
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Write json/csv to this file."),
     designs_csv: Optional[str] = typer.Option(None, "--csv", help="Also write every design to this CSV file."),
     plot: Optional[str] = typer.Option(None, "--plot", help="Write the front of the first two objectives (PNG)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Find the Pareto front of designs meeting the spec's constraints."""
-    result = run_search(spec, trials=trials, workers=workers, storage=storage, study_name=study_name,
-                        sampler=sampler, seed=seed)
+    with progress_bar(quiet=quiet, lines=False) as bar:
+        result = run_search(spec, trials=trials, workers=workers, storage=storage, study_name=study_name,
+                            sampler=sampler, seed=seed, progress=bar)
     if designs_csv:
         write_text_atomic(designs_csv, result.designs_csv())
     if plot:
@@ -51,7 +54,7 @@ def search(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(search)
+    app.command(cls=Command)(search)
 
 
 def _plot(result, path: str) -> None:
@@ -80,16 +83,17 @@ def _split(design) -> str:
     return f"after {p.cut_after} via {p.link} {p.bits}b ({p.transfer_bytes:.0f} B, {p.transfer_ms:.1f} ms)"
 
 
-def _fmt(value, digits=3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+def _fmt(value, digits=4) -> str:
+    return "-" if value is None else sig(value, digits)
 
 
 def _print(result, console) -> None:
     from rich.table import Table
 
     objectives = ", ".join(f"{d} {m}" for m, d in result.objectives)
-    console.print(f"{result.name}: {result.n_evaluated} designs evaluated ({result.engine}), {result.n_feasible} "
-                  f"feasible; objectives: {objectives}")
+    counted = (f"{result.n_trials} trials sampled {result.n_evaluated} distinct designs" if result.n_trials is not None
+               else f"{result.n_evaluated} designs evaluated")
+    console.print(f"{result.name}: {counted} ({result.engine}), {result.n_feasible} feasible; objectives: {objectives}")
     if result.infeasible_by:
         console.print("ruled out by: " + ", ".join(f"{k} {v}" for k, v in result.infeasible_by.items()))
     table = Table(title=f"Pareto front ({len(result.pareto)} designs)", title_justify="left")
@@ -99,7 +103,7 @@ def _print(result, console) -> None:
         table.add_column(header, justify="right" if numeric else "left", overflow="fold")
     for d in result.pareto[:40]:
         table.add_row(d.model, d.platform, d.precision, _point(d), _split(d), _fmt(d.latency_ms), _fmt(d.energy_mj),
-                      _fmt(d.accuracy), _fmt(d.cost_eur, 0))
+                      _fmt(d.accuracy), _fmt(d.cost_eur))
     if len(result.pareto) > 40:
         table.add_row(f"... {len(result.pareto) - 40} more (--format json)", "", "", "", "", "", "", "", "")
     console.print(table)
@@ -107,7 +111,7 @@ def _print(result, console) -> None:
         design = best.design
         if design is not None:
             console.print(f"best {best.metric} ({best.direction}): {design.model} on {design.platform} "
-                          f"{design.precision}, {_point(design)}, split {_split(design)}: {design.latency_ms:.3f} ms, "
-                          f"{design.energy_mj:.3f} mJ, accuracy {_fmt(design.accuracy)}, cost {_fmt(design.cost_eur, 0)}")
+                          f"{design.precision}, {_point(design)}, split {_split(design)}: {sig(design.latency_ms)} ms, "
+                          f"{sig(design.energy_mj)} mJ, accuracy {_fmt(design.accuracy)}, cost {_fmt(design.cost_eur)} EUR")
     for note in result.notes:
         console.print(f"note: {note}")

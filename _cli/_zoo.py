@@ -9,14 +9,15 @@ from typing import List, Optional
 import typer
 
 from .._errors import InputError
-from ._common import OutputFormat, console, csv_text, human
+from ._common import Command, Group, OutputFormat, console, csv_text, human
+from ._progress import progress_bar
 
 __all__ = ["register"]
 
-zoo_app = typer.Typer(no_args_is_help=True, help="Reference networks and NAS search spaces, built in code.")
+zoo_app = typer.Typer(cls=Group, no_args_is_help=True, help="Reference networks and NAS search spaces, built in code.")
 
 
-@zoo_app.command("list")
+@zoo_app.command("list", cls=Command)
 def zoo_list(
     catalog: List[str] = typer.Option([], "--catalog", help="Accuracy catalog JSON merged over the shipped one."),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv."),
@@ -53,7 +54,7 @@ def zoo_list(
     out.print("search spaces (zoo:SPACE:ARCH): " + ", ".join(list_spaces()))
 
 
-@zoo_app.command("export")
+@zoo_app.command("export", cls=Command)
 def zoo_export(
     reference: str = typer.Argument(..., help="NAME or SPACE:ARCH (with or without the zoo: prefix)."),
     output: str = typer.Option(..., "--output", "-o", help="The .onnx file to write."),
@@ -62,6 +63,7 @@ def zoo_export(
     seed: int = typer.Option(0, "--seed", help="Seed of the random weights."),
     num_classes: Optional[int] = typer.Option(None, "--num-classes", min=1, help="Classes of the head."),
     width: Optional[float] = typer.Option(None, "--width", min=0.05, max=4.0, help="Width multiplier (MobileNets)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Write a zoo network as ONNX with seeded random weights (architecture only)."""
     from ..zoo import export_model
@@ -74,7 +76,9 @@ def zoo_export(
             size = ()
         if not size or any(d <= 0 for d in size):
             raise InputError(f"--input-size {input_size!r} is not HxW with positive integers; example: 160x160")
-    export_model(reference, output, input_size=size, batch=batch, seed=seed, num_classes=num_classes, width=width)
+    with progress_bar(quiet=quiet, lines=False) as bar:
+        export_model(reference, output, input_size=size, batch=batch, seed=seed, num_classes=num_classes, width=width,
+                     progress=bar)
     console().print(f"wrote {output}")
 
 

@@ -37,14 +37,12 @@ EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
 LATBENCH = EXTERNAL / "latbench_brpnas_nb201_latency_seconds.csv"
 HELP = EXTERNAL / "help_nb201_latency_ms.csv"
 LATBENCH_SOURCE = ("LatBench (BRP-NAS, Dudziak et al., NeurIPS 2020), SamsungLabs/eagle, byte copy at "
-                   "ZengYuXiang7/NAS-LLM-GNN @ 46d3713c (Apache-2.0), shared/external/"
-                   "latbench_brpnas_nb201_latency_seconds.csv")
+                   "ZengYuXiang7/NAS-LLM-GNN @ 46d3713c (Apache-2.0)")
 BLOCKS = EXTERNAL / "hwnasbench_fbnet_block_lut.csv"
 BLOCKS_SOURCE = ("HW-NAS-Bench FBNet per-block lookup table (Li et al., ICLR 2021, RICE-EIC/HW-NAS-Bench, MIT; "
-                 "JSON dump from fracapuano/sim-is-more @ c8a9073b), shared/external/hwnasbench_fbnet_block_lut.csv, "
+                 "JSON dump from fracapuano/sim-is-more @ c8a9073b), "
                  "columns edgegpu_latency (ms) and edgegpu_energy (mJ)")
-HELP_SOURCE = ("HW-NAS-Bench NB201 latencies via HayeonLee/HELP @ 45f70eb9 (MIT), shared/external/"
-               "help_nb201_latency_ms.csv")
+HELP_SOURCE = "HW-NAS-Bench NB201 latencies via HayeonLee/HELP @ 45f70eb9 (MIT)"
 
 # name -> (dataset, column, seconds?, zoo space, base profile, precision, title)
 DEVICES = {
@@ -102,7 +100,7 @@ def snapdragon_base(name: str, title: str):
             "unit": "No sourced datasheet peak for this unit here: peaks and bandwidth are 1 (a unit) and the fitted "
                     "compute and memory scales carry the measured speed.",
             "tflite-fusion": pi4.sources["tflite-fusion"],
-            "no-power": "No published power figures for this unit in shared/: energy is not modelled."}),
+            "no-power": "No published power figures for this unit: energy is not modelled."}),
         runtime={"name": "TensorFlow Lite (int8), LatBench"}, device={"soc": "Qualcomm Snapdragon 855"},
         precisions=MappingProxyType({"int8": 1.0, "fp32": 1.0}), default_precision="int8", memory_bandwidth_gbps=1.0,
         compute_domain="soc", memory_domain="soc",

@@ -38,7 +38,7 @@ EXHAUSTIVE_LIMIT = 2_000_000
 
 
 def search(spec, *, trials: int | None = None, workers: int = 1, storage: str | None = None,
-           study_name: str | None = None, sampler: str = "auto", seed: int = 0) -> SearchResult:
+           study_name: str | None = None, sampler: str = "auto", seed: int = 0, progress=None) -> SearchResult:
     """Search a design space for the Pareto front under the spec's constraints.
 
     Parameters
@@ -57,6 +57,9 @@ def search(spec, *, trials: int | None = None, workers: int = 1, storage: str | 
     sampler : {"auto", "tpe", "nsga2", "random"}
         ``auto`` takes NSGA-II from 500 trials, TPE below.
     seed : int
+    progress : callable, optional
+        A progress sink (``edgeperf._progress``): with ``trials``, a step whenever the study's count
+        of completed trials (read from the storage, all workers together) grows.
 
     Returns
     -------
@@ -87,7 +90,7 @@ def search(spec, *, trials: int | None = None, workers: int = 1, storage: str | 
                              "exhaustively; give --trials N to sample it with optuna")
         return build_result(space, space.table(), engine="exhaustive")
     return _sampled(space, trials=trials, workers=workers, storage=storage or f"journal:{spec.name}.journal",
-                    study_name=study_name or spec.name, sampler=sampler, seed=seed)
+                    study_name=study_name or spec.name, sampler=sampler, seed=seed, progress=progress)
 
 
 def _sampled(space: DesignSpace, **study) -> SearchResult:
@@ -99,11 +102,12 @@ def _sampled(space: DesignSpace, **study) -> SearchResult:
     rows, engine, notes = run_study(space, **study)
     if not rows:
         raise InputError("the study has no completed trials; rerun to continue it")
+    distinct = list(dict.fromkeys(rows))      # a design sampled twice is one design: evaluated once, counted once
     table = {}
-    for config, point, row in rows:
+    for config, point, row in distinct:
         columns = space.block(config, point).columns
         for key, values in columns.items():
             table.setdefault(key, []).append(values[row])
     table = {k: np.asarray(v, dtype=float) for k, v in table.items()}
-    notes.append(f"{len(rows)} trials sampled {len(set(rows))} distinct designs of {space.size}")
-    return build_result(space, table, engine=engine, notes=notes)
+    notes.append(f"{len(rows)} trials sampled {len(distinct)} distinct designs of {space.size}")
+    return build_result(space, table, engine=engine, notes=notes, n_trials=len(rows))

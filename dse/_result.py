@@ -11,6 +11,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .._frames import frame, short_repr
 from ..estimator import OperatingPoint
 from ._pareto import objective_matrix, pareto_mask, violations
 
@@ -67,7 +68,7 @@ class Design:
         return {
             "model": self.model, "platform": self.platform, "precision": self.precision,
             "latency_ms": self.latency_ms, "energy_mj": self.energy_mj, "accuracy": self.accuracy,
-            "cost": self.cost_eur, "power_mw": self.power_mw, "memory_bytes": self.memory_bytes,
+            "cost_eur": self.cost_eur, "power_mw": self.power_mw, "memory_bytes": self.memory_bytes,
             "operating_point": self.operating_point.to_dict(),
             "partition": self.partition.to_dict() if self.partition is not None else None,
             "feasible": self.feasible, "violated": list(self.violated),
@@ -105,13 +106,17 @@ class SearchResult:
     columns: dict
     feasible: np.ndarray
     worst: np.ndarray
+    n_trials: int | None = None   # optuna trials run (None: exhaustive); n_evaluated counts distinct designs
+
+    def __repr__(self) -> str:
+        return short_repr(self, "name", "engine", "n_evaluated", "n_feasible", pareto=len(self.pareto))
 
     def to_dict(self) -> dict:
         return {
             "schema": "edgeperf.search/1",
             "name": self.name, "engine": self.engine,
             "objectives": [f"{d} {m}" for m, d in self.objectives],
-            "n_evaluated": self.n_evaluated, "n_feasible": self.n_feasible,
+            "n_evaluated": self.n_evaluated, "n_trials": self.n_trials, "n_feasible": self.n_feasible,
             "pareto": [d.to_dict() for d in self.pareto],
             "best": {b.label: (b.design.to_dict() if b.design is not None else None) for b in self.best},
             "infeasible_by": self.infeasible_by,
@@ -130,6 +135,19 @@ class SearchResult:
             if best.metric == metric:
                 return best.design
         raise KeyError(f"no objective on {metric!r}; objectives: {', '.join(b.label for b in self.best)}")
+
+    def to_frame(self):
+        """Every evaluated design, one row each (the columns of ``designs_csv``, typed). Needs pandas."""
+        import csv as _csv
+
+        rows = list(_csv.DictReader(io.StringIO(self.designs_csv())))
+        numeric = ("bits", "latency_ms", "energy_mj", "accuracy", "cost_eur", "power_mw", "memory_bytes",
+                   "transfer_bytes", "transfer_ms", "device_ms", "server_ms")
+        for row in rows:
+            for key in numeric:
+                row[key] = float(row[key]) if row[key] not in ("", "nan") else None
+            row["feasible"] = row["feasible"] == "True"
+        return frame(rows)
 
     def design(self, row: int) -> Design:
         return _design(self.space, self.columns, row, bool(self.feasible[row]), self.worst[row])
@@ -183,7 +201,7 @@ def _design(space, c: dict, i: int, feasible: bool, worst: str) -> Design:
     )
 
 
-def build_result(space, columns: dict, *, engine: str, notes=()) -> SearchResult:
+def build_result(space, columns: dict, *, engine: str, notes=(), n_trials: int | None = None) -> SearchResult:
     """Check constraints, find the Pareto front and the best design per objective."""
     spec = space.spec
     platform = np.array([space.configs[int(c)].platform for c in columns["config"]], dtype=int)
@@ -218,5 +236,5 @@ def build_result(space, columns: dict, *, engine: str, notes=()) -> SearchResult
     return SearchResult(
         name=spec.name, engine=engine, objectives=spec.objectives, n_evaluated=int(feasible.size),
         n_feasible=int(feasible.sum()), pareto=pareto, best=tuple(best), infeasible_by=infeasible_by,
-        notes=tuple(all_notes), space=space, columns=columns, feasible=feasible, worst=worst,
+        notes=tuple(all_notes), space=space, columns=columns, feasible=feasible, worst=worst, n_trials=n_trials,
     )

@@ -109,6 +109,7 @@ class DesignSpace:
                 self.notes.append(f"accuracy effect of {', '.join(map(str, unknown))}-bit cut tensors not given "
                                   "(partition.accuracy_drop): assumed none")
         self._catalog = load_catalog()       # read once: every (model, platform, precision) looks it up
+        self._check_accuracy_metrics()
         self.configs = self._configs()
         if not self.configs:
             raise InputError(f"{spec.source}: no (model, platform, precision) combination remains; "
@@ -133,6 +134,31 @@ class DesignSpace:
         size = len(next(iter(grid.values())))
         return tuple((default.power_mode, {**dict(default.freq_mhz), **{n: float(v[i]) for n, v in grid.items()}})
                      for i in range(size))
+
+    def _check_accuracy_metrics(self) -> None:
+        """Accuracies of different metrics (top-1, mAP50, mAP50-95) are not one scale: refuse to rank them together.
+
+        A model whose spec entry gives ``accuracy`` is on the scale the user chose; only catalog
+        accuracies are checked. ``mixed_accuracy_metrics: true`` in the spec ranks them anyway, and
+        the result's notes say which metrics were mixed.
+        """
+        if not self._uses("accuracy"):
+            return
+        metrics: dict[str, list[str]] = {}
+        for choice in self.spec.models:
+            if choice.accuracy is None and is_reference(choice.ref):
+                entry = self._catalog.accuracy(reference_name(choice.ref))
+                if entry is not None:
+                    metrics.setdefault(entry.metric, []).append(choice.name)
+        if len(metrics) < 2:
+            return
+        listing = "; ".join(f"{metric} for {', '.join(names)}" for metric, names in sorted(metrics.items()))
+        if not self.spec.mixed_accuracy_metrics:
+            raise InputError(f"{self.spec.source}: the models' catalog accuracies are different metrics ({listing}) "
+                             "and do not rank on one scale; give 'accuracy: FRACTION' per model on a common "
+                             "scale, or set 'mixed_accuracy_metrics: true' to rank them anyway")
+        self.notes.append(f"accuracy mixes metrics ({listing}): ranked as one scale because the spec sets "
+                          "mixed_accuracy_metrics")
 
     def _accuracy(self, model_index: int, precision: str) -> float:
         choice = self.spec.models[model_index]

@@ -106,6 +106,7 @@ class SearchSpec:
     constraints: tuple[Constraint, ...]
     memory_fits: bool
     source: str
+    mixed_accuracy_metrics: bool = False   # rank accuracies of different catalog metrics together (said in notes)
 
 
 class _Checker:
@@ -356,7 +357,7 @@ def parse_spec(document, *, where: str = "spec", base: Path | None = None) -> Se
     c = _Checker(where)
     document = c.mapping(document, "top level")
     allowed = ("name", "models", "platforms", "precisions", "operating_points", "partition", "objectives",
-               "constraints")
+               "constraints", "mixed_accuracy_metrics")
     c.keys(document, "top level", allowed)
     for key in ("models", "platforms"):
         if key not in document:
@@ -370,6 +371,9 @@ def parse_spec(document, *, where: str = "spec", base: Path | None = None) -> Se
             if p not in PRECISIONS:
                 c.fail(f"precisions[{i}]", f"unknown precision {p!r}; known: {', '.join(PRECISIONS)}")
         precisions = tuple(dict.fromkeys(precisions))
+    mixed = document.get("mixed_accuracy_metrics", False)
+    if not isinstance(mixed, bool):
+        c.fail("mixed_accuracy_metrics", f"must be true or false, got {mixed!r}")
     points = document.get("operating_points", "default")
     if points not in _POINT_MODES:
         c.fail("operating_points", f"must be one of {', '.join(_POINT_MODES)}, got {points!r}")
@@ -385,7 +389,7 @@ def parse_spec(document, *, where: str = "spec", base: Path | None = None) -> Se
         models=models, platforms=platforms,
         precisions=precisions, operating_points=points, partition=partition,
         objectives=_objectives(c, document.get("objectives")), constraints=constraints, memory_fits=fits,
-        source=where,
+        source=where, mixed_accuracy_metrics=mixed,
     )
 
 

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .._errors import InputError
+from .._progress import step
 from ._pareto import violations
 
 __all__ = ["run_study", "make_storage", "SAMPLERS"]
@@ -139,9 +141,32 @@ class _Objective:
         for name, amount in amounts.items():
             trial.set_constraint(name, float(min(amount[0], 1e300)))
         trial.set_user_attr("design", [config_index, point, row])
+        for key, value in _readable(space, config, point, row, amounts).items():
+            trial.set_user_attr(key, value)
         if substituted:
             trial.set_user_attr("precision_substituted", config.precision)
         return tuple(float(single[m][0]) for m, _ in space.spec.objectives)
+
+
+def _readable(space, config, point: int, row: int, amounts: dict) -> dict:
+    """What a person reading the study (optuna-dashboard) needs of a trial's design, as plain JSON values.
+
+    Model, platform, precision, power mode and clocks, the split (link and cut) when there is one,
+    whether the design meets every constraint and which it violates: the dashboard shows user
+    attributes beside each trial, and a Pareto plot filtered on ``feasible`` is the search's front.
+    """
+    mode, freqs = space.points[config.platform][point]
+    violated = sorted(name for name, amount in amounts.items() if amount[0] > 0)
+    attrs = {"model": space.spec.models[config.model].name, "platform": space.profiles[config.platform].name,
+             "precision": config.precision, "power_mode": mode or "",
+             "clocks": ", ".join(f"{k}={v:g} MHz" for k, v in freqs.items()),
+             "feasible": not violated, "violated": ", ".join(violated)}
+    if row > 0 and config.cuts is not None:
+        per_cut = len(space.links) * len(space.bits)
+        cut, rest = divmod(row - 1, per_cut)
+        attrs["split"] = (f"after {config.cuts.after[cut]} via {space.links[rest // len(space.bits)].name}, "
+                          f"{int(space.bits[rest % len(space.bits)])} bits")
+    return attrs
 
 
 def _optimize(spec, storage_url: str, study_name: str, n_trials: int, sampler_name: str, seed: int) -> None:
@@ -162,8 +187,44 @@ def _worker(spec, storage_url, study_name, n_trials, sampler_name, seed) -> None
         pass
 
 
-def run_study(space, *, trials: int, workers: int, storage: str, study_name: str, sampler: str, seed: int):
+def _completed(study) -> int:
+    """Completed trials of ``study``, as its storage holds them."""
+    return len(study.get_trials(deepcopy=False, states=(_optuna().trial.TrialState.COMPLETE,)))
+
+
+def _run_workers(spec, storage: str, study_name: str, shares: list, sampler_name: str, seed: int, report) -> int:
+    """Run the worker processes (one per non-empty share of the trials) to their end; how many failed.
+
+    While they run, ``report()`` reads the storage's count of completed trials every second.
+    """
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_worker, args=(spec, storage, study_name, share, sampler_name, seed + i + 1))
+                 for i, share in enumerate(shares) if share]
+    for process in processes:
+        process.start()
+    try:
+        alive = list(processes)
+        while alive:
+            alive[0].join(timeout=1.0)
+            alive = [process for process in alive if process.is_alive()]
+            report()
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        for process in processes:
+            process.join()
+        raise
+    return sum(1 for p in processes if p.exitcode)
+
+
+def run_study(space, *, trials: int, workers: int, storage: str, study_name: str, sampler: str, seed: int,
+              progress=None):
     """Run (or continue) a study until it has ``trials`` completed trials; return their design keys.
+
+    The study's objectives carry the spec's metric names (``set_metric_names``) and every trial
+    readable user attributes (:func:`_readable`), for optuna-dashboard. ``progress`` (a sink of
+    ``edgeperf._progress``) gets the count of completed trials as read from the storage, so the
+    workers of one launcher, and other launchers on the same study, move one bar.
 
     Returns
     -------
@@ -180,40 +241,36 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
         raise InputError(f"--workers must be 1..256, got {workers}")
     directions = ["minimize" if d == "min" else "maximize" for _, d in space.spec.objectives]
     chosen_sampler, sampler_name = _sampler(sampler, trials, seed)
-    storage_obj = make_storage(storage)
-    study = optuna.create_study(storage=storage_obj, study_name=study_name, directions=directions,
+    study = optuna.create_study(storage=make_storage(storage), study_name=study_name, directions=directions,
                                 sampler=chosen_sampler, load_if_exists=True)
     if [d.name.lower() for d in study.directions] != directions:
         raise InputError(f"study {study_name!r} in {storage} optimises other objectives; "
                          "give a new --study-name or storage")
+    with warnings.catch_warnings():      # experimental in optuna 5, and what optuna-dashboard reads
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([metric for metric, _ in space.spec.objectives])
     notes = []
-    done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+
+    def report() -> None:           # the storage's count: every worker and launcher of the study together
+        if progress is not None:
+            step(progress, min(_completed(study), trials), trials, f"trials of {study_name}")
+
+    done = _completed(study)
     remaining = max(0, trials - done)
     if done:
         notes.append(f"continued study {study_name!r}: {done} trials were already complete, ran {remaining} more")
     if storage.startswith("sqlite") and workers > 1:
         notes.append("SQLite with several workers can hit 'database is locked'; prefer journal: or PostgreSQL")
     shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
+    report()
     if remaining:
         if workers == 1:
-            study.optimize(_Objective(space), n_trials=remaining, gc_after_trial=False)
+            study.optimize(_Objective(space), n_trials=remaining, gc_after_trial=False,
+                           callbacks=[lambda study, trial: report()])
         else:
-            context = multiprocessing.get_context("spawn")
-            processes = [context.Process(target=_worker, args=(space.spec, storage, study_name, share, sampler_name,
-                                                               seed + i + 1))
-                         for i, share in enumerate(shares) if share]
-            for process in processes:
-                process.start()
-            try:
-                for process in processes:
-                    process.join()
-            except KeyboardInterrupt:
-                for process in processes:
-                    process.join()
-                raise
-            failed = [p.exitcode for p in processes if p.exitcode]
+            failed = _run_workers(space.spec, storage, study_name, shares, sampler_name, seed, report)
             if failed:
-                notes.append(f"{len(failed)} worker(s) exited with an error; rerun to complete the study")
+                notes.append(f"{failed} worker(s) exited with an error; rerun to complete the study")
     trials_done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     rows = [tuple(t.user_attrs["design"]) for t in trials_done if "design" in t.user_attrs]
     substituted = sum(1 for t in trials_done if "precision_substituted" in t.user_attrs)

@@ -11,6 +11,7 @@ Most callers want :func:`edgeperf.estimate`, which runs all three.
 
 from ._cost_models import COMBINE_RULES, COST_MODELS, STEP_DIMS, CostModel, CostParts, Features, ParamSpec, step_efficiency
 from ._cost_models import validate_params as validate_cost_params
+from ._compare import Comparison, ComparisonCell
 from ._estimate import (
     Estimate,
     LayerEstimate,
@@ -18,6 +19,7 @@ from ._estimate import (
     choose_precision,
     estimate_graph,
     estimate_mapped,
+    graph_batch,
     resolve_operating_point,
 )
 from ._engine import (
@@ -50,6 +52,7 @@ __all__ = [
     "resolve_operating_point", "OP_CLASSES", "Graph", "Layer", "load_model", "NO_FUSION", "ExecLayer",
     "FusionRule", "MappedGraph", "Mapping", "map_graph", "MAX_NODES", "MAX_TENSOR_ELEMENTS",
     "graph_from_model", "load_onnx", "parse_input_shape", "known_ops", "ReferenceCosts",
-    "evaluate_layers", "evaluate_points", "reference_costs", "power_scale", "NETWORK_TERM_FORMS", "NetworkTerm",
-    "network_scale", "network_factor",
+    "evaluate_layers", "evaluate_points", "reference_costs", "power_scale", "Comparison", "ComparisonCell",
+    "NETWORK_TERM_FORMS", "NetworkTerm", "network_scale", "network_factor",
+    "graph_batch",
 ]

@@ -34,6 +34,7 @@ from ._cost_models import COMBINE_RULES, COST_MODELS, CostParts, Features
 from ._protocols import PlatformProfile
 from ._mapping import MappedGraph
 from ._network_term import NetworkTerm, network_scale
+from ._support import Placement, place_layers
 
 __all__ = ["power_scale", "clock_scales", "inference_overhead", "latency_parts", "ReferenceCosts", "reference_costs",
            "LayerCosts", "evaluate_parts", "evaluate_layers", "evaluate_points", "network_totals", "network_factor"]
@@ -100,15 +101,25 @@ def latency_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str,
     return parts, bytes_
 
 
-def _class_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str, freq_mhz):
-    """:func:`latency_parts`, and each layer's combine rule (the name its cost model's entry gives)."""
+def _class_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str, freq_mhz,
+                 layer_precision: tuple[str, ...] | None = None):
+    """:func:`latency_parts`, and each layer's combine rule (the name its cost model's entry gives).
+
+    Each layer runs at ``precision``, or at int8 where the model fixes it so and the device has
+    int8 (a quantized layer on a device without int8 runs, and moves its data, at ``precision``);
+    ``layer_precision`` (a placement's) overrides both, layer by layer.
+    """
     n = len(mapped.layers)
     compute_scale, memory_scale, _, _ = (float(v) for v in clock_scales(profile, freq_mhz.__getitem__))
-    layer_int8 = mapped.int8_layer & ("int8" in profile.precisions)
-    bits = np.where(mapped.int8_layer, 8.0, float(BITS_PER_ELEMENT[precision]))
+    if layer_precision is None:
+        layer_int8 = mapped.int8_layer & ("int8" in profile.precisions)
+        bits = np.where(layer_int8, 8.0, float(BITS_PER_ELEMENT[precision]))
+        peak = np.where(layer_int8, profile.precisions.get("int8", 0.0), profile.precisions[precision])
+    else:
+        bits = np.array([float(BITS_PER_ELEMENT[p]) for p in layer_precision]).reshape(n)
+        peak = np.array([float(profile.precisions.get(p, 0.0)) for p in layer_precision]).reshape(n)
     bytes_ = mapped.elements * bits / 8.0
     weight_bytes, out_bytes = mapped.weight_elems * bits / 8.0, mapped.out_elems * bits / 8.0
-    peak = np.where(layer_int8, profile.precisions.get("int8", 0.0), profile.precisions[precision])
     flops_per_ms = peak * 1e6 * compute_scale
     bytes_per_ms = np.full(n, profile.memory_bandwidth_gbps * 1e6 * memory_scale)
     compute, memory, overhead, latency = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
@@ -135,8 +146,7 @@ class ReferenceCosts:
 
     Latency parts (ms) and dynamic power (mW) are aligned arrays; ``rules`` pairs each combine rule
     used with the mask of its layers; ``bytes_`` is what each layer moves; ``fixed_ms`` and
-    ``fixed_mj`` are the per-inference overhead outside every layer, at idle power, not clock-scaled;
-    ``network_term`` the profile's (None: the layers add up).
+    ``fixed_mj`` are the per-inference overhead outside every layer, at idle power, not clock-scaled.
     """
 
     compute_ms: np.ndarray
@@ -147,7 +157,9 @@ class ReferenceCosts:
     bytes_: np.ndarray
     fixed_ms: float = 0.0
     fixed_mj: float = 0.0
-    network_term: NetworkTerm | None = None
+    host_mw: np.ndarray | None = None     # dynamic power of layers on the host CPU: not scaled by the device's clocks
+    placement: Placement | None = None     # where each layer runs, when the profile says what its runtime maps
+    network_term: NetworkTerm | None = None   # the profile's (None: the layers add up)
 
     @property
     def size(self) -> int:
@@ -165,18 +177,48 @@ class ReferenceCosts:
 
 
 def reference_costs(mapped: MappedGraph, profile: PlatformProfile, precision: str) -> ReferenceCosts:
-    """Latency parts, combine rules and dynamic power of every executed layer at reference clocks."""
-    parts, bytes_, rules = _class_parts(mapped, profile, precision, _reference_point(profile))
+    """Latency parts, combine rules and dynamic power of every executed layer at reference clocks.
+
+    Where the profile says what its runtime maps (``runtime_support``), each layer runs where and at
+    the precision the placement (``_support``) gives; layers on the host CPU are costed by the host's
+    profile at its reference clocks, plus the link transfers, as a fixed part the device's clocks
+    do not scale.
+    """
+    support = getattr(profile, "runtime_support", None)
+    placement = place_layers(mapped, support, profile.precisions, precision) if support is not None else None
+    parts, bytes_, rules = _class_parts(mapped, profile, precision, _reference_point(profile),
+                                        placement.precision if placement is not None else None)
     masks = []
     for name in sorted(rules):
         mask = np.zeros(parts.latency_ms.size, dtype=bool)
         mask[np.concatenate(rules[name])] = True
         masks.append((name, mask))
     active = np.array([profile.power.active_for(layer.op_class) for layer in mapped.layers], dtype=float)
+    host_mw = None
+    if placement is not None and placement.host.any():
+        parts, bytes_, active, host_mw = _on_host(mapped, profile, placement, parts, bytes_, active)
     fixed_ms, fixed_mj = inference_overhead(profile)
     return ReferenceCosts(compute_ms=parts.compute_ms, memory_ms=parts.memory_ms, overhead_ms=parts.overhead_ms,
                           rules=tuple(masks), active_mw=active, bytes_=bytes_, fixed_ms=fixed_ms, fixed_mj=fixed_mj,
-                          network_term=getattr(profile, "network_term", None))
+                          host_mw=host_mw, placement=placement, network_term=getattr(profile, "network_term", None))
+
+
+def _on_host(mapped: MappedGraph, profile: PlatformProfile, placement: Placement, parts: CostParts, bytes_, active):
+    """Parts, bytes and power with the host layers costed on the host: its profile's latency at its default
+    precision and reference clocks, plus the activations crossing the link, all in the fixed (overhead) part."""
+    host = profile.fallback_host()
+    support = profile.runtime_support
+    host_precision = host.default_precision
+    host_parts, host_bytes, _ = _class_parts(mapped, host, host_precision, _reference_point(host))
+    link_bytes_per_ms = support.link_gbps * 1e6
+    transfer_ms = placement.transfer_elems * BITS_PER_ELEMENT[host_precision] / 8.0 / link_bytes_per_ms
+    on_host = placement.host
+    compute, memory = np.where(on_host, 0.0, parts.compute_ms), np.where(on_host, 0.0, parts.memory_ms)
+    overhead = np.where(on_host, host_parts.latency_ms + transfer_ms, parts.overhead_ms)
+    latency = np.where(on_host, overhead, parts.latency_ms)
+    host_mw = np.where(on_host, [host.power.active_for(layer.op_class) for layer in mapped.layers], 0.0)
+    return (CostParts(compute, memory, overhead, latency), np.where(on_host, host_bytes, bytes_),
+            np.where(on_host, 0.0, active), host_mw)
 
 
 def network_factor(costs: ReferenceCosts, whole_ms):
@@ -228,6 +270,8 @@ def evaluate_parts(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz) ->
     compute, memory = costs.compute_ms / compute_scale, costs.memory_ms / memory_scale
     latency = costs.combine(compute, memory) + costs.overhead_ms
     power = profile.power.idle_mw + extra_mw + costs.active_mw * compute_power
+    if costs.host_mw is not None:
+        power = power + costs.host_mw
     return LayerCosts(parts=CostParts(compute, memory, costs.overhead_ms, latency), power_mw=power,
                       energy_mj=mw_ms_to_mj(power, latency))
 
@@ -276,5 +320,7 @@ def evaluate_points(costs: ReferenceCosts, profile: PlatformProfile,
         layer = costs.combine(compute, memory) + costs.overhead_ms[None, :]
         latency[part] = layer.sum(axis=1)
         active_energy[part] = layer @ costs.active_mw
-    energy = mw_ms_to_mj((profile.power.idle_mw + extra_mw) * latency + compute_power * active_energy, 1.0)
+    host_energy = float(costs.overhead_ms @ costs.host_mw) if costs.host_mw is not None else 0.0   # unscaled
+    energy = mw_ms_to_mj((profile.power.idle_mw + extra_mw) * latency + compute_power * active_energy + host_energy,
+                         1.0)
     return network_totals(costs, latency, energy)

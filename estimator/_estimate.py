@@ -12,10 +12,12 @@ is one); this module does not import the profiles package.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from .._errors import InputError
+from .._frames import frame, short_repr
 from ._engine import evaluate_parts, network_factor, network_totals, reference_costs
 from ._ir import Graph
 from ._protocols import PlatformProfile
@@ -25,6 +27,8 @@ __all__ = ["estimate_graph", "OperatingPoint", "LayerEstimate", "Estimate", "res
            "estimate_mapped", "choose_precision"]
 
 SCHEMA = "edgeperf.estimate/1"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,7 +112,10 @@ def choose_precision(profile: PlatformProfile, requested: str | None, native: st
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LayerEstimate:
-    """Predicted cost of one executed layer (units in the field names)."""
+    """Predicted cost of one executed layer (units in the field names).
+
+    ``power_mw`` and ``energy_mj`` are None when the profile has no power model (energy unknown).
+    """
 
     name: str
     op_type: str
@@ -126,8 +133,8 @@ class LayerEstimate:
     memory_ms: float
     overhead_ms: float
     latency_ms: float
-    power_mw: float
-    energy_mj: float
+    power_mw: float | None
+    energy_mj: float | None
     share: float
     flags: tuple[str, ...]
 
@@ -142,9 +149,20 @@ class LayerEstimate:
         }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class Estimate:
-    """Predicted latency and energy of one model on one platform configuration."""
+    """Predicted latency and energy of one model on one platform configuration.
+
+    Attributes
+    ----------
+    total_energy_mj : float or None
+        None when the profile has no power model (energy unknown); per-layer energy likewise.
+    batch : int
+        Inferences one run of the model makes (the leading dimension its inputs share).
+    latency_is_bound : bool
+        True when the profile is a datasheet roofline: ``total_latency_ms`` is an optimistic
+        lower bound on the latency, not a prediction (the notes say so too).
+    """
 
     model: str
     platform: str
@@ -153,13 +171,28 @@ class Estimate:
     operating_point: OperatingPoint
     layers: tuple[LayerEstimate, ...]
     total_latency_ms: float
-    total_energy_mj: float
+    total_energy_mj: float | None
     total_macs: int
     total_params: int
     energy_calibrated: bool
     elided_nodes: int
     notes: tuple[str, ...]
     inference_overhead_ms: float = 0.0   # in the totals, outside every layer
+    batch: int = 1
+    latency_is_bound: bool = False
+
+    @property
+    def throughput_per_s(self) -> float | None:
+        """Inferences per second at this estimate's batch: ``batch * 1000 / total_latency_ms`` (None at 0 ms).
+
+        One batch after another, nothing overlapped; the batch that saturates a board is the batch
+        model's question, not this one's.
+        """
+        return self.batch * 1000.0 / self.total_latency_ms if self.total_latency_ms > 0 else None
+
+    def __repr__(self) -> str:
+        return short_repr(self, "model", "platform", "precision", "total_latency_ms", "total_energy_mj",
+                          "latency_is_bound", layers=len(self.layers), notes=len(self.notes))
 
     def to_dict(self) -> dict:
         """The stable JSON contract (schema ``edgeperf.estimate/1``)."""
@@ -171,6 +204,9 @@ class Estimate:
             "precision": self.precision,
             "operating_point": self.operating_point.to_dict(),
             "total_latency_ms": self.total_latency_ms,
+            "latency_is_bound": self.latency_is_bound,
+            "batch": self.batch,
+            "throughput_per_s": self.throughput_per_s,
             "total_energy_mj": self.total_energy_mj,
             "total_macs": self.total_macs,
             "total_params": self.total_params,
@@ -180,6 +216,26 @@ class Estimate:
             "notes": list(self.notes),
             "layers": [layer.to_dict() for layer in self.layers],
         }
+
+    def to_frame(self):
+        """One row per layer (the columns of :meth:`LayerEstimate.to_dict`, plus ``model`` and ``platform``).
+
+        The per-inference overhead, outside every layer, is a row of its own (``op_type``
+        ``overhead``), so the ``latency_ms`` column sums to ``total_latency_ms``. Needs pandas.
+        """
+        rows = [{"model": self.model, "platform": self.platform, **layer.to_dict()} for layer in self.layers]
+        if self.inference_overhead_ms:
+            rows.append({"model": self.model, "platform": self.platform, "name": "per-inference overhead",
+                         "op_type": "overhead", "latency_ms": self.inference_overhead_ms,
+                         "energy_mj": self.overhead_energy_mj})
+        return frame(rows)
+
+    @property
+    def overhead_energy_mj(self) -> float | None:
+        """Energy of the per-inference overhead (the total less every layer's), None when energy is unknown."""
+        if self.total_energy_mj is None:
+            return None
+        return self.total_energy_mj - sum(layer.energy_mj for layer in self.layers)
 
 
 def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision: str, point: OperatingPoint,
@@ -204,31 +260,23 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
     """
     costs = reference_costs(mapped, profile, precision)
     at_point = evaluate_parts(costs, profile, point.freq_mhz)
-    parts, power, energy = at_point.parts, at_point.power_mw, at_point.energy_mj
-    total_latency, total_energy = network_totals(costs, float(parts.latency_ms.sum()), float(energy.sum()))
-    stretch = float(network_factor(costs, float(parts.latency_ms.sum())))   # the network term: layers scale alike
-    # plain floats for the per-layer records (indexing numpy arrays element by element is slow)
-    compute_l, memory_l, overhead_l = parts.compute_ms.tolist(), parts.memory_ms.tolist(), parts.overhead_ms.tolist()
-    latency_l, power_l, energy_l, bytes_l = ((parts.latency_ms * stretch).tolist(), power.tolist(),
-                                             (energy * stretch).tolist(), costs.bytes_.tolist())
-    layers = []
-    for i, layer in enumerate(mapped.layers):
-        compute, memory, overhead = compute_l[i], memory_l[i], overhead_l[i]
-        bound = "overhead" if overhead > max(compute, memory) else ("compute" if compute >= memory else "memory")
-        layer_precision = "int8" if layer.precision == "int8" else precision
-        layers.append(LayerEstimate(
-            name=layer.name, op_type=layer.op_type, op_class=layer.op_class, nodes=layer.nodes,
-            output_shape=layer.output_shape, macs=layer.macs, flops=layer.flops, params=layer.params,
-            bytes_=int(round(bytes_l[i])), precision=layer_precision,
-            cost_model=profile.layer_model(layer.op_class).form,
-            bound=bound, compute_ms=compute, memory_ms=memory, overhead_ms=overhead,
-            latency_ms=latency_l[i], power_mw=power_l[i], energy_mj=energy_l[i],
-            share=latency_l[i] / total_latency if total_latency > 0 else 0.0, flags=layer.flags,
-        ))
-    all_notes = list(notes) + list(point.notes) + _notes(mapped, profile)
+    total_latency, total_energy = network_totals(costs, float(at_point.parts.latency_ms.sum()),
+                                                 float(at_point.energy_mj.sum()))
+    if not profile.power.has_model:          # energy unknown: None, never a made-up 0
+        total_energy = None
+    layers = _layer_estimates(mapped, profile, precision, costs, at_point, total_latency)
+    placement = costs.placement
+    all_notes = (list(notes) + list(point.notes) + _precision_notes(mapped, profile, precision)
+                 + _placement_notes(placement, layers, profile) + _notes(mapped, profile))
+    stretch = float(network_factor(costs, float(at_point.parts.latency_ms.sum())))
     if stretch != 1.0:
         all_notes.append(f"{profile.name}'s network term ({costs.network_term.form}, gamma "
                          f"{costs.network_term.gamma:g}) scales this network's layers by {stretch:.3f}")
+    bound = getattr(profile, "kind", "") == "datasheet"
+    if bound:
+        all_notes.insert(0, f"{profile.name} is a datasheet roofline: {total_latency:.3g} ms is an optimistic lower "
+                            "bound on the latency, not a prediction (a fitted profile predicts; see "
+                            "edgeperf profiles list)")
     return Estimate(
         model=mapped.graph.name,
         platform=profile.name,
@@ -244,7 +292,95 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
         energy_calibrated=profile.power.calibrated,
         elided_nodes=len(mapped.elided),
         notes=tuple(all_notes),
+        batch=graph_batch(mapped.graph),
+        latency_is_bound=bound,
     )
+
+
+def _layer_estimates(mapped: MappedGraph, profile: PlatformProfile, precision: str, costs, at_point,
+                     total_latency: float) -> list[LayerEstimate]:
+    """One :class:`LayerEstimate` per executed layer: its parts, what bounds it, where and at what precision it runs."""
+    parts, placement = at_point.parts, costs.placement
+    stretch = float(network_factor(costs, float(parts.latency_ms.sum())))   # the network term: layers scale alike
+    # plain floats for the per-layer records (indexing numpy arrays element by element is slow)
+    compute_l, memory_l, overhead_l = parts.compute_ms.tolist(), parts.memory_ms.tolist(), parts.overhead_ms.tolist()
+    latency_l, power_l, energy_l, bytes_l = ((parts.latency_ms * stretch).tolist(), at_point.power_mw.tolist(),
+                                             (at_point.energy_mj * stretch).tolist(), costs.bytes_.tolist())
+    if not profile.power.has_model:          # energy unknown: None, never a made-up 0
+        power_l = energy_l = [None] * len(latency_l)
+    layers = []
+    for i, layer in enumerate(mapped.layers):
+        compute, memory, overhead = compute_l[i], memory_l[i], overhead_l[i]
+        bound = "overhead" if overhead > max(compute, memory) else ("compute" if compute >= memory else "memory")
+        layer_precision = _run_precision(layer, profile, precision)
+        flags = layer.flags
+        if placement is not None:
+            layer_precision = placement.precision[i]
+            if placement.host[i]:
+                bound, flags = "host", flags + ("host-fallback",)
+                layer_precision = profile.fallback_host().default_precision
+            elif placement.reason[i] is not None:
+                flags = flags + ("precision-fallback",)
+        layers.append(LayerEstimate(
+            name=layer.name, op_type=layer.op_type, op_class=layer.op_class, nodes=layer.nodes,
+            output_shape=layer.output_shape, macs=layer.macs, flops=layer.flops, params=layer.params,
+            bytes_=int(round(bytes_l[i])), precision=layer_precision,
+            cost_model=profile.layer_model(layer.op_class).form,
+            bound=bound, compute_ms=compute, memory_ms=memory, overhead_ms=overhead,
+            latency_ms=latency_l[i], power_mw=power_l[i], energy_mj=energy_l[i],
+            share=latency_l[i] / total_latency if total_latency > 0 else 0.0, flags=flags,
+        ))
+    return layers
+
+
+def _run_precision(layer, profile: PlatformProfile, precision: str) -> str:
+    """The precision a layer runs at: int8 where the model fixes it so and the device has int8, else ``precision``."""
+    return "int8" if layer.precision == "int8" and "int8" in profile.precisions else precision
+
+
+def _precision_notes(mapped: MappedGraph, profile: PlatformProfile, precision: str) -> list[str]:
+    """What a quantized model becomes on a device without an int8 path."""
+    quantized = sum(1 for layer in mapped.layers if layer.precision == "int8")
+    if not quantized or "int8" in profile.precisions:
+        return []
+    runtime = profile.runtime.get("name", "its runtime") if hasattr(profile, "runtime") else "its runtime"
+    return [f"{profile.name} has no int8 path ({runtime} runs {', '.join(profile.precisions)} only): the model's "
+            f"{quantized} quantized layer(s) run at {precision}, moving {precision} data"]
+
+
+def _placement_notes(placement, layers: list, profile: PlatformProfile) -> list[str]:
+    """Which layers fall back, where to, and what it costs (the layers carry the flags)."""
+    if placement is None or not placement.moved:
+        return []
+    notes = []
+    host = [layer for layer, on_host in zip(layers, placement.host) if on_host]
+    if host:
+        share = sum(layer.latency_ms for layer in host)
+        first = next(reason for reason, on_host in zip(placement.reason, placement.host) if on_host)
+        notes.append(f"{len(host)} layer(s) fall back to the host CPU ({profile.fallback_host().name}'s profile), "
+                     f"{share:.3g} ms with the transfers; first: {host[0].name} ({first}); flag host-fallback")
+    moved = [(layer, reason) for layer, reason, on_host in zip(layers, placement.reason, placement.host)
+             if reason is not None and not on_host]
+    if moved:
+        shown = "; ".join(f"{layer.name}: {reason}" for layer, reason in moved[:3])
+        more = f" and {len(moved) - 3} more" if len(moved) > 3 else ""
+        notes.append(f"{len(moved)} layer(s) run at another precision than asked ({shown}{more}); "
+                     "flag precision-fallback")
+    return notes
+
+
+def graph_batch(graph: Graph) -> int:
+    """Inferences one run of ``graph`` makes: the leading dimension its inputs share (1 when they disagree).
+
+    Recurrent layers in ONNX's default layout read ``[sequence, batch, features]``: their batch is
+    the second dimension, and the sequence length is not a batch.
+    """
+    for layer in graph.layers:
+        if layer.op_type in ("LSTM", "GRU", "RNN") and not layer.attr("layout", 0) and layer.input_shapes:
+            shape = layer.input_shapes[0]
+            return int(shape[1]) if len(shape) == 3 else 1
+    leading = {shape[0] for _, shape in graph.inputs if len(shape) >= 2}
+    return int(leading.pop()) if len(leading) == 1 and min(leading, default=1) >= 1 else 1
 
 
 def _notes(mapped: MappedGraph, profile: PlatformProfile) -> list[str]:
@@ -266,7 +402,7 @@ def _notes(mapped: MappedGraph, profile: PlatformProfile) -> list[str]:
         notes.append(f"{unknown} layer(s) with unknown operators estimated by roofline from bytes and MACs "
                          "(flag unknown-op)")
     if not profile.power.has_model:
-        notes.append(f"{profile.name} has no power model: energy is unknown (reported as 0); fit one with "
+        notes.append(f"{profile.name} has no power model: energy is unknown (reported as null); fit one with "
                          "edgeperf fit-power or calibrate with a power source")
     elif not profile.power.calibrated:
         notes.append(f"energy not calibrated on {profile.name}: published board power figures, not per-layer "
@@ -289,4 +425,6 @@ def estimate_graph(graph: Graph, profile: PlatformProfile, *, precision: str | N
     chosen, note = choose_precision(profile, precision, graph.native_precision)
     point = resolve_operating_point(profile, power_mode, freq_mhz)
     mapped = map_graph(graph, profile.mapping)
+    logger.info("%s on %s: %d layers mapped to %d kernels (%d shape-only elided), %s", graph.name, profile.name,
+                len(graph.layers), len(mapped.layers), len(mapped.elided), chosen)
     return estimate_mapped(mapped, profile, precision=chosen, point=point, notes=(note,) if note else ())

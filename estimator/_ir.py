@@ -139,7 +139,7 @@ class Layer:
         return -(-self.act_out_elems * bits // 8)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class Graph:
     """A model as a topologically ordered tuple of layers.
 
@@ -180,6 +180,10 @@ class Graph:
             raise ValueError(f"Graph {self.name!r}: duplicate layer names {dupes[:5]}")
         if self.native_precision not in BITS_PER_ELEMENT:
             raise ValueError(f"native_precision must be one of {tuple(BITS_PER_ELEMENT)}, got {self.native_precision!r}")
+
+    def __repr__(self) -> str:
+        return (f"Graph(name={self.name!r}, layers=<{len(self.layers)}>, inputs={list(self.inputs)!r}, "
+                f"params={self.params}, native_precision={self.native_precision!r})")
 
     @property
     def macs(self) -> int:

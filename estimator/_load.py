@@ -8,7 +8,9 @@ like any other ONNX model: the estimator imports the zoo, never the other way ro
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from pathlib import Path
 
 from .._errors import ModelError
@@ -16,6 +18,8 @@ from ._ir import Graph
 from ._onnx_import import graph_from_model, load_onnx
 
 __all__ = ["load_model"]
+
+logger = logging.getLogger(__name__)
 
 
 def _is_tflite(path: Path) -> bool:
@@ -50,6 +54,15 @@ def load_model(source, *, input_shapes=None, on_unknown: str = "error") -> Graph
     """
     if isinstance(source, Graph):
         return source
+    started = time.perf_counter()
+    graph = _load(source, input_shapes, on_unknown)
+    logger.info("loaded %s: %d layers, %d folded nodes, %.3g GMACs, %s, in %.2f s", graph.source or graph.name,
+                len(graph.layers), graph.folded_nodes, graph.macs / 1e9, graph.native_precision,
+                time.perf_counter() - started)
+    return graph
+
+
+def _load(source, input_shapes, on_unknown: str) -> Graph:
     text = str(source)
     if not os.path.isfile(text):
         # imported only for what is not a file: estimating a file never builds networks

@@ -49,6 +49,35 @@ def dims(type_proto) -> tuple | None:
             dims.append(dim.dim_param or "?")
     return tuple(dims)
 
+def example_shape(vi) -> str:
+    """A ``--input-shape`` example for one input: its static dimensions kept, the others filled plausibly.
+
+    Batch 1 first; a sequence of 128 for integer inputs (token ids) and non-image ranks; 3 channels
+    and 224 pixels for a 4-D float input.
+
+    >>> from onnx import TensorProto, helper
+    >>> example_shape(helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"]))
+    '1x128'
+    >>> example_shape(helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, "h", "w"]))
+    '1x3x224x224'
+    """
+    shape = dims(vi.type) or ()
+    integer = vi.type.tensor_type.elem_type in (2, 3, 4, 5, 6, 7, 12, 13)
+    if not shape:
+        return "1x128" if integer else "1x3x224x224"
+    example = []
+    for i, d in enumerate(shape):
+        if isinstance(d, int) and d > 0:
+            example.append(d)
+        elif i == 0:
+            example.append(1)
+        elif len(shape) == 4 and not integer:
+            example.append(3 if i == 1 else 224)
+        else:
+            example.append(128)
+    return "x".join(str(d) for d in example)
+
+
 def apply_input_shapes(inputs, input_shapes, where) -> None:
     known = [vi.name for vi in inputs]
     for name in input_shapes:
@@ -57,6 +86,12 @@ def apply_input_shapes(inputs, input_shapes, where) -> None:
     for vi in inputs:
         if vi.name in input_shapes:
             shape = input_shapes[vi.name]
+            declared = dims(vi.type)
+            if declared is not None and len(declared) != len(shape):
+                shown = "x".join(str(d) for d in declared)
+                raise InputError(f"{where}: --input-shape {vi.name}={'x'.join(map(str, shape))} has {len(shape)} "
+                                 f"dimensions, but input {vi.name!r} has {len(declared)} ({shown}); give "
+                                 f"{len(declared)}, e.g. --input-shape {vi.name}={example_shape(vi)}")
             tensor_shape = vi.type.tensor_type.shape
             tensor_shape.ClearField("dim")
             for dim in shape:
@@ -67,7 +102,7 @@ def apply_input_shapes(inputs, input_shapes, where) -> None:
             shown = "unknown" if shape is None else "x".join(str(d) for d in shape)
             raise InputError(
                 f"{where}: input {vi.name!r} has dynamic or unknown shape ({shown}); "
-                f"give it with --input-shape {vi.name}=1x3x224x224 (your real sizes)"
+                f"give it with --input-shape {vi.name}={example_shape(vi)} (your real sizes)"
             )
 
 def topological_order(nodes, producers, where) -> list[int]:

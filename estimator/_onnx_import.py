@@ -322,19 +322,10 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
     if label in used_names:
         label = f"{label}_{index}"
     used_names.add(label)
-    in_shapes = []
-    for tensor in node.input:
-        if not tensor:
-            in_shapes.append(None)
-            continue
-        shape = shapes.get(tensor)
-        in_shapes.append(shape)
+    in_shapes = [shapes.get(tensor) if tensor else None for tensor in node.input]
     counter = _opcount.lookup(node.domain, node.op_type)
     out_shapes = _output_shapes(node, label, in_shapes, counter is None, shapes, where)
-    for tensor, shape in zip(node.input, in_shapes):
-        if tensor and (shape is None or any(not isinstance(d, int) for d in shape)):
-            raise ModelError(f"{where}: cannot determine the shape of tensor {tensor!r} (input of node {label!r}, "
-                             f"{node.op_type}); give static input sizes with --input-shape")
+    _check_input_shapes(node, label, in_shapes, const, where)
     attrs = {a.name: value for a in node.attribute if (value := _attr_value(a)) is not None}
     in_const = tuple(bool(t) and t in const for t in node.input)
     flags: tuple[str, ...] = ()
@@ -349,7 +340,7 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
         except (ValueError, IndexError, ZeroDivisionError, TypeError) as exc:
             raise ModelError(f"{where}: node {label!r} ({node.op_type}) has shapes or attributes edgeperf cannot "
                              f"count: {exc}") from None
-    act_in, weights, params, act_names, act_shapes = _input_traffic(node, in_shapes, in_const, dtypes)
+    act_in, weights, params, act_names, act_shapes = _input_traffic(node, in_shapes, in_const, dtypes, counts.reads)
     precision = None
     if counts.int8 or _opcount.is_int8_op(node.domain, node.op_type):
         precision = "int8"
@@ -376,6 +367,23 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
         flags=flags,
     )
 
+
+
+def _check_input_shapes(node, label: str, in_shapes: list, const, where: str) -> None:
+    """Every input of ``node`` has a static shape, or one line says which and what would help.
+
+    Raises
+    ------
+    ModelError
+        Naming the tensor; for one computed from constants alone, --input-shape cannot help.
+    """
+    for tensor, shape in zip(node.input, in_shapes):
+        if tensor and (shape is None or any(not isinstance(d, int) for d in shape)):
+            advice = ("it is computed from constants alone, by operators edgeperf could not evaluate: simplify the "
+                      "model (onnxsim) so that it is folded" if tensor in const
+                      else "give static input sizes with --input-shape")
+            raise ModelError(f"{where}: cannot determine the shape of tensor {tensor!r} (input of node {label!r}, "
+                             f"{node.op_type}); {advice}")
 
 
 def _output_shapes(node, label: str, in_shapes: list, unknown_op: bool, shapes: dict, where: str) -> list:
@@ -412,19 +420,25 @@ def _output_shapes(node, label: str, in_shapes: list, unknown_op: bool, shapes: 
     return out_shapes
 
 
-def _input_traffic(node, in_shapes: list, in_const: tuple, dtypes: dict):
-    """Elements of activation inputs and of weights, learnable parameters, and the activations' names and shapes."""
+def _input_traffic(node, in_shapes: list, in_const: tuple, dtypes: dict, reads=None):
+    """Elements of activation inputs and of weights read, learnable parameters, and the activations' names and shapes.
+
+    ``reads`` (from the operator's counter) caps what an input position reads: a Gather reads the
+    rows it gathers of its table, not the table. Parameters count the whole tensor all the same.
+    """
     act_in = weights = params = 0
     act_names, act_shapes = [], []
     for position, (tensor, shape, is_const) in enumerate(zip(node.input, in_shapes, in_const)):
         if not tensor:
             continue
-        elements = _opcount.prod(shape)
+        whole = _opcount.prod(shape)
+        read = reads[position] if reads is not None and position < len(reads) else None
+        elements = whole if read is None else min(read, whole)
         if is_const:
             if dtypes.get(tensor) not in (6, 7, 9):  # int32/int64/bool constants are shapes and indices
                 weights += elements
                 if not (node.op_type == "BatchNormalization" and position >= 3):  # running stats are buffers
-                    params += elements
+                    params += whole
         else:
             act_in += elements
             act_names.append(tensor)

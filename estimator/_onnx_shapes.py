@@ -141,9 +141,13 @@ def resolve_shapes(model, nodes, order, const, opset, on_unknown, where, mutable
            for n in nodes):
         model = mutable()
         _, inferred = supply_shapes(model, inferred, nodes, order, where, assume)
+    # Every tensor a layer reads or writes needs a static shape: the outputs of the nodes that run,
+    # and their inputs, constants included (a Swin shifted-window mask is built from constants
+    # through Range -> Reshape -> Where -> Expand, and is read by the attention's Add).
+    needed = {t for n in nodes if any(o and o not in const for o in n.output) for t in (*n.input, *n.output) if t}
     for _ in range(_FOLD_ROUNDS):
         known = shape_table(inferred)
-        if all(static(known.get(o)) for n in nodes for o in n.output if o and o not in const):
+        if all(static(known.get(t)) for t in needed):
             break
         existing = {t.name for t in model.graph.initializer}
         fresh = {name: value for name, value in fold_shape_constants(model, nodes, order, known, const, opset).items()

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-__all__ = ["NodeView", "Counts", "REGISTRY", "known_ops", "lookup"]
+__all__ = ["NodeView", "Counts", "REGISTRY", "known_ops", "lookup", "recurrent_counts"]
 
 
 def prod(values) -> int:
@@ -45,13 +45,20 @@ class NodeView:
 
 @dataclass(frozen=True, slots=True)
 class Counts:
-    """Work of one node."""
+    """Work of one node.
+
+    ``reads`` says, per input position, how many elements the operator really reads where that
+    is fewer than the whole tensor (None, or None at a position: all of it). A Gather reads the
+    rows it gathers, not its table: an embedding lookup of 128 tokens in a 30,522 x 128 table
+    reads 128 x 128 values.
+    """
 
     op_class: str
     macs: int = 0
     flops: int = 0
     geometry: tuple = ()
     int8: bool = False
+    reads: tuple | None = None
 
 
 def _present(view: NodeView) -> list[tuple[int, ...]]:
@@ -228,6 +235,107 @@ def _data_movement(view: NodeView) -> Counts:
     return Counts("data_movement", 0, 0, _channels_geometry(view, out))
 
 
+def _selecting(view: NodeView) -> Counts:
+    """Gather, GatherElements, GatherND, Slice: the data input is read where selected, once per output element.
+
+    Every other input (indices, starts, ends, axes, steps) is read whole.
+    """
+    out = view.out_shapes[0] if view.out_shapes else ()
+    reads = (prod(out),) + (None,) * (len(view.in_shapes) - 1)
+    return Counts("data_movement", 0, 0, _channels_geometry(view, out), reads=reads)
+
+
+def recurrent_counts(*, steps: int, directions: int, gates: int, cells: int, inputs: int, recurrent: int,
+                     projection: int = 0, pointwise_per_cell: int, bias_per_cell: int = 0) -> Counts:
+    """Work of a recurrent layer over ``steps`` (time steps x batch) in each of ``directions``.
+
+    Per step and direction: ``gates`` matrix-vector products of ``cells`` rows with the input
+    (``inputs`` wide) and with the recurrent state (``recurrent`` wide), an optional projection of
+    the cells to ``projection`` outputs, and ``pointwise_per_cell`` element-wise operations (gate
+    activations, the cell update) plus ``bias_per_cell`` bias additions per cell.
+
+    >>> c = recurrent_counts(steps=100, directions=1, gates=4, cells=128, inputs=40, recurrent=128,
+    ...                      pointwise_per_cell=24)
+    >>> c.macs        # 100 x 4 x 128 x (40 + 128)
+    8601600
+    """
+    per_step = gates * cells * (inputs + recurrent) + projection * cells
+    macs = steps * directions * per_step
+    pointwise = steps * directions * cells * (pointwise_per_cell + bias_per_cell)
+    geometry = (("batch", steps * directions), ("c_in", inputs + recurrent), ("c_out", gates * cells),
+                ("h_out", 1), ("w_out", 1), ("k_area", 1), ("groups", 1))
+    return Counts("gemm", macs, 2 * macs + pointwise, geometry)
+
+
+# Element-wise operations per cell and step, from the ONNX operator definitions (activations counted
+# as in _UNARY_OPS: Sigmoid 4, Tanh 4):
+#   LSTM: 3 sigmoid gates (12) + 2 tanh (the cell candidate and the output, 8) + c = f*c + i*g (3)
+#         + h = o*tanh(c) (1) = 24; biases Wb and Rb: 8 additions (4 gates x 2); peepholes: 3 mul + 3 add.
+#   GRU:  2 sigmoid gates (8) + 1 tanh (4) + r * (R h) (1) + h = (1 - z) * n + z * h (4) = 17;
+#         biases: 6 additions.
+#   RNN:  1 tanh (4); biases: 2 additions.
+_LSTM_POINTWISE, _GRU_POINTWISE, _RNN_POINTWISE = 24, 17, 4
+
+
+def _onnx_recurrent(gates: int, pointwise: int, bias_per_gate: int):
+    """ONNX LSTM, GRU and RNN: ``W [dirs, gates x H, I]``, ``R [dirs, gates x H, H]``, ``B [dirs, 2 x gates x H]``."""
+    def count(view: NodeView) -> Counts:
+        x, w, r = view.in_shapes[0], view.in_shapes[1], view.in_shapes[2]
+        if x is None or w is None or r is None or len(x) != 3 or len(w) != 3 or len(r) != 3:
+            raise ValueError(f"{view.op_type} needs X (3-D), W and R (each [directions, gates x hidden, ...]), "
+                             f"got {x}, {w}, {r}")
+        directions, hidden = w[0], w[1] // gates
+        bias = len(view.in_shapes) > 3 and view.in_shapes[3] is not None
+        peephole = view.op_type == "LSTM" and len(view.in_shapes) > 7 and view.in_shapes[7] is not None
+        return recurrent_counts(steps=x[0] * x[1], directions=directions, gates=gates, cells=hidden, inputs=w[2],
+                                recurrent=r[2], pointwise_per_cell=pointwise + (6 if peephole else 0),
+                                bias_per_cell=bias_per_gate * gates if bias else 0)
+
+    return count
+
+
+def _tflite_lstm(view: NodeView) -> Counts:
+    """TFLite LSTM / UNIDIRECTIONAL_SEQUENCE_LSTM (inputs as the TFLite schema orders them).
+
+    0 input ``[..., I]``; 1-4 input-to-gate weights ``[cells, I]`` (the input gate's absent in the
+    coupled-gate CIFG variant); 5-8 recurrent-to-gate weights ``[cells, outputs]``; 9-11 peepholes;
+    12-15 gate biases; 16 projection weights ``[outputs, cells]``. Every dimension but the last
+    of the input is a step (time x batch, in either order).
+    """
+    shapes = list(view.in_shapes) + [None] * (17 - len(view.in_shapes))
+    x = shapes[0]
+    gate_weights = [s for s in shapes[1:5] if s is not None]
+    recurrent = next((s for s in shapes[5:9] if s is not None), None)
+    if x is None or not gate_weights or recurrent is None:
+        raise ValueError(f"an LSTM needs its input, input-to-gate and recurrent weights, got {shapes[:9]}")
+    cells, outputs = gate_weights[0][0], recurrent[1]
+    projection = outputs if shapes[16] is not None else 0
+    peephole = 6 if any(s is not None for s in shapes[9:12]) else 0
+    biases = sum(1 for s in shapes[12:16] if s is not None)
+    return recurrent_counts(steps=prod(x[:-1]), directions=1, gates=len(gate_weights), cells=cells, inputs=x[-1],
+                            recurrent=outputs, projection=projection, pointwise_per_cell=_LSTM_POINTWISE + peephole,
+                            bias_per_cell=biases)
+
+
+def _tflite_svdf(view: NodeView) -> Counts:
+    """TFLite SVDF: input ``[batch, I]``, feature weights ``[filters, I]``, time weights ``[filters, memory]``.
+
+    Per batch row and invocation: the feature projection (filters x I MACs), the time filter over
+    the state's memory (filters x memory MACs), then each unit sums its ``rank`` filters
+    (filters additions) and adds its bias; the state shift is data movement, not counted.
+    """
+    x, features, time = view.in_shapes[0], view.in_shapes[1], view.in_shapes[2]
+    if x is None or features is None or time is None or len(features) != 2 or len(time) != 2:
+        raise ValueError(f"SVDF needs input, feature weights [filters, I] and time weights [filters, memory], "
+                         f"got {x}, {features}, {time}")
+    batch, filters = prod(x[:-1]), features[0]
+    macs = batch * filters * (features[1] + time[1])
+    units = view.out_shapes[0][-1] if view.out_shapes else filters
+    geometry = (("batch", batch), ("c_in", features[1]), ("c_out", filters), ("h_out", 1), ("w_out", 1),
+                ("k_area", time[1]), ("groups", 1))
+    return Counts("gemm", macs, 2 * macs + batch * (filters + units), geometry)
+
+
 #: Primitive operations per output element of unary element-wise operators,
 #: counted from the operator's ONNX function body (or its defining formula).
 _UNARY_OPS: dict[str, tuple[str, int]] = {
@@ -285,10 +393,12 @@ _REDUCES = (
 )
 
 _DATA_MOVEMENT = (
-    "Concat", "Split", "Slice", "Gather", "GatherElements", "GatherND", "ScatterND", "ScatterElements",
+    "Concat", "Split", "ScatterND", "ScatterElements",
     "Pad", "Transpose", "Tile", "Expand", "DepthToSpace", "SpaceToDepth", "TopK", "Trilu",
     "OneHot", "CumSum", "ReverseSequence", "Compress",
 )
+# Data movement that reads only what it selects (see _selecting); every other one reads its inputs whole.
+_SELECTING = ("Gather", "GatherElements", "GatherND", "Slice")
 
 _SHAPE_ONLY = (
     "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Shape", "Size",
@@ -320,6 +430,13 @@ REGISTRY: dict[tuple[str, str], Counter] = {
     ("", "LRN"): _per_element("norm", 8),              # square, windowed sum (size 5 typical), pow, div
     ("", "Resize"): _resize,
     ("", "Upsample"): _resize,
+    ("", "LSTM"): _onnx_recurrent(4, _LSTM_POINTWISE, 2),
+    ("", "GRU"): _onnx_recurrent(3, _GRU_POINTWISE, 2),
+    ("", "RNN"): _onnx_recurrent(1, _RNN_POINTWISE, 2),
+    # TFLite operators whose inputs do not map onto an ONNX operator's: counted in TFLite's own layout
+    ("tflite", "LSTM"): _tflite_lstm,
+    ("tflite", "UNIDIRECTIONAL_SEQUENCE_LSTM"): _tflite_lstm,
+    ("tflite", "SVDF"): _tflite_svdf,
 }
 for _op, (_cls, _ops) in _UNARY_OPS.items():
     REGISTRY[("", _op)] = _per_element(_cls, _ops)
@@ -331,6 +448,8 @@ for _op in _REDUCES:
     REGISTRY[("", _op)] = _per_input_element("reduce", 1)
 for _op in _DATA_MOVEMENT:
     REGISTRY[("", _op)] = _data_movement
+for _op in _SELECTING:
+    REGISTRY[("", _op)] = _selecting
 for _op in _SHAPE_ONLY:
     REGISTRY[("", _op)] = _zero("shape")
 

@@ -28,6 +28,7 @@ class PlatformProfile(Protocol):
 
     name: str
     version: str
+    kind: str                               # datasheet (an optimistic bound), fitted, calibrated, ...
     precisions: MappingProxyType            # precision -> peak GFLOP/s at reference clocks
     default_precision: str
     memory_bandwidth_gbps: float

@@ -48,6 +48,8 @@ TFLITE_OPS: dict[str, tuple[str, str]] = {
     "RESIZE_BILINEAR": ("Resize", "linear"), "RESIZE_NEAREST_NEIGHBOR": ("Resize", "nearest"),
     "QUANTIZE": ("QuantizeLinear", ""), "DEQUANTIZE": ("DequantizeLinear", ""), "CAST": ("Cast", ""),
     "L2_NORMALIZATION": ("LpNormalization", ""), "LOCAL_RESPONSE_NORMALIZATION": ("LRN", ""),
+    # recurrent operators: their inputs follow TFLite's own schema, counted by ("tflite", NAME) counters
+    "LSTM": ("LSTM", "tflite"), "UNIDIRECTIONAL_SEQUENCE_LSTM": ("LSTM", "tflite"), "SVDF": ("SVDF", "tflite"),
 }
 
 
@@ -202,6 +204,30 @@ def _tensors(model, graph, where: str) -> tuple[list, list, list, list]:
     return shapes, types, const, names_by_index
 
 
+def _traffic(inputs: list, in_const: list, tensors, counts, layout: str):
+    """Elements of activations and constants one operator reads, its parameters, and its activations' names and
+    shapes (a Gather reads the rows it gathers: ``counts.reads``)."""
+    shapes, types, _, names_by_index = tensors
+    act_in = weights = layer_params = 0
+    act_names, act_shapes = [], []
+    reads = counts.reads if counts.reads is not None and layout != "tflite" else ()
+    for position, (t, is_const) in enumerate(zip(inputs, in_const)):
+        if t < 0:
+            continue
+        whole = _opcount.prod(shapes[t])
+        read = reads[position] if position < len(reads) else None
+        elements = whole if read is None else min(read, whole)
+        if is_const:
+            weights += elements
+            if counts.op_class in ("conv", "dwconv", "conv_transpose", "gemm", "norm") and types[t] not in (4, 6):
+                layer_params += whole
+        else:
+            act_in += elements
+            act_names.append(names_by_index[t])
+            act_shapes.append(shapes[t])
+    return act_in, weights, layer_params, act_names, act_shapes
+
+
 def _operator_layer(tflite, operator, index: int, codes: list, tensors, produced: set, where: str) -> Layer | None:
     """The layer of one operator, or None when all its inputs are constant (folded, as the interpreter does)."""
     shapes, types, const, names_by_index = tensors
@@ -233,25 +259,17 @@ def _operator_layer(tflite, operator, index: int, codes: list, tensors, produced
         flags = ("unknown-op",)
     else:
         options = _pool_options(tflite, operator) if onnx_op in ("AveragePool", "MaxPool", "LpPool") else {}
-        view = _view(onnx_op, layout, in_shapes, out_shapes, in_const, options)
+        if layout == "tflite":      # counted in the TFLite layout, by the operator's own counter
+            view = _opcount.NodeView(name, {}, tuple(in_shapes), tuple(out_shapes), tuple(in_const))
+            counter = _opcount.lookup("tflite", name)
+        else:
+            view = _view(onnx_op, layout, in_shapes, out_shapes, in_const, options)
+            counter = _opcount.lookup("", onnx_op)
         try:
-            counts = _opcount.lookup("", onnx_op)(view)
+            counts = counter(view)
         except (ValueError, IndexError, ZeroDivisionError, TypeError) as exc:
             raise ModelError(f"{where}: operator {index} ({name}) has shapes edgeperf cannot count: {exc}") from None
-    act_in = weights = layer_params = 0
-    act_names, act_shapes = [], []
-    for t, is_const in zip(inputs, in_const):
-        if t < 0:
-            continue
-        elements = _opcount.prod(shapes[t])
-        if is_const:
-            weights += elements
-            if counts.op_class in ("conv", "dwconv", "conv_transpose", "gemm", "norm") and types[t] not in (4, 6):
-                layer_params += elements
-        else:
-            act_in += elements
-            act_names.append(names_by_index[t])
-            act_shapes.append(shapes[t])
+    act_in, weights, layer_params, act_names, act_shapes = _traffic(inputs, in_const, tensors, counts, layout)
     int8 = any(types[t] in _INT8_TYPES for t in inputs + outputs if t >= 0) and counts.op_class != "quant"
     return Layer(
         name=f"{index}:{name}", op_type=onnx_op or name, op_class=counts.op_class, inputs=tuple(act_names),

@@ -31,6 +31,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .._errors import InputError, ModelError
+from .._progress import silent, step
 from ..estimator import choose_precision, latency_parts, load_model, map_graph, network_scale, resolve_operating_point
 from ..profiles import Citation, CrossValidatedChoice, LayerModel, Metrics, PowerModel, Profile, Provenance
 from ._network_fit import choose_network_model
@@ -79,19 +80,22 @@ class NetworkFeatures:
 
 
 def network_features(samples, base: Profile, precision: str | None = None, input_shapes=None, steps=None,
-                     graphs: dict | None = None) -> NetworkFeatures:
+                     graphs: dict | None = None, progress=silent, label: str = "reading networks") -> NetworkFeatures:
     """The fit's design matrix: per network and class, the layer count and roofline times.
 
     Five columns per class (see :data:`COLUMNS`): executed layers, compute ms, and the memory ms of
     input activations, of weights and of written outputs, at the base profile's peaks.
-    ``graphs`` (a dict, filled as networks load) lets several calls share the loaded graphs.
+    ``graphs`` (a dict, filled as networks load) lets several calls share the loaded graphs;
+    ``progress`` gets a step per network (``edgeperf._progress``).
     """
     units = [_unit_profile(base, steps, memory) for memory in ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))]
     point = resolve_operating_point(base)
     rows, classes_seen, chosen = [], set(), None
     per_network = []
     graphs = {} if graphs is None else graphs  # loaded graphs, by (model, input shape): reused across calls
-    for sample in samples:
+    samples = tuple(samples)
+    for number, sample in enumerate(samples, start=1):
+        step(progress, number - 1, len(samples), label)
         graph = _graph(sample, input_shapes, graphs)
         mapped = map_graph(graph, base.mapping)
         chosen, _ = choose_precision(base, precision, graph.native_precision)
@@ -103,6 +107,7 @@ def network_features(samples, base: Profile, precision: str | None = None, input
                                       *(float(part.memory_ms[index].sum()) for part in parts))
             classes_seen.add(str(op_class))
         per_network.append(classes)
+    step(progress, len(samples), len(samples), label)
     order = sorted(classes_seen)
     for classes in per_network:
         row = []
@@ -246,7 +251,7 @@ class _Variant:
 def fit_from_networks(samples, base: Profile, *, name: str | None = None, precision: str | None = None,
                       source: str = "", input_shapes=None, folds: int = 5, seed: int = 0,
                       steps: dict | None = None, merge_siblings: bool | None = False,
-                      memory_split: bool | None = False, graphs: dict | None = None,
+                      memory_split: bool | None = False, graphs: dict | None = None, progress=silent,
                       network_term: bool | None = False, prior=None) -> FitResult:
     """Fit per-class step-linear layer models (and power, given energy) to measured networks.
 
@@ -277,6 +282,8 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     graphs : dict, optional
         Loaded graphs by (model, input shape), filled as networks load; share one between fits of
         the same networks to load each only once.
+    progress : callable, optional
+        A progress sink (``edgeperf._progress``): a step per network read, per variant.
     network_term : bool or None
         A power-law network-level term on the layer sum (``_network_fit``): False none, True the
         best one, None kept only when cross-validation wants it (one-standard-error rule).
@@ -301,7 +308,7 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     y = np.array([s.latency_ms for s in samples])
     folds = max(2, min(folds, len(samples)))
     variants = _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed, merge_siblings,
-                             memory_split, {} if graphs is None else graphs)
+                             memory_split, {} if graphs is None else graphs, progress)
     # the lowest cross-validated error (on a tie, the variant with less structure), then the network
     # term and the prior, each kept only as far as cross-validation wants it (_network_fit)
     references, prior_note = prior_references(prior, base, variants) if prior else (None, None)
@@ -429,12 +436,13 @@ def with_sibling_merge(base: Profile) -> Profile:
 
 
 def _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed, merge_siblings, memory_split,
-                  graphs) -> list[_Variant]:
+                  graphs, progress=silent) -> list[_Variant]:
     """Design matrix, ridge and cross-validated error of each mapping / memory-term variant asked for."""
     variants = []
     for merge in ((False, True) if merge_siblings is None else (bool(merge_siblings),)):
         variant_base = with_sibling_merge(base) if merge else base
-        features = network_features(samples, variant_base, precision, input_shapes, steps, graphs)
+        label = "networks, siblings merged" if merge else "networks"
+        features = network_features(samples, variant_base, precision, input_shapes, steps, graphs, progress, label)
         full, classes, chosen = features.x, features.classes, features.precision
         # A class every network has at one size (NB201's classifier) cannot have fitted size terms:
         # its work keeps the base profile's model (a fixed offset), and only its overhead is fitted.

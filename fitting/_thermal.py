@@ -69,3 +69,40 @@ def fit_thermal(time_s, temp_c, power_mw) -> ThermalFit:
                          "sample it faster than its time constant and include a heating or cooling step")
     tau = -dt.mean() / math.log(a)
     return ThermalFit(base_c=float(c0 / (1 - a)), resistance_c_per_w=float(c1 / (1 - a)), time_constant_s=float(tau))
+
+
+def with_thermal_fit(base, fit: ThermalFit, *, source: str = "a temperature trace"):
+    """``base`` with its thermal section's RC part replaced by ``fit``: ambient, idle temperature, R and tau.
+
+    The zero-power temperature is the ambient the trace was recorded at; the idle temperature is
+    where the board settles at the profile's idle power (``ambient + R P_idle``). The throttling
+    policy (domain, trip points, poll period, hysteresis, fan) comes from the board's documentation,
+    not from a trace: ``base`` must already have a thermal section to keep it from.
+
+    Raises
+    ------
+    InputError
+        When ``base`` has no thermal section.
+    """
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    from ..profiles import Citation
+
+    if base.thermal is None:
+        raise InputError(f"profile {base.name!r} has no thermal section to update: a trace gives the RC model, "
+                         "but the throttling policy (trip points, poll period) must come from the board's "
+                         "documentation; start from a profile with one (e.g. coral-edgetpu)")
+    key = "fit-thermal"
+    idle_c = fit.base_c + fit.resistance_c_per_w * base.power.idle_mw / 1000.0
+    thermal = replace(base.thermal, ambient_c=round(fit.base_c, 3), idle_c=round(idle_c, 3),
+                      resistance_c_per_w=round(fit.resistance_c_per_w, 4), time_constant_s=round(fit.time_constant_s, 3))
+    cited = {("thermal", "ambient_c"): Citation(source=key, note="zero-power temperature of the fit"),
+             ("thermal", "idle_c"): Citation(source=key, note="ambient + R x the profile's idle power"),
+             ("thermal", "resistance_c_per_w"): Citation(source=key),
+             ("thermal", "time_constant_s"): Citation(source=key)}
+    text = (f"edgeperf fit-thermal on {source}: first-order RC model C dT/dt = P - (T - T_base) / R fitted by "
+            f"least squares on its exact discretisation; T_base {fit.base_c:.2f} C, R {fit.resistance_c_per_w:.3f} "
+            f"C/W, tau {fit.time_constant_s:.1f} s")
+    return replace(base, path="", thermal=thermal, sources=MappingProxyType({**base.sources, key: text}),
+                   citations=MappingProxyType({**base.citations, **cited}))

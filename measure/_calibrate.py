@@ -26,6 +26,7 @@ from types import MappingProxyType
 
 from .._errors import InputError
 from .._lock import exclusive
+from .._progress import draws_bars, step
 from ..estimator import FusionRule, Mapping
 from ..fitting import NetworkSample, ValidationReport, fit_from_networks, validate_table
 from ..profiles import Citation, ClockDomain, HeldOutErrors, LayerModel, PowerModel, Profile
@@ -204,7 +205,8 @@ def calibrate(name: str, *, runner: Runner, sweep_path, budget_minutes: float = 
     budget_minutes : float
         Sizes the plan (default about 10 minutes on a 2-core machine).
     progress : callable(str)
-        Receives one line per measured network (the CLI prints them).
+        Receives the roofline line and one line per measured network; a progress bar
+        (``edgeperf._progress.Progress``) gets the measurements as steps instead.
     power : source, optional
         A power source (``edgeperf.measure`` sources); the sweep then records energy per
         inference and the profile's power model is fitted (``power.calibrated: true``).
@@ -233,11 +235,13 @@ def _calibrate_locked(name, runner, sweep_path: Path, plan, harness, progress, p
     progress(f"roofline: {roofline['peak_gflops']:.1f} GFLOP/s, {roofline['bandwidth_gbps']:.1f} GB/s")
 
     def measured(record: SweepRecord) -> None:
-        progress(f"pass {record.pass_ + 1}/{plan.passes} {record.role} {record.reference} {record.input_size or ''}: "
-                 f"{record.latency_ms:.3f} ms {' '.join(record.flags)}".rstrip())
+        if not draws_bars(progress):        # a bar shows n/N instead of a line per measurement
+            progress(f"pass {record.pass_ + 1}/{plan.passes} {record.role} {record.reference} "
+                     f"{record.input_size or ''}: {record.latency_ms:.3f} ms {' '.join(record.flags)}".rstrip())
 
     measure_items(_planned_items(plan), path=sweep_path, fmt=NETWORK_SWEEP, records=records, runner=runner,
-                  harness=harness, progress=measured,
+                  harness=harness, progress=measured, steps=lambda done, total: step(progress, done, total,
+                                                                                     "measuring networks"),
                   model_of=lambda item: runnable_model(as_reference(item["reference"]), input_size=(
                       (item["input_size"], item["input_size"]) if item["input_size"] else None)))
     # one sample per network: the median over its passes, leaving out measurements that are not steady-state

@@ -202,17 +202,23 @@ def write_records(path, fmt: SweepFormat, records: list[SweepRecord]) -> None:
 
 def measure_items(items, *, path, fmt: SweepFormat, records: list[SweepRecord], runner: Runner, harness: Harness,
                   model_of: Callable[[dict], bytes],
-                  progress: Callable[[SweepRecord], None] = lambda record: None) -> None:
+                  progress: Callable[[SweepRecord], None] = lambda record: None,
+                  steps: Callable[[int, int], None] = lambda done, total: None) -> None:
     """Measure every planned item that ``records`` lacks; append each record and rewrite the file after each.
 
     ``items`` are dicts of :class:`SweepRecord` fields naming what to measure (``reference``,
     ``pass_`` and the format's other item fields); one is done when a record agrees with it on the
-    format's ``key``. ``model_of(item)`` is what the runner loads (model bytes).
+    format's ``key``. ``model_of(item)`` is what the runner loads (model bytes). ``progress`` gets
+    each new record; ``steps(done, total)`` how many of the items are done (a resumed run starts
+    where the file left off).
     """
     def key(get) -> tuple:
         return tuple(get(name) for name in fmt.key)
 
+    items = list(items)
     done = {key(lambda name: getattr(record, name)) for record in records}
+    finished = sum(1 for item in items if key(item.get) in done)
+    steps(finished, len(items))
     for item in items:
         if key(item.get) in done:
             continue
@@ -222,6 +228,8 @@ def measure_items(items, *, path, fmt: SweepFormat, records: list[SweepRecord], 
         done.add(key(item.get))
         write_records(path, fmt, records)
         progress(record)
+        finished += 1
+        steps(finished, len(items))
 
 
 def median_groups(records: list[SweepRecord], group: Callable[[SweepRecord], object]) -> dict:

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from .._errors import InputError
 from .._lock import exclusive
+from .._progress import draws_bars, step
 from ..fitting import FitResult, NetworkSample, fit_layer_sweep, fit_from_networks, validate_table
 from ..zoo import layer_reference, parse_layer_reference, runnable_model
 from ._harness import Harness
@@ -215,10 +216,8 @@ def run_sweep(runner: Runner, sweep_path, *, plan: SweepPlan | None = None, harn
         check_or_record(path, runner.settings(), device_info(), first_record)
 
         def measure(points, round_index):
-            measure_items(_round_items(plan, points, round_index), path=path, fmt=LAYER_SWEEP, records=records,
-                          runner=runner, harness=harness, model_of=lambda item: runnable_model(item["reference"]),
-                          progress=lambda r: progress(f"round {r.round} pass {r.pass_ + 1}/{plan.passes} {r.reference}: "
-                                                      f"{r.latency_ms:.4f} ms {' '.join(r.flags)}".rstrip()))
+            _measure_round(plan, points, round_index, path=path, records=records, runner=runner, harness=harness,
+                           progress=progress)
 
         measure((EMPTY_LAYER, *plan.points), 0)
         rng = random.Random(plan.seed)
@@ -230,6 +229,19 @@ def run_sweep(runner: Runner, sweep_path, *, plan: SweepPlan | None = None, harn
                 points = _refinement_points(path, records, plan, rng, round_index, progress)
             measure(points, round_index)
     return records
+
+
+def _measure_round(plan: SweepPlan, points, round_index: int, *, path, records, runner, harness, progress) -> None:
+    """Measure one round's points (appended to ``records`` and the file); a bar gets n/N, else a line each."""
+    def measured(r: SweepRecord) -> None:
+        if not draws_bars(progress):
+            progress(f"round {r.round} pass {r.pass_ + 1}/{plan.passes} {r.reference}: "
+                     f"{r.latency_ms:.4f} ms {' '.join(r.flags)}".rstrip())
+
+    label = "coarse plan" if round_index == 0 else f"refinement round {round_index}"
+    measure_items(_round_items(plan, points, round_index), path=path, fmt=LAYER_SWEEP, records=records,
+                  runner=runner, harness=harness, model_of=lambda item: runnable_model(item["reference"]),
+                  progress=measured, steps=lambda done, total: step(progress, done, total, label))
 
 
 def _round_items(plan: SweepPlan, points, round_index: int) -> list[dict]:

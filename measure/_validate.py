@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..zoo import is_reference, runnable_model
 from .._errors import InputError
+from .._progress import step
 from ..fitting import ValidationReport
 from ._profilers import match_kernels
 from ._protocols import Runner
@@ -60,7 +61,7 @@ def _runnable(reference: str):
 
 
 def validate_on_device(models, profile, *, runner: Runner, harness, precision: str | None = None, layers: bool = False,
-                       progress=lambda message: None) -> DeviceValidation:
+                       progress=lambda message: None, input_shapes: dict | None = None) -> DeviceValidation:
     """Measure each model on this device and compare with the profile's estimate.
 
     Parameters
@@ -72,6 +73,8 @@ def validate_on_device(models, profile, *, runner: Runner, harness, precision: s
     harness : Harness
     layers : bool
         Also compare layer by layer through the runtime's profiler.
+    input_shapes : dict of str to tuple of int, optional
+        Static shapes for inputs with dynamic dimensions, for the runner and the estimate alike.
 
     Returns
     -------
@@ -91,18 +94,19 @@ def validate_on_device(models, profile, *, runner: Runner, harness, precision: s
     flagged: dict[str, int] = {}
     for line, reference in enumerate(models, start=1):
         runnable = _runnable(reference)
-        timing = harness.measure(runner.load(runnable).run)
+        timing = harness.measure(runner.load(runnable, input_shapes=input_shapes).run)
         for flag in timing.flags:
             flagged[flag] = flagged.get(flag, 0) + 1
         samples.append(NetworkSample(model=reference, latency_ms=timing.median_ms, line=line))
-        progress(f"{reference}: measured {timing.median_ms:.3f} ms {' '.join(timing.flags)}".rstrip())
+        step(progress, line, len(models), "measuring models",
+             line=f"{reference}: measured {timing.median_ms:.3f} ms {' '.join(timing.flags)}".rstrip())
         if layers:
-            est = estimate_graph(load_model(reference), profile, precision=precision)
-            kernels = runner.profile(runnable)
+            est = estimate_graph(load_model(reference, input_shapes=input_shapes), profile, precision=precision)
+            kernels = runner.profile(runnable, input_shapes=input_shapes)
             for node, index in zip(kernels, match_kernels([layer.nodes for layer in est.layers], kernels)):
                 layer = est.layers[index] if index is not None else None
                 comparisons.append(LayerComparison(model=reference, layer=layer.name if layer else node.name,
                                                    op_type=node.op_type, measured_ms=node.median_ms,
                                                    predicted_ms=layer.latency_ms if layer else None))
-    report = validate_table(samples, profile, precision=precision)
+    report = validate_table(samples, profile, precision=precision, input_shapes=input_shapes)
     return DeviceValidation(report=report, layers=tuple(comparisons), flagged=flagged)

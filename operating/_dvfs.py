@@ -30,6 +30,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .._errors import InputError, LimitError
+from .._frames import frame, short_repr
 from ..estimator import MappedGraph, PlatformProfile, evaluate_points, reference_costs, resolve_operating_point
 
 __all__ = ["frequency_grid", "DvfsPoint", "DvfsReport", "explore_dvfs", "MAX_GRID_POINTS"]
@@ -89,7 +90,7 @@ class DvfsPoint:
                 "energy_mj": self.energy_mj}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class DvfsReport:
     """A whole-grid DVFS evaluation of one model on one platform."""
 
@@ -106,6 +107,22 @@ class DvfsReport:
     max_latency_ms: float | None
     energy_calibrated: bool
     notes: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return short_repr(self, "model", "platform", "precision", "power_mode", "energy_optimal",
+                          points=len(self.points))
+
+    def to_frame(self):
+        """One row per operating point: ``<domain>_mhz`` columns, ``latency_ms``, ``power_mw``, ``energy_mj``,
+        and which optimum a point is (``tags``). Needs pandas."""
+        rows = []
+        for point in self.points:
+            tags = [tag for other, tag in ((self.energy_optimal, "min energy"), (self.latency_optimal, "min latency"),
+                                           (self.best_under_limit, "best within limit")) if other is point]
+            rows.append({**{f"{name}_mhz": mhz for name, mhz in point.freq_mhz.items()},
+                         "latency_ms": point.latency_ms, "power_mw": point.power_mw, "energy_mj": point.energy_mj,
+                         "tags": ", ".join(tags)})
+        return frame(rows)
 
     @property
     def energy_saving_vs_max_pct(self) -> float:
@@ -193,9 +210,20 @@ def explore_dvfs(mapped: MappedGraph, profile: PlatformProfile, *, precision: st
     )
 
 
+def _governor_note(profile: PlatformProfile, mode: str | None) -> str:
+    """What 'the default governor' is on this platform, and what the claim rests on."""
+    thermal = getattr(profile, "thermal", None)
+    if not profile.power_modes and thermal is not None and thermal.domain == profile.compute_domain:
+        return (f"no DVFS governor on {profile.name}: the {profile.compute_domain} clock is a fixed setting, held until "
+                "the thermal policy caps it (edgeperf simulate models that); 'default' here is the highest setting")
+    evidence = ("seed 002: Jetson governors hold the highest frequency 83-89 % of the time under DNN load"
+                if profile.power_modes else "no governor measurements for this board; on Jetsons (seed 002) the "
+                "governors hold the highest frequency 83-89 % of the time under DNN load")
+    return f"default governor modelled as the maximum clocks of power mode {mode or 'default'} ({evidence})"
+
+
 def _notes(profile: PlatformProfile, mode: str | None, names: list, max_latency_ms: float | None, best) -> list[str]:
-    notes = [f"default governor modelled as the maximum clocks of power mode {mode or 'default'} "
-             "(seed 002: Jetson governors hold the highest frequency 83-89 % of the time under DNN load)"]
+    notes = [_governor_note(profile, mode)]
     if all(profile.clocks[n].voltage_v is None for n in names):
         notes.append("no voltage table in the profile: dynamic power scales with f only (constant voltage)")
     if not profile.power.calibrated:

@@ -10,14 +10,16 @@ document, copying it (``_schema``: the one parser), and :meth:`Profile.to_docume
 'jetson-nano'
 """
 
-from ._profile import Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile, ThermalModel, ThrottleLevel
+from ._profile import (Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile, RuntimeSupport, ThermalModel,
+                       ThrottleLevel)
 from ._provenance import CrossValidatedChoice, HeldOutErrors, Metrics, PowerFitRecord, Provenance
 from ._schema import parse_profile, read_profile_file
 from ._write import SCHEMA_VERSION, write_profile_file
 from ._store import list_profiles, load_profile, shipped_profile_path
 
 __all__ = [
-    "SCHEMA_VERSION", "Citation", "ClockDomain", "FanLevel", "LayerModel", "PowerModel", "Profile", "ThermalModel",
+    "SCHEMA_VERSION", "Citation", "ClockDomain", "FanLevel", "LayerModel", "PowerModel", "Profile", "RuntimeSupport",
+    "ThermalModel",
     "ThrottleLevel", "parse_profile", "read_profile_file", "write_profile_file", "Metrics", "CrossValidatedChoice",
     "HeldOutErrors", "PowerFitRecord", "Provenance", "list_profiles", "load_profile", "shipped_profile_path",
 ]

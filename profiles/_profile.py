@@ -27,7 +27,7 @@ from ._provenance import Provenance, freeze
 from ._write import profile_document
 
 __all__ = ["Citation", "ClockDomain", "PowerModel", "ThrottleLevel", "FanLevel", "ThermalModel", "LayerModel",
-           "Profile"]
+           "RuntimeSupport", "Profile"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,6 +146,51 @@ class LayerModel:
         object.__setattr__(self, "params", MappingProxyType(clean))
 
 
+PARTITIONS = ("once", "per-op")
+FALLBACKS = ("host", "device")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuntimeSupport:
+    """What the target's compiler or runtime maps, and where the rest runs (``estimator._support``).
+
+    The runtime's facts come from a shipped table (``profiles/data/runtimes/support.json``, one
+    entry per runtime, named by ``table``): ``ops`` maps an operator type (ONNX spelling, as edgeperf
+    names layers) to the precisions the runtime runs it at on the device; an operator it does not
+    list falls back to the host CPU (``fallback == "host"``) or to ``fallback_precision`` on the
+    device (``"device"``); ``partition`` is ``once`` when the compiler splits a model once (the first
+    unmapped operator takes the rest along), ``per-op`` when each unmapped operator falls back
+    alone. ``sources`` are the table's citations (``ops_source`` for the op list, ``rules_source``
+    for partition and fallback). The board's facts come from the profile: ``host_profile`` (the
+    host CPU's profile) and ``link_gbps`` (device-host bandwidth, GB/s), cited there.
+
+    Raises
+    ------
+    ValueError
+        For an unknown partition or fallback, or a device fallback without its precision.
+    """
+
+    table: str
+    runtime: str
+    ops: MappingProxyType                  # op type -> tuple of precisions
+    partition: str
+    fallback: str
+    ops_source: str
+    rules_source: str
+    sources: MappingProxyType              # the table's source texts that ops_source and rules_source name
+    fallback_precision: str | None = None
+    host_profile: str | None = None
+    link_gbps: float | None = None         # GB/s between device and host
+
+    def __post_init__(self) -> None:
+        if self.partition not in PARTITIONS:
+            raise ValueError(f"partition must be one of {PARTITIONS}, got {self.partition!r}")
+        if self.fallback not in FALLBACKS:
+            raise ValueError(f"fallback must be one of {FALLBACKS}, got {self.fallback!r}")
+        if self.fallback == "device" and not self.fallback_precision:
+            raise ValueError(f"runtime {self.table!r} falls back on the device: it needs fallback_precision")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Profile:
     """A validated platform profile. Read one with :func:`~edgeperf.profiles.load_profile`.
@@ -181,6 +226,7 @@ class Profile:
     device: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))   # the board's facts
     thermal: ThermalModel | None = None
     inference_overhead_ms: float = 0.0     # per inference, outside every layer (runtime call, copies, sync)
+    runtime_support: RuntimeSupport | None = None   # what the runtime maps; None: everything, as asked
     network_term: NetworkTerm | None = None   # the whole network's time as a function of its layer sum
     provenance: Provenance = field(default_factory=Provenance)
     path: str = ""                         # the file it was read from, if any
@@ -203,10 +249,28 @@ class Profile:
         unknown = sorted(cited - set(self.sources))
         if unknown:
             raise ProfileError(f"{where}: numbers cite unknown source(s) {unknown}; define them under 'sources'")
+        support = self.runtime_support
+        if support is not None and support.fallback == "host" and (not support.host_profile or not support.link_gbps):
+            raise ProfileError(f"{where}: runtime_support: runtime {support.table!r} falls back to the host CPU; give "
+                               "host_profile (the host's profile) and link_gbps (the device-host link, GB/s)")
+        if support is not None and support.host_profile == self.name:
+            raise ProfileError(f"{where}: runtime_support.host_profile names the profile itself; name the host CPU's")
 
     def layer_model(self, op_class: str) -> LayerModel:
         """The cost model for ``op_class`` (the ``default`` entry when it has none of its own)."""
         return self.layer_models.get(op_class, self.layer_models["default"])
+
+    def fallback_host(self) -> "Profile | None":
+        """The host CPU's profile that runs what the runtime cannot map (``runtime_support.host_profile``), or None.
+
+        Loaded by name (a shipped profile) or path when first asked for, and cached by the store.
+        """
+        support = self.runtime_support
+        if support is None or support.fallback != "host":
+            return None
+        from ._store import load_profile      # the store reads profiles: imported here, not at module level
+
+        return load_profile(support.host_profile)
 
     def recited(self, section: str, citations: dict) -> MappingProxyType:
         """This profile's citations with every one under ``section`` (an address's first part) replaced by ``citations``.

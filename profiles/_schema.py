@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 import json
 import math
+from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
@@ -21,12 +23,13 @@ from .._errors import ProfileError
 from .._json import loads_finite
 from .._units import PRECISIONS
 from ..estimator import OP_CLASSES, FusionRule, Mapping, NetworkTerm, validate_cost_params
-from ._profile import Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile, ThermalModel, ThrottleLevel
+from ._profile import (Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile,
+                       RuntimeSupport, ThermalModel, ThrottleLevel)
 from ._provenance import CrossValidatedChoice, HeldOutErrors, Metrics, PowerFitRecord, Provenance, freeze
 from ._write import METRIC_KEYS as _METRIC_KEYS
 from ._write import SCHEMA_VERSION, THERMAL_KEYS as _THERMAL_KEYS
 
-__all__ = ["parse_profile", "read_profile_file"]
+__all__ = ["parse_profile", "read_profile_file", "runtime_support_tables"]
 
 _KINDS = ("datasheet", "calibrated", "fitted")
 _MAX_PROFILE_BYTES = 16 * 2**20
@@ -34,7 +37,7 @@ _TOP_KEYS = {
     "schema_version", "name", "title", "version", "kind", "quality", "sources", "runtime", "device",
     "precisions", "default_precision", "memory_bandwidth_gbps", "clocks", "power_modes",
     "default_power_mode", "power", "mapping", "layer_models", "unit_cost_eur", "memory_bytes", "provenance", "thermal",
-    "inference_overhead_ms", "network_term",
+    "inference_overhead_ms", "runtime_support", "network_term",
 }
 
 
@@ -151,6 +154,7 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
     overhead = r.number(document, "inference_overhead_ms", "", ("inference_overhead_ms",), optional=True, high=1e5)
     memory_bytes = r.number(document, "memory_bytes", "", ("memory_bytes",), optional=True, high=2**50)
     runtime, device = _facts(r, document, "runtime"), _facts(r, document, "device")
+    support = _read_runtime_support(r, r.obj(document, "runtime_support", "", optional=True))
     return Profile(
         name=name,
         title=r.text(document, "title", "", optional=True, default=name), version=r.text(document, "version", ""),
@@ -161,7 +165,8 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
         layer_models=MappingProxyType(layer_models), unit_cost_eur=unit_cost, inference_overhead_ms=overhead or 0.0,
         network_term=_read_network_term(r, r.obj(document, "network_term", "", optional=True)),
         memory_bytes=int(memory_bytes) if memory_bytes is not None else None, runtime=freeze(runtime),
-        device=freeze(device), thermal=thermal, provenance=_read_provenance(r, document.get("provenance", {})),
+        device=freeze(device), thermal=thermal, runtime_support=support,
+        provenance=_read_provenance(r, document.get("provenance", {})),
         citations=MappingProxyType(r.citations), path=path,
     )
 
@@ -324,6 +329,66 @@ def _temperature_steps(r: _Reader, items, path: str, field: str, high: float, wh
         value = r.number(item, field, where, cite + (i, field), positive=True, high=high)
         steps.append((where, r.number(item, "temp_c", where, cite + (i, "temp_c"), low=-60.0, high=300.0), value))
     return steps
+
+
+_SUPPORT_KEYS = ("table", "host_profile", "link_gbps")
+
+
+def _read_runtime_support(r: _Reader, doc: dict | None) -> RuntimeSupport | None:
+    """The ``runtime_support`` section: a runtime's shipped table by name, and the board's host and link."""
+    if doc is None:
+        return None
+    base = "runtime_support."
+    if set(doc) - set(_SUPPORT_KEYS):
+        r.fail("runtime_support", f"has unknown keys {sorted(set(doc) - set(_SUPPORT_KEYS))}; allowed: "
+                                  f"{list(_SUPPORT_KEYS)}")
+    table = r.text(doc, "table", base)
+    tables = runtime_support_tables()
+    if table not in tables:
+        r.fail(base + "table", f"{table!r} is not a shipped runtime table; known: {sorted(tables)}")
+    host, _ = r._sourced(doc, "host_profile", base, True, "profile name", ("runtime_support", "host_profile"))
+    if host is not None and (not isinstance(host, str) or not host.strip()):
+        r.fail(base + "host_profile.value", f"must be a profile name or path, got {host!r}")
+    link = r.number(doc, "link_gbps", base, ("runtime_support", "link_gbps"), optional=True, positive=True, high=1e4)
+    return replace(tables[table], host_profile=host, link_gbps=link)
+
+
+def runtime_support_tables() -> dict[str, RuntimeSupport]:
+    """The shipped runtime tables (``data/runtimes/support.json``) by name, each validated; read once."""
+    return dict(_support_tables())
+
+
+@lru_cache(maxsize=1)
+def _support_tables() -> tuple:
+    path = Path(__file__).resolve().parent / "data" / "runtimes" / "support.json"
+    where = f"{path}"
+    document = loads_finite(path.read_text(encoding="utf-8"))
+    sources = document.get("sources", {})
+    tables = []
+    for name, entry in document.get("runtimes", {}).items():
+        r = _Reader(f"{where}: runtime {name}", sources)
+        if set(entry) - _TABLE_KEYS:
+            r.fail("", f"has unknown keys {sorted(set(entry) - _TABLE_KEYS)}; allowed: {sorted(_TABLE_KEYS)}")
+        ops = entry.get("ops")
+        if not isinstance(ops, dict) or not ops:
+            r.fail("ops", f'must map operator types to precisions, e.g. {{"Conv": ["int8"]}}, got {ops!r}')
+        for op, precisions in ops.items():
+            if not isinstance(precisions, list) or not precisions or any(p not in PRECISIONS for p in precisions):
+                r.fail(f"ops.{op}", f"must be a non-empty list of precisions {list(PRECISIONS)}, got {precisions!r}")
+        for key in ("ops_source", "rules_source"):
+            r.source(entry.get(key), key)
+        try:
+            tables.append((name, RuntimeSupport(
+                table=name, runtime=r.text(entry, "runtime", ""), ops=MappingProxyType({o: tuple(p) for o, p in ops.items()}),
+                partition=entry.get("partition"), fallback=entry.get("fallback"), ops_source=entry["ops_source"],
+                rules_source=entry["rules_source"], fallback_precision=entry.get("fallback_precision"),
+                sources=MappingProxyType({k: sources[k] for k in (entry["ops_source"], entry["rules_source"])}))))
+        except ValueError as exc:
+            r.fail("", str(exc))
+    return tuple(tables)
+
+
+_TABLE_KEYS = {"runtime", "ops", "ops_source", "partition", "fallback", "fallback_precision", "rules_source", "note"}
 
 
 def _read_thermal(r: _Reader, doc: dict | None, clocks: dict) -> ThermalModel | None:

@@ -84,6 +84,8 @@ def profile_document(profile) -> dict:
         document["thermal"] = _write_thermal(w, profile.thermal)
     if w.cited(("inference_overhead_ms",)) or profile.inference_overhead_ms:
         document["inference_overhead_ms"] = w.number(("inference_overhead_ms",), profile.inference_overhead_ms)
+    if profile.runtime_support is not None:
+        document["runtime_support"] = _write_runtime_support(w, profile.runtime_support)
     if profile.network_term is not None:
         document["network_term"] = _write_network_term(w, profile.network_term)
     provenance = _write_provenance(profile.provenance)
@@ -149,6 +151,14 @@ def _write_network_term(w: _Writer, term) -> dict:
                            "upper_ms": term.upper_ms}}
     if "note" in cited:
         document["note"] = cited["note"]
+    return document
+
+
+def _write_runtime_support(w: _Writer, support) -> dict:
+    document = {"table": support.table}
+    for key in ("host_profile", "link_gbps"):
+        if w.cited(("runtime_support", key)):
+            document[key] = w.number(("runtime_support", key), getattr(support, key))
     return document
 
 

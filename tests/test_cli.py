@@ -33,10 +33,29 @@ def test_table_shows_layers_totals_and_notes(capsys):
 def test_json_and_csv_agree(capsys):
     doc = json.loads(run(["estimate", EXAMPLE, "-p", "raspberry-pi-4", "-f", "json"], capsys))
     rows = list(csv.DictReader(io.StringIO(run(["estimate", EXAMPLE, "-p", "raspberry-pi-4", "-f", "csv"], capsys))))
-    assert [r["name"] for r in rows] == [layer["name"] for layer in doc["layers"]]
-    assert sum(float(r["latency_ms"]) for r in rows) == pytest.approx(doc["total_latency_ms"])
+    layers = [r for r in rows if r["op_type"] not in ("total", "overhead", "other")]
+    assert [r["name"] for r in layers] == [layer["name"] for layer in doc["layers"]]
+    assert sum(float(r["latency_ms"]) for r in layers) == pytest.approx(doc["total_latency_ms"])
     # conv1 3x3/2 32: 32*14*14*1*9 = 56_448 MACs
     assert int(rows[0]["macs"]) == 56_448
+
+
+def test_csv_has_the_overhead_and_total_rows_and_names_model_and_platform(capsys):
+    # jetson-nano-nb201 has a per-inference overhead outside every layer: the CSV used to drop it
+    doc = json.loads(run(["estimate", EXAMPLE, "-p", "jetson-nano-nb201", "-f", "json"], capsys))
+    assert doc["inference_overhead_ms"] > 0
+    rows = list(csv.DictReader(io.StringIO(run(["estimate", EXAMPLE, "-p", "jetson-nano-nb201", "-f", "csv",
+                                                "--top", "2"], capsys))))
+    assert {(r["model"], r["platform"]) for r in rows} == {("conv3dense1", "jetson-nano-nb201")}
+    kinds = [r["op_type"] for r in rows]
+    assert kinds[-3:] == ["other", "overhead", "total"] and kinds.count("total") == 1
+    overhead, total = rows[-2], rows[-1]
+    assert float(overhead["latency_ms"]) == pytest.approx(doc["inference_overhead_ms"])
+    assert float(total["latency_ms"]) == pytest.approx(doc["total_latency_ms"])
+    assert float(total["energy_mj"]) == pytest.approx(doc["total_energy_mj"])
+    # the rows above the total add up to it: 2 layers + the 3 other layers + the overhead
+    assert sum(float(r["latency_ms"]) for r in rows[:-1]) == pytest.approx(doc["total_latency_ms"])
+    assert sum(float(r["energy_mj"]) for r in rows[:-1]) == pytest.approx(doc["total_energy_mj"])
 
 
 def test_top_keeps_the_slowest_layers_and_the_totals(capsys):

@@ -141,7 +141,7 @@ def test_interrupted_search_exits_130_and_resumes(tmp_path):
     assert process.returncode == 130 and "interrupted" in err and "Traceback" not in err, err[-2000:]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
-    assert json.loads(finished.stdout)["n_evaluated"] == 400
+    assert json.loads(finished.stdout)["n_trials"] == 400
 
 
 # crashes the fuzzers found, kept as regression cases

@@ -115,6 +115,31 @@ def test_estimate_dvfs_and_layer_evaluation_apply_the_term_alike():
     assert part_ms == pytest.approx((layer_ms[:half].sum() + costs.fixed_ms) * expected)
 
 
+def test_host_placed_layers_dvfs_grids_and_comparisons_carry_the_term():
+    """Layers the Edge TPU hands to the host scale with the rest; a DVFS grid and a compare cell give the same total."""
+    from edgeperf.operating import explore_dvfs
+
+    from .test_deployability import conv_chain
+
+    graph, plain = conv_chain("LeakyRelu"), load_profile("coral-edgetpu")
+    without = edgeperf.estimate(graph, plain)
+    additive = without.total_latency_ms
+    # reference at half the network's additive total, inside the range: factor (A / (A / 2)) ** 0.2 = 2 ** 0.2
+    bent = with_term(plain, {"gamma": 1.2, "reference_ms": additive / 2, "lower_ms": additive / 4,
+                             "upper_ms": additive * 4})
+    with_ = edgeperf.estimate(graph, bent)
+    assert [layer.bound for layer in with_.layers] == ["compute", "host", "host"]   # the placement is unchanged
+    assert [a.latency_ms for a in with_.layers] == pytest.approx([b.latency_ms * 2 ** 0.2 for b in without.layers])
+    assert with_.total_latency_ms == pytest.approx(additive * 2 ** 0.2)
+    assert with_.total_energy_mj == pytest.approx(without.total_energy_mj * 2 ** 0.2)
+    report = explore_dvfs(map_graph(graph, bent.mapping), bent, precision="int8")
+    top = max(report.points, key=lambda p: p.freq_mhz["tpu"])
+    assert top.latency_ms == pytest.approx(with_.total_latency_ms)
+    assert top.energy_mj == pytest.approx(with_.total_energy_mj)
+    cell = edgeperf.compare([graph], [bent, plain]).cells
+    assert [c.estimate.total_latency_ms for c in cell] == pytest.approx([with_.total_latency_ms, additive])
+
+
 def test_fit_keeps_a_power_law_the_data_has_and_recovers_it(monkeypatch, edited_profile):
     _patch_loader(monkeypatch)
     truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},

@@ -13,6 +13,7 @@ from __future__ import annotations
 import onnx
 
 from .._atomic import write_atomic
+from .._progress import silent, step
 from .._errors import InputError, ModelError
 from ._build import build_model, split_width
 from ._registry import ENTRIES
@@ -90,12 +91,20 @@ def runnable_model(reference: str, *, input_size: tuple[int, ...] | None = None,
 
 
 def export_model(reference: str, path, *, input_size: tuple[int, ...] | None = None, batch: int = 1, seed: int = 0,
-                 num_classes: int | None = None, width: float | None = None) -> None:
-    """Write a zoo network (``NAME``, ``SPACE:ARCH``, with or without ``zoo:``) with seeded random weights, atomically."""
+                 num_classes: int | None = None, width: float | None = None, progress=silent) -> None:
+    """Write a zoo network (``NAME``, ``SPACE:ARCH``, with or without ``zoo:``) with seeded random weights, atomically.
+
+    ``progress`` (``edgeperf._progress``) gets two steps: the network built with its weights, then
+    written (VGG-16's 138 M weights take seconds for each).
+    """
     name = reference_name(reference)
+    label = f"exporting {name}"
+    step(progress, 0, 2, label)
     if ":" in name:
         model = build_model(name, weights=True, batch=batch, seed=seed)
     else:
         model = build_model(name, weights=True, input_size=input_size, batch=batch, seed=seed,
                             num_classes=num_classes, width=width)
+    step(progress, 1, 2, label)
     write_atomic(path, lambda tmp: onnx.save(model, tmp))
+    step(progress, 2, 2, label)
