@@ -7,7 +7,9 @@ never do: they stand below, and this module composes them (profiles + estimator 
 
 from __future__ import annotations
 
+from ._args import typed
 from ._errors import InputError, ProfileError
+from ._messages import show
 from .estimator import (Comparison, ComparisonCell, Estimate, choose_precision, estimate_graph, load_model,
                         map_graph)
 from .operating import DvfsReport, SimulationResult, explore_dvfs, simulate_sustained
@@ -16,8 +18,10 @@ from .profiles import list_profiles, load_profile
 __all__ = ["estimate", "compare", "dvfs", "simulate", "search"]
 
 
+@typed
 def estimate(model, platform, *, precision: str | None = None, power_mode: str | None = None,
-             freq_mhz: dict | None = None, input_shapes: dict | None = None, on_unknown: str = "error") -> Estimate:
+             freq_mhz: dict[str, float] | None = None, input_shapes: dict[str, tuple[int, ...]] | None = None,
+             on_unknown: str = "error") -> Estimate:
     """Predict per-layer and total latency and energy of a model on a platform.
 
     Parameters
@@ -61,8 +65,9 @@ def estimate(model, platform, *, precision: str | None = None, power_mode: str |
     return estimate_graph(graph, profile, precision=precision, power_mode=power_mode, freq_mhz=freq_mhz)
 
 
-def compare(models, platforms, *, precisions=None, power_mode: str | None = None, input_shapes: dict | None = None,
-            on_unknown: str = "error") -> Comparison:
+@typed
+def compare(models, platforms, *, precisions=None, power_mode: str | None = None,
+            input_shapes: dict[str, tuple[int, ...]] | None = None, on_unknown: str = "error") -> Comparison:
     """Estimate every model on every platform at every precision: a matrix to decide between them.
 
     Parameters
@@ -132,8 +137,9 @@ def _prepare(model, platform, precision, input_shapes, on_unknown):
     return profile, map_graph(graph, profile.mapping), chosen
 
 
+@typed
 def dvfs(model, platform, *, precision: str | None = None, power_mode: str | None = None,
-         max_latency_ms: float | None = None, input_shapes: dict | None = None,
+         max_latency_ms: float | None = None, input_shapes: dict[str, tuple[int, ...]] | None = None,
          on_unknown: str = "error") -> DvfsReport:
     """Latency, power and energy per inference over the platform's whole frequency grid.
 
@@ -160,9 +166,10 @@ def dvfs(model, platform, *, precision: str | None = None, power_mode: str | Non
     return explore_dvfs(mapped, profile, precision=chosen, power_mode=power_mode, max_latency_ms=max_latency_ms)
 
 
+@typed
 def simulate(model, platform, *, inferences: int, precision: str | None = None, power_mode: str | None = None,
-             ambient_c: float | None = None, gap_ms: float = 0.0, input_shapes: dict | None = None,
-             on_unknown: str = "error") -> SimulationResult:
+             ambient_c: float | None = None, gap_ms: float = 0.0,
+             input_shapes: dict[str, tuple[int, ...]] | None = None, on_unknown: str = "error") -> SimulationResult:
     """Simulate a sustained run: per-inference latency and temperature, throttling, time and energy.
 
     Parameters are those of :func:`estimate`, plus the number of
@@ -189,7 +196,7 @@ def simulate(model, platform, *, inferences: int, precision: str | None = None, 
     profile = load_profile(platform)
     if profile.thermal is None:
         with_model = [name for name in list_profiles() if load_profile(name).thermal is not None]
-        raise ProfileError(f"platform {profile.name!r} has no thermal model (a 'thermal' section); shipped profiles "
+        raise ProfileError(f"platform {show(profile.name)} has no thermal model (a 'thermal' section); shipped profiles "
                            f"with one: {', '.join(with_model)}; add one fitted with 'edgeperf fit-thermal'")
     profile, mapped, chosen = _prepare(model, profile, precision, input_shapes, on_unknown)
     return simulate_sustained(mapped, profile, precision=chosen, inferences=inferences, ambient_c=ambient_c,

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from ._errors import InputError
+from ._output import output_target, write_error
 
 __all__ = ["write_atomic", "write_text_atomic"]
 
@@ -22,33 +22,43 @@ def write_atomic(path, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` and move the result over ``path`` in one step.
 
     Readers see the old file or the new one, never a part; an interrupted write
-    leaves no temporary file behind. The file gets the usual permissions
-    (0666 less the umask), not the private mode of a temporary file.
+    leaves no temporary file behind. A new file gets the usual permissions
+    (0666 less the umask), a replaced one keeps its own; the checks of
+    :func:`edgeperf._output.output_target` come first (read-only files, special
+    files, missing folders and impossible names are refused with one line).
 
-    A target that exists and is not a regular file (``/dev/null``, ``/dev/stdout``, a FIFO) is
-    written in place: renaming over it would replace the device with a file.
+    A pipe, a terminal or ``/dev/null`` is written in place: renaming over it
+    would replace the device with a file.
 
     Raises
     ------
     InputError
-        If the target is a directory.
+        If the target cannot be written (see ``output_target``), or writing fails
+        (no space left, I/O error, permissions).
     """
-    target = Path(path)
-    if target.is_dir():
-        raise InputError(f"{target}: is a directory; give a file name to write")
-    if not target.parent.is_dir():
-        raise InputError(f"{target}: folder {target.parent} does not exist; create it or write elsewhere")
-    if target.exists() and not target.is_file():
-        write(str(target))  # a device or pipe: write into it, never rename over it
+    target = output_target(path)
+    if target.in_place:
+        try:
+            write(f"/dev/fd/{target.fd}")        # a pipe, terminal or /dev/null: write into it
+        except OSError as exc:
+            raise write_error(exc, target.path) from None
+        finally:
+            os.close(target.fd)
         return
-    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        handle, tmp = tempfile.mkstemp(prefix=f".{target.path.name[:200]}.", suffix=".tmp", dir=target.path.parent)
+    except OSError as exc:
+        raise write_error(exc, target.path) from None
     os.close(handle)
     try:
         write(tmp)
         with open(tmp, "rb+") as stream:
             os.fsync(stream.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
+        os.chmod(tmp, target.mode if target.mode is not None else 0o666 & ~_umask())
+        os.replace(tmp, target.path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise write_error(exc, target.path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

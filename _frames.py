@@ -8,6 +8,7 @@ records a value lists (one dict per row, unit-suffixed column names).
 from __future__ import annotations
 
 from ._errors import InputError
+from ._messages import show
 
 __all__ = ["frame", "short_repr"]
 
@@ -35,6 +36,6 @@ def short_repr(value, *fields: str, **counts: int) -> str:
     >>> short_repr(Point(), "x", "y", points=3)
     "Point(x=1.5, y='a', points=<3>)"
     """
-    shown = [f"{name}={getattr(value, name)!r}" for name in fields]
+    shown = [f"{name}={show(getattr(value, name))}" for name in fields]
     shown += [f"{name}=<{count}>" for name, count in counts.items()]
     return f"{type(value).__name__}({', '.join(shown)})"

@@ -13,6 +13,8 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from .._atomic import write_text_atomic
 from .._errors import InputError
+from .._messages import show
+from .._terminal import console as printable_console
 from ..estimator import parse_input_shape
 
 __all__ = ["Command", "Group", "console", "csv_text", "emit", "deliver", "OutputFormat", "OnUnknown", "Choice", "parse_freqs",
@@ -59,10 +61,9 @@ class Group(TyperGroup):
 
 
 def console():
-    """A rich console for tables and messages (160 columns wide when stdout is not a terminal)."""
-    from rich.console import Console
-
-    return Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
+    """A rich console for tables and messages (160 columns wide when stdout is not a terminal); text from
+    files passes the terminal sanitiser (``_terminal``) on its way."""
+    return printable_console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
 
 
 class OutputFormat(str, Enum):
@@ -133,7 +134,7 @@ def parse_freqs(values: list[str]) -> dict[str, float]:
         except ValueError:
             mhz = -1.0
         if not sep or not domain or mhz <= 0:
-            raise InputError(f"--freq {text!r} is not DOMAIN=MHZ; example: --freq gpu=640")
+            raise InputError(f"--freq {show(text)} is not DOMAIN=MHZ; example: --freq gpu=640")
         freqs[domain] = mhz
     return freqs
 

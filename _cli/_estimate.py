@@ -6,7 +6,6 @@ platforms (``-p A -p B``) or precisions give the comparison matrix (``_compare``
 
 from __future__ import annotations
 
-import json
 from typing import List, Optional
 
 import typer
@@ -14,6 +13,7 @@ import typer
 from .._api import compare as run_compare
 from .._api import estimate as run_estimate
 from .._errors import InputError
+from .._json import dumps_finite
 from ..estimator import Estimate
 from ._common import Command, OnUnknown, OutputFormat, console, csv_text, deliver, human, parse_freqs, parse_shapes, sig
 from ._compare import comparison_csv, print_comparison
@@ -55,7 +55,7 @@ def estimate(
             from ._plots import plot_comparison
 
             plot_comparison(result, plot)
-        deliver(output_format.value, output, plot, json_text=lambda: json.dumps(result.to_dict(), indent=2) + "\n",
+        deliver(output_format.value, output, plot, json_text=lambda: dumps_finite(result.to_dict(), indent=2) + "\n",
                 csv_text=lambda: comparison_csv(result), table=lambda: print_comparison(result, console()))
         return
     result = run_estimate(models[0], platforms[0], precision=precisions[0] if precisions else None,
@@ -132,7 +132,7 @@ def _render_json(est: Estimate, top: int | None) -> str:
     document = est.to_dict()
     if top is not None:
         document["layers"] = [layer.to_dict() for layer in _ordered_layers(est, top)]
-    return json.dumps(document, indent=2) + "\n"
+    return dumps_finite(document, indent=2) + "\n"
 
 
 def _print_table(est: Estimate, top: int | None) -> None:

@@ -7,7 +7,6 @@ predictions with a table, or with models measured on this device.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -15,6 +14,7 @@ from typing import List, Optional
 import typer
 
 from .._errors import InputError
+from .._json import dumps_finite
 from ..profiles import load_profile, write_profile_file
 from ._common import Command, PROVIDERS_HELP, Choice, OutputFormat, console, csv_text, parse_providers, parse_shapes
 from ._progress import progress_bar
@@ -192,7 +192,7 @@ def validate(
 
         plot_validation(report, plot)
     if output_format is OutputFormat.json:
-        sys.stdout.write(json.dumps(device.to_dict() if device else report.to_dict(), indent=2) + "\n")
+        sys.stdout.write(dumps_finite(device.to_dict() if device else report.to_dict(), indent=2) + "\n")
     elif output_format is OutputFormat.csv:
         sys.stdout.write(csv_text(["model", "measured_ms", "predicted_ms", "error"],
                                   ([r.model, r.measured_ms, r.predicted_ms, r.error] for r in report.rows)))

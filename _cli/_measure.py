@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -14,6 +13,8 @@ import typer
 
 from .._atomic import write_text_atomic
 from .._errors import InputError
+from .._json import dumps_finite
+from .._messages import show
 from ._common import Command, PROVIDERS_HELP, console, parse_providers
 from ._progress import progress_bar
 
@@ -41,7 +42,7 @@ def calibrate(
     from ..profiles import write_profile_file
 
     if runtime != "onnxruntime":
-        raise InputError(f"--runtime {runtime!r} is not supported yet; supported: onnxruntime")
+        raise InputError(f"--runtime {show(runtime)} is not supported yet; supported: onnxruntime")
     target = Path(out)
     sweep_path = Path(sweep) if sweep else target.with_suffix("").with_suffix(".sweep.csv")
     screen = console()
@@ -55,7 +56,7 @@ def calibrate(
                                  max_temp_c=max_temp_c, temperature_c=open_temperature() if max_temp_c else None)
     write_profile_file(result.profile, target)
     report_path = target.with_suffix("").with_suffix(".validation.json")
-    write_text_atomic(report_path, json.dumps(result.validation.to_dict() if result.validation else {}, indent=2)
+    write_text_atomic(report_path, dumps_finite(result.validation.to_dict() if result.validation else {}, indent=2)
                       + "\n")
     provenance = result.profile.provenance
     held_out = provenance.validation

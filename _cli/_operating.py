@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import List, Optional
 
 import numpy as np
@@ -10,6 +9,7 @@ import typer
 
 from .._api import dvfs as run_dvfs
 from .._api import simulate as run_simulate
+from .._json import dumps_finite
 from ._common import Command, OutputFormat, console, csv_text, deliver, parse_shapes, sig
 
 __all__ = ["register"]
@@ -36,7 +36,7 @@ def dvfs(
         plot_dvfs(report, plot)
     names = list(report.points[0].freq_mhz)
     deliver(output_format.value, output, plot,
-            json_text=lambda: json.dumps(report.to_dict(), indent=2) + "\n",
+            json_text=lambda: dumps_finite(report.to_dict(), indent=2) + "\n",
             csv_text=lambda: csv_text([f"{n}_mhz" for n in names] + ["latency_ms", "power_mw", "energy_mj"],
                                       ([p.freq_mhz[n] for n in names] + [p.latency_ms, p.power_mw, p.energy_mj]
                                        for p in report.points)),
@@ -64,8 +64,8 @@ def simulate(
 
         plot_simulation(result, plot)
     deliver(output_format.value, output, plot,
-            json_text=lambda: json.dumps(result.to_dict()) + "\n",
-            csv_text=lambda: csv_text(["inference", "latency_ms", "temp_c", "clock_mhz"],
+            json_text=lambda: dumps_finite(result.to_dict()) + "\n",
+            csv_text=lambda: result.check_exportable() or csv_text(["inference", "latency_ms", "temp_c", "clock_mhz"],
                                       zip(range(result.inferences), result.latency_ms_trace.tolist(),
                                           result.temp_c_trace.tolist(), result.clock_mhz_trace.tolist())),
             table=lambda: _print_simulation(result, console()))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import typer
 
+from .._json import dumps_finite
+from .._messages import show
 from ..profiles import list_profiles, load_profile
 from ._common import Command, Group, console, first_sentence
 
@@ -39,7 +40,7 @@ def profiles_show(
     """Show a profile: facts, clocks, power, mapping rules, layer models and sources."""
     profile = load_profile(name)
     if as_json:
-        sys.stdout.write(json.dumps(profile.to_document(), indent=2) + "\n")
+        sys.stdout.write(dumps_finite(profile.to_document(), indent=2) + "\n")
         return
     out = console()
     out.print(f"{profile.name}: {profile.title} (profile {profile.version}, {profile.kind})")

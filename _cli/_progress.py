@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 
+from .._terminal import printable
+
 __all__ = ["progress_bar"]
 
 
@@ -26,7 +28,8 @@ class _Bar:
     def step(self, done: int, total: int | None, label: str) -> None:
         task = self._tasks.get(label)
         if task is None:
-            task = self._tasks[label] = self._live.add_task(label, total=total, completed=done)
+            task = self._tasks[label] = self._live.add_task(printable(label, keep_layout=False), total=total,
+                                                            completed=done)
         self._live.update(task, completed=done, total=total)
 
 
@@ -53,12 +56,12 @@ def progress_bar(*, quiet: bool = False, lines: bool = True):
     if quiet or not sys.stderr.isatty():
         yield _Lines(quiet_lines=quiet or not lines)
         return
-    from rich.console import Console
+    from .._terminal import console as printable_console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.progress import TimeRemainingColumn
 
-    live = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("elapsed"),
+    live = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TextColumn("elapsed"),
                     TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
-                    console=Console(file=sys.stderr, highlight=False), transient=True)
+                    console=printable_console(file=sys.stderr, highlight=False), transient=True)
     with live:
         yield _Bar(live)

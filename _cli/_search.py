@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 import typer
@@ -10,6 +9,7 @@ import typer
 from .._api import search as run_search
 from .._atomic import write_text_atomic
 from .._errors import InputError
+from .._json import dumps_finite
 from ._common import Command, OutputFormat, console, emit, sig
 from ._progress import progress_bar
 
@@ -49,7 +49,7 @@ def search(
             if path:
                 console().print(f"wrote {what} to {path}")
         return
-    emit(json.dumps(result.to_dict(), indent=2) + "\n" if output_format is OutputFormat.json else result.designs_csv(),
+    emit(dumps_finite(result.to_dict(), indent=2) + "\n" if output_format is OutputFormat.json else result.designs_csv(),
          output)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import List, Optional
 
 import typer
 
 from .._errors import InputError
+from .._json import dumps_finite
+from .._messages import show
 from ._common import Command, Group, OutputFormat, console, csv_text, human
 from ._progress import progress_bar
 
@@ -28,7 +29,7 @@ def zoo_list(
     merged = load_catalog(*catalog)
     rows = [_summary(name, merged) for name in list_entries()]
     if output_format is OutputFormat.json:
-        sys.stdout.write(json.dumps({"networks": rows, "spaces": list(list_spaces())}, indent=2) + "\n")
+        sys.stdout.write(dumps_finite({"networks": rows, "spaces": list(list_spaces())}, indent=2) + "\n")
         return
     if output_format is OutputFormat.csv:
         table = []
@@ -75,7 +76,7 @@ def zoo_export(
         except ValueError:
             size = ()
         if not size or any(d <= 0 for d in size):
-            raise InputError(f"--input-size {input_size!r} is not HxW with positive integers; example: 160x160")
+            raise InputError(f"--input-size {show(input_size)} is not HxW with positive integers; example: 160x160")
     with progress_bar(quiet=quiet, lines=False) as bar:
         export_model(reference, output, input_size=size, batch=batch, seed=seed, num_classes=num_classes, width=width,
                      progress=bar)

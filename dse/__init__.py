@@ -17,9 +17,12 @@ Data flow::
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from .._args import typed
 from .._errors import InputError
+from .._numbers import parse_number
 from ._links import Link, lora_time_on_air_s, make_link, shipped_links
 from ._partition import CutPoints, cut_points, measured_compression, quantize_activation
 from ._pareto import pareto_mask
@@ -35,8 +38,24 @@ __all__ = ["search", "load_spec", "parse_spec", "SearchSpec", "ModelChoice", "Pl
 
 #: Largest space searched exhaustively when no trial budget is given.
 EXHAUSTIVE_LIMIT = 2_000_000
+#: Largest trial budget of a sampled search (about a day of trials on one core).
+MAX_TRIALS = 10_000_000
 
 
+def default_journal(name: str) -> str:
+    """The default journal file of a study: the spec's name made a plain file name in the current folder.
+
+    Anything but letters, digits, ``.``, ``_`` and ``-`` becomes ``_`` and leading dots are dropped,
+    so a name such as ``../../tmp/x`` or ``/etc/x`` cannot place the journal elsewhere.
+
+    >>> default_journal("../../tmp/x")
+    '_.._tmp_x.journal'
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100].lstrip(".") or "search"
+    return f"{safe}.journal"
+
+
+@typed
 def search(spec, *, trials: int | None = None, workers: int = 1, storage: str | None = None,
            study_name: str | None = None, sampler: str = "auto", seed: int = 0, progress=None) -> SearchResult:
     """Search a design space for the Pareto front under the spec's constraints.
@@ -77,6 +96,9 @@ def search(spec, *, trials: int | None = None, workers: int = 1, storage: str | 
     """
     from .._errors import LimitError
 
+    if trials is not None:
+        parse_number(trials, "--trials", integer=True, high=MAX_TRIALS)      # (>= 1: the study's own check)
+    parse_number(seed, "--seed", integer=True, low=0, high=2**32 - 1)
     if isinstance(spec, (str, Path)):
         spec = load_spec(spec)
     elif isinstance(spec, dict):
@@ -89,7 +111,7 @@ def search(spec, *, trials: int | None = None, workers: int = 1, storage: str | 
             raise LimitError(f"the space has {space.size} designs, more than {EXHAUSTIVE_LIMIT} to evaluate "
                              "exhaustively; give --trials N to sample it with optuna")
         return build_result(space, space.table(), engine="exhaustive")
-    return _sampled(space, trials=trials, workers=workers, storage=storage or f"journal:{spec.name}.journal",
+    return _sampled(space, trials=trials, workers=workers, storage=storage or f"journal:{default_journal(spec.name)}",
                     study_name=study_name or spec.name, sampler=sampler, seed=seed, progress=progress)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from .._errors import InputError
 from .._json import loads_finite
+from .._messages import show
 
 __all__ = ["Link", "shipped_links", "make_link", "lora_time_on_air_s"]
 
@@ -49,16 +50,16 @@ class Link:
 
     def __post_init__(self) -> None:
         if self.kind not in ("rate", "lora"):
-            raise InputError(f"link {self.name!r}: kind must be 'rate' or 'lora', got {self.kind!r}")
+            raise InputError(f"link {show(self.name)}: kind must be 'rate' or 'lora', got {show(self.kind)}")
         if self.kind == "rate" and not self.uplink_mbps > 0:
-            raise InputError(f"link {self.name!r}: uplink_mbps must be > 0, got {self.uplink_mbps}")
+            raise InputError(f"link {show(self.name)}: uplink_mbps must be > 0, got {self.uplink_mbps}")
         if self.kind == "lora":
             if not 6 <= self.spreading_factor <= 12:
-                raise InputError(f"link {self.name!r}: spreading_factor must be 6..12, got {self.spreading_factor}")
+                raise InputError(f"link {show(self.name)}: spreading_factor must be 6..12, got {self.spreading_factor}")
             if not 0 < self.duty_cycle <= 1:
-                raise InputError(f"link {self.name!r}: duty_cycle must be in (0, 1], got {self.duty_cycle}")
+                raise InputError(f"link {show(self.name)}: duty_cycle must be in (0, 1], got {self.duty_cycle}")
             if not 1 <= self.max_payload_bytes <= 255:
-                raise InputError(f"link {self.name!r}: max_payload_bytes must be 1..255, got {self.max_payload_bytes}")
+                raise InputError(f"link {show(self.name)}: max_payload_bytes must be 1..255, got {self.max_payload_bytes}")
 
     def fields(self) -> dict:
         """``kind`` and the fields of this kind, as :func:`make_link` accepts them (to derive a link from it)."""
@@ -116,10 +117,10 @@ def make_link(name: str, spec: dict, where: str) -> Link:
         raise InputError(f"{where}: a link must be a mapping with 'kind' and its fields")
     kind = spec.get("kind")
     if kind not in _FIELDS:
-        raise InputError(f"{where}.kind: must be 'rate' or 'lora', got {kind!r}")
+        raise InputError(f"{where}.kind: must be 'rate' or 'lora', got {show(kind)}")
     unknown = set(spec) - set(_FIELDS[kind]) - {"kind", "base"}
     if unknown:
-        raise InputError(f"{where}: unknown field(s) {sorted(unknown)} for a {kind} link; "
+        raise InputError(f"{where}: unknown field(s) {show(sorted(unknown))} for a {kind} link; "
                          f"allowed: {', '.join(_FIELDS[kind])}")
     values, sources = {}, []
     for field in _FIELDS[kind]:
@@ -130,7 +131,7 @@ def make_link(name: str, spec: dict, where: str) -> Link:
         if isinstance(entry, dict):
             sources.append(entry.get("source", ""))
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise InputError(f"{where}.{field}: must be a finite number >= 0, got {value!r}")
+            raise InputError(f"{where}.{field}: must be a finite number >= 0, got {show(value)}")
         values[field] = int(value) if field in _INTEGER else float(value)
     return Link(name=name, kind=kind, sources=tuple(dict.fromkeys(s for s in sources if s)), **values)
 

@@ -28,6 +28,7 @@ from math import prod
 import numpy as np
 
 from .._errors import InputError
+from .._messages import show
 
 __all__ = ["CutPoints", "cut_points", "quantize_activation", "measured_compression"]
 
@@ -164,7 +165,7 @@ def measured_compression(activations: dict, cuts: CutPoints, bits: tuple[int, ..
             raw = compressed = 0
             for name in names:
                 if name not in activations:
-                    raise InputError(f"no sample activation for cut tensor {name!r}")
+                    raise InputError(f"no sample activation for cut tensor {show(name)}")
                 packed = quantize_activation(activations[name], b).tobytes()
                 raw += len(packed)
                 compressed += len(zlib.compress(packed, 9))

@@ -12,6 +12,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .._frames import frame, short_repr
+from .._messages import show
 from ..estimator import OperatingPoint
 from ._pareto import objective_matrix, pareto_mask, violations
 
@@ -134,7 +135,7 @@ class SearchResult:
         for best in self.best:
             if best.metric == metric:
                 return best.design
-        raise KeyError(f"no objective on {metric!r}; objectives: {', '.join(b.label for b in self.best)}")
+        raise KeyError(f"no objective on {show(metric)}; objectives: {', '.join(b.label for b in self.best)}")
 
     def to_frame(self):
         """Every evaluated design, one row each (the columns of ``designs_csv``, typed). Needs pandas."""

@@ -7,24 +7,29 @@ are then those of an untrained network, which the output says).
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 
 import numpy as np
 
 from .._errors import InputError
+from .._messages import show
+from .._userfile import check_file, read_bytes, user_path
 
 __all__ = ["sample_activations"]
 
 
+#: Largest sample file read.
+_MAX_SAMPLE_BYTES = 1024 * 2**20
+
+
 def _load_sample(path: str, expected: tuple[int, ...]) -> np.ndarray:
-    file = Path(path)
-    if not file.is_file():
-        raise InputError(f"{file}: no such sample file; give a .npy array shaped like the model input "
-                         f"{'x'.join(map(str, expected))}")
+    file = user_path(path, what="sample")
+    data = read_bytes(file, what="a .npy sample", limit=_MAX_SAMPLE_BYTES,
+                      hint=f"give a .npy array shaped like the model input {'x'.join(map(str, expected))}")
     try:
-        array = np.load(file, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise InputError(f"{file}: not a .npy array ({exc}); save one with numpy.save") from None
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{file}: not a .npy array ({show(str(exc), 100)}); save one with numpy.save") from None
     if tuple(array.shape) != tuple(expected):
         raise InputError(f"{file}: sample shape {'x'.join(map(str, array.shape))} does not match the model input "
                          f"{'x'.join(map(str, expected))}")
@@ -51,7 +56,13 @@ def sample_activations(model_ref: str, tensors: set[str], sample: str) -> tuple[
         model = onnx.load_from_string(runnable_model(model_ref))
         note = "zoo network with seeded random weights (an untrained network's activations)"
     else:
-        model = onnx.load(model_ref)
+        from google.protobuf.message import DecodeError
+
+        check_file(model_ref, what="a model", limit=2**31)        # a regular file we may read, or one line
+        try:
+            model = onnx.load(model_ref)
+        except (OSError, DecodeError, ValueError, RuntimeError) as exc:
+            raise InputError(f"{model_ref}: cannot load the model with its weights ({show(str(exc), 100)})") from None
         note = "the model file's own weights"
     graph_inputs = {i.name for i in model.graph.initializer}
     feeds = [i for i in model.graph.input if i.name not in graph_inputs]

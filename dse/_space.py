@@ -29,11 +29,12 @@ from functools import lru_cache
 import numpy as np
 
 from .._errors import InputError
-from ..zoo import is_reference, load_catalog, reference_name
+from .._messages import show
 from .._units import BITS_PER_ELEMENT
 from ..estimator import evaluate_layers, load_model, map_graph, network_totals, reference_costs, resolve_operating_point
 from ..operating import frequency_grid
 from ..profiles import load_profile
+from ..zoo import is_reference, load_catalog, reference_name
 from ._partition import CutPoints, cut_points, layer_spans, measured_compression
 from ._spec import SearchSpec
 
@@ -89,11 +90,11 @@ class DesignSpace:
         for choice, profile in zip(spec.platforms, self.profiles):
             cost = choice.unit_cost_eur if choice.unit_cost_eur is not None else profile.unit_cost_eur
             if cost is None and self._uses("cost_eur"):
-                raise InputError(f"{spec.source}: platform {profile.name!r} has no unit cost; give unit_cost_eur")
+                raise InputError(f"{spec.source}: platform {show(profile.name)} has no unit cost; give unit_cost_eur")
             self.unit_cost.append(float(cost) if cost is not None else float("nan"))
         for profile in self.profiles:
             if not profile.power.has_model and (self._uses("energy_mj") or self._uses("power_mw")):
-                raise InputError(f"{spec.source}: platform {profile.name!r} has no power model, so energy cannot be "
+                raise InputError(f"{spec.source}: platform {show(profile.name)} has no power model, so energy cannot be "
                                  "compared; drop it or the energy/power objectives and constraints")
         self.memory_limit = [float(c.memory_bytes or p.memory_bytes or np.inf) for c, p in
                              zip(spec.platforms, self.profiles)]
@@ -171,7 +172,7 @@ class DesignSpace:
         if entry is not None:
             return entry.value / 100.0
         if self._uses("accuracy"):
-            raise InputError(f"{self.spec.source}: model {choice.name!r} has no accuracy in the catalog; "
+            raise InputError(f"{self.spec.source}: model {show(choice.name)} has no accuracy in the catalog; "
                              "give 'accuracy: FRACTION' for it in the spec")
         return float("nan")
 

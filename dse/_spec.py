@@ -33,8 +33,13 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..zoo import is_reference, reference_name
+from .._args import typed
 from .._errors import InputError
+from .._limits import check_toml_keys, check_tree
+from .._messages import show
+from .._numbers import json_number_hooks, number_problem
+from .._userfile import probe, read_text, user_path
+from ..zoo import is_reference, reference_name
 from ._links import Link, make_link, shipped_links
 
 __all__ = ["SearchSpec", "ModelChoice", "PlatformChoice", "PartitionSpec", "Constraint", "load_spec", "parse_spec",
@@ -114,6 +119,7 @@ class _Checker:
         self.where = where
 
     def fail(self, path: str, message: str):
+        path = path if len(path) <= 200 else path[:200] + "..."     # keys come from the document: any length
         raise InputError(f"{self.where}: {path}: {message}")
 
     def mapping(self, value, path: str) -> dict:
@@ -121,7 +127,7 @@ class _Checker:
             self.fail(path, f"must be a mapping, got {type(value).__name__}")
         for key in value:
             if not isinstance(key, str):
-                self.fail(path, f"keys must be strings, got {key!r}")
+                self.fail(path, f"keys must be strings, got {show(key)}")
         return value
 
     def items(self, value, path: str) -> list:
@@ -135,15 +141,17 @@ class _Checker:
 
     def text(self, value, path: str) -> str:
         if not isinstance(value, str) or not value.strip() or len(value) > 4096:
-            self.fail(path, f"must be a non-empty string, got {value!r}")
+            self.fail(path, f"must be a non-empty string, got {show(value)}")
         return value.strip()
 
     def number(self, value, path: str, *, low=-math.inf, high=math.inf) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            self.fail(path, f"must be a finite number, got {value!r}")
-        if not low <= value <= high:
-            self.fail(path, f"must be in [{low:g}, {high:g}], got {value!r}")
-        return float(value)
+        if isinstance(value, str):
+            self.fail(path, f"must be a finite number, got {show(value)}")
+        number, problem = number_problem(value, low=None if math.isinf(low) else low,
+                                         high=None if math.isinf(high) else high)
+        if problem is not None:
+            self.fail(path, problem)
+        return number
 
     def keys(self, value: dict, path: str, allowed: tuple[str, ...]) -> None:
         unknown = sorted(set(value) - set(allowed))
@@ -191,7 +199,7 @@ def _models(c: _Checker, value) -> tuple[ModelChoice, ...]:
     names = [m.name for m in models]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
-        c.fail("models", f"name {duplicate!r} appears twice; give each entry a distinct 'name'")
+        c.fail("models", f"name {show(duplicate)} appears twice; give each entry a distinct 'name'")
     return tuple(models)
 
 
@@ -218,7 +226,7 @@ def _platforms(c: _Checker, value) -> tuple[PlatformChoice, ...]:
     refs = [p.ref for p in platforms]
     duplicate = next((r for r in refs if refs.count(r) > 1), None)
     if duplicate:
-        c.fail("platforms", f"{duplicate!r} appears twice")
+        c.fail("platforms", f"{show(duplicate)} appears twice")
     return tuple(platforms)
 
 
@@ -232,7 +240,7 @@ def _links(c: _Checker, value) -> tuple[Link, ...]:
         path = f"partition.links[{i}]"
         if isinstance(item, str):
             if item not in shipped:
-                c.fail(path, f"unknown link {item!r}; shipped links: {', '.join(shipped)} (or define one as a mapping)")
+                c.fail(path, f"unknown link {show(item)}; shipped links: {', '.join(shipped)} (or define one as a mapping)")
             links.append(shipped[item])
             continue
         item = c.mapping(item, path)
@@ -243,7 +251,7 @@ def _links(c: _Checker, value) -> tuple[Link, ...]:
         base = fields.get("base")
         if base is not None:
             if base not in shipped:
-                c.fail(f"{path}.{name}.base", f"unknown link {base!r}; shipped: {', '.join(shipped)}")
+                c.fail(f"{path}.{name}.base", f"unknown link {show(base)}; shipped: {', '.join(shipped)}")
             fields = {**shipped[base].fields(), **{k: v for k, v in fields.items() if k != "base"}}
         links.append(make_link(name, fields, f"{c.where}: {path}.{name}"))
     return tuple(links)
@@ -264,7 +272,7 @@ def _partition(c: _Checker, value) -> PartitionSpec | None:
     bits = []
     for i, b in enumerate(bits_list):
         if isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= 32:
-            c.fail(f"partition.bits[{i}]", f"must be an integer number of bits 1..32, got {b!r}")
+            c.fail(f"partition.bits[{i}]", f"must be an integer number of bits 1..32, got {show(b)}")
         bits.append(b)
     ratio = value.get("compression_ratio")
     if ratio is not None:
@@ -274,14 +282,14 @@ def _partition(c: _Checker, value) -> PartitionSpec | None:
         c.fail("partition", "give either compression_ratio (assumed) or sample (measured), not both")
     tensors = value.get("max_cut_tensors", 1)
     if isinstance(tensors, bool) or not isinstance(tensors, int) or not 1 <= tensors <= 8:
-        c.fail("partition.max_cut_tensors", f"must be an integer 1..8, got {tensors!r}")
+        c.fail("partition.max_cut_tensors", f"must be an integer 1..8, got {show(tensors)}")
     drops = []
     drop_map = value.get("accuracy_drop", {})
     if not isinstance(drop_map, dict):
         c.fail("partition.accuracy_drop", "must map bit widths to accuracy drops (fractions), e.g. {4: 0.01}")
     for key, drop in drop_map.items():
         if isinstance(key, bool) or not (isinstance(key, int) or isinstance(key, str) and key.isdigit()):
-            c.fail("partition.accuracy_drop", f"keys are bit widths, got {key!r}")
+            c.fail("partition.accuracy_drop", f"keys are bit widths, got {show(key)}")
         b = int(key)
         drops.append((b, c.number(drop, f"partition.accuracy_drop.{key}", low=0.0, high=1.0)))
     return PartitionSpec(
@@ -300,7 +308,7 @@ def _objectives(c: _Checker, value) -> tuple[tuple[str, str], ...]:
         words = c.text(item, path).split()
         if len(words) != 2 or words[0] not in ("min", "max") or words[1] not in _OBJECTIVE_METRICS:
             c.fail(path, f"must be 'min METRIC' or 'max METRIC' with METRIC one of {', '.join(_OBJECTIVE_METRICS)}; "
-                         f"got {item!r}")
+                         f"got {show(item)}")
         objectives.append((words[1], words[0]))
     metrics = [m for m, _ in objectives]
     if len(set(metrics)) != len(metrics):
@@ -314,7 +322,7 @@ def _constraints(c: _Checker, value) -> tuple[tuple[Constraint, ...], bool]:
         path = f"constraints.{metric}"
         if metric == "memory":
             if bound not in ("fits", "ignore"):
-                c.fail(path, f"must be 'fits' or 'ignore', got {bound!r}")
+                c.fail(path, f"must be 'fits' or 'ignore', got {show(bound)}")
             fits = bound == "fits"
             continue
         if metric not in METRICS:
@@ -340,9 +348,10 @@ def _relative(ref: str, base: Path | None) -> str:
     if base is None or is_reference(ref) or Path(ref).is_absolute():
         return ref
     candidate = base / ref
-    return str(candidate) if candidate.exists() else ref
+    return str(candidate) if probe(candidate) is not None else ref
 
 
+@typed
 def parse_spec(document, *, where: str = "spec", base: Path | None = None) -> SearchSpec:
     """Validate a spec document (already parsed YAML/TOML, or a dict built in code).
 
@@ -369,14 +378,14 @@ def parse_spec(document, *, where: str = "spec", base: Path | None = None) -> Se
         precisions = c.items(precisions, "precisions")
         for i, p in enumerate(precisions):
             if p not in PRECISIONS:
-                c.fail(f"precisions[{i}]", f"unknown precision {p!r}; known: {', '.join(PRECISIONS)}")
+                c.fail(f"precisions[{i}]", f"unknown precision {show(p)}; known: {', '.join(PRECISIONS)}")
         precisions = tuple(dict.fromkeys(precisions))
     mixed = document.get("mixed_accuracy_metrics", False)
     if not isinstance(mixed, bool):
-        c.fail("mixed_accuracy_metrics", f"must be true or false, got {mixed!r}")
+        c.fail("mixed_accuracy_metrics", f"must be true or false, got {show(mixed)}")
     points = document.get("operating_points", "default")
     if points not in _POINT_MODES:
-        c.fail("operating_points", f"must be one of {', '.join(_POINT_MODES)}, got {points!r}")
+        c.fail("operating_points", f"must be one of {', '.join(_POINT_MODES)}, got {show(points)}")
     constraints, fits = _constraints(c, document.get("constraints"))
     models = tuple(replace(m, ref=_relative(m.ref, base)) for m in _models(c, document["models"]))
     platforms = tuple(replace(p, ref=_relative(p.ref, base)) for p in _platforms(c, document["platforms"]))
@@ -401,33 +410,58 @@ def load_spec(path) -> SearchSpec:
     InputError
         For a missing, oversized or unparsable file, or an invalid spec.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such spec file; give a .yaml or .toml search spec (see examples/)")
-    if path.stat().st_size > MAX_SPEC_BYTES:
-        raise InputError(f"{path}: {path.stat().st_size} bytes; a spec is at most {MAX_SPEC_BYTES} bytes")
+    path = user_path(path, what="spec")
     suffix = path.suffix.lower()
     if suffix not in (".toml", ".yaml", ".yml"):
-        raise InputError(f"{path}: unknown spec format {suffix!r}; use .yaml, .yml or .toml")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text; a spec is YAML or TOML") from None
+        raise InputError(f"{path}: unknown spec format {show(suffix)}; use .yaml, .yml or .toml")
+    text = read_text(path, what="a search spec", limit=MAX_SPEC_BYTES,
+                     hint="give a .yaml or .toml search spec (see examples/)")
     if suffix == ".toml":
-        try:
-            import tomllib
-        except ImportError:                      # Python 3.10
-            try:
-                import tomli as tomllib
-            except ImportError:
-                raise InputError("TOML specs need Python 3.11 or the tomli package (or write the spec as YAML)") from None
-        try:
-            document = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"{path}: not valid TOML ({exc})") from None
+        document = _safe_toml(path, text)
     else:
         document = _safe_yaml(path, text)
+    check_tree(document, where=str(path))
     return parse_spec(document, where=str(path), base=path.parent)
+
+
+def _safe_toml(path: Path, text: str):
+    try:
+        import tomllib
+    except ImportError:                      # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise InputError("TOML specs need Python 3.11 or the tomli package (or write the spec as YAML)") from None
+    check_toml_keys(text, where=str(path))
+    hooks = json_number_hooks(InputError, str(path))
+    try:
+        return tomllib.loads(text, parse_float=hooks["parse_float"])
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML ({show(str(exc), 200)})") from None
+    except ValueError as exc:                # an integer beyond Python's digit limit
+        raise InputError(f"{path}: not valid TOML: a number is out of range ({show(str(exc), 80)})") from None
+    except RecursionError:
+        raise InputError(f"{path}: TOML nested too deeply to be a spec") from None
+
+
+def _bounded_loader(yaml):
+    """PyYAML's SafeLoader with integers and floats read by the one number parser (no digit-limit error)."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def number(loader, node, integer: bool):
+        text = loader.construct_scalar(node)
+        if len(text) > 64:
+            raise yaml.constructor.ConstructorError(None, None, f"a number of {len(text)} characters",
+                                                    node.start_mark)
+        if integer:
+            return yaml.SafeLoader.construct_yaml_int(loader, node)
+        return yaml.SafeLoader.construct_yaml_float(loader, node)
+
+    Loader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: number(loader, node, True))
+    Loader.add_constructor("tag:yaml.org,2002:float", lambda loader, node: number(loader, node, False))
+    return Loader
 
 
 def _safe_yaml(path: Path, text: str):
@@ -436,11 +470,11 @@ def _safe_yaml(path: Path, text: str):
     except ImportError:
         raise InputError("YAML specs need PyYAML: pip install 'edgeperf[search]' (or write the spec as TOML)") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_bounded_loader(yaml))  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise InputError(f"{path}: not valid YAML{where} ({problem})") from None
+        raise InputError(f"{path}: not valid YAML{where} ({show(str(problem), 200)})") from None
     except RecursionError:
         raise InputError(f"{path}: YAML nested too deeply to be a spec") from None

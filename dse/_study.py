@@ -19,15 +19,22 @@ interruption runs only what is missing.
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
+import os
+import stat
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .._errors import InputError
+from .._messages import redact, show
+from .._output import output_target
 from .._progress import step
+from .._userfile import file_kind, open_text, probe, user_path
+from .._workers import run_workers, tie_to_parent
 from ._pareto import violations
 
 __all__ = ["run_study", "make_storage", "SAMPLERS"]
@@ -56,23 +63,52 @@ def make_storage(url: str):
         For an empty journal path, a missing folder, or an unknown URL scheme.
     """
     optuna = _optuna()
+    shown = show(redact(url), 200)
     if url.startswith("journal:"):
-        path = Path(url.removeprefix("journal:"))
-        if not str(path) or path.is_dir():
-            raise InputError(f"--storage {url!r}: give a journal file path, e.g. journal:study.journal")
-        if not path.parent.is_dir():
-            raise InputError(f"--storage {url!r}: folder {path.parent} does not exist")
+        path = _journal_path(url.removeprefix("journal:"), shown)
         from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
         return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if scheme not in ("sqlite", "postgresql", "mysql"):
-        raise InputError(f"--storage {url!r}: use journal:PATH, sqlite:///PATH, postgresql://... or mysql://...")
+        raise InputError(f"--storage {shown}: use journal:PATH, sqlite:///PATH, postgresql://... or mysql://...")
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}}
                                           if scheme == "sqlite" else None)
     except Exception as exc:  # SQLAlchemy raises many types; all mean "cannot open this storage"
-        raise InputError(f"--storage {url!r}: cannot open ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        first = redact(str(exc).splitlines()[0] if str(exc) else "")
+        raise InputError(f"--storage {shown}: cannot open ({type(exc).__name__}: {show(first, 200)})") from None
+
+
+def _journal_path(text: str, shown: str) -> Path:
+    """A journal file that can be read and appended: a regular file holding optuna's journal, or a new one.
+
+    Raises
+    ------
+    InputError
+        For an empty path, a directory or special file (``/dev/full``, a FIFO), a file that is not
+        an optuna journal (its first line is not a JSON object), a read-only file or a folder that
+        does not exist or cannot be written.
+    """
+    if not text:
+        raise InputError(f"--storage {shown}: give a journal file path, e.g. journal:study.journal")
+    path = user_path(text, what="journal")
+    info = probe(path)
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise InputError(f"--storage {shown}: {path} is {file_kind(info.st_mode)}; a journal is a regular file "
+                         "(give a new file name, e.g. journal:study.journal)")
+    output_target(path, what="journal")            # folder exists and is writable; the file is not read-only
+    if info is not None and info.st_size > 0:
+        with open_text(path, what="an optuna journal", limit=2**40) as stream:
+            first = stream.readline(1 << 20)
+        try:
+            is_journal = isinstance(json.loads(first), dict)
+        except ValueError:
+            is_journal = False
+        if not is_journal:
+            raise InputError(f"--storage {shown}: {path} is not an optuna journal (its first line is not a JSON "
+                             "record); give a new file name or the journal of an earlier search")
+    return path
 
 
 def _sampler(name: str, trials: int, seed: int):
@@ -85,7 +121,7 @@ def _sampler(name: str, trials: int, seed: int):
         return optuna.samplers.TPESampler(seed=seed), name
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed), name
-    raise InputError(f"--sampler {name!r}: choose one of {', '.join(SAMPLERS)}")
+    raise InputError(f"--sampler {show(name)}: choose one of {', '.join(SAMPLERS)}")
 
 
 class _Objective:
@@ -180,8 +216,10 @@ def _optimize(spec, storage_url: str, study_name: str, n_trials: int, sampler_na
     study.optimize(_Objective(space), n_trials=n_trials, gc_after_trial=False)
 
 
-def _worker(spec, storage_url, study_name, n_trials, sampler_name, seed) -> None:
+def _worker(spec, storage_url, study_name, n_trials, sampler_name, seed, parent_pid=None) -> None:
     try:
+        if parent_pid is not None:
+            tie_to_parent(parent_pid)         # ends with the launcher, however the launcher ends
         _optimize(spec, storage_url, study_name, n_trials, sampler_name, seed)
     except KeyboardInterrupt:
         pass
@@ -195,26 +233,28 @@ def _completed(study) -> int:
 def _run_workers(spec, storage: str, study_name: str, shares: list, sampler_name: str, seed: int, report) -> int:
     """Run the worker processes (one per non-empty share of the trials) to their end; how many failed.
 
-    While they run, ``report()`` reads the storage's count of completed trials every second.
+    While they run, ``report()`` reads the storage's count of completed trials every second. The
+    workers end with this process however it ends, and an interrupt stops them at once (``_workers``).
     """
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker, args=(spec, storage, study_name, share, sampler_name, seed + i + 1))
+    processes = [context.Process(target=_worker, args=(spec, storage, study_name, share, sampler_name, seed + i + 1,
+                                                       os.getpid()))
                  for i, share in enumerate(shares) if share]
-    for process in processes:
-        process.start()
-    try:
-        alive = list(processes)
-        while alive:
-            alive[0].join(timeout=1.0)
-            alive = [process for process in alive if process.is_alive()]
-            report()
-        for process in processes:
-            process.join()
-    except KeyboardInterrupt:
-        for process in processes:
-            process.join()
-        raise
+    run_workers(processes, tick=report)       # an interrupted launcher stops its workers before it exits
     return sum(1 for p in processes if p.exitcode)
+
+
+def _create_study(optuna, storage: str, study_name: str, directions: list, sampler):
+    """The study (created, or loaded when it exists); a storage optuna cannot read is one InputError."""
+    storage_obj = make_storage(storage)
+    try:
+        return optuna.create_study(storage=storage_obj, study_name=study_name, directions=directions,
+                                   sampler=sampler, load_if_exists=True)
+    except (ValueError, UnicodeDecodeError, OSError, KeyError, TypeError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"--storage {show(redact(storage), 200)}: cannot read the study ({type(exc).__name__}: "
+                         f"{show(redact(str(exc)), 120)}); the storage is corrupt or not optuna's: give a new one") from None
 
 
 def run_study(space, *, trials: int, workers: int, storage: str, study_name: str, sampler: str, seed: int,
@@ -241,10 +281,9 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
         raise InputError(f"--workers must be 1..256, got {workers}")
     directions = ["minimize" if d == "min" else "maximize" for _, d in space.spec.objectives]
     chosen_sampler, sampler_name = _sampler(sampler, trials, seed)
-    study = optuna.create_study(storage=make_storage(storage), study_name=study_name, directions=directions,
-                                sampler=chosen_sampler, load_if_exists=True)
+    study = _create_study(optuna, storage, study_name, directions, chosen_sampler)
     if [d.name.lower() for d in study.directions] != directions:
-        raise InputError(f"study {study_name!r} in {storage} optimises other objectives; "
+        raise InputError(f"study {show(study_name)} in {show(redact(storage), 200)} optimises other objectives; "
                          "give a new --study-name or storage")
     with warnings.catch_warnings():      # experimental in optuna 5, and what optuna-dashboard reads
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -258,7 +297,7 @@ def run_study(space, *, trials: int, workers: int, storage: str, study_name: str
     done = _completed(study)
     remaining = max(0, trials - done)
     if done:
-        notes.append(f"continued study {study_name!r}: {done} trials were already complete, ran {remaining} more")
+        notes.append(f"continued study {show(study_name)}: {done} trials were already complete, ran {remaining} more")
     if storage.startswith("sqlite") and workers > 1:
         notes.append("SQLite with several workers can hit 'database is locked'; prefer journal: or PostgreSQL")
     shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]

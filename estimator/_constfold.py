@@ -27,6 +27,14 @@ logger = logging.getLogger(__name__)
 #: Largest tensor evaluated; shape arithmetic is far smaller.
 MAX_ELEMENTS = 4096
 _INT_TYPES = {onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.BOOL}
+#: Operators whose output has at most as many elements as their inputs together: safe to evaluate
+#: even when inference did not give their output shape (inputs are at most MAX_ELEMENTS each).
+#: (Broadcasting operators and Gather are not: [4096, 1] + [1, 4096] has 16 M elements.)
+_BOUNDED_BY_INPUTS = frozenset({
+    "Identity", "Cast", "Squeeze", "Unsqueeze", "Reshape", "Flatten", "Slice", "Concat", "Neg", "Abs", "Floor",
+    "Ceil", "Sqrt", "Relu", "Not", "Sign", "Transpose", "ReduceProd", "ReduceSum", "ReduceMax", "ReduceMin",
+    "ReduceMean", "Size", "Shape",
+})
 _SKIP = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
 
 
@@ -39,6 +47,16 @@ def _known_values(model: onnx.ModelProto) -> dict[str, np.ndarray]:
             if count <= MAX_ELEMENTS:
                 values[tensor.name] = numpy_helper.to_array(tensor)
     return values
+
+
+def _small(shape) -> bool:
+    """A static shape of at most MAX_ELEMENTS elements."""
+    if shape is None or any(not isinstance(d, int) or d < 0 for d in shape):
+        return False
+    count = 1
+    for d in shape:
+        count *= d
+    return count <= MAX_ELEMENTS
 
 
 def fold_shape_constants(model: onnx.ModelProto, nodes, order, shapes: dict, const: set, opset: int) -> dict:
@@ -84,6 +102,8 @@ def fold_shape_constants(model: onnx.ModelProto, nodes, order, shapes: dict, con
             if array is not None:
                 values[outputs[0]] = computed[outputs[0]] = array
             continue
+        if not all(_small(shapes.get(o)) for o in outputs) and node.op_type not in _BOUNDED_BY_INPUTS:
+            continue                     # its result could be large (Range, Expand, Tile, ...): never evaluated
         for name, array in zip(outputs, _evaluated(node, inputs, opset)):
             array = np.asarray(array)
             if array.size <= MAX_ELEMENTS and array.dtype.kind in "biuf":

@@ -33,12 +33,14 @@ Forms (parameters are the profile's data, see docs/profile-format.md):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+
+from .._messages import show
+from .._numbers import number_problem
 
 __all__ = [
     "Features",
@@ -186,7 +188,7 @@ class CostModel:
 
     def __post_init__(self) -> None:
         if self.combine not in COMBINE_RULES:
-            raise ValueError(f"combine must be one of {sorted(COMBINE_RULES)}, got {self.combine!r}")
+            raise ValueError(f"combine must be one of {sorted(COMBINE_RULES)}, got {show(self.combine)}")
 
     def __call__(self, features: Features, params: dict) -> CostParts:
         compute, memory, overhead = self.parts(features, params)
@@ -217,13 +219,13 @@ def validate_params(form: str, params: dict, where: str) -> dict:
         Naming the parameter, its value and the accepted range.
     """
     if not isinstance(form, str) or form not in COST_MODELS:
-        raise ValueError(f"{where}.form: unknown cost model {form!r}; known: {sorted(COST_MODELS)}")
+        raise ValueError(f"{where}.form: unknown cost model {show(form)}; known: {sorted(COST_MODELS)}")
     if not isinstance(params, Mapping):
-        raise ValueError(f"{where} must be an object of parameters, got {params!r}")
+        raise ValueError(f"{where} must be an object of parameters, got {show(params)}")
     specs = {spec.name: spec for spec in COST_MODELS[form].params}
     unknown = sorted(set(params) - set(specs))
     if unknown:
-        raise ValueError(f"{where}: unknown parameter(s) {unknown} for form {form!r}; accepted: {sorted(specs)}")
+        raise ValueError(f"{where}: unknown parameter(s) {unknown} for form {show(form)}; accepted: {sorted(specs)}")
     clean: dict = {}
     for name, spec in specs.items():
         if name not in params:
@@ -234,26 +236,27 @@ def validate_params(form: str, params: dict, where: str) -> dict:
         if spec.kind == "steps":
             clean[name] = _validate_steps(value, f"{where}.{name}")
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or not spec.low <= value <= spec.high:
-            raise ValueError(f"{where}.{name} must be a finite number in [{spec.low}, {spec.high}], got {value!r}")
-        clean[name] = float(value)
+        number, problem = number_problem(value, low=spec.low, high=spec.high) if not isinstance(value, str) \
+            else (None, f"{show(value)} is not a number")
+        if problem is not None:
+            raise ValueError(f"{where}.{name} must be a finite number in [{spec.low}, {spec.high}]: {problem}")
+        clean[name] = number
     return clean
 
 
 def _validate_steps(value, where: str) -> dict:
     if not isinstance(value, Mapping):
-        raise ValueError(f"{where} must map dimensions {STEP_DIMS} to {{'par': int, 'alpha': float}}, got {value!r}")
+        raise ValueError(f"{where} must map dimensions {STEP_DIMS} to {{'par': int, 'alpha': float}}, got {show(value)}")
     steps = {}
     for dim, step in value.items():
         if dim not in STEP_DIMS:
-            raise ValueError(f"{where}: unknown dimension {dim!r}; accepted: {STEP_DIMS}")
+            raise ValueError(f"{where}: unknown dimension {show(dim)}; accepted: {STEP_DIMS}")
         if not isinstance(step, Mapping) or set(step) - {"par", "alpha"} or "par" not in step:
-            raise ValueError(f"{where}.{dim} must be {{'par': int >= 1, 'alpha': 0..1}}, got {step!r}")
+            raise ValueError(f"{where}.{dim} must be {{'par': int >= 1, 'alpha': 0..1}}, got {show(step)}")
         par, alpha = step["par"], step.get("alpha", 1.0)
         if isinstance(par, bool) or not isinstance(par, int) or not 1 <= par <= 65536:
-            raise ValueError(f"{where}.{dim}.par must be an integer in [1, 65536], got {par!r}")
+            raise ValueError(f"{where}.{dim}.par must be an integer in [1, 65536], got {show(par)}")
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"{where}.{dim}.alpha must be a number in [0, 1], got {alpha!r}")
+            raise ValueError(f"{where}.{dim}.alpha must be a number in [0, 1], got {show(alpha)}")
         steps[dim] = {"par": par, "alpha": float(alpha)}
     return steps

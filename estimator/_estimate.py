@@ -16,8 +16,10 @@ import logging
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from .._args import typed
 from .._errors import InputError
 from .._frames import frame, short_repr
+from .._messages import show
 from ._engine import evaluate_parts, network_factor, network_totals, reference_costs
 from ._ir import Graph
 from ._protocols import PlatformProfile
@@ -43,8 +45,9 @@ class OperatingPoint:
         return {"power_mode": self.power_mode, "freq_mhz": dict(self.freq_mhz)}
 
 
+@typed
 def resolve_operating_point(profile: PlatformProfile, power_mode: str | None = None,
-                            freq_mhz: dict | None = None) -> OperatingPoint:
+                            freq_mhz: dict[str, float] | None = None) -> OperatingPoint:
     """Clocks for a power mode and explicit frequency choices.
 
     Each domain runs at its reference clock, capped by the power mode (snapped
@@ -60,8 +63,8 @@ def resolve_operating_point(profile: PlatformProfile, power_mode: str | None = N
     """
     mode = power_mode if power_mode is not None else profile.default_power_mode
     if mode is not None and mode not in profile.power_modes:
-        raise InputError(f"platform {profile.name!r} has no power mode {mode!r}; "
-                         f"available: {sorted(profile.power_modes) or 'none'}")
+        raise InputError(f"platform {show(profile.name)} has no power mode {show(mode)}; "
+                         f"available: {show(sorted(profile.power_modes)) if profile.power_modes else 'none'}")
     caps = dict(profile.power_modes[mode]) if mode is not None else {}
     freqs = {}
     for name, domain in profile.clocks.items():
@@ -71,13 +74,13 @@ def resolve_operating_point(profile: PlatformProfile, power_mode: str | None = N
     notes: list[str] = []
     for name, value in (freq_mhz or {}).items():
         if name not in profile.clocks:
-            raise InputError(f"platform {profile.name!r} has no clock domain {name!r}; domains: {sorted(profile.clocks)}")
+            raise InputError(f"platform {show(profile.name)} has no clock domain {show(name)}; domains: {show(sorted(profile.clocks))}")
         domain = profile.clocks[name]
         steps = ", ".join(f"{f:g}" for f in domain.available_mhz)
         match = [f for f in domain.available_mhz if abs(f - value) <= 0.5]
         below = [f for f in domain.available_mhz if f <= value + 0.5]
         if not match and (not below or value > domain.available_mhz[-1] + 0.5):
-            raise InputError(f"{name}={value:g} MHz is outside the range of platform {profile.name!r}; "
+            raise InputError(f"{name}={value:g} MHz is outside the range of platform {show(profile.name)}; "
                              f"available {name} MHz: {steps}")
         chosen = match[0] if match else max(below)
         if not match:
@@ -85,11 +88,12 @@ def resolve_operating_point(profile: PlatformProfile, power_mode: str | None = N
                          f"(as devfreq/cpufreq do); steps: {steps}")
         cap = caps.get(name)
         if cap is not None and chosen > cap + 1e-6:
-            raise InputError(f"{name}={value:g} MHz exceeds the {cap:g} MHz cap of power mode {mode!r}")
+            raise InputError(f"{name}={value:g} MHz exceeds the {cap:g} MHz cap of power mode {show(mode)}")
         freqs[name] = chosen
     return OperatingPoint(power_mode=mode, freq_mhz=MappingProxyType(freqs), notes=tuple(notes))
 
 
+@typed
 def choose_precision(profile: PlatformProfile, requested: str | None, native: str = "fp32") -> tuple[str, str | None]:
     """The deployment precision and, when it was not asked for, a note saying why.
 
@@ -101,7 +105,7 @@ def choose_precision(profile: PlatformProfile, requested: str | None, native: st
     supported = sorted(profile.precisions)
     if requested is not None:
         if requested not in profile.precisions:
-            raise InputError(f"platform {profile.name!r} does not run precision {requested!r}; "
+            raise InputError(f"platform {show(profile.name)} does not run precision {show(requested)}; "
                              f"supported: {', '.join(supported)}")
         return requested, None
     if native in profile.precisions and native != "fp32":

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from .._messages import show
 from .._units import BITS_PER_ELEMENT
 
 __all__ = ["Layer", "Graph", "OP_CLASSES"]
@@ -42,7 +43,7 @@ OP_CLASSES: tuple[str, ...] = (
 def _check_shape(field: str, shape: tuple[int, ...]) -> None:
     for dim in shape:
         if not isinstance(dim, int) or dim < 0:
-            raise ValueError(f"{field} must hold non-negative integer dimensions, got {shape!r}")
+            raise ValueError(f"{field} must hold non-negative integer dimensions, got {show(shape)}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,17 +103,17 @@ class Layer:
 
     def __post_init__(self) -> None:
         if self.op_class not in OP_CLASSES:
-            raise ValueError(f"op_class must be one of {OP_CLASSES}, got {self.op_class!r}")
+            raise ValueError(f"op_class must be one of {OP_CLASSES}, got {show(self.op_class)}")
         for field in ("macs", "flops", "act_in_elems", "weight_elems", "act_out_elems", "params"):
             value = getattr(self, field)
             if not isinstance(value, int) or value < 0:
-                raise ValueError(f"Layer {self.name!r}: {field} must be a non-negative int, got {value!r}")
+                raise ValueError(f"Layer {show(self.name)}: {field} must be a non-negative int, got {show(value)}")
         for shape in self.input_shapes:
             _check_shape("input_shapes", shape)
         for shape in self.output_shapes:
             _check_shape("output_shapes", shape)
         if self.precision is not None and self.precision not in BITS_PER_ELEMENT:
-            raise ValueError(f"Layer {self.name!r}: precision {self.precision!r} not in {tuple(BITS_PER_ELEMENT)}")
+            raise ValueError(f"Layer {show(self.name)}: precision {show(self.precision)} not in {tuple(BITS_PER_ELEMENT)}")
 
     def attr(self, name: str, default=None):
         """Value of attribute ``name``, or ``default``."""
@@ -177,13 +178,13 @@ class Graph:
         names = [layer.name for layer in self.layers]
         if len(set(names)) != len(names):
             dupes = sorted({n for n in names if names.count(n) > 1})
-            raise ValueError(f"Graph {self.name!r}: duplicate layer names {dupes[:5]}")
+            raise ValueError(f"Graph {show(self.name)}: duplicate layer names {dupes[:5]}")
         if self.native_precision not in BITS_PER_ELEMENT:
-            raise ValueError(f"native_precision must be one of {tuple(BITS_PER_ELEMENT)}, got {self.native_precision!r}")
+            raise ValueError(f"native_precision must be one of {tuple(BITS_PER_ELEMENT)}, got {show(self.native_precision)}")
 
     def __repr__(self) -> str:
-        return (f"Graph(name={self.name!r}, layers=<{len(self.layers)}>, inputs={list(self.inputs)!r}, "
-                f"params={self.params}, native_precision={self.native_precision!r})")
+        return (f"Graph(name={show(self.name)}, layers=<{len(self.layers)}>, inputs={show(list(self.inputs))}, "
+                f"params={self.params}, native_precision={show(self.native_precision)})")
 
     @property
     def macs(self) -> int:

@@ -13,7 +13,9 @@ import os
 import time
 from pathlib import Path
 
-from .._errors import ModelError
+from .._args import typed
+from .._errors import InputError, ModelError
+from .._userfile import is_regular_file, probe, user_path
 from ._ir import Graph
 from ._onnx_import import graph_from_model, load_onnx
 
@@ -23,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 
 def _is_tflite(path: Path) -> bool:
+    if not is_regular_file(path):
+        return False
     try:
         with open(path, "rb") as handle:
             head = handle.read(8)
@@ -31,7 +35,8 @@ def _is_tflite(path: Path) -> bool:
     return len(head) == 8 and head[4:8] == b"TFL3"
 
 
-def load_model(source, *, input_shapes=None, on_unknown: str = "error") -> Graph:
+@typed
+def load_model(source, *, input_shapes: dict[str, tuple[int, ...]] | None = None, on_unknown: str = "error") -> Graph:
     """Load a model from a path, a ``zoo:`` reference or pass a :class:`Graph` through.
 
     Parameters
@@ -63,8 +68,14 @@ def load_model(source, *, input_shapes=None, on_unknown: str = "error") -> Graph
 
 
 def _load(source, input_shapes, on_unknown: str) -> Graph:
-    text = str(source)
-    if not os.path.isfile(text):
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raise InputError(f"a model is a file path, a zoo: reference or a Graph, got {len(source)} bytes; write "
+                         "serialized ONNX to a file, or use graph_from_model(onnx.load_from_string(data))")
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    path = user_path(source, what="model", error=ModelError)
+    text = str(path) if not isinstance(source, str) else source
+    if not is_regular_file(path):
         # imported only for what is not a file: estimating a file never builds networks
         from ..zoo import is_reference, model_for_estimation, reference_name
 
@@ -72,12 +83,11 @@ def _load(source, input_shapes, on_unknown: str) -> Graph:
             model = model_for_estimation(text, input_shapes=input_shapes)
             # the model was built for this call alone: the importer may change it in place
             return graph_from_model(model, name=reference_name(text), source=text, _owned=True)
-    path = Path(text)
-    if path.is_file() and _is_tflite(path):
+    if _is_tflite(path):
         from ._tflite_import import load_tflite
 
         return load_tflite(path, on_unknown=on_unknown)
-    if not path.exists() and not path.suffix:
+    if probe(path) is None and not path.suffix:
         raise ModelError(f"{text}: no such file; give an .onnx/.tflite path, or zoo:NAME for a built-in network "
                          "(edgeperf zoo list)")
     return load_onnx(path, input_shapes=input_shapes, on_unknown=on_unknown)

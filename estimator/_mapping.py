@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._args import typed
+from .._messages import show
 from ._ir import OP_CLASSES, Graph, Layer
 
 __all__ = ["FusionRule", "Mapping", "ExecLayer", "MappedGraph", "map_graph", "NO_FUSION"]
@@ -60,9 +62,9 @@ class FusionRule:
 
     def __post_init__(self) -> None:
         if not self.primary:
-            raise ValueError(f"fusion rule {self.name!r}: primary must list at least one operator type")
+            raise ValueError(f"fusion rule {show(self.name)}: primary must list at least one operator type")
         if not isinstance(self.max_followers, int) or not 0 <= self.max_followers <= 64:
-            raise ValueError(f"fusion rule {self.name!r}: max_followers must be an int in [0, 64], got {self.max_followers!r}")
+            raise ValueError(f"fusion rule {show(self.name)}: max_followers must be an int in [0, 64], got {show(self.max_followers)}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,7 +80,7 @@ class Mapping:
     def __post_init__(self) -> None:
         for op_class in self.elide:
             if op_class not in OP_CLASSES:
-                raise ValueError(f"mapping.elide: unknown operator class {op_class!r}; known: {OP_CLASSES}")
+                raise ValueError(f"mapping.elide: unknown operator class {show(op_class)}; known: {OP_CLASSES}")
 
 
 #: Every model layer runs as its own kernel; only shape-only ops vanish.
@@ -196,6 +198,7 @@ def _elems(shape) -> int:
     return count
 
 
+@typed
 def map_graph(graph: Graph, mapping: Mapping = NO_FUSION) -> MappedGraph:
     """Apply a mapping model to a graph.
 

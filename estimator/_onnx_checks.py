@@ -11,15 +11,20 @@ import heapq
 import onnx
 
 from .._errors import InputError, LimitError, ModelError, UnknownOpError
+from .._messages import show
 from . import _opcount
+from ._wire import MAX_RANK
 
 __all__ = ["MAX_TENSOR_ELEMENTS", "MAX_NODES", "default_opset", "dims", "apply_input_shapes", "topological_order",
            "check_text", "check_unknown_ops", "check_tensor_names", "check_elements"]
 
 #: Largest tensor accepted: 2^34 elements (64 GiB at fp32), beyond any edge device.
 MAX_TENSOR_ELEMENTS = 2**34
-#: Largest graph accepted, in nodes; estimation time and memory grow linearly with it.
-MAX_NODES = 500_000
+#: Largest graph accepted, in nodes (real networks, transformers included, have a few thousand to tens of
+#: thousands); import time and memory grow linearly with it: on a busy 2-core machine a 100,000-node chain
+#: took 30 s (median, 55 s at worst) and 380 MB (benchmarks/hostile_inputs.py), so the limit keeps an
+#: estimate within half of that.
+MAX_NODES = 50_000
 _UNSUPPORTED_CONTROL_FLOW = frozenset({"If", "Loop", "Scan"})
 
 
@@ -41,6 +46,9 @@ def dims(type_proto) -> tuple | None:
     """Static shape of a tensor type, None if unknown; symbolic dims become their name."""
     if not type_proto.HasField("tensor_type") or not type_proto.tensor_type.HasField("shape"):
         return None
+    if len(type_proto.tensor_type.shape.dim) > MAX_RANK:
+        raise LimitError(f"a tensor type has {len(type_proto.tensor_type.shape.dim)} dimensions, more than {MAX_RANK}; "
+                         "the model is corrupt or not supported")
     dims = []
     for dim in type_proto.tensor_type.shape.dim:
         if dim.HasField("dim_value"):
@@ -82,7 +90,7 @@ def apply_input_shapes(inputs, input_shapes, where) -> None:
     known = [vi.name for vi in inputs]
     for name in input_shapes:
         if name not in known:
-            raise InputError(f"{where}: --input-shape names {name!r}, but the model's inputs are {known}")
+            raise InputError(f"{where}: --input-shape names {show(name)}, but the model's inputs are {show(known)}")
     for vi in inputs:
         if vi.name in input_shapes:
             shape = input_shapes[vi.name]
@@ -90,7 +98,7 @@ def apply_input_shapes(inputs, input_shapes, where) -> None:
             if declared is not None and len(declared) != len(shape):
                 shown = "x".join(str(d) for d in declared)
                 raise InputError(f"{where}: --input-shape {vi.name}={'x'.join(map(str, shape))} has {len(shape)} "
-                                 f"dimensions, but input {vi.name!r} has {len(declared)} ({shown}); give "
+                                 f"dimensions, but input {show(vi.name)} has {len(declared)} ({shown}); give "
                                  f"{len(declared)}, e.g. --input-shape {vi.name}={example_shape(vi)}")
             tensor_shape = vi.type.tensor_type.shape
             tensor_shape.ClearField("dim")
@@ -101,7 +109,7 @@ def apply_input_shapes(inputs, input_shapes, where) -> None:
         if shape is None or any(not isinstance(d, int) or d <= 0 for d in shape):
             shown = "unknown" if shape is None else "x".join(str(d) for d in shape)
             raise InputError(
-                f"{where}: input {vi.name!r} has dynamic or unknown shape ({shown}); "
+                f"{where}: input {show(vi.name)} has dynamic or unknown shape ({shown}); "
                 f"give it with --input-shape {vi.name}={example_shape(vi)} (your real sizes)"
             )
 
@@ -112,7 +120,7 @@ def topological_order(nodes, producers, where) -> list[int]:
         deps = {producers[t] for t in node.input if t and t in producers}
         deps.discard(index)
         if any(t and producers.get(t) == index for t in node.input):
-            raise ModelError(f"{where}: node {node.name or node.op_type!r} consumes its own output; the graph has a cycle")
+            raise ModelError(f"{where}: node {show(node.name or node.op_type)} consumes its own output; the graph has a cycle")
         indegree[index] = len(deps)
         for dep in deps:
             consumers.setdefault(dep, []).append(index)
@@ -152,8 +160,8 @@ def check_unknown_ops(nodes, on_unknown: str, where: str) -> None:
         names = tuple(op if dom in ("", "ai.onnx") else f"{dom}:{op}" for dom, op in unknown)
         known = _opcount.known_ops()
         raise UnknownOpError(
-            f"{where}: unknown operator(s) {', '.join(names)}; known operators: {', '.join(known)}. "
-            "Pass --on-unknown roofline to estimate them from bytes and MACs",
+            f"{where}: unknown operator(s) {show(', '.join(names), 300)}; pass --on-unknown roofline to estimate "
+            f"them from bytes and MACs; known operators: {', '.join(known)}",
             op_types=names,
             known=known,
         )
@@ -166,27 +174,27 @@ def check_tensor_names(nodes, graph, initializer_names, where) -> dict[str, int]
             if not out:
                 continue
             if out in producers:
-                raise ModelError(f"{where}: tensor {out!r} is produced by two nodes "
-                                 f"({nodes[producers[out]].name or nodes[producers[out]].op_type!r} and "
-                                 f"{node.name or node.op_type!r}); tensor names must be unique")
+                raise ModelError(f"{where}: tensor {show(out)} is produced by two nodes "
+                                 f"({show(nodes[producers[out]].name or nodes[producers[out]].op_type)} and "
+                                 f"{show(node.name or node.op_type)}); tensor names must be unique")
             if out in graph_inputs:
-                raise ModelError(f"{where}: tensor {out!r} is both a graph input/initializer and the output of "
-                                 f"node {node.name or node.op_type!r}; tensor names must be unique")
+                raise ModelError(f"{where}: tensor {show(out)} is both a graph input/initializer and the output of "
+                                 f"node {show(node.name or node.op_type)}; tensor names must be unique")
             producers[out] = index
     for node in nodes:
         for tensor in node.input:
             if tensor and tensor not in producers and tensor not in graph_inputs:
-                raise ModelError(f"{where}: node {node.name or node.op_type!r} reads tensor {tensor!r}, which no node, "
+                raise ModelError(f"{where}: node {show(node.name or node.op_type)} reads tensor {show(tensor)}, which no node, "
                                  "input or initializer provides (a dangling reference)")
     for vi in graph.output:
         if vi.name not in producers and vi.name not in graph_inputs:
-            raise ModelError(f"{where}: graph output {vi.name!r} is not produced by any node")
+            raise ModelError(f"{where}: graph output {show(vi.name)} is not produced by any node")
     return producers
 
 def check_elements(where: str, tensor: str, dims: tuple) -> None:
     if any(d < 0 for d in dims):
-        raise ModelError(f"{where}: tensor {tensor!r} has a negative dimension {dims}")
+        raise ModelError(f"{where}: tensor {show(tensor)} has a negative dimension {dims}")
     count = _opcount.prod(dims)
     if count > MAX_TENSOR_ELEMENTS:
-        raise LimitError(f"{where}: tensor {tensor!r} with shape {dims} has {count:.3e} elements, more than the "
+        raise LimitError(f"{where}: tensor {show(tensor)} with shape {dims} has {count:.3e} elements, more than the "
                          f"limit of {MAX_TENSOR_ELEMENTS:.3e}; check the model's dimensions")

@@ -1,6 +1,6 @@
 """ONNX model -> :class:`Graph`.
 
-The file is memory-mapped and scanned without reading weight payloads
+The file is read (large files piece by piece) and scanned without reading weight payloads
 (``_wire``), shape-inferred by ``onnx.shape_inference`` with data propagation,
 validated (opset, dangling/duplicate tensors, cycles, dimensions) and turned
 into layers with exact counts (``_opcount``). Nodes whose inputs are all
@@ -14,14 +14,16 @@ knows; every graph input needs static dimensions, given by the model or by
 from __future__ import annotations
 
 import logging
-import mmap
 import os
 from pathlib import Path
 
 import onnx
 from google.protobuf.message import DecodeError
 
+from .._args import typed
 from .._errors import InputError, LimitError, ModelError
+from .._messages import show
+from .._userfile import model_bytes, user_path
 from . import _opcount
 from ._ir import Graph, Layer
 from ._onnx_checks import (
@@ -37,7 +39,7 @@ from ._onnx_checks import (
     topological_order,
 )
 from ._onnx_shapes import constant_tensors, resolve_shapes
-from ._wire import WireError, slim_model
+from ._wire import WireError, WireLimitError, slim_model
 
 __all__ = ["load_onnx", "graph_from_model", "MAX_TENSOR_ELEMENTS", "MAX_NODES", "parse_input_shape"]
 
@@ -47,8 +49,13 @@ logger = logging.getLogger(__name__)
 #: (floats and 8/4-bit integer weights; int32/int64/bool/string are shapes, indices, flags).
 _PARAM_TYPES = frozenset({1, 2, 3, 10, 11, 16, 17, 18, 19, 20, 21, 22, 23})
 _ON_UNKNOWN = ("error", "roofline")
+#: Largest ONNX file read: protobuf's own limit (larger models keep their weights in external data).
+MAX_MODEL_BYTES = 2**31
+#: Largest graph structure (the file without weight payloads): protobuf and shape inference copy it several times.
+MAX_STRUCTURE_BYTES = 64 * 2**20
 
 
+@typed
 def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
     """Parse ``NAME=1x3x224x224`` into ``("NAME", (1, 3, 224, 224))``.
 
@@ -67,7 +74,7 @@ def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
         shape = ()
     if not sep or not name or not shape or any(d <= 0 for d in shape):
         raise InputError(
-            f"input shape {text!r} is not NAME=DxDx... with positive integer dimensions; "
+            f"input shape {show(text)} is not NAME=DxDx... with positive integer dimensions; "
             "example: --input-shape input=1x3x224x224"
         )
     return name, shape
@@ -98,15 +105,11 @@ def load_onnx(path, *, input_shapes=None, on_unknown: str = "error") -> Graph:
     LimitError
         If the graph exceeds :data:`MAX_NODES` or :data:`MAX_TENSOR_ELEMENTS`.
     """
-    path = Path(path)
-    if not path.exists():
-        raise ModelError(f"{path}: no such file; give the path of an .onnx or .tflite model or a zoo:NAME reference")
-    if path.is_dir():
-        raise ModelError(f"{path}: is a directory, not a model file; give the path of an .onnx or .tflite file")
-    size = path.stat().st_size
-    if size == 0:
-        raise ModelError(f"{path}: file is empty; expected an ONNX model (protobuf ModelProto)")
+    path = user_path(path, what="model", error=ModelError)
     slim = _slim_bytes(path)
+    if len(slim) > MAX_STRUCTURE_BYTES:
+        raise LimitError(f"{path}: its graph takes {len(slim)} bytes without weights, more than {MAX_STRUCTURE_BYTES}; "
+                         "split or simplify the model")
     model = onnx.ModelProto()
     try:
         model.ParseFromString(slim)
@@ -117,28 +120,35 @@ def load_onnx(path, *, input_shapes=None, on_unknown: str = "error") -> Graph:
 
 
 def _slim_bytes(path: Path) -> bytes:
-    """The model file without its weight payloads, read through a memory map; external data must stay beside it."""
-    base_dir = path.resolve().parent
+    """The model file without its weight payloads, read through the user-file reader (large files piece by piece,
+    never memory-mapped); external data must stay beside it."""
+    with model_bytes(path, what="an ONNX model", limit=MAX_MODEL_BYTES, error=ModelError, random_access=True,
+                     hint="give the path of an .onnx or .tflite model or a zoo:NAME reference") as data:
+        if len(data) == 0:
+            raise ModelError(f"{path}: file is empty; expected an ONNX model (protobuf ModelProto)")
+        try:
+            base_dir = path.resolve().parent
+        except (OSError, RuntimeError) as exc:
+            raise ModelError(f"{path}: cannot resolve its folder ({exc})") from None
 
-    def check_external(name: str, location: str) -> None:
-        target = (base_dir / location).resolve()
-        if os.path.isabs(location) or base_dir not in target.parents:
-            raise ModelError(
-                f"{path}: tensor {name!r} points its external data at {location!r}, outside the model's folder; "
-                "only relative locations inside the folder of the model are accepted"
-            )
-
-    try:
-        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            view = memoryview(mapped)
+        def check_external(name: str, location: str) -> None:
             try:
-                return slim_model(view, check_external=check_external)
-            finally:
-                view.release()
-    except WireError as exc:
-        raise ModelError(f"{path}: not a valid ONNX model ({exc}); expected a serialized ONNX ModelProto") from None
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read file ({exc.strerror})") from None
+                target = (base_dir / location).resolve()
+            except (OSError, ValueError, RuntimeError):
+                target = None
+            if target is None or os.path.isabs(location) or base_dir not in target.parents:
+                raise ModelError(
+                    f"{path}: tensor {show(name)} points its external data at {show(location)}, outside the model's "
+                    "folder; only relative locations inside the folder of the model are accepted"
+                )
+
+        try:
+            return slim_model(data, check_external=check_external, max_nodes=MAX_NODES)
+        except WireLimitError as exc:
+            raise LimitError(f"{path}: {exc}, beyond what edgeperf reads; split or simplify the model") from None
+        except WireError as exc:
+            raise ModelError(f"{path}: not a valid ONNX model ({exc}); expected a serialized ONNX ModelProto") from None
+
 
 def _attr_value(attr: onnx.AttributeProto):
     kind = attr.type
@@ -167,7 +177,7 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
     """
     where = source or name or "model"
     if on_unknown not in _ON_UNKNOWN:
-        raise InputError(f"on_unknown must be one of {_ON_UNKNOWN}, got {on_unknown!r}")
+        raise InputError(f"on_unknown must be one of {_ON_UNKNOWN}, got {show(on_unknown)}")
     if not model.HasField("graph") or model.ir_version <= 0:
         raise ModelError(f"{where}: not an ONNX model (no graph or IR version); expected a serialized ONNX ModelProto")
     if len(model.graph.node) == 0:
@@ -177,8 +187,9 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
                          "split the model or estimate its parts separately")
     opset = default_opset(model, where)
     check_text(model.graph, where)
+    _check_io(model.graph, where)
     copy = _CopyOnWrite(model, owned=_owned)
-    initializer_names = {t.name for t in model.graph.initializer}
+    initializer_names = {t.name for t in model.graph.initializer} | {s.values.name for s in model.graph.sparse_initializer}
     inputs = _shaped_inputs(copy, initializer_names, input_shapes, where)
     nodes, order = _checked_nodes(copy, initializer_names, on_unknown, where)
     const = constant_tensors(nodes, order, initializer_names)
@@ -201,6 +212,17 @@ def graph_from_model(model: onnx.ModelProto, *, name: str = "", source: str = ""
         opset=opset,
         folded_nodes=folded,
     )
+
+
+def _check_io(graph, where: str) -> None:
+    """Refuse what onnxruntime refuses of a graph's interface: no outputs, an input declared twice."""
+    if len(graph.output) == 0:
+        raise ModelError(f"{where}: the graph has no outputs, so every node is dead code; a model must name its "
+                         "outputs (graph.output)")
+    names = [vi.name for vi in graph.input]
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise ModelError(f"{where}: graph input {show(twice)} is declared twice; input names must be unique")
 
 
 class _CopyOnWrite:
@@ -265,6 +287,12 @@ def _shapes_and_params(inferred, graph, nodes, order, initializer_names: set, wh
         if (tensor.data_type in _PARAM_TYPES and len(shape) > 0 and tensor.name not in buffers
                 and tensor.name in initializer_names):  # not the shape constants folded at import
             params += _opcount.prod(shape)
+    for sparse in graph.sparse_initializer:     # sparse weights: the runtime makes them dense at load time
+        shape = tuple(int(d) for d in sparse.dims)
+        check_elements(where, sparse.values.name, shape)
+        shapes[sparse.values.name] = shape
+        dtypes[sparse.values.name] = sparse.values.data_type
+        params += _opcount.prod(shape)
     for index in order:
         node = nodes[index]
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
@@ -338,7 +366,7 @@ def _layer(node, index, shapes, dtypes, const, dq_outputs, on_unknown, used_name
         try:
             counts = counter(view)
         except (ValueError, IndexError, ZeroDivisionError, TypeError) as exc:
-            raise ModelError(f"{where}: node {label!r} ({node.op_type}) has shapes or attributes edgeperf cannot "
+            raise ModelError(f"{where}: node {show(label)} ({node.op_type}) has shapes or attributes edgeperf cannot "
                              f"count: {exc}") from None
     act_in, weights, params, act_names, act_shapes = _input_traffic(node, in_shapes, in_const, dtypes, counts.reads)
     precision = None
@@ -382,7 +410,7 @@ def _check_input_shapes(node, label: str, in_shapes: list, const, where: str) ->
             advice = ("it is computed from constants alone, by operators edgeperf could not evaluate: simplify the "
                       "model (onnxsim) so that it is folded" if tensor in const
                       else "give static input sizes with --input-shape")
-            raise ModelError(f"{where}: cannot determine the shape of tensor {tensor!r} (input of node {label!r}, "
+            raise ModelError(f"{where}: cannot determine the shape of tensor {show(tensor)} (input of node {show(label)}, "
                              f"{node.op_type}); {advice}")
 
 
@@ -407,13 +435,13 @@ def _output_shapes(node, label: str, in_shapes: list, unknown_op: bool, shapes: 
                 shape = first
             if shape is None or any(not isinstance(d, int) for d in shape):
                 raise ModelError(
-                    f"{where}: cannot determine the shape of tensor {tensor!r} (output of node {label!r}, "
+                    f"{where}: cannot determine the shape of tensor {show(tensor)} (output of node {show(label)}, "
                     f"{node.op_type}); give static input sizes with --input-shape or simplify the model "
                     "(onnxsim) so that shapes are static"
                 )
             shapes[tensor] = shape
         if any(d <= 0 for d in shape) and node.op_type not in ("Shape", "Size", "NonZero"):
-            raise ModelError(f"{where}: tensor {tensor!r} (output of node {label!r}, {node.op_type}) has an "
+            raise ModelError(f"{where}: tensor {show(tensor)} (output of node {show(label)}, {node.op_type}) has an "
                              f"empty or negative dimension {shape}; check kernel sizes, strides and input sizes")
         check_elements(where, tensor, shape)
         out_shapes.append(tuple(shape))

@@ -18,6 +18,8 @@ Conventions (the same as fvcore/torchprofile for MACs):
 
 from __future__ import annotations
 
+from .._messages import show
+
 from dataclasses import dataclass
 from typing import Callable
 
@@ -79,6 +81,14 @@ def _spatial_geometry(batch: int, c_in: int, c_out: int, spatial: tuple, k_area:
     )
 
 
+def _check_groups(op_type: str, group: int, c_in: int, cin_per_group: int, c_out: int) -> None:
+    """Refuse group settings a runtime refuses: group < 1, or channels that the groups do not split evenly."""
+    if group < 1 or c_in % group or c_out % group or cin_per_group * group != c_in:
+        raise ValueError(f"group {group} does not fit {c_in} input and {c_out} output channels with {cin_per_group} "
+                         "input channels per group in the weight: group must be >= 1, divide both channel counts, "
+                         "and equal input channels / weight channels (onnxruntime refuses this model)")
+
+
 def _conv_like(x_index: int, w_index: int, bias_index: int, int8: bool):
     def count(view: NodeView) -> Counts:
         x = view.in_shapes[x_index]
@@ -89,6 +99,7 @@ def _conv_like(x_index: int, w_index: int, bias_index: int, int8: bool):
         group = int(view.attrs.get("group", 1))
         n, c_in = x[0], x[1]
         c_out, cin_per_group = y[1], w[1]
+        _check_groups(view.op_type, group, c_in, cin_per_group, c_out)
         kernel, spatial = tuple(w[2:]), tuple(y[2:])
         macs = n * c_out * prod(spatial) * cin_per_group * prod(kernel)
         has_bias = len(view.in_shapes) > bias_index and view.in_shapes[bias_index] is not None
@@ -108,6 +119,10 @@ def _conv_transpose(view: NodeView) -> Counts:
     group = int(view.attrs.get("group", 1))
     n, c_in = x[0], x[1]
     out_per_group, kernel = w[1], tuple(w[2:])
+    if group < 1 or c_in % group or w[0] != c_in:
+        raise ValueError(f"group {group} with {c_in} input channels and weight {w}: group must be >= 1 and divide "
+                         "the input channels, and the weight's first dimension must equal them (onnxruntime refuses "
+                         "this model)")
     # Every input element scatters into k outputs of each output channel of its group.
     macs = n * c_in * prod(x[2:]) * out_per_group * prod(kernel)
     has_bias = len(view.in_shapes) > 2 and view.in_shapes[2] is not None
@@ -154,11 +169,11 @@ def _einsum(view: NodeView) -> Counts:
     lhs, _, rhs = equation.partition("->")
     terms = lhs.split(",")
     if "..." in equation or len(terms) != len(_present(view)):
-        raise ValueError(f"Einsum equation {equation!r} is not supported (ellipsis or operand count mismatch)")
+        raise ValueError(f"Einsum equation {show(equation)} is not supported (ellipsis or operand count mismatch)")
     sizes: dict[str, int] = {}
     for term, shape in zip(terms, _present(view)):
         if len(term) != len(shape):
-            raise ValueError(f"Einsum term {term!r} does not match shape {shape}")
+            raise ValueError(f"Einsum term {show(term)} does not match shape {shape}")
         for letter, dim in zip(term, shape):
             sizes[letter] = max(sizes.get(letter, 1), dim)
     total = prod(sizes.values())
@@ -228,6 +243,15 @@ def _zero(op_class: str):
         return Counts(op_class, 0, 0, ())
 
     return count
+
+
+def _same_elements(view: NodeView) -> Counts:
+    """Reshape-like operators: free, and the output must hold exactly the input's elements."""
+    x, y = view.in_shapes[0] if view.in_shapes else None, view.out_shapes[0] if view.out_shapes else None
+    if x is not None and y is not None and prod(x) != prod(y):
+        raise ValueError(f"{view.op_type} turns {prod(x)} elements {x} into {prod(y)} {y}; the element count must "
+                         "not change (onnxruntime refuses this model)")
+    return Counts("shape", 0, 0, ())
 
 
 def _data_movement(view: NodeView) -> Counts:
@@ -452,6 +476,8 @@ for _op in _SELECTING:
     REGISTRY[("", _op)] = _selecting
 for _op in _SHAPE_ONLY:
     REGISTRY[("", _op)] = _zero("shape")
+for _op in ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"):
+    REGISTRY[("", _op)] = _same_elements
 
 # onnxruntime's contrib domain: operators its quantization and transformer
 # optimisation tools emit into models users then bring to edgeperf.

@@ -1,6 +1,6 @@
 """TFLite flatbuffer -> :class:`Graph`, through the ``tflite`` package.
 
-The file is memory-mapped and read in place; weight buffers are never touched
+The file is read into memory and parsed in place; weight buffers are never parsed
 (only their presence marks a tensor as constant). The first subgraph is the
 model. TFLite's 4-D activations are NHWC; each operator is presented to the
 shared counting registry (``_opcount``) in ONNX's NCHW convention, so one set
@@ -12,11 +12,12 @@ Needs the optional ``tflite`` package (``pip install edgeperf[tflite]``).
 
 from __future__ import annotations
 
-import mmap
 import struct
 from pathlib import Path
 
 from .._errors import ModelError, UnknownOpError
+from .._messages import show
+from .._userfile import model_bytes, user_path
 from . import _opcount
 from ._ir import Graph, Layer
 from ._onnx_checks import MAX_NODES, check_elements
@@ -24,6 +25,8 @@ from ._onnx_checks import MAX_NODES, check_elements
 __all__ = ["load_tflite", "TFLITE_OPS"]
 
 _INT8_TYPES = {3, 9}        # UINT8, INT8
+#: Largest TFLite file read (it is read into memory whole: flatbuffers are read in place).
+MAX_TFLITE_BYTES = 2**31
 
 #: TFLite builtin operator -> (ONNX op type used for counting, filter layout)
 TFLITE_OPS: dict[str, tuple[str, str]] = {
@@ -122,12 +125,12 @@ def load_tflite(path, *, on_unknown: str = "error") -> Graph:
         import tflite
     except ImportError:
         raise ModelError(f"{path}: reading TFLite models needs the tflite package: pip install 'edgeperf[tflite]'") from None
-    path = Path(path)
-    if path.stat().st_size < 8:
-        raise ModelError(f"{path}: too short to be a TFLite model")
-    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+    path = user_path(path, what="model", error=ModelError)
+    with model_bytes(path, what="a TFLite model", limit=MAX_TFLITE_BYTES, error=ModelError) as data:
+        if len(data) < 8:
+            raise ModelError(f"{path}: too short to be a TFLite model")
         try:
-            return _read(tflite, mapped, path, on_unknown)
+            return _read(tflite, data, path, on_unknown)
         except (ModelError, UnknownOpError):
             raise
         except (struct.error, IndexError, ValueError, TypeError, AttributeError, OverflowError, UnicodeDecodeError,
@@ -136,12 +139,28 @@ def load_tflite(path, *, on_unknown: str = "error") -> Graph:
                              "expected a TFLite flatbuffer (.tflite)") from None
 
 
+def _check_buffers(model, size: int, where: str) -> None:
+    """Refuse a file whose weight buffers reach past its end (a truncated or cut file)."""
+    for index in range(model.BuffersLength()):
+        buffer = model.Buffers(index)
+        table = buffer._tab
+        field = table.Offset(4)                    # Buffer.data, a vector of bytes inside the flatbuffer
+        end = table.Vector(field) + table.VectorLen(field) if field else 0
+        offset = int(buffer.Offset()) if hasattr(buffer, "Offset") else 0
+        if offset > 1:                             # data stored after the flatbuffer, by offset and size
+            end = max(end, offset + int(buffer.Size()))
+        if end > size:
+            raise ModelError(f"{where}: buffer {index} reaches byte {end}, past the end of the {size}-byte file; "
+                             "the file is truncated: copy or export it again")
+
+
 def _read(tflite, buf, path: Path, on_unknown: str) -> Graph:
     where = str(path)
     model = tflite.Model.GetRootAs(buf, 0)
     if model.SubgraphsLength() < 1:
         raise ModelError(f"{where}: the TFLite model has no subgraph")
     graph = model.Subgraphs(0)
+    _check_buffers(model, len(buf), where)
     codes = _operator_codes(tflite, model)
     if graph.OperatorsLength() > MAX_NODES:
         raise ModelError(f"{where}: {graph.OperatorsLength()} operators exceed the limit of {MAX_NODES}")
@@ -149,9 +168,9 @@ def _read(tflite, buf, path: Path, on_unknown: str) -> Graph:
     unknown = sorted({codes[graph.Operators(i).OpcodeIndex()] for i in range(graph.OperatorsLength())
                       if codes[graph.Operators(i).OpcodeIndex()] not in TFLITE_OPS})
     if unknown and on_unknown == "error":
-        raise UnknownOpError(f"{where}: unknown TFLite operator(s) {', '.join(unknown)}; known: "
-                             f"{', '.join(sorted(TFLITE_OPS))}. Pass --on-unknown roofline to estimate them from "
-                             "bytes and MACs", op_types=tuple(unknown), known=tuple(sorted(TFLITE_OPS)))
+        raise UnknownOpError(f"{where}: unknown TFLite operator(s) {show(', '.join(unknown), 300)}; pass "
+                             "--on-unknown roofline to estimate them from bytes and MACs; known: "
+                             f"{', '.join(sorted(TFLITE_OPS))}", op_types=tuple(unknown), known=tuple(sorted(TFLITE_OPS)))
     produced: set[int] = set()
     layers = []
     for index in range(graph.OperatorsLength()):

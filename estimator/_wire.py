@@ -2,7 +2,7 @@
 
 An ONNX model is a protobuf message. This module walks the protobuf wire format
 of ``ModelProto`` -> ``GraphProto`` -> ``TensorProto`` directly over a
-memory-mapped file and rebuilds the message with large tensor payloads
+file (in memory, or read piece by piece) and rebuilds the message with large tensor payloads
 (``raw_data``, ``float_data``, ...) left out, keeping every tensor's name,
 dims and data type. Payload bytes are skipped by length and never touched, so
 a 500 MB model costs a few MB of memory and milliseconds of time; the slim
@@ -17,7 +17,9 @@ Field numbers are those of onnx/onnx.proto3 (stable since IR version 3).
 
 from __future__ import annotations
 
-__all__ = ["WireError", "slim_model", "ELEMENT_BYTES"]
+from .._messages import show
+
+__all__ = ["WireError", "WireLimitError", "slim_model", "ELEMENT_BYTES", "MAX_RANK", "MAX_GRAPH_DEPTH"]
 
 # Tags of the messages we descend into (field number -> meaning).
 _MODEL_GRAPH = 7
@@ -47,6 +49,10 @@ ELEMENT_BYTES: dict[int, float] = {
 
 class WireError(ValueError):
     """The bytes are not a well-formed ONNX protobuf message."""
+
+
+class WireLimitError(WireError):
+    """The message is well-formed so far but exceeds a limit (nodes, rank, nesting)."""
 
 
 def _varint(buf, pos: int, end: int) -> tuple[int, int]:
@@ -113,11 +119,20 @@ def _message(field: int, body: bytes) -> bytes:
     return _encode_varint((field << 3) | 2) + _encode_varint(len(body)) + body
 
 
+#: Most dimensions of one tensor (numpy's limit; real models use at most 8).
+MAX_RANK = 64
+#: Deepest nesting of subgraphs (If/Loop/Scan bodies inside bodies).
+MAX_GRAPH_DEPTH = 16
+
+
 class _Scanner:
-    def __init__(self, buf, keep_payload_below: int, check_external):
+    def __init__(self, buf, keep_payload_below: int, check_external, max_nodes: int):
         self.buf = buf
         self.keep = keep_payload_below
         self.check_external = check_external
+        self.max_nodes = max_nodes
+        self.nodes = 0
+        self.depth = 0
 
     def tensor(self, start: int, end: int) -> bytes:
         buf = self.buf
@@ -135,9 +150,11 @@ class _Scanner:
                     dims.append(value if value < 2**63 else value - 2**64)
                 elif wire == 2:  # packed
                     pos = vstart
-                    while pos < vend:
+                    while pos < vend and len(dims) <= MAX_RANK:
                         dim, pos = _varint(buf, pos, vend)
                         dims.append(dim if dim < 2**63 else dim - 2**64)
+                if len(dims) > MAX_RANK:
+                    raise WireLimitError(f"a tensor has more than {MAX_RANK} dimensions")
             elif field == _TENSOR_DATA_TYPE and wire == 0:
                 data_type = value
             elif field == _TENSOR_NAME and wire == 2:
@@ -152,7 +169,7 @@ class _Scanner:
                     raw_len = max(raw_len, 0) + vend - vstart
         for dim in dims:
             if dim < 0:
-                raise WireError(f"tensor {name!r} has negative dimension in dims {tuple(dims)}")
+                raise WireError(f"tensor {show(name)} has negative dimension in dims {tuple(dims)}")
         location = external.get("location")
         if location is not None:
             self.check_external(name, location)
@@ -167,15 +184,20 @@ class _Scanner:
         kept += buf[pos:end]
         return bytes(kept)
 
-    def _rewrite(self, start: int, end: int, handlers: dict) -> bytes:
+    def _rewrite(self, start: int, end: int, handlers: dict, counted: int = 0) -> bytes:
         """Copy a message field by field, rebuilding the length-delimited fields that have a handler.
 
         ``handlers`` maps a field number to ``(method, min_length)``: the method
         rebuilds the submessage; submessages shorter than ``min_length`` are copied as they are.
+        Fields numbered ``counted`` (graph nodes) count against the scanner's node limit.
         """
         out = bytearray()
         buf = self.buf
         for field, wire, fstart, vstart, vend, _ in _fields(buf, start, end):
+            if field == counted:
+                self.nodes += 1
+                if self.nodes > self.max_nodes:
+                    raise WireLimitError(f"more than {self.max_nodes} nodes")
             handler, min_length = handlers.get(field, (None, 0)) if wire == 2 else (None, 0)
             if handler is not None and vend - vstart >= min_length:
                 out += _message(field, handler(vstart, vend))
@@ -185,8 +207,14 @@ class _Scanner:
 
     def graph(self, start: int, end: int) -> bytes:
         # every initializer loses its payload; only large nodes can hold large Constant tensors
-        return self._rewrite(start, end, {_GRAPH_INITIALIZER: (self.tensor, 0),
-                                          _GRAPH_NODE: (self.node, self.keep + 1)})
+        self.depth += 1
+        if self.depth > MAX_GRAPH_DEPTH:
+            raise WireLimitError(f"subgraphs nested more than {MAX_GRAPH_DEPTH} deep")
+        try:
+            return self._rewrite(start, end, {_GRAPH_INITIALIZER: (self.tensor, 0),
+                                              _GRAPH_NODE: (self.node, self.keep + 1)}, counted=_GRAPH_NODE)
+        finally:
+            self.depth -= 1
 
     def node(self, start: int, end: int) -> bytes:
         return self._rewrite(start, end, {_NODE_ATTRIBUTE: (self.attribute, self.keep + 1)})
@@ -199,19 +227,22 @@ class _Scanner:
         return self._rewrite(start, end, {_MODEL_GRAPH: (self.graph, 0)})
 
 
-def slim_model(buf, *, keep_payload_below: int = 4096, check_external=lambda name, loc: None):
+def slim_model(buf, *, keep_payload_below: int = 4096, check_external=lambda name, loc: None,
+               max_nodes: int = 10**7):
     """Rebuild a serialized ModelProto without large tensor payloads.
 
     Parameters
     ----------
     buf : bytes-like
-        The serialized model (a memoryview over an mmap is fine: skipped
+        The serialized model (bytes, or any object with len() and indexing; skipped
         payloads are never read).
     keep_payload_below : int
         Tensors whose payload is at most this many bytes keep their data (shape
         tensors, axes, small constants needed by shape inference).
     check_external : callable(name, location)
         Called for every external-data location; raise to refuse it.
+    max_nodes : int
+        Most nodes in all graphs together; more raise WireError before the rest is read.
 
     Returns
     -------
@@ -221,10 +252,12 @@ def slim_model(buf, *, keep_payload_below: int = 4096, check_external=lambda nam
     Raises
     ------
     WireError
-        If the bytes are not well-formed protobuf or a tensor's payload size
-        contradicts its dims.
+        If the bytes are not well-formed protobuf, a tensor's payload size
+        contradicts its dims, a tensor has more than :data:`MAX_RANK` dimensions,
+        subgraphs nest deeper than :data:`MAX_GRAPH_DEPTH` or there are more than
+        ``max_nodes`` nodes.
     """
-    return _Scanner(buf, keep_payload_below, check_external).model(0, len(buf))
+    return _Scanner(buf, keep_payload_below, check_external, max_nodes).model(0, len(buf))
 
 
 def _string_entry(buf, start: int, end: int) -> tuple[str, str]:
@@ -252,5 +285,5 @@ def _check_raw_size(name: str, dims: list, data_type: int, raw_len: int) -> None
         n_elems *= dim
     expected = -(-n_elems // 2) if size < 1 else n_elems * int(size)
     if raw_len != expected:
-        raise WireError(f"tensor {name!r} declares dims {tuple(dims)} ({n_elems} elements) "
+        raise WireError(f"tensor {show(name)} declares dims {tuple(dims)} ({n_elems} elements) "
                         f"but holds {raw_len} bytes of data, {expected} expected")

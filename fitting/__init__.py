@@ -35,5 +35,6 @@ from ._validate import ValidationReport, ValidationRow, validate_table
 
 __all__ = ["fit_layer_times", "COLUMNS", "FitResult", "NetworkFeatures", "fit_from_networks", "format_rho",
            "network_features", "prediction_metrics", "with_sibling_merge", "fit_power_model", "read_power_table",
-           "NetworkSample", "read_network_table", "STEP_CANDIDATES", "fit_layer_sweep", "ThermalFit", "fit_thermal", "with_thermal_fit",
-           "ValidationReport", "ValidationRow", "validate_table", "Prior", "load_prior", "parse_prior"]
+           "NetworkSample", "read_network_table", "STEP_CANDIDATES", "fit_layer_sweep", "ThermalFit", "fit_thermal",
+           "with_thermal_fit", "ValidationReport", "ValidationRow", "validate_table", "Prior", "load_prior",
+           "parse_prior"]

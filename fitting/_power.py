@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import math
 from dataclasses import replace
-from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 
-from .._csvfile import csv_errors
+from .._csvfile import dict_rows, open_csv
 from .._errors import InputError
+from .._messages import show
+from .._numbers import parse_number
+from .._userfile import user_path
 from ..estimator import power_scale
 from ..profiles import Citation, PowerFitRecord, Profile
 
@@ -39,32 +40,24 @@ def read_power_table(path) -> list[dict]:
     InputError
         Naming the file and line for missing columns, unknown states or bad numbers.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such power table; columns: state, power_mw, <domain>_mhz...")
-    with csv_errors(path, "a power table"):
-        with open(path, newline="", encoding="utf-8") as stream:
-            reader = csv.DictReader(stream)
-            header = reader.fieldnames or []
-            for column in ("state", "power_mw"):
-                if column not in header:
-                    raise InputError(f"{path}: missing column {column!r}; columns: state (idle|busy), power_mw, "
-                                     "<domain>_mhz...")
-            domains = [h[:-4] for h in header if h.endswith("_mhz")]
-            rows = []
-            for line, row in enumerate(reader, start=2):
-                state = (row.get("state") or "").strip()
-                if state not in ("idle", "busy"):
-                    raise InputError(f"{path}:{line}: state must be idle or busy, got {state!r}")
-                try:
-                    power = float(row["power_mw"])
-                    freqs = {d: float(row[f"{d}_mhz"]) for d in domains if (row.get(f"{d}_mhz") or "").strip()}
-                except ValueError as exc:
-                    raise InputError(f"{path}:{line}: not a number ({exc})") from None
-                if not (math.isfinite(power) and power > 0) or any(not (math.isfinite(f) and f > 0)
-                                                                   for f in freqs.values()):
-                    raise InputError(f"{path}:{line}: power_mw and clocks must be positive numbers (mW, MHz)")
-                rows.append({"state": state, "power_mw": power, "freq_mhz": freqs, "line": line})
+    path = user_path(path, what="power table")
+    with open_csv(path, "a power table", hint="columns: state, power_mw, <domain>_mhz...") as stream:
+        reader = csv.DictReader(stream)
+        header = reader.fieldnames or []
+        for column in ("state", "power_mw"):
+            if column not in header:
+                raise InputError(f"{path}: missing column {show(column)}; columns: state (idle|busy), power_mw, "
+                                 "<domain>_mhz...")
+        domains = [h[:-4] for h in header if h.endswith("_mhz")]
+        rows = []
+        for line, row in dict_rows(reader, path):
+            state = (row.get("state") or "").strip()
+            if state not in ("idle", "busy"):
+                raise InputError(f"{path}:{line}: state must be idle or busy, got {show(state)}")
+            power = parse_number(row["power_mw"], f"{path}:{line}: power_mw", positive=True, high=1e9)
+            freqs = {d: parse_number(row[f"{d}_mhz"], f"{path}:{line}: {d}_mhz", positive=True, high=1e6)
+                     for d in domains if (row.get(f"{d}_mhz") or "").strip()}
+            rows.append({"state": state, "power_mw": power, "freq_mhz": freqs, "line": line})
     if rows and max(r["power_mw"] for r in rows) < 50.0:
         raise InputError(f"{path}: power_mw values are at most {max(r['power_mw'] for r in rows):g}, which looks like "
                          "watts; give milliwatts (x 1000)")
@@ -86,8 +79,8 @@ def fit_power_model(rows: list[dict], base: Profile, *, source: str = "a power t
     for row in rows:
         for domain in row["freq_mhz"]:
             if domain not in base.clocks:
-                raise InputError(f"line {row['line']}: {domain}_mhz: platform {base.name!r} has no clock domain "
-                                 f"{domain!r}; domains: {sorted(base.clocks)}")
+                raise InputError(f"line {row['line']}: {domain}_mhz: platform {show(base.name)} has no clock domain "
+                                 f"{show(domain)}; domains: {sorted(base.clocks)}")
     idle_rows = [r["power_mw"] for r in rows if r["state"] == "idle"]
     idle = float(np.median(idle_rows)) if idle_rows else base.power.idle_mw
     busy = [r for r in rows if r["state"] == "busy"]

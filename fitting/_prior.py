@@ -25,11 +25,12 @@ import copy
 import json
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 
 from .._errors import ProfileError
+from .._json import loads_finite, read_json_file
+from .._messages import show
 
 __all__ = ["Prior", "Reference", "load_prior", "parse_prior", "prior_target", "prior_references", "PRIOR_SCHEMA",
            "VARIANTS", "variant_key", "PROBE"]
@@ -39,6 +40,8 @@ PRIOR_SCHEMA = "edgeperf.network-prior/1"
 VARIANTS = ((False, False), (False, True), (True, False), (True, True))
 _COEFFICIENTS = 5   # per class, in _fit.COLUMNS order
 _SHIPPED = "network-fit-prior.json"
+#: Largest prior file read (the shipped one is about 116 kB).
+_MAX_PRIOR_BYTES = 16 * 2**20
 #: A layer whose fit features under two base profiles give the unit conversion between them.
 PROBE = "zoo:layer:conv,cin=16,cout=32,hw=28,k=3,s=1"
 
@@ -124,13 +127,16 @@ def parse_prior(document, where: str = "prior") -> Prior:
         raise ProfileError(f"{where}: {path} {message}")
 
     if not isinstance(document, dict) or document.get("schema") != PRIOR_SCHEMA:
-        fail("schema", f"must be {PRIOR_SCHEMA!r}, got {document.get('schema') if isinstance(document, dict) else document!r}")
+        got = document.get("schema") if isinstance(document, dict) else document
+        fail("schema", f"must be {PRIOR_SCHEMA!r}, got {show(got)}")
     families = document.get("families")
     if not isinstance(families, dict) or not families:
         fail("families", "must be a non-empty object")
     for name, spec in families.items():
-        if not isinstance(spec, dict) or not {"base_profile", "precision", "mapping"} <= set(spec):
-            fail(f"families.{name}", "must have base_profile, precision and mapping")
+        if (not isinstance(spec, dict) or not {"base_profile", "precision", "mapping"} <= set(spec)
+                or not isinstance(spec["base_profile"], str) or not isinstance(spec["precision"], str)
+                or not isinstance(spec["mapping"], dict)):
+            fail(f"families.{name}", "must have base_profile and precision (names) and mapping (an object)")
     if not isinstance(document.get("provenance"), dict) or not document["provenance"]:
         fail("provenance", "must say what the prior was fitted on")
     references = []
@@ -141,15 +147,23 @@ def parse_prior(document, where: str = "prior") -> Prior:
         for family, variants in item["fits"].items():
             if family not in families:
                 fail(f"{base}.fits.{family}", f"is not a family {sorted(families)}")
+            if not isinstance(variants, dict):
+                fail(f"{base}.fits.{family}", f"must be an object of variants, got {show(variants)}")
             for key, classes in variants.items():
                 if key not in {variant_key(*v) for v in VARIANTS}:
                     fail(f"{base}.fits.{family}.{key}", "is not a variant (plain|merged)-(one|split)")
+                if not isinstance(classes, dict):
+                    fail(f"{base}.fits.{family}.{key}", f"must be an object of classes, got {show(classes)}")
                 for op_class, values in classes.items():
                     if (not isinstance(values, list) or len(values) != _COEFFICIENTS
                             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
                                        and v >= 0 for v in values)):
                         fail(f"{base}.fits.{family}.{key}.{op_class}", f"must be {_COEFFICIENTS} finite numbers >= 0, "
-                                                                       f"got {values!r}")
+                                                                       f"got {show(values)}")
+        if isinstance(item["networks"], bool) or not isinstance(item["networks"], int) or item["networks"] < 1:
+            fail(f"{base}.networks", f"must be a whole number of networks >= 1, got {show(item['networks'])}")
+        if not isinstance(item["fits"], dict):
+            fail(f"{base}.fits", f"must be an object of families, got {show(item['fits'])}")
         references.append(Reference(device=item["device"], hardware=item["hardware"], title=item["title"],
                                     source=item["source"], networks=int(item["networks"]), fits=item["fits"]))
     return Prior(families=families, references=tuple(references), provenance=document["provenance"])
@@ -166,16 +180,11 @@ def load_prior(path=None) -> Prior:
     if path is None:
         text = resources.files("edgeperf.fitting").joinpath("data", _SHIPPED).read_text(encoding="utf-8")
         where = f"shipped prior {_SHIPPED}"
+        document = loads_finite(text, error=ProfileError, where=where)
     else:
         where = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ProfileError(f"{path}: cannot read the prior ({exc}); give a prior JSON file") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProfileError(f"{where}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        document = read_json_file(path, what="a prior", limit=_MAX_PRIOR_BYTES, error=ProfileError,
+                                  hint="give a prior JSON file (benchmarks/lodo_fit.py --write-prior writes one)")
     return parse_prior(document, where)
 
 

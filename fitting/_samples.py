@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._csvfile import csv_errors
+from .._csvfile import dict_rows, open_csv
 from .._errors import InputError
+from .._messages import show
+from .._numbers import parse_number
+from .._userfile import user_path
 from ..estimator import parse_input_shape
 
 __all__ = ["NetworkSample", "read_network_table"]
 
 _MAX_ROWS = 1_000_000
+#: Measured values a table may hold: from 1 ns to 11.6 days per inference, 1 pJ to 1 MJ per inference.
+LATENCY_MS_RANGE = (1e-6, 1e9)
+ENERGY_MJ_RANGE = (1e-9, 1e9)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,49 +54,42 @@ def read_network_table(path) -> tuple[NetworkSample, ...]:
     """
     from ..zoo import is_reference
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such table; give a CSV with columns model, latency_ms[, energy_mj]")
-    with csv_errors(path, "a network table"):
-        with open(path, newline="", encoding="utf-8") as stream:
-            reader = csv.DictReader(stream)
-            columns = [c.strip() for c in (reader.fieldnames or [])]
-            if "model" not in columns or "latency_ms" not in columns:
-                hint = ""
-                if any(c in columns for c in ("latency", "latency_s", "latency_us", "time")):
-                    hint = "; latency must be in milliseconds in a column named latency_ms"
-                raise InputError(f"{path}: needs columns model and latency_ms (optionally energy_mj), "
-                                 f"found {columns}{hint}")
-            samples = []
-            for line, row in enumerate(reader, start=2):
-                if len(samples) >= _MAX_ROWS:
-                    raise InputError(f"{path}: more than {_MAX_ROWS} rows; split the table")
-                row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
-                model = row.get("model", "")
-                if not model:
-                    raise InputError(f"{path}:{line}: empty model")
-                if not is_reference(model) and not Path(model).is_absolute():
-                    model = str(path.parent / model)
-                latency = _positive(row.get("latency_ms", ""), f"{path}:{line}: latency_ms")
-                energy = row.get("energy_mj", "")
-                shape = row.get("input_shape", "") or None
-                if shape is not None:
-                    try:
-                        [parse_input_shape(part) for part in shape.split(";") if part]
-                    except InputError as exc:
-                        raise InputError(f"{path}:{line}: {exc}") from None
-                samples.append(NetworkSample(model=model, latency_ms=latency, line=line, input_shape=shape,
-                                             energy_mj=_positive(energy, f"{path}:{line}: energy_mj") if energy else None))
+    path = user_path(path, what="table")
+    with open_csv(path, "a network table", hint="give a CSV with columns model, latency_ms[, energy_mj]") as stream:
+        reader = csv.DictReader(stream)
+        columns = [c.strip() for c in (reader.fieldnames or [])]
+        if "model" not in columns or "latency_ms" not in columns:
+            hint = ""
+            if any(c in columns for c in ("latency", "latency_s", "latency_us", "time")):
+                hint = "; latency must be in milliseconds in a column named latency_ms"
+            raise InputError(f"{path}: needs columns model and latency_ms (optionally energy_mj), "
+                             f"found {show(columns)}{hint}")
+        samples = []
+        for line, row in dict_rows(reader, path):
+            if len(samples) >= _MAX_ROWS:
+                raise InputError(f"{path}: more than {_MAX_ROWS} rows; split the table")
+            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+            model = row.get("model", "")
+            if not model:
+                raise InputError(f"{path}:{line}: empty model")
+            if not is_reference(model) and not Path(model).is_absolute():
+                model = str(path.parent / model)
+            latency = _positive(row.get("latency_ms", ""), f"{path}:{line}: latency_ms", LATENCY_MS_RANGE)
+            energy = row.get("energy_mj", "")
+            shape = row.get("input_shape", "") or None
+            if shape is not None:
+                try:
+                    [parse_input_shape(part) for part in shape.split(";") if part]
+                except InputError as exc:
+                    raise InputError(f"{path}:{line}: {exc}") from None
+            samples.append(NetworkSample(
+                model=model, latency_ms=latency, line=line, input_shape=shape,
+                energy_mj=_positive(energy, f"{path}:{line}: energy_mj", ENERGY_MJ_RANGE) if energy else None))
     if not samples:
         raise InputError(f"{path}: the table has no rows")
     return tuple(samples)
 
 
-def _positive(text: str, where: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(f"{where} must be a number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise InputError(f"{where} must be a positive finite number, got {text!r}")
-    return value
+def _positive(text: str, where: str, bounds: tuple[float, float]) -> float:
+    """A measured value: a number within ``bounds`` (physically possible, and far from float overflow)."""
+    return parse_number(text, where, low=bounds[0], high=bounds[1])

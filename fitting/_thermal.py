@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import InputError
+from .._messages import show
 
 __all__ = ["ThermalFit", "fit_thermal"]
 
@@ -90,7 +91,7 @@ def with_thermal_fit(base, fit: ThermalFit, *, source: str = "a temperature trac
     from ..profiles import Citation
 
     if base.thermal is None:
-        raise InputError(f"profile {base.name!r} has no thermal section to update: a trace gives the RC model, "
+        raise InputError(f"profile {show(base.name)} has no thermal section to update: a trace gives the RC model, "
                          "but the throttling policy (trip points, poll period) must come from the board's "
                          "documentation; start from a profile with one (e.g. coral-edgetpu)")
     key = "fit-thermal"

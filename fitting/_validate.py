@@ -58,15 +58,18 @@ def validate_table(samples, profile: Profile, *, precision: str | None = None, i
     ``progress`` (``edgeperf._progress``) gets a step per network estimated.
     """
     rows = []
+    predicted_ms: dict[tuple, float] = {}          # a network listed on many rows is estimated once
     samples = tuple(samples)
     for number, sample in enumerate(samples):
         step(progress, number, len(samples), "estimating networks")
-        try:
-            graph = load_model(sample.model, input_shapes=sample.shapes(input_shapes))
-            est = estimate_graph(graph, profile, precision=precision)
-        except ModelError as exc:
-            raise ModelError(f"table line {sample.line}: {exc}") from None
-        rows.append(ValidationRow(model=sample.model, measured_ms=sample.latency_ms, predicted_ms=est.total_latency_ms))
+        key = (sample.model, sample.input_shape)
+        if key not in predicted_ms:
+            try:
+                graph = load_model(sample.model, input_shapes=sample.shapes(input_shapes))
+                predicted_ms[key] = estimate_graph(graph, profile, precision=precision).total_latency_ms
+            except ModelError as exc:
+                raise ModelError(f"table line {sample.line}: {exc}") from None
+        rows.append(ValidationRow(model=sample.model, measured_ms=sample.latency_ms, predicted_ms=predicted_ms[key]))
     step(progress, len(samples), len(samples), "estimating networks")
     measured = np.array([r.measured_ms for r in rows])
     predicted = np.array([r.predicted_ms for r in rows])

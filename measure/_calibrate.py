@@ -27,6 +27,7 @@ from types import MappingProxyType
 from .._errors import InputError
 from .._lock import exclusive
 from .._progress import draws_bars, step
+from .._userfile import user_path
 from ..estimator import FusionRule, Mapping
 from ..fitting import NetworkSample, ValidationReport, fit_from_networks, validate_table
 from ..profiles import Citation, ClockDomain, HeldOutErrors, LayerModel, PowerModel, Profile
@@ -221,7 +222,7 @@ def calibrate(name: str, *, runner: Runner, sweep_path, budget_minutes: float = 
     plan = plan or plan_calibration(budget_minutes)
     harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.1, power=power,
                                  temperature_c=temperature_c, max_temp_c=max_temp_c)
-    sweep_path = Path(sweep_path)
+    sweep_path = user_path(sweep_path, what="sweep")
     with exclusive(sweep_path):
         return _calibrate_locked(name, runner, sweep_path, plan, harness, progress, power)
 

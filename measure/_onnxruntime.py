@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError, ModelError
+from .._messages import show
 from ._profilers import NodeTime, read_onnxruntime_profile
 
 __all__ = ["OnnxRuntimeRunner", "LoadedModel"]
@@ -99,10 +100,10 @@ class OnnxRuntimeRunner:
         for spec in session.get_inputs():
             shape = (input_shapes or {}).get(spec.name, spec.shape)
             if any(not isinstance(d, int) or d <= 0 for d in shape):
-                raise InputError(f"input {spec.name!r} has dynamic shape {spec.shape}; give input_shapes")
+                raise InputError(f"input {show(spec.name)} has dynamic shape {spec.shape}; give input_shapes")
             dtype = _TYPES.get(spec.type)
             if dtype is None:
-                raise InputError(f"input {spec.name!r} has unsupported type {spec.type}")
+                raise InputError(f"input {show(spec.name)} has unsupported type {spec.type}")
             if np.issubdtype(dtype, np.integer):
                 feeds[spec.name] = rng.integers(0, 100, size=shape).astype(dtype)
             else:

@@ -14,14 +14,15 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
-import math
 import statistics
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 from .._atomic import write_text_atomic
 from .._errors import InputError
+from .._messages import show
+from .._numbers import parse_number
+from .._userfile import user_path
 from ._harness import Harness, Timing
 from ._protocols import Runner
 from ._trace import read_sweep_rows
@@ -119,7 +120,7 @@ class SweepFormat:
         try:
             def optional(column):
                 text = (row.get(column) or "").strip()
-                return float(text) if text else None
+                return parse_number(text, f"{where}: {column}", low=0.0) if text else None
 
             return SweepRecord(
                 reference=row["reference"], pass_=int(row["pass"]), latency_ms=float(row["latency_ms"]),
@@ -135,12 +136,7 @@ def _positive_columns(columns: tuple[str, ...]):
     """A row check: each of ``columns`` holds a positive number (the calibration file's rule)."""
     def check(row: dict, where: str) -> None:
         for column in columns:
-            try:
-                value = float(row[column])
-            except (TypeError, ValueError):
-                value = -1.0
-            if not value > 0:
-                raise InputError(f"{where}: {column} must be a positive number, got {row[column]!r}")
+            parse_number(row[column], f"{where}: {column}", positive=True)
     return check
 
 
@@ -148,13 +144,9 @@ def _check_layer_row(row: dict, where: str) -> None:
     from ..zoo import is_layer_reference
 
     if not is_layer_reference(row.get("reference")):
-        raise InputError(f"{where}: reference {row.get('reference')!r} is not a zoo:layer: reference")
-    try:
-        value = float(row["latency_ms"])
-    except (TypeError, ValueError):
-        value = -1.0
-    if not (value > 0 and math.isfinite(value)):
-        raise InputError(f"{where}: latency_ms must be a positive number (ms), got {row['latency_ms']!r}")
+        raise InputError(f"{where}: reference {show(row.get('reference'))} is not a zoo:layer: reference")
+    parse_number(row["latency_ms"], f"{where}: latency_ms (ms)", positive=True)
+    parse_number(row["round"], f"{where}: round", integer=True, low=0, high=1000)
 
 
 def _size(text) -> int | None:
@@ -185,7 +177,7 @@ def read_records(path, fmt: SweepFormat) -> list[SweepRecord]:
     InputError
         For a directory, a file without the format's columns, or a row that is not a measurement.
     """
-    path = Path(path)
+    path = user_path(path, what="sweep")
     rows = read_sweep_rows(path, fmt.columns, fmt.what)
     return [fmt.record(row, f"{path}:{line}") for line, row in enumerate(rows, start=2)]
 

@@ -16,11 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError
+from .._json import read_json_file
+from .._messages import show
+from .._numbers import parse_number
+from .._userfile import read_text, user_path
 
 __all__ = ["NodeTime", "kernel_node_names", "match_kernels", "match_layer_times", "read_onnxruntime_profile", "read_trtexec_profile", "read_openvino_counters",
            "read_tflite_op_profile", "read_layer_profile", "PROFILE_FORMATS"]
 
-_MAX_PROFILE_BYTES = 512 * 2**20
+#: Largest profiler output read (JSON events become Python objects of several times the size).
+_MAX_PROFILE_BYTES = 128 * 2**20
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,15 +102,8 @@ def read_onnxruntime_profile(path, *, skip_runs: int = 0) -> list[NodeTime]:
     InputError
         If the file is missing, too large, not JSON, or holds no node events.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such onnxruntime profile")
-    if path.stat().st_size > _MAX_PROFILE_BYTES:
-        raise InputError(f"{path}: larger than {_MAX_PROFILE_BYTES} bytes; profile fewer runs")
-    try:
-        events = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not an onnxruntime profile (JSON expected: {exc})") from None
+    path = user_path(path, what="layer profile")
+    events = read_json_file(path, what="an onnxruntime profile", limit=_MAX_PROFILE_BYTES, max_values=_MAX_PROFILE_BYTES)
     if not isinstance(events, list):
         raise InputError(f"{path}: not an onnxruntime profile (a JSON list of events expected)")
     durations: dict[str, list[float]] = defaultdict(list)
@@ -118,7 +116,7 @@ def read_onnxruntime_profile(path, *, skip_runs: int = 0) -> list[NodeTime]:
             continue
         duration = event.get("dur")
         if not isinstance(duration, (int, float)) or duration < 0:
-            raise InputError(f"{path}: node event {name!r} has no valid duration (dur in microseconds)")
+            raise InputError(f"{path}: node event {show(name)} has no valid duration (dur in microseconds)")
         node = name[: -len("_kernel_time")]
         durations[node].append(float(duration))
         args = event.get("args") if isinstance(event.get("args"), dict) else {}
@@ -135,14 +133,7 @@ def read_onnxruntime_profile(path, *, skip_runs: int = 0) -> list[NodeTime]:
 
 
 def _read_text(path: Path, what: str) -> str:
-    if not path.is_file():
-        raise InputError(f"{path}: no such {what}")
-    if path.stat().st_size > _MAX_PROFILE_BYTES:
-        raise InputError(f"{path}: larger than {_MAX_PROFILE_BYTES} bytes; not a {what}")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text; expected a {what}") from None
+    return read_text(path, what=f"a {what}", limit=_MAX_PROFILE_BYTES)
 
 
 def read_trtexec_profile(path) -> list[NodeTime]:
@@ -157,24 +148,21 @@ def read_trtexec_profile(path) -> list[NodeTime]:
     InputError
         For a missing file, other JSON, or a layer without a valid time.
     """
-    path = Path(path)
-    try:
-        document = json.loads(_read_text(path, "trtexec profile"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not a trtexec profile (JSON expected: {exc})") from None
+    path = user_path(path, what="layer profile")
+    document = read_json_file(path, what="a trtexec profile", limit=_MAX_PROFILE_BYTES, max_values=_MAX_PROFILE_BYTES)
     if not isinstance(document, list) or not document or not isinstance(document[0], dict) \
             or "count" not in document[0]:
         raise InputError(f"{path}: not a trtexec --exportProfile file (a JSON list starting with {{\"count\": N}})")
     runs = document[0]["count"]
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
-        raise InputError(f"{path}: count must be a positive integer, got {runs!r}")
+        raise InputError(f"{path}: count must be a positive integer, got {show(runs)}")
     result = []
     for i, row in enumerate(document[1:], start=1):
         if not isinstance(row, dict) or not isinstance(row.get("name"), str):
             raise InputError(f"{path}: entry {i} has no layer name")
         value = row.get("medianMs", row.get("averageMs"))
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or value != value:
-            raise InputError(f"{path}: layer {row['name']!r} has no valid averageMs/medianMs, got {value!r}")
+            raise InputError(f"{path}: layer {show(row['name'])} has no valid averageMs/medianMs, got {show(value)}")
         result.append(NodeTime(name=row["name"], op_type="", provider="TensorRT", median_ms=float(value), runs=runs))
     if not result:
         raise InputError(f"{path}: no layers in the trtexec profile")
@@ -192,14 +180,14 @@ def read_openvino_counters(path) -> list[NodeTime]:
     InputError
         For a missing file, missing columns or a non-numeric time.
     """
-    path = Path(path)
+    path = user_path(path, what="layer profile")
     lines = [line for line in _read_text(path, "OpenVINO counters report").splitlines() if line.strip()]
     if not lines:
         raise InputError(f"{path}: empty; expected benchmark_app's average_counters CSV")
     header = [h.strip() for h in lines[0].split(";")]
     for column in ("layerName", "execStatus", "layerType", "realTime (ms)"):
         if column not in header:
-            raise InputError(f"{path}: missing column {column!r}; expected benchmark_app -report_type "
+            raise InputError(f"{path}: missing column {show(column)}; expected benchmark_app -report_type "
                              "average_counters output (layerName;execStatus;layerType;execType;realTime (ms);...)")
     index = {name: i for i, name in enumerate(header)}
     result = []
@@ -209,13 +197,7 @@ def read_openvino_counters(path) -> list[NodeTime]:
             continue
         if cells[index["execStatus"]] != "EXECUTED":
             continue
-        try:
-            value = float(cells[index["realTime (ms)"]])
-        except ValueError:
-            raise InputError(f"{path}: line {number}: realTime (ms) {cells[index['realTime (ms)']]!r} is not a "
-                             "number") from None
-        if not value >= 0:
-            raise InputError(f"{path}: line {number}: negative time {value}")
+        value = parse_number(cells[index["realTime (ms)"]], f"{path}: line {number}: realTime (ms)", low=0.0)
         result.append(NodeTime(name=cells[0], op_type=cells[index["layerType"]], provider="OpenVINO",
                                median_ms=value, runs=1))
     if not result:
@@ -236,7 +218,7 @@ def read_tflite_op_profile(path) -> list[NodeTime]:
     InputError
         When the section is missing or a row cannot be read.
     """
-    path = Path(path)
+    path = user_path(path, what="layer profile")
     lines = _read_text(path, "benchmark_model log").splitlines()
     start = next((i for i, line in enumerate(lines)
                   if "Operator-wise Profiling Info for Regular Benchmark Runs" in line), None)
@@ -248,7 +230,7 @@ def read_tflite_op_profile(path) -> list[NodeTime]:
         raise InputError(f"{path}: the op profile has no [node type] header line")
     columns = re.findall(r"\[([^\]]+)\]", lines[header_at])
     if "avg ms" not in columns or "Name" not in columns:
-        raise InputError(f"{path}: op profile header lacks [avg ms] or [Name]: {lines[header_at].strip()!r}")
+        raise InputError(f"{path}: op profile header lacks [avg ms] or [Name]: {show(lines[header_at].strip())}")
     numeric = len(columns) - 2          # between node type and Name
     row_re = re.compile(r"^\s*(?:INFO:\s*)?(.+?)\s+" + r"\s+".join([r"(-?[0-9.]+%?)"] * numeric) + r"\s+(.*)$")
     result = []
@@ -257,10 +239,10 @@ def read_tflite_op_profile(path) -> list[NodeTime]:
             break
         match = row_re.match(line)
         if match is None:
-            raise InputError(f"{path}: cannot read op profile row {line.strip()[:80]!r}")
+            raise InputError(f"{path}: cannot read op profile row {show(line.strip()[:80])}")
         values = dict(zip(columns[1:-1], match.groups()[1:-1]))
-        avg = float(values["avg ms"])
-        called = int(float(values.get("times called", "1")))
+        avg = parse_number(values["avg ms"], f"{path}: op profile row {show(line.strip(), 40)}: avg ms", low=0.0)
+        called = int(parse_number(values.get("times called", "1"), f"{path}: times called", low=0.0, high=1e12))
         result.append(NodeTime(name=match.group(numeric + 2).strip(), op_type=match.group(1).strip(),
                                provider="TFLite", median_ms=avg * max(called, 1), runs=1))
     if not result:
@@ -283,9 +265,9 @@ def read_layer_profile(path, format: str = "auto") -> list[NodeTime]:
     """
     if format != "auto":
         if format not in PROFILE_FORMATS:
-            raise InputError(f"unknown profile format {format!r}; known: auto, {', '.join(PROFILE_FORMATS)}")
+            raise InputError(f"unknown profile format {show(format)}; known: auto, {', '.join(PROFILE_FORMATS)}")
         return PROFILE_FORMATS[format](path)
-    text = _read_text(Path(path), "layer profile")
+    text = _read_text(user_path(path, what="layer profile"), "layer profile")
     head = text[:4096]
     if "layerName;" in head:
         return read_openvino_counters(path)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError, ModelError
+from .._messages import show
 
 __all__ = ["TfliteRunner", "TorchRunner", "RUNNERS", "make_runner"]
 
@@ -166,5 +167,5 @@ def make_runner(name: str, *, threads: int = 1, **options):
 
         return OnnxRuntimeRunner(threads=threads, **options)
     if name not in RUNNERS:
-        raise InputError(f"unknown runtime {name!r}; known: {', '.join(RUNNERS)}")
+        raise InputError(f"unknown runtime {show(name)}; known: {', '.join(RUNNERS)}")
     return RUNNERS[name](threads=threads, **options)

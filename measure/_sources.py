@@ -38,6 +38,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .._errors import InputError
+from .._messages import show
 
 __all__ = ["Reading", "NullSource", "Ina3221Source", "parse_tegrastats", "TegrastatsSource", "RaplSource",
            "rapl_delta_uj", "NvmlSource", "VcgencmdSource", "parse_vcgencmd", "decode_throttled", "ApexSource",
@@ -200,7 +201,7 @@ def parse_tegrastats(line: str, time_s: float = 0.0) -> Reading:
                 except ValueError:
                     continue
     if not rails and not temps:
-        raise InputError(f"not a tegrastats line (no rails or temperatures): {line[:80]!r}")
+        raise InputError(f"not a tegrastats line (no rails or temperatures): {show(line[:80])}")
     return Reading(time_s=time_s, power_mw=_frozen(rails), total_mw=_total(rails), temp_c=_frozen(temps),
                    freq_mhz=_frozen(freqs))
 
@@ -348,7 +349,7 @@ def parse_vcgencmd(output: str) -> dict:
     if rails:
         power = {name: v["A"] * v["V"] * 1000.0 for name, v in rails.items() if "A" in v and "V" in v}
         return {"power_mw": power}
-    raise InputError(f"unrecognised vcgencmd output: {text[:80]!r}")
+    raise InputError(f"unrecognised vcgencmd output: {show(text[:80])}")
 
 
 class VcgencmdSource:
@@ -480,13 +481,12 @@ class CsvPowerReplay:
     name = "csv"
 
     def __init__(self, path, offset_s: float = 0.0, clock: Callable[[], float] = time.monotonic):
-        from ._trace import read_trace_csv
+        from ._trace import MAX_TRACE_BYTES, read_trace_csv
 
-        try:        # the header line only: the trace itself is read once, by read_trace_csv
-            with open(path, encoding="utf-8", errors="replace") as stream:
-                names = [h.strip() for h in stream.readline().split(",")]
-        except OSError:
-            names = []
+        from .._csvfile import open_csv
+
+        with open_csv(path, "a power trace", limit=MAX_TRACE_BYTES) as stream:   # the header line only: the
+            names = [h.strip() for h in stream.readline(65536).split(",")]        # trace is read by read_trace_csv
         if "power_mw" in names:
             columns = read_trace_csv(path, ("time_s", "power_mw"))
             power = columns["power_mw"]
@@ -578,7 +578,7 @@ def open_power_source(name: str, root="/"):
                 return source
         return NullSource()
     if name not in makers:
-        raise InputError(f"--power {name!r}: choose auto, {', '.join(makers)} (an external meter's CSV is "
+        raise InputError(f"--power {show(name)}: choose auto, {', '.join(makers)} (an external meter's CSV is "
                          "matched afterwards with the csv source)")
     return makers[name]()
 

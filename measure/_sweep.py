@@ -17,8 +17,10 @@ estimate whole networks from them. The sweep runs in rounds:
 
 Every measurement goes through the drift-correcting :class:`Harness` and is
 appended to a tidy CSV (one row per layer and pass, rewritten atomically);
-a rerun skips what the file already holds, and a lock file keeps a second
-process from writing the same sweep. ``SWEEP.meta.json`` beside it records
+the layers a refinement round will measure are recorded before the round
+starts, so a rerun skips what the file already holds and finishes the round
+it was interrupted in; a lock file keeps a second process from writing the
+same sweep. ``SWEEP.meta.json`` beside it records
 the runtime, the device and the roofline probe, so ``edgeperf fit SWEEP``
 can fit on another machine. The time of an empty model (one element through
 one operator) is the runtime's per-call overhead; it is subtracted from every
@@ -28,7 +30,6 @@ single-layer time before fitting, because whole networks pay it once.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import random
 import statistics
@@ -37,11 +38,13 @@ from pathlib import Path
 
 from .._errors import InputError
 from .._lock import exclusive
+from .._messages import show
 from .._progress import draws_bars, step
+from .._userfile import probe, user_path
 from ..fitting import FitResult, NetworkSample, fit_layer_sweep, fit_from_networks, validate_table
 from ..zoo import layer_reference, parse_layer_reference, runnable_model
 from ._harness import Harness
-from ._meta import check_or_record, meta_path
+from ._meta import check_or_record, meta_path, planned_round, read_meta, record_round
 from ._pipeline import LAYER_SWEEP, SweepRecord, measure_items, median_groups, read_records
 from ._protocols import PowerSource, Runner
 
@@ -203,7 +206,7 @@ def run_sweep(runner: Runner, sweep_path, *, plan: SweepPlan | None = None, harn
 
     plan = plan or plan_sweep()
     harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.05, power=power)
-    path = Path(sweep_path)
+    path = user_path(sweep_path, what="sweep")
     with exclusive(path):
         records = read_layer_sweep(path)
 
@@ -213,20 +216,22 @@ def run_sweep(runner: Runner, sweep_path, *, plan: SweepPlan | None = None, harn
             return {"roofline": roofline, "started": _dt.datetime.now().isoformat(timespec="seconds"),
                     "power_source": power.describe() if power is not None else {"source": "none"}}
 
-        check_or_record(path, runner.settings(), device_info(), first_record)
+        meta = check_or_record(path, runner.settings(), device_info(), first_record)
 
         def measure(points, round_index):
             _measure_round(plan, points, round_index, path=path, records=records, runner=runner, harness=harness,
                            progress=progress)
 
         measure((EMPTY_LAYER, *plan.points), 0)
-        rng = random.Random(plan.seed)
         for round_index in range(1, plan.refine_rounds + 1):
-            planned = [r for r in records if r.round == round_index]
-            if planned:
-                points = sorted({r.reference for r in planned})      # resume the round as it was planned
-            else:
+            points = planned_round(path, meta, round_index)             # resume the round as it was planned
+            if points is None:
+                planned = [r for r in records if r.round == round_index]     # a sweep from before plans were kept
+                points = sorted({r.reference for r in planned}) if planned else None
+            if points is None:
+                rng = random.Random(f"{plan.seed}:{round_index}")         # the same neighbours however often resumed
                 points = _refinement_points(path, records, plan, rng, round_index, progress)
+                meta = record_round(path, meta, round_index, points)     # kept before measuring: a kill loses nothing
             measure(points, round_index)
     return records
 
@@ -274,14 +279,14 @@ def _base(path: Path, name: str):
     from ._calibrate import base_profile
 
     meta_file = meta_path(path)
-    if not meta_file.is_file():
+    if probe(meta_file) is None:
         raise InputError(f"{meta_file}: missing; `edgeperf sweep` writes it beside the sweep (runtime, device, "
                          "roofline probe)")
+    meta = read_meta(path)
     try:
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
         profile = base_profile(name, meta["runtime"], meta["roofline"], meta["device"])
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{meta_file}: not a sweep meta file ({type(exc).__name__}: {exc})") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{meta_file}: not a sweep meta file ({type(exc).__name__}: {show(str(exc), 100)})") from None
     return profile, meta
 
 
@@ -299,7 +304,7 @@ def fit_sweep(sweep_path, *, name: str, progress=lambda message: None) -> FitRes
     InputError
         For a missing or incomplete sweep.
     """
-    path = Path(sweep_path)
+    path = user_path(sweep_path, what="sweep")
     records = read_layer_sweep(path)
     if not records:
         raise InputError(f"{path}: no such sweep (or empty); run `edgeperf sweep --out {path}` first")

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import csv
-import math
-from pathlib import Path
+import os
 
 import numpy as np
 
-from .._csvfile import csv_errors
+from .._csvfile import dict_rows, open_csv
 from .._errors import InputError
+from .._messages import show
+from .._numbers import parse_number
+from .._userfile import user_path
 
 __all__ = ["read_trace_csv", "read_sweep_rows", "MAX_TRACE_BYTES"]
 
-#: Largest trace file read (bytes).
-MAX_TRACE_BYTES = 512 * 1024 * 1024
+#: Largest trace file read (bytes): about 10 million samples of a few columns.
+MAX_TRACE_BYTES = 256 * 1024 * 1024
 
 
 def read_trace_csv(path, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -31,35 +33,25 @@ def read_trace_csv(path, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
         Naming the file, line and column, for a missing file, missing column,
         non-numeric or non-finite value, or an empty trace.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file; give a CSV trace with columns {', '.join(columns)}")
-    if path.stat().st_size > MAX_TRACE_BYTES:
-        raise InputError(f"{path}: larger than {MAX_TRACE_BYTES} bytes; split or downsample the trace")
-    with csv_errors(path, "a trace"):
-        with path.open(newline="", encoding="utf-8") as stream:
-            reader = csv.reader(stream)
-            header = next(reader, None)
-            if header is None:
-                raise InputError(f"{path}: empty file; expected a header line with {', '.join(columns)}")
-            header = [h.strip() for h in header]
-            missing = [c for c in columns if c not in header]
-            if missing:
-                raise InputError(f"{path}: missing column(s) {', '.join(missing)}; the header has {', '.join(header)}")
-            index = [header.index(c) for c in columns]
-            values: list[list[float]] = [[] for _ in columns]
-            for line, row in enumerate(reader, start=2):
-                if not row or all(not cell.strip() for cell in row):
-                    continue
-                for k, (column, i) in enumerate(zip(columns, index)):
-                    cell = row[i] if i < len(row) else ""
-                    try:
-                        number = float(cell)
-                    except ValueError:
-                        raise InputError(f"{path}: line {line}: {column} {cell!r} is not a number") from None
-                    if not math.isfinite(number):
-                        raise InputError(f"{path}: line {line}: {column} must be finite, got {cell!r}")
-                    values[k].append(number)
+    path = user_path(path, what="trace")
+    with open_csv(path, "a trace", limit=MAX_TRACE_BYTES,
+                  hint=f"give a CSV trace with columns {', '.join(columns)}") as stream:
+        reader = csv.reader(stream)
+        header = next(reader, None)
+        if header is None:
+            raise InputError(f"{path}: empty file; expected a header line with {', '.join(columns)}")
+        header = [h.strip() for h in header]
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise InputError(f"{path}: missing column(s) {', '.join(missing)}; the header has {show(header)}")
+        index = [header.index(c) for c in columns]
+        values: list[list[float]] = [[] for _ in columns]
+        for row in reader:
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            for k, (column, i) in enumerate(zip(columns, index)):
+                cell = row[i] if i < len(row) else ""
+                values[k].append(parse_number(cell, f"{path}: line {reader.line_num}: {column}"))
     if not values[0]:
         raise InputError(f"{path}: no data rows after the header")
     return {column: np.array(v) for column, v in zip(columns, values)}
@@ -74,16 +66,17 @@ def read_sweep_rows(path, columns: tuple[str, ...], what: str) -> list[dict]:
         For a directory, a file without the columns (``what`` names the expected kind of file),
         text that is not UTF-8, or CSV that cannot be parsed.
     """
-    path = Path(path)
-    if not path.exists():
+    path = user_path(path, what="sweep")
+    try:
+        os.stat(path)
+    except FileNotFoundError:
         return []
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; give a sweep .csv file")
-    with csv_errors(path, "a sweep"):
-        with open(path, newline="", encoding="utf-8") as stream:
-            reader = csv.DictReader(stream)
-            missing = [c for c in columns if c not in (reader.fieldnames or [])]
-            if missing:
-                raise InputError(f"{path}: not {what} (missing columns {missing}); give a new path or the file "
-                                 "of an earlier run")
-            return list(reader)
+    except OSError:
+        pass                                       # open_csv reports it in one line
+    with open_csv(path, "a sweep", hint="give a sweep .csv file") as stream:
+        reader = csv.DictReader(stream)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"{path}: not {what} (missing columns {show(missing)}); give a new path or the file "
+                             "of an earlier run")
+        return [row for _, row in dict_rows(reader, path)]

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..zoo import is_reference, runnable_model
 from .._errors import InputError
 from .._progress import step
 from ..fitting import ValidationReport
+from ..zoo import is_reference, runnable_model
 from ._profilers import match_kernels
 from ._protocols import Runner
 

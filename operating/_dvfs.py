@@ -31,6 +31,7 @@ import numpy as np
 
 from .._errors import InputError, LimitError
 from .._frames import frame, short_repr
+from .._messages import show
 from ..estimator import MappedGraph, PlatformProfile, evaluate_points, reference_costs, resolve_operating_point
 
 __all__ = ["frequency_grid", "DvfsPoint", "DvfsReport", "explore_dvfs", "MAX_GRID_POINTS"]
@@ -64,7 +65,7 @@ def frequency_grid(profile: PlatformProfile, power_mode: str | None = None,
     steps = []
     for name in domains:
         if name not in profile.clocks:
-            raise InputError(f"platform {profile.name!r} has no clock domain {name!r}; domains: {sorted(profile.clocks)}")
+            raise InputError(f"platform {show(profile.name)} has no clock domain {show(name)}; domains: {show(sorted(profile.clocks))}")
         ceiling = min(caps.get(name, np.inf), profile.clocks[name].reference_mhz)
         steps.append([f for f in profile.clocks[name].available_mhz if f <= ceiling + 1e-6]
                      or [profile.clocks[name].available_mhz[0]])

@@ -32,12 +32,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import InputError, LimitError, ProfileError
+from .._messages import show
+from .._numbers import number_problem, parse_number
 from ..estimator import MappedGraph, PlatformProfile, evaluate_points, reference_costs, resolve_operating_point
 
-__all__ = ["ThrottleEvent", "SimulationResult", "simulate_sustained", "MAX_INFERENCES"]
+__all__ = ["ThrottleEvent", "SimulationResult", "simulate_sustained", "MAX_INFERENCES", "MAX_TRACE_EXPORT"]
 
 #: Longest simulated run (inferences); its traces must fit in memory.
 MAX_INFERENCES = 20_000_000
+#: Longest idle gap after an inference (one day, in ms).
+MAX_GAP_MS = 86_400_000.0
+#: Longest run whose per-inference traces are written as JSON or CSV (about 100 MB of text).
+MAX_TRACE_EXPORT = 2_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,7 +81,20 @@ class SimulationResult:
     def max_temp_c(self) -> float:
         return float(self.temp_c_trace.max()) if self.temp_c_trace.size else math.nan
 
+    def check_exportable(self) -> None:
+        """Refuse to write per-inference traces longer than :data:`MAX_TRACE_EXPORT` (JSON/CSV text of 20 M
+        inferences takes minutes and gigabytes; the totals and the table need no trace).
+
+        Raises
+        ------
+        LimitError
+        """
+        if self.inferences > MAX_TRACE_EXPORT:
+            raise LimitError(f"the per-inference trace of {self.inferences} inferences is too long to write as text "
+                             f"(at most {MAX_TRACE_EXPORT}); use the table format, or simulate fewer inferences")
+
     def to_dict(self) -> dict:
+        self.check_exportable()
         return {
             "schema": "edgeperf.simulate/1",
             "model": self.model, "platform": self.platform, "precision": self.precision,
@@ -194,7 +213,8 @@ def _trajectory(thermal, caps: list, latency: np.ndarray, energy: np.ndarray, cl
             if new_level > level:
                 events.append(ThrottleEvent(time_s=next_poll, temp_c=temp, cap_mhz=caps[new_level], inference=done))
             level = new_level
-            next_poll += poll_s
+            # the temperature is the same at every poll until ``now``: one evaluation decides them all
+            next_poll += poll_s * (math.floor((now - next_poll) / poll_s) + 1)
     return lat_trace, temp_trace, clock_trace, tuple(events), now
 
 
@@ -202,17 +222,17 @@ def _checked(profile: PlatformProfile, inferences, gap_ms: float, ambient_c: flo
     """The profile's thermal model and the ambient temperature, once the request is known to be sound."""
     thermal = profile.thermal
     if thermal is None:
-        raise ProfileError(f"platform {profile.name!r} has no thermal model (a 'thermal' section); "
+        raise ProfileError(f"platform {show(profile.name)} has no thermal model (a 'thermal' section); "
                            f"profiles with one: see edgeperf profiles list")
     if isinstance(inferences, bool) or not isinstance(inferences, int) or inferences < 1:
-        raise InputError(f"--inferences must be a positive integer, got {inferences!r}")
+        raise InputError(f"--inferences must be a positive integer, got {show(inferences)}")
     if inferences > MAX_INFERENCES:
         raise LimitError(f"--inferences {inferences} is more than {MAX_INFERENCES}; simulate fewer")
-    if not (math.isfinite(gap_ms) and gap_ms >= 0):
-        raise InputError(f"--gap-ms must be a finite number >= 0, got {gap_ms}")
+    gap_ms = parse_number(gap_ms, "--gap-ms", low=0.0, high=MAX_GAP_MS)
     ambient = thermal.ambient_c if ambient_c is None else ambient_c
-    if not (math.isfinite(ambient) and -60 <= ambient <= 150):
-        raise InputError(f"--ambient-c must be between -60 and 150 degrees C, got {ambient}")
+    ambient, problem = number_problem(ambient, low=-60.0, high=150.0)
+    if problem is not None:
+        raise InputError(f"--ambient-c must be between -60 and 150 degrees C: {problem}")
     return thermal, ambient
 
 
@@ -232,7 +252,8 @@ def _cycle_temperatures(temp: float, count: int, run_s: float, gap_s: float, ss_
     else:
         fixed = b / (1 - a) if a < 1 else temp
         temps = fixed + (temp - fixed) * a ** np.arange(1, count + 1)
-    after_run = (temps - ss_idle * (1 - a_gap)) / a_gap if gap_s > 0 else temps
+    before = np.concatenate(([temp], temps[:-1]))
+    after_run = a_run * before + ss_run * (1 - a_run)     # forward: a long gap makes a_gap 0, not a divisor
     return temps, after_run
 
 

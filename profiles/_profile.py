@@ -22,6 +22,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .._errors import ProfileError
+from .._messages import show
 from ..estimator import Mapping, NetworkTerm, validate_cost_params
 from ._provenance import Provenance, freeze
 from ._write import profile_document
@@ -184,11 +185,11 @@ class RuntimeSupport:
 
     def __post_init__(self) -> None:
         if self.partition not in PARTITIONS:
-            raise ValueError(f"partition must be one of {PARTITIONS}, got {self.partition!r}")
+            raise ValueError(f"partition must be one of {PARTITIONS}, got {show(self.partition)}")
         if self.fallback not in FALLBACKS:
-            raise ValueError(f"fallback must be one of {FALLBACKS}, got {self.fallback!r}")
+            raise ValueError(f"fallback must be one of {FALLBACKS}, got {show(self.fallback)}")
         if self.fallback == "device" and not self.fallback_precision:
-            raise ValueError(f"runtime {self.table!r} falls back on the device: it needs fallback_precision")
+            raise ValueError(f"runtime {show(self.table)} falls back on the device: it needs fallback_precision")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -236,14 +237,14 @@ class Profile:
             object.__setattr__(self, key, freeze(getattr(self, key)))
         where = self.path or self.name
         if self.default_precision not in self.precisions:
-            raise ProfileError(f"{where}: default_precision {self.default_precision!r} is not among the profile's "
+            raise ProfileError(f"{where}: default_precision {show(self.default_precision)} is not among the profile's "
                                f"precisions {sorted(self.precisions)}")
         if "default" not in self.layer_models:
             raise ProfileError(f"{where}: layer_models needs a 'default' entry (the model for operator classes "
                                "without their own)")
         for domain in (self.compute_domain, self.memory_domain):
             if domain not in self.clocks:
-                raise ProfileError(f"{where}: clock domain {domain!r} is not defined {sorted(self.clocks)}")
+                raise ProfileError(f"{where}: clock domain {show(domain)} is not defined {sorted(self.clocks)}")
         cited = ({c.source for c in self.citations.values()} | {m.source for m in self.layer_models.values()}
                  | {rule.source for rule in self.mapping.rules} | ({self.mapping.merge_source} - {""}))
         unknown = sorted(cited - set(self.sources))
@@ -251,7 +252,7 @@ class Profile:
             raise ProfileError(f"{where}: numbers cite unknown source(s) {unknown}; define them under 'sources'")
         support = self.runtime_support
         if support is not None and support.fallback == "host" and (not support.host_profile or not support.link_gbps):
-            raise ProfileError(f"{where}: runtime_support: runtime {support.table!r} falls back to the host CPU; give "
+            raise ProfileError(f"{where}: runtime_support: runtime {show(support.table)} falls back to the host CPU; give "
                                "host_profile (the host's profile) and link_gbps (the device-host link, GB/s)")
         if support is not None and support.host_profile == self.name:
             raise ProfileError(f"{where}: runtime_support.host_profile names the profile itself; name the host CPU's")

@@ -9,6 +9,8 @@ they were written, in ``details``. The JSON layout is read and written in ``_sch
 
 from __future__ import annotations
 
+from .._messages import show
+
 import math
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -65,11 +67,11 @@ class Metrics:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.mape) and self.mape >= 0):
-            raise ValueError(f"mape must be a finite fraction >= 0, got {self.mape!r}")
+            raise ValueError(f"mape must be a finite fraction >= 0, got {show(self.mape)}")
         if not 0.0 <= self.within_10pct <= 1.0:
-            raise ValueError(f"within_10pct must be a fraction in [0, 1], got {self.within_10pct!r}")
+            raise ValueError(f"within_10pct must be a fraction in [0, 1], got {show(self.within_10pct)}")
         if self.n < 0:
-            raise ValueError(f"n must be >= 0, got {self.n!r}")
+            raise ValueError(f"n must be >= 0, got {show(self.n)}")
 
     def to_dict(self) -> dict:
         """``{"mape", "within_10pct", "spearman", "n"}`` (the JSON of reports and profiles).

@@ -20,7 +20,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .._errors import ProfileError
-from .._json import loads_finite
+from .._json import loads_finite, read_json_file
+from .._messages import show
+from .._numbers import number_problem
 from .._units import PRECISIONS
 from ..estimator import OP_CLASSES, FusionRule, Mapping, NetworkTerm, validate_cost_params
 from ._profile import (Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile,
@@ -41,6 +43,11 @@ _TOP_KEYS = {
 }
 
 
+def _capped(path: str, limit: int = 200) -> str:
+    """A key path for a message: the document's own keys can be arbitrarily long."""
+    return path if len(path) <= limit else path[:limit] + "..."
+
+
 class _Reader:
     """Typed access to a JSON document with error messages naming the key path; collects citations."""
 
@@ -50,7 +57,7 @@ class _Reader:
         self.citations: dict[tuple, Citation] = {}
 
     def fail(self, path: str, message: str):
-        raise ProfileError(f"{self.where}: {path} {message}")
+        raise ProfileError(f"{self.where}: {_capped(path)} {message}")
 
     def obj(self, parent: dict, key: str, path: str, *, optional=False) -> dict | None:
         if key not in parent:
@@ -69,7 +76,7 @@ class _Reader:
             self.fail(f"{path}{key}", "is missing")
         value = parent[key]
         if not isinstance(value, str) or not value.strip():
-            self.fail(f"{path}{key}", f"must be a non-empty string, got {value!r}")
+            self.fail(f"{path}{key}", f"must be a non-empty string, got {show(value)}")
         return value
 
     def _sourced(self, parent: dict, key: str, path: str, optional: bool, shape: str, cite: tuple):
@@ -81,14 +88,14 @@ class _Reader:
             self.fail(full, "is missing")
         entry = parent[key]
         if not isinstance(entry, dict) or "value" not in entry or "source" not in entry:
-            self.fail(full, f'must be {{"value": {shape}, "source": KEY}}, got {entry!r}')
+            self.fail(full, f'must be {{"value": {shape}, "source": KEY}}, got {show(entry)}')
         extra = set(entry) - {"value", "source", "note"}
         if extra:
-            self.fail(full, f"has unknown keys {sorted(extra)}; allowed: value, source, note")
+            self.fail(full, f"has unknown keys {show(sorted(extra))}; allowed: value, source, note")
         self.source(entry["source"], full)
         note = entry.get("note")
         if note is not None and not isinstance(note, str):
-            self.fail(full + ".note", f"must be a string, got {note!r}")
+            self.fail(full + ".note", f"must be a string, got {show(note)}")
         self.citations[cite] = Citation(source=entry["source"], note=note)
         return entry["value"], full
 
@@ -105,24 +112,23 @@ class _Reader:
         if full is None:
             return None
         if not isinstance(value, list) or not value:
-            self.fail(full + ".value", f"must be a non-empty list of numbers, got {value!r}")
+            self.fail(full + ".value", f"must be a non-empty list of numbers, got {show(value)}")
         return tuple(self.check_number(v, f"{full}.value[{i}]", low=low, high=high, positive=positive)
                      for i, v in enumerate(value))
 
     def check_number(self, value, path: str, *, low=0.0, high=math.inf, positive=False) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.fail(path, f"must be a number, got {value!r}")
-        if not math.isfinite(value):
-            self.fail(path, f"must be finite, got {value!r}")
-        if value < low or value > high or (positive and value <= 0):
-            bound = "> 0" if positive else f"in [{low}, {high}]"
-            self.fail(path, f"must be {bound}, got {value!r}")
-        return float(value)
+        if isinstance(value, str):                 # JSON numbers only: "1.5" is a mistake worth reporting
+            self.fail(path, f"must be a number, got {show(value)}")
+        number, problem = number_problem(value, low=low, high=None if math.isinf(high) else high,
+                                         positive=positive)
+        if problem is not None:
+            self.fail(path, problem)
+        return number
 
     def source(self, key, path: str) -> None:
         if not isinstance(key, str) or key not in self.sources:
-            self.fail(path + ".source", f"names unknown source {key!r}; define it under 'sources' "
-                                        f"(known: {sorted(self.sources)[:8]})")
+            self.fail(path + ".source", f"names unknown source {show(key)}; define it under 'sources' "
+                                        f"(known: {show(sorted(self.sources))})")
 
 
 # ---- the whole document ---------------------------------------------------------------------------------------
@@ -141,7 +147,7 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
     name = r.text(document, "name", "")
     kind = r.text(document, "kind", "")
     if kind not in _KINDS:
-        r.fail("kind", f"must be one of {_KINDS}, got {kind!r}")
+        r.fail("kind", f"must be one of {_KINDS}, got {show(kind)}")
     precisions, default_precision = _read_precisions(r, document)
     bandwidth = r.number(document, "memory_bandwidth_gbps", "", ("memory_bandwidth_gbps",), positive=True, high=1e5)
     clocks, compute_domain, memory_domain = _read_clocks(r, r.obj(document, "clocks", ""))
@@ -177,11 +183,11 @@ def _sources(document, where: str) -> dict:
         raise ProfileError(f"{where}: a profile must be a JSON object, got {type(document).__name__}")
     version = document.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise ProfileError(f"{where}: schema_version {version!r} is not supported; this edgeperf reads "
+        raise ProfileError(f"{where}: schema_version {show(version)} is not supported; this edgeperf reads "
                            f"schema_version {SCHEMA_VERSION} (upgrade edgeperf or convert the profile)")
     unknown = sorted(set(document) - _TOP_KEYS)
     if unknown:
-        raise ProfileError(f"{where}: unknown top-level key(s) {unknown}; allowed: {sorted(_TOP_KEYS)}")
+        raise ProfileError(f"{where}: unknown top-level key(s) {show(unknown)}; allowed: {sorted(_TOP_KEYS)}")
     sources = document.get("sources")
     if not isinstance(sources, dict) or not sources or not all(
             isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in sources.items()):
@@ -205,24 +211,8 @@ def read_profile_file(path) -> Profile:
     ProfileError
         If the file is missing, too large, not JSON, or violates the schema.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ProfileError(f"{path}: no such profile file; give a shipped profile name (edgeperf profiles list) "
-                           "or the path of a profile .json")
-    if path.stat().st_size > _MAX_PROFILE_BYTES:
-        raise ProfileError(f"{path}: {path.stat().st_size} bytes is larger than any profile "
-                           f"({_MAX_PROFILE_BYTES} bytes at most)")
-    try:
-        text = path.read_text(encoding="utf-8")
-        document = loads_finite(text)
-    except UnicodeDecodeError:
-        raise ProfileError(f"{path}: not a UTF-8 text file; a profile is JSON") from None
-    except json.JSONDecodeError as exc:
-        raise ProfileError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    except ValueError as exc:
-        raise ProfileError(f"{path}: {exc}") from None
-    except RecursionError:
-        raise ProfileError(f"{path}: JSON nested too deeply to be a profile") from None
+    document = read_json_file(path, what="a profile", limit=_MAX_PROFILE_BYTES, error=ProfileError,
+                              hint="give a shipped profile name (edgeperf profiles list) or the path of a profile .json")
     return parse_profile(document, where=str(path), path=str(path))
 
 
@@ -242,7 +232,7 @@ def _read_precisions(r: _Reader, document: dict) -> tuple[dict, str]:
         r.fail("precisions", "must list at least one precision")
     default_precision = r.text(document, "default_precision", "")
     if default_precision not in precisions:
-        r.fail("default_precision", f"{default_precision!r} is not among the profile's precisions {sorted(precisions)}")
+        r.fail("default_precision", f"{show(default_precision)} is not among the profile's precisions {sorted(precisions)}")
     return precisions, default_precision
 
 
@@ -268,7 +258,7 @@ def _read_clocks(r: _Reader, clocks_doc: dict) -> tuple[dict, str, str]:
     memory_domain = r.text(clocks_doc, "memory_domain", "clocks.")
     for key, domain in (("compute_domain", compute_domain), ("memory_domain", memory_domain)):
         if domain not in clocks:
-            r.fail(f"clocks.{key}", f"{domain!r} is not a defined clock domain {sorted(clocks)}")
+            r.fail(f"clocks.{key}", f"{show(domain)} is not a defined clock domain {sorted(clocks)}")
     return clocks, compute_domain, memory_domain
 
 
@@ -286,7 +276,7 @@ def _read_power_modes(r: _Reader, document: dict, clocks: dict) -> tuple[dict, s
         power_modes[mode] = MappingProxyType(caps)
     default_mode = r.text(document, "default_power_mode", "", optional=True)
     if default_mode is not None and default_mode not in power_modes:
-        r.fail("default_power_mode", f"{default_mode!r} is not a defined power mode {sorted(power_modes)}")
+        r.fail("default_power_mode", f"{show(default_mode)} is not a defined power mode {sorted(power_modes)}")
     return power_modes, default_mode
 
 
@@ -306,7 +296,7 @@ def _read_power(r: _Reader, power_doc: dict, clocks: dict) -> PowerModel:
                                     high=1e7)
     calibrated = power_doc.get("calibrated", False)
     if not isinstance(calibrated, bool):
-        r.fail("power.calibrated", f"must be true or false, got {calibrated!r}")
+        r.fail("power.calibrated", f"must be true or false, got {show(calibrated)}")
     domain_mw = {}
     for domain in r.obj(power_doc, "domain_mw", "power.", optional=True) or {}:
         if domain not in clocks:
@@ -345,10 +335,10 @@ def _read_runtime_support(r: _Reader, doc: dict | None) -> RuntimeSupport | None
     table = r.text(doc, "table", base)
     tables = runtime_support_tables()
     if table not in tables:
-        r.fail(base + "table", f"{table!r} is not a shipped runtime table; known: {sorted(tables)}")
+        r.fail(base + "table", f"{show(table)} is not a shipped runtime table; known: {sorted(tables)}")
     host, _ = r._sourced(doc, "host_profile", base, True, "profile name", ("runtime_support", "host_profile"))
     if host is not None and (not isinstance(host, str) or not host.strip()):
-        r.fail(base + "host_profile.value", f"must be a profile name or path, got {host!r}")
+        r.fail(base + "host_profile.value", f"must be a profile name or path, got {show(host)}")
     link = r.number(doc, "link_gbps", base, ("runtime_support", "link_gbps"), optional=True, positive=True, high=1e4)
     return replace(tables[table], host_profile=host, link_gbps=link)
 
@@ -371,10 +361,10 @@ def _support_tables() -> tuple:
             r.fail("", f"has unknown keys {sorted(set(entry) - _TABLE_KEYS)}; allowed: {sorted(_TABLE_KEYS)}")
         ops = entry.get("ops")
         if not isinstance(ops, dict) or not ops:
-            r.fail("ops", f'must map operator types to precisions, e.g. {{"Conv": ["int8"]}}, got {ops!r}')
+            r.fail("ops", f'must map operator types to precisions, e.g. {{"Conv": ["int8"]}}, got {show(ops)}')
         for op, precisions in ops.items():
             if not isinstance(precisions, list) or not precisions or any(p not in PRECISIONS for p in precisions):
-                r.fail(f"ops.{op}", f"must be a non-empty list of precisions {list(PRECISIONS)}, got {precisions!r}")
+                r.fail(f"ops.{op}", f"must be a non-empty list of precisions {list(PRECISIONS)}, got {show(precisions)}")
         for key in ("ops_source", "rules_source"):
             r.source(entry.get(key), key)
         try:
@@ -399,7 +389,7 @@ def _read_thermal(r: _Reader, doc: dict | None, clocks: dict) -> ThermalModel | 
         r.fail("thermal", f"has unknown keys {sorted(set(doc) - set(_THERMAL_KEYS))}; allowed: {sorted(_THERMAL_KEYS)}")
     domain = r.text(doc, "domain", base)
     if domain not in clocks:
-        r.fail(base + "domain", f"{domain!r} is not a clock domain {sorted(clocks)}")
+        r.fail(base + "domain", f"{show(domain)} is not a clock domain {sorted(clocks)}")
 
     def number(key, **bounds):
         return r.number(doc, key, base, ("thermal", key), **bounds)
@@ -412,7 +402,7 @@ def _read_thermal(r: _Reader, doc: dict | None, clocks: dict) -> ThermalModel | 
     for where, temp, cap in _temperature_steps(r, doc.get("levels"), base + "levels", "cap_mhz", 1e5, "trip points",
                                                ("thermal", "levels")):
         if cap not in clocks[domain].available_mhz:
-            r.fail(where + "cap_mhz", f"{cap} is not a step of domain {domain!r} {list(clocks[domain].available_mhz)}")
+            r.fail(where + "cap_mhz", f"{cap} is not a step of domain {show(domain)} {list(clocks[domain].available_mhz)}")
         levels.append(ThrottleLevel(temp_c=temp, cap_mhz=cap))
     temps = [level.temp_c for level in levels]
     caps = [level.cap_mhz for level in levels]
@@ -441,9 +431,9 @@ def _read_thermal(r: _Reader, doc: dict | None, clocks: dict) -> ThermalModel | 
 def _read_mapping(r: _Reader, doc: dict) -> Mapping:
     elide = doc.get("elide", ["shape"])
     if not isinstance(elide, list) or not all(isinstance(e, str) for e in elide):
-        r.fail("mapping.elide", f"must be a list of operator classes, got {elide!r}")
+        r.fail("mapping.elide", f"must be a list of operator classes, got {show(elide)}")
     if not isinstance(doc.get("rules", []), list):
-        r.fail("mapping.rules", f"must be a list of fusion rules, got {doc.get('rules')!r}")
+        r.fail("mapping.rules", f"must be a list of fusion rules, got {show(doc.get('rules'))}")
     rules = [_read_rule(r, rule, f"mapping.rules[{i}]") for i, rule in enumerate(doc.get("rules", []))]
     merge = doc.get("merge_siblings")
     merge_types, merge_source = (), ""
@@ -451,7 +441,7 @@ def _read_mapping(r: _Reader, doc: dict) -> Mapping:
         if (not isinstance(merge, dict) or set(merge) - {"op_types", "source"}
                 or not isinstance(merge.get("op_types"), list) or not all(isinstance(v, str) for v in merge["op_types"])):
             r.fail("mapping.merge_siblings", f"must be an object with op_types (a list of operator types) and source, "
-                                             f"got {merge!r}")
+                                             f"got {show(merge)}")
         r.source(merge.get("source"), "mapping.merge_siblings")
         merge_types, merge_source = tuple(merge["op_types"]), merge["source"]
     try:
@@ -471,7 +461,7 @@ def _read_rule(r: _Reader, rule, base: str) -> FusionRule:
     for key in ("primary", "followers", "absorb_inputs"):
         value = rule.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            r.fail(f"{base}.{key}", f"must be a list of operator types, got {value!r}")
+            r.fail(f"{base}.{key}", f"must be a list of operator types, got {show(value)}")
     try:
         return FusionRule(
             name=r.text(rule, "name", base + "."),
@@ -504,7 +494,7 @@ def _read_layer_models(r: _Reader, models_doc: dict) -> dict:
             r.fail(base + ".params", "must be an object")
         note = spec.get("note")
         if note is not None and not isinstance(note, str):
-            r.fail(base + ".note", f"must be a string, got {note!r}")
+            r.fail(base + ".note", f"must be a string, got {show(note)}")
         try:
             clean = validate_cost_params(spec["form"], params, f"{r.where}: {base}.params")
         except ValueError as exc:
@@ -526,7 +516,7 @@ def _read_network_term(r: _Reader, doc: dict | None) -> NetworkTerm | None:
     params = doc.get("params")
     names = ("gamma", "reference_ms", "lower_ms", "upper_ms")
     if not isinstance(params, dict) or set(params) != set(names):
-        r.fail("network_term.params", f"must be an object with exactly {list(names)}, got {params!r}")
+        r.fail("network_term.params", f"must be an object with exactly {list(names)}, got {show(params)}")
     values = {name: r.check_number(params[name], f"network_term.params.{name}", high=1e7, positive=True)
               for name in names}
     try:
@@ -576,7 +566,7 @@ def _read_provenance(r: _Reader, doc) -> Provenance:
 
 def _typed(value, kind, path: str):
     if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(f"{path} has the wrong type ({value!r})")
+        raise TypeError(f"{path} has the wrong type ({show(value)})")
     return value
 
 
@@ -599,7 +589,7 @@ def _choice(doc, path: str) -> CrossValidatedChoice:
         raise KeyError(f"{path} needs 'chosen' and cv_mape_OPTION entries, got {sorted(doc)}")
     chosen = doc["chosen"]
     if not isinstance(chosen, (bool, str)):
-        raise TypeError(f"{path}.chosen must be true, false or an option name, got {chosen!r}")
+        raise TypeError(f"{path}.chosen must be true, false or an option name, got {show(chosen)}")
     return CrossValidatedChoice(chosen=chosen, cv_mape=MappingProxyType(options))
 
 

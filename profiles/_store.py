@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
+from .._args import typed
 from .._errors import ProfileError
+from .._messages import show
+from .._userfile import is_regular_file
 from ._profile import Profile
 from ._schema import read_profile_file
 
@@ -14,6 +18,7 @@ __all__ = ["load_profile", "list_profiles", "shipped_profile_path"]
 _DATA = Path(__file__).resolve().parent / "data"
 
 
+@typed
 def list_profiles() -> tuple[str, ...]:
     """Names of the shipped profiles, sorted.
 
@@ -33,7 +38,7 @@ def shipped_profile_path(name: str) -> Path:
     """
     path = _DATA / f"{name}.json"
     if name not in list_profiles():
-        raise ProfileError(f"unknown platform {name!r}; shipped profiles: {', '.join(list_profiles())} "
+        raise ProfileError(f"unknown platform {show(name)}; shipped profiles: {', '.join(list_profiles())} "
                            "(or give the path of a profile .json)")
     return path
 
@@ -53,7 +58,10 @@ def load_profile(platform) -> Profile:
     """
     if isinstance(platform, Profile):
         return platform
-    text = str(platform)
-    if text.endswith(".json") or "/" in text or Path(text).is_file():
-        return read_profile_file(Path(text))
+    if not isinstance(platform, (str, os.PathLike)):
+        raise ProfileError(f"a platform is a shipped profile name, a profile .json path or a Profile, got "
+                           f"{type(platform).__name__} {show(platform)}")
+    text = os.fspath(platform) if isinstance(platform, os.PathLike) else platform
+    if isinstance(text, bytes) or text.endswith(".json") or "/" in text or is_regular_file(text):
+        return read_profile_file(text)
     return _load_shipped(text)

@@ -13,6 +13,7 @@ import json
 
 from .._atomic import write_text_atomic
 from .._errors import ProfileError
+from .._messages import show
 from ._provenance import thaw
 
 __all__ = ["profile_document", "write_profile_file", "SCHEMA_VERSION"]
@@ -37,7 +38,7 @@ class _Writer:
     def number(self, address: tuple, value) -> dict:
         citation = self.citations.get(address)
         if citation is None:
-            raise ProfileError(f"the number at {'.'.join(map(str, address))} ({value!r}) cites no source; "
+            raise ProfileError(f"the number at {'.'.join(map(str, address))} ({show(value)}) cites no source; "
                                "a fitter must cite every number it sets")
         entry = {"value": list(value) if isinstance(value, tuple) else value, "source": citation.source}
         if citation.note is not None:

@@ -81,7 +81,7 @@ def test_a_killed_calibration_resumes_without_loss_or_duplicates(tmp_path):
 @pytest.mark.parametrize("content,fragment", [
     ("a,b\n1,2\n", "not an edgeperf sweep file"),
     ("reference,input_size,role,pass,latency_ms,raw_latency_ms,spread,drift,flags,reference_ms,measured_at\n"
-     "resnet18,,train,0,-1,1,0,1,,0.2,now\n", "positive number"),
+     "resnet18,,train,0,-1,1,0,1,,0.2,now\n", "must be > 0"),
 ])
 def test_bad_sweep_files(tmp_path, content, fragment, capsys):
     from edgeperf.cli import main

@@ -120,9 +120,9 @@ def write_table(path: Path, rows, header=("model", "latency_ms")):
 @pytest.mark.parametrize("header,rows,fragment", [
     (("model", "latency_s"), [["zoo:resnet18", "0.01"]], "latency must be in milliseconds"),
     (("network", "latency_ms"), [["zoo:resnet18", "10"]], "needs columns model and latency_ms"),
-    (("model", "latency_ms"), [["zoo:resnet18", "-3"]], "positive finite"),
-    (("model", "latency_ms"), [["zoo:resnet18", "nan"]], "positive finite"),
-    (("model", "latency_ms"), [["zoo:resnet18", "fast"]], "must be a number"),
+    (("model", "latency_ms"), [["zoo:resnet18", "-3"]], "must be in \\[1e-06, 1e\\+09\\]"),
+    (("model", "latency_ms"), [["zoo:resnet18", "nan"]], "must be finite"),
+    (("model", "latency_ms"), [["zoo:resnet18", "fast"]], "is not a number"),
     (("model", "latency_ms"), [["", "3"]], "empty model"),
     (("model", "latency_ms"), [], "no rows"),
 ])

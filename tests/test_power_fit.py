@@ -49,7 +49,7 @@ def test_a_dvfs_power_sweep_recovers_known_coefficients(tmp_path, edited_profile
     ("power_mw\n100\n", "missing column 'state'"),
     ("state,power_mw\nasleep,100\n", "state must be idle or busy"),
     ("state,power_mw\nidle,100\n", "no busy rows"),
-    ("state,power_mw,gpu_mhz\nbusy,-5,921.6\n", "positive numbers"),
+    ("state,power_mw,gpu_mhz\nbusy,-5,921.6\n", "power_mw must be > 0"),
     ("state,power_mw,npu_mhz\nbusy,5000,100\n", "no clock domain 'npu'"),
     ("state,power_mw,gpu_mhz\nidle,1.25,\nbusy,4.58,921.6\n", "looks like watts"),
     ("state,power_mw,gpu_mhz,emc_mhz\nbusy,5000,921.6,1600\n", None),

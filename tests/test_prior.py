@@ -55,6 +55,10 @@ def _document(**changes):
     ({"references.0.fits.tensorrt.plain-twice": {}}, "is not a variant"),
     ({"references.0.fits.openvino": {}}, "is not a family"),
     ({"references": []}, "references must be a non-empty list"),
+    ({"references.0.networks": "many"}, "references[0].networks must be a whole number of networks >= 1, got 'many'"),
+    ({"references.0.fits.tensorrt": [1, 2]}, "fits.tensorrt must be an object of variants"),
+    ({"references.0.fits.tensorrt.plain-one": 3}, "plain-one must be an object of classes, got 3"),
+    ({"families.tensorrt.mapping": "trt"}, "families.tensorrt must have base_profile and precision"),
 ])
 def test_bad_prior_documents_are_refused_naming_the_key(changes, fragment):
     with pytest.raises(ProfileError, match=fragment.replace("[", r"\[")):
@@ -155,3 +159,19 @@ def test_fit_cli_uses_the_shipped_prior_unless_told_not_to(monkeypatch, tmp_path
     assert main(["fit", "--networks", str(table), "--out", str(tmp_path / "q.json"), "--prior", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "schema must be" in err and "Traceback" not in err and not (tmp_path / "q.json").exists()
+
+
+@pytest.mark.parametrize("content,fragment", [
+    (None, "is a directory"),                 # a folder where the file should be
+    ("{not json", "not valid JSON (line 1"),
+    ('{"schema": 1e999}', "finite"),
+])
+def test_unreadable_prior_files_are_one_line_errors(tmp_path, content, fragment):
+    path = tmp_path / "prior.json"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_text(content)
+    with pytest.raises(ProfileError, match=fragment.replace("(", r"\(")) as caught:
+        load_prior(path)
+    assert "\n" not in str(caught.value) and str(path) in str(caught.value)

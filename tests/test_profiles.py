@@ -137,7 +137,7 @@ def test_binary_profile_file(tmp_path, capsys):
 
 def test_missing_profile_path(tmp_path, capsys):
     assert main(["profiles", "show", str(tmp_path / "none.json")]) == 2
-    assert "no such profile file" in capsys.readouterr().err
+    assert "no such file" in capsys.readouterr().err
 
 
 def by_hand(profile, precision: str, flops: float, elements: float, op_class: str = "activation") -> float:

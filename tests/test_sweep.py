@@ -78,7 +78,7 @@ def test_a_second_writer_is_refused_and_a_dead_ones_lock_taken_over(tmp_path):
             pass
     (tmp_path / "s.csv.lock").write_text("999999999")               # its writer is gone: stale
     with exclusive(path):
-        assert (tmp_path / "s.csv.lock").read_text() == str(os.getpid())
+        assert (tmp_path / "s.csv.lock").read_text().split()[0] == str(os.getpid())
 
 
 def synthetic_sweep(tmp_path, par):
@@ -132,7 +132,7 @@ def test_bad_sweeps(tmp_path):
         writer = csv.DictWriter(stream, fieldnames=LAYER_SWEEP_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    with pytest.raises(edgeperf.InputError, match="latency_ms must be a positive number"):
+    with pytest.raises(edgeperf.InputError, match="latency_ms .*must be > 0"):
         read_layer_sweep(path)
     synthetic_sweep(tmp_path, 1)
     (tmp_path / "s.csv.meta.json").unlink()

@@ -10,6 +10,7 @@ import onnx
 from onnx import TensorProto
 
 from .._errors import InputError, ModelError
+from .._messages import show
 from ._builder import NetBuilder
 from ._layers import build_layer, layer_input_shape, parse_layer
 from ._nas import SPACES
@@ -47,7 +48,7 @@ def split_width(name: str) -> tuple[str, float | None]:
     except ValueError:
         value = -1.0
     if not 0 < value <= 4:
-        raise ModelError(f"width multiplier in {name!r} must be a number in (0, 4], e.g. {base}@0.75")
+        raise ModelError(f"width multiplier in {show(name)} must be a number in (0, 4], e.g. {base}@0.75")
     return base, value
 
 
@@ -68,15 +69,15 @@ def build_model(name: str, *, weights: bool = False, input_size: tuple[int, ...]
     name, suffix_width = split_width(name)
     width = width if width is not None else suffix_width
     if name not in ENTRIES:
-        raise ModelError(f"zoo has no network {name!r}; available: {', '.join(list_entries())}")
+        raise ModelError(f"zoo has no network {show(name)}; available: {', '.join(list_entries())}")
     entry = ENTRIES[name]
     if width is not None and not entry.widthable:
         widthable = [n for n, e in ENTRIES.items() if e.widthable]
-        raise ModelError(f"zoo network {name!r} has no width multiplier; networks with one: {', '.join(widthable)}")
+        raise ModelError(f"zoo network {show(name)} has no width multiplier; networks with one: {', '.join(widthable)}")
     shape = list(entry.input_shape)
     if input_size is not None:
         if not entry.resizable:
-            raise InputError(f"zoo network {name!r} has a fixed input {'x'.join(map(str, shape))}")
+            raise InputError(f"zoo network {show(name)} has a fixed input {'x'.join(map(str, shape))}")
         shape[-len(input_size):] = input_size
     if batch <= 0 or any(d <= 0 for d in shape):
         raise InputError(f"batch and input size must be positive, got batch {batch} and {'x'.join(map(str, shape))}")
@@ -107,7 +108,7 @@ def build_space_model(space: str, arch: str, *, weights: bool = False, batch: in
         builder = NetBuilder(f"layer-{kind}", (batch, *layer_input_shape(kind, params)), weights=weights, seed=seed)
         return builder.build(build_layer(builder, kind, params))
     if space not in SPACES:
-        raise ModelError(f"zoo has no search space {space!r}; spaces: {', '.join(list_spaces())}, layer, fbnet-block")
+        raise ModelError(f"zoo has no search space {show(space)}; spaces: {', '.join(list_spaces())}, layer, fbnet-block")
     build, shape = SPACES[space]
     builder = NetBuilder(f"{space}", (batch, *shape), weights=weights, seed=seed)
     return builder.build(build(builder, arch))

@@ -15,7 +15,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .._errors import InputError
-from .._json import loads_finite
+from .._json import loads_finite, read_json_file
+from .._messages import show
+from .._userfile import user_path
 
 __all__ = ["Accuracy", "Catalog", "load_catalog", "SHIPPED_CATALOG"]
 
@@ -45,7 +47,7 @@ class Accuracy:
 
 def _number(value, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(f"{where} must be a finite number, got {value!r}")
+        raise InputError(f"{where} must be a finite number, got {show(value)}")
     return float(value)
 
 
@@ -62,7 +64,7 @@ def _validate(document, where: str) -> dict:
             raise InputError(f"{base} must be an object with metric, value, dataset, source")
         for key in ("metric", "dataset", "source"):
             if not isinstance(entry.get(key), str) or not entry[key]:
-                raise InputError(f"{base}.{key} must be a non-empty string, got {entry.get(key)!r}")
+                raise InputError(f"{base}.{key} must be a non-empty string, got {show(entry.get(key))}")
         value = _number(entry.get("value"), f"{base}.value")
         if not 0 <= value <= 100:
             raise InputError(f"{base}.value must be between 0 and 100 (percent or points), got {value}")
@@ -75,13 +77,8 @@ def _validate(document, where: str) -> dict:
     return document
 
 
-def _read(path: Path) -> dict:
-    if not path.is_file():
-        raise InputError(f"{path}: no such accuracy catalog file")
-    try:
-        return loads_finite(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path}: not a valid JSON accuracy catalog ({exc})") from None
+def _read(path) -> dict:
+    return read_json_file(path, what="an accuracy catalog", limit=16 * 2**20)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -105,7 +102,7 @@ class Catalog:
             For an unknown precision.
         """
         if precision not in _PRECISIONS:
-            raise InputError(f"precision {precision!r} is not one of {_PRECISIONS}")
+            raise InputError(f"precision {show(precision)} is not one of {_PRECISIONS}")
         entry = self.models.get(model)
         if entry is None:
             return None
@@ -137,7 +134,7 @@ def load_catalog(*paths) -> Catalog:
     models, sources = dict(shipped["models"]), dict(shipped["sources"])
     depthwise = set(shipped.get("depthwise_networks", []))
     for path in paths:
-        user = _validate(_read(Path(path)), str(path))
+        user = _validate(_read(user_path(path, what="catalog")), str(path))
         models.update(user.get("models", {}))
         sources.update(user.get("sources", {}))
         depthwise.update(user.get("depthwise_networks", []))

@@ -17,6 +17,7 @@ an absurd model.
 from __future__ import annotations
 
 from .._errors import ModelError
+from .._messages import show
 
 __all__ = ["LAYER_KINDS", "parse_layer", "layer_input_shape", "build_layer", "layer_reference", "is_layer_reference",
            "parse_layer_reference"]
@@ -50,13 +51,13 @@ def parse_layer(arch: str) -> tuple[str, dict]:
     """
     kind, *pairs = [p.strip() for p in arch.split(",")]
     if kind not in LAYER_KINDS:
-        raise ModelError(f"zoo:layer: unknown layer kind {kind!r}; kinds: {', '.join(LAYER_KINDS)}")
+        raise ModelError(f"zoo:layer: unknown layer kind {show(kind)}; kinds: {', '.join(LAYER_KINDS)}")
     required, defaults = LAYER_KINDS[kind]
     params = dict(defaults)
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or key not in (*required, *defaults) or not value.isdigit():
-            raise ModelError(f"zoo:layer:{arch}: {pair!r} is not KEY=INTEGER with KEY in "
+            raise ModelError(f"zoo:layer:{arch}: {show(pair)} is not KEY=INTEGER with KEY in "
                              f"{', '.join((*required, *defaults))}")
         number = int(value)
         if not 1 <= number <= _LIMITS[key]:
@@ -94,7 +95,7 @@ def parse_layer_reference(reference: str) -> tuple[str, dict]:
         For a text that is not a layer reference, or an invalid layer.
     """
     if not is_layer_reference(reference):
-        raise ModelError(f"{reference!r} is not a single-layer reference ({LAYER_PREFIX}KIND,key=value,...)")
+        raise ModelError(f"{show(reference)} is not a single-layer reference ({LAYER_PREFIX}KIND,key=value,...)")
     return parse_layer(reference.removeprefix(LAYER_PREFIX))
 
 

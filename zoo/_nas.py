@@ -26,6 +26,7 @@ import re
 import numpy as np
 
 from .._errors import ModelError
+from .._messages import show
 from ._builder import NetBuilder
 
 __all__ = ["NB201_OPS", "parse_nb201", "random_nb201", "nb201", "latbench_vertices", "FBNET_CHOICES", "FBNET_LAYOUT", "parse_fbnet", "fbnet",
@@ -47,17 +48,17 @@ def parse_nb201(arch: str) -> tuple[tuple[tuple[str, int], ...], ...]:
     """
     nodes = arch.strip().split("+")
     if len(nodes) != 3:
-        raise ModelError(f"NB201 architecture {arch!r} must have 3 nodes separated by '+', got {len(nodes)}")
+        raise ModelError(f"NB201 architecture {show(arch)} must have 3 nodes separated by '+', got {len(nodes)}")
     parsed = []
     for target, node in enumerate(nodes, start=1):
         edges = [e for e in node.strip("|").split("|") if e]
         if len(edges) != target:
-            raise ModelError(f"NB201 architecture {arch!r}: node {target} needs {target} edge(s), got {len(edges)}")
+            raise ModelError(f"NB201 architecture {show(arch)}: node {target} needs {target} edge(s), got {len(edges)}")
         cell = []
         for edge in edges:
             op, _, source = edge.partition("~")
             if op not in NB201_OPS or not source.isdigit() or int(source) >= target:
-                raise ModelError(f"NB201 architecture {arch!r}: bad edge {edge!r}; operations: {', '.join(NB201_OPS)}, "
+                raise ModelError(f"NB201 architecture {show(arch)}: bad edge {show(edge)}; operations: {', '.join(NB201_OPS)}, "
                                  f"sources 0..{target - 1}")
             cell.append((op, int(source)))
         parsed.append(tuple(cell))
@@ -255,10 +256,10 @@ def parse_fbnet(arch: str) -> tuple[str, ...]:
         elif token in FBNET_CHOICES:
             choices.append(token)
         else:
-            raise ModelError(f"FBNet architecture {arch!r}: unknown block {token!r}; choices: {', '.join(FBNET_CHOICES)} "
+            raise ModelError(f"FBNet architecture {show(arch)}: unknown block {show(token)}; choices: {', '.join(FBNET_CHOICES)} "
                              "or their indices 0-8")
     if len(choices) != len(FBNET_LAYOUT):
-        raise ModelError(f"FBNet architecture {arch!r} has {len(choices)} blocks; the space has {len(FBNET_LAYOUT)}")
+        raise ModelError(f"FBNet architecture {show(arch)} has {len(choices)} blocks; the space has {len(FBNET_LAYOUT)}")
     return tuple(choices)
 
 
@@ -307,7 +308,7 @@ def fbnet_block(b_factory, key: str):
     """
     match = _BLOCK_KEY.match(key)
     if match is None:
-        raise ModelError(f"not an FBNet block key: {key!r}")
+        raise ModelError(f"not an FBNet block key: {show(key)}")
     kind = match.group(1)
     fields = {name: int(value) for name, value in re.findall(r"_([A-Za-z]+)(\d+)", match.group(2))}
     try:
@@ -325,7 +326,7 @@ def fbnet_block(b_factory, key: str):
                                           groups=fields["group"], bias=False)))]
         return b, [b.avgpool(b.input, fields["kernel"], fields["stride"])]
     except KeyError as exc:
-        raise ModelError(f"FBNet block key {key!r} lacks {exc}") from None
+        raise ModelError(f"FBNet block key {show(key)} lacks {exc}") from None
 
 
 #: space name -> (builder(b, arch), input shape without batch)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import onnx
 
+from .._args import typed
 from .._atomic import write_atomic
-from .._progress import silent, step
 from .._errors import InputError, ModelError
+from .._messages import show
+from .._progress import silent, step
 from ._build import build_model, split_width
 from ._registry import ENTRIES
 
@@ -51,7 +53,9 @@ def reference_name(reference: str) -> str:
     return reference.removeprefix(PREFIX)
 
 
-def model_for_estimation(reference: str, *, input_shapes: dict | None = None) -> onnx.ModelProto:
+@typed
+def model_for_estimation(reference: str, *,
+                         input_shapes: dict[str, tuple[int, ...]] | None = None) -> onnx.ModelProto:
     """The architecture of ``zoo:...`` (no weight data: initializers carry only dims).
 
     ``input_shapes={"input": (N, C, H, W)}`` changes batch and resolution of a zoo network.
@@ -71,7 +75,7 @@ def model_for_estimation(reference: str, *, input_shapes: dict | None = None) ->
     for key, shape in (input_shapes or {}).items():
         expected = len(ENTRIES[base].input_shape) + 1 if base in ENTRIES else 4
         if key != "input" or len(shape) != expected:
-            raise InputError(f"zoo network {name!r} takes one input named 'input' with {expected} dimensions "
+            raise InputError(f"zoo network {show(name)} takes one input named 'input' with {expected} dimensions "
                              f"(batch first); got {key}={'x'.join(map(str, shape))}")
         batch, input_size = shape[0], tuple(shape[2:]) if expected > 2 else tuple(shape[1:])
     return build_model(name, input_size=input_size, batch=batch)
@@ -86,7 +90,7 @@ def runnable_model(reference: str, *, input_size: tuple[int, ...] | None = None,
         For a text that is not a zoo reference, or a reference the zoo does not have.
     """
     if not is_reference(reference):
-        raise ModelError(f"{reference!r} is not a zoo reference (zoo:NAME)")
+        raise ModelError(f"{show(reference)} is not a zoo reference (zoo:NAME)")
     return build_model(reference_name(reference), weights=True, input_size=input_size, seed=seed).SerializeToString()
 
 
