@@ -167,10 +167,14 @@ def _print_table(est: Estimate, top: int | None) -> None:
     table.add_row("", "total" + (" (a lower bound)" if est.latency_is_bound else ""), f"{len(est.layers)} layers", "",
                   human(est.total_macs), "", "", bound + sig(est.total_latency_ms), sig(est.total_energy_mj), "100%")
     out.print(table)
+    if est.total_latency_ms_low is not None:
+        out.print(f"latency {sig(est.total_latency_ms)} ms, {100 * est.interval_coverage:.0f} % interval "
+                  f"{sig(est.total_latency_ms_low)}-{sig(est.total_latency_ms_high)} ms (from the profile's held-out "
+                  "fit residuals)")
     throughput = est.throughput_per_s
     out.print(f"throughput {bound}{sig(throughput)} inferences/s at batch {est.batch}"
               + (" (a bound, like the latency)" if est.latency_is_bound else "")
-              + f"; params {human(est.total_params)}, {est.elided_nodes} shape-only nodes elided, "
+              + f"; params {human(est.total_params)}, {est.elided_nodes} nodes elided, "
               f"profile {est.platform} {est.profile_version}")
     for note in est.notes:
         out.print(f"note: {note}")

@@ -30,6 +30,7 @@ from ._engine import (
     evaluate_parts,
     evaluate_points,
     inference_overhead,
+    interval_points,
     latency_parts,
     network_factor,
     network_totals,
@@ -39,9 +40,12 @@ from ._engine import (
 from ._network_term import NETWORK_TERM_FORMS, NetworkTerm, network_scale
 from ._ir import OP_CLASSES, Graph, Layer
 from ._load import load_model
-from ._mapping import NO_FUSION, ExecLayer, FusionRule, MappedGraph, Mapping, map_graph
+from ._mapping import (NO_FUSION, CopyElision, ExecLayer, FusionRule, MappedGraph, Mapping, Winograd, layer_bytes,
+                       map_graph)
 from ._onnx_import import MAX_NODES, MAX_TENSOR_ELEMENTS, graph_from_model, load_onnx, parse_input_shape
 from ._opcount import known_ops
+from ._intervals import Interval, IntervalBasis, Uncertainty, conformal_half_width, interval_basis, interval_of
+from ._param_memory import ParameterMemory, streamed_weight_bytes
 from ._protocols import PlatformProfile
 
 __all__ = [
@@ -50,9 +54,10 @@ __all__ = [
     "Estimate", "LayerEstimate", "OperatingPoint", "choose_precision", "estimate_graph", "estimate_mapped", "inference_overhead",
     "latency_parts",
     "resolve_operating_point", "OP_CLASSES", "Graph", "Layer", "load_model", "NO_FUSION", "ExecLayer",
-    "FusionRule", "MappedGraph", "Mapping", "map_graph", "MAX_NODES", "MAX_TENSOR_ELEMENTS",
+    "FusionRule", "MappedGraph", "Mapping", "map_graph", "layer_bytes", "CopyElision", "Winograd", "MAX_NODES", "MAX_TENSOR_ELEMENTS",
     "graph_from_model", "load_onnx", "parse_input_shape", "known_ops", "ReferenceCosts",
-    "evaluate_layers", "evaluate_points", "reference_costs", "power_scale", "Comparison", "ComparisonCell",
+    "evaluate_layers", "evaluate_points", "reference_costs", "power_scale", "interval_points",
+    "Interval", "IntervalBasis", "Uncertainty", "conformal_half_width", "interval_basis", "interval_of",
+    "ParameterMemory", "streamed_weight_bytes", "Comparison", "ComparisonCell", "graph_batch",
     "NETWORK_TERM_FORMS", "NetworkTerm", "network_scale", "network_factor",
-    "graph_batch",
 ]

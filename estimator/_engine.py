@@ -18,6 +18,13 @@ overhead (runtime call, copies, sync), paid once at idle power by a device that 
 all times the profile's network term's factor (``_network_term``: 1 without one), taken at the
 whole network's additive total on that device and operating point.
 
+Two parts of a profile change the layer costs themselves, and live here for that reason: the
+mapping's Winograd work scale (a layer's compute part uses the share of its multiply-adds the
+runtime executes) and the on-chip parameter memory (weights that do not fit stream over the host
+link every inference: that time joins the layer's overhead, which no clock changes). The interval
+an estimate carries (``_intervals``) is kept with the reference costs and evaluated from the same
+totals (:func:`interval_points`), so every figure at the same clocks has the same interval.
+
 The profile is what :class:`PlatformProfile` describes (``edgeperf.profiles.Profile`` is one); the
 estimator does not import the profiles package.
 """
@@ -31,13 +38,16 @@ import numpy as np
 
 from .._units import BITS_PER_ELEMENT, mw_ms_to_mj
 from ._cost_models import COMBINE_RULES, COST_MODELS, CostParts, Features
+from ._intervals import IntervalBasis, interval_basis
+from ._mapping import MappedGraph, layer_bytes
+from ._param_memory import stream_ms
 from ._protocols import PlatformProfile
-from ._mapping import MappedGraph
 from ._network_term import NetworkTerm, network_scale
 from ._support import Placement, place_layers
 
 __all__ = ["power_scale", "clock_scales", "inference_overhead", "latency_parts", "ReferenceCosts", "reference_costs",
-           "LayerCosts", "evaluate_parts", "evaluate_layers", "evaluate_points", "network_totals", "network_factor"]
+           "LayerCosts", "evaluate_parts", "evaluate_layers", "evaluate_points", "network_totals", "interval_points",
+           "network_factor"]
 
 
 def power_scale(domain, freq_mhz) -> np.ndarray:
@@ -97,17 +107,20 @@ def latency_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str,
     bytes_ : numpy.ndarray
         Bytes each layer moves at its precision.
     """
-    parts, bytes_, _ = _class_parts(mapped, profile, precision, freq_mhz)
+    parts, bytes_, _, _ = _class_parts(mapped, profile, precision, freq_mhz)
     return parts, bytes_
 
 
 def _class_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str, freq_mhz,
-                 layer_precision: tuple[str, ...] | None = None):
+                 layer_precision: tuple[str, ...] | None = None, on_device: np.ndarray | None = None):
     """:func:`latency_parts`, and each layer's combine rule (the name its cost model's entry gives).
 
     Each layer runs at ``precision``, or at int8 where the model fixes it so and the device has
     int8 (a quantized layer on a device without int8 runs, and moves its data, at ``precision``);
-    ``layer_precision`` (a placement's) overrides both, layer by layer.
+    ``layer_precision`` (a placement's) overrides both, layer by layer. The compute part is priced on
+    the multiply-adds the runtime executes (``mapped.work_scale``: Winograd); the weights of the layers
+    ``on_device`` (all by default) that do not fit an on-chip parameter memory stream from the host, and
+    that time (also returned, per layer) joins the overhead part.
     """
     n = len(mapped.layers)
     compute_scale, memory_scale, _, _ = (float(v) for v in clock_scales(profile, freq_mhz.__getitem__))
@@ -118,18 +131,19 @@ def _class_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str, 
     else:
         bits = np.array([float(BITS_PER_ELEMENT[p]) for p in layer_precision]).reshape(n)
         peak = np.array([float(profile.precisions.get(p, 0.0)) for p in layer_precision]).reshape(n)
-    bytes_ = mapped.elements * bits / 8.0
-    weight_bytes, out_bytes = mapped.weight_elems * bits / 8.0, mapped.out_elems * bits / 8.0
+    bytes_, weight_bytes = layer_bytes(mapped, bits)
+    out_bytes = mapped.out_elems * bits / 8.0
     flops_per_ms = peak * 1e6 * compute_scale
     bytes_per_ms = np.full(n, profile.memory_bandwidth_gbps * 1e6 * memory_scale)
     compute, memory, overhead, latency = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    flops = mapped.flops if mapped.work_scale is None else mapped.flops * mapped.work_scale
     rules: dict[str, list] = {}           # combine rule -> index arrays of the layers it applies to
     for op_class in np.unique(mapped.op_class) if n else ():
         index = np.flatnonzero(mapped.op_class == op_class)
         model = profile.layer_model(op_class)
         entry = COST_MODELS[model.form]
         features = Features(
-            flops=mapped.flops[index], bytes_=bytes_[index], c_in=mapped.c_in[index], c_out=mapped.c_out[index],
+            flops=flops[index], bytes_=bytes_[index], c_in=mapped.c_in[index], c_out=mapped.c_out[index],
             h_out=mapped.h_out[index], w_out=mapped.w_out[index], flops_per_ms=flops_per_ms[index],
             bytes_per_ms=bytes_per_ms[index], weight_bytes=weight_bytes[index], out_bytes=out_bytes[index],
         )
@@ -137,7 +151,9 @@ def _class_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str, 
         compute[index], memory[index] = part.compute_ms, part.memory_ms
         overhead[index], latency[index] = part.overhead_ms, part.latency_ms
         rules.setdefault(entry.combine, []).append(index)
-    return CostParts(compute, memory, overhead, latency), bytes_, rules
+    memory_of = getattr(profile, "parameter_memory", None)   # a host CPU profile may have none
+    streamed = stream_ms(weight_bytes if on_device is None else np.where(on_device, weight_bytes, 0.0), memory_of)
+    return CostParts(compute, memory, overhead + streamed, latency + streamed), bytes_, rules, streamed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -157,6 +173,8 @@ class ReferenceCosts:
     bytes_: np.ndarray
     fixed_ms: float = 0.0
     fixed_mj: float = 0.0
+    streamed_ms: np.ndarray | None = None   # the part of each layer's overhead spent streaming its weights
+    interval: IntervalBasis | None = None   # what the network's interval needs (None: the profile has none)
     host_mw: np.ndarray | None = None     # dynamic power of layers on the host CPU: not scaled by the device's clocks
     placement: Placement | None = None     # where each layer runs, when the profile says what its runtime maps
     network_term: NetworkTerm | None = None   # the profile's (None: the layers add up)
@@ -186,8 +204,9 @@ def reference_costs(mapped: MappedGraph, profile: PlatformProfile, precision: st
     """
     support = getattr(profile, "runtime_support", None)
     placement = place_layers(mapped, support, profile.precisions, precision) if support is not None else None
-    parts, bytes_, rules = _class_parts(mapped, profile, precision, _reference_point(profile),
-                                        placement.precision if placement is not None else None)
+    on_device = ~placement.host if placement is not None else None
+    parts, bytes_, rules, streamed = _class_parts(mapped, profile, precision, _reference_point(profile),
+                                                  placement.precision if placement is not None else None, on_device)
     masks = []
     for name in sorted(rules):
         mask = np.zeros(parts.latency_ms.size, dtype=bool)
@@ -198,9 +217,13 @@ def reference_costs(mapped: MappedGraph, profile: PlatformProfile, precision: st
     if placement is not None and placement.host.any():
         parts, bytes_, active, host_mw = _on_host(mapped, profile, placement, parts, bytes_, active)
     fixed_ms, fixed_mj = inference_overhead(profile)
+    spatial = [d for _, shape in mapped.graph.inputs if len(shape) == 4 for d in shape[2:]]
+    basis = interval_basis(profile.uncertainty, precision=precision, input_hw=max(spatial) if spatial else None,
+                           op_class=mapped.op_class)
     return ReferenceCosts(compute_ms=parts.compute_ms, memory_ms=parts.memory_ms, overhead_ms=parts.overhead_ms,
                           rules=tuple(masks), active_mw=active, bytes_=bytes_, fixed_ms=fixed_ms, fixed_mj=fixed_mj,
-                          host_mw=host_mw, placement=placement, network_term=getattr(profile, "network_term", None))
+                          streamed_ms=streamed, interval=basis, host_mw=host_mw, placement=placement,
+                          network_term=getattr(profile, "network_term", None))
 
 
 def _on_host(mapped: MappedGraph, profile: PlatformProfile, placement: Placement, parts: CostParts, bytes_, active):
@@ -209,7 +232,7 @@ def _on_host(mapped: MappedGraph, profile: PlatformProfile, placement: Placement
     host = profile.fallback_host()
     support = profile.runtime_support
     host_precision = host.default_precision
-    host_parts, host_bytes, _ = _class_parts(mapped, host, host_precision, _reference_point(host))
+    host_parts, host_bytes, _, _ = _class_parts(mapped, host, host_precision, _reference_point(host))
     link_bytes_per_ms = support.link_gbps * 1e6
     transfer_ms = placement.transfer_elems * BITS_PER_ELEMENT[host_precision] / 8.0 / link_bytes_per_ms
     on_host = placement.host
@@ -303,6 +326,32 @@ def evaluate_points(costs: ReferenceCosts, profile: PlatformProfile,
     latency_ms, energy_mj : numpy.ndarray
         Shape ``(k,)``.
     """
+    sums, compute_power, extra_mw = _point_sums(costs, profile, freq_mhz, costs.active_mw)
+    latency, active_energy = sums[:, 0], sums[:, 1]    # active_energy: sum over layers of active_mw * latency_ms
+    host_energy = float(costs.overhead_ms @ costs.host_mw) if costs.host_mw is not None else 0.0   # unscaled
+    energy = mw_ms_to_mj((profile.power.idle_mw + extra_mw) * latency + compute_power * active_energy + host_energy,
+                         1.0)
+    return network_totals(costs, latency, energy)
+
+
+def interval_points(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz: dict):
+    """Low and high ends (ms) of the network's interval at each of ``k`` operating points; None without one.
+
+    The totals are :func:`evaluate_points`' latencies; the interval widens by the share of them in
+    layers of classes the fit never saw (``_intervals.IntervalBasis``).
+    """
+    if costs.interval is None:
+        return None
+    sums, _, _ = _point_sums(costs, profile, freq_mhz, costs.interval.unseen.astype(float))
+    total, _ = network_totals(costs, sums[:, 0], np.zeros(len(sums)))
+    return costs.interval.bounds(total, sums[:, 1] * network_factor(costs, sums[:, 0]))   # both after the term
+
+
+def _point_sums(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz: dict, weights: np.ndarray):
+    """Per point, the sum of the layers' latencies and of their latencies times ``weights`` (shape ``(k, 2)``).
+
+    Also returns the compute domain's power scale and the other domains' dynamic power at each point.
+    """
     k = len(next(iter(freq_mhz.values()))) if freq_mhz else 1
 
     def clock(name):
@@ -310,17 +359,13 @@ def evaluate_points(costs: ReferenceCosts, profile: PlatformProfile,
         return np.full(k, profile.clocks[name].reference_mhz) if value is None else np.asarray(value, dtype=float)
 
     compute_scale, memory_scale, compute_power, extra_mw = clock_scales(profile, clock)
-    latency = np.zeros(k)
-    active_energy = np.zeros(k)    # sum over layers of active_mw * latency_ms
+    sums = np.zeros((k, 2))
+    columns = np.stack([np.ones(costs.size), np.asarray(weights, dtype=float)], axis=1)
     step = max(1, 4_000_000 // max(costs.size, 1))
     for start in range(0, k, step):
         part = slice(start, start + step)
         compute = costs.compute_ms[None, :] / compute_scale[part, None]
         memory = costs.memory_ms[None, :] / memory_scale[part, None]
         layer = costs.combine(compute, memory) + costs.overhead_ms[None, :]
-        latency[part] = layer.sum(axis=1)
-        active_energy[part] = layer @ costs.active_mw
-    host_energy = float(costs.overhead_ms @ costs.host_mw) if costs.host_mw is not None else 0.0   # unscaled
-    energy = mw_ms_to_mj((profile.power.idle_mw + extra_mw) * latency + compute_power * active_energy + host_energy,
-                         1.0)
-    return network_totals(costs, latency, energy)
+        sums[part] = layer @ columns
+    return sums, compute_power, extra_mw

@@ -21,6 +21,7 @@ from .._errors import InputError
 from .._frames import frame, short_repr
 from .._messages import show
 from ._engine import evaluate_parts, network_factor, network_totals, reference_costs
+from ._intervals import interval_of
 from ._ir import Graph
 from ._protocols import PlatformProfile
 from ._mapping import MappedGraph, map_graph
@@ -182,6 +183,9 @@ class Estimate:
     elided_nodes: int
     notes: tuple[str, ...]
     inference_overhead_ms: float = 0.0   # in the totals, outside every layer
+    total_latency_ms_low: float | None = None    # interval from the profile's held-out residuals (None: no model)
+    total_latency_ms_high: float | None = None
+    interval_coverage: float | None = None       # the coverage the interval was built for
     batch: int = 1
     latency_is_bound: bool = False
 
@@ -208,6 +212,9 @@ class Estimate:
             "precision": self.precision,
             "operating_point": self.operating_point.to_dict(),
             "total_latency_ms": self.total_latency_ms,
+            "total_latency_ms_low": self.total_latency_ms_low,
+            "total_latency_ms_high": self.total_latency_ms_high,
+            "interval_coverage": self.interval_coverage,
             "latency_is_bound": self.latency_is_bound,
             "batch": self.batch,
             "throughput_per_s": self.throughput_per_s,
@@ -269,10 +276,11 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
     if not profile.power.has_model:          # energy unknown: None, never a made-up 0
         total_energy = None
     layers = _layer_estimates(mapped, profile, precision, costs, at_point, total_latency)
+    stretch = float(network_factor(costs, float(at_point.parts.latency_ms.sum())))   # the network term's factor
+    interval = _interval(costs, at_point.parts.latency_ms * stretch, total_latency)
     placement = costs.placement
     all_notes = (list(notes) + list(point.notes) + _precision_notes(mapped, profile, precision)
-                 + _placement_notes(placement, layers, profile) + _notes(mapped, profile))
-    stretch = float(network_factor(costs, float(at_point.parts.latency_ms.sum())))
+                 + _placement_notes(placement, layers, profile) + _notes(mapped, profile, costs.streamed_ms, interval))
     if stretch != 1.0:
         all_notes.append(f"{profile.name}'s network term ({costs.network_term.form}, gamma "
                          f"{costs.network_term.gamma:g}) scales this network's layers by {stretch:.3f}")
@@ -296,6 +304,8 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
         energy_calibrated=profile.power.calibrated,
         elided_nodes=len(mapped.elided),
         notes=tuple(all_notes),
+        total_latency_ms_low=interval and interval.low_ms, total_latency_ms_high=interval and interval.high_ms,
+        interval_coverage=interval and interval.coverage,
         batch=graph_batch(mapped.graph),
         latency_is_bound=bound,
     )
@@ -310,6 +320,7 @@ def _layer_estimates(mapped: MappedGraph, profile: PlatformProfile, precision: s
     compute_l, memory_l, overhead_l = parts.compute_ms.tolist(), parts.memory_ms.tolist(), parts.overhead_ms.tolist()
     latency_l, power_l, energy_l, bytes_l = ((parts.latency_ms * stretch).tolist(), at_point.power_mw.tolist(),
                                              (at_point.energy_mj * stretch).tolist(), costs.bytes_.tolist())
+    streamed_l = costs.streamed_ms.tolist()
     if not profile.power.has_model:          # energy unknown: None, never a made-up 0
         power_l = energy_l = [None] * len(latency_l)
     layers = []
@@ -317,7 +328,7 @@ def _layer_estimates(mapped: MappedGraph, profile: PlatformProfile, precision: s
         compute, memory, overhead = compute_l[i], memory_l[i], overhead_l[i]
         bound = "overhead" if overhead > max(compute, memory) else ("compute" if compute >= memory else "memory")
         layer_precision = _run_precision(layer, profile, precision)
-        flags = layer.flags
+        flags = layer.flags + (("streams-weights",) if streamed_l[i] > 0 else ())
         if placement is not None:
             layer_precision = placement.precision[i]
             if placement.host[i]:
@@ -335,6 +346,13 @@ def _layer_estimates(mapped: MappedGraph, profile: PlatformProfile, precision: s
             share=latency_l[i] / total_latency if total_latency > 0 else 0.0, flags=flags,
         ))
     return layers
+
+
+def _interval(costs, layer_ms, total_ms: float):
+    """The estimate's interval (None where the profile has no uncertainty model): the engine's, at this point."""
+    if costs.interval is None:
+        return None
+    return interval_of(costs.interval, total_ms, float(layer_ms[costs.interval.unseen].sum()))
 
 
 def _run_precision(layer, profile: PlatformProfile, precision: str) -> str:
@@ -387,7 +405,7 @@ def graph_batch(graph: Graph) -> int:
     return int(leading.pop()) if len(leading) == 1 and min(leading, default=1) >= 1 else 1
 
 
-def _notes(mapped: MappedGraph, profile: PlatformProfile) -> list[str]:
+def _notes(mapped: MappedGraph, profile: PlatformProfile, streamed_ms, interval) -> list[str]:
     """What an estimate of ``mapped`` on ``profile`` should say about its own trustworthiness."""
     notes = []
     fitted = profile.provenance.fitted_classes
@@ -401,10 +419,16 @@ def _notes(mapped: MappedGraph, profile: PlatformProfile) -> list[str]:
     if trained is not None and spatial and max(spatial) > 2 * trained:
         notes.append(f"{profile.name} was fitted on inputs up to {trained:g}x{trained:g}; this model's input is "
                          f"{'x'.join(map(str, spatial))}: an extrapolation its quality field warns about")
+    if streamed_ms.any():
+        notes.append(f"{int((streamed_ms > 0).sum())} layer(s) stream their weights from the host every inference: "
+                     f"the parameters exceed the {profile.parameter_memory.on_chip_bytes / 1e6:.1f} MB on-chip "
+                     f"parameter memory ({streamed_ms.sum():.1f} ms; flag streams-weights)")
     unknown = sum(1 for layer in mapped.layers if "unknown-op" in layer.flags)
     if unknown:
         notes.append(f"{unknown} layer(s) with unknown operators estimated by roofline from bytes and MACs "
-                         "(flag unknown-op)")
+                     "(flag unknown-op)")
+    if interval is not None and interval.notes:
+        notes.append("interval widened: " + "; ".join(interval.notes))
     if not profile.power.has_model:
         notes.append(f"{profile.name} has no power model: energy is unknown (reported as null); fit one with "
                          "edgeperf fit-power or calibrate with a power source")

@@ -29,8 +29,10 @@ import numpy as np
 from .._args import typed
 from .._messages import show
 from ._ir import OP_CLASSES, Graph, Layer
+from ._runtime_rewrites import CopyElision, Winograd, grow_subgraph, rewrite_layers, winograd_padding, winograd_scale
 
-__all__ = ["FusionRule", "Mapping", "ExecLayer", "MappedGraph", "map_graph", "NO_FUSION"]
+__all__ = ["FusionRule", "Mapping", "ExecLayer", "MappedGraph", "map_graph", "NO_FUSION", "CopyElision", "Winograd",
+           "layer_bytes"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +51,9 @@ class FusionRule:
         Longest downstream chain absorbed.
     absorb_inputs : tuple of str
         Operator types producing the primary's activation inputs that it absorbs.
+    subgraph : bool
+        Followers may form a pointwise subgraph (SiLU and HardSwish diamonds), not only a chain
+        (see ``_runtime_rewrites``).
     source : str
         Where the rule comes from (runtime documentation, measurement).
     """
@@ -59,6 +64,7 @@ class FusionRule:
     max_followers: int = 4
     absorb_inputs: tuple[str, ...] = ()
     source: str = ""
+    subgraph: bool = False
 
     def __post_init__(self) -> None:
         if not self.primary:
@@ -69,15 +75,30 @@ class FusionRule:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Mapping:
-    """A runtime's mapping model: elided operator classes and fusion rules, tried in order."""
+    """A runtime's mapping model: elided operator classes and fusion rules, tried in order.
+
+    ``fold``, ``copy_elision`` and ``winograd`` are described in ``_runtime_rewrites``. ``weight_storage``
+    lists the operator types whose weights the runtime stores at ``weight_storage_bits`` when the layer
+    runs at a wider precision (ncnn keeps fully connected weights in fp16 and converts them as it loads
+    them): those weights move fewer bytes (:func:`layer_bytes`); the arithmetic is unchanged.
+    """
 
     runtime: str = "unfused"
     elide: tuple[str, ...] = ("shape",)
     rules: tuple[FusionRule, ...] = ()
     merge_siblings: tuple[str, ...] = ()
     merge_source: str = ""
+    fold: tuple[str, ...] = ()
+    fold_source: str = ""
+    copy_elision: tuple[CopyElision, ...] = ()
+    winograd: Winograd | None = None
+    weight_storage: tuple[str, ...] = ()
+    weight_storage_bits: int = 16
+    weight_storage_source: str = ""
 
     def __post_init__(self) -> None:
+        if self.weight_storage and self.weight_storage_bits not in (8, 16):
+            raise ValueError(f"mapping.weight_storage: bits must be 8 or 16, got {show(self.weight_storage_bits)}")
         for op_class in self.elide:
             if op_class not in OP_CLASSES:
                 raise ValueError(f"mapping.elide: unknown operator class {show(op_class)}; known: {OP_CLASSES}")
@@ -106,6 +127,8 @@ class ExecLayer:
     geometry: tuple[tuple[str, int], ...]
     precision: str | None
     flags: tuple[str, ...]
+    work_scale: float = 1.0   # share of the multiply-adds the runtime executes (Winograd), for compute time only
+    winograd_padding: float = 0.0   # work added by whole Winograd output tiles (>= 1) where Winograd applies, else 0
 
     def dim(self, name: str, default: int = 1) -> int:
         for key, value in self.geometry:
@@ -136,25 +159,47 @@ class MappedGraph:
     c_out: np.ndarray
     h_out: np.ndarray
     w_out: np.ndarray
+    work_scale: np.ndarray | None = None  # per layer, share of multiply-adds executed (None: all ones)
+    winograd_padding: np.ndarray | None = None  # per layer, Winograd tile padding (0: not a Winograd candidate)
+    weight_bits: np.ndarray | None = None   # per layer, the bits its weights are stored at at most (0: as the layer runs)
 
 
-def _chain_layer(chain: list[Layer], rule: str, consumers: dict, graph_outputs: set) -> ExecLayer:
+def layer_bytes(mapped: MappedGraph, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bytes each executed layer moves, and its weights' share, when layer ``i`` runs at ``bits[i]``.
+
+    Weights the runtime stores narrower (``Mapping.weight_storage``) move at their storage width.
+    """
+    bits = np.broadcast_to(np.asarray(bits, dtype=float), mapped.weight_elems.shape)
+    weight_bits = bits if mapped.weight_bits is None else np.where(
+        mapped.weight_bits > 0, np.minimum(bits, mapped.weight_bits), bits)
+    weight_bytes = mapped.weight_elems * weight_bits / 8.0
+    return (mapped.elements - mapped.weight_elems) * bits / 8.0 + weight_bytes, weight_bytes
+
+
+def _chain_layer(chain: list[Layer], rule: str, consumers: dict, graph_outputs: set,
+                 winograd: Winograd | None = None) -> ExecLayer:
     inside = {out for layer in chain for out in layer.outputs}
     members = {layer.name for layer in chain}
     act_in = 0
+    read: set[str] = set()
     for layer in chain:
         for tensor, shape in zip(layer.inputs, layer.input_shapes):
-            if tensor not in inside:
+            if tensor not in inside and tensor not in read:   # a kernel reads each outside tensor once
                 act_in += _elems(shape)
+                read.add(tensor)
     act_out = 0
     for layer in chain:
         for tensor, shape in zip(layer.outputs, layer.output_shapes):
             outside = [c for c in consumers.get(tensor, ()) if c.name not in members]
             if outside or tensor in graph_outputs or layer is chain[-1]:
                 act_out += _elems(shape)
-    anchor = next((layer for layer in chain if layer.op_class not in ("quant", "shape")), chain[0])
+    # the layer the kernel is costed as: not an absorbed dequantization, reshape or padding
+    anchor = next((layer for layer in chain if layer.op_class not in ("quant", "shape", "data_movement")), chain[0])
     precision = "int8" if any(layer.precision == "int8" for layer in chain) else None
-    flags = tuple(sorted({flag for layer in chain for flag in layer.flags}))
+    flags = {flag for layer in chain for flag in layer.flags}
+    scale = winograd_scale(anchor, winograd)
+    if scale != 1.0:
+        flags.add("winograd")
     return ExecLayer(
         name=anchor.name,
         op_type="+".join(layer.op_type for layer in chain),
@@ -170,7 +215,9 @@ def _chain_layer(chain: list[Layer], rule: str, consumers: dict, graph_outputs: 
         params=sum(layer.params for layer in chain),
         geometry=anchor.geometry,
         precision=precision,
-        flags=flags,
+        flags=tuple(sorted(flags)),
+        work_scale=scale,
+        winograd_padding=winograd_padding(anchor, winograd),
     )
 
 
@@ -221,15 +268,19 @@ def map_graph(graph: Graph, mapping: Mapping = NO_FUSION) -> MappedGraph:
     ()
     """
     layers = graph.layers
+    graph_outputs = {name for name, _ in graph.outputs}
+    rewritten: tuple[str, ...] = ()
+    if mapping.fold or mapping.copy_elision:   # layers the runtime folds or whose copies it never makes
+        kept, rewritten, graph_outputs = rewrite_layers(layers, mapping.fold, mapping.copy_elision, graph_outputs)
+        layers = tuple(kept)
     consumers: dict[str, list[Layer]] = {}
     for layer in layers:
         for tensor in layer.inputs:
             consumers.setdefault(tensor, []).append(layer)
-    graph_outputs = {name for name, _ in graph.outputs}
     owner, chains = _fusion_chains(layers, mapping, consumers, graph_outputs)
-    executed, elided = _executed_layers(layers, mapping, owner, chains, consumers, graph_outputs)
+    executed, elided = _executed_layers(graph.layers, layers, set(rewritten), mapping, owner, chains, consumers,
+                                        graph_outputs)
     return _with_arrays(graph, mapping, tuple(executed), tuple(elided))
-
 
 
 def _fusion_chains(layers, mapping: Mapping, consumers: dict, graph_outputs: set):
@@ -259,6 +310,10 @@ def _fusion_chains(layers, mapping: Mapping, consumers: dict, graph_outputs: set
         start = min(position[member.name] for member in chain)
         tail = layer
         followers = 0
+        if rule.subgraph:
+            chain = grow_subgraph(chain, rule.followers, rule.max_followers, consumers, producer, position, owner,
+                                  graph_outputs, lambda layer, group: _depends_on(layer, group, consumers, position))
+            followers = rule.max_followers   # the subgraph search replaces the chain walk below
         while followers < rule.max_followers:
             if len(tail.outputs) != 1 or tail.outputs[0] in graph_outputs:
                 break
@@ -285,14 +340,24 @@ def _fusion_chains(layers, mapping: Mapping, consumers: dict, graph_outputs: set
     return owner, chains
 
 
-def _executed_layers(layers, mapping: Mapping, owner: dict, chains: dict, consumers: dict, graph_outputs: set):
-    """Second pass: one executed layer per chain or unfused layer, elided ones named, siblings merged."""
+def _executed_layers(original, layers, rewritten: set, mapping: Mapping, owner: dict, chains: dict, consumers: dict,
+                     graph_outputs: set):
+    """Second pass: one executed layer per chain or unfused layer, elided ones named, siblings merged.
+
+    ``original`` are the graph's layers in order; ``layers`` the same after the runtime's rewrites
+    (inputs rewired around the ``rewritten`` ones, which are named as elided).
+    """
     executed: list[ExecLayer] = []
     elided: list[str] = []
     siblings: dict[tuple, int] = {}  # (input tensor, operator type, attributes) -> index in executed
     merge = set(mapping.merge_siblings)
     elide = set(mapping.elide)
-    for layer in layers:
+    position = {layer.name: i for i, layer in enumerate(layers)}
+    for layer in original:
+        if layer.name in rewritten:
+            elided.append(layer.name)
+            continue
+        layer = layers[position[layer.name]]
         if layer.name in chains:
             chain, rule_name = chains[layer.name]
         elif layer.name in owner:
@@ -302,7 +367,7 @@ def _executed_layers(layers, mapping: Mapping, owner: dict, chains: dict, consum
             continue
         else:
             chain, rule_name = [layer], ""
-        kernel = _chain_layer(chain, rule_name, consumers, graph_outputs)
+        kernel = _chain_layer(chain, rule_name, consumers, graph_outputs, mapping.winograd)
         if layer.op_type in merge and chain[0] is layer and len(layer.inputs) == 1:
             key = (layer.inputs[0], layer.op_type, layer.attrs)
             if key in siblings:
@@ -311,6 +376,7 @@ def _executed_layers(layers, mapping: Mapping, owner: dict, chains: dict, consum
             siblings[key] = len(executed)
         executed.append(kernel)
     return executed, elided
+
 
 def _merged(first: ExecLayer, other: ExecLayer) -> ExecLayer:
     """Two sibling kernels (same input, same attributes) as one: the input is read once."""
@@ -325,6 +391,8 @@ def _merged(first: ExecLayer, other: ExecLayer) -> ExecLayer:
         params=first.params + other.params,
         geometry=tuple((k, c_out if k == "c_out" else v) for k, v in first.geometry),
         precision=first.precision, flags=tuple(sorted(set(first.flags) | set(other.flags))),
+        work_scale=(first.work_scale * first.macs + other.work_scale * other.macs) / max(first.macs + other.macs, 1),
+        winograd_padding=max(first.winograd_padding, other.winograd_padding),
     )
 
 
@@ -351,4 +419,8 @@ def _with_arrays(graph: Graph, mapping: Mapping, executed: tuple[ExecLayer, ...]
         c_out=dim("c_out"),
         h_out=dim("h_out"),
         w_out=dim("w_out"),
+        work_scale=np.fromiter((e.work_scale for e in executed), float, n),
+        winograd_padding=np.fromiter((e.winograd_padding for e in executed), float, n),
+        weight_bits=np.fromiter((mapping.weight_storage_bits if e.op_type.split("+")[0] in mapping.weight_storage else 0
+                                 for e in executed), float, n),
     )

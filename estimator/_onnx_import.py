@@ -339,6 +339,14 @@ def _reaching_outputs(nodes, graph) -> set[int]:
     return live
 
 
+def _nms_output_bound(in_shapes) -> tuple[int, int] | None:
+    """Upper bound of NonMaxSuppression's data-dependent output (N * C * B selected, 3 indices each)."""
+    boxes, scores = (in_shapes + [None, None])[:2]
+    if boxes is None or scores is None or len(scores) != 3 or not all(isinstance(d, int) for d in scores):
+        return None
+    return (scores[0] * scores[1] * scores[2], 3)
+
+
 def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
     clone = onnx.ModelProto()
     clone.CopyFrom(model)
@@ -427,6 +435,8 @@ def _output_shapes(node, label: str, in_shapes: list, unknown_op: bool, shapes: 
         if not tensor:
             continue
         shape = shapes.get(tensor)
+        if node.op_type == "NonMaxSuppression" and (shape is None or any(not isinstance(d, int) for d in shape)):
+            shape = _nms_output_bound(in_shapes)   # selected indices: at most every box of every class and batch
         if shape is None or any(not isinstance(d, int) for d in shape):
             if unknown_op:
                 # Unknown op whose output shape onnx cannot infer: assume it keeps the

@@ -238,6 +238,37 @@ def _resize(view: NodeView) -> Counts:
     return Counts("resize", 0, ops * prod(y), _channels_geometry(view, y))
 
 
+def _detection_nms(view: NodeView) -> Counts:
+    """Box decoding, score sorting and non-maximum suppression of a detector's post-processing.
+
+    ONNX ``NonMaxSuppression``: boxes (N, B, 4) already decoded, scores (N, C, B). TFLite's custom
+    ``TFLite_Detection_PostProcess`` (``layout: tflite``): box encodings (1, B, 4), class scores
+    (1, B, C), anchors (B, 4), boxes decoded first (10 operations per anchor: centre-size decoding).
+    Per class: a threshold and a sort of the B scores (B * (ceil(log2 B) + 1) comparisons), then each of
+    the K kept boxes is compared with the B candidates (an IoU is 8 operations). K is the detector's
+    maximum detections where the model states it (TFLite's output shape) and B otherwise (the worst
+    case: nothing suppressed; ONNX's output count is only known at run time).
+    """
+    boxes, scores = view.in_shapes[0], view.in_shapes[1]
+    if boxes is None or scores is None or len(boxes) != 3 or len(scores) != 3:
+        raise ValueError(f"non-maximum suppression needs boxes (N, B, 4) and scores of rank 3, got {boxes} and {scores}")
+    tflite = view.attrs.get("layout") == "tflite"
+    n, b = boxes[0], boxes[1]
+    classes = scores[2] if tflite else scores[1]
+    kept = view.out_shapes[0][1] if tflite and view.out_shapes and len(view.out_shapes[0]) > 1 else b
+    sort = b * (max(b - 1, 1).bit_length() + 1)
+    flops = n * (10 * b if tflite else 0) + n * classes * (sort + 8 * kept * b)
+    geometry = (("batch", n), ("c_in", classes), ("c_out", classes), ("h_out", b), ("w_out", 1), ("k_area", 1),
+                ("groups", 1))
+    return Counts("reduce", 0, flops, geometry)
+
+
+def _tflite_detection_nms(view: NodeView) -> Counts:
+    """TFLite's custom ``TFLite_Detection_PostProcess``, counted in its own layout (see :func:`_detection_nms`)."""
+    return _detection_nms(NodeView(view.op_type, {"layout": "tflite"}, view.in_shapes, view.out_shapes,
+                                   view.in_const))
+
+
 def _zero(op_class: str):
     def count(view: NodeView) -> Counts:
         return Counts(op_class, 0, 0, ())
@@ -454,6 +485,7 @@ REGISTRY: dict[tuple[str, str], Counter] = {
     ("", "LRN"): _per_element("norm", 8),              # square, windowed sum (size 5 typical), pow, div
     ("", "Resize"): _resize,
     ("", "Upsample"): _resize,
+    ("", "NonMaxSuppression"): _detection_nms,
     ("", "LSTM"): _onnx_recurrent(4, _LSTM_POINTWISE, 2),
     ("", "GRU"): _onnx_recurrent(3, _GRU_POINTWISE, 2),
     ("", "RNN"): _onnx_recurrent(1, _RNN_POINTWISE, 2),
@@ -461,6 +493,7 @@ REGISTRY: dict[tuple[str, str], Counter] = {
     ("tflite", "LSTM"): _tflite_lstm,
     ("tflite", "UNIDIRECTIONAL_SEQUENCE_LSTM"): _tflite_lstm,
     ("tflite", "SVDF"): _tflite_svdf,
+    ("tflite", "custom:TFLite_Detection_PostProcess"): _tflite_detection_nms,
 }
 for _op, (_cls, _ops) in _UNARY_OPS.items():
     REGISTRY[("", _op)] = _per_element(_cls, _ops)

@@ -23,7 +23,8 @@ class PlatformProfile(Protocol):
     and ``voltage_at(freq_mhz)``; ``power`` has ``idle_mw``, ``active_for(op_class)``,
     ``domain_mw``, ``calibrated`` and ``has_model``; ``layer_model(op_class)`` returns an object with
     ``form`` (a key of ``COST_MODELS``) and ``params``; ``provenance`` has ``fitted_classes`` and
-    ``fitted_input_hw_max`` (None when unknown).
+    ``fitted_input_hw_max`` (None when unknown); ``parameter_memory`` (a ``ParameterMemory``) and
+    ``uncertainty`` (an ``Uncertainty``) are None where the profile has none.
     """
 
     name: str
@@ -43,5 +44,7 @@ class PlatformProfile(Protocol):
     network_term: object                    # a NetworkTerm or None (``_network_term``)
     thermal: object
     provenance: object
+    parameter_memory: object
+    uncertainty: object
 
     def layer_model(self, op_class: str): ...

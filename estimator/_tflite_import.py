@@ -51,6 +51,7 @@ TFLITE_OPS: dict[str, tuple[str, str]] = {
     "RESIZE_BILINEAR": ("Resize", "linear"), "RESIZE_NEAREST_NEIGHBOR": ("Resize", "nearest"),
     "QUANTIZE": ("QuantizeLinear", ""), "DEQUANTIZE": ("DequantizeLinear", ""), "CAST": ("Cast", ""),
     "L2_NORMALIZATION": ("LpNormalization", ""), "LOCAL_RESPONSE_NORMALIZATION": ("LRN", ""),
+    "custom:TFLite_Detection_PostProcess": ("NonMaxSuppression", "tflite"),
     # recurrent operators: their inputs follow TFLite's own schema, counted by ("tflite", NAME) counters
     "LSTM": ("LSTM", "tflite"), "UNIDIRECTIONAL_SEQUENCE_LSTM": ("LSTM", "tflite"), "SVDF": ("SVDF", "tflite"),
 }

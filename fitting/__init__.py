@@ -11,10 +11,18 @@ profile value (``dataclasses.replace``; the JSON is written by ``edgeperf.profil
     with_thermal_fit(base, fit)            -> Profile: base with the fitted RC model                   (_thermal)
     load_prior()                           -> Prior: other devices' network-fit coefficients           (_prior)
     validate_table(samples, profile)       -> ValidationReport: measured against predicted             (_validate)
+    fit_boards(rows, bases)                -> BoardFit: board profiles from published whole-network latencies,
+                                              a prior learned across boards, held-out intervals    (_boards, _board_*)
 
 Fitting works on values only: it never touches a device (``edgeperf.measure`` measures and calls it).
 """
 
+from ._board_model import PARAMETERS, BoardFeatures, board_features, predict_ms
+from ._board_prior import STRENGTHS, HeldOut, Sample, fit_unit, learn_prior, leave_one_network_out, predict_sample
+from ._board_profiles import BoardDescription, board_profile, runtime_profile
+from ._board_specs import BLOCK_TABLES, DERIVED, FITTED, BoardSpec, DerivedSpec
+from ._boards import (COVERAGE, TRANSFERS, BoardFit, derive_params, fit_boards, leave_one_board_out, load_samples,
+                      metrics)
 from ._layers import fit_layer_times
 from ._networks import (
     COLUMNS,
@@ -28,6 +36,7 @@ from ._networks import (
 )
 from ._power import fit_power_model, read_power_table
 from ._prior import Prior, load_prior, parse_prior
+from ._published import NETWORKS, PublishedRow, profile_for, read_block_table, read_published_table
 from ._samples import NetworkSample, read_network_table
 from ._sweep import STEP_CANDIDATES, fit_layer_sweep
 from ._thermal import ThermalFit, fit_thermal, with_thermal_fit
@@ -36,5 +45,10 @@ from ._validate import ValidationReport, ValidationRow, validate_table
 __all__ = ["fit_layer_times", "COLUMNS", "FitResult", "NetworkFeatures", "fit_from_networks", "format_rho",
            "network_features", "prediction_metrics", "with_sibling_merge", "fit_power_model", "read_power_table",
            "NetworkSample", "read_network_table", "STEP_CANDIDATES", "fit_layer_sweep", "ThermalFit", "fit_thermal",
-           "with_thermal_fit", "ValidationReport", "ValidationRow", "validate_table", "Prior", "load_prior",
-           "parse_prior"]
+           "with_thermal_fit", "ValidationReport", "ValidationRow", "validate_table",
+           "PARAMETERS", "BoardFeatures", "board_features", "predict_ms", "STRENGTHS", "HeldOut", "Sample", "fit_unit",
+           "learn_prior", "leave_one_network_out", "predict_sample", "BoardDescription", "board_profile",
+           "runtime_profile", "DERIVED", "FITTED", "BoardSpec", "DerivedSpec", "COVERAGE", "TRANSFERS", "BoardFit",
+           "derive_params", "fit_boards", "load_samples", "metrics", "NETWORKS", "PublishedRow", "profile_for",
+           "read_published_table", "BLOCK_TABLES", "read_block_table", "leave_one_board_out", "Prior",
+           "load_prior", "parse_prior"]

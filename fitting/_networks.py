@@ -61,7 +61,8 @@ def _unit_profile(base: Profile, steps: dict | None = None, memory=(1.0, 1.0, 1.
     models = {"default": unit}
     for op_class, class_steps in (steps or {}).items():
         models[op_class] = replace(unit, stated=MappingProxyType({**params, "steps": class_steps}))
-    return replace(base, name=f"{base.name} (unit)", layer_models=MappingProxyType(models))
+    # layer roofline times only: weights streamed past an on-chip parameter memory are not a per-class term
+    return replace(base, name=f"{base.name} (unit)", layer_models=MappingProxyType(models), parameter_memory=None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -324,7 +325,11 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
                 f"precision {chosen.precision}, base profile {base.name} {base.version}, ridge {chosen.ridge:g}, "
                 f"{folds}-fold cross-validated MAPE {chosen.cv.mape:.3f}")
     models, per_inference = _fitted_layer_models(chosen, w, base.name, key, steps)
+    # the base's own per-inference overhead, parameter streaming and interval belong to its fit, not this one
+    own = {("inference_overhead_ms",)} | {a for a in chosen.base.citations if a[0] in ("parameter_memory", "uncertainty")}
     fitted = replace(chosen.base, name=fit_name, kind="fitted", path="", version=_dt.date.today().isoformat(),
+                     inference_overhead_ms=0.0, parameter_memory=None, uncertainty=None,
+                     citations=MappingProxyType({a: c for a, c in chosen.base.citations.items() if a not in own}),
                      sources=MappingProxyType({**chosen.base.sources, key: citation}), layer_models=models,
                      provenance=_fit_provenance(chosen, variants, source, len(samples), base, folds, training,
                                                 merge_siblings, memory_split),

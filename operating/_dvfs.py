@@ -32,7 +32,14 @@ import numpy as np
 from .._errors import InputError, LimitError
 from .._frames import frame, short_repr
 from .._messages import show
-from ..estimator import MappedGraph, PlatformProfile, evaluate_points, reference_costs, resolve_operating_point
+from ..estimator import (
+    MappedGraph,
+    PlatformProfile,
+    evaluate_points,
+    interval_points,
+    reference_costs,
+    resolve_operating_point,
+)
 
 __all__ = ["frequency_grid", "DvfsPoint", "DvfsReport", "explore_dvfs", "MAX_GRID_POINTS"]
 
@@ -85,10 +92,12 @@ class DvfsPoint:
     latency_ms: float
     power_mw: float
     energy_mj: float
+    latency_ms_low: float | None = None     # the profile's interval at this point (None: no uncertainty model)
+    latency_ms_high: float | None = None
 
     def to_dict(self) -> dict:
-        return {"freq_mhz": dict(self.freq_mhz), "latency_ms": self.latency_ms, "power_mw": self.power_mw,
-                "energy_mj": self.energy_mj}
+        return {"freq_mhz": dict(self.freq_mhz), "latency_ms": self.latency_ms, "latency_ms_low": self.latency_ms_low,
+                "latency_ms_high": self.latency_ms_high, "power_mw": self.power_mw, "energy_mj": self.energy_mj}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -190,9 +199,12 @@ def explore_dvfs(mapped: MappedGraph, profile: PlatformProfile, *, precision: st
     costs = reference_costs(mapped, profile, precision)
     latency, energy = evaluate_points(costs, profile, grid)
     power = np.divide(energy * 1000.0, latency, out=np.zeros_like(energy), where=latency > 0)
+    bounds = interval_points(costs, profile, grid)
+    low, high = ([None] * latency.size,) * 2 if bounds is None else (bounds[0].tolist(), bounds[1].tolist())
     names = list(grid)
     points = tuple(DvfsPoint(freq_mhz=MappingProxyType({n: float(grid[n][i]) for n in names}),
-                             latency_ms=float(latency[i]), power_mw=float(power[i]), energy_mj=float(energy[i]))
+                             latency_ms=float(latency[i]), power_mw=float(power[i]), energy_mj=float(energy[i]),
+                             latency_ms_low=low[i], latency_ms_high=high[i])
                    for i in range(latency.size))
     by_energy = np.lexsort((latency, energy))
     by_latency = np.lexsort((energy, latency))

@@ -9,26 +9,28 @@ Every number of a profile says where it came from: :attr:`Profile.citations` map
 address is the attribute path of the number in the value, as a tuple:
 ``("power", "idle_mw")``, ``("power", "active_mw", "conv")``, ``("precisions", "fp16")``,
 ``("clocks", "gpu", "reference_mhz")``, ``("power_modes", "5W", "gpu")``,
-``("thermal", "levels", 0, "temp_c")``, ``("inference_overhead_ms",)``, ``("network_term",)`` (the
-term's one source, for all its parameters). Layer models, fusion rules
-and the sibling merge carry their source themselves.
+``("thermal", "levels", 0, "temp_c")``, ``("inference_overhead_ms",)``,
+``("parameter_memory", "stream_gbps")``, ``("uncertainty", "half_width")``,
+``("mapping", "winograd", "work_scale")``, ``("network_term",)`` (the term's one source, for all
+its parameters). Layer models, fusion rules, the sibling merge, folding and
+copy elision carry their source themselves.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
 
 from .._errors import ProfileError
 from .._messages import show
-from ..estimator import Mapping, NetworkTerm, validate_cost_params
+from ..estimator import Mapping, NetworkTerm, ParameterMemory, Uncertainty, validate_cost_params
 from ._provenance import Provenance, freeze
 from ._write import profile_document
 
 __all__ = ["Citation", "ClockDomain", "PowerModel", "ThrottleLevel", "FanLevel", "ThermalModel", "LayerModel",
-           "RuntimeSupport", "Profile"]
+           "RuntimeSupport", "Profile", "RuntimeMapping"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -227,6 +229,8 @@ class Profile:
     device: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))   # the board's facts
     thermal: ThermalModel | None = None
     inference_overhead_ms: float = 0.0     # per inference, outside every layer (runtime call, copies, sync)
+    parameter_memory: ParameterMemory | None = None   # on-chip parameter memory; the rest streams from the host
+    uncertainty: Uncertainty | None = None            # the interval of an estimate, from the fit's held-out residuals
     runtime_support: RuntimeSupport | None = None   # what the runtime maps; None: everything, as asked
     network_term: NetworkTerm | None = None   # the whole network's time as a function of its layer sum
     provenance: Provenance = field(default_factory=Provenance)
@@ -245,8 +249,10 @@ class Profile:
         for domain in (self.compute_domain, self.memory_domain):
             if domain not in self.clocks:
                 raise ProfileError(f"{where}: clock domain {show(domain)} is not defined {sorted(self.clocks)}")
+        mapping = self.mapping
         cited = ({c.source for c in self.citations.values()} | {m.source for m in self.layer_models.values()}
-                 | {rule.source for rule in self.mapping.rules} | ({self.mapping.merge_source} - {""}))
+                 | {rule.source for rule in mapping.rules} | {c.source for c in mapping.copy_elision}
+                 | ({mapping.merge_source, mapping.fold_source, mapping.weight_storage_source} - {""}))
         unknown = sorted(cited - set(self.sources))
         if unknown:
             raise ProfileError(f"{where}: numbers cite unknown source(s) {unknown}; define them under 'sources'")
@@ -290,3 +296,27 @@ class Profile:
         True
         """
         return profile_document(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuntimeMapping:
+    """A runtime's mapping (what it fuses, folds, elides; Winograd) as shipped, for fitters to put into profiles.
+
+    ``sources`` are the citations it rests on (key -> text), ``citations`` its numbers' citations by
+    address (``("mapping", "winograd", "work_scale")``), as in :attr:`Profile.citations`.
+    """
+
+    name: str
+    mapping: Mapping
+    sources: MappingProxyType
+    citations: MappingProxyType
+
+    def apply(self, profile: Profile) -> Profile:
+        """``profile`` with this mapping, its sources added and its mapping citations replaced.
+
+        >>> from edgeperf.profiles import load_profile, runtime_mapping
+        >>> runtime_mapping("ncnn").apply(load_profile("raspberry-pi-4")).mapping.winograd.tile
+        6
+        """
+        return replace(profile, mapping=self.mapping, sources=MappingProxyType({**profile.sources, **self.sources}),
+                       citations=MappingProxyType({**profile.recited("mapping", {}), **self.citations}))

@@ -24,22 +24,24 @@ from .._json import loads_finite, read_json_file
 from .._messages import show
 from .._numbers import number_problem
 from .._units import PRECISIONS
-from ..estimator import OP_CLASSES, FusionRule, Mapping, NetworkTerm, validate_cost_params
-from ._profile import (Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile,
+from ..estimator import (OP_CLASSES, CopyElision, FusionRule, Mapping, NetworkTerm, ParameterMemory, Uncertainty,
+                         Winograd, validate_cost_params)
+from ._profile import (Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile, RuntimeMapping,
                        RuntimeSupport, ThermalModel, ThrottleLevel)
 from ._provenance import CrossValidatedChoice, HeldOutErrors, Metrics, PowerFitRecord, Provenance, freeze
 from ._write import METRIC_KEYS as _METRIC_KEYS
+from ._write import UNCERTAINTY_KEYS as _UNCERTAINTY_KEYS
 from ._write import SCHEMA_VERSION, THERMAL_KEYS as _THERMAL_KEYS
 
-__all__ = ["parse_profile", "read_profile_file", "runtime_support_tables"]
+__all__ = ["parse_profile", "read_profile_file", "parse_runtime_mappings", "runtime_support_tables"]
 
-_KINDS = ("datasheet", "calibrated", "fitted")
+_KINDS = ("datasheet", "calibrated", "fitted", "derived")
 _MAX_PROFILE_BYTES = 16 * 2**20
 _TOP_KEYS = {
     "schema_version", "name", "title", "version", "kind", "quality", "sources", "runtime", "device",
     "precisions", "default_precision", "memory_bandwidth_gbps", "clocks", "power_modes",
     "default_power_mode", "power", "mapping", "layer_models", "unit_cost_eur", "memory_bytes", "provenance", "thermal",
-    "inference_overhead_ms", "runtime_support", "network_term",
+    "inference_overhead_ms", "parameter_memory", "uncertainty", "runtime_support", "network_term",
 }
 
 
@@ -159,6 +161,8 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
     unit_cost = r.number(document, "unit_cost_eur", "", ("unit_cost_eur",), optional=True, high=1e7)
     overhead = r.number(document, "inference_overhead_ms", "", ("inference_overhead_ms",), optional=True, high=1e5)
     memory_bytes = r.number(document, "memory_bytes", "", ("memory_bytes",), optional=True, high=2**50)
+    parameter_memory = _read_parameter_memory(r, r.obj(document, "parameter_memory", "", optional=True))
+    uncertainty = _read_uncertainty(r, r.obj(document, "uncertainty", "", optional=True))
     runtime, device = _facts(r, document, "runtime"), _facts(r, document, "device")
     support = _read_runtime_support(r, r.obj(document, "runtime_support", "", optional=True))
     return Profile(
@@ -173,8 +177,40 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
         memory_bytes=int(memory_bytes) if memory_bytes is not None else None, runtime=freeze(runtime),
         device=freeze(device), thermal=thermal, runtime_support=support,
         provenance=_read_provenance(r, document.get("provenance", {})),
-        citations=MappingProxyType(r.citations), path=path,
+        parameter_memory=parameter_memory, uncertainty=uncertainty, citations=MappingProxyType(r.citations),
+        path=path,
     )
+
+
+def parse_runtime_mappings(document: dict, *, where: str) -> dict[str, RuntimeMapping]:
+    """The shipped runtime mappings (``{"sources": {...}, "runtimes": {name: mapping section}}``), each validated.
+
+    Each mapping section is read as a profile's ``mapping`` is; its :class:`RuntimeMapping` keeps the
+    sources it cites.
+
+    Raises
+    ------
+    ProfileError
+        Naming the runtime and the bad key path.
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("runtimes"), dict):
+        raise ProfileError(f"{where}: must be an object with sources and runtimes")
+    sources = document.get("sources")
+    if not isinstance(sources, dict) or not all(isinstance(v, str) for v in sources.values()):
+        raise ProfileError(f"{where}: sources must map keys to citation strings")
+    out = {}
+    for name, section in document["runtimes"].items():
+        r = _Reader(f"{where}: runtime {name}", sources)
+        if not isinstance(section, dict):
+            r.fail("mapping", "must be an object")
+        mapping = _read_mapping(r, section)
+        cited = ({rule.source for rule in mapping.rules} | {c.source for c in mapping.copy_elision}
+                 | {c.source for c in r.citations.values()}
+                 | ({mapping.merge_source, mapping.fold_source, mapping.weight_storage_source} - {""}))
+        out[name] = RuntimeMapping(name=name, mapping=mapping,
+                                   sources=MappingProxyType({k: sources[k] for k in sorted(cited)}),
+                                   citations=MappingProxyType(dict(r.citations)))
+    return out
 
 
 def _sources(document, where: str) -> dict:
@@ -444,9 +480,12 @@ def _read_mapping(r: _Reader, doc: dict) -> Mapping:
                                              f"got {show(merge)}")
         r.source(merge.get("source"), "mapping.merge_siblings")
         merge_types, merge_source = tuple(merge["op_types"]), merge["source"]
+    fold, fold_source = _read_fold(r, doc)
+    storage = _read_weight_storage(r, doc)
     try:
         return Mapping(runtime=r.text(doc, "runtime", "mapping."), elide=tuple(elide), rules=tuple(rules),
-                       merge_siblings=merge_types, merge_source=merge_source)
+                       merge_siblings=merge_types, merge_source=merge_source, fold=fold, fold_source=fold_source,
+                       copy_elision=_read_copy_elision(r, doc), winograd=_read_winograd(r, doc), **storage)
     except ValueError as exc:
         raise ProfileError(f"{r.where}: {exc}") from None
 
@@ -454,7 +493,7 @@ def _read_mapping(r: _Reader, doc: dict) -> Mapping:
 def _read_rule(r: _Reader, rule, base: str) -> FusionRule:
     if not isinstance(rule, dict):
         r.fail(base, "must be an object")
-    allowed = {"name", "primary", "followers", "max_followers", "absorb_inputs", "source"}
+    allowed = {"name", "primary", "followers", "max_followers", "absorb_inputs", "source", "subgraph"}
     if set(rule) - allowed:
         r.fail(base, f"has unknown keys {sorted(set(rule) - allowed)}; allowed: {sorted(allowed)}")
     r.source(rule.get("source"), base)
@@ -470,9 +509,137 @@ def _read_rule(r: _Reader, rule, base: str) -> FusionRule:
             max_followers=rule.get("max_followers", 4),
             absorb_inputs=tuple(rule.get("absorb_inputs", [])),
             source=rule["source"],
+            subgraph=_flag(r, rule, "subgraph", base),
         )
     except ValueError as exc:
         raise ProfileError(f"{r.where}: {base}: {exc}") from None
+
+
+def _flag(r: _Reader, parent: dict, key: str, path: str) -> bool:
+    value = parent.get(key, False)
+    if not isinstance(value, bool):
+        r.fail(f"{path}.{key}", f"must be true or false, got {value!r}")
+    return value
+
+
+def _op_types(r: _Reader, spec, path: str, allowed: set) -> tuple[str, ...]:
+    """The ``op_types`` of a ``{"op_types": [...], "source": KEY, ...}`` entry whose keys are among ``allowed``."""
+    if (not isinstance(spec, dict) or not isinstance(spec.get("op_types"), list) or not spec["op_types"]
+            or not all(isinstance(v, str) for v in spec["op_types"])):
+        r.fail(path, f"must be an object with op_types (a non-empty list of operator types) and source, got {show(spec)}")
+    if set(spec) - allowed:
+        r.fail(path, f"has unknown keys {sorted(set(spec) - allowed)}; allowed: {sorted(allowed)}")
+    r.source(spec.get("source"), path)
+    return tuple(spec["op_types"])
+
+
+def _read_weight_storage(r: _Reader, doc: dict) -> dict:
+    """``mapping.weight_storage``: operator types whose weights the runtime stores narrower (Mapping's fields)."""
+    if "weight_storage" not in doc:
+        return {}
+    spec = doc["weight_storage"]
+    types = _op_types(r, spec, "mapping.weight_storage", {"op_types", "bits", "source"})
+    bits = spec.get("bits")
+    if bits not in (8, 16) or isinstance(bits, bool):
+        r.fail("mapping.weight_storage.bits", f"must be 8 or 16, got {show(bits)}")
+    return {"weight_storage": types, "weight_storage_bits": bits, "weight_storage_source": spec["source"]}
+
+
+def _read_fold(r: _Reader, doc: dict) -> tuple[tuple[str, ...], str]:
+    """``mapping.fold``: operator types the runtime folds into its kernels (estimator._runtime_rewrites)."""
+    if "fold" not in doc:
+        return (), ""
+    return _op_types(r, doc["fold"], "mapping.fold", {"op_types", "source"}), doc["fold"]["source"]
+
+
+def _read_copy_elision(r: _Reader, doc: dict) -> tuple[CopyElision, ...]:
+    """``mapping.copy_elision``: copies the runtime never makes (estimator._runtime_rewrites)."""
+    entries = doc.get("copy_elision", [])
+    if not isinstance(entries, list):
+        r.fail("mapping.copy_elision", f"must be a list of {{op_types, when, source}}, got {entries!r}")
+    copies = []
+    for i, entry in enumerate(entries):
+        base = f"mapping.copy_elision[{i}]"
+        op_types = _op_types(r, entry, base, {"op_types", "when", "source"})
+        try:
+            copies.append(CopyElision(op_types=op_types, when=entry.get("when"), source=entry["source"]))
+        except ValueError as exc:
+            r.fail(base, str(exc))
+    return tuple(copies)
+
+
+def _read_winograd(r: _Reader, doc: dict) -> Winograd | None:
+    """``mapping.winograd``: which convolutions run as Winograd transforms, and their fitted work scale."""
+    if "winograd" not in doc:
+        return None
+    spec, base = doc["winograd"], "mapping.winograd"
+    if not isinstance(spec, dict) or set(spec) - {"kernel", "stride", "min_channels", "tile", "choice", "work_scale"}:
+        r.fail(base, f"must be an object with kernel, stride, min_channels, tile, choice and work_scale, got {spec!r}")
+    ints = {}
+    for key, default in (("kernel", 3), ("stride", 1), ("min_channels", 1), ("tile", 1)):
+        value = spec.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4096:
+            r.fail(f"{base}.{key}", f"must be an integer in [1, 4096], got {value!r}")
+        ints[key] = value
+    scale = r.number(spec, "work_scale", base + ".", ("mapping", "winograd", "work_scale"), positive=True, high=1.0)
+    try:
+        return Winograd(work_scale=scale, choice=spec.get("choice", "faster"), **ints)
+    except ValueError as exc:
+        r.fail(base, str(exc))
+
+
+def _read_parameter_memory(r: _Reader, doc: dict | None) -> ParameterMemory | None:
+    """``parameter_memory``: the accelerator's on-chip parameter memory and the rate of the link feeding the rest."""
+    if doc is None:
+        return None
+    if set(doc) - {"on_chip_bytes", "stream_gbps"}:
+        r.fail("parameter_memory", f"has unknown keys {sorted(set(doc) - {'on_chip_bytes', 'stream_gbps'})}; "
+                                   "allowed: on_chip_bytes, stream_gbps")
+    at = ("parameter_memory",)
+    try:
+        return ParameterMemory(
+            on_chip_bytes=r.number(doc, "on_chip_bytes", "parameter_memory.", at + ("on_chip_bytes",), high=2**40),
+            stream_gbps=r.number(doc, "stream_gbps", "parameter_memory.", at + ("stream_gbps",), positive=True,
+                                 high=1e5))
+    except ValueError as exc:
+        r.fail("parameter_memory", str(exc))
+
+
+def _read_uncertainty(r: _Reader, doc: dict | None) -> Uncertainty | None:
+    """``uncertainty``: the interval model of the profile's estimates (estimator._intervals)."""
+    if doc is None:
+        return None
+    base, at = "uncertainty.", ("uncertainty",)
+    if set(doc) - set(_UNCERTAINTY_KEYS):
+        r.fail("uncertainty", f"has unknown keys {sorted(set(doc) - set(_UNCERTAINTY_KEYS))}; "
+                              f"allowed: {sorted(_UNCERTAINTY_KEYS)}")
+    coverage = doc.get("coverage")
+    if isinstance(coverage, bool) or not isinstance(coverage, (int, float)) or not 0 < coverage < 1:
+        r.fail(base + "coverage", f"must be a number in (0, 1), got {coverage!r}")
+    residuals = doc.get("residuals")
+    if isinstance(residuals, bool) or not isinstance(residuals, int) or residuals < 1:
+        r.fail(base + "residuals", f"must be a positive integer (how many held-out residuals), got {residuals!r}")
+    fitted = doc.get("fitted_precisions", [])
+    if not isinstance(fitted, list) or any(p not in PRECISIONS for p in fitted):
+        r.fail(base + "fitted_precisions", f"must be a list of precisions {PRECISIONS}, got {fitted!r}")
+    classes = doc.get("fitted_classes", [])
+    if not isinstance(classes, list) or any(c not in OP_CLASSES for c in classes):
+        r.fail(base + "fitted_classes", f"must be a list of operator classes {OP_CLASSES}, got {classes!r}")
+    hw = doc.get("fitted_input_hw")
+    if hw is not None and (not isinstance(hw, list) or len(hw) != 2 or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in hw) or hw[0] > hw[1]):
+        r.fail(base + "fitted_input_hw", f"must be [smallest, largest] input size in pixels, got {hw!r}")
+    try:
+        return Uncertainty(
+            coverage=float(coverage), residuals=residuals, method=r.text(doc, "method", base),
+            half_width=r.number(doc, "half_width", base, at + ("half_width",), high=10.0),
+            fitted_precisions=tuple(fitted), fitted_classes=tuple(classes),
+            fitted_input_hw=tuple(hw) if hw is not None else None,
+            size_slope=r.number(doc, "size_slope", base, at + ("size_slope",), high=10.0),
+            unseen_factor=r.number(doc, "unseen_factor", base, at + ("unseen_factor",), low=1.0, high=100.0),
+        )
+    except ValueError as exc:
+        r.fail("uncertainty", str(exc))
 
 
 def _read_layer_models(r: _Reader, models_doc: dict) -> dict:

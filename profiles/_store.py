@@ -8,14 +8,16 @@ from pathlib import Path
 
 from .._args import typed
 from .._errors import ProfileError
+from .._json import loads_finite
 from .._messages import show
 from .._userfile import is_regular_file
-from ._profile import Profile
-from ._schema import read_profile_file
+from ._profile import Profile, RuntimeMapping
+from ._schema import parse_runtime_mappings, read_profile_file
 
-__all__ = ["load_profile", "list_profiles", "shipped_profile_path"]
+__all__ = ["load_profile", "list_profiles", "shipped_profile_path", "runtime_mapping", "runtime_names"]
 
 _DATA = Path(__file__).resolve().parent / "data"
+_RUNTIMES = _DATA / "runtimes" / "mappings.json"
 
 
 @typed
@@ -65,3 +67,31 @@ def load_profile(platform) -> Profile:
     if isinstance(text, bytes) or text.endswith(".json") or "/" in text or is_regular_file(text):
         return read_profile_file(text)
     return _load_shipped(text)
+
+
+@lru_cache(maxsize=1)
+def _runtime_mappings() -> dict:
+    return parse_runtime_mappings(loads_finite(_RUNTIMES.read_text(encoding="utf-8")), where=str(_RUNTIMES))
+
+
+def runtime_names() -> tuple[str, ...]:
+    """Names of the runtimes whose mapping ships (``profiles/data/runtimes/mappings.json``), sorted.
+
+    >>> "tensorrt" in runtime_names()
+    True
+    """
+    return tuple(sorted(_runtime_mappings()))
+
+
+def runtime_mapping(name: str) -> RuntimeMapping:
+    """The shipped mapping of runtime ``name`` (what it fuses, folds, elides; Winograd), with its sources.
+
+    Raises
+    ------
+    ProfileError
+        For an unknown runtime, listing the known ones.
+    """
+    mappings = _runtime_mappings()
+    if name not in mappings:
+        raise ProfileError(f"unknown runtime {name!r}; known: {', '.join(sorted(mappings))}")
+    return mappings[name]

@@ -22,6 +22,9 @@ SCHEMA_VERSION = 1
 #: The keys of a thermal section, in the order they are written (the parser accepts these only).
 THERMAL_KEYS = ("domain", "ambient_c", "idle_c", "resistance_c_per_w", "time_constant_s", "poll_ms", "hysteresis_c",
                 "levels", "first_inference_ms", "fan")
+#: The keys of an uncertainty section, in the order they are written (the parser accepts these only).
+UNCERTAINTY_KEYS = ("coverage", "half_width", "residuals", "method", "fitted_precisions", "fitted_input_hw",
+                    "fitted_classes", "size_slope", "unseen_factor")
 #: The keys of a metrics record in provenance.
 METRIC_KEYS = ("mape", "within_10pct", "spearman", "n")
 
@@ -79,12 +82,19 @@ def profile_document(profile) -> dict:
     if profile.default_power_mode is not None:
         document["default_power_mode"] = profile.default_power_mode
     document["power"] = _write_power(w, profile.power)
-    document["mapping"] = _write_mapping(profile.mapping)
+    document["mapping"] = _write_mapping(w, profile.mapping)
     document["layer_models"] = {op_class: _write_layer_model(model) for op_class, model in profile.layer_models.items()}
     if profile.thermal is not None:
         document["thermal"] = _write_thermal(w, profile.thermal)
     if w.cited(("inference_overhead_ms",)) or profile.inference_overhead_ms:
         document["inference_overhead_ms"] = w.number(("inference_overhead_ms",), profile.inference_overhead_ms)
+    if profile.parameter_memory is not None:
+        memory = profile.parameter_memory
+        document["parameter_memory"] = {
+            "on_chip_bytes": w.number(("parameter_memory", "on_chip_bytes"), memory.on_chip_bytes),
+            "stream_gbps": w.number(("parameter_memory", "stream_gbps"), memory.stream_gbps)}
+    if profile.uncertainty is not None:
+        document["uncertainty"] = _write_uncertainty(w, profile.uncertainty)
     if profile.runtime_support is not None:
         document["runtime_support"] = _write_runtime_support(w, profile.runtime_support)
     if profile.network_term is not None:
@@ -163,18 +173,51 @@ def _write_runtime_support(w: _Writer, support) -> dict:
     return document
 
 
-def _write_mapping(mapping) -> dict:
+def _write_mapping(w: _Writer, mapping) -> dict:
     rules = []
     for rule in mapping.rules:
         entry = {"name": rule.name, "primary": list(rule.primary), "followers": list(rule.followers),
                  "max_followers": rule.max_followers}
         if rule.absorb_inputs:
             entry["absorb_inputs"] = list(rule.absorb_inputs)
+        if rule.subgraph:
+            entry["subgraph"] = True
         entry["source"] = rule.source
         rules.append(entry)
-    document = {"runtime": mapping.runtime, "elide": list(mapping.elide), "rules": rules}
+    document = {"runtime": mapping.runtime, "elide": list(mapping.elide)}
+    if mapping.fold:
+        document["fold"] = {"op_types": list(mapping.fold), "source": mapping.fold_source}
+    if mapping.weight_storage:
+        document["weight_storage"] = {"op_types": list(mapping.weight_storage), "bits": mapping.weight_storage_bits,
+                                      "source": mapping.weight_storage_source}
+    if mapping.copy_elision:
+        document["copy_elision"] = [{"op_types": list(c.op_types), "when": c.when, "source": c.source}
+                                    for c in mapping.copy_elision]
+    document["rules"] = rules
     if mapping.merge_siblings:
         document["merge_siblings"] = {"op_types": list(mapping.merge_siblings), "source": mapping.merge_source}
+    if mapping.winograd is not None:
+        wino = mapping.winograd
+        document["winograd"] = {"kernel": wino.kernel, "stride": wino.stride, "min_channels": wino.min_channels,
+                                "tile": wino.tile}
+        if wino.choice != "faster":
+            document["winograd"]["choice"] = wino.choice
+        document["winograd"]["work_scale"] = w.number(("mapping", "winograd", "work_scale"), wino.work_scale)
+    return document
+
+
+def _write_uncertainty(w: _Writer, uncertainty) -> dict:
+    at = ("uncertainty",)
+    document = {"coverage": uncertainty.coverage, "half_width": w.number(at + ("half_width",), uncertainty.half_width),
+                "residuals": uncertainty.residuals, "method": uncertainty.method}
+    if uncertainty.fitted_precisions:
+        document["fitted_precisions"] = list(uncertainty.fitted_precisions)
+    if uncertainty.fitted_input_hw is not None:
+        document["fitted_input_hw"] = list(uncertainty.fitted_input_hw)
+    if uncertainty.fitted_classes:
+        document["fitted_classes"] = list(uncertainty.fitted_classes)
+    document["size_slope"] = w.number(at + ("size_slope",), uncertainty.size_slope)
+    document["unseen_factor"] = w.number(at + ("unseen_factor",), uncertainty.unseen_factor)
     return document
 
 

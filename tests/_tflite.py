@@ -21,7 +21,7 @@ def _offset_vector(builder, start, offsets):
 
 
 def build(tensors, operators, inputs, outputs) -> bytes:
-    """tensors: (name, shape, type, has_data); operators: (BUILTIN_NAME, inputs, outputs, options dict)."""
+    """tensors: (name, shape, type, has_data); operators: (BUILTIN_NAME or custom:NAME, inputs, outputs, options dict)."""
     b = flatbuffers.Builder(4096)
     buffers = []
     tflite.BufferStart(b)
@@ -55,10 +55,13 @@ def build(tensors, operators, inputs, outputs) -> bytes:
     opcode_names = sorted({op[0] for op in operators})
     opcode_offsets = []
     for name in opcode_names:
-        code = getattr(tflite.BuiltinOperator, name)
+        custom = b.CreateString(name.split(":", 1)[1]) if name.startswith("custom:") else None
+        code = tflite.BuiltinOperator.CUSTOM if custom is not None else getattr(tflite.BuiltinOperator, name)
         tflite.OperatorCodeStart(b)
         tflite.OperatorCodeAddBuiltinCode(b, code)
         tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
+        if custom is not None:
+            tflite.OperatorCodeAddCustomCode(b, custom)
         tflite.OperatorCodeAddVersion(b, 1)
         opcode_offsets.append(tflite.OperatorCodeEnd(b))
     operator_offsets = []

@@ -35,7 +35,9 @@ def test_json_and_csv_agree(capsys):
     rows = list(csv.DictReader(io.StringIO(run(["estimate", EXAMPLE, "-p", "raspberry-pi-4", "-f", "csv"], capsys))))
     layers = [r for r in rows if r["op_type"] not in ("total", "overhead", "other")]
     assert [r["name"] for r in layers] == [layer["name"] for layer in doc["layers"]]
-    assert sum(float(r["latency_ms"]) for r in layers) == pytest.approx(doc["total_latency_ms"])
+    overhead = [float(r["latency_ms"]) for r in rows if r["op_type"] == "overhead"]   # the board's runtime call
+    assert overhead == [pytest.approx(doc["inference_overhead_ms"])]
+    assert sum(float(r["latency_ms"]) for r in layers) + overhead[0] == pytest.approx(doc["total_latency_ms"])
     # conv1 3x3/2 32: 32*14*14*1*9 = 56_448 MACs
     assert int(rows[0]["macs"]) == 56_448
 

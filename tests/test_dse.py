@@ -359,7 +359,7 @@ def test_spec_files_resolve_relative_to_the_spec(tmp_path):
     folder = tmp_path / "study"
     folder.mkdir()
     shutil.copy(EXAMPLE, folder / "net.onnx")
-    (folder / "spec.yaml").write_text("models: [net.onnx]\nplatforms: [raspberry-pi-4]\n"
+    (folder / "spec.yaml").write_text("models: [net.onnx]\nplatforms: [raspberry-pi-4]\nprecisions: [fp32]\n"
                                       "objectives: [min latency_ms]\n")
     spec = load_spec(folder / "spec.yaml")
     assert spec.models[0].ref == str(folder / "net.onnx")

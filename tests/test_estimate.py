@@ -14,6 +14,7 @@ import edgeperf.zoo
 from edgeperf.estimator import graph_from_model
 from edgeperf.profiles import list_profiles, load_profile
 from tests._models import model, single, tensor, weight
+from tests._profiles import datasheet
 
 
 def conv(c_in=16, c_out=32, hw=28, k=3):
@@ -32,7 +33,7 @@ def unfused(edited_profile, name: str):
 
 
 def test_single_conv_on_jetson_nano_by_hand():
-    est = edgeperf.estimate(conv(), "jetson-nano", precision="fp16")
+    est = edgeperf.estimate(conv(), datasheet("jetson-nano"), precision="fp16")
     layer = est.layers[0]
     macs = 32 * 28 * 28 * 16 * 9                        # 3_612_672
     flops = 2 * macs                                    # no bias
@@ -80,7 +81,9 @@ def test_json_contract_keys():
         for key in ("name", "op_type", "macs", "latency_ms", "energy_mj"):
             assert key in layer
     assert document["total_macs"] == 300_774_272
-    assert document["total_latency_ms"] == pytest.approx(sum(layer["latency_ms"] for layer in document["layers"]))
+    assert document["total_latency_ms"] == pytest.approx(sum(layer["latency_ms"] for layer in document["layers"])
+                                                         + document["inference_overhead_ms"])
+    assert document["total_latency_ms_low"] < document["total_latency_ms"] < document["total_latency_ms_high"]
     json.dumps(document)  # serialisable
 
 
@@ -114,8 +117,9 @@ def test_chain_estimate_is_the_sum_of_its_layers(platform, ops, channels, hw, ed
     chain = graph_from_model(model(nodes, [tensor("t0", shape)], [tensor(names[-1], shape)]))
     whole = edgeperf.estimate(chain, profile)
     parts = [edgeperf.estimate(graph_from_model(single(op, [shape], shape)), profile) for op in ops]
-    assert whole.total_latency_ms == pytest.approx(sum(p.total_latency_ms for p in parts))
-    assert whole.total_energy_mj == pytest.approx(sum(p.total_energy_mj for p in parts))
+    fixed_ms, fixed_mj = edgeperf.estimator.inference_overhead(profile)   # paid once by the chain, once by each part
+    assert whole.total_latency_ms - fixed_ms == pytest.approx(sum(p.total_latency_ms - fixed_ms for p in parts))
+    assert whole.total_energy_mj - fixed_mj == pytest.approx(sum(p.total_energy_mj - fixed_mj for p in parts))
 
 
 @given(steps=st.lists(st.sampled_from(load_profile("jetson-nano").clocks["gpu"].available_mhz), min_size=2,
@@ -153,10 +157,12 @@ def test_fp16_is_faster_than_fp32_on_a_gpu():
     assert fp16.total_latency_ms < fp32.total_latency_ms
 
 
-def test_empty_graph_estimates_to_zero():
+def test_empty_graph_costs_only_the_runtime_call():
     graph = edgeperf.Graph(name="empty", layers=())
     est = edgeperf.estimate(graph, "jetson-nano")
-    assert est.total_latency_ms == 0 and est.total_energy_mj == 0 and est.layers == ()
+    assert est.layers == () and est.total_latency_ms == load_profile("jetson-nano").inference_overhead_ms
+    bound = edgeperf.estimate(graph, datasheet("jetson-nano"))
+    assert bound.total_latency_ms == 0 and bound.total_energy_mj == 0
 
 
 def test_weights_needed_only_as_shapes():

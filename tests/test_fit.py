@@ -22,8 +22,9 @@ from edgeperf.fitting import (
     validate_table,
     with_sibling_merge,
 )
-from edgeperf.profiles import load_profile
+from edgeperf.profiles import load_profile, parse_profile
 from edgeperf.zoo import random_nb201
+from tests._profiles import datasheet, datasheet_document
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
 LATBENCH = EXTERNAL / "latbench_brpnas_nb201_latency_seconds.csv"
@@ -34,15 +35,13 @@ NETWORKS = [f"zoo:nb201-latbench:{random_nb201(random.Random(i))}" for i in rang
 GRAPHS = {ref: edgeperf.load_model(ref) for ref in NETWORKS}
 
 
-def truth_profile(edited_profile, params: dict, power=None):
-    """jetson-nano with known step-linear coefficients per class (and known power)."""
-    def edit(document):
-        document["layer_models"] = {c: {"form": "step_linear", "params": p, "source": "seed001"}
-                                    for c, p in params.items()}
-        if power is not None:
-            document["power"] = power
-
-    return edited_profile("jetson-nano", edit, where="truth")
+def truth_profile(params: dict, power=None):
+    """jetson-nano's datasheet facts with known step-linear coefficients per class (and known power)."""
+    document = datasheet_document("jetson-nano")
+    document["layer_models"] = {c: {"form": "step_linear", "params": p, "source": "seed001"} for c, p in params.items()}
+    if power is not None:
+        document["power"] = power
+    return parse_profile(document, where="truth")
 
 
 def measured(profile, refs):
@@ -59,15 +58,15 @@ coefficient = st.fixed_dictionaries({
 
 @given(conv=coefficient, other=coefficient)
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # same patch each time
-def test_fit_reproduces_known_coefficients_on_unseen_networks(conv, other, monkeypatch, edited_profile):
-    truth = truth_profile(edited_profile, {"default": other, "conv": conv})
+def test_fit_reproduces_known_coefficients_on_unseen_networks(conv, other, monkeypatch):
+    truth = truth_profile({"default": other, "conv": conv})
     # NB201 cells only: every operator class appears in many training networks (with the three ImageNet
     # networks, depthwise and data-movement classes occur in one network each and the fit is underdetermined)
     train, test = NETWORKS[:16], NETWORKS[16:24]
     _patch_loader(monkeypatch)
     # (cross-validated error is not asserted: folds that lack the only network of a class predict it poorly
     # whatever the coefficients; the property is that unseen networks are predicted)
-    result = fit_from_networks(measured(truth, train), load_profile("jetson-nano"), precision="fp16")
+    result = fit_from_networks(measured(truth, train), datasheet("jetson-nano"), precision="fp16")
     for sample in measured(truth, test):
         predicted = edgeperf.estimate(GRAPHS[sample.model], result.profile, precision="fp16").total_latency_ms
         assert predicted == pytest.approx(sample.latency_ms, rel=0.02)
@@ -82,12 +81,12 @@ def _patch_loader(monkeypatch):
                         lambda ref, input_shapes=None: GRAPHS[ref] if ref in GRAPHS else real(ref, input_shapes=input_shapes))
 
 
-def test_energy_fit_recovers_board_power(monkeypatch, edited_profile):
+def test_energy_fit_recovers_board_power(monkeypatch):
     _patch_loader(monkeypatch)
     power = {"idle_mw": {"value": 1500.0, "source": "seed001"}, "calibrated": False,
              "active_mw": {"default": {"value": 2000.0, "source": "seed001"}}}
-    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 3.0, "memory_scale": 2.0}}, power)
-    result = fit_from_networks(measured(truth, NETWORKS), load_profile("jetson-nano"), precision="fp16")
+    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 3.0, "memory_scale": 2.0}}, power)
+    result = fit_from_networks(measured(truth, NETWORKS), datasheet("jetson-nano"), precision="fp16")
     fitted = result.profile.power
     assert fitted.calibrated is True
     for sample in measured(truth, NETWORKS[:5]):
@@ -95,10 +94,10 @@ def test_energy_fit_recovers_board_power(monkeypatch, edited_profile):
         assert est.total_energy_mj == pytest.approx(sample.energy_mj, rel=0.02)
 
 
-def test_fitted_profile_records_its_provenance(monkeypatch, tmp_path, edited_profile):
+def test_fitted_profile_records_its_provenance(monkeypatch, tmp_path):
     _patch_loader(monkeypatch)
-    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.02, "compute_scale": 4.0, "memory_scale": 3.0}})
-    result = fit_from_networks(measured(truth, NETWORKS), load_profile("jetson-nano"), name="my-nano",
+    truth = truth_profile({"default": {"overhead_ms": 0.02, "compute_scale": 4.0, "memory_scale": 3.0}})
+    result = fit_from_networks(measured(truth, NETWORKS), datasheet("jetson-nano"), name="my-nano",
                                precision="fp16", source="lab.csv")
     provenance = result.profile.to_document()["provenance"]
     assert provenance["n_networks"] == len(NETWORKS) and provenance["fitted_on"] == "lab.csv"
@@ -142,7 +141,7 @@ def test_relative_model_paths_resolve_against_the_table(tmp_path):
     table = write_table(tmp_path / "t.csv", [["net.onnx", "0.5"], ["zoo:dense1", "0.1"]])
     samples = read_network_table(table)
     assert samples[0].model == str(tmp_path / "net.onnx") and samples[1].model == "zoo:dense1"
-    report = validate_table(samples, load_profile("jetson-nano"))
+    report = validate_table(samples, datasheet("jetson-nano"))
     assert report.summary.n == 2
 
 
@@ -172,25 +171,25 @@ def test_fit_on_a_slice_of_latbench_predicts_another_slice(tmp_path, column, bas
     ms = lambda r: float(r[column]) * 1000  # noqa: E731 - the file is in seconds
     train = write_table(tmp_path / "train.csv", [["zoo:nb201-latbench:" + r["arch_str"], ms(r)] for r in rows[:40]])
     test = write_table(tmp_path / "test.csv", [["zoo:nb201-latbench:" + r["arch_str"], ms(r)] for r in rows[40:240]])
-    result = fit_from_networks(read_network_table(train), load_profile(base), precision=precision,
+    result = fit_from_networks(read_network_table(train), datasheet(base), precision=precision,
                                source=f"LatBench {column}", merge_siblings=None, memory_split=None)
     report = validate_table(read_network_table(test), result.profile, precision=precision)
     # measured here: MAPE 0.048 and 0.049, 90 % within +-10 %, Spearman 0.961 and 0.977 (datasheet: MAPE 0.95, 0.50)
     assert report.summary.mape < 0.09
     assert report.summary.within_10pct > 0.75
     assert report.summary.spearman > 0.93
-    unfitted = validate_table(read_network_table(test), load_profile(base), precision=precision)
+    unfitted = validate_table(read_network_table(test), datasheet(base), precision=precision)
     assert unfitted.summary.mape > 4 * report.summary.mape
 
 
-def test_undefined_spearman_is_null_and_the_profile_stays_readable(monkeypatch, tmp_path, edited_profile):
+def test_undefined_spearman_is_null_and_the_profile_stays_readable(monkeypatch, tmp_path):
     from edgeperf.fitting import prediction_metrics
 
     assert prediction_metrics(np.array([1.0, 2.0]), np.array([1.0, 2.0])).spearman is None   # two networks
     assert prediction_metrics(np.array([1.0, 1.0, 1.0]), np.array([1.0, 2.0, 3.0])).spearman is None
     _patch_loader(monkeypatch)
-    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0}})
-    result = fit_from_networks(measured(truth, NETWORKS[:3]), load_profile("jetson-nano"), precision="fp16")
+    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0}})
+    result = fit_from_networks(measured(truth, NETWORKS[:3]), datasheet("jetson-nano"), precision="fp16")
     path = tmp_path / "p.json"
     path.write_text(json.dumps(result.profile.to_document(), allow_nan=False))   # raises on NaN
     assert load_profile(path).kind == "fitted"
@@ -200,16 +199,16 @@ NB201 = NETWORKS[:24]  # LatBench cells: many have sibling convolutions; all sha
 
 
 @pytest.mark.parametrize("truth_merges", [True, False])
-def test_fit_finds_out_whether_sibling_convolutions_run_merged(truth_merges, monkeypatch, edited_profile):
+def test_fit_finds_out_whether_sibling_convolutions_run_merged(truth_merges, monkeypatch):
     _patch_loader(monkeypatch)
-    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
+    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
                            "conv": {"overhead_ms": 0.05, "compute_scale": 3.0, "memory_scale": 1.0}})
     if truth_merges:
         truth = with_sibling_merge(truth)
     merged_nets = sum(len(edgeperf.map_graph(GRAPHS[r], with_sibling_merge(truth).mapping).layers)
-                      < len(edgeperf.map_graph(GRAPHS[r], truth_profile(edited_profile, {"default": {}}).mapping).layers) for r in NB201)
+                      < len(edgeperf.map_graph(GRAPHS[r], truth_profile({"default": {}}).mapping).layers) for r in NB201)
     assert merged_nets >= 5  # the property is only tested if the data can tell
-    result = fit_from_networks(measured(truth, NB201), load_profile("jetson-nano"), precision="fp16",
+    result = fit_from_networks(measured(truth, NB201), datasheet("jetson-nano"), precision="fp16",
                                merge_siblings=None)
     choice = result.profile.to_document()["provenance"]["sibling_merge"]
     assert choice["chosen"] is truth_merges
@@ -219,12 +218,12 @@ def test_fit_finds_out_whether_sibling_convolutions_run_merged(truth_merges, mon
     assert right < 0.01 < wrong
 
 
-def test_a_class_at_one_size_in_every_network_keeps_the_base_model_and_its_constant_is_per_inference(monkeypatch, edited_profile):
+def test_a_class_at_one_size_in_every_network_keeps_the_base_model_and_its_constant_is_per_inference(monkeypatch):
     """Every NB201 network has the same 64->10 classifier: its fitted constant is paid once per inference."""
     _patch_loader(monkeypatch)
-    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
+    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
                            "gemm": {"overhead_ms": 0.4, "compute_scale": 1.0, "memory_scale": 1.0}})
-    base = load_profile("jetson-nano")
+    base = datasheet("jetson-nano")
     result = fit_from_networks(measured(truth, NB201), base, precision="fp16")
     assert result.profile.to_document()["provenance"]["fixed_size_classes"] == ["gemm"]
     gemm = result.profile.to_document()["layer_models"]["gemm"]
@@ -239,8 +238,8 @@ def test_a_class_at_one_size_in_every_network_keeps_the_base_model_and_its_const
     # a network with three classifier layers (VGG-style) pays the constant once, and each layer the base model's work
     vgg = edgeperf.load_model("zoo:vgg11")
     fitted = edgeperf.estimate(vgg, result.profile, precision="fp16")
-    datasheet = edgeperf.estimate(vgg, base, precision="fp16")
-    gemms = [(a, b) for a, b in zip(fitted.layers, datasheet.layers) if a.op_class == "gemm"]
+    bound = edgeperf.estimate(vgg, base, precision="fp16")
+    gemms = [(a, b) for a, b in zip(fitted.layers, bound.layers) if a.op_class == "gemm"]
     assert len(gemms) == 3
     base_overhead = dict(base.layer_model("gemm").params).get("overhead_ms", 0.0)
     for layer, reference in gemms:
@@ -248,18 +247,20 @@ def test_a_class_at_one_size_in_every_network_keeps_the_base_model_and_its_const
     assert fitted.total_latency_ms == pytest.approx(sum(layer.latency_ms for layer in fitted.layers) + constant)
 
 
-def test_fit_cli_decides_merge_and_memory_terms_from_the_data_unless_told(monkeypatch, tmp_path, capsys, edited_profile):
+def test_fit_cli_decides_merge_and_memory_terms_from_the_data_unless_told(monkeypatch, tmp_path, capsys):
     _patch_loader(monkeypatch)
-    truth = with_sibling_merge(truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 2.0,
+    truth = with_sibling_merge(truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0,
                                                           "memory_scale": 2.0}}))
     table = write_table(tmp_path / "t.csv", [[s.model, repr(s.latency_ms)] for s in measured(truth, NB201)])
     out = tmp_path / "auto.json"
-    assert main(["fit", "--networks", str(table), "--out", str(out), "--precision", "fp16"]) == 0
+    base = tmp_path / "nano-datasheet.json"
+    base.write_text(json.dumps(datasheet_document("jetson-nano")))
+    assert main(["fit", "--networks", str(table), "--out", str(out), "--precision", "fp16", "--base", str(base)]) == 0
     assert "sibling convolutions merged: yes" in capsys.readouterr().out
     provenance = json.loads(out.read_text())["provenance"]
     assert provenance["sibling_merge"]["chosen"] is True and provenance["memory_terms"]["chosen"] in ("one", "split")
     told = tmp_path / "told.json"
-    assert main(["fit", "--networks", str(table), "--out", str(told), "--precision", "fp16",
+    assert main(["fit", "--networks", str(table), "--out", str(told), "--precision", "fp16", "--base", str(base),
                  "--merge-siblings", "no", "--split-memory", "yes"]) == 0
     document = json.loads(told.read_text())
     assert "sibling_merge" not in document["provenance"] and "merge_siblings" not in document["mapping"]
@@ -267,14 +268,14 @@ def test_fit_cli_decides_merge_and_memory_terms_from_the_data_unless_told(monkey
     assert main(["fit", "--networks", str(table), "--out", str(told), "--merge-siblings", "maybe"]) == 2
 
 
-def test_fit_with_split_memory_recovers_weight_and_output_coefficients(monkeypatch, edited_profile):
+def test_fit_with_split_memory_recovers_weight_and_output_coefficients(monkeypatch):
     """Truth weighs weights 8x and outputs 0.3x the input bytes: only the split fit predicts unseen networks."""
     _patch_loader(monkeypatch)
-    truth = truth_profile(edited_profile, {"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
+    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 2.0},
                            "conv": {"overhead_ms": 0.02, "compute_scale": 1.0, "memory_scale": 3.0,
                                     "weight_scale": 24.0, "output_scale": 0.9}})
     train, test = NETWORKS[:16] + NETWORKS[24:], NETWORKS[16:24]
-    base = load_profile("jetson-nano")
+    base = datasheet("jetson-nano")
     split = fit_from_networks(measured(truth, train), base, precision="fp16", memory_split=True)
     single = fit_from_networks(measured(truth, train), base, precision="fp16", memory_split=False)
     chosen = fit_from_networks(measured(truth, train), base, precision="fp16", memory_split=None)

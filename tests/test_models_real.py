@@ -65,7 +65,8 @@ def test_bert_layer_estimates(platform):
     assert est.total_macs == 931_135_488
     assert est.total_latency_ms > 0
     gemm_share = sum(layer.share for layer in est.layers if layer.op_class == "gemm")
-    assert gemm_share > 0.5  # the projections dominate a 128-token layer
+    layer_share = 1.0 - est.inference_overhead_ms / est.total_latency_ms   # the runtime call is no layer's
+    assert gemm_share > 0.5 * layer_share  # the projections dominate the layers of a 128-token encoder block
 
 
 def _quantized(tmp_path, fmt):

@@ -49,6 +49,11 @@ def test_estimate_equals_the_dvfs_grid_at_every_sampled_point(name, network):
         # the layers and the overhead as the estimate reports them (stretched alike by a network term) add up
         assert single.total_latency_ms == pytest.approx(sum(l.latency_ms for l in single.layers)
                                                         + single.inference_overhead_ms, rel=1e-12)
+        # the interval a board profile gives is the same at the same clocks (None where it has none)
+        assert (point.latency_ms_low is None) == (single.total_latency_ms_low is None) == (profile.uncertainty is None)
+        if profile.uncertainty is not None:
+            assert point.latency_ms_low == pytest.approx(single.total_latency_ms_low, rel=1e-12)
+            assert point.latency_ms_high == pytest.approx(single.total_latency_ms_high, rel=1e-12)
 
 
 @pytest.mark.parametrize("name", list_profiles())
@@ -98,3 +103,41 @@ def test_a_new_cost_form_is_evaluated_alike_everywhere(monkeypatch, edited_profi
         single = edgeperf.estimate(GRAPHS["zoo:mobilenet_v2"], profile, precision="fp16", freq_mhz=dict(point.freq_mhz))
         assert point.latency_ms == pytest.approx(single.total_latency_ms, rel=1e-12)
         assert point.energy_mj == pytest.approx(known_energy(single), rel=1e-12)
+
+
+# Networks that exercise what the board profiles add to the layer costs: weights streamed past the Edge
+# TPU's parameter memory (VGG-16's 138 M parameters), Winograd convolutions (ResNet-18 on TensorRT and
+# ncnn), int8 at an effective peak (the Pi 4), and layers of a class no fit saw (an interval widened by it).
+BOARD_CASES = [("coral-usb", "zoo:vgg16", "int8"), ("coral-edgetpu", "zoo:vgg16", "int8"),
+               ("jetson-nano", "zoo:resnet18", "fp16"), ("raspberry-pi-4-ncnn", "zoo:resnet18", "fp32"),
+               ("raspberry-pi-4", "zoo:mobilenet_v3_small", "int8"), ("jetson-tx2", "zoo:yolov3_tiny", "fp16")]
+
+
+@pytest.mark.parametrize("name,network,precision", BOARD_CASES)
+def test_streamed_weights_winograd_and_intervals_agree_everywhere(name, network, precision):
+    profile = load_profile(name)
+    graph = load_model(network)
+    mapped = map_graph(graph, profile.mapping)
+    report = explore_dvfs(mapped, profile, precision=precision)
+    by_clock = {tuple(sorted(p.freq_mhz.items())): p for p in report.points}
+    for freqs in grid_points(profile, 3):
+        single = edgeperf.estimate(graph, profile, precision=precision, freq_mhz=freqs)
+        point = by_clock[tuple(sorted(freqs.items()))]
+        assert (point.latency_ms, point.energy_mj) == pytest.approx((single.total_latency_ms, known_energy(single)),
+                                                                    rel=1e-12)
+        assert (point.latency_ms_low, point.latency_ms_high) == pytest.approx(
+            (single.total_latency_ms_low, single.total_latency_ms_high), rel=1e-12)
+    single = edgeperf.estimate(graph, profile, precision=precision)
+    if name.startswith("coral"):   # the streamed weights are in the layers' clock-independent overhead
+        streamed = [layer for layer in single.layers if "streams-weights" in layer.flags]
+        assert streamed and all(layer.overhead_ms > 0 for layer in streamed)
+    spec = parse_spec({"models": [network], "platforms": [name], "precisions": [precision],
+                       "objectives": ["min latency_ms"]})
+    space = DesignSpace(spec)
+    mode, freqs = space.points[space.configs[0].platform][0]
+    columns = space.block(0, 0).columns
+    at_point = edgeperf.estimate(graph, profile, precision=precision, power_mode=mode, freq_mhz=freqs)
+    assert columns["latency_ms"][0] == pytest.approx(at_point.total_latency_ms, rel=1e-12)
+    if profile.thermal is not None:
+        run = simulate_sustained(mapped, profile, precision=precision, inferences=3)
+        assert run.latency_ms_trace[1] == pytest.approx(single.total_latency_ms, rel=1e-12)

@@ -15,9 +15,11 @@ from edgeperf.profiles import list_profiles, load_profile, parse_profile, shippe
 from tests._models import single
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-SHIPPED = ("coral-edgetpu", "coral-edgetpu-nb201", "intel-ncs2", "jetson-nano", "jetson-nano-fp32-nb201",
-           "jetson-nano-nb201", "jetson-tx2", "jetson-tx2-fbnet", "jetson-xavier-nx", "raspberry-pi-3", "raspberry-pi-4",
-           "raspberry-pi-4-nb201", "snapdragon-855-cpu-nb201", "snapdragon-855-dsp-nb201", "snapdragon-855-gpu-nb201")
+SHIPPED = ("coral-edgetpu", "coral-edgetpu-nb201", "coral-usb", "intel-ncs2", "jetson-nano", "jetson-nano-fp32-nb201",
+           "jetson-nano-nb201", "jetson-tx2", "jetson-tx2-fbnet", "jetson-xavier-nx", "raspberry-pi-3",
+           "raspberry-pi-3-ncnn", "raspberry-pi-3bplus", "raspberry-pi-3bplus-ncnn", "raspberry-pi-4",
+           "raspberry-pi-4-armnn", "raspberry-pi-4-ncnn", "raspberry-pi-4-nb201", "snapdragon-855-cpu-nb201",
+           "snapdragon-855-dsp-nb201", "snapdragon-855-gpu-nb201")
 
 
 def document(name="jetson-nano") -> dict:
@@ -49,7 +51,7 @@ def test_every_number_cites_a_defined_source(name):
     for rule in doc["mapping"]["rules"]:
         assert rule["source"] in sources
     profile = load_profile(name)
-    assert profile.quality and profile.kind in ("datasheet", "calibrated", "fitted")
+    assert profile.quality and profile.kind in ("datasheet", "calibrated", "fitted", "derived")
 
 
 def mutate(path: str, value):
@@ -78,7 +80,7 @@ BAD = [
     ("power.idle_mw.value", -1, "power.idle_mw.value must be in"),
     ("power.active_mw.gpu_magic", {"value": 1, "source": "seed001"}, "not an operator class"),
     ("layer_models.default.form", "crystal_ball", "unknown cost model 'crystal_ball'"),
-    ("layer_models.default.params.compute_efficiency", 3.0, "compute_efficiency must be a finite number"),
+    ("layer_models.default.params.compute_scale", -1.0, "compute_scale must be a finite number"),
     ("clocks.compute_domain", "npu", "'npu' is not a defined clock domain"),
     ("clocks.domains.gpu.reference_mhz.value", 1000.0, "must be one of available_mhz"),
     ("power_modes.5W.caps_mhz.dsp", {"value": 1, "source": "seed001"}, "is not a clock domain"),
@@ -90,6 +92,19 @@ BAD = [
     ("mapping.merge_siblings", {"op_types": ["Conv"], "source": "rumour"}, "unknown source 'rumour'"),
     ("layer_models.conv", {"form": "step_linear", "params": {"weight_scale": -1}, "source": "seed001"},
      "weight_scale must be a finite number"),
+    ("mapping.fold", {"op_types": "QuantizeLinear", "source": "trt-fusion"}, "mapping.fold must be an object with op_types"),
+    ("mapping.copy_elision", [{"op_types": ["Pad"], "when": "sometimes", "source": "trt-fusion"}],
+     "copy_elision.when must be one of"),
+    ("mapping.winograd", {"kernel": 3, "work_scale": {"value": 1.5, "source": "trt-fusion"}},
+     "mapping.winograd.work_scale.value must be in"),
+    ("mapping.winograd", {"kernel": 0, "work_scale": {"value": 0.5, "source": "trt-fusion"}},
+     "mapping.winograd.kernel must be an integer"),
+    ("mapping.rules.0.subgraph", "yes", "subgraph must be true or false"),
+    ("parameter_memory", {"on_chip_bytes": {"value": 8e6, "source": "seed001"}}, "parameter_memory.stream_gbps is missing"),
+    ("uncertainty", {"coverage": 1.5, "residuals": 3, "method": "m", "half_width": {"value": 0.1, "source": "seed001"}},
+     "uncertainty.coverage must be a number in (0, 1)"),
+    ("uncertainty", {"coverage": 0.9, "residuals": 3, "method": "m", "half_width": {"value": 0.1, "source": "seed001"},
+                     "fitted_classes": ["teleport"]}, "uncertainty.fitted_classes must be a list of operator classes"),
     ("turbo", True, "unknown top-level key(s) ['turbo']"),
     ("sources", {}, "sources must be a non-empty object"),
 ]

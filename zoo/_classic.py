@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._builder import NetBuilder
 
-__all__ = ["alexnet", "vgg", "vgg_s", "squeezenet", "cifarnet", "dense1", "conv3dense1", "c3d"]
+__all__ = ["alexnet", "alexnet_caffe", "vgg", "vgg_s", "squeezenet", "cifarnet", "dense1", "conv3dense1", "c3d"]
 
 
 def _classifier(b: NetBuilder, x: str, widths: tuple[int, ...], num_classes: int) -> str:
@@ -21,6 +21,16 @@ def alexnet(b: NetBuilder, num_classes: int = 1000) -> list[str]:
     x = b.relu(b.conv(x, 384, 3))
     x = b.relu(b.conv(x, 256, 3))
     x = b.maxpool(b.relu(b.conv(x, 256, 3)), 3, 2)
+    return [_classifier(b, x, (4096, 4096), num_classes)]
+
+
+def alexnet_caffe(b: NetBuilder, num_classes: int = 1000) -> list[str]:
+    """BVLC's Caffe AlexNet: the original two-tower layout as grouped convolutions, LRN, 227x227 input (61.0 M)."""
+    x = b.maxpool(b.lrn(b.relu(b.conv(b.input, 96, 11, stride=4, pad=0))), 3, 2)
+    x = b.maxpool(b.lrn(b.relu(b.conv(x, 256, 5, pad=2, groups=2))), 3, 2)
+    x = b.relu(b.conv(x, 384, 3))
+    x = b.relu(b.conv(x, 384, 3, groups=2))
+    x = b.maxpool(b.relu(b.conv(x, 256, 3, groups=2)), 3, 2)
     return [_classifier(b, x, (4096, 4096), num_classes)]
 
 

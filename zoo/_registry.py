@@ -53,6 +53,10 @@ def _entries() -> list[ZooEntry]:
         ZooEntry(name="alexnet", task="classification", input_shape=c224, build=_classic.alexnet,
                  note="torchvision's one-tower AlexNet (61.1 M parameters); the original two-tower network "
                       "(Krizhevsky 2012) has 60.9 M, and seed 001's edgeBench version reports 102.14 M"),
+        ZooEntry(name="alexnet_caffe", task="classification", input_shape=(3, 227, 227), build=_classic.alexnet_caffe,
+                 note="BVLC's Caffe AlexNet (bvlc_alexnet): two towers as grouped convolutions (groups 2 in conv2, "
+                      "conv4, conv5), LRN after conv1 and conv2, 227x227 input, 61.0 M parameters; the network of "
+                      "ncnn's benchmark (alexnet.param)"),
         ZooEntry(name="vgg_s", task="classification", input_shape=c224, build=_classic.vgg_s,
                  note="Chatfield et al. 2014 with Caffe ceil-mode pooling"),
         ZooEntry(name="squeezenet1_0", task="classification", input_shape=c224,
