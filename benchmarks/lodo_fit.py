@@ -50,7 +50,7 @@ from nb201_ceiling import ceilings
 from edgeperf.fitting import COLUMNS, prediction_metrics
 from edgeperf.fitting._network_fit import _beats_by_one_se, choose_network_model
 from edgeperf.fitting._networks import _RIDGE_GRID, _fixed_size_classes, _one_memory_term, _solve
-from edgeperf.fitting._prior import PRIOR_SCHEMA, Prior, Reference, parse_prior, variant_key
+from edgeperf.fitting._prior import PRIOR_SCHEMA, Prior, Reference, parse_prior, probe_features, variant_key
 from edgeperf.profiles import load_profile
 
 HERE = Path(__file__).resolve().parent
@@ -167,10 +167,11 @@ def reference_fits(data: Data, log) -> Prior:
                                     networks=REFERENCE, fits=fits))
         log(f"  reference {device.name}: {time.time() - start:.0f} s")
     families = {}
-    for family, base_name in FAMILIES.items():
-        base = load_profile(base_name)
-        families[family] = {"base_profile": base_name, "precision": base.default_precision,
-                            "mapping": base.to_document()["mapping"]}
+    for family, base_path in FAMILIES.items():
+        base = load_profile(base_path)
+        families[family] = {"base_profile": base.name, "precision": base.default_precision,
+                            "mapping": base.to_document()["mapping"],
+                            "probe_features": probe_features(base, base.default_precision).tolist()}
     provenance = {
         "source": "benchmarks/lodo_fit.py --write-prior",
         "fitted_on": "every device column of shared/external (LatBench, HELP's NB201 and FBNet files, HW-NAS-Bench's "

@@ -133,10 +133,16 @@ def parse_prior(document, where: str = "prior") -> Prior:
     if not isinstance(families, dict) or not families:
         fail("families", "must be a non-empty object")
     for name, spec in families.items():
-        if (not isinstance(spec, dict) or not {"base_profile", "precision", "mapping"} <= set(spec)
+        if (not isinstance(spec, dict) or not {"base_profile", "precision", "mapping", "probe_features"} <= set(spec)
                 or not isinstance(spec["base_profile"], str) or not isinstance(spec["precision"], str)
                 or not isinstance(spec["mapping"], dict)):
-            fail(f"families.{name}", "must have base_profile and precision (names) and mapping (an object)")
+            fail(f"families.{name}", "must have base_profile and precision (names), mapping (an object) and "
+                                     "probe_features")
+        probe = spec["probe_features"]
+        if (not isinstance(probe, list) or len(probe) != _COEFFICIENTS or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0 for v in probe)):
+            fail(f"families.{name}.probe_features", f"must be {_COEFFICIENTS} finite numbers >= 0 (the probe "
+                                                    f"layer's design row on the base), got {show(probe)}")
     if not isinstance(document.get("provenance"), dict) or not document["provenance"]:
         fail("provenance", "must say what the prior was fitted on")
     references = []
@@ -234,25 +240,29 @@ def prior_target(x: np.ndarray, y: np.ndarray, offset: np.ndarray, references, r
     return target, 1.0 / (ybar * sd)
 
 
+def probe_features(base, precision: str) -> np.ndarray:
+    """The fit's design row of :data:`PROBE` on ``base`` at ``precision``: the units of a design built on it."""
+    from ._networks import network_features   # _networks imports this module
+    from ._samples import NetworkSample
+
+    return network_features((NetworkSample(model=PROBE, latency_ms=1.0),), base, precision).x[0]
+
+
 def prior_references(prior: Prior, base, variants: list[dict]) -> tuple[dict | None, str | None]:
     """The prior's reference coefficients in the units of each fit variant's design, or (None, why not).
 
     The references were fitted with their family's base profile; a design built on ``base`` differs
     from it by a factor per column kind (peak throughput, bandwidth, bytes per element at the
-    precision), measured here on :data:`PROBE`. Only a ``base`` with one of the prior's families'
-    fusion rules can use it: the classes mean different layers under other rules.
+    precision), measured on :data:`PROBE` (the family base's row is stored in the prior, so the
+    conversion does not depend on what a shipped profile of that name says today). Only a ``base``
+    with one of the prior's families' fusion rules can use it: the classes mean different layers
+    under other rules.
     """
-    from ..profiles import load_profile
-    from ._networks import network_features   # _networks imports this module
-    from ._samples import NetworkSample
-
     family = prior.family_for(base.to_document()["mapping"])
     if family is None:
         return None, (f"{base.name}'s fusion rules ({base.mapping.runtime}) match none of the prior's families "
                       f"({', '.join(sorted(prior.families))})")
-    spec = prior.families[family]
-    probe = (NetworkSample(model=PROBE, latency_ms=1.0),)
-    here = network_features(probe, base, variants[0].precision).x[0]
-    there = network_features(probe, load_profile(spec["base_profile"]), spec["precision"]).x[0]
+    here = probe_features(base, variants[0].precision)
+    there = np.asarray(prior.families[family]["probe_features"], dtype=float)
     units = np.where(there > 0, here / np.where(there > 0, there, 1.0), 1.0)
     return {(v.merge, v.split): prior.aligned(family, v.merge, v.split, v.classes, units) for v in variants}, None

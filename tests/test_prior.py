@@ -12,9 +12,10 @@ import edgeperf
 from edgeperf import ProfileError
 from edgeperf.cli import main
 from edgeperf.fitting import Prior, fit_from_networks, load_prior, parse_prior, with_sibling_merge
-from edgeperf.fitting._prior import PROBE, Reference, prior_target, variant_key
+from edgeperf.fitting._prior import PROBE, Reference, prior_target, probe_features, variant_key
 from edgeperf.profiles import load_profile
 
+from ._profiles import datasheet
 from .test_fit import GRAPHS, NB201, _patch_loader, measured, truth_profile, write_table
 
 GRAPHS.setdefault(PROBE, edgeperf.load_model(PROBE))   # the unit-conversion probe, served by the patched loader
@@ -55,6 +56,7 @@ def _document(**changes):
     ({"references.0.fits.tensorrt.plain-twice": {}}, "is not a variant"),
     ({"references.0.fits.openvino": {}}, "is not a family"),
     ({"references": []}, "references must be a non-empty list"),
+    ({"families.tflite.probe_features": [1.0, -1.0]}, "families.tflite.probe_features must be 5 finite numbers"),
     ({"references.0.networks": "many"}, "references[0].networks must be a whole number of networks >= 1, got 'many'"),
     ({"references.0.fits.tensorrt": [1, 2]}, "fits.tensorrt must be an object of variants"),
     ({"references.0.fits.tensorrt.plain-one": 3}, "plain-one must be an object of classes, got 3"),
@@ -70,18 +72,36 @@ def test_a_base_uses_the_family_with_its_fusion_rules_only():
     def rules(profile):
         return profile.to_document()["mapping"]
 
-    assert prior.family_for(rules(load_profile("jetson-nano"))) == "tensorrt"
-    assert prior.family_for(rules(with_sibling_merge(load_profile("jetson-tx2")))) == "tensorrt"
-    assert prior.family_for(rules(load_profile("coral-edgetpu"))) == "tflite"
+    # the -nb201 profiles keep the fusion rules the prior was fitted with (TensorRT's, TensorFlow Lite's)
+    assert prior.family_for(rules(load_profile("jetson-nano-nb201"))) == "tensorrt"
+    assert prior.family_for(rules(with_sibling_merge(load_profile("jetson-nano-fp32-nb201")))) == "tensorrt"
+    assert prior.family_for(rules(load_profile("coral-edgetpu-nb201"))) == "tflite"
+    # the board profiles' runtimes also fold Q/DQ, elide copies and run Winograd: their classes differ
+    assert prior.family_for(rules(load_profile("jetson-nano"))) is None
+    assert prior.family_for(rules(load_profile("raspberry-pi-4"))) is None
     assert prior.family_for(rules(load_profile("intel-ncs2"))) is None
 
 
+def test_the_unit_conversion_rests_on_the_priors_own_probe_row():
+    """The Nano fp16 NB201 profile has the peaks the prior's TensorRT base had: a conversion factor of 1 per column.
+
+    (The shipped jetson-nano profile is now a fitted board profile with other peaks and a Winograd
+    work scale; the prior stores its base's probe row, so that change cannot shift the references.)
+    """
+    prior = load_prior()
+    stored = prior.families["tensorrt"]["probe_features"]
+    assert probe_features(load_profile("jetson-nano-nb201"), "fp16").tolist() == pytest.approx(stored, rel=1e-12)
+    assert probe_features(load_profile("jetson-nano"), "fp16").tolist() != pytest.approx(stored, rel=1e-3)
+
+
 def _prior(fits_by_device: dict) -> Prior:
-    nano = load_profile("jetson-nano")
+    """References in the units of the Nano's datasheet roofline (the truth's and the fits' base)."""
+    nano = datasheet("jetson-nano")
     references = tuple(Reference(device=name, hardware=name, title=name, source="test", networks=1,
                                  fits={"tensorrt": fits}) for name, fits in fits_by_device.items())
     return Prior(families={"tensorrt": {"base_profile": "jetson-nano", "precision": "fp16",
-                                        "mapping": nano.to_document()["mapping"]}},
+                                        "mapping": nano.to_document()["mapping"],
+                                        "probe_features": probe_features(nano, "fp16").tolist()}},
                  references=references, provenance={"source": "test"})
 
 
@@ -108,10 +128,10 @@ def test_target_of_references_proportional_to_the_truth_is_the_truth():
     assert prior_target(x, y, np.zeros(8), references[:3]) is None      # rank 2 needs four references
 
 
-def test_few_networks_lean_on_a_prior_that_knows_the_device(monkeypatch, edited_profile):
+def test_few_networks_lean_on_a_prior_that_knows_the_device(monkeypatch):
     """Five networks cannot pin twelve coefficients; references shaped like the truth can."""
     _patch_loader(monkeypatch)
-    truth = truth_profile(edited_profile, TRUTH)
+    truth = truth_profile(TRUTH)
     coefficients = {}
     for op_class in ("conv", "pool", "elementwise", "gemm"):
         p = TRUTH.get(op_class, TRUTH["default"])
@@ -123,7 +143,7 @@ def test_few_networks_lean_on_a_prior_that_knows_the_device(monkeypatch, edited_
     prior = _prior({f"dev{k}": {key: {c: [f * x for x in v] for c, v in fit.items()} for key, fit in fits.items()}
                     for k, f in enumerate((0.5, 1.0, 2.0, 4.0))})
     train, test = measured(truth, NB201[:5]), measured(truth, NB201[5:24])
-    base = load_profile("jetson-nano")
+    base = datasheet("jetson-nano")
 
     def worst(result):
         return max(abs(edgeperf.estimate(GRAPHS[s.model], result.profile, precision="fp16").total_latency_ms
@@ -138,12 +158,14 @@ def test_few_networks_lean_on_a_prior_that_knows_the_device(monkeypatch, edited_
     assert worst(leaned) < 0.02 and worst(alone) > 2 * worst(leaned)
 
 
-def test_fit_cli_uses_the_shipped_prior_unless_told_not_to(monkeypatch, tmp_path, capsys, edited_profile):
+def test_fit_cli_uses_the_shipped_prior_unless_told_not_to(monkeypatch, tmp_path, capsys):
     _patch_loader(monkeypatch)
-    truth = truth_profile(edited_profile, TRUTH)
+    truth = truth_profile(TRUTH)
     table = write_table(tmp_path / "t.csv", [[s.model, repr(s.latency_ms)] for s in measured(truth, NB201[:12])])
     out = tmp_path / "p.json"
-    assert main(["fit", "--networks", str(table), "--out", str(out), "--precision", "fp16"]) == 0
+    # a base with TensorRT's rules as the prior knows them (the board profile jetson-nano has more rewrites)
+    assert main(["fit", "--networks", str(table), "--out", str(out), "--precision", "fp16",
+                 "--base", "jetson-nano-nb201"]) == 0
     printed = capsys.readouterr().out
     assert "prior (" in printed and "network term:" in printed
     provenance = json.loads(out.read_text())["provenance"]
