@@ -12,14 +12,14 @@ The public API::
 from __future__ import annotations
 
 from ._api import compare, dvfs, estimate, search, simulate
-from ._errors import EdgeperfError, InputError, LimitError, ModelError, ProfileError, UnknownOpError
+from ._errors import DisturbedError, EdgeperfError, InputError, LimitError, ModelError, ProfileError, UnknownOpError
 from .estimator import Comparison, ComparisonCell, Estimate, Graph, Layer, LayerEstimate, MappedGraph, OperatingPoint, load_model, map_graph
 from .estimator import parse_input_shape
 from .operating import DvfsReport, SimulationResult
 from .profiles import Profile, list_profiles, load_profile
 
 __all__ = [
-    "estimate", "EdgeperfError", "InputError", "LimitError", "ModelError", "ProfileError", "UnknownOpError",
+    "estimate", "DisturbedError", "EdgeperfError", "InputError", "LimitError", "ModelError", "ProfileError", "UnknownOpError",
     "Estimate", "Graph", "Layer", "LayerEstimate", "MappedGraph", "OperatingPoint", "Profile",
     "list_profiles", "load_model", "load_profile", "map_graph", "parse_input_shape", "__version__", "dvfs",
     "simulate", "DvfsReport", "SimulationResult", "search", "compare", "Comparison", "ComparisonCell",

@@ -3,7 +3,8 @@
 Every error a user can cause derives from :class:`EdgeperfError` and from the
 nearest builtin, so callers may catch either. Messages say what was wrong, the
 offending value, what is accepted and how to fix it; the CLI prints them as a
-single line and exits with code 2.
+single line and exits with code 2 (code 3 for :class:`DisturbedError`: the input was fine, the
+machine was too busy to measure).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ __all__ = [
     "ProfileError",
     "InputError",
     "LimitError",
+    "DisturbedError",
 ]
 
 
@@ -53,3 +55,22 @@ class InputError(EdgeperfError, ValueError):
 
 class LimitError(EdgeperfError, RuntimeError):
     """A request exceeds a stated bound on work or memory and was refused."""
+
+
+class DisturbedError(EdgeperfError, RuntimeError):
+    """Too many measurements were disturbed by other load to trust the result (the CLI exits with code 3).
+
+    What was measured is kept (sweep files are rewritten atomically after every measurement), and a
+    rerun measures the disturbed ones again.
+
+    Attributes
+    ----------
+    disturbed, total : int
+        Measurements still disturbed after re-measuring, and measurements in all.
+    """
+
+    def __init__(self, disturbed: int, total: int):
+        super().__init__(f"{disturbed} of {total} measurements disturbed by other load; rerun on an idle machine "
+                         "or raise --budget-minutes")
+        self.disturbed = disturbed
+        self.total = total

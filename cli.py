@@ -5,7 +5,8 @@ operating, search); each parses its options, calls one library function and form
 result. Here they are put on one app, and :func:`main` turns library errors
 (:class:`edgeperf.EdgeperfError`), usage errors and stray ``OSError``s into exit code 2 and one
 short, printable line on stderr (passwords in URLs removed), never a traceback; SIGTERM unwinds
-like Ctrl-C (exit 130).
+like Ctrl-C (exit 130); a measuring command whose measurements other load disturbed too much
+(:class:`edgeperf.DisturbedError`) ends with exit code 3 and one line.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import typer
 
 from ._cli._common import Group
 from ._cli import _estimate, _fit, _measure, _operating, _profiles, _search, _zoo
-from ._errors import EdgeperfError
+from ._errors import DisturbedError, EdgeperfError
 from ._messages import redact
 from ._terminal import one_line
 from ._userfile import os_error_message
@@ -91,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 2)
+    except DisturbedError as exc:   # the input was fine; the machine was too busy to measure it
+        sys.stderr.write(f"{_one_line(exc)}\n")
+        return 3
     except EdgeperfError as exc:
         sys.stderr.write(f"edgeperf: error: {_one_line(exc)}\n")
         return 2

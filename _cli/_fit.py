@@ -162,6 +162,8 @@ def validate(
     threads: int = typer.Option(1, "--threads", min=1, help="With MODELs: intra-op threads."),
     providers: str = typer.Option("CPUExecutionProvider", "--providers", help=PROVIDERS_HELP),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv."),
+    budget_minutes: float = typer.Option(2.0, "--budget-minutes", min=0.0,
+                                         help="With MODELs: time allowed for re-measuring what other load disturbed."),
     plot: Optional[str] = typer.Option(None, "--plot", help="Write measured against predicted (log-log, +-10 % "
                                                             "band) to this PNG."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -177,11 +179,13 @@ def validate(
     device = None
     with progress_bar(quiet=quiet) as bar:
         if models:
-            from ..measure import Harness, OnnxRuntimeRunner, validate_on_device
+            from ..measure import Harness, OnnxRuntimeRunner, cpu_timing, validate_on_device
 
             runner = OnnxRuntimeRunner(threads=threads, providers=parse_providers(providers))
             device = validate_on_device(models, profile, runner=runner,
-                                        harness=Harness(rounds=7, round_s=0.1, warmup_s=0.2), precision=precision,
+                                        harness=Harness(rounds=7, round_s=0.1, warmup_s=0.2,
+                                                        retry_budget_s=60.0 * budget_minutes,
+                                                        **cpu_timing(runner.settings())), precision=precision,
                                         layers=layers, progress=bar, input_shapes=shapes)
             report = device.report
         else:

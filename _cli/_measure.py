@@ -89,7 +89,8 @@ def sweep(
                   f"power source: {source.describe()['source']}")
     with progress_bar(quiet=quiet) as bar:
         records = run_sweep(OnnxRuntimeRunner(threads=threads, providers=parse_providers(providers)), out, plan=plan,
-                            power=source if measures_power else None, progress=bar)
+                            power=source if measures_power else None, progress=bar,
+                            retry_budget_s=0.25 * 60.0 * budget_minutes)
     screen.print(f"wrote {out}: {len(records)} measurements of {len({r.reference for r in records})} layers; "
                   f"fit it with: edgeperf fit {out} --out PROFILE.json")
 

@@ -217,8 +217,7 @@ def reference_costs(mapped: MappedGraph, profile: PlatformProfile, precision: st
     if placement is not None and placement.host.any():
         parts, bytes_, active, host_mw = _on_host(mapped, profile, placement, parts, bytes_, active)
     fixed_ms, fixed_mj = inference_overhead(profile)
-    spatial = [d for _, shape in mapped.graph.inputs if len(shape) == 4 for d in shape[2:]]
-    basis = interval_basis(profile.uncertainty, precision=precision, input_hw=max(spatial) if spatial else None,
+    basis = interval_basis(profile.uncertainty, precision=precision, input_hw=mapped.graph.input_hw,
                            op_class=mapped.op_class)
     return ReferenceCosts(compute_ms=parts.compute_ms, memory_ms=parts.memory_ms, overhead_ms=parts.overhead_ms,
                           rules=tuple(masks), active_mw=active, bytes_=bytes_, fixed_ms=fixed_ms, fixed_mj=fixed_mj,

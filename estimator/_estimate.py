@@ -280,7 +280,8 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
     interval = _interval(costs, at_point.parts.latency_ms * stretch, total_latency)
     placement = costs.placement
     all_notes = (list(notes) + list(point.notes) + _precision_notes(mapped, profile, precision)
-                 + _placement_notes(placement, layers, profile) + _notes(mapped, profile, costs.streamed_ms, interval))
+                 + _placement_notes(placement, layers, profile) + _notes(mapped, profile, costs.streamed_ms, interval)
+                 + _outside_fit(mapped, profile, precision))
     if stretch != 1.0:
         all_notes.append(f"{profile.name}'s network term ({costs.network_term.form}, gamma "
                          f"{costs.network_term.gamma:g}) scales this network's layers by {stretch:.3f}")
@@ -405,6 +406,23 @@ def graph_batch(graph: Graph) -> int:
     return int(leading.pop()) if len(leading) == 1 and min(leading, default=1) >= 1 else 1
 
 
+def _outside_fit(mapped: MappedGraph, profile: PlatformProfile, precision: str) -> list[str]:
+    """Notes for an estimate outside what the profile's fit saw: input sizes and precision (a profile's
+    ``uncertainty`` says the same in its interval's notes, so only a profile without one is checked here)."""
+    provenance, notes = profile.provenance, []
+    if profile.uncertainty is not None:
+        return notes
+    low, high, size = provenance.fitted_input_hw_min, provenance.fitted_input_hw_max, mapped.graph.input_hw
+    if size is not None and high is not None and not (low or 0) <= size <= high:
+        seen = f"{high:g}x{high:g}" if low in (None, high) else f"{low:g}x{low:g} to {high:g}x{high:g}"
+        notes.append(f"{profile.name} was fitted on inputs of {seen}; this model's input is {size}x{size}: "
+                     "an extrapolation the fit never checked")
+    if provenance.precision is not None and provenance.n_networks and precision != provenance.precision:
+        notes.append(f"{profile.name} was fitted at {provenance.precision}; {precision} layers use its base "
+                     "profile's precision ratios, untested by the fit")
+    return notes
+
+
 def _notes(mapped: MappedGraph, profile: PlatformProfile, streamed_ms, interval) -> list[str]:
     """What an estimate of ``mapped`` on ``profile`` should say about its own trustworthiness."""
     notes = []
@@ -414,11 +432,6 @@ def _notes(mapped: MappedGraph, profile: PlatformProfile, streamed_ms, interval)
         if missing:
             notes.append(f"{profile.name} was fitted without {', '.join(missing)} layers: those use its base "
                              "model, untested by the fit")
-    trained = profile.provenance.fitted_input_hw_max
-    spatial = [d for _, shape in mapped.graph.inputs if len(shape) == 4 for d in shape[2:]]
-    if trained is not None and spatial and max(spatial) > 2 * trained:
-        notes.append(f"{profile.name} was fitted on inputs up to {trained:g}x{trained:g}; this model's input is "
-                         f"{'x'.join(map(str, spatial))}: an extrapolation its quality field warns about")
     if streamed_ms.any():
         notes.append(f"{int((streamed_ms > 0).sum())} layer(s) stream their weights from the host every inference: "
                      f"the parameters exceed the {profile.parameter_memory.on_chip_bytes / 1e6:.1f} MB on-chip "

@@ -196,6 +196,16 @@ class Graph:
         """Total arithmetic operations."""
         return sum(layer.flops for layer in self.layers)
 
+    @property
+    def input_hw(self) -> int | None:
+        """The largest height or width of the image inputs (4-D, NCHW), in pixels; None without one.
+
+        >>> Graph(name="g", layers=(), inputs=(("x", (1, 3, 224, 160)),)).input_hw
+        224
+        """
+        spatial = [d for _, shape in self.inputs if len(shape) == 4 for d in shape[2:]]
+        return max(spatial) if spatial else None
+
     def replace(self, **changes) -> "Graph":
         """A copy with ``changes`` applied (dataclasses.replace)."""
         return dataclasses.replace(self, **changes)

@@ -6,10 +6,12 @@ so a network's latency is linear in the coefficients:
 ``T = sum_c (overhead_c * n_c + compute_scale_c * C_c + memory_scale_c * M_c)``, with ``n_c`` the
 number of executed layers of class c and ``C_c``, ``M_c`` their roofline compute and memory times
 at the base profile's peaks. The fit minimises the squared *relative* error over the training
-networks with non-negative coefficients and a ridge penalty on scaled coefficients (NNLS on an
-augmented system); the ridge strength is chosen by k-fold cross-validation, whose held-out error
-is reported and stored in the profile. Classes absent from the training networks keep the base
-profile's model, and the profile says so.
+networks with coefficients bounded by the schema (0 up to each parameter's maximum, as constraints
+of a bounded-variable least-squares solver on an augmented system) and a ridge penalty on scaled
+coefficients; the ridge strength is chosen by k-fold cross-validation, whose held-out error is
+reported and stored in the profile. Classes absent from the training networks keep the base
+profile's model, and so do classes the measurements cannot identify (a coefficient driven to the
+schema's maximum); the profile says so.
 
 Three choices are made from the data, each by the same cross-validation: whether convolutions
 sharing their input run as one kernel (``merge_siblings``, horizontal fusion), whether weights and
@@ -18,7 +20,7 @@ columns), and, for a class every training network has at one size (NB201's class
 its overhead is fitted while its size terms stay the base profile's (they cannot be identified).
 
 With measured energy, the board's idle power and per-class active power are fitted the same way
-(non-negative least squares on ``E = P_idle * T + sum_c P_c * T_c``, with the fitted layer times).
+(bounded least squares on ``E = P_idle * T + sum_c P_c * T_c``, with the fitted layer times).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ import numpy as np
 
 from .._errors import InputError, ModelError
 from .._progress import silent, step
-from ..estimator import choose_precision, latency_parts, load_model, map_graph, network_scale, resolve_operating_point
+from ..estimator import (COST_MODELS, choose_precision, latency_parts, load_model, map_graph, network_scale,
+                         resolve_operating_point)
 from ..profiles import Citation, CrossValidatedChoice, LayerModel, Metrics, PowerModel, Profile, Provenance
 from ._network_fit import choose_network_model
 from ._prior import prior_references
@@ -42,6 +45,8 @@ __all__ = ["fit_from_networks", "FitResult", "NetworkFeatures", "network_feature
            "format_rho", "with_sibling_merge", "COLUMNS"]
 
 _RIDGE_GRID = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1)
+#: The schema's largest power value (mW): the power fit's upper bound.
+_MAX_POWER_MW = 1e7
 
 
 #: Fitted parameters per operator class, in the column order of the design matrix.
@@ -139,14 +144,22 @@ def _one_memory_term(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def _upper_bounds(n_columns: int) -> np.ndarray:
+    """Each design column's largest coefficient the step_linear schema accepts (``COST_MODELS`` specs)."""
+    highs = {spec.name: spec.high for spec in COST_MODELS["step_linear"].params}
+    return np.tile([highs[name] for name in COLUMNS], n_columns // _K)
+
+
 def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None = None,
            target: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
-    """Non-negative w minimising sum(((x w + offset - y) / y)^2) + ridge * |g * (w - target) * scale|^2.
+    """w in the schema's bounds minimising sum(((x w + offset - y) / y)^2) + ridge * |g * (w - target) * scale|^2.
 
     ``target`` (default 0) is what the penalty pulls the coefficients toward (a prior's), ``g`` its
-    weight per coefficient (``weights``, default 1).
+    weight per coefficient (``weights``, default 1). The bounds (0 up to each parameter's schema
+    maximum) are the solver's constraints (bounded-variable least squares), so a fit never writes a
+    coefficient its schema refuses.
     """
-    from scipy.optimize import nnls  # scipy is imported only when fitting: it slows start-up by ~1 s
+    from scipy.optimize import lsq_linear  # scipy is imported only when fitting: it slows start-up by ~1 s
 
     scale = np.abs(x).mean(axis=0)
     active = scale > 0
@@ -160,9 +173,19 @@ def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None
     system = np.vstack([a / y[:, None], math.sqrt(ridge) * np.diag(g)])
     relative = np.ones(len(y)) if offset is None else 1.0 - offset / y
     rhs = np.concatenate([relative, math.sqrt(ridge) * g * pull])
-    solution, _ = nnls(system, rhs, maxiter=50 * k)
-    w[active] = solution / scale[active]
+    highs = _upper_bounds(x.shape[1])[active]
+    solution = lsq_linear(system, rhs, bounds=(np.zeros(k), highs * scale[active]), method="bvls").x
+    w[active] = np.clip(solution / scale[active], 0.0, highs)
     return w
+
+
+def _at_bound(w: np.ndarray, classes: list) -> dict:
+    """Classes with a coefficient at its schema maximum: the data cannot identify them. Class -> parameter names."""
+    upper = _upper_bounds(len(w))
+    hits: dict = {}
+    for index in np.flatnonzero(w >= 0.999 * upper):
+        hits.setdefault(classes[index // _K], []).append(COLUMNS[index % _K])
+    return hits
 
 
 def prediction_metrics(predicted: np.ndarray, measured: np.ndarray) -> Metrics:
@@ -204,8 +227,9 @@ def _fixed_size_classes(x: np.ndarray, classes: list) -> list:
     return fixed
 
 
-def _base_work_ms(samples, base: Profile, precision: str, input_shapes, graphs: dict, classes: list) -> np.ndarray:
-    """Per network and class: the base profile's latency without its per-layer overhead (ms)."""
+def _base_work_ms(samples, base: Profile, precision: str, input_shapes, graphs: dict, classes: list,
+                  overhead: bool = False) -> np.ndarray:
+    """Per network and class: the base profile's latency, without its per-layer overhead unless asked (ms)."""
     point = resolve_operating_point(base)
     out = np.zeros((len(samples), len(classes)))
     for row, sample in enumerate(samples):
@@ -213,7 +237,7 @@ def _base_work_ms(samples, base: Profile, precision: str, input_shapes, graphs: 
         parts, _ = latency_parts(mapped, base, precision, point.freq_mhz)
         for col, op_class in enumerate(classes):
             index = mapped.op_class == op_class
-            out[row, col] = float((parts.latency_ms[index] - parts.overhead_ms[index]).sum())
+            out[row, col] = float((parts.latency_ms[index] - (0.0 if overhead else parts.overhead_ms[index])).sum())
     return out
 
 
@@ -308,13 +332,18 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
         raise InputError(f"fitting needs at least 3 measured networks, got {len(samples)}")
     y = np.array([s.latency_ms for s in samples])
     folds = max(2, min(folds, len(samples)))
+    graphs = {} if graphs is None else graphs
     variants = _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed, merge_siblings,
-                             memory_split, {} if graphs is None else graphs, progress)
-    # the lowest cross-validated error (on a tie, the variant with less structure), then the network
+                             memory_split, graphs, progress)
+    # classes the data cannot identify are held at the base model in each variant (_solve_identified);
+    # then the lowest cross-validated error (on a tie, the variant with less structure), the network
     # term and the prior, each kept only as far as cross-validation wants it (_network_fit)
+    identified = [_solve_identified(v, samples, y, input_shapes, graphs, folds, seed) for v in variants]
+    variants = [v for v, _, _ in identified]
     references, prior_note = prior_references(prior, base, variants) if prior else (None, None)
     choice = choose_network_model(variants, y, folds=folds, seed=seed, solve=_solve, ridge_grid=_RIDGE_GRID,
                                   network_term=network_term, references=references)
+    unidentified = next(u for v, _, u in identified if (v.merge, v.split) == (choice.variant.merge, choice.variant.split))
     chosen = replace(choice.variant, ridge=choice.ridge, cv=prediction_metrics(choice.predicted_cv, y))
     offset = chosen.offsets.sum(axis=1)
     w = choice.w
@@ -324,7 +353,7 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     citation = (f"edgeperf fit on {len(samples)} measured networks ({source or 'a user table'}), "
                 f"precision {chosen.precision}, base profile {base.name} {base.version}, ridge {chosen.ridge:g}, "
                 f"{folds}-fold cross-validated MAPE {chosen.cv.mape:.3f}")
-    models, per_inference = _fitted_layer_models(chosen, w, base.name, key, steps)
+    models, per_inference = _fitted_layer_models(chosen, w, base.name, key, steps, unidentified)
     # the base's own per-inference overhead, parameter streaming and interval belong to its fit, not this one
     own = {("inference_overhead_ms",)} | {a for a in chosen.base.citations if a[0] in ("parameter_memory", "uncertainty")}
     fitted = replace(chosen.base, name=fit_name, kind="fitted", path="", version=_dt.date.today().isoformat(),
@@ -332,8 +361,13 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
                      citations=MappingProxyType({a: c for a, c in chosen.base.citations.items() if a not in own}),
                      sources=MappingProxyType({**chosen.base.sources, key: citation}), layer_models=models,
                      provenance=_fit_provenance(chosen, variants, source, len(samples), base, folds, training,
-                                                merge_siblings, memory_split),
-                     quality=_fit_quality(chosen, len(samples), source, folds, base.name, per_inference))
+                                                merge_siblings, memory_split, unidentified),
+                     quality=_fit_quality(chosen, len(samples), source, folds, base.name, per_inference,
+                                          unidentified))
+    sizes = [size for s in samples if (size := _graph(s, input_shapes, graphs).input_hw) is not None]
+    if sizes:   # the range the fit saw: estimates outside it say so
+        fitted = replace(fitted, provenance=replace(fitted.provenance, fitted_input_hw_min=min(sizes),
+                                                    fitted_input_hw_max=max(sizes)))
     if chosen.fixed:
         fitted = replace(fitted, inference_overhead_ms=per_inference, citations=MappingProxyType({
             **fitted.citations, ("inference_overhead_ms",): Citation(
@@ -373,7 +407,32 @@ def _with_network_choices(fitted: Profile, choice, key: str, prior, prior_note: 
     return replace(fitted, network_term=choice.term, citations=citations, provenance=provenance, quality=quality)
 
 
-def _fitted_layer_models(chosen: _Variant, w: np.ndarray, base_name: str, key: str, steps: dict | None):
+def _solve_identified(chosen: _Variant, samples, y, input_shapes, graphs, folds, seed):
+    """The chosen variant's coefficients, with the classes the data cannot identify held at the base model.
+
+    A class whose coefficient the data drives to the schema's maximum is not identified by these
+    measurements (its work is too small, or collinear with another class's): its whole time becomes
+    a fixed offset from the base profile, its columns are cleared, the cross-validated error is
+    computed again and the fit solved again. Returns the variant, the coefficients and the
+    unidentified classes (class -> the parameters at their maximum).
+    """
+    w = _solve(chosen.x, y, chosen.ridge, chosen.offsets.sum(axis=1))
+    unidentified = {c: p for c, p in _at_bound(w, chosen.classes).items() if c not in chosen.fixed}
+    if not unidentified:
+        return chosen, w, unidentified
+    columns = [chosen.classes.index(c) for c in unidentified]
+    offsets = chosen.offsets.copy()
+    offsets[:, columns] = _base_work_ms(samples, chosen.base, chosen.precision, input_shapes, graphs, chosen.classes,
+                                        overhead=True)[:, columns]
+    x = chosen.x.copy()
+    for i in columns:
+        x[:, _K * i: _K * i + _K] = 0.0
+    _, cv = _cross_validate(x, y, chosen.ridge, folds, seed, offsets.sum(axis=1))
+    return replace(chosen, x=x, offsets=offsets, cv=cv), _solve(x, y, chosen.ridge, offsets.sum(axis=1)), unidentified
+
+
+def _fitted_layer_models(chosen: _Variant, w: np.ndarray, base_name: str, key: str, steps: dict | None,
+                         unidentified: dict):
     """The fitted profile's layer models, and the per-inference overhead (ms) taken out of fixed-size classes."""
     models = dict(chosen.base.layer_models)
     per_inference = 0.0
@@ -389,6 +448,11 @@ def _fitted_layer_models(chosen: _Variant, w: np.ndarray, base_name: str, key: s
                 f"{base_name}'s model without its overhead: every training network had this class at one size, "
                 f"so its terms cannot be fitted ({key})"))
             continue
+        if op_class in unidentified:
+            models[op_class] = replace(chosen.base.layer_model(op_class), note=(
+                f"{base_name}'s model: these measurements cannot identify this class "
+                f"({', '.join(unidentified[op_class])} reached the schema's maximum) ({key})"))
+            continue
         params = {k: v for k, v in coefficients.items() if chosen.split or k not in ("weight_scale", "output_scale")}
         if steps and op_class in steps:
             params["steps"] = steps[op_class]
@@ -396,12 +460,16 @@ def _fitted_layer_models(chosen: _Variant, w: np.ndarray, base_name: str, key: s
     return MappingProxyType(models), per_inference
 
 
-def _fit_quality(chosen: _Variant, n: int, source: str, folds: int, base_name: str, per_inference: float) -> str:
+def _fit_quality(chosen: _Variant, n: int, source: str, folds: int, base_name: str, per_inference: float,
+                 unidentified: dict) -> str:
     cv = chosen.cv
     quality = (f"Fitted to {n} measured networks ({source or 'a user table'}): "
                f"{folds}-fold cross-validated MAPE {100 * cv.mape:.1f} %, "
                f"{100 * cv.within_10pct:.0f} % of networks within +-10 %, Spearman {format_rho(cv.spearman)}. "
                f"Operator classes fitted: {', '.join(chosen.classes)}; others keep {base_name}'s models.")
+    if unidentified:
+        quality += (f" Classes these measurements cannot identify ({', '.join(unidentified)}: a coefficient "
+                    f"reached the schema's maximum) keep {base_name}'s model.")
     if chosen.fixed:
         quality += (f" Classes at one size in every training network ({', '.join(chosen.fixed)}) keep "
                     f"{base_name}'s model; the constant they shared with every network is a per-inference "
@@ -410,7 +478,7 @@ def _fit_quality(chosen: _Variant, n: int, source: str, folds: int, base_name: s
 
 
 def _fit_provenance(chosen: _Variant, variants: list, source: str, n: int, base: Profile, folds: int,
-                    training: Metrics, merge_siblings, memory_split) -> Provenance:
+                    training: Metrics, merge_siblings, memory_split, unidentified: dict) -> Provenance:
     def best_cv(**where) -> float:
         return min(v.cv.mape for v in variants if all(getattr(v, k) == value for k, value in where.items()))
 
@@ -421,11 +489,12 @@ def _fit_provenance(chosen: _Variant, variants: list, source: str, n: int, base:
     if memory_split is None:
         memory_terms = CrossValidatedChoice(chosen="split" if chosen.split else "one", cv_mape=MappingProxyType(
             {"one": best_cv(split=False), "split": best_cv(split=True)}))
-    return Provenance(fitted_on=source or "user table", n_networks=n, precision=chosen.precision,
-                      base_profile=f"{base.name} {base.version}", ridge=chosen.ridge, folds=folds,
-                      cross_validation=chosen.cv, training=training, fitted_classes=tuple(chosen.classes),
-                      date=_dt.date.today().isoformat(), fixed_size_classes=tuple(chosen.fixed) or None,
-                      sibling_merge=sibling_merge, memory_terms=memory_terms)
+    provenance = Provenance(fitted_on=source or "user table", n_networks=n, precision=chosen.precision,
+                            base_profile=f"{base.name} {base.version}", ridge=chosen.ridge, folds=folds,
+                            cross_validation=chosen.cv, training=training, fitted_classes=tuple(chosen.classes),
+                            date=_dt.date.today().isoformat(), fixed_size_classes=tuple(chosen.fixed) or None,
+                            sibling_merge=sibling_merge, memory_terms=memory_terms)
+    return provenance.with_details(unidentified_classes=unidentified) if unidentified else provenance
 
 
 _MERGE_SOURCE = ("Horizontal fusion: TensorRT merges two Conv (or two Gemm) layers that share their input and have "
@@ -471,13 +540,16 @@ def _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed,
 
 def _fit_power(fitted: Profile, chosen: _Variant, w: np.ndarray, energy: np.ndarray, key: str):
     """Idle and per-class active power fitted to measured energy; the power model and its citations."""
-    from scipy.optimize import nnls
+    from scipy.optimize import lsq_linear
 
     x, classes = chosen.x, chosen.classes
     times = chosen.offsets + np.column_stack([x[:, _K * i: _K * i + _K] @ w[_K * i: _K * i + _K]
                                               for i in range(len(classes))])
     design = np.column_stack([times.sum(axis=1), times])  # mW x ms / 1000 = mJ
-    solution, _ = nnls(design / energy[:, None], np.full(len(energy), 1000.0))
+    # bounded by the schema's maximum power as the solver's constraint; a class without time in any
+    # network has a zero column and stays at 0
+    solution = lsq_linear(design / energy[:, None], np.full(len(energy), 1000.0), bounds=(0.0, _MAX_POWER_MW),
+                          method="bvls").x
     default = ("power", "active_mw", "default")
     active = {"default": fitted.power.active_mw["default"], **dict(zip(classes, map(float, solution[1:])))}
     cited = {("power", "idle_mw"): Citation(source=key), default: fitted.citations[default],

@@ -74,5 +74,7 @@ def fit_layer_sweep(samples, base: Profile, *, name: str, source: str, steps: di
                     progress(f"{op_class} {dim}: step width {width} (cross-validated MAPE {100 * scores[width]:.1f}% "
                              f"against {100 * scores[1]:.1f}% without)")
     final = fit(chosen)
-    provenance = final.profile.provenance.with_details(step_widths=chosen)
+    # single layers' inputs are not a network's input size: the range check of network fits does not apply
+    provenance = replace(final.profile.provenance, fitted_input_hw_min=None,
+                         fitted_input_hw_max=None).with_details(step_widths=chosen)
     return replace(final, profile=replace(final.profile, provenance=provenance))

@@ -1,8 +1,9 @@
-"""Measurement on real devices: runners, a drift-correcting timing harness, profiler readers.
+"""Measurement on real devices: runners, a load-robust timing harness, physical limits, profiler readers.
 
-Runners (onnxruntime, TFLite, torch; the :class:`Runner` protocol), the drift-correcting timing
-harness, power/temperature/clock sources (the :class:`PowerSource` protocol), vendor profiler
-readers, and the one measurement pipeline (``_pipeline``: planned items -> harness -> sweep file of
+Runners (onnxruntime, TFLite, torch; the :class:`Runner` protocol), the load-robust timing harness
+(wall and CPU clocks, :func:`cpu_timing`) and the physical limits it checks against
+(``_plausible``), power/temperature/clock sources (the :class:`PowerSource` protocol), vendor
+profiler readers, and the one measurement pipeline (``_pipeline``: planned items -> harness -> sweep file of
 :class:`SweepRecord` -> samples) behind the whole-network calibration loop (``calibrate``) and the
 single-layer adaptive sweeps (``run_sweep``, ``fit_sweep``); on-device validation
 (``validate_on_device``). Fitting itself is ``edgeperf.fitting``'s: this package measures and
@@ -18,7 +19,9 @@ from ._calibrate import (
     read_sweep,
 )
 from ._device import device_info
-from ._harness import Harness, Timing, matmul_reference
+from ._harness import DISTURBED_FLAGS, MAX_CORRECTION, MAX_DISTURBED, MIN_CPU_SHARE, MIN_SHARE, Harness, Timing
+from ._harness import cpu_timing, matmul_reference, raise_if_disturbed
+from ._plausible import CEILING_SOURCE, ceilings, floor_ms, graph_floor_ms
 from ._onnxruntime import LoadedModel, OnnxRuntimeRunner
 from ._protocols import PowerSource, Runnable, Runner
 from ._layer_profile import fit_from_layer_times
@@ -77,7 +80,10 @@ from ._trace import MAX_TRACE_BYTES, read_trace_csv
 from ._validate import DeviceValidation, LayerComparison, validate_on_device
 
 __all__ = ["PowerSource", "Runnable", "Runner", "SWEEP_COLUMNS", "EXCLUDING_FLAGS", "OPTIONAL_COLUMNS", "VALIDATION_NETWORKS", "CalibrationPlan", "CalibrationResult", "calibrate",
-           "plan_calibration", "read_sweep", "device_info", "Harness", "Timing", "matmul_reference", "LoadedModel", "OnnxRuntimeRunner", "NodeTime",
+           "plan_calibration", "read_sweep", "device_info", "Harness", "Timing", "matmul_reference",
+           "DISTURBED_FLAGS", "MAX_CORRECTION", "MAX_DISTURBED", "MIN_SHARE", "MIN_CPU_SHARE", "cpu_timing",
+           "raise_if_disturbed", "CEILING_SOURCE", "ceilings",
+           "floor_ms", "graph_floor_ms", "LoadedModel", "OnnxRuntimeRunner", "NodeTime",
            "read_onnxruntime_profile", "kernel_node_names", "PROFILE_FORMATS", "read_layer_profile", "read_openvino_counters",
            "read_tflite_op_profile", "read_trtexec_profile", "MAX_TRACE_BYTES", "read_trace_csv", "OFFLINE_C", "SOURCES", "ApexSource",
            "ClockSource", "CsvPowerReplay", "Ina3221Source", "NullSource", "NvmlSource", "RaplSource", "Reading",

@@ -6,8 +6,10 @@ The loop (``edgeperf calibrate``):
    MatMul) and memory bandwidth (a large element-wise Add); these become the profile's peaks,
    with "measured here" as their source;
 2. measure a planned set of training networks (zoo networks at several resolutions and widths,
-   and NAS-Bench-201 members) with the drift-correcting harness, each result appended to a sweep
-   file that is rewritten atomically, so an interrupted calibration resumes where it stopped;
+   and NAS-Bench-201 members) with the load-robust harness, each held to its physical floor and
+   appended to a sweep file that is rewritten atomically, so an interrupted calibration resumes
+   where it stopped (and measures again what other load disturbed); when more than a quarter stay
+   disturbed the calibration ends with :class:`DisturbedError` (exit code 3);
 3. fit per-class step-linear layer models to the measured totals (``fit_from_networks``);
 4. validate on held-out ImageNet networks at their full resolution and report measured,
    predicted and error per network.
@@ -24,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 
-from .._errors import InputError
+from .._errors import DisturbedError, InputError
 from .._lock import exclusive
 from .._progress import draws_bars, step
 from .._userfile import user_path
@@ -33,13 +35,18 @@ from ..fitting import NetworkSample, ValidationReport, fit_from_networks, valida
 from ..profiles import Citation, ClockDomain, HeldOutErrors, LayerModel, PowerModel, Profile
 from ..zoo import as_reference, random_nb201, runnable_model
 from ._device import device_info
-from ._harness import Harness
+from ._harness import Harness, cpu_timing
 from ._meta import check_or_record
 from ._pipeline import EXCLUDING_FLAGS, NETWORK_SWEEP, SweepRecord, measure_items, median_groups, read_records
+from ._pipeline import raise_if_too_disturbed, too_few_to_fit
+from ._plausible import CEILING_SOURCE, ceilings, floor_ms
 from ._protocols import PowerSource, Runner
 
 __all__ = ["CalibrationPlan", "plan_calibration", "calibrate", "CalibrationResult", "read_sweep", "base_profile",
-           "ORT_MAPPING", "measure_roofline", "VALIDATION_NETWORKS"]
+           "ORT_MAPPING", "measure_roofline", "VALIDATION_NETWORKS", "RETRY_SHARE"]
+
+#: Share of the budget a calibration may spend re-measuring what other load disturbed.
+RETRY_SHARE = 0.25
 
 #: Held-out ImageNet CNNs, measured at their paper resolution.
 VALIDATION_NETWORKS = ("resnet18", "resnet50", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large",
@@ -109,8 +116,17 @@ def read_sweep(path) -> list[SweepRecord]:
     return read_records(path, NETWORK_SWEEP)
 
 
-def measure_roofline(runner: Runner, harness: Harness) -> dict:
-    """Peak fp32 GFLOP/s (1024^3 MatMul) and memory GB/s (Add of two 16 Mi-element tensors), via the runtime."""
+def measure_roofline(runner: Runner, harness: Harness, ceiling: dict | None = None) -> dict:
+    """Peak fp32 GFLOP/s (1024^3 MatMul) and memory GB/s (Add of two 16 Mi-element tensors), via the runtime.
+
+    Each probe is checked against the device's physical ``ceiling`` (:func:`ceilings`): a probe that
+    still reports more than the hardware can do after re-measuring ends the command.
+
+    Raises
+    ------
+    DisturbedError
+        When a probe stays above the physical ceiling.
+    """
     from onnx import TensorProto, helper
 
     def model(node, shapes, out_shape):
@@ -122,12 +138,21 @@ def measure_roofline(runner: Runner, harness: Harness) -> dict:
 
     n = 1024
     matmul = runner.load(model(helper.make_node("MatMul", ["a", "b"], ["y"]), [("a", [n, n]), ("b", [n, n])], [n, n]))
-    elements = 16 * 2**20
-    add = runner.load(model(helper.make_node("Add", ["a", "b"], ["y"]), [("a", [elements]), ("b", [elements])],
-                            [elements]))
-    flops = 2 * n**3 / (harness.measure(matmul.run).median_ms / 1e3) / 1e9
-    bandwidth = 3 * 4 * elements / (harness.measure(add.run).median_ms / 1e3) / 1e9
-    return {"peak_gflops": flops, "bandwidth_gbps": bandwidth}
+    elements = 16 * 2**20     # as 4096 x 4096: onnx's data propagation takes seconds on a 1-D tensor this long
+    side = [4096, 4096]
+    add = runner.load(model(helper.make_node("Add", ["a", "b"], ["y"]), [("a", side), ("b", side)], side))
+    flops, moved = 2 * n**3, 3 * 4 * elements
+    probes = (harness.measure(matmul.run, floor_ms=floor_ms(flops=flops, ceiling=ceiling)),
+              harness.measure(add.run, floor_ms=floor_ms(flops=0, bytes_=moved, ceiling=ceiling)))
+    impossible = sum("implausible" in timing.flags for timing in probes)
+    if impossible:
+        raise DisturbedError(impossible, len(probes))
+    roofline = {"peak_gflops": flops / (probes[0].median_ms / 1e3) / 1e9,
+                "bandwidth_gbps": moved / (probes[1].median_ms / 1e3) / 1e9,
+                "probes_disturbed": sum(timing.disturbed for timing in probes)}
+    if ceiling is not None:
+        roofline.update(ceiling_gflops=ceiling["peak_gflops"], ceiling_gbps=ceiling["bandwidth_gbps"])
+    return roofline
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -204,7 +229,8 @@ def calibrate(name: str, *, runner: Runner, sweep_path, budget_minutes: float = 
         The sweep file: finished measurements are read from it and skipped; new ones are added,
         each followed by an atomic rewrite.
     budget_minutes : float
-        Sizes the plan (default about 10 minutes on a 2-core machine).
+        Sizes the plan (default about 10 minutes on a 2-core machine); a quarter of it more may go
+        to re-measuring what other load disturbed.
     progress : callable(str)
         Receives the roofline line and one line per measured network; a progress bar
         (``edgeperf._progress.Progress``) gets the measurements as steps instead.
@@ -217,11 +243,19 @@ def calibrate(name: str, *, runner: Runner, sweep_path, budget_minutes: float = 
     Returns
     -------
     CalibrationResult
+
+    Raises
+    ------
+    DisturbedError
+        When more than a quarter of the sweep's measurements stayed disturbed by other load after
+        re-measuring, or a roofline probe reported more than the hardware can do. The sweep keeps
+        everything measured; a rerun measures the disturbed ones again.
     """
 
     plan = plan or plan_calibration(budget_minutes)
     harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.1, power=power,
-                                 temperature_c=temperature_c, max_temp_c=max_temp_c)
+                                 temperature_c=temperature_c, max_temp_c=max_temp_c,
+                                 retry_budget_s=RETRY_SHARE * 60.0 * budget_minutes, **cpu_timing(runner.settings()))
     sweep_path = user_path(sweep_path, what="sweep")
     with exclusive(sweep_path):
         return _calibrate_locked(name, runner, sweep_path, plan, harness, progress, power)
@@ -229,11 +263,14 @@ def calibrate(name: str, *, runner: Runner, sweep_path, budget_minutes: float = 
 
 def _calibrate_locked(name, runner, sweep_path: Path, plan, harness, progress, power) -> CalibrationResult:
     records = read_sweep(sweep_path)
-    reused = len(records)
+    reused = sum(not record.disturbed for record in records)    # a disturbed one is measured again
     info = device_info()
     check_or_record(sweep_path, runner.settings(), info)
-    roofline = measure_roofline(runner, harness)
-    progress(f"roofline: {roofline['peak_gflops']:.1f} GFLOP/s, {roofline['bandwidth_gbps']:.1f} GB/s")
+    ceiling = ceilings(runner.settings(), info)
+    roofline = measure_roofline(runner, harness, ceiling)
+    progress(f"roofline: {roofline['peak_gflops']:.1f} GFLOP/s, {roofline['bandwidth_gbps']:.1f} GB/s"
+             + (f" (ceilings {roofline['ceiling_gflops']:.0f} GFLOP/s, {roofline['ceiling_gbps']:.0f} GB/s)"
+                if ceiling else ""))
 
     def measured(record: SweepRecord) -> None:
         if not draws_bars(progress):        # a bar shows n/N instead of a line per measurement
@@ -241,10 +278,11 @@ def _calibrate_locked(name, runner, sweep_path: Path, plan, harness, progress, p
                      f"{record.input_size or ''}: {record.latency_ms:.3f} ms {' '.join(record.flags)}".rstrip())
 
     measure_items(_planned_items(plan), path=sweep_path, fmt=NETWORK_SWEEP, records=records, runner=runner,
-                  harness=harness, progress=measured, steps=lambda done, total: step(progress, done, total,
+                  harness=harness, progress=measured, ceiling=ceiling, steps=lambda done, total: step(progress, done, total,
                                                                                      "measuring networks"),
                   model_of=lambda item: runnable_model(as_reference(item["reference"]), input_size=(
                       (item["input_size"], item["input_size"]) if item["input_size"] else None)))
+    raise_if_too_disturbed(records)
     # one sample per network: the median over its passes, leaving out measurements that are not steady-state
     groups = median_groups(records, lambda record: (record.reference, record.input_size, record.role))
 
@@ -255,12 +293,12 @@ def _calibrate_locked(name, runner, sweep_path: Path, plan, harness, progress, p
 
     training = samples("train")
     if len(training) < 3:
-        raise InputError(f"{sweep_path}: fewer than 3 training measurements; run calibrate again to complete it")
+        raise too_few_to_fit(records, sweep_path, "training measurements; run calibrate again to complete it")
     base = base_profile(name, runner.settings(), roofline, info)
     fit = fit_from_networks(training, base, name=name, precision="fp32", source=str(sweep_path))
     held_out = samples("validate")
     report = validate_table(held_out, fit.profile, precision="fp32") if held_out else None
-    profile = _with_calibration_record(fit.profile, records, report, roofline, power)
+    profile = _with_calibration_record(fit.profile, records, report, roofline, power, harness)
     return CalibrationResult(profile=profile, validation=report, measurements=len(records), reused=reused)
 
 
@@ -280,13 +318,17 @@ def _planned_items(plan: CalibrationPlan) -> list[dict]:
 
 
 def _with_calibration_record(profile: Profile, records: list[SweepRecord], report: ValidationReport | None,
-                             roofline: dict, power) -> Profile:
+                             roofline: dict, power, harness: Harness) -> Profile:
     """The fitted profile with what its calibration rests on: measurements, exclusions, probes, held-out errors."""
     excluded = {flag: sum(flag in record.excluded_by for record in records) for flag in EXCLUDING_FLAGS}
     provenance = profile.provenance.with_details(
         measurements=len(records), excluded_unstable=sum(bool(record.excluded_by) for record in records),
         excluded_by_flag=excluded, power_source=power.describe() if power is not None else {"source": "none"},
-        flagged_drift=sum("drift" in record.flags for record in records), roofline_probe=roofline)
+        flagged_drift=sum("drift" in record.flags for record in records), roofline_probe=roofline,
+        harness={"statistic": f"median over rounds of each round's {harness.quantile:g} quantile of per-call times",
+                 "max_correction": harness.max_correction, "retries": harness.retries,
+                 "disturbed_after_retries": sum(record.disturbed for record in records),
+                 "ceilings": CEILING_SOURCE if roofline.get("ceiling_gflops") else "none (not a CPU execution provider)"})
     quality = profile.quality
     if report is not None:
         errors = sorted(abs(r.error) for r in report.rows)

@@ -4,7 +4,12 @@ Both ``edgeperf calibrate`` (whole networks) and ``edgeperf sweep`` (single laye
 of planned items with the timing harness, in several passes, into a tidy CSV file that is rewritten
 atomically after every measurement, so an interrupted run resumes where it stopped; and both turn
 the file into one sample per item: the median over its passes, leaving out measurements that are
-not steady-state samples of the device (:data:`EXCLUDING_FLAGS`). One row of such a file is a
+not steady-state samples of the device (:data:`EXCLUDING_FLAGS`).
+
+Every measurement is checked against its physical floor (the model's FLOPs and weights at the
+device's ceilings, ``_plausible``); one that other load disturbed (:data:`DISTURBED_FLAGS`, after
+the harness's own re-measuring) stays in the file, flagged, and the next run measures it again in
+its place. :func:`raise_if_too_disturbed` ends a command whose file holds too many of them. One row of such a file is a
 :class:`SweepRecord`; the two files differ only in the columns that say what was measured
 (:data:`NETWORK_SWEEP`, :data:`LAYER_SWEEP`).
 """
@@ -19,20 +24,22 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .._atomic import write_text_atomic
-from .._errors import InputError
+from .._errors import DisturbedError, InputError
 from .._messages import show
 from .._numbers import parse_number
 from .._userfile import user_path
-from ._harness import Harness, Timing
+from ._harness import DISTURBED_FLAGS, Harness, Timing, raise_if_disturbed
+from ._plausible import model_floor_ms
 from ._protocols import Runner
 from ._trace import read_sweep_rows
 
 __all__ = ["SweepRecord", "SweepFormat", "NETWORK_SWEEP", "LAYER_SWEEP", "EXCLUDING_FLAGS", "SWEEP_COLUMNS",
            "OPTIONAL_COLUMNS", "LAYER_SWEEP_COLUMNS", "read_records", "write_records", "measure_items",
-           "median_groups"]
+           "median_groups", "raise_if_too_disturbed", "too_few_to_fit"]
 
-#: Flags that exclude a measurement from a fit: it is not a steady-state sample of the device.
-EXCLUDING_FLAGS = ("unstable", "hot", "throttled", "clock-changed")
+#: Flags that exclude a measurement from a fit: it is not a steady-state sample of the device
+#: (disturbed by other load, or the device was hot, throttled or changed clocks).
+EXCLUDING_FLAGS = DISTURBED_FLAGS + ("hot", "throttled", "clock-changed")
 #: Columns of a network calibration's sweep file.
 SWEEP_COLUMNS = ("reference", "input_size", "role", "pass", "latency_ms", "raw_latency_ms", "spread", "drift",
                  "flags", "reference_ms", "measured_at")
@@ -76,6 +83,11 @@ class SweepRecord:
                    drift=timing.drift, flags=tuple(timing.flags), reference_ms=timing.reference_ms,
                    measured_at=_dt.datetime.now().isoformat(timespec="seconds"), energy_mj=timing.energy_mj,
                    power_mw=timing.power_mw, **what)
+
+    @property
+    def disturbed(self) -> bool:
+        """True when other load disturbed it (:data:`DISTURBED_FLAGS`): a rerun measures it again."""
+        return any(flag in DISTURBED_FLAGS for flag in self.flags)
 
     @property
     def excluded_by(self) -> tuple[str, ...]:
@@ -193,35 +205,61 @@ def write_records(path, fmt: SweepFormat, records: list[SweepRecord]) -> None:
 
 
 def measure_items(items, *, path, fmt: SweepFormat, records: list[SweepRecord], runner: Runner, harness: Harness,
-                  model_of: Callable[[dict], bytes],
+                  model_of: Callable[[dict], bytes], ceiling: dict | None = None,
                   progress: Callable[[SweepRecord], None] = lambda record: None,
                   steps: Callable[[int, int], None] = lambda done, total: None) -> None:
-    """Measure every planned item that ``records`` lacks; append each record and rewrite the file after each.
+    """Measure every planned item that ``records`` lacks; rewrite the file after each measurement.
 
     ``items`` are dicts of :class:`SweepRecord` fields naming what to measure (``reference``,
     ``pass_`` and the format's other item fields); one is done when a record agrees with it on the
-    format's ``key``. ``model_of(item)`` is what the runner loads (model bytes). ``progress`` gets
-    each new record; ``steps(done, total)`` how many of the items are done (a resumed run starts
-    where the file left off).
+    format's ``key`` and was not disturbed by other load. A disturbed record is measured again and
+    replaced in its place; a new one is appended. ``model_of(item)`` is what the runner loads (model
+    bytes); each measurement is held to the model's physical floor at ``ceiling``
+    (:func:`~edgeperf.measure.ceilings`; None: no floor). ``progress`` gets each new record;
+    ``steps(done, total)`` how many of the items are done (a resumed run starts where the file left
+    off).
     """
     def key(get) -> tuple:
         return tuple(get(name) for name in fmt.key)
 
     items = list(items)
-    done = {key(lambda name: getattr(record, name)) for record in records}
+    position = {key(lambda name: getattr(record, name)): i for i, record in enumerate(records)}
+    done = {k for k, i in position.items() if not records[i].disturbed}
     finished = sum(1 for item in items if key(item.get) in done)
     steps(finished, len(items))
     for item in items:
         if key(item.get) in done:
             continue
-        timing = harness.measure(runner.load(model_of(item)).run)
+        model = model_of(item)
+        # the floor rests on the physical ceiling only: a roofline probe slowed by other load would raise it
+        timing = harness.measure(runner.load(model).run, floor_ms=model_floor_ms(model, ceiling))
         record = SweepRecord.measured(timing, **item)
-        records.append(record)
+        if key(item.get) in position:
+            records[position[key(item.get)]] = record
+        else:
+            position[key(item.get)] = len(records)
+            records.append(record)
         done.add(key(item.get))
         write_records(path, fmt, records)
         progress(record)
         finished += 1
         steps(finished, len(items))
+
+
+def raise_if_too_disturbed(records: list[SweepRecord]) -> None:
+    """End the command (:class:`DisturbedError`, exit code 3) when too many records stayed disturbed.
+
+    The file keeps them; a rerun measures them again (:func:`measure_items`).
+    """
+    raise_if_disturbed(sum(record.disturbed for record in records), len(records))
+
+
+def too_few_to_fit(records: list[SweepRecord], path, what: str) -> Exception:
+    """The error for a sweep left with too few samples to fit: other load's (DisturbedError), or incomplete."""
+    disturbed = sum(record.disturbed for record in records)
+    if disturbed:       # too few left because of other load: the machine, not the input
+        return DisturbedError(disturbed, len(records))
+    return InputError(f"{path}: fewer than 3 {what}")
 
 
 def median_groups(records: list[SweepRecord], group: Callable[[SweepRecord], object]) -> dict:

@@ -15,16 +15,20 @@ estimate whole networks from them. The sweep runs in rounds:
    error is lowest (a width other than 1 must win by 2 %), so step widths
    come from the data, not from an assumption.
 
-Every measurement goes through the drift-correcting :class:`Harness` and is
-appended to a tidy CSV (one row per layer and pass, rewritten atomically);
-the layers a refinement round will measure are recorded before the round
-starts, so a rerun skips what the file already holds and finishes the round
-it was interrupted in; a lock file keeps a second process from writing the
-same sweep. ``SWEEP.meta.json`` beside it records
+Every measurement goes through the load-robust :class:`Harness`, is held to
+its physical floor, and is appended to a tidy CSV (one row per layer and pass,
+rewritten atomically); the layers a refinement round will measure are recorded
+before the round starts, so a rerun skips what the file already holds
+(measuring again what other load disturbed) and finishes the round it was
+interrupted in; a lock file keeps a second process from writing the same
+sweep. More than a quarter disturbed ends the sweep with
+:class:`DisturbedError` (exit code 3). ``SWEEP.meta.json`` beside it records
 the runtime, the device and the roofline probe, so ``edgeperf fit SWEEP``
 can fit on another machine. The time of an empty model (one element through
 one operator) is the runtime's per-call overhead; it is subtracted from every
-single-layer time before fitting, because whole networks pay it once.
+single-layer time before fitting, because whole networks pay it once; a layer
+whose time is mostly that overhead is left out (and counted) rather than
+fitted to a remainder stretched more than :data:`MAX_OVERHEAD_CORRECTION` times.
 """
 
 from __future__ import annotations
@@ -43,15 +47,21 @@ from .._progress import draws_bars, step
 from .._userfile import probe, user_path
 from ..fitting import FitResult, NetworkSample, fit_layer_sweep, fit_from_networks, validate_table
 from ..zoo import layer_reference, parse_layer_reference, runnable_model
-from ._harness import Harness
+from ._harness import Harness, cpu_timing
 from ._meta import check_or_record, meta_path, planned_round, read_meta, record_round
 from ._pipeline import LAYER_SWEEP, SweepRecord, measure_items, median_groups, read_records
+from ._pipeline import raise_if_too_disturbed, too_few_to_fit
+from ._plausible import ceilings
 from ._protocols import PowerSource, Runner
 
-__all__ = ["SweepPlan", "plan_sweep", "run_sweep", "read_layer_sweep", "fit_sweep", "EMPTY_LAYER"]
+__all__ = ["SweepPlan", "plan_sweep", "run_sweep", "read_layer_sweep", "fit_sweep", "EMPTY_LAYER",
+           "MAX_OVERHEAD_CORRECTION"]
 
 #: The empty model whose time is the runtime's per-call overhead.
 EMPTY_LAYER = "zoo:layer:relu,c=1,hw=1"
+#: The most the per-call overhead may shrink a layer's time: a layer whose time is more than 80 %
+#: overhead is left out (and counted) rather than fitted to a remainder scaled up to 5x its size.
+MAX_OVERHEAD_CORRECTION = 5.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,26 +168,36 @@ def _neighbours(reference: str, rng: random.Random) -> list[str]:
     return [r for r in result if r != reference]
 
 
-def _samples(records: list[SweepRecord]) -> list[NetworkSample]:
-    """One sample per measured layer (sorted by reference): the median over passes less the per-call overhead.
+def _samples(records: list[SweepRecord]) -> tuple[list[NetworkSample], int]:
+    """One sample per measured layer (sorted by reference), and how many layers were left out.
 
-    Whole networks pay the runtime's per-call overhead (the empty layer's time) once, so each layer's
-    share of it is taken out (never below 5 % of the layer's own time).
+    A sample is the median over passes less the per-call overhead: whole networks pay the runtime's
+    per-call overhead (the empty layer's time) once, so each layer's share of it is taken out. A
+    layer whose remainder would be less than 1/:data:`MAX_OVERHEAD_CORRECTION` of its measured time
+    is left out and counted: its own time cannot be told from the overhead's noise.
     """
     overhead_ms = _overhead(records)
     groups = median_groups([r for r in records if r.reference != EMPTY_LAYER], lambda record: record.reference)
-    return [NetworkSample(model=reference, line=line, energy_mj=energy,
-                          latency_ms=max(latency - overhead_ms, 0.05 * latency))
-            for line, (reference, (latency, energy)) in enumerate(sorted(groups.items()), start=2)]
+    samples, overhead_dominated = [], 0
+    for reference, (latency, energy) in sorted(groups.items()):
+        if latency - overhead_ms < latency / MAX_OVERHEAD_CORRECTION:
+            overhead_dominated += 1
+            continue
+        samples.append(NetworkSample(model=reference, line=len(samples) + 2, energy_mj=energy,
+                                     latency_ms=latency - overhead_ms))
+    return samples, overhead_dominated
 
 
 def _overhead(records: list[SweepRecord]) -> float:
-    values = [record.latency_ms for record in records if record.reference == EMPTY_LAYER]
-    return statistics.median(values) if values else 0.0
+    """The empty layer's median time (ms), over its undisturbed measurements where there are any."""
+    empty = [record for record in records if record.reference == EMPTY_LAYER]
+    steady = [record for record in empty if not record.disturbed] or empty
+    return statistics.median(record.latency_ms for record in steady) if steady else 0.0
 
 
 def run_sweep(runner: Runner, sweep_path, *, plan: SweepPlan | None = None, harness: Harness | None = None,
-              power: PowerSource | None = None, progress=lambda message: None) -> list[SweepRecord]:
+              power: PowerSource | None = None, progress=lambda message: None,
+              retry_budget_s: float | None = None) -> list[SweepRecord]:
     """Measure a plan's single layers on this device, refining adaptively; resumable.
 
     Parameters
@@ -190,6 +210,8 @@ def run_sweep(runner: Runner, sweep_path, *, plan: SweepPlan | None = None, harn
     harness : Harness, optional
     power : PowerSource, optional
         Records energy per call where it measures power.
+    retry_budget_s : float, optional
+        Seconds the default harness may spend re-measuring what other load disturbed.
 
     Returns
     -------
@@ -200,29 +222,24 @@ def run_sweep(runner: Runner, sweep_path, *, plan: SweepPlan | None = None, harn
     ------
     InputError
         When another process holds the sweep, or the file is not a layer sweep.
+    DisturbedError
+        When more than a quarter of the measurements stayed disturbed by other load (the sweep
+        keeps them; a rerun measures them again), or a roofline probe exceeded the physical ceiling.
     """
-    from ._calibrate import measure_roofline
-    from ._device import device_info
-
     plan = plan or plan_sweep()
-    harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.05, power=power)
+    harness = harness or Harness(rounds=plan.rounds, round_s=plan.round_s, warmup_s=0.05, power=power,
+                                 retry_budget_s=retry_budget_s, **cpu_timing(runner.settings()))
     path = user_path(sweep_path, what="sweep")
     with exclusive(path):
         records = read_layer_sweep(path)
-
-        def first_record():
-            roofline = measure_roofline(runner, harness)
-            progress(f"roofline: {roofline['peak_gflops']:.1f} GFLOP/s, {roofline['bandwidth_gbps']:.1f} GB/s")
-            return {"roofline": roofline, "started": _dt.datetime.now().isoformat(timespec="seconds"),
-                    "power_source": power.describe() if power is not None else {"source": "none"}}
-
-        meta = check_or_record(path, runner.settings(), device_info(), first_record)
+        ceiling, meta = _start(path, runner, harness, power, progress)
 
         def measure(points, round_index):
             _measure_round(plan, points, round_index, path=path, records=records, runner=runner, harness=harness,
-                           progress=progress)
+                           progress=progress, ceiling=ceiling)
 
         measure((EMPTY_LAYER, *plan.points), 0)
+        raise_if_too_disturbed(records)
         for round_index in range(1, plan.refine_rounds + 1):
             points = planned_round(path, meta, round_index)             # resume the round as it was planned
             if points is None:
@@ -233,10 +250,30 @@ def run_sweep(runner: Runner, sweep_path, *, plan: SweepPlan | None = None, harn
                 points = _refinement_points(path, records, plan, rng, round_index, progress)
                 meta = record_round(path, meta, round_index, points)     # kept before measuring: a kill loses nothing
             measure(points, round_index)
+        raise_if_too_disturbed(records)
     return records
 
 
-def _measure_round(plan: SweepPlan, points, round_index: int, *, path, records, runner, harness, progress) -> None:
+def _start(path: Path, runner: Runner, harness: Harness, power, progress) -> tuple[dict | None, dict]:
+    """The device's physical ceilings, and the sweep's record (on a new sweep: the runtime, device and
+    roofline probe, recorded beside it)."""
+    from ._calibrate import measure_roofline
+    from ._device import device_info
+
+    info = device_info()
+    ceiling = ceilings(runner.settings(), info)
+
+    def first_record():
+        roofline = measure_roofline(runner, harness, ceiling)
+        progress(f"roofline: {roofline['peak_gflops']:.1f} GFLOP/s, {roofline['bandwidth_gbps']:.1f} GB/s")
+        return {"roofline": roofline, "started": _dt.datetime.now().isoformat(timespec="seconds"),
+                "power_source": power.describe() if power is not None else {"source": "none"}}
+
+    return ceiling, check_or_record(path, runner.settings(), info, first_record)
+
+
+def _measure_round(plan: SweepPlan, points, round_index: int, *, path, records, runner, harness, progress,
+                   ceiling) -> None:
     """Measure one round's points (appended to ``records`` and the file); a bar gets n/N, else a line each."""
     def measured(r: SweepRecord) -> None:
         if not draws_bars(progress):
@@ -246,7 +283,7 @@ def _measure_round(plan: SweepPlan, points, round_index: int, *, path, records, 
     label = "coarse plan" if round_index == 0 else f"refinement round {round_index}"
     measure_items(_round_items(plan, points, round_index), path=path, fmt=LAYER_SWEEP, records=records,
                   runner=runner, harness=harness, model_of=lambda item: runnable_model(item["reference"]),
-                  progress=measured, steps=lambda done, total: step(progress, done, total, label))
+                  ceiling=ceiling, progress=measured, steps=lambda done, total: step(progress, done, total, label))
 
 
 def _round_items(plan: SweepPlan, points, round_index: int) -> list[dict]:
@@ -260,9 +297,9 @@ def _round_items(plan: SweepPlan, points, round_index: int) -> list[dict]:
 def _refinement_points(path: Path, records, plan: SweepPlan, rng: random.Random, round_index: int, progress) -> list:
     """Neighbours of the points the fit so far explains worst (nn-Meter's adaptive sampling)."""
     base, _ = _base(path, "sweep")
-    samples = _samples(records)
+    samples, _ = _samples(records)
     if len(samples) < 3:
-        raise InputError(f"{path}: fewer than 3 measured layers; run `edgeperf sweep` to complete it")
+        raise too_few_to_fit(records, path, "measured layers; run `edgeperf sweep` to complete it")
     fit = fit_from_networks(samples, base, name="sweep", precision="fp32", source=str(path))
     report = validate_table(samples, fit.profile, precision="fp32")
     errors = sorted(((row.model, row.error) for row in report.rows), key=lambda item: -abs(item[1]))
@@ -303,18 +340,23 @@ def fit_sweep(sweep_path, *, name: str, progress=lambda message: None) -> FitRes
     ------
     InputError
         For a missing or incomplete sweep.
+    DisturbedError
+        When other load left too few undisturbed layers to fit.
     """
     path = user_path(sweep_path, what="sweep")
     records = read_layer_sweep(path)
     if not records:
         raise InputError(f"{path}: no such sweep (or empty); run `edgeperf sweep --out {path}` first")
     base, _ = _base(path, name)
-    samples = _samples(records)
+    samples, overhead_dominated = _samples(records)
+    if len(samples) < 3:
+        raise too_few_to_fit(records, path, "measured layers; run `edgeperf sweep` to complete it")
     fit = fit_layer_sweep(samples, base, name=name, source=str(path), progress=progress)
     overhead = _overhead(records)
     provenance = fit.profile.provenance.with_details(
         measurements=len(records), layers=len(samples), refinement_rounds=max((r.round for r in records), default=0),
         per_call_overhead_ms=overhead, excluded_flagged=sum(bool(r.excluded_by) for r in records),
+        excluded_overhead_dominated=overhead_dominated,
         method="single-layer sweep, adaptive refinement, step widths chosen by cross-validation")
     quality = fit.profile.quality + (f" Rests on {len(records)} measurements of {len(samples)} single layers "
                                      f"(per-call overhead {overhead:.4f} ms subtracted).")

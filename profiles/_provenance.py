@@ -154,6 +154,7 @@ class Provenance:
     power_fit: PowerFitRecord | None = None
     validation: HeldOutErrors | None = None
     fitted_input_hw_max: int | float | None = None   # largest input height/width the fit saw (pixels)
+    fitted_input_hw_min: int | float | None = None   # smallest input height/width the fit saw (pixels)
     details: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     def with_details(self, **details) -> "Provenance":

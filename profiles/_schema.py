@@ -709,7 +709,7 @@ def _read_provenance(r: _Reader, doc) -> Provenance:
         for key in ("n_networks", "folds"):
             if key in doc:
                 fields[key] = _typed(doc.pop(key), int, f"provenance.{key}")
-        for key in ("ridge", "fitted_input_hw_max"):
+        for key in ("ridge", "fitted_input_hw_max", "fitted_input_hw_min"):
             if key in doc:
                 fields[key] = _typed(doc.pop(key), (int, float), f"provenance.{key}")
         for key in ("fitted_classes", "fixed_size_classes"):

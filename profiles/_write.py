@@ -245,7 +245,8 @@ def _write_provenance(provenance) -> dict:
     for key in ("sibling_merge", "memory_terms", "network_term", "power_fit", "validation"):
         if getattr(provenance, key) is not None:
             document[key] = getattr(provenance, key).to_dict()
-    if provenance.fitted_input_hw_max is not None:
-        document["fitted_input_hw_max"] = provenance.fitted_input_hw_max
+    for key in ("fitted_input_hw_min", "fitted_input_hw_max"):
+        if getattr(provenance, key) is not None:
+            document[key] = getattr(provenance, key)
     document.update(thaw(provenance.details))
     return document

@@ -355,8 +355,18 @@ def test_validate_on_this_device_takes_input_shapes(tmp_path, capsys):
     nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
     path = tmp_path / "dyn.onnx"
     path.write_bytes(model(nodes, [x], [tensor("y", None)]).SerializeToString())
-    out = run(["validate", str(path), "-p", "raspberry-pi-4", "--input-shape", "x=4x8", "-f", "json"], capsys)
-    assert json.loads(out)["rows"][0]["predicted_ms"] > 0
+    # real timing: on a busy machine the one measurement may stay disturbed (exit 3, issue 19); either way
+    # the model ran at the given shape (without it the command refuses the dynamic input: exit 2)
+    code = main(["validate", str(path), "-p", "raspberry-pi-4", "--input-shape", "x=4x8", "-f", "json"])
+    captured = capsys.readouterr()
+    assert code in (0, 3), captured.err
+    if code == 0:
+        assert json.loads(captured.out)["rows"][0]["predicted_ms"] > 0
+    else:
+        assert captured.err == ("1 of 1 measurements disturbed by other load; rerun on an idle machine or raise "
+                                "--budget-minutes\n")
+    assert main(["validate", str(path), "-p", "raspberry-pi-4", "-f", "json"]) == 2
+    assert "x" in capsys.readouterr().err
 
 
 def test_fit_thermal_writes_its_fit_into_a_profile(tmp_path, capsys):

@@ -285,3 +285,49 @@ def test_fit_with_split_memory_recovers_weight_and_output_coefficients(monkeypat
         errors[label] = max(abs(edgeperf.estimate(GRAPHS[s.model], result.profile, precision="fp16").total_latency_ms
                                 - s.latency_ms) / s.latency_ms for s in measured(truth, test))
     assert errors["split"] < 0.02 < errors["single"]
+
+
+def test_a_class_the_data_cannot_identify_keeps_the_base_model_instead_of_an_impossible_coefficient(monkeypatch):
+    # issue 19: a loaded calibration wrote compute_scale 2,037,098 for softmax, which the schema refuses
+    # (at most 1e6). Here the measurements carry 3e6 x the element-wise class's (tiny) compute time on
+    # top of the truth: only compute_scale 3e6 explains it exactly, so unbounded least squares writes
+    # it (and the profile fails to parse); within the schema the class must be reported, not fitted.
+    from edgeperf.fitting import network_features
+
+    _patch_loader(monkeypatch)
+    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 1.5}})
+    samples = measured(truth, NETWORKS)
+    base = datasheet("jetson-nano")
+    features = network_features(samples, base, "fp16")
+    compute = features.x[:, 5 * features.classes.index("elementwise") + 1]
+    skewed = [NetworkSample(model=s.model, latency_ms=s.latency_ms + 3e6 * compute[i], line=s.line)
+              for i, s in enumerate(samples)]
+    result = fit_from_networks(skewed, base, precision="fp16", merge_siblings=False, memory_split=False)
+    document = result.profile.to_document()
+    assert document["provenance"]["unidentified_classes"] == {"elementwise": ["compute_scale"]}
+    assert document["layer_models"]["elementwise"]["params"] == base.to_document()["layer_models"]["default"]["params"]
+    assert "cannot identify" in document["layer_models"]["elementwise"]["note"]
+    assert "cannot identify" in document["quality"]
+    for model in document["layer_models"].values():          # every coefficient within the schema
+        assert all(0 <= v <= 1e6 for k, v in model["params"].items() if k != "steps")
+
+
+def test_a_fit_records_the_input_sizes_and_precision_it_saw_and_estimates_outside_them_say_so(monkeypatch, tmp_path):
+    # issue 17 item 9: a profile fitted on 32x32 networks never warned when asked about 224x224 ones
+    _patch_loader(monkeypatch)
+    truth = truth_profile({"default": {"overhead_ms": 0.02, "compute_scale": 4.0, "memory_scale": 3.0}})
+    cells = NETWORKS[:24]                                   # NB201 cells: 32x32 inputs
+    result = fit_from_networks(measured(truth, cells), datasheet("jetson-nano"), name="cells", precision="fp16")
+    provenance = result.profile.to_document()["provenance"]
+    assert (provenance["fitted_input_hw_min"], provenance["fitted_input_hw_max"]) == (32, 32)
+    path = tmp_path / "cells.json"
+    path.write_text(json.dumps(result.profile.to_document()))
+    profile = load_profile(path)                            # the range survives writing and reading
+
+    def range_notes(ref, precision="fp16"):
+        return [n for n in edgeperf.estimate(GRAPHS[ref], profile, precision=precision).notes if "fitted" in n]
+
+    assert any("fitted on inputs of 32x32" in n and "224x224" in n for n in range_notes("zoo:resnet18"))
+    assert not any("inputs of" in n for n in range_notes(cells[0]))
+    assert any("fitted at fp16; fp32" in n for n in range_notes(cells[0], "fp32"))
+    assert not any("fitted at" in n for n in range_notes(cells[0]))

@@ -132,7 +132,10 @@ def test_interrupted_search_exits_130_and_resumes(tmp_path):
     journal = tmp_path / "s.journal"
     command = [sys.executable, "-m", "edgeperf.cli", "search", str(spec), "--trials", "400", "--sampler", "random",
                "--storage", f"journal:{journal}", "--study-name", "s", "--format", "json"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # SIGINT restored to its default in the child: started from a background job (nohup, `cmd &` in a
+    # script, some CI runners) it inherits SIGINT ignored, and Python then never raises KeyboardInterrupt
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not journal.exists() or journal.stat().st_size < 20_000):
         time.sleep(0.05)

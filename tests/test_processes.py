@@ -71,6 +71,11 @@ def _running(pids) -> list[int]:
     return alive
 
 
+def _default_sigint() -> None:
+    """In a test's child: SIGINT as Python expects it (a background job's children inherit it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_gone(pids, timeout_s: float) -> list[int]:
     deadline = time.monotonic() + timeout_s
     while _running(pids) and time.monotonic() < deadline:
@@ -94,7 +99,8 @@ def _wait_for_workers(process, journal: Path, timeout_s: float = 120.0) -> list[
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["SIGKILL", "SIGTERM", "SIGINT"])
 def test_workers_end_with_their_launcher_and_the_rerun_keeps_the_budget(tmp_path, signum):
     command = _search(tmp_path, 600)
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_default_sigint)
     children = _wait_for_workers(process, tmp_path / "k.journal")
     process.send_signal(signum)                     # to the launcher only, not its process group
     _, err = process.communicate(timeout=60)
@@ -131,7 +137,9 @@ LAUNCHER = textwrap.dedent("""
 def test_workers_die_with_their_parent(tmp_path, signum, how):
     script = tmp_path / "launcher.py"
     script.write_text(LAUNCHER)
-    process = subprocess.Popen([sys.executable, str(script), how], stderr=subprocess.PIPE, text=True)
+    # SIGINT restored in the child: a child of a background job (a suite run with `&`) inherits it ignored
+    process = subprocess.Popen([sys.executable, str(script), how], stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_default_sigint)
     deadline = time.monotonic() + 120
     workers = []
     while time.monotonic() < deadline and len(workers) < 2:
@@ -256,13 +264,13 @@ class FakeHarness:
     def __init__(self, delay_s: float = 0.0):
         self.delay_s = delay_s
 
-    def measure(self, fn):
+    def measure(self, fn, *, floor_ms: float = 0.0):
         from edgeperf.measure._harness import Timing
 
         time.sleep(self.delay_s)
         latency = fn.__self__.latency_ms
         return Timing(median_ms=latency, raw_median_ms=latency, spread=0.01, rounds=5, kept_rounds=5, calls=10,
-                      drift=1.0, flags=())
+                      drift=1.0, flags=("implausible",) if latency < floor_ms else (), floor_ms=floor_ms)
 
 
 def _rows(path: Path) -> set:
