@@ -41,10 +41,16 @@ def fit(
     split_memory: Choice = typer.Option(Choice.auto, "--split-memory",
                                         help="With --networks: weights and outputs get memory coefficients of their "
                                              "own; auto: whichever cross-validates better."),
+    network_term: Choice = typer.Option(Choice.auto, "--network-term",
+                                        help="With --networks: a power law on the network's layer sum; auto: kept when "
+                                             "cross-validation gains more than its noise."),
+    prior: str = typer.Option("shipped", "--prior",
+                              help="With --networks: other devices' coefficients to shrink toward as far as "
+                                   "cross-validation wants: shipped, none, or a prior .json file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fit a profile to a layer sweep (SWEEP), measured whole networks (--networks) or a vendor layer profile."""
-    from ..fitting import fit_from_networks, read_network_table   # fitting is imported when used
+    from ..fitting import fit_from_networks, load_prior, read_network_table   # fitting is imported when used
 
     given = [x for x in (sweep_file, networks, layer_profile) if x is not None]
     if len(given) != 1:
@@ -66,10 +72,11 @@ def fit(
                                           precision=precision)
             what = "profiled layers"
         else:
+            reference = None if prior == "none" else load_prior(None if prior == "shipped" else prior)
             result = fit_from_networks(read_network_table(networks), load_profile(base), name=name,
                                        precision=precision, source=networks, input_shapes=parse_shapes(input_shape),
                                        merge_siblings=merge_siblings.flag, memory_split=split_memory.flag,
-                                       progress=bar)
+                                       progress=bar, network_term=network_term.flag, prior=reference)
     write_profile_file(result.profile, out)
     _print_fit(result, out, what)
 
@@ -87,6 +94,20 @@ def _print_fit(result, out: str, what: str) -> None:
         screen.print("chosen by cross-validation:"
                       + (f" sibling convolutions merged: {'yes' if merge.chosen else 'no'};" if merge else "")
                       + (f" memory terms: {terms.chosen}" if terms else ""))
+    _print_network_choices(screen, result.profile)
+
+
+def _print_network_choices(screen, profile) -> None:
+    """The network term and the prior's use, as the fit recorded them."""
+    term, leaned = profile.provenance.network_term, profile.provenance.details.get("prior")
+    if term is not None:
+        kept = f"power law, gamma {profile.network_term.gamma:g}" if term.chosen == "power_law" else "none"
+        errors = ", ".join(f"{100 * mape:.1f} % {option}" for option, mape in term.cv_mape.items())
+        screen.print(f"network term: {kept} (cross-validated MAPE: {errors})")
+    if leaned is not None:
+        screen.print(f"prior ({leaned['references']} reference devices): "
+                     + (f"used, strength {leaned['strength']:g}, lean {leaned['lean']:.2f}" if leaned.get("chosen")
+                        else f"not used ({leaned.get('reason') or 'cross-validation preferred the data alone'})"))
 
 
 def fit_power_command(

@@ -64,6 +64,10 @@ def profiles_show(
                   f"{'/'.join(rule.followers) or '-'}; absorbs inputs from {'/'.join(rule.absorb_inputs) or '-'}")
     for op_class, model in profile.layer_models.items():
         out.print(f"layer model {op_class}: {model.form} {dict(model.params)}")
+    if profile.network_term is not None:
+        term = profile.network_term
+        out.print(f"network term: {term.form}, gamma {term.gamma:g} around {term.reference_ms:.3g} ms, between "
+                  f"{term.lower_ms:.3g} and {term.upper_ms:.3g} ms of layer sum (proportional outside)")
     out.print("sources:")
     for key, text in profile.sources.items():
         out.print(f"  [{key}] {text}")

@@ -29,7 +29,7 @@ import numpy as np
 
 import edgeperf
 from edgeperf.estimator import estimate_mapped, load_model, map_graph, resolve_operating_point
-from edgeperf.fitting import NetworkSample, fit_from_networks, prediction_metrics
+from edgeperf.fitting import NetworkSample, fit_from_networks, load_prior, prediction_metrics
 from edgeperf.profiles import Citation, ClockDomain, LayerModel, PowerModel, load_profile, write_profile_file
 from edgeperf.zoo._nas import latbench_vertices, parse_nb201
 
@@ -61,10 +61,32 @@ DEVICES = {
     "raspberry-pi-4-nb201": (HELP, "raspi4", False, "nb201", "raspberry-pi-4", "fp32",
                              "Raspberry Pi 4 (TFLite fp32), layer models fitted to HW-NAS-Bench NB201"),
 }
+#: The hardware each refit column belongs to (lodo_data.DEVICES): its own columns are left out of the prior.
+HARDWARE = {"jetson-nano-nb201": "jetson-nano", "jetson-nano-fp32-nb201": "jetson-nano",
+            "coral-edgetpu-nb201": "edge-tpu", "snapdragon-855-cpu-nb201": "sd855-kryo485",
+            "snapdragon-855-dsp-nb201": "sd855-hexagon690", "snapdragon-855-gpu-nb201": "sd855-adreno640",
+            "raspberry-pi-4-nb201": "raspi4"}
 UNCHECKED = ("No measurement of this device at 224x224 ImageNet size is available to check it there: see "
              "docs/accuracy.md before trusting such estimates.")
 #: Seed 000's Coral dev board latencies at ImageNet size (ms).
 CORAL_SEED000 = (("googlenet", 17.97), ("inception_v3", 17.33), ("inception_v4", 20.7))
+
+
+def choice_text(profile) -> str:
+    """Sentences on the network term and the prior a fit chose, for a profile's quality field ('' when neither was tried)."""
+    term, leaned = profile.provenance.network_term, profile.provenance.details.get("prior")
+    text = ""
+    if term is not None:
+        text += (f" Network term: a power law with gamma {profile.network_term.gamma:g} on the layer sum (cross-validated "
+                 f"MAPE {100 * term.cv_mape['power_law']:.1f} % with, {100 * term.cv_mape['none']:.1f} % without)."
+                 if term.chosen == "power_law" else
+                 " Network term: none (cross-validation did not gain more than its noise).")
+    if leaned is not None:
+        text += (f" Prior: other devices' coefficients used with strength {leaned['strength']:g}, lean "
+                 f"{leaned['lean']:.2f} (cross-validated MAPE {100 * leaned['cv_mape_with']:.1f} % with, "
+                 f"{100 * leaned['cv_mape_without']:.1f} % without)." if leaned.get("chosen")
+                 else " Prior: not used (cross-validation preferred the data alone).")
+    return text
 
 
 def snapdragon_base(name: str, title: str):
@@ -78,7 +100,7 @@ def snapdragon_base(name: str, title: str):
             "unit": "No sourced datasheet peak for this unit here: peaks and bandwidth are 1 (a unit) and the fitted "
                     "compute and memory scales carry the measured speed.",
             "tflite-fusion": pi4.sources["tflite-fusion"],
-            "no-power": "No published power figures for this unit in shared/: energy is not modelled."}),
+            "no-power": "No published power figures for this unit: energy is not modelled."}),
         runtime={"name": "TensorFlow Lite (int8), LatBench"}, device={"soc": "Qualcomm Snapdragon 855"},
         precisions=MappingProxyType({"int8": 1.0, "fp32": 1.0}), default_precision="int8", memory_bandwidth_gbps=1.0,
         compute_domain="soc", memory_domain="soc",
@@ -173,6 +195,9 @@ def main() -> int:
     parser.add_argument("--train", type=int, default=100)
     parser.add_argument("--test", type=int, default=0, help="held-out networks (default 0: all the others)")
     parser.add_argument("--only", nargs="*")
+    parser.add_argument("--method", choices=("current", "before"), default="current",
+                        help="current: edgeperf fit's network term and prior (without the device's own hardware); "
+                             "before: neither (how the shipped -nb201 profiles of 2026-11-22 were fitted)")
     args = parser.parse_args()
     if not LATBENCH.is_file() or not HELP.is_file():
         print(f"skipped: {EXTERNAL} lacks the measurement files", file=sys.stderr)
@@ -204,8 +229,10 @@ def refit(name, device, args, graphs):
     train = samples[: args.train]
     test = samples[args.train: args.train + args.test] if args.test else samples[args.train:]
     source = LATBENCH_SOURCE if dataset == LATBENCH else HELP_SOURCE
+    current = args.method == "current"
     fit = fit_from_networks(train, base, name=name, precision=precision, merge_siblings=None, memory_split=None,
-                            graphs=graphs,
+                            graphs=graphs, network_term=None if current else False,
+                            prior=load_prior().without(HARDWARE[name]) if current else None,
                             source=f"{source}, column {column}, {args.train} random architectures (seed 0)")
     # The profile states only the precision it was fitted at: another precision is another engine.
     profile = replace(fit.profile, precisions=MappingProxyType({precision: fit.profile.precisions[precision]}),
@@ -220,15 +247,16 @@ def refit(name, device, args, graphs):
     quality = (
         f"Layer models fitted to {args.train} measured 32x32 NB201 networks ({column}, precision {precision}); "
         f"held out on all {len(test)} other measured architectures: MAPE {100 * held_out.mape:.1f} %, "
-        f"{100 * held_out.within_10pct:.0f} % within +-10 %, Spearman {held_out.spearman:.3f}.{merge_text} "
-        f"{UNCHECKED} Peaks, clocks and power are the datasheet profile's.")
+        f"{100 * held_out.within_10pct:.0f} % within +-10 %, Spearman {held_out.spearman:.3f}.{merge_text}"
+        f"{choice_text(profile)} {UNCHECKED} Peaks, clocks and power are the datasheet profile's.")
     details = {"dataset": source, "column": column, "training_networks": args.train,
                "held_out": {**held_out.to_dict(), "networks": len(test)}, "input": "32x32 CIFAR-size NB201 networks",
                "left_out": f"{degenerate} architectures whose cell output is disconnected from its input "
                            f"({'not measured' if dataset == LATBENCH else 'folded to a constant network by the runtime'})"}
     cv = fit.cross_validation
     print(f"{name}: cv MAPE {100 * cv.mape:.1f} %; held-out n={len(test)} MAPE {100 * held_out.mape:.1f} %, "
-          f"within 10 % {100 * held_out.within_10pct:.1f} %, rho {held_out.spearman:.3f};{merge_text}", flush=True)
+          f"within 10 % {100 * held_out.within_10pct:.1f} %, rho {held_out.spearman:.3f};{merge_text}"
+          f"{choice_text(profile)}", flush=True)
     if name == "coral-edgetpu-nb201":
         checks, ratios = [], []
         for net, seed_ms in CORAL_SEED000:

@@ -225,7 +225,7 @@ class DesignSpace:
         def suffix(positions):
             before = np.searchsorted(starts, positions, side="left")   # layers starting before k
             rest = total - cumulative[before]                          # the server runs the layers from k on
-            return network_totals(costs, rest, np.zeros_like(rest), runs=before < len(starts))[0]
+            return network_totals(costs, rest, np.zeros_like(rest), runs=before < len(starts), whole_ms=total)[0]
 
         return mapped, suffix
 
@@ -301,7 +301,8 @@ class DesignSpace:
         ends = config.hi[order]
         done = np.searchsorted(ends, cuts.position, side="left")      # device layers ending before k
         prefix_ms, prefix_mj = network_totals(config.layer_costs, np.concatenate([[0.0], np.cumsum(layer_ms[order])])[done],
-                                              np.concatenate([[0.0], np.cumsum(layer_mj[order])])[done], runs=done > 0)
+                                              np.concatenate([[0.0], np.cumsum(layer_mj[order])])[done], runs=done > 0,
+                                              whole_ms=float(layer_ms.sum()))   # the whole network's term factor
         prefix_bytes = np.concatenate([[0.0], np.cumsum(config.params_bytes[order])])[done]
         n_cut, n_link, n_bits = cuts.size, len(self.links), self.bits.size
         shape = (n_cut, n_link, n_bits)

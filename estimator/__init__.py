@@ -36,10 +36,12 @@ from ._engine import (
     inference_overhead,
     interval_points,
     latency_parts,
+    network_factor,
     network_totals,
     power_scale,
     reference_costs,
 )
+from ._network_term import NETWORK_TERM_FORMS, NetworkTerm, network_scale
 from ._ir import OP_CLASSES, Graph, Layer
 from ._load import load_model
 from ._mapping import (NO_FUSION, CopyElision, ExecLayer, FusionRule, MappedGraph, Mapping, Winograd, layer_bytes,
@@ -62,4 +64,5 @@ __all__ = [
     "Interval", "IntervalBasis", "Uncertainty", "conformal_half_width", "interval_basis", "interval_of",
     "ParameterMemory", "streamed_weight_bytes", "Comparison", "ComparisonCell",
     "graph_batch", "check_batch", "check_host_time", "MAX_BATCH", "Throughput", "throughput_curve", "BATCHES", "SATURATION",
+    "NETWORK_TERM_FORMS", "NetworkTerm", "network_scale", "network_factor",
 ]

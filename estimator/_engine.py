@@ -14,7 +14,9 @@ Power: a layer draws the board's idle power, plus the dynamic power of its opera
 the operating point by ``f V^2`` of the compute domain (``f`` where voltages are unknown), plus each
 other domain's dynamic power (``power.domain_mw``) scaled the same way; energy is power times
 latency. Totals (:func:`network_totals`) are the sum over layers plus the profile's per-inference
-overhead (runtime call, copies, sync), paid once at idle power by a device that runs any layer.
+overhead (runtime call, copies, sync), paid once at idle power by a device that runs any layer,
+all times the profile's network term's factor (``_network_term``: 1 without one), taken at the
+whole network's additive total on that device and operating point.
 
 Two parts of a profile change the layer costs themselves, and live here for that reason: the
 mapping's Winograd work scale (a layer's compute part uses the share of its multiply-adds the
@@ -40,11 +42,12 @@ from ._intervals import Interval, IntervalBasis, interval_basis, interval_of
 from ._mapping import MappedGraph, layer_bytes
 from ._param_memory import stream_ms
 from ._protocols import PlatformProfile
+from ._network_term import NetworkTerm, network_scale
 from ._support import Placement, place_layers
 
 __all__ = ["power_scale", "clock_scales", "inference_overhead", "latency_parts", "ReferenceCosts", "reference_costs",
            "LayerCosts", "evaluate_parts", "evaluate_layers", "evaluate_points", "network_totals", "interval_points",
-           "interval_at", "graph_batch", "occupancy"]
+           "interval_at", "graph_batch", "occupancy", "network_factor"]
 
 
 def power_scale(domain, freq_mhz) -> np.ndarray:
@@ -216,6 +219,7 @@ class ReferenceCosts:
     dispatch_ms: float = 0.0               # operating model: CPU time per kernel launch at the CPU's reference clock
     pre_post_ms: float = 0.0               # operating model: serial CPU work per run at the CPU's reference clock
     work_mj: np.ndarray | None = None      # energy per layer from the power model's pJ per FLOP and per byte
+    network_term: NetworkTerm | None = None   # the profile's (None: the layers add up)
 
     @property
     def size(self) -> int:
@@ -283,7 +287,7 @@ def reference_costs(mapped: MappedGraph, profile: PlatformProfile, precision: st
     return ReferenceCosts(compute_ms=parts.compute_ms, memory_ms=parts.memory_ms, overhead_ms=parts.overhead_ms,
                           rules=tuple(masks), active_mw=active, bytes_=bytes_, fixed_ms=fixed_ms, fixed_mj=fixed_mj,
                           streamed_ms=streamed, interval=basis, host_mw=host_mw, placement=placement, batch=items,
-                          **extra)
+                          network_term=getattr(profile, "network_term", None), **extra)
 
 
 def _on_host(mapped: MappedGraph, profile: PlatformProfile, placement: Placement, parts: CostParts, bytes_, active):
@@ -304,12 +308,23 @@ def _on_host(mapped: MappedGraph, profile: PlatformProfile, placement: Placement
             np.where(on_host, 0.0, active), host_mw)
 
 
-def network_totals(costs: ReferenceCosts, latency_ms, energy_mj, *, runs=True):
+def network_factor(costs: ReferenceCosts, whole_ms):
+    """The network term's factor for a network whose layers sum to ``whole_ms`` (float or array of points).
+
+    Every additive part of the inference (each layer's latency and energy, the per-inference overhead)
+    is multiplied by it; 1 without a network term.
+    """
+    return network_scale(np.asarray(whole_ms, dtype=float) + costs.fixed_ms, costs.network_term)
+
+
+def network_totals(costs: ReferenceCosts, latency_ms, energy_mj, *, runs=True, whole_ms=None):
     """A network's latency (ms) and energy (mJ) from the sums over its layers: the one place totals are made.
 
     Adds the per-inference overhead (``costs.fixed_ms`` at idle power) once, where the device
     ``runs`` any layer of the network (a bool, or an array alongside array sums, for the part of a
-    split network each device runs).
+    split network each device runs), and multiplies by the network term's factor
+    (:func:`network_factor`) of the whole network on the device: ``whole_ms`` is its layer sum when
+    ``latency_ms`` covers only part of it (default: ``latency_ms`` is the whole network).
 
     >>> import numpy as np
     >>> costs = ReferenceCosts(compute_ms=np.zeros(0), memory_ms=np.zeros(0), overhead_ms=np.zeros(0), rules=(),
@@ -317,7 +332,8 @@ def network_totals(costs: ReferenceCosts, latency_ms, energy_mj, *, runs=True):
     >>> network_totals(costs, np.array([2.0, 0.0]), np.array([3.0, 0.0]), runs=np.array([True, False]))
     (array([2.5, 0. ]), array([3.6, 0. ]))
     """
-    return latency_ms + costs.fixed_ms * runs, energy_mj + costs.fixed_mj * runs
+    factor = network_factor(costs, latency_ms if whole_ms is None else whole_ms)
+    return (latency_ms + costs.fixed_ms * runs) * factor, (energy_mj + costs.fixed_mj * runs) * factor
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -478,7 +494,8 @@ def evaluate_parts(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz) ->
 def evaluate_layers(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz) -> tuple[np.ndarray, np.ndarray]:
     """Per-layer latency (ms) and energy (mJ) at one operating point (``freq_mhz``: domain -> MHz).
 
-    Their sums, through :func:`network_totals`, are the totals :func:`evaluate_points` gives there.
+    Their sums, through :func:`network_totals`, are the totals :func:`evaluate_points` gives there
+    (the layers as the additive model has them: the network term's factor applies to the sums).
     """
     layers = evaluate_parts(costs, profile, freq_mhz)
     if not layers.run_ms:
@@ -548,7 +565,7 @@ def _unseen_ms(costs: ReferenceCosts, profile: PlatformProfile, freq_mhz: dict, 
     """
     sums, _, _, _ = _point_sums(costs, profile, freq_mhz, costs.interval.unseen.astype(float))
     if costs.exposed is None:
-        return sums[:, 1]
+        return sums[:, 1] * network_factor(costs, sums[:, 0])     # both after the network term
     plain, _ = network_totals(costs, sums[:, 0], np.zeros(len(sums)))
     return sums[:, 1] * np.divide(total, plain, out=np.ones_like(total), where=plain > 0)
 

@@ -21,7 +21,7 @@ from .._errors import InputError
 from .._frames import frame, short_repr
 from .._messages import show
 from ._batch import Throughput, batch_fits, throughput_curve
-from ._engine import evaluate_parts, graph_batch, interval_at, network_totals, reference_costs
+from ._engine import evaluate_parts, graph_batch, interval_at, network_factor, network_totals, reference_costs
 from ._ir import Graph
 from ._protocols import PlatformProfile
 from ._mapping import MappedGraph, map_graph
@@ -292,10 +292,15 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
     if not profile.power.has_model:          # energy unknown: None, never a made-up 0
         total_energy = None
     layers = _layer_estimates(mapped, profile, precision, costs, at_point, total_latency)
+    # the network term's factor (1 without one): the layers and the overhead it reports scale alike
+    stretch = float(network_factor(costs, float(at_point.parts.latency_ms.sum()) + at_point.run_ms))
     interval = interval_at(costs, profile, point.freq_mhz, total_latency)
     bound = getattr(profile, "kind", "") == "datasheet"
     all_notes = (_bound_note(profile, total_latency) if bound else []) + list(notes) + list(point.notes) + _all_notes(
         mapped, profile, precision, costs, layers, interval)
+    if stretch != 1.0:
+        all_notes.append(f"{profile.name}'s network term ({costs.network_term.form}, gamma "
+                         f"{costs.network_term.gamma:g}) scales this network's layers by {stretch:.3f}")
     return Estimate(
         model=mapped.graph.name,
         platform=profile.name,
@@ -305,7 +310,7 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
         layers=tuple(layers),
         total_latency_ms=total_latency,
         total_energy_mj=total_energy,
-        inference_overhead_ms=costs.fixed_ms + at_point.run_ms,
+        inference_overhead_ms=(costs.fixed_ms + at_point.run_ms) * stretch,
         total_macs=sum(layer.macs for layer in mapped.layers),
         total_params=mapped.graph.params,
         energy_calibrated=profile.power.calibrated,
@@ -323,10 +328,11 @@ def _layer_estimates(mapped: MappedGraph, profile: PlatformProfile, precision: s
                      total_latency: float) -> list[LayerEstimate]:
     """One :class:`LayerEstimate` per executed layer: its parts, what bounds it, where and at what precision it runs."""
     parts, placement = at_point.parts, costs.placement
+    stretch = float(network_factor(costs, float(parts.latency_ms.sum()) + at_point.run_ms))   # the network term
     # plain floats for the per-layer records (indexing numpy arrays element by element is slow)
     compute_l, memory_l, overhead_l = parts.compute_ms.tolist(), parts.memory_ms.tolist(), parts.overhead_ms.tolist()
-    latency_l, power_l, energy_l, bytes_l = (parts.latency_ms.tolist(), at_point.power_mw.tolist(),
-                                             at_point.energy_mj.tolist(), costs.bytes_.tolist())
+    latency_l, power_l, energy_l, bytes_l = ((parts.latency_ms * stretch).tolist(), at_point.power_mw.tolist(),
+                                             (at_point.energy_mj * stretch).tolist(), costs.bytes_.tolist())
     streamed_l = costs.streamed_ms.tolist()
     if not profile.power.has_model:          # energy unknown: None, never a made-up 0
         power_l = energy_l = [None] * len(latency_l)

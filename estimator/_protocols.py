@@ -41,6 +41,7 @@ class PlatformProfile(Protocol):
     power: object
     mapping: Mapping
     inference_overhead_ms: float
+    network_term: object                    # a NetworkTerm or None (``_network_term``)
     thermal: object
     provenance: object
     parameter_memory: object

@@ -9,6 +9,7 @@ profile value (``dataclasses.replace``; the JSON is written by ``edgeperf.profil
     fit_power_model(rows, base)            -> Profile: idle, per-class and per-domain power            (_power)
     fit_thermal(time_s, temp_c, power_mw)  -> ThermalFit: the board's RC thermal model                 (_thermal)
     with_thermal_fit(base, fit)            -> Profile: base with the fitted RC model                   (_thermal)
+    load_prior()                           -> Prior: other devices' network-fit coefficients           (_prior)
     validate_table(samples, profile)       -> ValidationReport: measured against predicted             (_validate)
     fit_boards(rows, bases)                -> BoardFit: board profiles from published whole-network latencies,
                                               a prior learned across boards, held-out intervals    (_boards, _board_*)
@@ -34,6 +35,7 @@ from ._networks import (
     with_sibling_merge,
 )
 from ._power import fit_power_model, read_power_table
+from ._prior import Prior, load_prior, parse_prior
 from ._published import NETWORKS, PublishedRow, profile_for, read_block_table, read_published_table
 from ._samples import NetworkSample, read_network_table
 from ._sweep import STEP_CANDIDATES, fit_layer_sweep
@@ -48,4 +50,5 @@ __all__ = ["fit_layer_times", "COLUMNS", "FitResult", "NetworkFeatures", "fit_fr
            "learn_prior", "leave_one_network_out", "predict_sample", "BoardDescription", "board_profile",
            "runtime_profile", "DERIVED", "FITTED", "BoardSpec", "DerivedSpec", "COVERAGE", "TRANSFERS", "BoardFit",
            "derive_params", "fit_boards", "load_samples", "metrics", "NETWORKS", "PublishedRow", "profile_for",
-           "read_published_table", "BLOCK_TABLES", "read_block_table", "leave_one_board_out"]
+           "read_published_table", "BLOCK_TABLES", "read_block_table", "leave_one_board_out", "Prior",
+           "load_prior", "parse_prior"]

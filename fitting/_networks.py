@@ -34,8 +34,11 @@ import numpy as np
 
 from .._errors import InputError, ModelError
 from .._progress import silent, step
-from ..estimator import COST_MODELS, choose_precision, latency_parts, load_model, map_graph, resolve_operating_point
+from ..estimator import (COST_MODELS, choose_precision, latency_parts, load_model, map_graph, network_scale,
+                         resolve_operating_point)
 from ..profiles import Citation, CrossValidatedChoice, LayerModel, Metrics, PowerModel, Profile, Provenance
+from ._network_fit import choose_network_model
+from ._prior import prior_references
 from ._samples import NetworkSample
 
 __all__ = ["fit_from_networks", "FitResult", "NetworkFeatures", "network_features", "prediction_metrics",
@@ -147,11 +150,14 @@ def _upper_bounds(n_columns: int) -> np.ndarray:
     return np.tile([highs[name] for name in COLUMNS], n_columns // _K)
 
 
-def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None = None) -> np.ndarray:
-    """w in the schema's bounds minimising sum(((x w + offset - y) / y)^2) + ridge * |w * scale|^2.
+def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None = None,
+           target: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
+    """w in the schema's bounds minimising sum(((x w + offset - y) / y)^2) + ridge * |g * (w - target) * scale|^2.
 
-    The bounds (0 up to each parameter's schema maximum) are the solver's constraints
-    (bounded-variable least squares), so a fit never writes a coefficient its schema refuses.
+    ``target`` (default 0) is what the penalty pulls the coefficients toward (a prior's), ``g`` its
+    weight per coefficient (``weights``, default 1). The bounds (0 up to each parameter's schema
+    maximum) are the solver's constraints (bounded-variable least squares), so a fit never writes a
+    coefficient its schema refuses.
     """
     from scipy.optimize import lsq_linear  # scipy is imported only when fitting: it slows start-up by ~1 s
 
@@ -162,11 +168,13 @@ def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None
         return w
     a = x[:, active] / scale[active]
     k = a.shape[1]
-    system = np.vstack([a / y[:, None], math.sqrt(ridge) * np.eye(k)])
+    g = np.ones(k) if weights is None else weights[active]
+    pull = np.zeros(k) if target is None else target[active] * scale[active]
+    system = np.vstack([a / y[:, None], math.sqrt(ridge) * np.diag(g)])
     relative = np.ones(len(y)) if offset is None else 1.0 - offset / y
-    target = np.concatenate([relative, np.zeros(k)])
+    rhs = np.concatenate([relative, math.sqrt(ridge) * g * pull])
     highs = _upper_bounds(x.shape[1])[active]
-    solution = lsq_linear(system, target, bounds=(np.zeros(k), highs * scale[active]), method="bvls").x
+    solution = lsq_linear(system, rhs, bounds=(np.zeros(k), highs * scale[active]), method="bvls").x
     w[active] = np.clip(solution / scale[active], 0.0, highs)
     return w
 
@@ -268,7 +276,8 @@ class _Variant:
 def fit_from_networks(samples, base: Profile, *, name: str | None = None, precision: str | None = None,
                       source: str = "", input_shapes=None, folds: int = 5, seed: int = 0,
                       steps: dict | None = None, merge_siblings: bool | None = False,
-                      memory_split: bool | None = False, graphs: dict | None = None, progress=silent) -> FitResult:
+                      memory_split: bool | None = False, graphs: dict | None = None, progress=silent,
+                      network_term: bool | None = False, prior=None) -> FitResult:
     """Fit per-class step-linear layer models (and power, given energy) to measured networks.
 
     Parameters
@@ -300,6 +309,12 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
         the same networks to load each only once.
     progress : callable, optional
         A progress sink (``edgeperf._progress``): a step per network read, per variant.
+    network_term : bool or None
+        A power-law network-level term on the layer sum (``_network_fit``): False none, True the
+        best one, None kept only when cross-validation wants it (one-standard-error rule).
+    prior : Prior, optional
+        Other devices' coefficients (:func:`~edgeperf.fitting.load_prior`) to shrink toward, as far
+        as cross-validation wants; provenance (``details["prior"]``) records how far the fit leaned.
 
     Returns
     -------
@@ -320,11 +335,19 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     graphs = {} if graphs is None else graphs
     variants = _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed, merge_siblings,
                              memory_split, graphs, progress)
-    # the lowest cross-validated error; on a tie, the variant with less structure
-    chosen = min(variants, key=lambda v: (v.cv.mape, v.merge + v.split))
-    chosen, w, unidentified = _solve_identified(chosen, samples, y, input_shapes, graphs, folds, seed)
+    # classes the data cannot identify are held at the base model in each variant (_solve_identified);
+    # then the lowest cross-validated error (on a tie, the variant with less structure), the network
+    # term and the prior, each kept only as far as cross-validation wants it (_network_fit)
+    identified = [_solve_identified(v, samples, y, input_shapes, graphs, folds, seed) for v in variants]
+    variants = [v for v, _, _ in identified]
+    references, prior_note = prior_references(prior, base, variants) if prior else (None, None)
+    choice = choose_network_model(variants, y, folds=folds, seed=seed, solve=_solve, ridge_grid=_RIDGE_GRID,
+                                  network_term=network_term, references=references)
+    unidentified = next(u for v, _, u in identified if (v.merge, v.split) == (choice.variant.merge, choice.variant.split))
+    chosen = replace(choice.variant, ridge=choice.ridge, cv=prediction_metrics(choice.predicted_cv, y))
     offset = chosen.offsets.sum(axis=1)
-    training = prediction_metrics(chosen.x @ w + offset, y)
+    w = choice.w
+    training = prediction_metrics(choice.predict(chosen.x, offset), y)
     fit_name = name or f"{base.name}-fitted"
     key = f"fit-{fit_name}"
     citation = (f"edgeperf fit on {len(samples)} measured networks ({source or 'a user table'}), "
@@ -350,13 +373,39 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
             **fitted.citations, ("inference_overhead_ms",): Citation(
                 source=key, note=f"fitted: the constant part of every training network's time (it could not be "
                                  f"told apart from the {', '.join(chosen.fixed)} layers every network has once)")}))
+    fitted = _with_network_choices(fitted, choice, key, prior, prior_note)
     energies = [s.energy_mj for s in samples]
     if all(e is not None for e in energies):
-        power, cited = _fit_power(fitted, chosen, w, np.array(energies, dtype=float), key, samples, input_shapes,
+        stretch = network_scale(chosen.x @ w + offset, choice.term)[:, None]   # the layers as the term runs them
+        power, cited = _fit_power(fitted, replace(chosen, x=chosen.x * stretch, offsets=chosen.offsets * stretch), w,
+                                  np.array(energies, dtype=float), key, samples, input_shapes,
                                   {} if graphs is None else graphs)
         fitted = replace(fitted, power=power, citations=fitted.recited("power", cited))
     return FitResult(profile=fitted, cross_validation=chosen.cv, training=training, ridge=chosen.ridge,
                      fitted_classes=tuple(chosen.classes))
+
+
+def _with_network_choices(fitted: Profile, choice, key: str, prior, prior_note: str | None) -> Profile:
+    """The fitted profile with the network term and the prior's use recorded (term, citation, provenance, quality)."""
+    record, provenance, quality = choice.term_record, fitted.provenance, fitted.quality
+    if record is not None:
+        provenance = replace(provenance, network_term=CrossValidatedChoice(
+            chosen="power_law" if record["chosen"] else "none",
+            cv_mape=MappingProxyType({"none": record["cv_mape_without"], "power_law": record["cv_mape_with"]}
+                                     if record["cv_mape_without"] is not None else {"power_law": record["cv_mape_with"]})))
+    citations = fitted.citations
+    if choice.term is not None:
+        quality += f" A network-level power law (gamma {choice.term.gamma:g}) on the layer sum was kept."
+        citations = MappingProxyType({**citations, ("network_term",): Citation(source=key, note=(
+            "kept by cross-validation (one-standard-error rule); the power law holds between the additive totals "
+            "of the training networks and is proportional outside them"))})
+    if prior is not None:
+        used = choice.prior_record or {"chosen": False, "references": 0, "reason": prior_note}
+        provenance = provenance.with_details(prior={**used, "source": prior.provenance.get("source", "a prior file")})
+        if used.get("chosen"):
+            quality += (f" Shrunk toward other devices' coefficients (prior strength {choice.strength:g}, lean "
+                        f"{used['lean']:.2f} of the way from the data-only fit to the prior's target).")
+    return replace(fitted, network_term=choice.term, citations=citations, provenance=provenance, quality=quality)
 
 
 def _solve_identified(chosen: _Variant, samples, y, input_shapes, graphs, folds, seed):

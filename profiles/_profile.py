@@ -11,7 +11,8 @@ address is the attribute path of the number in the value, as a tuple:
 ``("clocks", "gpu", "reference_mhz")``, ``("power_modes", "5W", "gpu")``,
 ``("thermal", "levels", 0, "temp_c")``, ``("inference_overhead_ms",)``,
 ``("parameter_memory", "stream_gbps")``, ``("uncertainty", "half_width")``,
-``("mapping", "winograd", "work_scale")``. Layer models, fusion rules, the sibling merge, folding and
+``("mapping", "winograd", "work_scale")``, ``("network_term",)`` (the term's one source, for all
+its parameters). Layer models, fusion rules, the sibling merge, folding and
 copy elision carry their source themselves.
 """
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from .._errors import ProfileError
 from .._messages import show
-from ..estimator import Mapping, ParameterMemory, Uncertainty, validate_cost_params
+from ..estimator import Mapping, NetworkTerm, ParameterMemory, Uncertainty, validate_cost_params
 from ._operating import OperatingModel
 from ._provenance import Provenance, freeze
 from ._write import profile_document
@@ -239,6 +240,7 @@ class Profile:
     uncertainty: Uncertainty | None = None            # the interval of an estimate, from the fit's held-out residuals
     runtime_support: RuntimeSupport | None = None   # what the runtime maps; None: everything, as asked
     operating: OperatingModel | None = None   # voltages, rails, CPU-side work, occupancy (data/operating/boards.json)
+    network_term: NetworkTerm | None = None   # the whole network's time as a function of its layer sum
     provenance: Provenance = field(default_factory=Provenance)
     path: str = ""                         # the file it was read from, if any
 

@@ -133,7 +133,7 @@ class Provenance:
     """The ``provenance`` section of a profile: what it was fitted on, and how well it fits.
 
     Every field is optional (a datasheet profile has none). A network fit (``edgeperf fit``) fills
-    the fields from ``fitted_on`` to ``memory_terms``; a power fit ``power_fit``; a calibration adds
+    the fields from ``fitted_on`` to ``network_term``; a power fit ``power_fit``; a calibration adds
     ``held_out``. ``details`` keeps every other key as it was written (frozen JSON values).
     """
 
@@ -150,6 +150,7 @@ class Provenance:
     fixed_size_classes: tuple[str, ...] | None = None
     sibling_merge: CrossValidatedChoice | None = None
     memory_terms: CrossValidatedChoice | None = None
+    network_term: CrossValidatedChoice | None = None   # "power_law" or "none", each option's cross-validated MAPE
     power_fit: PowerFitRecord | None = None
     validation: HeldOutErrors | None = None
     fitted_input_hw_max: int | float | None = None   # largest input height/width the fit saw (pixels)

@@ -24,8 +24,8 @@ from .._json import loads_finite, read_json_file
 from .._messages import show
 from .._numbers import number_problem
 from .._units import PRECISIONS
-from ..estimator import (OP_CLASSES, CopyElision, FusionRule, Mapping, ParameterMemory, Uncertainty, Winograd,
-                         validate_cost_params)
+from ..estimator import (OP_CLASSES, CopyElision, FusionRule, Mapping, NetworkTerm, ParameterMemory, Uncertainty,
+                         Winograd, validate_cost_params)
 from ._profile import (Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile, RuntimeMapping,
                        RuntimeSupport, ThermalModel, ThrottleLevel)
 from ._operating import operating_model
@@ -42,7 +42,7 @@ _TOP_KEYS = {
     "schema_version", "name", "title", "version", "kind", "quality", "sources", "runtime", "device",
     "precisions", "default_precision", "memory_bandwidth_gbps", "clocks", "power_modes",
     "default_power_mode", "power", "mapping", "layer_models", "unit_cost_eur", "memory_bytes", "provenance", "thermal",
-    "inference_overhead_ms", "parameter_memory", "uncertainty", "runtime_support", "operating_model",
+    "inference_overhead_ms", "parameter_memory", "uncertainty", "runtime_support", "operating_model", "network_term",
 }
 
 
@@ -175,6 +175,7 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
         compute_domain=compute_domain, memory_domain=memory_domain, clocks=MappingProxyType(clocks),
         power_modes=MappingProxyType(power_modes), default_power_mode=default_mode, power=power, mapping=mapping,
         layer_models=MappingProxyType(layer_models), unit_cost_eur=unit_cost, inference_overhead_ms=overhead or 0.0,
+        network_term=_read_network_term(r, r.obj(document, "network_term", "", optional=True)),
         memory_bytes=int(memory_bytes) if memory_bytes is not None else None, runtime=freeze(runtime),
         device=freeze(device), thermal=thermal, runtime_support=support, operating=operating,
         provenance=_read_provenance(r, document.get("provenance", {})),
@@ -688,6 +689,28 @@ def _read_layer_models(r: _Reader, models_doc: dict) -> dict:
     return models
 
 
+def _read_network_term(r: _Reader, doc: dict | None) -> NetworkTerm | None:
+    """``{"form": "power_law", "source": KEY, "params": {gamma, reference_ms, lower_ms, upper_ms}[, "note"]}``."""
+    if doc is None:
+        return None
+    allowed = {"form", "source", "params", "note"}
+    if set(doc) - allowed:
+        r.fail("network_term", f"has unknown keys {sorted(set(doc) - allowed)}; allowed: {sorted(allowed)}")
+    r.source(doc.get("source"), "network_term")
+    params = doc.get("params")
+    names = ("gamma", "reference_ms", "lower_ms", "upper_ms")
+    if not isinstance(params, dict) or set(params) != set(names):
+        r.fail("network_term.params", f"must be an object with exactly {list(names)}, got {show(params)}")
+    values = {name: r.check_number(params[name], f"network_term.params.{name}", high=1e7, positive=True)
+              for name in names}
+    try:
+        term = NetworkTerm(form=doc.get("form"), **values)
+    except ValueError as exc:
+        raise ProfileError(f"{r.where}: {exc}") from None
+    r.citations[("network_term",)] = Citation(source=doc["source"], note=doc.get("note"))
+    return term
+
+
 # ---- provenance -----------------------------------------------------------------------------------------------
 
 def _read_provenance(r: _Reader, doc) -> Provenance:
@@ -713,7 +736,7 @@ def _read_provenance(r: _Reader, doc) -> Provenance:
         for key in ("cross_validation", "training"):
             if key in doc:
                 fields[key] = _metrics(doc.pop(key), f"provenance.{key}")
-        for key in ("sibling_merge", "memory_terms"):
+        for key in ("sibling_merge", "memory_terms", "network_term"):
             if key in doc:
                 fields[key] = _choice(doc.pop(key), f"provenance.{key}")
         if "power_fit" in doc:

@@ -99,6 +99,8 @@ def profile_document(profile) -> dict:
         document["runtime_support"] = _write_runtime_support(w, profile.runtime_support)
     if getattr(profile, "operating", None) is not None:
         document["operating_model"] = profile.operating.name
+    if profile.network_term is not None:
+        document["network_term"] = _write_network_term(w, profile.network_term)
     provenance = _write_provenance(profile.provenance)
     if provenance:
         document["provenance"] = provenance
@@ -155,6 +157,16 @@ def _write_thermal(w: _Writer, thermal) -> dict:
         document["first_inference_ms"] = w.number(("thermal", "first_inference_ms"), thermal.first_inference_ms)
     if thermal.fan:
         document["fan"] = steps("fan", thermal.fan, "resistance_c_per_w")
+    return document
+
+
+def _write_network_term(w: _Writer, term) -> dict:
+    cited = w.number(("network_term",), term.gamma)      # the term's citation (its numbers share one source)
+    document = {"form": term.form, "source": cited["source"],
+                "params": {"gamma": term.gamma, "reference_ms": term.reference_ms, "lower_ms": term.lower_ms,
+                           "upper_ms": term.upper_ms}}
+    if "note" in cited:
+        document["note"] = cited["note"]
     return document
 
 
@@ -235,7 +247,7 @@ def _write_provenance(provenance) -> dict:
         document["date"] = provenance.date
     if provenance.fixed_size_classes is not None:
         document["fixed_size_classes"] = list(provenance.fixed_size_classes)
-    for key in ("sibling_merge", "memory_terms", "power_fit", "validation"):
+    for key in ("sibling_merge", "memory_terms", "network_term", "power_fit", "validation"):
         if getattr(provenance, key) is not None:
             document[key] = getattr(provenance, key).to_dict()
     for key in ("fitted_input_hw_min", "fitted_input_hw_max"):

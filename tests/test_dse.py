@@ -192,6 +192,22 @@ def with_overhead(name: str, ms: float, folder) -> str:
     return str(path)
 
 
+def split_designs(result, device, server):
+    """Each split design of a search over EXAMPLE with the estimated layers each side runs; unsplit ones are checked.
+
+    Yields ``(design, prefix, suffix)``: the first ``position`` nodes run on the device. A design
+    without a split must take the device estimate's time.
+    """
+    for i in range(result.n_evaluated):
+        design = result.design(i)
+        if design.partition is None:
+            assert design.latency_ms == pytest.approx(device.total_latency_ms)
+            continue
+        on_device = set(edgeperf.load_model(EXAMPLE).layers[k].name for k in range(design.partition.position))
+        yield (design, [layer for layer in device.layers if set(layer.nodes) <= on_device],
+               [layer for layer in server.layers if not set(layer.nodes) & on_device])
+
+
 @pytest.mark.parametrize("overheads", [(0.0, 0.0), (1.5, 0.7)])
 def test_split_design_metrics_by_hand(overheads, tmp_path):
     device_fixed, server_fixed = overheads
@@ -206,15 +222,8 @@ def test_split_design_metrics_by_hand(overheads, tmp_path):
     device = edgeperf.estimate(EXAMPLE, device_profile, precision="fp32")
     server = edgeperf.estimate(EXAMPLE, server_profile)
     idle_mw = edgeperf.load_profile("raspberry-pi-4").power.idle_mw
-    for i in range(result.n_evaluated):
-        design = result.design(i)
-        if design.partition is None:
-            assert design.latency_ms == pytest.approx(device.total_latency_ms)
-            continue
+    for design, prefix, suffix in split_designs(result, device, server):
         p = design.partition
-        on_device = set(edgeperf.load_model(EXAMPLE).layers[k].name for k in range(p.position))
-        prefix = [layer for layer in device.layers if set(layer.nodes) <= on_device]
-        suffix = [layer for layer in server.layers if not set(layer.nodes) & on_device]
         elements = {"input": 784, "relu_0": 6272, "relu_1": 3136, "relu_2": 32, "flatten_0": 32, "gemm_0": 10}
         payload = math.ceil(elements[p.cut_after] * p.bits / 8) * 0.5
         transfer_ms = payload * 8 / 10e6 * 1000

@@ -43,9 +43,11 @@ def test_estimate_equals_the_dvfs_grid_at_every_sampled_point(name, network):
             assert point.energy_mj is None and point.power_mw is None and report.energy_optimal is None
         else:
             assert point.energy_mj == pytest.approx(single.total_energy_mj, rel=1e-12)
+        # the layers and the overhead as the estimate reports them (stretched alike by a network term) add up
         assert single.total_latency_ms == pytest.approx(sum(l.latency_ms for l in single.layers)
                                                         + single.inference_overhead_ms, rel=1e-12)
-        assert single.inference_overhead_ms >= profile.inference_overhead_ms    # plus CPU pre/post (operating models)
+        if profile.network_term is None:              # (a network term scales the overhead with the layers)
+            assert single.inference_overhead_ms >= profile.inference_overhead_ms   # plus CPU pre/post (operating models)
         # the interval a board profile gives is the same at the same clocks (None where it has none)
         assert (point.latency_ms_low is None) == (single.total_latency_ms_low is None) == (profile.uncertainty is None)
         if profile.uncertainty is not None:

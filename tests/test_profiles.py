@@ -193,8 +193,12 @@ def test_shipped_profile_agrees_with_hand_computation(name):
     est = edgeperf.estimate(graph, profile)
     elements = 2 * 64 * 56 * 56       # read + write
     flops = 64 * 56 * 56              # one max per element
-    assert est.total_latency_ms == pytest.approx(by_hand(profile, est.precision, flops, elements)
-                                                 + profile.inference_overhead_ms)   # once per inference
+    additive = by_hand(profile, est.precision, flops, elements) + profile.inference_overhead_ms   # once per inference
+    term = profile.network_term
+    if term is not None:   # the power law R (A / R) ** gamma, the nearer end's factor outside [lower, upper]
+        clipped = min(max(additive, term.lower_ms), term.upper_ms)
+        additive *= (clipped / term.reference_ms) ** (term.gamma - 1.0)
+    assert est.total_latency_ms == pytest.approx(additive)
 
 
 def golden_estimates(name: str) -> dict:

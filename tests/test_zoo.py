@@ -146,6 +146,7 @@ def test_small_entries_run_in_onnxruntime(name, tmp_path):
 @pytest.mark.parametrize("space,arch", [
     ("nb201", A3), ("nb201-latbench", A3),
     ("nb201", "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"),
+    ("nb201-eager", "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|nor_conv_3x3~0|none~1|none~2|"),
     ("fbnet", "7-8-1-8-4-8-8-8-7-4-1-4-7-3-2-7-3-2-4-2-4-5"),
     ("fbnet", " ".join(["k3_e1_g2"] * 22)),
 ])
@@ -204,6 +205,24 @@ def test_latbench_measured_exactly_the_connected_cells():
     disconnected = {r["arch_str"] for r in rows if latbench_vertices(parse_nb201(r["arch_str"])) is None}
     assert len(rows) == 15625 and len(blank) == 341
     assert disconnected == blank
+
+
+def test_eager_nb201_runs_every_edge_as_pytorch_does():
+    """A cell whose output reads only node 2, itself zero: nb201 leaves out what cannot reach the output, eager runs it."""
+    from collections import Counter
+
+    arch = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|nor_conv_3x3~0|none~1|none~2|"
+    kept, eager = (Counter(layer.op_type for layer in load_model(f"zoo:{space}:{arch}").layers)
+                   for space in ("nb201", "nb201-eager"))
+    # nb201: per cell only the conv 0->3 reaches the output: stem 1 + reductions 2 x 3 + 15 = 22 convolutions
+    assert kept["Conv"] == 22 and kept["Mul"] == 0
+    # eager: all three convs per cell run (1 + 6 + 45 = 52); each none edge is x * 0 (3 per cell, 45);
+    # each node is sum() from 0: 1 + 2 + 3 additions per cell (90) plus one per reduction (2)
+    assert eager["Conv"] == 52 and eager["Mul"] == 45 and eager["Add"] == 92
+    # ReLU-Conv-BN per cell conv (45 each), 2 per reduction (4 each), stem Conv-BN (1 BN), final BN-ReLU (1 each)
+    assert eager["BatchNormalization"] == 45 + 4 + 1 + 1 and eager["Relu"] == 45 + 4 + 1
+    plain = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    assert load_model(f"zoo:nb201-eager:{plain}").macs == load_model(f"zoo:nb201:{plain}").macs   # nothing dead: same work
 
 
 def test_latbench_variant_differs_from_the_original():

@@ -74,7 +74,7 @@ def test_zoo_list_json(capsys):
     assert rows["resnet50"]["params"] == 25_557_032 and rows["resnet50"]["macs"] == 4_089_184_256
     assert rows["resnet50"]["accuracy"]["value"] == 76.13
     assert rows["inception_v3"]["input"] == "3x299x299"
-    assert set(document["spaces"]) == {"nb201", "nb201-latbench", "fbnet"}
+    assert set(document["spaces"]) == {"nb201", "nb201-eager", "nb201-latbench", "fbnet"}
 
 
 def test_zoo_export_runs_in_onnxruntime(tmp_path, capsys):

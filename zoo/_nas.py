@@ -98,6 +98,22 @@ def _nb201_cell(b: NetBuilder, x: str, cell) -> str:
     return nodes[-1]
 
 
+def _pytorch_cell(b: NetBuilder, x: str, cell) -> str:
+    """The cell as NB201's PyTorch ``InferCell`` runs it eagerly: every edge's operation executes.
+
+    ``none`` is ``x.mul(0.)`` (so the operations before it stay live), ``skip_connect`` is the input
+    itself, and each node is Python's ``sum()`` of its edges, ``0 + t1 + t2 ...``: the first term
+    is added to the integer 0 (one more element-wise kernel).
+    """
+    c = b.shape(x)[1]
+    nodes = [x]
+    for edges in cell:
+        terms = [b.mul(nodes[src], b._const("zero", 0.0, np.float32)) if op == "none" else
+                 _nb201_op(b, nodes[src], op, c) for op, src in edges]
+        nodes.append(_sum(b, [b.add(terms[0], b._const("zero", 0.0, np.float32))] + terms[1:]))
+    return nodes[-1]
+
+
 def _sum(b: NetBuilder, terms: list[str]) -> str:
     """The terms added left to right (one Add per extra term), as the cell's node sums are."""
     total = terms[0]
@@ -169,8 +185,11 @@ def _latbench_cell(b: NetBuilder, x: str, vertices) -> str:
     return values[7]
 
 
-def nb201(b: NetBuilder, arch: str, latbench: bool = False, num_classes: int = 10) -> list[str]:
+def nb201(b: NetBuilder, arch: str, latbench: bool = False, num_classes: int = 10, eager: bool = False) -> list[str]:
     """Append an NB201 network (original, or LatBench's variant) for ``arch``.
+
+    ``eager``: the original network's cells as PyTorch runs them (:func:`_pytorch_cell`) instead of
+    with the operations that cannot reach the output left out.
 
     Raises
     ------
@@ -187,7 +206,7 @@ def nb201(b: NetBuilder, arch: str, latbench: bool = False, num_classes: int = 1
             y = b.bn(b.conv(b.relu(y), c, 3, bias=False))
             x = b.add(b.conv(b.avgpool(x, 2, 2), c, 1, bias=False), y)
         for _ in range(5):
-            x = _nb201_cell(b, x, cell)
+            x = _pytorch_cell(b, x, cell) if eager else _nb201_cell(b, x, cell)
     x = b.relu(b.bn(x))
     return [b.gemm(b.flatten(b.global_avgpool(x)), num_classes)]
 
@@ -314,5 +333,6 @@ def fbnet_block(b_factory, key: str):
 SPACES = {
     "nb201": (lambda b, arch: nb201(b, arch), (3, 32, 32)),
     "nb201-latbench": (lambda b, arch: nb201(b, arch, latbench=True), (3, 32, 32)),
+    "nb201-eager": (lambda b, arch: nb201(b, arch, eager=True), (3, 32, 32)),
     "fbnet": (fbnet, (3, 32, 32)),
 }

@@ -1,0 +1,209 @@
+"""The cross-validated choices of a network fit beyond the per-class coefficients: network term and prior.
+
+``_networks`` builds one design matrix per fit variant (sibling merge, memory terms) and
+:func:`choose_network_model` decides, by the same k-fold cross-validation (same folds, same
+relative-error solver):
+
+1. per variant, the ridge strength, and the variant with the lowest error (ties: less structure);
+   without a network term and a prior this is exactly what ``edgeperf fit`` chose before them;
+2. the network term (``estimator._network_term``): a power law ``T = R (A / R) ** gamma`` on the
+   additive total ``A``, fitted by transforming the measured times to ``R (y / R) ** (1 / gamma)``
+   (``R`` their geometric mean), fitting the linear model to those, and mapping predictions back;
+   gamma from :data:`GAMMAS`. It is kept only when its per-network cross-validated errors beat the
+   best fit without it by more than one standard error of the paired difference (the
+   one-standard-error rule: a term whose gain is within the noise of a few networks is left out);
+3. the prior (``_prior``): the same fits pulled toward the low-rank target with strengths
+   :data:`PRIOR_STRENGTHS`, kept when that lowers the cross-validated error; the target is rebuilt
+   from each fold's training networks only.
+
+Every choice is recorded with the cross-validated errors that made it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..estimator import NetworkTerm, network_scale
+from ._prior import prior_target
+
+__all__ = ["NetworkChoice", "choose_network_model", "GAMMAS", "PRIOR_STRENGTHS"]
+
+#: Exponents of the power-law network term tried besides 1 (no term).
+GAMMAS = (0.8, 0.9, 1.1, 1.2, 1.3)
+#: Strengths of the pull toward the prior's target tried (in units of the squared relative error).
+PRIOR_STRENGTHS = (0.01, 0.1, 1.0, 10.0, 100.0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class NetworkChoice:
+    """The chosen fit: variant, coefficients, ridge, network term, and the records of each choice."""
+
+    variant: object                 # the chosen fit variant
+    w: np.ndarray
+    ridge: float                    # ridge strength toward zero (0 when the prior's pull replaced it)
+    strength: float | None          # strength of the pull toward the prior's target, None without
+    term: NetworkTerm | None
+    predicted_cv: np.ndarray        # cross-validated prediction per training network (ms)
+    term_record: dict | None
+    prior_record: dict | None
+
+    def predict(self, x: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        """Latency (ms) of networks with design ``x`` (this variant's columns) and fixed parts ``offset``."""
+        additive = x @ self.w + offset
+        return additive * network_scale(additive, self.term)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class _Config:
+    variant: object
+    gamma: float
+    strength: float | None      # prior strength (None: ridge toward zero)
+    ridge: float
+    predicted: np.ndarray
+
+    def error(self, y):
+        return np.abs(self.predicted - y) / y
+
+    def mape(self, y) -> float:
+        return float(self.error(y).mean())
+
+
+class _Fitter:
+    """One variant's design with everything a fit of it needs, for any gamma, ridge and prior strength."""
+
+    def __init__(self, variant, y: np.ndarray, solve, references):
+        self.variant, self.y, self.solve = variant, y, solve
+        self.x = variant.x
+        self.offset = variant.offsets.sum(axis=1)
+        self.references = references
+
+    def fit(self, rows, gamma: float, ridge: float, strength: float | None):
+        """Coefficients and term fitted on ``rows``; None when the prior cannot be built there."""
+        y = self.y[rows]
+        reference_ms = float(np.exp(np.mean(np.log(y))))
+        target_ms = y if gamma == 1.0 else reference_ms * (y / reference_ms) ** (1.0 / gamma)
+        term = None if gamma == 1.0 else NetworkTerm(gamma=gamma, reference_ms=reference_ms,
+                                                     lower_ms=float(target_ms.min()), upper_ms=float(target_ms.max()))
+        x, offset = self.x[rows], self.offset[rows]
+        if strength is None:
+            return self.solve(x, target_ms, ridge, offset), term, None
+        pulled = prior_target(x, target_ms, offset, self.references)
+        if pulled is None:
+            return None
+        return self.solve(x, target_ms, strength, offset, target=pulled[0], weights=pulled[1]), term, pulled[0]
+
+    def cross_validate(self, gamma, ridge, strength, folds, seed) -> np.ndarray | None:
+        predicted = np.empty(len(self.y))
+        order = np.random.default_rng(seed).permutation(len(self.y))
+        for fold in range(folds):
+            test = order[fold::folds]
+            fitted = self.fit(np.setdiff1d(order, test), gamma, ridge, strength)
+            if fitted is None:
+                return None
+            additive = self.x[test] @ fitted[0] + self.offset[test]
+            predicted[test] = additive * network_scale(additive, fitted[1])
+        return predicted
+
+
+def choose_network_model(variants: list[dict], y: np.ndarray, *, folds: int, seed: int, solve, ridge_grid,
+                         network_term: bool | None = False, references: dict | None = None) -> NetworkChoice:
+    """Choose variant, ridge, network term and prior strength by cross-validation (see the module docstring).
+
+    Parameters
+    ----------
+    variants : list
+        Fit variants (``_networks._Variant`` or alike), each with ``x`` (design), ``offsets`` (fixed
+        work per network and class), ``merge`` and ``split`` (bools).
+    y : numpy.ndarray
+        Measured latencies (ms).
+    solve : callable
+        ``solve(x, y, ridge, offset, target=None, weights=None)``: the relative-error NNLS of ``_networks``.
+    ridge_grid : tuple of float
+    network_term : bool or None
+        False: no term; True: the best power law; None: kept by the one-standard-error rule.
+    references : dict, optional
+        ``(merge, split) -> [(name, coefficients)]`` in each variant's design units; None: no prior.
+
+    Returns
+    -------
+    NetworkChoice
+    """
+    references = references or {}
+    fitters = [_Fitter(v, y, solve, references.get((v.merge, v.split), [])) for v in variants]
+    gammas = (1.0,) if network_term is False else ((1.0,) + GAMMAS if network_term is None else GAMMAS)
+
+    def best_ridge(fitter, gamma) -> _Config:
+        configs = [_Config(variant=fitter.variant, gamma=gamma, strength=None, ridge=ridge,
+                           predicted=fitter.cross_validate(gamma, ridge, None, folds, seed)) for ridge in ridge_grid]
+        return min(configs, key=lambda c: c.mape(y))   # the first (weakest) ridge on a tie, as before
+
+    def simplest(configs):
+        return min(configs, key=lambda c: (c.mape(y), c.variant.merge + c.variant.split))
+
+    plain = simplest([best_ridge(f, 1.0) for f in fitters]) if 1.0 in gammas else None
+    chosen, term_record = plain, None
+    if network_term is not False:
+        bent = simplest([best_ridge(f, g) for f in fitters for g in gammas if g != 1.0])
+        keep = network_term is True or _beats_by_one_se(plain.error(y), bent.error(y))
+        chosen = bent if keep else plain
+        term_record = {"chosen": keep, "gamma": bent.gamma, "rule": "forced" if network_term is True else
+                       "one standard error of the paired cross-validated difference",
+                       "cv_mape_without": plain.mape(y) if plain else None, "cv_mape_with": bent.mape(y)}
+    prior_record = None
+    if any(references.values()):
+        pulled = []
+        for fitter in fitters:
+            if not fitter.references:
+                continue
+            for strength in PRIOR_STRENGTHS:
+                predicted = fitter.cross_validate(chosen.gamma, 0.0, strength, folds, seed)
+                if predicted is not None:
+                    pulled.append(_Config(variant=fitter.variant, gamma=chosen.gamma, strength=strength, ridge=0.0,
+                                          predicted=predicted))
+        if pulled:
+            candidate = simplest(pulled)
+            used = next(f for f in fitters if f.variant is candidate.variant)
+            prior_record = {"chosen": candidate.mape(y) < chosen.mape(y), "strength": candidate.strength,
+                            "references": len(used.references), "cv_mape_without": chosen.mape(y),
+                            "cv_mape_with": candidate.mape(y)}
+            if prior_record["chosen"]:
+                chosen = candidate
+        else:
+            prior_record = {"chosen": False, "references": max(len(f.references) for f in fitters),
+                            "reason": "fewer than 4 references cover this fit's classes"}
+    fitter = next(f for f in fitters if f.variant is chosen.variant)
+    rows = np.arange(len(y))
+    w, term, target = fitter.fit(rows, chosen.gamma, chosen.ridge, chosen.strength)
+    if chosen.strength is not None:
+        # the same variant and term fitted on the data alone: how far did the prior move the coefficients?
+        free = best_ridge(fitter, chosen.gamma)
+        prior_record["lean"] = _lean(w, fitter.fit(rows, chosen.gamma, free.ridge, None)[0], target, fitter.x)
+    return NetworkChoice(variant=chosen.variant, w=w, ridge=chosen.ridge, strength=chosen.strength, term=term,
+                         predicted_cv=chosen.predicted, term_record=term_record, prior_record=prior_record)
+
+
+def _beats_by_one_se(errors: np.ndarray, candidate: np.ndarray) -> bool:
+    """True when ``candidate``'s errors are lower by more than one standard error of the paired difference."""
+    difference = errors - candidate
+    if len(difference) < 3:
+        return False
+    se = float(difference.std(ddof=1)) / math.sqrt(len(difference))
+    return float(difference.mean()) > se
+
+
+def _lean(w: np.ndarray, data_only: np.ndarray, target: np.ndarray, x: np.ndarray) -> float:
+    """How far the fit moved from the data-only coefficients toward the prior's target, 0 to 1.
+
+    The projection of the move onto the line from the data-only fit to the target, in
+    column-normalised units (each coefficient times its column's mean feature), so that every
+    coefficient counts by the time it explains.
+    """
+    scale = np.abs(x).mean(axis=0)
+    gap = float(np.linalg.norm((target - data_only) * scale))
+    if gap == 0.0:
+        return 0.0
+    moved = float(np.dot((w - data_only) * scale, (target - data_only) * scale)) / gap ** 2
+    return float(min(max(moved, 0.0), 1.0))
