@@ -289,18 +289,13 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
     at_point = evaluate_parts(costs, profile, point.freq_mhz)
     total_latency, total_energy = network_totals(costs, float(at_point.parts.latency_ms.sum()) + at_point.run_ms,
                                                  float(at_point.energy_mj.sum()) + at_point.run_mj)
-    if not profile.power.has_model:          # energy unknown: None, never a made-up 0
-        total_energy = None
+    total_energy = total_energy if profile.power.has_model else None   # energy unknown: None, never a made-up 0
     layers = _layer_estimates(mapped, profile, precision, costs, at_point, total_latency)
-    # the network term's factor (1 without one): the layers and the overhead it reports scale alike
-    stretch = float(network_factor(costs, float(at_point.parts.latency_ms.sum()) + at_point.run_ms))
+    stretch = _stretch(costs, at_point)
     interval = interval_at(costs, profile, point.freq_mhz, total_latency)
     bound = getattr(profile, "kind", "") == "datasheet"
     all_notes = (_bound_note(profile, total_latency) if bound else []) + list(notes) + list(point.notes) + _all_notes(
-        mapped, profile, precision, costs, layers, interval)
-    if stretch != 1.0:
-        all_notes.append(f"{profile.name}'s network term ({costs.network_term.form}, gamma "
-                         f"{costs.network_term.gamma:g}) scales this network's layers by {stretch:.3f}")
+        mapped, profile, precision, costs, layers, interval) + _term_notes(profile, costs, stretch)
     return Estimate(
         model=mapped.graph.name,
         platform=profile.name,
@@ -328,7 +323,7 @@ def _layer_estimates(mapped: MappedGraph, profile: PlatformProfile, precision: s
                      total_latency: float) -> list[LayerEstimate]:
     """One :class:`LayerEstimate` per executed layer: its parts, what bounds it, where and at what precision it runs."""
     parts, placement = at_point.parts, costs.placement
-    stretch = float(network_factor(costs, float(parts.latency_ms.sum()) + at_point.run_ms))   # the network term
+    stretch = _stretch(costs, at_point)
     # plain floats for the per-layer records (indexing numpy arrays element by element is slow)
     compute_l, memory_l, overhead_l = parts.compute_ms.tolist(), parts.memory_ms.tolist(), parts.overhead_ms.tolist()
     latency_l, power_l, energy_l, bytes_l = ((parts.latency_ms * stretch).tolist(), at_point.power_mw.tolist(),
@@ -410,6 +405,18 @@ def _batch_notes(mapped: MappedGraph, profile: PlatformProfile, precision: str, 
         return []
     return [f"batch {batch:g} does not fit {profile.name}'s memory ({getattr(profile, 'memory_bytes', 0) / 2**30:.3g} "
             "GiB: weights plus the largest layer's activations): the board cannot run it in one go"]
+
+
+def _stretch(costs, at_point) -> float:
+    """The network term's factor at this point (1 without one): the layers and the overhead reported scale alike."""
+    return float(network_factor(costs, float(at_point.parts.latency_ms.sum()) + at_point.run_ms))
+
+
+def _term_notes(profile: PlatformProfile, costs, stretch: float) -> list[str]:
+    if stretch == 1.0:
+        return []
+    return [f"{profile.name}'s network term ({costs.network_term.form}, gamma {costs.network_term.gamma:g}) scales "
+            f"this network's layers by {stretch:.3f}"]
 
 
 def _bound_note(profile: PlatformProfile, total_latency: float) -> list[str]:

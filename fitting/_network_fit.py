@@ -108,6 +108,33 @@ class _Fitter:
         return predicted
 
 
+def _with_prior(fitters, chosen, references: dict, folds: int, seed: int, simplest, y):
+    """The chosen configuration, pulled toward the prior where that cross-validates better, and the record of it."""
+    prior_record = None
+    if any(references.values()):
+        pulled = []
+        for fitter in fitters:
+            if not fitter.references:
+                continue
+            for strength in PRIOR_STRENGTHS:
+                predicted = fitter.cross_validate(chosen.gamma, 0.0, strength, folds, seed)
+                if predicted is not None:
+                    pulled.append(_Config(variant=fitter.variant, gamma=chosen.gamma, strength=strength, ridge=0.0,
+                                          predicted=predicted))
+        if pulled:
+            candidate = simplest(pulled)
+            used = next(f for f in fitters if f.variant is candidate.variant)
+            prior_record = {"chosen": candidate.mape(y) < chosen.mape(y), "strength": candidate.strength,
+                            "references": len(used.references), "cv_mape_without": chosen.mape(y),
+                            "cv_mape_with": candidate.mape(y)}
+            if prior_record["chosen"]:
+                chosen = candidate
+        else:
+            prior_record = {"chosen": False, "references": max(len(f.references) for f in fitters),
+                            "reason": "fewer than 4 references cover this fit's classes"}
+    return chosen, prior_record
+
+
 def choose_network_model(variants: list[dict], y: np.ndarray, *, folds: int, seed: int, solve, ridge_grid,
                          network_term: bool | None = False, references: dict | None = None) -> NetworkChoice:
     """Choose variant, ridge, network term and prior strength by cross-validation (see the module docstring).
@@ -152,28 +179,7 @@ def choose_network_model(variants: list[dict], y: np.ndarray, *, folds: int, see
         term_record = {"chosen": keep, "gamma": bent.gamma, "rule": "forced" if network_term is True else
                        "one standard error of the paired cross-validated difference",
                        "cv_mape_without": plain.mape(y) if plain else None, "cv_mape_with": bent.mape(y)}
-    prior_record = None
-    if any(references.values()):
-        pulled = []
-        for fitter in fitters:
-            if not fitter.references:
-                continue
-            for strength in PRIOR_STRENGTHS:
-                predicted = fitter.cross_validate(chosen.gamma, 0.0, strength, folds, seed)
-                if predicted is not None:
-                    pulled.append(_Config(variant=fitter.variant, gamma=chosen.gamma, strength=strength, ridge=0.0,
-                                          predicted=predicted))
-        if pulled:
-            candidate = simplest(pulled)
-            used = next(f for f in fitters if f.variant is candidate.variant)
-            prior_record = {"chosen": candidate.mape(y) < chosen.mape(y), "strength": candidate.strength,
-                            "references": len(used.references), "cv_mape_without": chosen.mape(y),
-                            "cv_mape_with": candidate.mape(y)}
-            if prior_record["chosen"]:
-                chosen = candidate
-        else:
-            prior_record = {"chosen": False, "references": max(len(f.references) for f in fitters),
-                            "reason": "fewer than 4 references cover this fit's classes"}
+    chosen, prior_record = _with_prior(fitters, chosen, references, folds, seed, simplest, y)
     fitter = next(f for f in fitters if f.variant is chosen.variant)
     rows = np.arange(len(y))
     w, term, target = fitter.fit(rows, chosen.gamma, chosen.ridge, chosen.strength)

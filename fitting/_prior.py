@@ -143,7 +143,8 @@ def parse_prior(document, where: str = "prior") -> Prior:
                 isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0 for v in probe)):
             fail(f"families.{name}.probe_features", f"must be {_COEFFICIENTS} finite numbers >= 0 (the probe "
                                                     f"layer's design row on the base), got {show(probe)}")
-    if not isinstance(document.get("provenance"), dict) or not document["provenance"]:
+    fitted_on = document.get("provenance")      # the prior's own record (not a profile's)
+    if not isinstance(fitted_on, dict) or not fitted_on:
         fail("provenance", "must say what the prior was fitted on")
     references = []
     for i, item in enumerate(document.get("references") or fail("references", "must be a non-empty list")):
@@ -172,7 +173,7 @@ def parse_prior(document, where: str = "prior") -> Prior:
             fail(f"{base}.fits", f"must be an object of families, got {show(item['fits'])}")
         references.append(Reference(device=item["device"], hardware=item["hardware"], title=item["title"],
                                     source=item["source"], networks=int(item["networks"]), fits=item["fits"]))
-    return Prior(families=families, references=tuple(references), provenance=document["provenance"])
+    return Prior(families=families, references=tuple(references), provenance=fitted_on)
 
 
 def load_prior(path=None) -> Prior:
