@@ -66,12 +66,13 @@ class Design:
     violated: tuple[str, ...]
     batch: int = 1                      # inferences per run: latency per run, energy per inference
     throughput_per_s: float | None = None
+    latency_ms_high: float | None = None   # the device part at its interval's high end (= latency_ms without one)
 
     def to_dict(self) -> dict:
         return {
             "model": self.model, "platform": self.platform, "precision": self.precision, "batch": self.batch,
             "throughput_per_s": self.throughput_per_s,
-            "latency_ms": self.latency_ms, "energy_mj": self.energy_mj, "accuracy": self.accuracy,
+            "latency_ms": self.latency_ms, "latency_ms_high": self.latency_ms_high, "energy_mj": self.energy_mj, "accuracy": self.accuracy,
             "cost_eur": self.cost_eur, "power_mw": self.power_mw, "memory_bytes": self.memory_bytes,
             "operating_point": self.operating_point.to_dict(),
             "partition": self.partition.to_dict() if self.partition is not None else None,
@@ -145,7 +146,7 @@ class SearchResult:
         import csv as _csv
 
         rows = list(_csv.DictReader(io.StringIO(self.designs_csv())))
-        numeric = ("bits", "latency_ms", "energy_mj", "accuracy", "cost_eur", "power_mw", "throughput_per_s", "memory_bytes",
+        numeric = ("bits", "latency_ms", "latency_ms_high", "energy_mj", "accuracy", "cost_eur", "power_mw", "throughput_per_s", "memory_bytes",
                    "transfer_bytes", "transfer_ms", "device_ms", "server_ms")
         for row in rows:
             for key in numeric:
@@ -159,7 +160,7 @@ class SearchResult:
     def designs_csv(self) -> str:
         """Every evaluated design, one CSV row each, with the constraint it misses most."""
         header = ["model", "platform", "precision", "batch", "power_mode", "freq_mhz", "cut_after", "link", "bits",
-                  "latency_ms", "energy_mj", "accuracy", "cost_eur", "power_mw", "throughput_per_s", "memory_bytes",
+                  "latency_ms", "latency_ms_high", "energy_mj", "accuracy", "cost_eur", "power_mw", "throughput_per_s", "memory_bytes",
                   "transfer_bytes", "transfer_ms", "device_ms", "server_ms", "feasible", "violated"]
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -174,7 +175,7 @@ class SearchResult:
                 config.batch, mode or "", ";".join(f"{k}={v:g}" for k, v in freqs.items()),
                 config.cuts.after[cut] if cut >= 0 else "", space.links[int(c["link"][i])].name if cut >= 0 else "",
                 int(c["bits"][i]) if cut >= 0 else "", *(f"{c[k][i]:.6g}" for k in (
-                    "latency_ms", "energy_mj", "accuracy", "cost_eur", "power_mw", "throughput_per_s", "memory_bytes",
+                    "latency_ms", "latency_ms_high", "energy_mj", "accuracy", "cost_eur", "power_mw", "throughput_per_s", "memory_bytes",
                     "transfer_bytes", "transfer_ms", "device_ms", "server_ms")),
                 bool(self.feasible[i]), self.worst[i],
             ])
@@ -203,6 +204,7 @@ def _design(space, c: dict, i: int, feasible: bool, worst: str) -> Design:
         accuracy=_number(c["accuracy"][i]), cost_eur=_number(c["cost_eur"][i]), power_mw=_number(c["power_mw"][i]),
         memory_bytes=float(c["memory_bytes"][i]), feasible=feasible, violated=(worst,) if worst else (),
         batch=config.batch, throughput_per_s=float(c["throughput_per_s"][i]),
+        latency_ms_high=float(c["latency_ms_high"][i]),
     )
 
 

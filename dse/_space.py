@@ -10,6 +10,9 @@ Python loops, per design.
 Metrics of a design (units in the names):
 
 - ``latency_ms``: device part + transfer + server part (unsplit: device only);
+- ``latency_ms_high``: the same with the device part at the high end of its profile's interval
+  (the pessimistic latency a constraint can bound; equal to ``latency_ms`` where the profile has
+  no interval);
 - ``energy_mj``: the node's energy, seed 003's ``E_node = sum E_P + E_C``:
   device layers plus the radio's transmit energy (server energy is not the
   node's; it is reported as ``server_ms`` only);
@@ -34,8 +37,8 @@ import numpy as np
 from .._errors import InputError
 from .._messages import show
 from .._units import BITS_PER_ELEMENT
-from ..estimator import (check_batch, evaluate_layers, load_model, map_graph, network_totals, reference_costs,
-                         resolve_operating_point)
+from ..estimator import (check_batch, evaluate_layers, interval_points, load_model, map_graph, network_totals,
+                         reference_costs, resolve_operating_point)
 from ..operating import frequency_grid
 from ..profiles import load_profile
 from ..zoo import is_reference, load_catalog, reference_name
@@ -47,7 +50,7 @@ __all__ = ["DesignSpace", "Block", "COLUMNS"]
 logger = logging.getLogger(__name__)
 
 #: Numeric columns of a design table (indices are -1 where they do not apply).
-COLUMNS = ("config", "point", "cut", "link", "bits", "latency_ms", "energy_mj", "accuracy", "cost_eur", "power_mw",
+COLUMNS = ("config", "point", "cut", "link", "bits", "latency_ms", "latency_ms_high", "energy_mj", "accuracy", "cost_eur", "power_mw",
            "throughput_per_s",
            "memory_bytes", "transfer_bytes", "transfer_ms", "transfer_mj", "device_ms", "server_ms")
 
@@ -273,18 +276,19 @@ class DesignSpace:
         layer_ms, layer_mj = evaluate_layers(config.layer_costs, profile, freqs)
         total_ms, total_mj = network_totals(config.layer_costs, float(layer_ms.sum()), float(layer_mj.sum()))
         total_mj /= config.batch                                   # energy per inference; latency per run
+        high = _high_ratio(config.layer_costs, profile, freqs, total_ms)
         weights = float(config.params_bytes.sum())
         cost = self.unit_cost[config.platform]
         columns = {
             "config": [config_index], "point": [point_index], "cut": [-1], "link": [-1], "bits": [0],
-            "latency_ms": [total_ms], "energy_mj": [total_mj], "accuracy": [config.accuracy], "cost_eur": [cost],
+            "latency_ms": [total_ms], "latency_ms_high": [total_ms * high], "energy_mj": [total_mj], "accuracy": [config.accuracy], "cost_eur": [cost],
             "memory_bytes": [weights], "transfer_bytes": [0.0], "transfer_ms": [0.0], "transfer_mj": [0.0],
             "device_ms": [total_ms], "server_ms": [0.0],
         }
         columns = {k: np.asarray(v, dtype=float) for k, v in columns.items()}
         if config.cuts is not None and config.cuts.size and len(self.links):
             columns = _concat(columns, self._split_designs(config_index, point_index, config, layer_ms, layer_mj,
-                                                           cost))
+                                                           cost, high))
         latency = columns["latency_ms"]
         columns["power_mw"] = np.divide(columns["energy_mj"] * config.batch * 1000.0, latency,
                                         out=np.zeros_like(latency), where=latency > 0)
@@ -295,7 +299,7 @@ class DesignSpace:
             columns["power_mw"] = np.full(latency.size, np.nan)
         return Block(columns=columns)
 
-    def _split_designs(self, config_index, point_index, config, layer_ms, layer_mj, cost) -> dict:
+    def _split_designs(self, config_index, point_index, config, layer_ms, layer_mj, cost, high: float) -> dict:
         cuts = config.cuts
         order = np.argsort(config.hi, kind="stable")
         ends = config.hi[order]
@@ -321,6 +325,7 @@ class DesignSpace:
             "cut": cut_i.ravel().astype(float), "link": link_i.ravel().astype(float),
             "bits": self.bits[bits_i].ravel(),
             "latency_ms": (device_ms + transfer_ms + server_ms).ravel(),
+            "latency_ms_high": (device_ms * high + transfer_ms + server_ms).ravel(),
             "energy_mj": (prefix_mj[cut_i] + transfer_mj).ravel(),
             "accuracy": (config.accuracy - drop[bits_i]).ravel(),
             "cost_eur": np.full(count, cost + self.spec.partition.server_cost_eur),
@@ -333,6 +338,16 @@ class DesignSpace:
         """Concatenated design columns of the given (or all) blocks."""
         blocks = [self.block(c, p).columns for c, p in (keys if keys is not None else self.block_keys)]
         return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]} if blocks else {}
+
+
+def _high_ratio(costs, profile, freqs: dict, total_ms: float) -> float:
+    """The high end of the network's interval over its latency at ``freqs`` (1 where the profile has none).
+
+    A split design's device part takes the whole network's ratio: the interval is multiplicative.
+    """
+    bounds = interval_points(costs, profile, {k: np.array([float(v)]) for k, v in freqs.items()},
+                             latency_ms=np.array([total_ms]))
+    return float(bounds[1][0]) / total_ms if bounds is not None and total_ms > 0 else 1.0
 
 
 def _concat(a: dict, b: dict) -> dict:

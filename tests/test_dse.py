@@ -405,3 +405,21 @@ def test_a_board_without_a_power_model_has_unknown_energy_in_the_search_not_zero
     design = result.best_for("latency_ms")
     assert design.energy_mj is None and design.power_mw is None
     assert design.to_dict()["energy_mj"] is None
+
+
+def test_a_search_constrains_the_pessimistic_end_of_the_interval():
+    # issue 16 item 4: with an interval on every estimate, a search can bound its high end
+    spec = {"models": ["zoo:resnet18"], "platforms": ["jetson-nano"], "precisions": ["fp16", "fp32"],
+            "objectives": ["min latency_ms_high"]}
+    result = search(parse_spec(spec))
+    nano = next(d for d in (result.design(i) for i in range(result.n_evaluated)) if d.platform == "jetson-nano")
+    single = edgeperf.estimate("zoo:resnet18", "jetson-nano", precision=nano.precision)
+    assert nano.latency_ms == pytest.approx(single.total_latency_ms, rel=1e-9)
+    assert nano.latency_ms_high == pytest.approx(single.total_latency_ms_high, rel=1e-9)
+    assert nano.latency_ms_high > nano.latency_ms
+    no_interval = search(parse_spec({"models": ["zoo:resnet18"], "platforms": ["snapdragon-855-cpu-nb201"]})).design(0)
+    assert no_interval.latency_ms_high == no_interval.latency_ms       # no interval: the estimate itself
+    limit = (nano.latency_ms + nano.latency_ms_high) / 2               # the estimate passes, its high end does not
+    bounded = search(parse_spec({**spec, "precisions": [nano.precision],
+                                 "constraints": {"latency_ms_high": {"max": limit}}}))
+    assert bounded.n_feasible == 0 and bounded.infeasible_by == {"latency_ms_high": 1}
