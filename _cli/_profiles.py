@@ -84,7 +84,9 @@ def _print_operating(model, out) -> None:
     for key, (source, note) in model.citations.items():
         if not key.startswith("voltage_mv."):
             flag = " ASSUMED" if source.startswith("assumed") else " FITTED" if source.startswith("fitted") else ""
-            out.print(f"  {key} = {getattr(model, key):g} [{source}]{flag}" + (f": {note}" if note else ""))
+            value = getattr(model, key)
+            shown = value if isinstance(value, str) else f"{value:g}"
+            out.print(f"  {key} = {shown} [{source}]{flag}" + (f": {note}" if note else ""))
     for key in sorted({source for source, _ in model.citations.values()}):
         out.print(f"  [{key}] {model.sources[key]}")
 

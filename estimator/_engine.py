@@ -31,7 +31,7 @@ estimator does not import the profiles package.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 import numpy as np
@@ -119,6 +119,19 @@ def occupancy(profile: PlatformProfile, outputs) -> np.ndarray:
     return np.maximum(outputs, 1e-9) / (np.maximum(outputs, 1e-9) + half)
 
 
+def _occupancy_gain(profile: PlatformProfile, mapped: MappedGraph, scale: float) -> np.ndarray:
+    """Share of the compute roof each layer reaches at ``scale`` times the graph's batch (:func:`occupancy`).
+
+    Under an operating model anchored to the board model (``anchored``: its efficiencies were fitted
+    at batch 1, under-filling included) it is the occupancy's gain over batch 1's: 1 at batch 1.
+    """
+    outputs = mapped.out_elems * scale
+    model = getattr(profile, "operating", None)
+    if model is None or not getattr(model, "anchored", False):
+        return occupancy(profile, outputs)
+    return occupancy(profile, outputs) / occupancy(profile, mapped.out_elems / graph_batch(mapped.graph))
+
+
 def inference_overhead(profile: PlatformProfile) -> tuple[float, float]:
     """The profile's per-inference overhead outside every layer: ms, and mJ at idle power."""
     ms = float(profile.inference_overhead_ms)
@@ -170,7 +183,7 @@ def _class_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str, 
     bytes_, weight_bytes = layer_bytes(mapped, bits)
     bytes_ = (bytes_ - weight_bytes) * scale + weight_bytes
     out_bytes = mapped.out_elems * scale * bits / 8.0
-    flops_per_ms = peak * 1e6 * compute_scale * occupancy(profile, mapped.out_elems * scale)
+    flops_per_ms = peak * 1e6 * compute_scale * _occupancy_gain(profile, mapped, scale)
     bytes_per_ms = np.full(n, profile.memory_bandwidth_gbps * 1e6 * memory_scale)
     compute, memory, overhead, latency = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     flops = (mapped.flops if mapped.work_scale is None else mapped.flops * mapped.work_scale) * scale
@@ -218,6 +231,8 @@ class ReferenceCosts:
     exposed: np.ndarray | None = None      # operating model: exposed share of each layer's shorter part
     dispatch_ms: float = 0.0               # operating model: CPU time per kernel launch at the CPU's reference clock
     pre_post_ms: float = 0.0               # operating model: serial CPU work per run at the CPU's reference clock
+    held_wait_ms: np.ndarray | None = None  # anchored operating model: each layer's CPU wait the board model holds
+    held_pre_post_ms: float = 0.0          # anchored operating model: the pre/post-processing the board model holds
     work_mj: np.ndarray | None = None      # energy per layer from the power model's pJ per FLOP and per byte
     network_term: NetworkTerm | None = None   # the profile's (None: the layers add up)
 
@@ -279,15 +294,31 @@ def reference_costs(mapped: MappedGraph, profile: PlatformProfile, precision: st
         maxed = np.zeros(parts.latency_ms.size, dtype=bool)
         for name, mask in masks:
             maxed |= mask & (name == "max")
-        extra.update(exposed=np.where(maxed, model.overlap_exposed, 0.0),
+        extra.update(exposed=np.where(maxed & (not model.anchored), model.overlap_exposed, 0.0),
                      dispatch_ms=model.dispatch_us / 1000.0 / model.cpu_speed,
                      pre_post_ms=items * per_item / model.cpu_speed)
     basis = interval_basis(profile.uncertainty, precision=precision, input_hw=mapped.graph.input_hw,
                            op_class=mapped.op_class)
-    return ReferenceCosts(compute_ms=parts.compute_ms, memory_ms=parts.memory_ms, overhead_ms=parts.overhead_ms,
-                          rules=tuple(masks), active_mw=active, bytes_=bytes_, fixed_ms=fixed_ms, fixed_mj=fixed_mj,
-                          streamed_ms=streamed, interval=basis, host_mw=host_mw, placement=placement, batch=items,
-                          network_term=getattr(profile, "network_term", None), **extra)
+    costs = ReferenceCosts(compute_ms=parts.compute_ms, memory_ms=parts.memory_ms, overhead_ms=parts.overhead_ms,
+                           rules=tuple(masks), active_mw=active, bytes_=bytes_, fixed_ms=fixed_ms, fixed_mj=fixed_mj,
+                           streamed_ms=streamed, interval=basis, host_mw=host_mw, placement=placement, batch=items,
+                           network_term=getattr(profile, "network_term", None), **extra)
+    if model is None or not model.anchored:
+        return costs
+    one = costs if items == 1.0 and host_ms_per_item is None else reference_costs(mapped, profile, precision, batch=1)
+    return replace(costs, held_wait_ms=_reference_waits(one), held_pre_post_ms=one.pre_post_ms)
+
+
+def _reference_waits(costs: ReferenceCosts) -> np.ndarray:
+    """Each layer's wait for its CPU launch at reference clocks (the first's holds the pre/post-processing).
+
+    For an anchored operating model these are taken at batch 1 with the model's own pre/post time:
+    the CPU-side time the fitted overheads already hold, which the operated latency subtracts again.
+    """
+    _, _, busy = _gpu_times(costs, np.ones(1), np.ones(1))
+    before = np.cumsum(busy[0]) - busy[0]
+    lead = np.maximum.accumulate(_launch_ready(costs, busy.shape[1]) - before) if busy.size else np.zeros(0)
+    return np.diff(lead, prepend=0.0)
 
 
 def _on_host(mapped: MappedGraph, profile: PlatformProfile, placement: Placement, parts: CostParts, bytes_, active):
@@ -409,6 +440,8 @@ def _operated(costs: ReferenceCosts, profile: PlatformProfile, clock) -> tuple:
     before = np.cumsum(busy, axis=1) - busy                     # GPU time of the layers before each one
     lead = np.maximum.accumulate(ready - before, axis=1)         # how far launches run behind the GPU
     wait = np.diff(lead, axis=1, prepend=0.0)
+    if costs.held_wait_ms is not None:                           # the board model holds the reference waits
+        wait = wait - costs.held_wait_ms[None, :]
     activity = model.activity_memory_bound + (1.0 - model.activity_memory_bound) * np.divide(
         compute, busy, out=np.zeros_like(busy), where=busy > 0)
     static, gpu_mw = static[:, None], gpu_mw[:, None]
@@ -423,7 +456,7 @@ def _pre_post(costs: ReferenceCosts, profile: PlatformProfile, clock) -> tuple[f
     """The run's serial CPU pre/post-processing at one point: ms, and mJ (static power, the GPU idling)."""
     model = profile.operating
     (_, cpu, _), (_, f_cpu, _), static, gpu_mw = _operating_power(costs, profile, clock)
-    run_ms = float(costs.pre_post_ms * cpu.reference_mhz / f_cpu[0])
+    run_ms = float(costs.pre_post_ms * cpu.reference_mhz / f_cpu[0]) - costs.held_pre_post_ms
     return run_ms, float((static[0] + gpu_mw[0] * model.activity_idle) * run_ms / 1000.0)
 
 
@@ -448,6 +481,8 @@ def _operated_totals(costs: ReferenceCosts, profile: PlatformProfile, clock) -> 
     for index in range(pairs.shape[0]):                          # a few dozen pairs: each a (points, layers) max
         mine = np.flatnonzero(which == index)
         waits[mine] = np.max(slow[mine, None] * ready[None, :] - before[index][None, :], axis=1) if ready.size else 0.0
+    if costs.held_wait_ms is not None:                           # the board model holds the reference waits
+        waits = waits - float(costs.held_wait_ms.sum())
     latency = busy_sum[which] + waits
     energy = (static * latency + gpu_mw * (active_sum[which] + model.activity_idle * waits)) / 1000.0
     energy = energy + model.dram_pj_per_byte * float(costs.bytes_.sum()) * 1e-9

@@ -10,7 +10,12 @@ A profile names its board's entry with ``"operating_model": NAME``; the entry gi
 * the CPU-side work of an inference: CPU time per kernel launch and serial pre/post-processing
   per item, at the CPU's reference clock (``cpu_speed`` relative to the Nano's Cortex-A57);
 * the GPU's occupancy against batch (lanes, outputs per lane for half occupancy) and how much
-  of a kernel's shorter roofline part stays exposed.
+  of a kernel's shorter roofline part stays exposed;
+* ``latency_at_reference``: ``"board-model"`` where the profile's latency model was fitted to (or
+  derived from) measured whole-network latencies at the reference clocks and batch 1, which already
+  hold the CPU-side work and the GPU's under-filling there: the operating model then adds only how
+  they change with the clocks and the batch (``anchored``); ``"added"`` where the latency model is
+  an unfitted roofline, to which the operating model adds them whole.
 
 The engine (``estimator/_engine.py``) evaluates it; this module only reads and validates. An
 entry may name a ``base`` entry and override some of its numbers (a runtime on the same board).
@@ -75,8 +80,14 @@ class OperatingModel:
     cpu_speed: float
     dispatch_us: float
     pre_post_ms: float
+    anchored: bool
     citations: MappingProxyType
     sources: MappingProxyType
+
+    @property
+    def latency_at_reference(self) -> str:
+        """``"board-model"`` when ``anchored`` (the board model holds the reference latency), else ``"added"``."""
+        return "board-model" if self.anchored else "added"
 
     @property
     def gpu_rail_mw(self) -> float:
@@ -158,6 +169,9 @@ def _board(name: str, boards: dict, socs: dict, sources: dict, where: str) -> Op
                                f"{': ' + problem if problem else ''}")
         values[key] = float(value)
         citations[key] = (item["source"], item.get("note"))
+    anchored = _anchored(entry.get("latency_at_reference"), sources, at)
+    citations["latency_at_reference"] = (entry["latency_at_reference"]["source"],
+                                         entry["latency_at_reference"].get("note"))
     voltages = {}
     for domain, table in (socs[soc].get("voltage_mv") or {}).items():
         mhz, mv = tuple(float(f) for f in table["mhz"]), tuple(float(v) for v in table["mv"])
@@ -168,12 +182,24 @@ def _board(name: str, boards: dict, socs: dict, sources: dict, where: str) -> Op
         voltages[domain] = (mhz, mv)
         citations[f"voltage_mv.{domain}"] = (table["source"], table.get("note"))
     model = OperatingModel(name=name, soc=soc, cpu_domain=str(entry.get("cpu_domain", "cpu")),
-                           voltage_mv=MappingProxyType(voltages), citations=MappingProxyType(citations),
+                           voltage_mv=MappingProxyType(voltages), anchored=anchored, citations=MappingProxyType(citations),
                            sources=MappingProxyType(dict(sources)), **values)
     if model.gpu_rail_mw <= 0:
         raise ProfileError(f"{at}: busy_mw {model.busy_mw:g} leaves nothing for the GPU rail after the floor, EMC "
                            "and CPU")
     return model
+
+
+#: ``latency_at_reference`` values, and whether each anchors the operating model to the board model.
+REFERENCE_LATENCY = {"board-model": True, "added": False}
+
+
+def _anchored(item, sources: dict, at: str) -> bool:
+    """Whether ``latency_at_reference`` (``{value, source, note}``) says the board model holds the reference latency."""
+    if not isinstance(item, dict) or item.get("value") not in REFERENCE_LATENCY or item.get("source") not in sources:
+        raise ProfileError(f"{at}.latency_at_reference must be {{value: one of {sorted(REFERENCE_LATENCY)}, "
+                           "source: a key of sources}")
+    return REFERENCE_LATENCY[item["value"]]
 
 
 def operating_model(name: str, where: str) -> OperatingModel:
