@@ -259,6 +259,9 @@ def reference_costs(mapped: MappedGraph, profile: PlatformProfile, precision: st
     activations and arithmetic scale with it, weights are read once. With an operating model
     (``profile.operating``) the CPU-side work is kept too: ``host_ms_per_item`` (default the model's
     ``pre_post_ms``) of serial pre/post-processing per inference, and a kernel launch per layer.
+    An operating model ``anchored`` to the board model keeps, as ``held_wait_ms`` and
+    ``held_pre_post_ms``, the CPU-side time it has at reference clocks and batch 1 with its own
+    pre/post time: the fitted overheads already hold it, so the operated latency subtracts it again.
 
     Where the profile says what its runtime maps (``runtime_support``), each layer runs where and at
     the precision the placement (``_support``) gives; layers on the host CPU are costed by the host's
@@ -425,7 +428,7 @@ def _operated(costs: ReferenceCosts, profile: PlatformProfile, clock) -> tuple:
     The CPU launches one kernel per layer (``dispatch_ms`` at the CPU's reference clock, scaled by
     ``f_ref / f_cpu``) after the run's serial pre/post-processing; the GPU starts a layer when it is
     launched and the previous one is done (a max-plus queue), so a layer's latency is its GPU time
-    plus the wait for its launch. Power: the floor, the EMC, the rails' leakage, one busy CPU core
+    plus the wait for its launch (less the wait the board model holds, ``held_wait_ms``). Power: the floor, the EMC, the rails' leakage, one busy CPU core
     (``f V^2``), and the GPU's dynamic power (``f V^2``) times its activity (memory-bound kernels
     less, waiting for the CPU least), plus the DRAM energy of the bytes moved.
 

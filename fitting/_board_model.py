@@ -22,8 +22,9 @@ a handful of published networks cannot tell apart.
 This is exactly what :func:`edgeperf.estimate` computes with the profile that ``_board_profiles``
 makes (``step_linear`` layer models, ``inference_overhead_ms``, ``parameter_memory``, the mapping's
 ``winograd.work_scale``); a test holds the two equal. A profile with an operating model
-(``operating_model``: the Jetson Nano and Xavier NX) adds its CPU-side work and GPU occupancy on
-top of this at estimate time; the fit does not model them.
+(``operating_model``: the Jetson Nano and Xavier NX) is anchored to this model: at the reference clocks
+and batch 1 its estimate is this model's latency (the fitted overheads hold the CPU-side work there),
+and it adds only how the CPU, GPU and memory clocks and the batch change it.
 
 Parameters are fitted in log space (all are positive); ``PARAMETERS`` lists them with the weakly
 informative starting prior every fit shrinks towards before a prior is learned across boards.

@@ -282,8 +282,9 @@ def _energy_text(base: Profile) -> str:
         return ""
     return (f" Energy and the clocks' effect: operating model {model.name} (data/operating/boards.json: rail powers, "
             "voltage against clock, CPU-side kernel launches and pre/post-processing, GPU occupancy against batch; "
-            "edgeperf profiles show lists which numbers are assumptions). It adds that CPU-side work and occupancy to "
-            "the board model's latency, which was fitted without them.")
+            "edgeperf profiles show lists which numbers are assumptions). At the reference clocks and batch 1 an estimate "
+            "is the board model's latency (its fitted overheads hold the CPU-side work there); the operating model adds "
+            "only how the CPU, GPU and memory clocks and the batch change it.")
 
 
 def _fitted_texts(spec: BoardSpec, rows: list, siblings: list, tables: list, board: dict, half: float,
