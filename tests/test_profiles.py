@@ -167,7 +167,8 @@ def by_hand(profile, precision: str, flops: float, elements: float, op_class: st
     bytes_per_ms = profile.memory_bandwidth_gbps * 1e6
     operating = profile.operating
     occupancy, cpu_ms, exposed = 1.0, 0.0, 0.0
-    if operating is not None:
+    if operating is not None and not operating.anchored:
+        # an anchored operating model (a fitted board model) adds nothing at reference clocks and batch 1; otherwise
         # operating model: occupancy of the outputs (half the elements), the exposed shorter part (of a roofline's
         # max only), and the CPU's pre/post-processing of the one inference plus the launch of the one kernel
         outputs = elements / 2
