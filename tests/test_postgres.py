@@ -7,6 +7,7 @@ temporary folder, or ``EDGEPERF_TEST_POSTGRES_URL``.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ import time
 import pytest
 import yaml
 
+from ._procs import descendants
 from .test_dse import SAMPLED
 from .test_search_budget import kill_a_worker
 
@@ -50,7 +52,6 @@ def check(url, name, budget):
 
 
 def test_a_search_on_postgresql_with_workers_survives_a_killed_worker_and_a_killed_launcher(postgres_url, tmp_path):
-    psutil = pytest.importorskip("psutil")
     spec_file = tmp_path / "split.yaml"
     spec_file.write_text(yaml.safe_dump(SPLIT))
     name = f"pg-{os.getpid()}-{time.monotonic_ns()}"
@@ -75,8 +76,11 @@ def test_a_search_on_postgresql_with_workers_survives_a_killed_worker_and_a_kill
     while time.monotonic() < deadline and len(complete_trials(postgres_url, name)[0]) < 45:
         assert launcher.poll() is None, launcher.communicate()[1]
         time.sleep(0.1)
-    for process in [*psutil.Process(launcher.pid).children(recursive=True), psutil.Process(launcher.pid)]:
-        process.kill()
+    for pid in [*descendants(launcher.pid), launcher.pid]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:      # ended meanwhile
+            pass
     launcher.wait()
     interrupted = len(complete_trials(postgres_url, name)[0])
     assert 30 < interrupted < 80

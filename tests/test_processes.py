@@ -25,6 +25,8 @@ from edgeperf.measure import SweepPlan, read_layer_sweep, run_sweep
 if not Path("/proc/self/stat").exists():
     pytest.skip("the process tests read /proc (Linux)", allow_module_level=True)
 
+from ._procs import children, cmdline, running
+
 SPEC = """\
 models: [zoo:mobilenet_v2, zoo:resnet18]
 platforms: [jetson-nano, jetson-tx2]
@@ -40,37 +42,6 @@ def _search(tmp_path, trials: int):
             "--study-name", "k", "--format", "json"]
 
 
-def _children(pid: int) -> list[int]:
-    """The child processes of ``pid`` (from /proc: Linux)."""
-    children = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return children
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:                       # exited meanwhile
-        return ""
-
-
-def _running(pids) -> list[int]:
-    """The processes still running (a zombie has ended: it only waits to be reaped)."""
-    alive = []
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state not in ("Z", "X"):
-            alive.append(pid)
-    return alive
-
-
 def _default_sigint() -> None:
     """In a test's child: SIGINT as Python expects it (a background job's children inherit it ignored)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -78,9 +49,9 @@ def _default_sigint() -> None:
 
 def _wait_gone(pids, timeout_s: float) -> list[int]:
     deadline = time.monotonic() + timeout_s
-    while _running(pids) and time.monotonic() < deadline:
+    while running(pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    return _running(pids)
+    return running(pids)
 
 
 def _wait_for_workers(process, journal: Path, timeout_s: float = 120.0) -> list[int]:
@@ -88,7 +59,7 @@ def _wait_for_workers(process, journal: Path, timeout_s: float = 120.0) -> list[
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()[1][-2000:]
-        workers = [c for c in _children(process.pid) if "spawn_main" in _cmdline(c)]
+        workers = [c for c in children(process.pid) if "spawn_main" in cmdline(c)]
         if len(workers) >= 2 and journal.exists() and journal.stat().st_size > 20_000:
             return workers
         time.sleep(0.05)
@@ -144,7 +115,7 @@ def test_workers_die_with_their_parent(tmp_path, signum, how):
     workers = []
     while time.monotonic() < deadline and len(workers) < 2:
         assert process.poll() is None, process.communicate()[1][-2000:]
-        workers = [c for c in _children(process.pid) if "spawn_main" in _cmdline(c)]
+        workers = [c for c in children(process.pid) if "spawn_main" in cmdline(c)]
         time.sleep(0.05)
     time.sleep(0.5)                             # the workers are inside their loop
     assert len(workers) == 2

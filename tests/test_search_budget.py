@@ -13,6 +13,7 @@ import yaml
 
 from edgeperf.dse import parse_spec, search
 
+from ._procs import children, cmdline, running
 from .test_dse import SAMPLED
 
 optuna = pytest.importorskip("optuna")
@@ -26,13 +27,12 @@ def launch(spec_file, storage, trials, *extra):
 
 def kill_a_worker(launcher, workers: int, ready, timeout_s: float = 180.0) -> int:
     """SIGKILL one of ``launcher``'s worker processes once it has ``workers`` of them and ``ready()``; its pid."""
-    psutil = pytest.importorskip("psutil")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and launcher.poll() is None:
-        children = [c for c in psutil.Process(launcher.pid).children() if "spawn_main" in " ".join(c.cmdline())]
-        if len(children) == workers and ready():
-            os.kill(children[0].pid, signal.SIGKILL)
-            return children[0].pid
+        workers_now = [c for c in running(children(launcher.pid)) if "spawn_main" in cmdline(c)]
+        if len(workers_now) == workers and ready():
+            os.kill(workers_now[0], signal.SIGKILL)
+            return workers_now[0]
         time.sleep(0.05)
     pytest.fail(f"the launcher never had {workers} workers running (exit code {launcher.poll()})")
 
@@ -62,7 +62,7 @@ def test_two_launchers_on_one_storage_keep_one_budget(tmp_path, kind):
     # launcher can finish before the other gets going, which tests nothing: then again, with a larger budget.
     spec_file = tmp_path / "s.yaml"
     spec_file.write_text(yaml.safe_dump(SAMPLED))
-    for attempt, budget in enumerate((50, 300)):
+    for attempt, budget in enumerate((50, 300, 1500)):
         storage = (f"journal:{tmp_path / f's{attempt}.journal'}" if kind == "journal"
                    else f"sqlite:///{tmp_path / f's{attempt}.db'}")
         launchers = [launch(spec_file, storage, budget), launch(spec_file, storage, budget)]
