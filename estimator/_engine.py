@@ -319,9 +319,15 @@ def _reference_waits(costs: ReferenceCosts) -> np.ndarray:
     the CPU-side time the fitted overheads already hold, which the operated latency subtracts again.
     """
     _, _, busy = _gpu_times(costs, np.ones(1), np.ones(1))
-    before = np.cumsum(busy[0]) - busy[0]
-    lead = np.maximum.accumulate(_launch_ready(costs, busy.shape[1]) - before) if busy.size else np.zeros(0)
-    return np.diff(lead, prepend=0.0)
+    return _queue_waits(_launch_ready(costs, busy.shape[1])[None, :], busy)[0]
+
+
+def _queue_waits(ready: np.ndarray, busy: np.ndarray) -> np.ndarray:
+    """Each layer's wait for its launch (rows of points x layers): a layer starts when it is launched
+    (``ready``) and the previous one is done; the waits are the increments of how far launches run behind."""
+    before = np.cumsum(busy, axis=1) - busy                     # GPU time of the layers before each one
+    lead = np.maximum.accumulate(ready - before, axis=1)
+    return np.diff(lead, axis=1, prepend=0.0)
 
 
 def _on_host(mapped: MappedGraph, profile: PlatformProfile, placement: Placement, parts: CostParts, bytes_, active):
@@ -440,9 +446,7 @@ def _operated(costs: ReferenceCosts, profile: PlatformProfile, clock) -> tuple:
     (gpu, cpu, emc), (f_gpu, f_cpu, f_emc), static, gpu_mw = _operating_power(costs, profile, clock)
     compute, memory, busy = _gpu_times(costs, f_gpu / gpu.reference_mhz, f_emc / emc.reference_mhz)
     ready = (cpu.reference_mhz / f_cpu)[:, None] * _launch_ready(costs, busy.shape[1])[None, :]
-    before = np.cumsum(busy, axis=1) - busy                     # GPU time of the layers before each one
-    lead = np.maximum.accumulate(ready - before, axis=1)         # how far launches run behind the GPU
-    wait = np.diff(lead, axis=1, prepend=0.0)
+    wait = _queue_waits(ready, busy)
     if costs.held_wait_ms is not None:                           # the board model holds the reference waits
         wait = wait - costs.held_wait_ms[None, :]
     activity = model.activity_memory_bound + (1.0 - model.activity_memory_bound) * np.divide(
