@@ -290,8 +290,8 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
     total_latency, total_energy = network_totals(costs, float(at_point.parts.latency_ms.sum()) + at_point.run_ms,
                                                  float(at_point.energy_mj.sum()) + at_point.run_mj)
     total_energy = total_energy if profile.power.has_model else None   # energy unknown: None, never a made-up 0
-    layers = _layer_estimates(mapped, profile, precision, costs, at_point, total_latency)
     stretch = _stretch(costs, at_point)
+    layers = _layer_estimates(mapped, profile, precision, costs, at_point, total_latency, stretch)
     interval = interval_at(costs, profile, point.freq_mhz, total_latency)
     bound = getattr(profile, "kind", "") == "datasheet"
     all_notes = (_bound_note(profile, total_latency) if bound else []) + list(notes) + list(point.notes) + _all_notes(
@@ -320,10 +320,12 @@ def estimate_mapped(mapped: MappedGraph, profile: PlatformProfile, *, precision:
 
 
 def _layer_estimates(mapped: MappedGraph, profile: PlatformProfile, precision: str, costs, at_point,
-                     total_latency: float) -> list[LayerEstimate]:
-    """One :class:`LayerEstimate` per executed layer: its parts, what bounds it, where and at what precision it runs."""
+                     total_latency: float, stretch: float) -> list[LayerEstimate]:
+    """One :class:`LayerEstimate` per executed layer: its parts, what bounds it, where and at what precision it runs.
+
+    ``stretch`` is the network term's factor (:func:`_stretch`), applied to each layer's latency and energy.
+    """
     parts, placement = at_point.parts, costs.placement
-    stretch = _stretch(costs, at_point)
     # plain floats for the per-layer records (indexing numpy arrays element by element is slow)
     compute_l, memory_l, overhead_l = parts.compute_ms.tolist(), parts.memory_ms.tolist(), parts.overhead_ms.tolist()
     latency_l, power_l, energy_l, bytes_l = ((parts.latency_ms * stretch).tolist(), at_point.power_mw.tolist(),

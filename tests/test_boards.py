@@ -85,16 +85,21 @@ def test_board_model_equals_the_estimator_with_the_profile_it_writes(name, runti
     assert edgeperf.estimate(graph, profile, precision=precision).total_latency_ms == pytest.approx(predicted, rel=1e-9)
 
 
+def two_layers() -> BoardFeatures:
+    """A Winograd convolution (2e9 flops, 1 MB moved, 2 MB of weights) and a depthwise one (1e8, 1 kB, 1 MB)."""
+    return BoardFeatures(flops=np.array([2e9, 1e8]), winograd=np.array([1.0, 0.0]),
+                         depthwise=np.array([False, True]), int8=np.array([False, False]),
+                         peak_per_ms=np.array([1e9, 1e9]), bytes_=np.array([1e6, 1e3]),
+                         weight_bytes=np.array([2e6, 1e6]), bytes_per_ms=1e7, op_classes=("conv", "dwconv"))
+
+
 def test_predict_ms_by_hand():
     # two layers: a Winograd conv (2e9 flops x 0.5 / (1e9 x 0.5) = 2 ms; memory 1e6 / 1e7 = 0.1 ms) and a
     # depthwise one (1e8 / (1e9 x 0.5 x 0.1) = 2 ms); overheads 2 x 0.1 + 1 ms; the first layer's 2 MB of weights
     # do not fit the 1 MB on chip, so caching stops there and all 3 MB stream at 1 GB/s x 0.5: 6 ms.
     # Compute and memory added (COMBINE): the second layer's memory 1e3 / 1e7 = 1e-4 ms.
     # Total 2 + 0.1 + 2 + 1e-4 + 0.2 + 1 + 6 = 11.3001 ms; the roofline (max) drops both memory times: 11.2 ms
-    features = BoardFeatures(flops=np.array([2e9, 1e8]), winograd=np.array([1.0, 0.0]),
-                             depthwise=np.array([False, True]), int8=np.array([False, False]),
-                             peak_per_ms=np.array([1e9, 1e9]), bytes_=np.array([1e6, 1e3]),
-                             weight_bytes=np.array([2e6, 1e6]), bytes_per_ms=1e7, op_classes=("conv", "dwconv"))
+    features = two_layers()
     params = dict(compute_efficiency=0.5, depthwise_ratio=0.1, memory_efficiency=1.0, layer_overhead_ms=0.1,
                   winograd_scale=0.5, inference_overhead_ms=1.0, stream_efficiency=0.5)
     assert predict_ms(params, features, on_chip_bytes=1e6, link_gbps=1.0) == pytest.approx(11.3001)
@@ -104,10 +109,7 @@ def test_predict_ms_by_hand():
 def test_a_block_table_runs_at_its_own_runtime_factor_and_harness_overhead():
     # the same two layers as above without streaming: layer sum 2.1 + 2.0001 + 0.2 = 4.3001 ms; a block table whose
     # runtime is twice as slow (runtime_factor 2) with a 0.3 ms harness: 2 x 4.3001 + 0.3 = 8.9002 ms
-    features = BoardFeatures(flops=np.array([2e9, 1e8]), winograd=np.array([1.0, 0.0]),
-                             depthwise=np.array([False, True]), int8=np.array([False, False]),
-                             peak_per_ms=np.array([1e9, 1e9]), bytes_=np.array([1e6, 1e3]),
-                             weight_bytes=np.array([2e6, 1e6]), bytes_per_ms=1e7, op_classes=("conv", "dwconv"))
+    features = two_layers()
     params = dict(compute_efficiency=0.5, depthwise_ratio=0.1, memory_efficiency=1.0, layer_overhead_ms=0.1,
                   winograd_scale=0.5, inference_overhead_ms=0.3, runtime_factor=2.0)
     assert predict_ms(params, features) == pytest.approx(8.9002)
