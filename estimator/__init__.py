@@ -41,6 +41,7 @@ from ._engine import (
     power_scale,
     reference_costs,
 )
+from ._energy_parts import EnergyParts, energy_parts
 from ._network_term import NETWORK_TERM_FORMS, NetworkTerm, network_scale
 from ._ir import OP_CLASSES, Graph, Layer
 from ._load import load_model
@@ -64,5 +65,5 @@ __all__ = [
     "Interval", "IntervalBasis", "Uncertainty", "conformal_half_width", "interval_basis", "interval_of",
     "ParameterMemory", "streamed_weight_bytes", "Comparison", "ComparisonCell",
     "graph_batch", "check_batch", "check_host_time", "MAX_BATCH", "Throughput", "throughput_curve", "BATCHES", "SATURATION",
-    "NETWORK_TERM_FORMS", "NetworkTerm", "network_scale", "network_factor",
+    "NETWORK_TERM_FORMS", "NetworkTerm", "network_scale", "network_factor", "EnergyParts", "energy_parts",
 ]

@@ -402,16 +402,28 @@ def _rail(model, domain, freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return scale * ratio ** 2, ratio * np.exp((volt - ref) / model.leak_v0_mv)
 
 
-def _operating_power(costs: ReferenceCosts, profile: PlatformProfile, clock) -> tuple:
-    """The operating model's clocks and powers at ``k`` points: domains, static mW and GPU dynamic mW, ``(k,)`` each."""
+def _static_powers(profile: PlatformProfile, clock) -> tuple:
+    """The operating model's clocks at ``k`` points and the powers it draws whatever the GPU does (mW, ``(k,)`` each).
+
+    Returns the domains (GPU, CPU, EMC), their clocks, a dict of the static parts (``floor``, ``emc``,
+    ``gpu_leak``, ``cpu_leak``, ``cpu_core``: the busy CPU core's ``f V^2``) and the GPU's dynamic power
+    while computing.
+    """
     model = profile.operating
     gpu, cpu, emc = (profile.clocks[n] for n in (profile.compute_domain, model.cpu_domain, profile.memory_domain))
     f_gpu, f_cpu, f_emc = (np.atleast_1d(np.asarray(clock(d.name), dtype=float)) for d in (gpu, cpu, emc))
     dyn_gpu, leak_gpu = _rail(model, gpu, f_gpu)
     dyn_cpu, leak_cpu = _rail(model, cpu, f_cpu)
-    static = (model.floor_mw + model.emc_mw * f_emc / emc.reference_mhz + model.gpu_leak_mw * leak_gpu
-              + model.cpu_leak_mw * leak_cpu + model.cpu_core_mw * dyn_cpu)
-    return (gpu, cpu, emc), (f_gpu, f_cpu, f_emc), static, model.gpu_dyn_mw * dyn_gpu
+    parts = {"floor": np.full(f_gpu.shape, model.floor_mw), "emc": model.emc_mw * f_emc / emc.reference_mhz,
+             "gpu_leak": model.gpu_leak_mw * leak_gpu, "cpu_leak": model.cpu_leak_mw * leak_cpu,
+             "cpu_core": model.cpu_core_mw * dyn_cpu}
+    return (gpu, cpu, emc), (f_gpu, f_cpu, f_emc), parts, model.gpu_dyn_mw * dyn_gpu
+
+
+def _operating_power(costs: ReferenceCosts, profile: PlatformProfile, clock) -> tuple:
+    """The operating model's clocks and powers at ``k`` points: domains, static mW and GPU dynamic mW, ``(k,)`` each."""
+    domains, freqs, parts, gpu_mw = _static_powers(profile, clock)
+    return domains, freqs, sum(parts.values()), gpu_mw
 
 
 def _gpu_times(costs: ReferenceCosts, gpu_scale: np.ndarray, emc_scale: np.ndarray) -> tuple:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeperf import load_model, load_profile, map_graph
-from edgeperf.estimator import evaluate_points, reference_costs
+from edgeperf.estimator import EnergyParts, energy_parts, evaluate_points, reference_costs
 from edgeperf.operating import frequency_grid
 
 BOARDS = ("jetson-nano-pytorch", "jetson-xavier-nx-pytorch")
@@ -69,18 +69,28 @@ class Sweep:
         return 0 < int(np.argmin(line)) < line.size - 1
 
 
-def sweep(board: str, network: str, batch: int) -> Sweep:
+def _costs(board: str, network: str, batch: int):
     profile = load_profile(board)
     zoo, _, host_ms = NETWORKS[network]
     mapped = map_graph(load_model(f"zoo:{zoo}"), profile.mapping)
+    return profile, reference_costs(mapped, profile, "fp32", batch=batch, host_ms_per_item=host_ms)
+
+
+def sweep(board: str, network: str, batch: int) -> Sweep:
+    profile, costs = _costs(board, network, batch)
     grid = frequency_grid(profile)
     gpu, cpu = np.unique(grid["gpu"]), np.unique(grid["cpu"])
-    costs = reference_costs(mapped, profile, "fp32", batch=batch, host_ms_per_item=host_ms)
     latency, energy = evaluate_points(costs, profile, grid)
     order = np.lexsort((grid["cpu"], grid["gpu"]))            # gpu-major, then cpu
     shape = (gpu.size, cpu.size)
     return Sweep(gpu_mhz=gpu, cpu_mhz=cpu, energy_mj=(energy[order] / batch).reshape(shape),
                  latency_ms=latency[order].reshape(shape))
+
+
+def parts_at(board: str, network: str, batch: int, gpu_mhz: float, cpu_mhz: float) -> EnergyParts:
+    """Time and energy per inference by the engine's terms (``energy_parts``) at one CPU x GPU point."""
+    profile, costs = _costs(board, network, batch)
+    return energy_parts(costs, profile, {"gpu": gpu_mhz, "cpu": cpu_mhz}).per_item(batch)
 
 
 def all_sweeps() -> dict:

@@ -14,7 +14,7 @@ import pytest
 import edgeperf
 from edgeperf import ProfileError
 from edgeperf.profiles import load_profile, operating_models
-from tests._seed002 import BOARDS, NETWORKS, all_sweeps
+from tests._seed002 import BOARDS, NETWORKS, all_sweeps, parts_at
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +42,26 @@ def test_xavier_nx_uses_2_to_4_times_less_energy_than_the_nano(sweeps):
     ratios = {(n, b): sweeps[("jetson-xavier-nx-pytorch", n, b)].optimum_mj / sweeps[("jetson-nano-pytorch", n, b)].optimum_mj
               for n, (_, batches, _) in NETWORKS.items() for b in batches}
     assert 0.25 <= float(np.median(list(ratios.values()))) <= 0.5
-    # the compute-heavy networks each lie in the band; MobileNet v2 (memory-bound: the NX has only 2x the bandwidth)
-    # and BERT-tiny (CPU-bound: the NX's CPU is ~1.85x) lie above it (docs/accuracy.md)
+    # the compute-heavy networks each lie in the band; MobileNet v2 and BERT-tiny lie above it (docs/accuracy.md, 'Why
+    # MobileNet v2 and BERT-tiny miss the NX/Nano band'; the next test holds the cause)
     for network in ("AlexNet", "ResNet-18", "YOLOv4-tiny", "DistilBERT"):
         assert all(0.25 <= r <= 0.5 for (n, _), r in ratios.items() if n == network), ratios
+
+
+def test_the_two_networks_above_the_band_are_lifted_by_dram_energy_and_cpu_side_time(sweeps):
+    """MobileNet v2 moves 160 MB per inference at the same DRAM energy per byte on both boards: without that part
+    its ratio is in the band. BERT-tiny's run is half CPU-side wait, which the NX shortens only by its CPU speed."""
+    def parts(board, network, batch):
+        s = sweeps[(board, network, batch)]
+        g, c = s.optimum
+        return parts_at(board, network, batch, float(s.gpu_mhz[g]), float(s.cpu_mhz[c]))
+
+    nano, nx = (parts(board, "MobileNet v2", 8) for board in BOARDS)
+    assert nx.dram_mj == pytest.approx(nano.dram_mj, rel=1e-12) and nano.dram_mj > 0.2 * nano.total_mj
+    assert nx.total_mj / nano.total_mj > 0.5 > (nx.total_mj - nx.dram_mj) / (nano.total_mj - nano.dram_mj)
+    nano, nx = (parts(board, "BERT-tiny", 16) for board in BOARDS)
+    assert nano.cpu_wait_ms > 0.4 * nano.latency_ms and nx.cpu_wait_ms > 0.5 * nx.latency_ms
+    assert nx.floor_mj / nano.floor_mj > 0.5            # the floor over a run whose CPU-side half shrinks by 1/1.85
 
 
 def test_cpu_clock_moves_latency_less_than_gpu_clock_on_the_nano(sweeps):
