@@ -208,6 +208,8 @@ def _write_mapping(w: _Writer, mapping) -> dict:
         if wino.choice != "faster":
             document["winograd"]["choice"] = wino.choice
         document["winograd"]["work_scale"] = w.number(("mapping", "winograd", "work_scale"), wino.work_scale)
+    if mapping.nchwc is not None:
+        document["nchwc"] = {"block": mapping.nchwc.block, "source": mapping.nchwc.source}
     return document
 
 
