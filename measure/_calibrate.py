@@ -93,7 +93,7 @@ def plan_calibration(budget_minutes: float = 10.0, seed: int = 0) -> Calibration
     validation holds out), networks of grouped convolutions (ResNeXt, RegNet, ShuffleNet v2 x2.0, none of
     them validated) and a few NAS-Bench-201 members. A budget of 4 minutes or more adds
     resolutions and a third interleaved pass, 8 minutes five passes, 10 minutes (the default) seven
-    (about 7 minutes here).
+    (about 7 minutes here before the 8 grouped-convolution measurements per pass joined the 53).
 
     Raises
     ------
