@@ -290,7 +290,7 @@ def map_graph(graph: Graph, mapping: Mapping = NO_FUSION) -> MappedGraph:
     executed, elided = _executed_layers(graph.layers, layers, set(rewritten), mapping, owner, chains, consumers,
                                         graph_outputs)
     if mapping.nchwc is not None:
-        executed = _with_nchwc(executed, nchwc_layout(layers, mapping.nchwc.block, graph_outputs))
+        executed = _with_nchwc(executed, nchwc_layout(layers, mapping.nchwc, graph_outputs))
     return _with_arrays(graph, mapping, tuple(executed), tuple(elided))
 
 

@@ -12,6 +12,13 @@ their outputs blocked through the operators that accept that layout. Read from o
 * any other grouped one when its output channels, its input channels per group and its output channels
   per group are all multiples of the block.
 
+Later onnxruntime releases pad channels up to the block: probed on onnxruntime 1.32 (a graph of one
+convolution, its optimized graph saved with ``SessionOptions.optimized_model_filepath``), dense
+convolutions with at least a block of input channels and depthwise ones run blocked whenever their
+channels are a multiple of 4 (20 channels as 32 with a block of 16; 18 or 58 channels do not), while
+other grouped ones keep the strict rule. ``pad_multiple`` says which: 4 there, the block itself where
+the runtime does not pad. A calibration probes its runtime for it.
+
 Everything else runs the generic path (im2col and a GEMM per group), which edgeperf costs as classes of
 their own: ``conv_generic`` (dense), ``gconv_generic`` (grouped) and ``dwconv_generic`` (depthwise).
 
@@ -54,11 +61,20 @@ class Nchwc:
     """The runtime's blocked layout: ``block`` floats per channel block, and where that number came from."""
 
     block: int
+    pad_multiple: int | None = None     # channels padded up to the block when a multiple of this (None: the block)
     source: str = ""
 
     def __post_init__(self) -> None:
         if isinstance(self.block, bool) or self.block not in NCHWC_BLOCKS:
             raise ValueError(f"nchwc.block must be one of {NCHWC_BLOCKS} (floats per block), got {self.block!r}")
+        pad = self.pad_multiple
+        if pad is not None and (isinstance(pad, bool) or not isinstance(pad, int) or pad < 1 or self.block % pad):
+            raise ValueError(f"nchwc.pad_multiple must divide the block {self.block}, got {pad!r}")
+
+    @property
+    def multiple(self) -> int:
+        """Channels a dense or depthwise convolution needs a multiple of to run blocked."""
+        return self.pad_multiple or self.block
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +91,7 @@ class NchwcLayout:
     reorder_out: dict
 
 
-def conv_path(layer: Layer, block: int) -> str | None:
+def conv_path(layer: Layer, block: int, multiple: int | None = None) -> str | None:
     """``"blocked"``, ``"blocked-plain-input"`` (fewer input channels than a block), or the generic class.
 
     None for a layer that is not a float 2-D ``Conv``.
@@ -89,7 +105,10 @@ def conv_path(layer: Layer, block: int) -> str | None:
     ('dwconv', 'dwconv_generic', 'blocked')
     >>> conv_path(conv(128, 128, 32), 16), conv_path(conv(512, 512, 32), 16), conv_path(conv(3, 64, 1), 16)
     ('gconv_generic', 'blocked', 'blocked-plain-input')
+    >>> conv_path(conv(116, 116, 116), 16, multiple=4), conv_path(conv(58, 58, 58), 16, multiple=4)
+    ('blocked', 'dwconv_generic')
     """
+    multiple = multiple or block
     if (layer.op_type != "Conv" or layer.precision == "int8" or not layer.input_shapes
             or len(layer.input_shapes[0]) != 4 or layer.dim("d_out") != 1):
         return None
@@ -97,17 +116,18 @@ def conv_path(layer: Layer, block: int) -> str | None:
     if groups == 1:
         if c_in < block:
             return "blocked-plain-input"
-        return "blocked" if c_in % block == 0 else GENERIC_CLASSES["conv"]
+        return "blocked" if c_in % multiple == 0 else GENERIC_CLASSES["conv"]
     per_group_in, per_group_out = c_in // groups, c_out // groups
     if per_group_in == 1 and c_out == groups:
-        return "blocked" if c_out % block == 0 else GENERIC_CLASSES["dwconv"]
+        return "blocked" if c_out % multiple == 0 else GENERIC_CLASSES["dwconv"]
     if c_out % block or per_group_in % block or per_group_out % block:
         return GENERIC_CLASSES["dwconv" if layer.op_class == "dwconv" else "gconv"]
     return "blocked"
 
 
-def nchwc_layout(layers, block: int, graph_outputs: set) -> NchwcLayout:
+def nchwc_layout(layers, nchwc: Nchwc, graph_outputs: set) -> NchwcLayout:
     """Walk ``layers`` (topological order) as onnxruntime's rewrite does: blocked tensors, generic convolutions, reorders."""
+    block = nchwc.block
     blocked: dict[str, int] = {}          # blocked tensor -> its channels
     from_conv: set[str] = set()           # blocked tensors a convolution (or its absorbed activation) wrote
     blocked_reads: dict[str, set] = {}    # blocked tensor -> names of the layers that read it blocked
@@ -136,7 +156,7 @@ def nchwc_layout(layers, block: int, graph_outputs: set) -> NchwcLayout:
             continue
         first = layer.inputs[0]
         channels = layer.output_shapes[0][1] if len(layer.output_shapes[0]) == 4 else None
-        path = conv_path(layer, block)
+        path = conv_path(layer, block, nchwc.multiple)
         if path is not None:
             if path not in ("blocked", "blocked-plain-input"):
                 generic[layer.name] = path
@@ -144,13 +164,13 @@ def nchwc_layout(layers, block: int, graph_outputs: set) -> NchwcLayout:
             if path == "blocked" and first not in blocked:
                 reorder_input(layer)
             make_blocked(layer, [first] if first in blocked and path == "blocked" else [], channels, conv=True)
-        elif layer.op_type in _POOL and len(layer.outputs) == 1 and channels and channels % block == 0:
+        elif layer.op_type in _POOL and len(layer.outputs) == 1 and channels and channels % nchwc.multiple == 0:
             if first not in blocked:
                 reorder_input(layer)
             make_blocked(layer, [first] if first in blocked else [], channels)
         elif first not in blocked or len(layer.outputs) != 1:
             continue
-        elif layer.op_type in _GLOBAL_POOL and channels and channels % block == 0:
+        elif layer.op_type in _GLOBAL_POOL and channels and channels % nchwc.multiple == 0:
             make_blocked(layer, [first], channels)
         elif layer.op_type in _PASS_ALWAYS or (layer.op_type in _PASS_AFTER_CONV and first in from_conv):
             make_blocked(layer, [first], blocked[first], conv=layer.op_type in _PASS_AFTER_CONV)
@@ -158,7 +178,7 @@ def nchwc_layout(layers, block: int, graph_outputs: set) -> NchwcLayout:
               and len({shapes[t] for t in layer.inputs}) == 1):
             make_blocked(layer, list(layer.inputs), blocked[first])
         elif (layer.op_type == "Concat" and layer.attr("axis") in (1, -3) and all(t in blocked for t in layer.inputs)
-              and all(blocked[t] % block == 0 for t in layer.inputs)):
+              and all(blocked[t] % block == 0 for t in layer.inputs)):   # concatenated blocks must be whole
             make_blocked(layer, list(layer.inputs), sum(blocked[t] for t in layer.inputs))
     readers: dict[str, set] = {}
     producer: dict[str, Layer] = {}

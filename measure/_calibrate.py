@@ -63,15 +63,16 @@ _TRAINING = (("mobilenet_v2@0.5", 160), ("mobilenet_v3_small", 192), ("resnet18"
              # 8.9 % on MobileNet v3 small without them)
              ("mobilenet_v3_small@0.75", 160), ("mobilenet_v3_small", 128), ("mobilenet_v3_large@0.5", 160),
              # grouped convolutions at 4 to 32 channels per group, and channel counts on and off onnxruntime's NCHWc
-             # block (8 or 16 floats), so that the generic classes of a blocked layout (estimator._nchwc) are
-             # measured: ResNeXt (4/8/16/32 per group), RegNet X (8, 24 per group; 24/56/152/368 and 72/168/408/912
-             # channels), RegNet Y (16 per group, squeeze-excite), ShuffleNet v2 x2.0 (122/244/488-channel depthwise)
+             # block (8 or 16 floats, or a multiple of 4 where it pads), so that the generic classes of a blocked
+             # layout (estimator._nchwc) are measured: ResNeXt (4/8/16/32 per group), RegNet X (8, 24 per group;
+             # 24/56/152/368 and 72/168/408/912 channels), RegNet Y (16 per group, squeeze-excite), ShuffleNet v2
+             # x1.0 and x2.0 (58- and 122-channel branches: no multiple of 4)
              ("resnext26_32x4d", 96), ("regnet_x_200mf", 160), ("regnet_x_1_6gf", 96), ("regnet_y_600mf", 128),
-             ("shufflenet_v2_x2_0", 128))
+             ("shufflenet_v2_x2_0", 128), ("shufflenet_v2_x1_0", 128))
 #: Networks a plan of 4 minutes or more adds at a second size.
 _TRAINING_MORE = ("resnet18", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "squeezenet1_1",
                   "shufflenet_v2_x1_0", "mobilenet_v1", "googlenet")
-_GROUPED_MORE = (("resnext26_32x4d", 128), ("regnet_x_200mf", 224), ("regnet_y_600mf", 192))
+_GROUPED_MORE = (("resnext26_32x4d", 128), ("regnet_x_200mf", 224), ("regnet_y_600mf", 192), ("shufflenet_v2_x2_0", 192))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,7 +94,7 @@ def plan_calibration(budget_minutes: float = 10.0, seed: int = 0) -> Calibration
     validation holds out), networks of grouped convolutions (ResNeXt, RegNet, ShuffleNet v2 x2.0, none of
     them validated) and a few NAS-Bench-201 members. A budget of 4 minutes or more adds
     resolutions and a third interleaved pass, 8 minutes five passes, 10 minutes (the default) seven
-    (about 7 minutes here before the 8 grouped-convolution measurements per pass joined the 53).
+    (about 7 minutes here before the 10 grouped-convolution measurements per pass joined the 53).
 
     Raises
     ------
@@ -194,13 +195,30 @@ _NCHWC_RULE = ("onnxruntime's NchwcTransformer (onnxruntime/core/optimizer/nchwc
 
 def ort_mapping(settings: dict, info: dict) -> tuple[Mapping, dict]:
     """onnxruntime's mapping on this device, and the sources it adds: ``ORT_MAPPING`` plus the NCHWc layout
-    where the CPU provider has one (its block read from the CPU's flags, :func:`nchwc_block`)."""
+    where the CPU provider has one (its block read from the CPU's flags, :func:`nchwc_block`; the channel
+    multiple it pads up to the block from ``info["nchwc_pad_multiple"]``, probed by :func:`probe_nchwc`)."""
     block = nchwc_block(info)
     if block is None or list(settings.get("providers", ["CPUExecutionProvider"])) != ["CPUExecutionProvider"]:
         return ORT_MAPPING, {}
+    pad = info.get("nchwc_pad_multiple")
+    if pad == 0:                # probed: this onnxruntime build has no blocked layout here
+        return ORT_MAPPING, {}
     text = (f"{_NCHWC_RULE}. This device's CPU ({info.get('cpu') or 'unnamed'}) reports {info['vector_isa']} in "
             f"/proc/cpuinfo at calibration on {_dt.date.today().isoformat()}: block {block}")
-    return replace(ORT_MAPPING, nchwc=Nchwc(block=block, source="ort-nchwc")), {"ort-nchwc": text}
+    if pad is not None:
+        text += (f"; probed through {settings.get('name', 'the runtime')} {settings.get('version', '')}: a 3x3 "
+                 f"depthwise convolution on {block + pad} channels ran blocked, {'none' if pad == block else 'one'} "
+                 f"on fewer extra channels: channels padded to the block when a multiple of {pad}")
+    nchwc = Nchwc(block=block, pad_multiple=pad if pad != block else None, source="ort-nchwc")
+    return replace(ORT_MAPPING, nchwc=nchwc), {"ort-nchwc": text}
+
+
+def probe_nchwc(runner: Runner, info: dict) -> dict:
+    """``info`` with ``nchwc_pad_multiple`` probed through ``runner`` where it can (0: no blocked layout)."""
+    block, probe = nchwc_block(info), getattr(runner, "nchwc_pad_multiple", None)
+    if block is None or probe is None:
+        return info
+    return {**info, "nchwc_pad_multiple": probe(block) or 0}
 
 
 def base_profile(name: str, settings: dict, roofline: dict, info: dict) -> Profile:
@@ -292,7 +310,7 @@ def calibrate(name: str, *, runner: Runner, sweep_path, budget_minutes: float = 
 def _calibrate_locked(name, runner, sweep_path: Path, plan, harness, progress, power) -> CalibrationResult:
     records = read_sweep(sweep_path)
     reused = sum(not record.disturbed for record in records)    # a disturbed one is measured again
-    info = device_info()
+    info = probe_nchwc(runner, device_info())
     check_or_record(sweep_path, runner.settings(), info)
     ceiling = ceilings(runner.settings(), info)
     roofline = measure_roofline(runner, harness, ceiling)

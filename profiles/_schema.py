@@ -612,11 +612,12 @@ def _read_nchwc(r: _Reader, doc: dict) -> Nchwc | None:
     if "nchwc" not in doc:
         return None
     spec, base = doc["nchwc"], "mapping.nchwc"
-    if not isinstance(spec, dict) or set(spec) != {"block", "source"}:
-        r.fail(base, f"must be an object with block (floats per channel block: 8 or 16) and source, got {show(spec)}")
+    if not isinstance(spec, dict) or not {"block", "source"} <= set(spec) <= {"block", "pad_multiple", "source"}:
+        r.fail(base, f"must be an object with block (floats per channel block: 8 or 16), optional pad_multiple and "
+                     f"source, got {show(spec)}")
     r.source(spec["source"], base)
     try:
-        return Nchwc(block=spec["block"], source=spec["source"])
+        return Nchwc(block=spec["block"], pad_multiple=spec.get("pad_multiple"), source=spec["source"])
     except ValueError as exc:
         r.fail(base, str(exc))
 
