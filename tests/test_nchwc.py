@@ -13,6 +13,7 @@ from onnx import helper
 
 from edgeperf._errors import ProfileError
 from edgeperf.estimator import Nchwc, estimate_graph, graph_from_model, load_model, map_graph
+from edgeperf.estimator._nchwc import conv_path
 from edgeperf.measure._calibrate import ORT_MAPPING, base_profile, ort_mapping, plan_calibration
 from edgeperf.measure._device import nchwc_block
 from edgeperf.profiles import LayerModel, list_profiles, load_profile, parse_profile
@@ -20,8 +21,8 @@ from edgeperf.zoo import as_reference, runnable_model
 from tests._models import model, tensor, weight
 
 
-def ort(block):
-    return dataclasses.replace(ORT_MAPPING, nchwc=Nchwc(block=block, source="test") if block else None)
+def ort(block, pad=None):
+    return dataclasses.replace(ORT_MAPPING, nchwc=Nchwc(block=block, pad_multiple=pad, source="test") if block else None)
 
 
 def conv_chain(channels, groups, size=8):
@@ -34,8 +35,8 @@ def conv_chain(channels, groups, size=8):
     return graph_from_model(model(nodes, [tensor("x", (1, 3, size, size))], [tensor("y", (1, 32, size, size))], inits))
 
 
-def classes(graph, block):
-    return {layer.name: layer.op_class for layer in map_graph(graph, ort(block)).layers}
+def classes(graph, block, pad=None):
+    return {layer.name: layer.op_class for layer in map_graph(graph, ort(block, pad)).layers}
 
 
 @pytest.mark.parametrize("channels, groups, block, expected", [
@@ -56,6 +57,47 @@ def test_convolutions_leave_the_blocked_layout_by_onnxruntimes_rule(channels, gr
     graph = conv_chain(channels, groups)
     assert classes(graph, block)["B"] == expected
     assert classes(graph, None)["B"] == ("dwconv" if groups == channels else "conv")   # no layout: as before
+
+
+@pytest.mark.parametrize("channels, groups, expected", [
+    (116, 116, "dwconv"),               # padded to 128 by onnxruntime 1.32
+    (58, 58, "dwconv_generic"),         # no multiple of 4
+    (116, 1, "conv"),
+    (58, 1, "conv_generic"),
+    (128, 32, "gconv_generic"),         # grouped convolutions are not padded
+    (232, 29, "gconv_generic"),
+])
+def test_a_runtime_that_pads_channels_to_the_block_keeps_multiples_of_4_blocked(channels, groups, expected):
+    assert classes(conv_chain(channels, groups), 16, pad=4)["B"] == expected
+
+
+def test_the_rule_agrees_with_onnxruntimes_optimized_graph_on_this_cpu(tmp_path):
+    """onnxruntime's own rewrite, saved as an optimized graph: each probe convolution in its blocked domain or not."""
+    ort_module = pytest.importorskip("onnxruntime")
+    from edgeperf.measure import OnnxRuntimeRunner
+    from edgeperf.measure._device import device_info
+
+    block = nchwc_block(device_info())
+    if block is None:
+        pytest.skip("this CPU has no AVX2 or AVX-512F: onnxruntime has no blocked layout here")
+    pad = OnnxRuntimeRunner().nchwc_pad_multiple(block)
+    assert pad in (4, 8, block)
+    nchwc = Nchwc(block=block, pad_multiple=pad)
+    for channels, groups in ((116, 116), (58, 58), (2 * block, 2 * block), (block + 4, block + 4), (58, 1),
+                             (block + 4, 1), (3 * block, 1), (8 * block, 32), (16 * block, 32), (4 * block, 2)):
+        graph = conv_chain(channels, groups)
+        proto = model(
+            [helper.make_node("Conv", ["x", "w"], ["y"], name="B", pads=[1, 1, 1, 1], group=groups)],
+            [tensor("x", (1, channels, 8, 8))], [tensor("y", (1, channels, 8, 8))],
+            [weight("w", (channels, channels // groups, 3, 3), data=True)])
+        options = ort_module.SessionOptions()
+        options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+        options.log_severity_level = 3
+        ort_module.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        domains = {node.domain for node in onnx.load(options.optimized_model_filepath).graph.node
+                   if node.op_type in ("Conv", "FusedConv")}
+        ours = conv_path(next(layer for layer in graph.layers if layer.name == "B"), block, nchwc.multiple)
+        assert (domains == {"com.microsoft.nchwc"}) == ours.startswith("blocked"), (channels, groups, domains, ours)
 
 
 def test_a_dense_convolution_with_fewer_input_channels_than_a_block_stays_blocked_and_reads_the_plain_input():
@@ -104,15 +146,19 @@ def test_networks_without_the_layout_map_exactly_as_before():
 def test_the_block_round_trips_through_a_profile_document():
     base = base_profile("cpu", {"name": "onnxruntime", "version": "1", "threads": 1,
                                 "providers": ["CPUExecutionProvider"]}, {"peak_gflops": 50.0, "bandwidth_gbps": 10.0},
-                        {"cpu": "test cpu", "machine": "x86_64", "vector_isa": "avx512f"})
-    assert base.mapping.nchwc == Nchwc(block=16, source="ort-nchwc")
+                        {"cpu": "test cpu", "machine": "x86_64", "vector_isa": "avx512f", "nchwc_pad_multiple": 4})
+    assert base.mapping.nchwc == Nchwc(block=16, pad_multiple=4, source="ort-nchwc")
     assert "avx512f" in base.sources["ort-nchwc"] and "block 16" in base.sources["ort-nchwc"]
+    assert "20 channels ran blocked" in base.sources["ort-nchwc"]
     document = json.loads(json.dumps(base.to_document()))
-    assert document["mapping"]["nchwc"] == {"block": 16, "source": "ort-nchwc"}
+    assert document["mapping"]["nchwc"] == {"block": 16, "pad_multiple": 4, "source": "ort-nchwc"}
     again = parse_profile(document)
     assert again.mapping.nchwc == base.mapping.nchwc and again.to_document() == document
     document["mapping"]["nchwc"]["block"] = 12
     with pytest.raises(ProfileError, match="nchwc.*8, 16"):
+        parse_profile(document)
+    document["mapping"]["nchwc"].update(block=16, pad_multiple=5)
+    with pytest.raises(ProfileError, match="pad_multiple must divide"):
         parse_profile(document)
     document["mapping"]["nchwc"] = {"block": 8, "source": "nowhere"}
     with pytest.raises(ProfileError, match="unknown source"):
@@ -130,6 +176,8 @@ def test_the_block_is_read_from_the_cpu(info, providers, block):
     mapping, sources = ort_mapping({"providers": providers}, {"cpu": "c", **info})
     assert (mapping.nchwc.block if mapping.nchwc else None) == block
     assert bool(sources) == (block is not None)
+    probed_none, _ = ort_mapping({"providers": providers}, {"cpu": "c", **info, "nchwc_pad_multiple": 0})
+    assert probed_none.nchwc is None           # the probe found no blocked layout in this onnxruntime
 
 
 def test_device_info_names_the_vector_unit_from_cpuinfo(tmp_path):
@@ -176,17 +224,15 @@ def test_a_generic_class_absent_from_training_uses_the_convolution_model_and_say
 
 def test_the_calibration_plan_trains_on_grouped_convolutions_on_and_off_the_block():
     plan = plan_calibration(3)      # the shortest plan; longer ones add networks to it
-    seen = {8: Counter(), 16: Counter()}
-    for reference, size in plan.training:
-        if not reference.startswith(("resnext", "regnet", "shufflenet")):   # building every network takes a minute
-            continue
-        graph = graph_from_model(onnx.load_from_string(
-            runnable_model(as_reference(reference), input_size=(size, size) if size else None)))
-        for block in seen:
-            seen[block].update(layer.op_class for layer in map_graph(graph, ort(block)).layers)
-    for block, counts in seen.items():
+    graphs = [graph_from_model(onnx.load_from_string(runnable_model(as_reference(reference), input_size=(size, size))))
+              for reference, size in plan.training
+              if reference.startswith(("resnext", "regnet", "shufflenet"))]   # building every network takes a minute
+    # blocks of 8 and 16 without padding (onnxruntime's transformer as published), and 16 padding multiples of 4
+    # (onnxruntime 1.32)
+    for block, pad in ((8, None), (16, None), (16, 4)):
+        counts = Counter(layer.op_class for graph in graphs for layer in map_graph(graph, ort(block, pad)).layers)
         for op_class in ("conv_generic", "gconv_generic", "dwconv_generic", "conv", "dwconv"):
-            assert counts[op_class] >= 2, (block, op_class, counts)
+            assert counts[op_class] >= 2, (block, pad, op_class, counts)
     assert {"resnext26_32x4d", "regnet_x_200mf", "regnet_y_600mf"} <= {ref for ref, _ in plan.training}
     assert set(plan.training) <= set(plan_calibration(10).training)
     assert all(size not in (None, 224) for ref, size in plan.training if ref in plan.validation)
