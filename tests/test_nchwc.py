@@ -238,8 +238,10 @@ def test_the_calibration_plan_trains_on_grouped_convolutions_on_and_off_the_bloc
     assert all(size not in (None, 224) for ref, size in plan.training if ref in plan.validation)
 
 
-@pytest.mark.parametrize("name, published_gmacs", [
-    ("regnet_x_200mf", 0.2), ("regnet_x_1_6gf", 1.6), ("regnet_y_600mf", 0.6),   # Radosavovic et al. 2020, table
+@pytest.mark.parametrize("name, published_gmacs, published_mparams", [
+    ("regnet_x_200mf", 0.2, 2.7), ("regnet_x_1_6gf", 1.6, 9.2), ("regnet_y_600mf", 0.6, 6.1),   # Radosavovic et al. 2020
 ])
-def test_regnet_builders_have_the_papers_work(name, published_gmacs):
-    assert load_model(f"zoo:{name}").macs / 1e9 == pytest.approx(published_gmacs, rel=0.05)
+def test_regnet_builders_have_the_papers_work_and_parameters(name, published_gmacs, published_mparams):
+    graph = load_model(f"zoo:{name}")
+    assert graph.macs / 1e9 == pytest.approx(published_gmacs, rel=0.05)
+    assert graph.params / 1e6 == pytest.approx(published_mparams, abs=0.05)
