@@ -10,7 +10,8 @@ The folder is not part of the project: export the models with your own tools (fo
 torchvision's ``torch.onnx.export`` in a separate environment) and pass its path. Without a
 folder, or with an empty one, the benchmark says so and exits 0.
 
-Run: ``python benchmarks/foreign_onnx_accuracy.py --onnx-dir DIR --platform calibrated.json [--passes 3]``
+Run: ``python benchmarks/foreign_onnx_accuracy.py --onnx-dir DIR --platform calibrated.json [--passes 3]``;
+give ``--platform`` more than once to compare profiles on the same measurements.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--onnx-dir", help="Folder of .onnx files exported by other tools.")
-    parser.add_argument("--platform", help="The calibrated profile to check.")
+    parser.add_argument("--platform", action="append", help="A calibrated profile to check (repeat to compare).")
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -39,7 +40,7 @@ def main() -> int:
     import edgeperf
     from edgeperf.measure import Harness, OnnxRuntimeRunner, ceilings, cpu_timing, device_info, graph_floor_ms
 
-    profile = edgeperf.load_profile(args.platform)
+    profiles = [edgeperf.load_profile(platform) for platform in args.platform]
     runner = OnnxRuntimeRunner(threads=args.threads)
     ceiling = ceilings(runner.settings(), device_info())
     harness = Harness(rounds=5, round_s=0.06, warmup_s=0.1, **cpu_timing(runner.settings()))
@@ -54,6 +55,14 @@ def main() -> int:
             timing = harness.measure(loaded[path].run, floor_ms=floors[path])
             if not timing.disturbed:
                 measured[path].append(timing.median_ms)
+    for profile in profiles:
+        _report(profile, models, measured, args.passes)
+    return 0
+
+
+def _report(profile, models, measured: dict, passes: int) -> None:
+    import edgeperf
+
     rows = []
     for path in models:
         predicted = edgeperf.estimate(path, profile).total_latency_ms
@@ -61,7 +70,7 @@ def main() -> int:
         rows.append((path.stem, value, predicted))
     ratios = [m / p for _, m, p in rows if m]
     scale = math.exp(statistics.fmean(math.log(r) for r in ratios)) if ratios else float("nan")
-    print(f"profile {profile.name}; {args.passes} interleaved passes; common scale (geometric mean of "
+    print(f"profile {profile.name}; {passes} interleaved passes; common scale (geometric mean of "
           f"measured/predicted) {scale:.3f}")
     print(f"{'network':24s} {'measured ms':>12s} {'predicted ms':>13s} {'error':>8s} {'scaled':>8s}")
     raw_errors, scaled_errors = [], []
@@ -77,7 +86,6 @@ def main() -> int:
         print(f"raw |error| median {100 * statistics.median(raw_errors):.1f} %, worst {100 * max(raw_errors):.1f} %; "
               f"after the common scale median {100 * statistics.median(scaled_errors):.1f} %, worst "
               f"{100 * max(scaled_errors):.1f} % (targets 10 % and 20 %)")
-    return 0
 
 
 if __name__ == "__main__":

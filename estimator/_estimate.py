@@ -22,7 +22,7 @@ from .._frames import frame, short_repr
 from .._messages import show
 from ._batch import Throughput, batch_fits, throughput_curve
 from ._engine import evaluate_parts, graph_batch, interval_at, network_factor, network_totals, reference_costs
-from ._ir import Graph
+from ._ir import FALLBACK_CLASS, Graph
 from ._protocols import PlatformProfile
 from ._mapping import MappedGraph, map_graph
 
@@ -460,9 +460,16 @@ def _notes(mapped: MappedGraph, profile: PlatformProfile, streamed_ms, interval)
     fitted = profile.provenance.fitted_classes
     if fitted is not None and mapped.layers:
         missing = sorted({layer.op_class for layer in mapped.layers} - set(fitted) - {"shape"})
+        borrowed = [c for c in missing if FALLBACK_CLASS.get(c) in fitted
+                    and profile.layer_model(c) is profile.layer_model(FALLBACK_CLASS[c])]
+        missing = [c for c in missing if c not in borrowed]
         if missing:
             notes.append(f"{profile.name} was fitted without {', '.join(missing)} layers: those use its base "
                              "model, untested by the fit")
+        for op_class in borrowed:
+            notes.append(f"{profile.name} has no model of its own for {op_class} layers (none in its training "
+                         f"networks): they use its {FALLBACK_CLASS[op_class]} model, fitted on kernels in the "
+                         "runtime's blocked layout, so they are likely underestimated")
     if streamed_ms.any():
         notes.append(f"{int((streamed_ms > 0).sum())} layer(s) stream their weights from the host every inference: "
                      f"the parameters exceed the {profile.parameter_memory.on_chip_bytes / 1e6:.1f} MB on-chip "

@@ -18,12 +18,15 @@ from dataclasses import dataclass
 from .._messages import show
 from .._units import BITS_PER_ELEMENT
 
-__all__ = ["Layer", "Graph", "OP_CLASSES"]
+__all__ = ["Layer", "Graph", "OP_CLASSES", "FALLBACK_CLASS"]
 
 #: The closed set of operator classes; profiles attach cost and power models to these.
 OP_CLASSES: tuple[str, ...] = (
     "conv",            # dense and grouped convolution, 1-D/2-D/3-D
     "dwconv",          # depthwise convolution (groups == input channels)
+    "conv_generic",    # dense convolution a runtime runs off its blocked layout (onnxruntime NCHWc, _nchwc)
+    "gconv_generic",   # grouped convolution off the blocked layout (im2col and a GEMM per group)
+    "dwconv_generic",  # depthwise convolution off the blocked layout
     "conv_transpose",  # transposed convolution
     "gemm",            # Gemm, MatMul (batched), fully connected
     "pool",            # max/average/global pooling
@@ -38,6 +41,10 @@ OP_CLASSES: tuple[str, ...] = (
     "shape",           # shape-only ops a runtime elides: Reshape, Flatten, Identity, ...
     "unknown",         # ops without a cost model, estimated by roofline on request
 )
+
+#: The class whose model a profile without a model of its own for a class uses (before its ``default``):
+#: a convolution off the blocked layout is still a convolution.
+FALLBACK_CLASS: dict[str, str] = {"conv_generic": "conv", "gconv_generic": "conv", "dwconv_generic": "dwconv"}
 
 
 def _check_shape(field: str, shape: tuple[int, ...]) -> None:

@@ -14,6 +14,11 @@ The executed layer keeps, in ``nodes``, the names of every model layer inside it
 Memory traffic of a fused kernel is what crosses its boundary: activations read
 from outside the chain, all constants, and outputs consumed outside it.
 
+``nchwc`` (onnxruntime's blocked layout on x86 CPUs, ``_nchwc``): convolutions off the blocked path become
+layers of the generic classes, and the reorders the runtime inserts around the blocked region become
+``data_movement`` layers (``ReorderInput`` before the layer that reads the converted tensor, ``ReorderOutput``
+after the layer that wrote it), each reading and writing the tensor once.
+
 ``merge_siblings`` (horizontal fusion, as TensorRT does): executed layers whose primary is one of
 these operator types and read the same activation tensor with identical attributes run as one
 kernel, with whatever each member's chain absorbed. The merged kernel reads the shared input once
@@ -22,6 +27,7 @@ and writes all the outputs; its work and weights are the sum of its members'.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,10 +35,11 @@ import numpy as np
 from .._args import typed
 from .._messages import show
 from ._ir import OP_CLASSES, Graph, Layer
+from ._nchwc import Nchwc, NchwcLayout, nchwc_layout
 from ._runtime_rewrites import CopyElision, Winograd, grow_subgraph, rewrite_layers, winograd_padding, winograd_scale
 
 __all__ = ["FusionRule", "Mapping", "ExecLayer", "MappedGraph", "map_graph", "NO_FUSION", "CopyElision", "Winograd",
-           "layer_bytes"]
+           "layer_bytes", "Nchwc"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,7 +87,8 @@ class Mapping:
     ``fold``, ``copy_elision`` and ``winograd`` are described in ``_runtime_rewrites``. ``weight_storage``
     lists the operator types whose weights the runtime stores at ``weight_storage_bits`` when the layer
     runs at a wider precision (ncnn keeps fully connected weights in fp16 and converts them as it loads
-    them): those weights move fewer bytes (:func:`layer_bytes`); the arithmetic is unchanged.
+    them): those weights move fewer bytes (:func:`layer_bytes`); the arithmetic is unchanged. ``nchwc``
+    is the runtime's blocked layout (``_nchwc``; None: no such layout, every convolution keeps its class).
     """
 
     runtime: str = "unfused"
@@ -95,6 +103,7 @@ class Mapping:
     weight_storage: tuple[str, ...] = ()
     weight_storage_bits: int = 16
     weight_storage_source: str = ""
+    nchwc: Nchwc | None = None
 
     def __post_init__(self) -> None:
         if self.weight_storage and self.weight_storage_bits not in (8, 16):
@@ -280,6 +289,8 @@ def map_graph(graph: Graph, mapping: Mapping = NO_FUSION) -> MappedGraph:
     owner, chains = _fusion_chains(layers, mapping, consumers, graph_outputs)
     executed, elided = _executed_layers(graph.layers, layers, set(rewritten), mapping, owner, chains, consumers,
                                         graph_outputs)
+    if mapping.nchwc is not None:
+        executed = _with_nchwc(executed, nchwc_layout(layers, mapping.nchwc, graph_outputs))
     return _with_arrays(graph, mapping, tuple(executed), tuple(elided))
 
 
@@ -376,6 +387,29 @@ def _executed_layers(original, layers, rewritten: set, mapping: Mapping, owner: 
             siblings[key] = len(executed)
         executed.append(kernel)
     return executed, elided
+
+
+def _with_nchwc(executed: list[ExecLayer], layout: NchwcLayout) -> list[ExecLayer]:
+    """Executed layers with generic convolutions relabelled and the runtime's reorders around them."""
+    out: list[ExecLayer] = []
+    for kernel in executed:
+        for node in kernel.nodes:
+            out += [_reorder(node, "ReorderInput", tensor, shape) for tensor, shape in layout.reorder_in.get(node, ())]
+        generic = layout.generic.get(kernel.name)
+        if generic is not None and kernel.op_class in ("conv", "dwconv"):
+            kernel = dataclasses.replace(kernel, op_class=generic, flags=tuple(sorted({*kernel.flags, "nchwc-generic"})))
+        out.append(kernel)
+        for node in kernel.nodes:
+            out += [_reorder(node, "ReorderOutput", tensor, shape) for tensor, shape in layout.reorder_out.get(node, ())]
+    return out
+
+
+def _reorder(node: str, op_type: str, tensor: str, shape: tuple) -> ExecLayer:
+    """A layout reorder the runtime inserts: it reads and writes the tensor once, and belongs to ``node``."""
+    elems = _elems(shape)
+    return ExecLayer(name=f"{tensor}:{op_type}", op_type=op_type, op_class="data_movement", nodes=(node,), rule="nchwc",
+                     output_shape=shape, macs=0, flops=0, act_in_elems=elems, weight_elems=0, act_out_elems=elems,
+                     params=0, geometry=(), precision=None, flags=("nchwc-reorder",))
 
 
 def _merged(first: ExecLayer, other: ExecLayer) -> ExecLayer:

@@ -30,11 +30,11 @@ from .._errors import DisturbedError, InputError
 from .._lock import exclusive
 from .._progress import draws_bars, step
 from .._userfile import user_path
-from ..estimator import FusionRule, Mapping
+from ..estimator import FusionRule, Mapping, Nchwc
 from ..fitting import NetworkSample, ValidationReport, fit_from_networks, validate_table
 from ..profiles import Citation, ClockDomain, HeldOutErrors, LayerModel, PowerModel, Profile
 from ..zoo import as_reference, random_nb201, runnable_model
-from ._device import device_info
+from ._device import device_info, nchwc_block
 from ._harness import Harness, cpu_timing
 from ._meta import check_or_record
 from ._pipeline import EXCLUDING_FLAGS, NETWORK_SWEEP, SweepRecord, measure_items, median_groups, read_records
@@ -43,7 +43,7 @@ from ._plausible import CEILING_SOURCE, ceilings, floor_ms
 from ._protocols import PowerSource, Runner
 
 __all__ = ["CalibrationPlan", "plan_calibration", "calibrate", "CalibrationResult", "read_sweep", "base_profile",
-           "ORT_MAPPING", "measure_roofline", "VALIDATION_NETWORKS", "RETRY_SHARE"]
+           "ORT_MAPPING", "ort_mapping", "measure_roofline", "VALIDATION_NETWORKS", "RETRY_SHARE"]
 
 #: Share of the budget a calibration may spend re-measuring what other load disturbed.
 RETRY_SHARE = 0.25
@@ -61,7 +61,18 @@ _TRAINING = (("mobilenet_v2@0.5", 160), ("mobilenet_v3_small", 192), ("resnet18"
              # hard-swish, squeeze-excite and their small-tensor overheads appear in few networks: three
              # more MobileNet v3 shapes keep those classes determined (two calibrations disagreed by up to
              # 8.9 % on MobileNet v3 small without them)
-             ("mobilenet_v3_small@0.75", 160), ("mobilenet_v3_small", 128), ("mobilenet_v3_large@0.5", 160))
+             ("mobilenet_v3_small@0.75", 160), ("mobilenet_v3_small", 128), ("mobilenet_v3_large@0.5", 160),
+             # grouped convolutions at 4 to 32 channels per group, and channel counts on and off onnxruntime's NCHWc
+             # block (8 or 16 floats, or a multiple of 4 where it pads), so that the generic classes of a blocked
+             # layout (estimator._nchwc) are measured: ResNeXt (4/8/16/32 per group), RegNet X (8, 24 per group;
+             # 24/56/152/368 and 72/168/408/912 channels), RegNet Y (16 per group, squeeze-excite), ShuffleNet v2
+             # x1.0 and x2.0 (58- and 122-channel branches: no multiple of 4)
+             ("resnext26_32x4d", 96), ("regnet_x_200mf", 160), ("regnet_x_1_6gf", 96), ("regnet_y_600mf", 128),
+             ("shufflenet_v2_x2_0", 128), ("shufflenet_v2_x1_0", 128))
+#: Networks a plan of 4 minutes or more adds at a second size.
+_TRAINING_MORE = ("resnet18", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "squeezenet1_1",
+                  "shufflenet_v2_x1_0", "mobilenet_v1", "googlenet")
+_GROUPED_MORE = (("resnext26_32x4d", 128), ("regnet_x_200mf", 224), ("regnet_y_600mf", 192), ("shufflenet_v2_x2_0", 192))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,9 +91,10 @@ def plan_calibration(budget_minutes: float = 10.0, seed: int = 0) -> Calibration
 
     Training measures the layer types of the validation networks in other shapes: the zoo's
     ImageNet networks at reduced resolutions and widths (never at 224x224 and full width, which
-    validation holds out), plus a few NAS-Bench-201 members. A budget of 4 minutes or more adds
+    validation holds out), networks of grouped convolutions (ResNeXt, RegNet, ShuffleNet v2 x2.0, none of
+    them validated) and a few NAS-Bench-201 members. A budget of 4 minutes or more adds
     resolutions and a third interleaved pass, 8 minutes five passes, 10 minutes (the default) seven
-    (about 7 minutes here).
+    (about 7 minutes here before the 10 grouped-convolution measurements per pass joined the 53).
 
     Raises
     ------
@@ -95,9 +107,7 @@ def plan_calibration(budget_minutes: float = 10.0, seed: int = 0) -> Calibration
     nb201 = tuple((f"nb201:{random_nb201(rng)}", None) for _ in range(4))
     extra = ()
     if budget_minutes >= 4:
-        extra = tuple((name, size) for name in ("resnet18", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0",
-                                                 "squeezenet1_1", "shufflenet_v2_x1_0", "mobilenet_v1", "googlenet")
-                      for size in (96, 192))
+        extra = tuple((name, size) for name in _TRAINING_MORE for size in (96, 192)) + _GROUPED_MORE
     # every network is measured in several passes, each in a fresh random order, and its result is
     # the median over passes: a slow phase of the machine then hits all networks alike
     passes = 2 if budget_minutes < 4 else (3 if budget_minutes < 8 else (5 if budget_minutes < 10 else 7))
@@ -177,10 +187,46 @@ _ORT_FUSION = ("onnxruntime graph optimizations documentation: Conv+BatchNormali
                "quantized kernels")
 
 
+_NCHWC_RULE = ("onnxruntime's NchwcTransformer (onnxruntime/core/optimizer/nchwc_transformer.cc) runs float 2-D "
+               "convolutions whose channels fit the block in its blocked NCHWc layout, the rest in the generic "
+               "im2col + GEMM path with ReorderInput/ReorderOutput kernels around them; the block is MLAS's "
+               "(MlasNchwcGetBlockSize): 16 floats with AVX-512F, 8 with AVX2")
+
+
+def ort_mapping(settings: dict, info: dict) -> tuple[Mapping, dict]:
+    """onnxruntime's mapping on this device, and the sources it adds: ``ORT_MAPPING`` plus the NCHWc layout
+    where the CPU provider has one (its block read from the CPU's flags, :func:`nchwc_block`; the channel
+    multiple it pads up to the block from ``info["nchwc_pad_multiple"]``, probed by :func:`probe_nchwc`)."""
+    block = nchwc_block(info)
+    if block is None or list(settings.get("providers", ["CPUExecutionProvider"])) != ["CPUExecutionProvider"]:
+        return ORT_MAPPING, {}
+    pad = info.get("nchwc_pad_multiple")
+    if pad == 0:                # probed: this onnxruntime build has no blocked layout here
+        return ORT_MAPPING, {}
+    text = (f"{_NCHWC_RULE}. This device's CPU ({info.get('cpu') or 'unnamed'}) reports {info['vector_isa']} in "
+            f"/proc/cpuinfo at calibration on {_dt.date.today().isoformat()}: block {block}")
+    if pad is not None:
+        text += (f"; probed through {settings.get('name', 'the runtime')} {settings.get('version', '')}: a 3x3 "
+                 f"depthwise convolution on {block + pad} channels ran blocked, {'none' if pad == block else 'one'} "
+                 f"on fewer extra channels: channels padded to the block when a multiple of {pad}")
+    nchwc = Nchwc(block=block, pad_multiple=pad if pad != block else None, source="ort-nchwc")
+    return replace(ORT_MAPPING, nchwc=nchwc), {"ort-nchwc": text}
+
+
+def probe_nchwc(runner: Runner, info: dict) -> dict:
+    """``info`` with ``nchwc_pad_multiple`` probed through ``runner`` where it can (0: no blocked layout)."""
+    block, probe = nchwc_block(info), getattr(runner, "nchwc_pad_multiple", None)
+    if block is None or probe is None:
+        return info
+    return {**info, "nchwc_pad_multiple": probe(block) or 0}
+
+
 def base_profile(name: str, settings: dict, roofline: dict, info: dict) -> Profile:
-    """The profile a calibration starts from: measured roofline peaks, onnxruntime's fusion rules, no power."""
+    """The profile a calibration starts from: measured roofline peaks, onnxruntime's fusion rules (and blocked layout
+    where this CPU has one), no power."""
     today = _dt.date.today().isoformat()
     measured = "measured"
+    mapping, mapping_sources = ort_mapping(settings, info)
 
     def cite(note: str) -> Citation:
         return Citation(source=measured, note=note)
@@ -194,7 +240,7 @@ def base_profile(name: str, settings: dict, roofline: dict, info: dict) -> Profi
             measured: f"measured by edgeperf on {today} on this device through {settings['name']} "
                       f"{settings['version']} ({settings['threads']} thread(s)): 1024^3 fp32 MatMul and "
                       f"16 Mi-element Add probes",
-            "ort-fusion": _ORT_FUSION}),
+            "ort-fusion": _ORT_FUSION, **mapping_sources}),
         runtime=settings, device=info,
         precisions=MappingProxyType({"fp32": round(roofline["peak_gflops"], 3)}), default_precision="fp32",
         memory_bandwidth_gbps=round(roofline["bandwidth_gbps"], 3),
@@ -202,7 +248,7 @@ def base_profile(name: str, settings: dict, roofline: dict, info: dict) -> Profi
         clocks=MappingProxyType({"cpu": ClockDomain(name="cpu", reference_mhz=cpu_mhz, available_mhz=(cpu_mhz,))}),
         power_modes=MappingProxyType({}), default_power_mode=None,
         power=PowerModel(idle_mw=0.0, active_mw=MappingProxyType({"default": 0.0}), calibrated=False),
-        mapping=ORT_MAPPING,
+        mapping=mapping,
         layer_models=MappingProxyType({"default": LayerModel(form="roofline", source=measured, stated=MappingProxyType(
             {"compute_efficiency": 1.0, "memory_efficiency": 1.0, "overhead_ms": 0.0}))}),
         unit_cost_eur=None, memory_bytes=None,
@@ -264,7 +310,7 @@ def calibrate(name: str, *, runner: Runner, sweep_path, budget_minutes: float = 
 def _calibrate_locked(name, runner, sweep_path: Path, plan, harness, progress, power) -> CalibrationResult:
     records = read_sweep(sweep_path)
     reused = sum(not record.disturbed for record in records)    # a disturbed one is measured again
-    info = device_info()
+    info = probe_nchwc(runner, device_info())
     check_or_record(sweep_path, runner.settings(), info)
     ceiling = ceilings(runner.settings(), info)
     roofline = measure_roofline(runner, harness, ceiling)

@@ -115,6 +115,38 @@ class OnnxRuntimeRunner:
         session = self._session(model, self._options())
         return LoadedModel(session=session, feeds=self._feeds(session, input_shapes))
 
+    def nchwc_pad_multiple(self, block: int) -> int | None:
+        """Which depthwise convolutions this onnxruntime runs in its blocked layout (``estimator._nchwc``).
+
+        Saves the optimized graph of one 3x3 depthwise convolution on ``block + 4`` channels (and on
+        ``block + 8`` with a block of 16): the smallest channel multiple it ran blocked at (4 or 8), the
+        block when it ran neither, None when the provider has no blocked layout here at all (a depthwise
+        convolution on ``block`` channels did not run blocked either).
+        """
+        def blocked(channels: int) -> bool:
+            from onnx import TensorProto, helper
+
+            weight = helper.make_tensor("w", TensorProto.FLOAT, [channels, 1, 3, 3], [0.0] * channels * 9)
+            shape = [1, channels, 8, 8]
+            graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], group=channels, pads=[1, 1, 1, 1])],
+                                      "probe", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], [weight])
+            proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+            proto.ir_version = 8
+            with tempfile.TemporaryDirectory() as folder:
+                options = self._options()
+                options.optimized_model_filepath = os.path.join(folder, "optimized.onnx")
+                options.log_severity_level = 3
+                self._session(proto.SerializeToString(), options)
+                return b"nchwc" in Path(options.optimized_model_filepath).read_bytes()
+
+        if not blocked(block):
+            return None
+        for multiple in (4, 8):
+            if multiple < block and blocked(block + multiple):
+                return multiple
+        return block
+
     def profile(self, model, *, runs: int = 10, warmup: int = 3, input_shapes: dict | None = None) -> list[NodeTime]:
         """Kernel times of every executed (fused) node over ``runs`` inferences, from onnxruntime's profiler."""
         with tempfile.TemporaryDirectory() as folder:

@@ -257,10 +257,10 @@ def run_sweep(runner: Runner, sweep_path, *, plan: SweepPlan | None = None, harn
 def _start(path: Path, runner: Runner, harness: Harness, power, progress) -> tuple[dict | None, dict]:
     """The device's physical ceilings, and the sweep's record (on a new sweep: the runtime, device and
     roofline probe, recorded beside it)."""
-    from ._calibrate import measure_roofline
+    from ._calibrate import measure_roofline, probe_nchwc
     from ._device import device_info
 
-    info = device_info()
+    info = probe_nchwc(runner, device_info())     # the sweep's fit maps networks as this runtime does
     ceiling = ceilings(runner.settings(), info)
 
     def first_record():

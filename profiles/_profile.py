@@ -25,7 +25,7 @@ import numpy as np
 
 from .._errors import ProfileError
 from .._messages import show
-from ..estimator import Mapping, NetworkTerm, ParameterMemory, Uncertainty, validate_cost_params
+from ..estimator import FALLBACK_CLASS, Mapping, NetworkTerm, ParameterMemory, Uncertainty, validate_cost_params
 from ._operating import OperatingModel
 from ._provenance import Provenance, freeze
 from ._write import profile_document
@@ -260,7 +260,8 @@ class Profile:
         mapping = self.mapping
         cited = ({c.source for c in self.citations.values()} | {m.source for m in self.layer_models.values()}
                  | {rule.source for rule in mapping.rules} | {c.source for c in mapping.copy_elision}
-                 | ({mapping.merge_source, mapping.fold_source, mapping.weight_storage_source} - {""}))
+                 | ({mapping.merge_source, mapping.fold_source, mapping.weight_storage_source,
+                     mapping.nchwc.source if mapping.nchwc else ""} - {""}))
         unknown = sorted(cited - set(self.sources))
         if unknown:
             raise ProfileError(f"{where}: numbers cite unknown source(s) {unknown}; define them under 'sources'")
@@ -272,8 +273,11 @@ class Profile:
             raise ProfileError(f"{where}: runtime_support.host_profile names the profile itself; name the host CPU's")
 
     def layer_model(self, op_class: str) -> LayerModel:
-        """The cost model for ``op_class`` (the ``default`` entry when it has none of its own)."""
-        return self.layer_models.get(op_class, self.layer_models["default"])
+        """The cost model for ``op_class``: its own, else its fallback class's (``FALLBACK_CLASS``: a convolution off
+        the runtime's blocked layout uses the convolution's), else the ``default`` entry."""
+        if op_class in self.layer_models:
+            return self.layer_models[op_class]
+        return self.layer_models.get(FALLBACK_CLASS.get(op_class, "default"), self.layer_models["default"])
 
     def fallback_host(self) -> "Profile | None":
         """The host CPU's profile that runs what the runtime cannot map (``runtime_support.host_profile``), or None.

@@ -24,7 +24,7 @@ from .._json import loads_finite, read_json_file
 from .._messages import show
 from .._numbers import number_problem
 from .._units import PRECISIONS
-from ..estimator import (OP_CLASSES, CopyElision, FusionRule, Mapping, NetworkTerm, ParameterMemory, Uncertainty,
+from ..estimator import (OP_CLASSES, CopyElision, FusionRule, Mapping, Nchwc, NetworkTerm, ParameterMemory, Uncertainty,
                          Winograd, validate_cost_params)
 from ._profile import (Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile, RuntimeMapping,
                        RuntimeSupport, ThermalModel, ThrottleLevel)
@@ -208,7 +208,8 @@ def parse_runtime_mappings(document: dict, *, where: str) -> dict[str, RuntimeMa
         mapping = _read_mapping(r, section)
         cited = ({rule.source for rule in mapping.rules} | {c.source for c in mapping.copy_elision}
                  | {c.source for c in r.citations.values()}
-                 | ({mapping.merge_source, mapping.fold_source, mapping.weight_storage_source} - {""}))
+                 | ({mapping.merge_source, mapping.fold_source, mapping.weight_storage_source,
+                     mapping.nchwc.source if mapping.nchwc else ""} - {""}))
         out[name] = RuntimeMapping(name=name, mapping=mapping,
                                    sources=MappingProxyType({k: sources[k] for k in sorted(cited)}),
                                    citations=MappingProxyType(dict(r.citations)))
@@ -502,7 +503,8 @@ def _read_mapping(r: _Reader, doc: dict) -> Mapping:
     try:
         return Mapping(runtime=r.text(doc, "runtime", "mapping."), elide=tuple(elide), rules=tuple(rules),
                        merge_siblings=merge_types, merge_source=merge_source, fold=fold, fold_source=fold_source,
-                       copy_elision=_read_copy_elision(r, doc), winograd=_read_winograd(r, doc), **storage)
+                       copy_elision=_read_copy_elision(r, doc), winograd=_read_winograd(r, doc),
+                       nchwc=_read_nchwc(r, doc), **storage)
     except ValueError as exc:
         raise ProfileError(f"{r.where}: {exc}") from None
 
@@ -601,6 +603,21 @@ def _read_winograd(r: _Reader, doc: dict) -> Winograd | None:
     scale = r.number(spec, "work_scale", base + ".", ("mapping", "winograd", "work_scale"), positive=True, high=1.0)
     try:
         return Winograd(work_scale=scale, choice=spec.get("choice", "faster"), **ints)
+    except ValueError as exc:
+        r.fail(base, str(exc))
+
+
+def _read_nchwc(r: _Reader, doc: dict) -> Nchwc | None:
+    """``mapping.nchwc``: the runtime's blocked layout, its block size (floats) and where that came from (``_nchwc``)."""
+    if "nchwc" not in doc:
+        return None
+    spec, base = doc["nchwc"], "mapping.nchwc"
+    if not isinstance(spec, dict) or not {"block", "source"} <= set(spec) <= {"block", "pad_multiple", "source"}:
+        r.fail(base, f"must be an object with block (floats per channel block: 8 or 16), optional pad_multiple and "
+                     f"source, got {show(spec)}")
+    r.source(spec["source"], base)
+    try:
+        return Nchwc(block=spec["block"], pad_multiple=spec.get("pad_multiple"), source=spec["source"])
     except ValueError as exc:
         r.fail(base, str(exc))
 

@@ -208,6 +208,10 @@ def _write_mapping(w: _Writer, mapping) -> dict:
         if wino.choice != "faster":
             document["winograd"]["choice"] = wino.choice
         document["winograd"]["work_scale"] = w.number(("mapping", "winograd", "work_scale"), wino.work_scale)
+    if mapping.nchwc is not None:
+        document["nchwc"] = {"block": mapping.nchwc.block, "source": mapping.nchwc.source}
+        if mapping.nchwc.pad_multiple is not None:
+            document["nchwc"]["pad_multiple"] = mapping.nchwc.pad_multiple
     return document
 
 

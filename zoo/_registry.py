@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import _classic, _detection, _efficient, _inception, _mobilenet, _resnet, _transformer
+from . import _classic, _detection, _efficient, _grouped, _inception, _mobilenet, _resnet, _transformer
 
 __all__ = ["ZooEntry", "ENTRIES"]
 
@@ -122,6 +122,10 @@ def _entries() -> list[ZooEntry]:
     for width in ("x0_5", "x1_0", "x1_5", "x2_0"):
         entries.append(ZooEntry(name=f"shufflenet_v2_{width}", task="classification", input_shape=c224,
                                 build=lambda b, w=width, **kw: _efficient.shufflenet_v2(w, b, **kw)))
+    for name in (*_grouped.RESNEXT, *_grouped.REGNET):
+        entries.append(ZooEntry(name=name, task="classification", input_shape=c224,
+                                build=lambda b, n=name, **kw: _grouped.grouped_resnet(n, b, **kw),
+                                note="grouped-convolution bottlenecks; stage table in edgeperf/zoo/_grouped.py"))
     return entries
 
 
