@@ -180,6 +180,12 @@ def nchwc_layout(layers, nchwc: Nchwc, graph_outputs: set) -> NchwcLayout:
         elif (layer.op_type == "Concat" and layer.attr("axis") in (1, -3) and all(t in blocked for t in layer.inputs)
               and all(blocked[t] % block == 0 for t in layer.inputs)):   # concatenated blocks must be whole
             make_blocked(layer, list(layer.inputs), sum(blocked[t] for t in layer.inputs))
+    reorder_out = _reorders_out(layers, blocked, blocked_reads, shapes, graph_outputs)
+    return NchwcLayout(generic=generic, reorder_in=reorder_in, reorder_out=reorder_out)
+
+
+def _reorders_out(layers, blocked: dict, blocked_reads: dict, shapes: dict, graph_outputs: set) -> dict[str, list]:
+    """The ReorderOutput after each blocked tensor that a plain layer reads or the graph returns, keyed by its producer."""
     readers: dict[str, set] = {}
     producer: dict[str, Layer] = {}
     for layer in layers:
@@ -192,4 +198,4 @@ def nchwc_layout(layers, nchwc: Nchwc, graph_outputs: set) -> NchwcLayout:
         plain_readers = readers.get(tensor, set()) - blocked_reads.get(tensor, set())
         if plain_readers or tensor in graph_outputs:
             reorder_out.setdefault(producer[tensor].name, []).append((tensor, tuple(shapes[tensor])))
-    return NchwcLayout(generic=generic, reorder_in=reorder_in, reorder_out=reorder_out)
+    return reorder_out
