@@ -61,9 +61,10 @@ logger = logging.getLogger(__name__)
 SAMPLERS = ("auto", "tpe", "nsga2", "random")
 #: Seconds a running trial may go unfinished, as a launcher sees it, before it is taken for dead.
 STALE_S = 120.0
-#: Seconds a running trial may go without naming its worker (a worker names it as its first step, within
-#: milliseconds of creating it) before it is taken for one whose worker died in between.
-_UNCLAIMED_S = 5.0
+#: Seconds a running trial may go without naming its worker before it is taken for one whose worker died in
+#: between. A worker names it as its first step, within milliseconds of creating it on an idle machine; at a
+#: load average of 15 on two cores a process can be descheduled for seconds, which 5 s left little margin for.
+_UNCLAIMED_S = 30.0
 #: How often a launcher looks at trials other launchers are running (seconds).
 _POLL_S = 0.2
 
