@@ -101,7 +101,7 @@ def _print_network_choices(screen, profile) -> None:
     """The network term and the prior's use, as the fit recorded them."""
     term, leaned = profile.provenance.network_term, profile.provenance.details.get("prior")
     if term is not None:
-        kept = f"power law, gamma {profile.network_term.gamma:g}" if term.chosen == "power_law" else "none"
+        kept = profile.network_term.describe() if profile.network_term is not None else "none"
         errors = ", ".join(f"{100 * mape:.1f} % {option}" for option, mape in term.cv_mape.items())
         screen.print(f"network term: {kept} (cross-validated MAPE: {errors})")
     if leaned is not None:

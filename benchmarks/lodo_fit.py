@@ -48,8 +48,8 @@ from lodo_data import DATASETS, DEVICES, FAMILIES, GRAPHS, available, features, 
 from nb201_ceiling import ceilings
 
 from edgeperf.fitting import COLUMNS, prediction_metrics
-from edgeperf.fitting._network_fit import _beats_by_one_se, choose_network_model
-from edgeperf.fitting._networks import _RIDGE_GRID, _fixed_size_classes, _one_memory_term, _solve
+from edgeperf.fitting._network_fit import TERM_FORMS, _beats_by_one_se, choose_network_model
+from edgeperf.fitting._networks import _RIDGE_GRID, _fixed_size_classes, _one_memory_term, _solve, column_map
 from edgeperf.fitting._prior import PRIOR_SCHEMA, Prior, Reference, parse_prior, probe_features, variant_key
 from edgeperf.profiles import load_profile
 
@@ -99,14 +99,17 @@ def variants_of(feats, rows_, fixed=None) -> list:
             i = classes.index(op_class)
             offsets[:, i] = feats.base_work[merge][take][:, i]
             full[:, _K * i + 1: _K * i + _K] = 0.0
+        layers = feats.layers[merge].take(take)
         for split_ in (False, True):
             out.append(SimpleNamespace(merge=merge, split=split_, x=full if split_ else _one_memory_term(full),
-                                       offsets=offsets, classes=classes, fixed=fixed_here))
+                                       offsets=offsets, classes=classes, fixed=fixed_here, layers=layers,
+                                       columns=column_map(len(classes), [classes.index(c) for c in fixed_here],
+                                                          split_)))
     return out
 
 
 def fit_device(data: Data, device, family: str, rows_, seed: int, prior: Prior | None, network_term=None,
-               graphs=None):
+               graphs=None, forms=TERM_FORMS):
     """``edgeperf fit``'s choice on ``rows_`` of ``device``: (choice, graph, variants), the graph chosen as the docstring says."""
     y = data.y[device.name][rows_]
     best = None
@@ -116,7 +119,8 @@ def fit_device(data: Data, device, family: str, rows_, seed: int, prior: Prior |
         if prior is not None:
             references = {(v.merge, v.split): prior.aligned(family, v.merge, v.split, v.classes) for v in variants}
         choice = choose_network_model(variants, y, folds=min(5, len(y)), seed=seed, solve=_solve,
-                                      ridge_grid=_RIDGE_GRID, network_term=network_term, references=references)
+                                      ridge_grid=_RIDGE_GRID, network_term=network_term, references=references,
+                                      forms=forms)
         errors = np.abs(choice.predicted_cv - y) / y
         if best is None or _beats_by_one_se(best[3], errors):
             best = (choice, space, variants, errors)
@@ -127,7 +131,7 @@ def predict(data: Data, device, family, space, choice, variants, rows_) -> np.nd
     chosen = choice.variant
     test = variants_of(data.features(device.dataset, family, space), rows_, fixed={v.merge: v.fixed for v in variants})
     design = next(v for v in test if v.merge == chosen.merge and v.split == chosen.split)
-    return choice.predict(design.x, design.offsets.sum(axis=1))
+    return choice.predict(design.x, design.offsets.sum(axis=1), design.layers)
 
 
 def score(data: Data, device, n: int, draw: int, prior: Prior | None, today: bool = False):
@@ -152,13 +156,14 @@ def reference_fits(data: Data, log) -> Prior:
         rows_ = data.pool[device.dataset][:REFERENCE]
         fits = {}
         for family in FAMILIES:
-            # the graph a user would keep (all variants compared), then each variant on that graph
-            _, space, variants = fit_device(data, device, family, rows_, 0, None)
+            # the graph a user would keep (all variants compared), then each variant on that graph; the
+            # references' coefficients as the shipped prior has them (power-law term only, as when it was built)
+            _, space, variants = fit_device(data, device, family, rows_, 0, None, forms=("power_law",))
             fits[family] = {}
             y = data.y[device.name][rows_]
             for variant in variants:
                 one = choose_network_model([variant], y, folds=5, seed=0, solve=_solve, ridge_grid=_RIDGE_GRID,
-                                           network_term=None)
+                                           network_term=None, forms=("power_law",))
                 fits[family][variant_key(variant.merge, variant.split)] = {
                     c: [float(v) for v in one.w[_K * i: _K * i + _K]] for i, c in enumerate(variant.classes)}
         source = (f"{device.title}: column {device.column} of {DATASETS[device.dataset][0].name} "
@@ -208,7 +213,7 @@ def run_lodo(data: Data, prior: Prior, args, log) -> dict:
             for draw in range(args.draws):
                 metrics, choice, space = score(data, device, n, draw, held_out)
                 scores.append(metrics)
-                notes.append((n, space, choice.term.gamma if choice.term else 1.0,
+                notes.append((n, space, choice.term.form if choice.term else None,
                               bool(choice.prior_record and choice.prior_record.get("chosen"))))
             per_size[n] = median_metrics(scores)
         today = [score(data, device, 100, draw, None, today=True)[0] for draw in range(args.draws)]
@@ -217,10 +222,11 @@ def run_lodo(data: Data, prior: Prior, args, log) -> dict:
         log(f"{device.name:21s} {cell(ceiling[device.name])} | " + " | ".join(cell(per_size[n]) for n in args.sizes)
             + f" | {cell(results[device.name]['today'])}")
         graphs = sorted({s for _, s, _, _ in notes})
-        terms = sum(g != 1.0 for _, _, g, _ in notes)
+        power = sum(f == "power_law" for _, _, f, _ in notes)
+        path = sum(f == "critical_path" for _, _, f, _ in notes)
         leaned = sum(p for _, _, _, p in notes)
-        log(f"{'':21s} graphs kept: {', '.join(graphs)}; network term kept in {terms}/{len(notes)} fits; prior "
-            f"in {leaned}/{len(notes)}")
+        log(f"{'':21s} graphs kept: {', '.join(graphs)}; network term kept in {power + path}/{len(notes)} fits "
+            f"(power law {power}, critical path {path}); prior in {leaned}/{len(notes)}")
     return results
 
 

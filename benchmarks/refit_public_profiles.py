@@ -77,9 +77,9 @@ def choice_text(profile) -> str:
     term, leaned = profile.provenance.network_term, profile.provenance.details.get("prior")
     text = ""
     if term is not None:
-        text += (f" Network term: a power law with gamma {profile.network_term.gamma:g} on the layer sum (cross-validated "
-                 f"MAPE {100 * term.cv_mape['power_law']:.1f} % with, {100 * term.cv_mape['none']:.1f} % without)."
-                 if term.chosen == "power_law" else
+        text += (f" Network term: {profile.network_term.describe()} (cross-validated MAPE "
+                 f"{100 * term.cv_mape[term.chosen]:.1f} % with, {100 * term.cv_mape['none']:.1f} % without)."
+                 if profile.network_term is not None else
                  " Network term: none (cross-validation did not gain more than its noise).")
     if leaned is not None:
         text += (f" Prior: other devices' coefficients used with strength {leaned['strength']:g}, lean "

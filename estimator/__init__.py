@@ -41,7 +41,8 @@ from ._engine import (
     power_scale,
     reference_costs,
 )
-from ._network_term import NETWORK_TERM_FORMS, NetworkTerm, network_scale
+from ._network_term import NETWORK_TERM_FORMS, NETWORK_TERM_PARAMS, NetworkTerm, network_scale
+from ._critical_path import LayerPaths, critical_share, layer_paths, longest_path, on_longest_path
 from ._ir import OP_CLASSES, Graph, Layer
 from ._load import load_model
 from ._mapping import (NO_FUSION, CopyElision, ExecLayer, FusionRule, MappedGraph, Mapping, Winograd, layer_bytes,
@@ -64,5 +65,6 @@ __all__ = [
     "Interval", "IntervalBasis", "Uncertainty", "conformal_half_width", "interval_basis", "interval_of",
     "ParameterMemory", "streamed_weight_bytes", "Comparison", "ComparisonCell",
     "graph_batch", "check_batch", "check_host_time", "MAX_BATCH", "Throughput", "throughput_curve", "BATCHES", "SATURATION",
-    "NETWORK_TERM_FORMS", "NetworkTerm", "network_scale", "network_factor",
+    "NETWORK_TERM_FORMS", "NETWORK_TERM_PARAMS", "NetworkTerm", "network_scale", "network_factor",
+    "LayerPaths", "layer_paths", "longest_path", "on_longest_path", "critical_share",
 ]

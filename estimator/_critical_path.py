@@ -1,0 +1,146 @@
+"""The critical path of a mapped graph: the longest chain of executed layers, weighted by their costs.
+
+The executed layers (``_mapping``) form a DAG: a layer depends on the executed layers that produce
+its inputs, looking through layers the runtime elided, folded or fused away (their inputs stand
+for their outputs). :func:`layer_paths` builds that DAG once, in topological order (Kahn's
+algorithm, linear in layers plus edges); :func:`longest_path` weighs it with any per-layer costs,
+one vector or several columns at once (one per operating point or coefficient set), in one pass;
+:func:`critical_share` is the longest path's share of the layer sum that the ``critical_path``
+network term (``_network_term``) uses. A graph whose dependencies cannot be ordered (a cycle,
+which a valid model does not have) is treated as a chain: its critical path is the layer sum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._mapping import MappedGraph
+
+__all__ = ["LayerPaths", "layer_paths", "longest_path", "critical_share", "on_longest_path"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class LayerPaths:
+    """The executed layers' dependencies: ``order`` (topological) and each layer's predecessors (indices)."""
+
+    order: np.ndarray
+    preds: tuple[np.ndarray, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.preds)
+
+
+def layer_paths(mapped: MappedGraph) -> LayerPaths:
+    """The DAG of ``mapped``'s executed layers (see the module docstring)."""
+    graph = mapped.graph
+    executed = {node: index for index, layer in enumerate(mapped.layers) for node in layer.nodes}
+    producer = {tensor: layer for layer in graph.layers for tensor in layer.outputs}
+    memo: dict[str, frozenset] = {}
+
+    def sources(tensor: str) -> frozenset:
+        """Executed layers whose outputs ``tensor`` carries (looking through layers that do not execute)."""
+        found = memo.get(tensor)
+        if found is not None:
+            return found
+        layer = producer.get(tensor)
+        if layer is None:
+            found = frozenset()
+        elif layer.name in executed:
+            found = frozenset((executed[layer.name],))
+        else:
+            memo[tensor] = frozenset()    # guards a cycle through non-executed layers
+            found = frozenset().union(*(sources(t) for t in layer.inputs))
+        memo[tensor] = found
+        return found
+
+    by_name = {layer.name: layer for layer in graph.layers}
+    preds = []
+    for index, layer in enumerate(mapped.layers):
+        inside = set(layer.nodes)
+        found: set = set()
+        for node in layer.nodes:
+            for tensor in by_name[node].inputs if node in by_name else ():
+                if producer.get(tensor) is None or producer[tensor].name not in inside:
+                    found |= sources(tensor)
+        found.discard(index)
+        preds.append(np.array(sorted(found), dtype=int))
+    return LayerPaths(order=_topological(preds), preds=tuple(preds))
+
+
+def _topological(preds: list) -> np.ndarray:
+    """Kahn's algorithm; an empty array where the dependencies have a cycle."""
+    n = len(preds)
+    successors: list[list[int]] = [[] for _ in range(n)]
+    waiting = np.zeros(n, dtype=int)
+    for index, before in enumerate(preds):
+        waiting[index] = len(before)
+        for p in before:
+            successors[int(p)].append(index)
+    ready = [i for i in range(n) if waiting[i] == 0]
+    order = []
+    while ready:
+        index = ready.pop()
+        order.append(index)
+        for s in successors[index]:
+            waiting[s] -= 1
+            if waiting[s] == 0:
+                ready.append(s)
+    return np.array(order if len(order) == n else [], dtype=int)
+
+
+def longest_path(paths: LayerPaths, cost) -> np.ndarray | float:
+    """Length of the longest path through the layers weighted by ``cost`` (shape ``(layers,)`` or ``(layers, k)``).
+
+    A chain (or a graph without an order) gives the sum of the costs.
+
+    >>> chain = LayerPaths(order=np.array([0, 1, 2]), preds=(np.array([], int), np.array([0]), np.array([1])))
+    >>> float(longest_path(chain, np.array([1.0, 2.0, 3.0])))
+    6.0
+    >>> fork = LayerPaths(order=np.array([0, 1, 2, 3]),
+    ...                   preds=(np.array([], int), np.array([0]), np.array([0]), np.array([1, 2])))
+    >>> float(longest_path(fork, np.array([1.0, 2.0, 5.0, 1.0])))   # 1 + max(2, 5) + 1
+    7.0
+    """
+    cost = np.asarray(cost, dtype=float)
+    if paths.size == 0:
+        return np.zeros(cost.shape[1:]) if cost.ndim > 1 else 0.0
+    if len(paths.order) != paths.size:
+        total = cost.sum(axis=0)
+        return total if cost.ndim > 1 else float(total)
+    finish = np.zeros_like(cost)
+    for index in paths.order:
+        before = paths.preds[index]
+        finish[index] = cost[index] + (finish[before].max(axis=0) if len(before) else 0.0)
+    longest = finish.max(axis=0)
+    return longest if cost.ndim > 1 else float(longest)
+
+
+def on_longest_path(paths: LayerPaths, cost: np.ndarray) -> np.ndarray:
+    """Boolean mask of the layers on one longest path under ``cost`` (shape ``(layers,)``); all for a chain."""
+    cost = np.asarray(cost, dtype=float)
+    mask = np.zeros(paths.size, dtype=bool)
+    if paths.size == 0:
+        return mask
+    if len(paths.order) != paths.size:
+        mask[:] = True
+        return mask
+    finish = np.zeros_like(cost)
+    for index in paths.order:
+        before = paths.preds[index]
+        finish[index] = cost[index] + (finish[before].max() if len(before) else 0.0)
+    index = int(np.argmax(finish))
+    while True:
+        mask[index] = True
+        before = paths.preds[index]
+        if not len(before):
+            return mask
+        index = int(before[np.argmax(finish[before])])
+
+
+def critical_share(paths: LayerPaths, cost: np.ndarray) -> float:
+    """The longest path's share of the layers' total cost (0 to 1; 1 for a chain or an empty graph)."""
+    total = float(np.sum(cost))
+    return 1.0 if total <= 0 else min(1.0, float(longest_path(paths, cost)) / total)
