@@ -42,8 +42,9 @@ def fit(
                                         help="With --networks: weights and outputs get memory coefficients of their "
                                              "own; auto: whichever cross-validates better."),
     network_term: Choice = typer.Option(Choice.auto, "--network-term",
-                                        help="With --networks: a power law on the network's layer sum; auto: kept when "
-                                             "cross-validation gains more than its noise."),
+                                        help="With --networks: a power law on the network's layer sum or a critical-path "
+                                             "term (overlapped branches); auto: kept when cross-validation gains more "
+                                             "than its noise."),
     prior: str = typer.Option("shipped", "--prior",
                               help="With --networks: other devices' coefficients to shrink toward as far as "
                                    "cross-validation wants: shipped, none, or a prior .json file."),
