@@ -6,8 +6,8 @@ for their outputs). :func:`layer_paths` builds that DAG once, in topological ord
 algorithm, linear in layers plus edges); :func:`longest_path` weighs it with any per-layer costs,
 one vector or several columns at once (one per operating point or coefficient set), in one pass;
 :func:`critical_share` is the longest path's share of the layer sum that the ``critical_path``
-network term (``_network_term``) uses. A graph whose dependencies cannot be ordered (a cycle,
-which a valid model does not have) is treated as a chain: its critical path is the layer sum.
+network term (``_network_term``) uses. A cycle among executed layers (a model has none, but a
+runtime's fusion and sibling merging can make one) is broken at its earliest-executed layer.
 """
 
 from __future__ import annotations
@@ -67,28 +67,48 @@ def layer_paths(mapped: MappedGraph) -> LayerPaths:
                     found |= sources(tensor)
         found.discard(index)
         preds.append(np.array(sorted(found), dtype=int))
-    return LayerPaths(order=_topological(preds), preds=tuple(preds))
+    order = _topological(preds)
+    position = np.empty(len(order), dtype=int)
+    position[order] = np.arange(len(order))
+    # edges a broken cycle left pointing forward are dropped: the DAG is the one the order runs
+    preds = [before[position[before] < position[index]] for index, before in enumerate(preds)]
+    return LayerPaths(order=order, preds=tuple(preds))
 
 
 def _topological(preds: list) -> np.ndarray:
-    """Kahn's algorithm; an empty array where the dependencies have a cycle."""
+    """Kahn's algorithm, lowest execution index first; a cycle is broken at its earliest-executed layer.
+
+    A runtime's fusion can make one (a kernel merged from siblings, one of which feeds a layer whose
+    output another member absorbs): the layer that runs first then starts without waiting for the
+    later ones, as it does in execution order.
+    """
+    import heapq
+
     n = len(preds)
     successors: list[list[int]] = [[] for _ in range(n)]
-    waiting = np.zeros(n, dtype=int)
+    waiting = [len(before) for before in preds]
     for index, before in enumerate(preds):
-        waiting[index] = len(before)
         for p in before:
             successors[int(p)].append(index)
     ready = [i for i in range(n) if waiting[i] == 0]
+    heapq.heapify(ready)
+    done = [False] * n
     order = []
-    while ready:
-        index = ready.pop()
+    while len(order) < n:
+        if not ready:                                  # a cycle: release the earliest-executed layer left
+            index = next(i for i in range(n) if not done[i])
+            waiting[index] = 0
+            heapq.heappush(ready, index)
+        index = heapq.heappop(ready)
+        if done[index]:
+            continue
+        done[index] = True
         order.append(index)
         for s in successors[index]:
             waiting[s] -= 1
-            if waiting[s] == 0:
-                ready.append(s)
-    return np.array(order if len(order) == n else [], dtype=int)
+            if waiting[s] == 0 and not done[s]:
+                heapq.heappush(ready, s)
+    return np.array(order, dtype=int)
 
 
 def longest_path(paths: LayerPaths, cost) -> np.ndarray | float:

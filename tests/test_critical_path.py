@@ -178,3 +178,24 @@ def test_selection_keeps_the_term_out_of_additive_data(monkeypatch):
     record = fit.profile.provenance.network_term
     assert record.chosen == "none" and fit.profile.network_term is None
     assert set(record.cv_mape) == {"none", "power_law", "critical_path"}
+
+
+def test_a_cycle_made_by_merging_siblings_is_broken_at_the_earliest_layer():
+    """x -> {a, b} (siblings); b -> c; a + c -> add. A mapping that fuses a with the add and merges a with b
+    puts b and the add in one kernel that also waits for c, which waits for b: the cycle is broken there."""
+    nodes = [_conv("a", "x", "t1", "w0"), _conv("b", "x", "t2", "w1"), _conv("c", "t2", "t3", "w2"),
+             helper.make_node("Add", ["t1", "t3"], ["y"], name="add")]
+    graph = graph_from_model(model(nodes, [tensor("x", (1, 8, 16, 16))], [tensor("y", (1, 8, 16, 16))],
+                                   [weight(f"w{i}", (8, 8, 3, 3)) for i in range(3)]), name="cycle")
+    rule = edgeperf.estimator.FusionRule(name="conv-add", primary=("Conv",), followers=("Add",), max_followers=1,
+                                         absorb_inputs=())
+    mapping = edgeperf.estimator.Mapping(rules=(rule,), merge_siblings=("Conv",))
+    mapped = map_graph(graph, mapping)
+    assert [layer.nodes for layer in mapped.layers] == [("a", "add", "b"), ("c",)]
+    paths = layer_paths(mapped)
+    assert paths.order.tolist() == [0, 1] and [p.tolist() for p in paths.preds] == [[], [0]]
+    assert longest_path(paths, np.array([2.0, 3.0])) == pytest.approx(5.0)
+    dag = NetworkLayers.dag(paths)
+    layers = NetworkLayers(classes=(np.array([0, 0]),), feats=(np.array([[1, 2.0, 0, 0, 0], [1, 3.0, 0, 0, 0]]),),
+                           paths=(dag,), n_classes=1)
+    assert path_rows(layers, np.array([0.0, 1.0, 0, 0, 0]))[0].tolist() == pytest.approx([2, 5.0, 0, 0, 0])
