@@ -42,7 +42,7 @@ from ._engine import (
     reference_costs,
 )
 from ._network_term import NETWORK_TERM_FORMS, NETWORK_TERM_PARAMS, NetworkTerm, network_scale
-from ._critical_path import LayerPaths, critical_share, layer_paths, longest_path, on_longest_path
+from ._critical_path import LayerPaths, critical_share, finish_times, layer_paths, longest_path
 from ._ir import OP_CLASSES, Graph, Layer
 from ._load import load_model
 from ._mapping import (NO_FUSION, CopyElision, ExecLayer, FusionRule, MappedGraph, Mapping, Winograd, layer_bytes,
@@ -66,5 +66,5 @@ __all__ = [
     "ParameterMemory", "streamed_weight_bytes", "Comparison", "ComparisonCell",
     "graph_batch", "check_batch", "check_host_time", "MAX_BATCH", "Throughput", "throughput_curve", "BATCHES", "SATURATION",
     "NETWORK_TERM_FORMS", "NETWORK_TERM_PARAMS", "NetworkTerm", "network_scale", "network_factor",
-    "LayerPaths", "layer_paths", "longest_path", "on_longest_path", "critical_share",
+    "LayerPaths", "layer_paths", "longest_path", "finish_times", "critical_share",
 ]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..estimator import LayerPaths
+from ..estimator import LayerPaths, finish_times
 
 __all__ = ["NetworkLayers", "path_rows", "longest_paths"]
 
@@ -35,7 +35,7 @@ class NetworkLayers:
 
     classes: tuple            # per network: int array (layers,)
     feats: tuple              # per network: float array (layers, 5)
-    paths: tuple              # per network: (topological order, predecessors), lists of ints (empty order: a cycle)
+    paths: tuple              # per network: (topological order, predecessors), lists of ints
     n_classes: int
 
     @staticmethod
@@ -57,16 +57,6 @@ class NetworkLayers:
         return [(feats * table[classes]).sum(axis=1) for classes, feats in zip(self.classes, self.feats)]
 
 
-def _finish(paths: tuple, cost: list) -> list:
-    """Earliest finish of every layer when each starts after its predecessors (plain Python: small graphs)."""
-    finish = [0.0] * len(cost)
-    order, preds = paths
-    for index in order:
-        before = preds[index]
-        finish[index] = cost[index] + (max(finish[p] for p in before) if before else 0.0)
-    return finish
-
-
 def path_rows(layers: NetworkLayers, w_raw: np.ndarray) -> np.ndarray:
     """Raw design rows (networks x 5 per class) of each network's longest path under ``w_raw``."""
     rows = np.zeros((len(layers), layers.n_classes * 5))
@@ -82,10 +72,7 @@ def _path_mask(paths: tuple, cost: list) -> np.ndarray:
     mask = np.zeros(len(cost), dtype=bool)
     if not cost:
         return mask
-    if len(paths[0]) != len(cost):       # no order (a cycle): the chain of all layers
-        mask[:] = True
-        return mask
-    finish = _finish(paths, cost)
+    finish = finish_times(paths[0], paths[1], cost)
     index = int(np.argmax(finish))
     while True:
         mask[index] = True
@@ -102,5 +89,5 @@ def longest_paths(layers: NetworkLayers, w_raw: np.ndarray) -> np.ndarray:
         values = cost.tolist()
         if not values:
             continue
-        out[row] = sum(values) if len(paths[0]) != len(values) else max(_finish(paths, values))
+        out[row] = max(finish_times(paths[0], paths[1], values))
     return out
