@@ -30,6 +30,7 @@ Run:
     python benchmarks/lodo_fit.py --only lb-nano-fp16 fbnet-tx2
     python benchmarks/lodo_fit.py --help-protocol # HELP's: 10 networks, Spearman on HELP's NB201 columns
     python benchmarks/lodo_fit.py --write-prior   # fit every device on 1,000 networks: the shipped prior
+    python benchmarks/lodo_fit.py --prior-file ../fitting/data/network-fit-prior.json   # references as shipped
 Features are cached in benchmarks/.lodo-cache (``--cache DIR``).
 """
 
@@ -135,7 +136,7 @@ def predict(data: Data, device, family, space, choice, variants, rows_) -> np.nd
     return choice.predict(design.x, design.offsets.sum(axis=1), design.layers)
 
 
-def score(data: Data, device, n: int, draw: int, prior: Prior | None, today: bool = False):
+def score(data: Data, device, n: int, draw: int, prior: Prior | None, today: bool = False, forms=TERM_FORMS):
     """Fit ``n`` networks of ``device`` (draw ``draw``) and test on the test networks: (metrics, choice, graph).
 
     ``today``: the method before the network term, the prior and the graph choice (the default graph).
@@ -143,7 +144,7 @@ def score(data: Data, device, n: int, draw: int, prior: Prior | None, today: boo
     rows_ = np.random.default_rng(1000 * draw + n).choice(data.pool[device.dataset], n, replace=False)
     choice, space, variants = fit_device(data, device, device.family, rows_, draw, None if today else prior,
                                          network_term=False if today else None,
-                                         graphs=GRAPHS[device.dataset][:1] if today else None)
+                                         graphs=GRAPHS[device.dataset][:1] if today else None, forms=forms)
     test = data.test[device.dataset]
     predicted = predict(data, device, device.family, space, choice, variants, test)
     return prediction_metrics(predicted, data.y[device.name][test]).to_dict(), choice, space
@@ -212,7 +213,7 @@ def run_lodo(data: Data, prior: Prior, args, log) -> dict:
         for n in args.sizes:
             scores = []
             for draw in range(args.draws):
-                metrics, choice, space = score(data, device, n, draw, held_out)
+                metrics, choice, space = score(data, device, n, draw, held_out, forms=tuple(args.forms))
                 scores.append(metrics)
                 notes.append((n, space, choice.term.form if choice.term else None,
                               bool(choice.prior_record and choice.prior_record.get("chosen"))))
@@ -295,6 +296,10 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=HERE / ".lodo-cache")
     parser.add_argument("--help-protocol", action="store_true")
     parser.add_argument("--write-prior", action="store_true", help=f"write the shipped prior ({PRIOR_PATH.name})")
+    parser.add_argument("--forms", nargs="+", default=list(TERM_FORMS), choices=TERM_FORMS,
+                        help="network-term forms the fits try (power_law alone: the method before issue 18)")
+    parser.add_argument("--prior-file", type=Path, help="take the references from this prior file (what --write-prior "
+                                                        "wrote) instead of fitting them again (saves ~15 minutes)")
     args = parser.parse_args()
     if args.quick:
         args.draws, args.test, args.sizes = 3, 300, [10, 20, 100]
@@ -307,7 +312,7 @@ def main() -> int:
 
     start = time.time()
     data = Data(args.cache, args.test, log)
-    prior = reference_fits(data, log)
+    prior = parse_prior(json.loads(args.prior_file.read_text())) if args.prior_file else reference_fits(data, log)
     if args.write_prior:
         document = prior.to_document()
         parse_prior(document)   # what ships must load
