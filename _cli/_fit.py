@@ -42,8 +42,9 @@ def fit(
                                         help="With --networks: weights and outputs get memory coefficients of their "
                                              "own; auto: whichever cross-validates better."),
     network_term: Choice = typer.Option(Choice.auto, "--network-term",
-                                        help="With --networks: a power law on the network's layer sum; auto: kept when "
-                                             "cross-validation gains more than its noise."),
+                                        help="With --networks: a power law on the network's layer sum or a critical-path "
+                                             "term (overlapped branches); auto: kept when cross-validation gains more "
+                                             "than its noise."),
     prior: str = typer.Option("shipped", "--prior",
                               help="With --networks: other devices' coefficients to shrink toward as far as "
                                    "cross-validation wants: shipped, none, or a prior .json file."),
@@ -101,7 +102,7 @@ def _print_network_choices(screen, profile) -> None:
     """The network term and the prior's use, as the fit recorded them."""
     term, leaned = profile.provenance.network_term, profile.provenance.details.get("prior")
     if term is not None:
-        kept = f"power law, gamma {profile.network_term.gamma:g}" if term.chosen == "power_law" else "none"
+        kept = profile.network_term.describe() if profile.network_term is not None else "none"
         errors = ", ".join(f"{100 * mape:.1f} % {option}" for option, mape in term.cv_mape.items())
         screen.print(f"network term: {kept} (cross-validated MAPE: {errors})")
     if leaned is not None:

@@ -65,9 +65,7 @@ def profiles_show(
     for op_class, model in profile.layer_models.items():
         out.print(f"layer model {op_class}: {model.form} {dict(model.params)}")
     if profile.network_term is not None:
-        term = profile.network_term
-        out.print(f"network term: {term.form}, gamma {term.gamma:g} around {term.reference_ms:.3g} ms, between "
-                  f"{term.lower_ms:.3g} and {term.upper_ms:.3g} ms of layer sum (proportional outside)")
+        out.print(f"network term: {profile.network_term.describe()}")
     out.print("sources:")
     for key, text in profile.sources.items():
         out.print(f"  [{key}] {text}")

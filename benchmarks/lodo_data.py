@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeperf.fitting import NetworkSample, network_features, with_sibling_merge
+from edgeperf.fitting._critical_fit import NetworkLayers
 from edgeperf.profiles import load_profile
 from edgeperf.zoo._nas import FBNET_LAYOUT, latbench_vertices, parse_fbnet, parse_nb201
 
@@ -54,7 +55,7 @@ GRAPHS = {"latbench": ("nb201-latbench",), "help-nb201": ("nb201", "nb201-eager"
 #: (kept in lodo_bases/, so the features, the cache and the shipped prior stay what they were measured with).
 FAMILIES = {"tensorrt": str(Path(__file__).resolve().parent / "lodo_bases" / "jetson-nano.json"),
             "tflite": str(Path(__file__).resolve().parent / "lodo_bases" / "raspberry-pi-4.json")}
-CACHE_VERSION = 1
+CACHE_VERSION = 2   # 2: each network's layers and their DAG (for the critical-path term)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,6 +194,7 @@ class Features:
     classes: dict                # merge (bool) -> list of classes
     x: dict                      # merge -> array (rows, 5 * classes)
     base_work: dict              # merge -> array (rows, classes): the family base's latency without overhead
+    layers: dict                 # merge -> NetworkLayers of the rows (each layer's class and raw features, the DAG)
 
 
 def features(dataset: str, family: str, wanted, table: list[dict], cache: Path, log=print,
@@ -202,7 +204,7 @@ def features(dataset: str, family: str, wanted, table: list[dict], cache: Path, 
     space = space or DATASETS[dataset][1]
     base = load_profile(FAMILIES[family])
     wanted = np.unique(np.asarray(list(wanted), dtype=int))
-    out_index, out_classes, out_x, out_work = None, {}, {}, {}
+    out_index, out_classes, out_x, out_work, out_layers = None, {}, {}, {}, {}
     for merge in (False, True):
         path = cache / f"v{CACHE_VERSION}-{dataset}-{space}-{family}-{'merged' if merge else 'plain'}.npz"
         stored = _load(path)
@@ -221,14 +223,44 @@ def features(dataset: str, family: str, wanted, table: list[dict], cache: Path, 
         out_classes[merge] = list(stored["classes"])
         out_x[merge] = stored["x"][take]
         out_work[merge] = stored["base_work"][take]
-    return Features(index=out_index, classes=out_classes, x=out_x, base_work=out_work)
+        out_layers[merge] = _layers(stored, take)
+    return Features(index=out_index, classes=out_classes, x=out_x, base_work=out_work, layers=out_layers)
+
+
+#: Per-layer arrays of a cache file: concatenated over networks, ``layer_start`` (networks + 1) delimits them;
+#: ``order`` is each network's topological order and ``pred_start``/``pred_index`` its layers' predecessors.
+_LAYER_KEYS = ("layer_start", "layer_class", "layer_feats", "order", "pred_start", "pred_index")
+
+
+def _layers(stored: dict, take) -> NetworkLayers:
+    start, pred_start, preds = stored["layer_start"], stored["pred_start"], stored["pred_index"].tolist()
+    classes, feats, paths = [], [], []
+    for row in take:
+        a, b = int(start[row]), int(start[row + 1])
+        classes.append(stored["layer_class"][a:b])
+        feats.append(stored["layer_feats"][a:b])
+        paths.append((stored["order"][a:b].tolist(),
+                      [preds[int(pred_start[i]): int(pred_start[i + 1])] for i in range(a, b)]))
+    return NetworkLayers(classes=tuple(classes), feats=tuple(feats), paths=tuple(paths),
+                         n_classes=len(stored["classes"]))
+
+
+def _pack_layers(layers: NetworkLayers) -> dict:
+    sizes = [len(c) for c in layers.classes]
+    preds = [p for _, before in layers.paths for p in before]
+    return {"layer_start": np.concatenate([[0], np.cumsum(sizes)]).astype(int),
+            "layer_class": np.concatenate(layers.classes).astype(int) if sizes else np.zeros(0, int),
+            "layer_feats": np.vstack(layers.feats) if sizes else np.zeros((0, 5)),
+            "order": np.array([i for order, _ in layers.paths for i in order], dtype=int),
+            "pred_start": np.concatenate([[0], np.cumsum([len(p) for p in preds])]).astype(int),
+            "pred_index": np.array([i for p in preds for i in p], dtype=int)}
 
 
 def _compute(table, missing, space, base) -> dict:
     from edgeperf.estimator import latency_parts, load_model, map_graph, resolve_operating_point
 
     point = resolve_operating_point(base)
-    per_network, works = [], []
+    per_network, works, layers = [], [], []
     chunk = 200
     for start in range(0, len(missing), chunk):
         part = missing[start: start + chunk]
@@ -236,6 +268,9 @@ def _compute(table, missing, space, base) -> dict:
         samples = [NetworkSample(model=f"zoo:{space}:{table[i]['arch']}", latency_ms=1.0) for i in part]
         found = network_features(samples, base, None, graphs=graphs)
         per_network.extend(found.per_network)
+        names = found.classes
+        layers.extend((np.array([names[c] for c in cls]), f, p)
+                      for cls, f, p in zip(found.layers.classes, found.layers.feats, found.layers.paths))
         for sample in samples:
             graph = graphs.get((sample.model, None)) or load_model(sample.model)
             mapped = map_graph(graph, base.mapping)
@@ -248,8 +283,12 @@ def _compute(table, missing, space, base) -> dict:
     classes = sorted({c for per in per_network for c in per})
     x = np.array([[v for c in classes for v in per.get(c, (0.0,) * 5)] for per in per_network], dtype=float)
     work = np.array([[w.get(c, 0.0) for c in classes] for w in works], dtype=float)
+    position = {c: i for i, c in enumerate(classes)}
+    packed = _pack_layers(NetworkLayers(
+        classes=tuple(np.array([position[str(c)] for c in names], dtype=int) for names, _, _ in layers),
+        feats=tuple(f for _, f, _ in layers), paths=tuple(p for _, _, p in layers), n_classes=len(classes)))
     return {"index": np.array(missing, dtype=int), "classes": np.array(classes), "x": x.reshape(len(missing), -1),
-            "base_work": work.reshape(len(missing), len(classes))}
+            "base_work": work.reshape(len(missing), len(classes)), **packed}
 
 
 def _merge(old: dict | None, new: dict) -> dict:
@@ -268,15 +307,30 @@ def _merge(old: dict | None, new: dict) -> dict:
 
     x_old, w_old = widen(old)
     x_new, w_new = widen(new)
+    joined = {key: [] for key in _LAYER_KEYS}
+    layer_base = pred_base = 0
+    for part in (old, new):     # per-layer arrays: classes renumbered, offsets shifted
+        where = np.array([classes.index(c) for c in part["classes"].tolist()], dtype=int)
+        joined["layer_start"].append(part["layer_start"][:-1] + layer_base)
+        joined["layer_class"].append(where[part["layer_class"]] if len(where) else part["layer_class"])
+        joined["layer_feats"].append(part["layer_feats"])
+        joined["order"].append(part["order"])
+        joined["pred_start"].append(part["pred_start"][:-1] + pred_base)
+        joined["pred_index"].append(part["pred_index"])
+        layer_base += int(part["layer_start"][-1])
+        pred_base += int(part["pred_start"][-1])
+    joined["layer_start"].append(np.array([layer_base]))
+    joined["pred_start"].append(np.array([pred_base]))
     return {"index": np.concatenate([old["index"], new["index"]]), "classes": np.array(classes),
-            "x": np.vstack([x_old, x_new]), "base_work": np.vstack([w_old, w_new])}
+            "x": np.vstack([x_old, x_new]), "base_work": np.vstack([w_old, w_new]),
+            **{key: np.concatenate(parts) for key, parts in joined.items()}}
 
 
 def _load(path: Path) -> dict | None:
     if not path.is_file():
         return None
     with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in ("index", "classes", "x", "base_work")}
+        return {k: data[k] for k in ("index", "classes", "x", "base_work", *_LAYER_KEYS)}
 
 
 def _save(path: Path, data: dict) -> None:

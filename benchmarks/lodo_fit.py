@@ -8,9 +8,10 @@ held-out device (several draws) and tested on 1,000 others that no fit of any de
 method is fixed here, before any device is held out:
 
 * the fit variants of ``edgeperf fit`` (sibling merge, memory terms), the ridge strength, the
-  network term (power law, kept by the one-standard-error rule) and the prior's strength, all
-  chosen by 5-fold cross-validation on the held-out device's training networks
-  (``edgeperf.fitting._network_fit``);
+  network term (a power law or, since issue 18, a critical-path term; the better kept by the
+  one-standard-error rule) and the prior's strength, all chosen by 5-fold cross-validation on the
+  held-out device's training networks (``edgeperf.fitting._network_fit``); the prior's reference
+  fits try the power law only, as when the shipped prior was built;
 * the graph: for HELP's NB201 columns a user cannot know whether the runtime dropped operations
   that cannot reach the output (``zoo:nb201``) or ran every edge as PyTorch does
   (``zoo:nb201-eager``); the fit tries both and switches from ``nb201`` only when the other beats it
@@ -29,6 +30,7 @@ Run:
     python benchmarks/lodo_fit.py --only lb-nano-fp16 fbnet-tx2
     python benchmarks/lodo_fit.py --help-protocol # HELP's: 10 networks, Spearman on HELP's NB201 columns
     python benchmarks/lodo_fit.py --write-prior   # fit every device on 1,000 networks: the shipped prior
+    python benchmarks/lodo_fit.py --prior-file ../fitting/data/network-fit-prior.json   # references as shipped
 Features are cached in benchmarks/.lodo-cache (``--cache DIR``).
 """
 
@@ -48,8 +50,8 @@ from lodo_data import DATASETS, DEVICES, FAMILIES, GRAPHS, available, features, 
 from nb201_ceiling import ceilings
 
 from edgeperf.fitting import COLUMNS, prediction_metrics
-from edgeperf.fitting._network_fit import _beats_by_one_se, choose_network_model
-from edgeperf.fitting._networks import _RIDGE_GRID, _fixed_size_classes, _one_memory_term, _solve
+from edgeperf.fitting._network_fit import TERM_FORMS, _beats_by_one_se, choose_network_model
+from edgeperf.fitting._networks import _RIDGE_GRID, _fixed_size_classes, _one_memory_term, _solve, column_map
 from edgeperf.fitting._prior import PRIOR_SCHEMA, Prior, Reference, parse_prior, probe_features, variant_key
 from edgeperf.profiles import load_profile
 
@@ -99,14 +101,17 @@ def variants_of(feats, rows_, fixed=None) -> list:
             i = classes.index(op_class)
             offsets[:, i] = feats.base_work[merge][take][:, i]
             full[:, _K * i + 1: _K * i + _K] = 0.0
+        layers = feats.layers[merge].take(take)
         for split_ in (False, True):
             out.append(SimpleNamespace(merge=merge, split=split_, x=full if split_ else _one_memory_term(full),
-                                       offsets=offsets, classes=classes, fixed=fixed_here))
+                                       offsets=offsets, classes=classes, fixed=fixed_here, layers=layers,
+                                       columns=column_map(len(classes), [classes.index(c) for c in fixed_here],
+                                                          split_)))
     return out
 
 
 def fit_device(data: Data, device, family: str, rows_, seed: int, prior: Prior | None, network_term=None,
-               graphs=None):
+               graphs=None, forms=TERM_FORMS):
     """``edgeperf fit``'s choice on ``rows_`` of ``device``: (choice, graph, variants), the graph chosen as the docstring says."""
     y = data.y[device.name][rows_]
     best = None
@@ -116,7 +121,8 @@ def fit_device(data: Data, device, family: str, rows_, seed: int, prior: Prior |
         if prior is not None:
             references = {(v.merge, v.split): prior.aligned(family, v.merge, v.split, v.classes) for v in variants}
         choice = choose_network_model(variants, y, folds=min(5, len(y)), seed=seed, solve=_solve,
-                                      ridge_grid=_RIDGE_GRID, network_term=network_term, references=references)
+                                      ridge_grid=_RIDGE_GRID, network_term=network_term, references=references,
+                                      forms=forms)
         errors = np.abs(choice.predicted_cv - y) / y
         if best is None or _beats_by_one_se(best[3], errors):
             best = (choice, space, variants, errors)
@@ -127,10 +133,10 @@ def predict(data: Data, device, family, space, choice, variants, rows_) -> np.nd
     chosen = choice.variant
     test = variants_of(data.features(device.dataset, family, space), rows_, fixed={v.merge: v.fixed for v in variants})
     design = next(v for v in test if v.merge == chosen.merge and v.split == chosen.split)
-    return choice.predict(design.x, design.offsets.sum(axis=1))
+    return choice.predict(design.x, design.offsets.sum(axis=1), design.layers)
 
 
-def score(data: Data, device, n: int, draw: int, prior: Prior | None, today: bool = False):
+def score(data: Data, device, n: int, draw: int, prior: Prior | None, today: bool = False, forms=TERM_FORMS):
     """Fit ``n`` networks of ``device`` (draw ``draw``) and test on the test networks: (metrics, choice, graph).
 
     ``today``: the method before the network term, the prior and the graph choice (the default graph).
@@ -138,7 +144,7 @@ def score(data: Data, device, n: int, draw: int, prior: Prior | None, today: boo
     rows_ = np.random.default_rng(1000 * draw + n).choice(data.pool[device.dataset], n, replace=False)
     choice, space, variants = fit_device(data, device, device.family, rows_, draw, None if today else prior,
                                          network_term=False if today else None,
-                                         graphs=GRAPHS[device.dataset][:1] if today else None)
+                                         graphs=GRAPHS[device.dataset][:1] if today else None, forms=forms)
     test = data.test[device.dataset]
     predicted = predict(data, device, device.family, space, choice, variants, test)
     return prediction_metrics(predicted, data.y[device.name][test]).to_dict(), choice, space
@@ -152,13 +158,14 @@ def reference_fits(data: Data, log) -> Prior:
         rows_ = data.pool[device.dataset][:REFERENCE]
         fits = {}
         for family in FAMILIES:
-            # the graph a user would keep (all variants compared), then each variant on that graph
-            _, space, variants = fit_device(data, device, family, rows_, 0, None)
+            # the graph a user would keep (all variants compared), then each variant on that graph; the
+            # references' coefficients as the shipped prior has them (power-law term only, as when it was built)
+            _, space, variants = fit_device(data, device, family, rows_, 0, None, forms=("power_law",))
             fits[family] = {}
             y = data.y[device.name][rows_]
             for variant in variants:
                 one = choose_network_model([variant], y, folds=5, seed=0, solve=_solve, ridge_grid=_RIDGE_GRID,
-                                           network_term=None)
+                                           network_term=None, forms=("power_law",))
                 fits[family][variant_key(variant.merge, variant.split)] = {
                     c: [float(v) for v in one.w[_K * i: _K * i + _K]] for i, c in enumerate(variant.classes)}
         source = (f"{device.title}: column {device.column} of {DATASETS[device.dataset][0].name} "
@@ -206,9 +213,9 @@ def run_lodo(data: Data, prior: Prior, args, log) -> dict:
         for n in args.sizes:
             scores = []
             for draw in range(args.draws):
-                metrics, choice, space = score(data, device, n, draw, held_out)
+                metrics, choice, space = score(data, device, n, draw, held_out, forms=tuple(args.forms))
                 scores.append(metrics)
-                notes.append((n, space, choice.term.gamma if choice.term else 1.0,
+                notes.append((n, space, choice.term.form if choice.term else None,
                               bool(choice.prior_record and choice.prior_record.get("chosen"))))
             per_size[n] = median_metrics(scores)
         today = [score(data, device, 100, draw, None, today=True)[0] for draw in range(args.draws)]
@@ -217,10 +224,11 @@ def run_lodo(data: Data, prior: Prior, args, log) -> dict:
         log(f"{device.name:21s} {cell(ceiling[device.name])} | " + " | ".join(cell(per_size[n]) for n in args.sizes)
             + f" | {cell(results[device.name]['today'])}")
         graphs = sorted({s for _, s, _, _ in notes})
-        terms = sum(g != 1.0 for _, _, g, _ in notes)
+        power = sum(f == "power_law" for _, _, f, _ in notes)
+        path = sum(f == "critical_path" for _, _, f, _ in notes)
         leaned = sum(p for _, _, _, p in notes)
-        log(f"{'':21s} graphs kept: {', '.join(graphs)}; network term kept in {terms}/{len(notes)} fits; prior "
-            f"in {leaned}/{len(notes)}")
+        log(f"{'':21s} graphs kept: {', '.join(graphs)}; network term kept in {power + path}/{len(notes)} fits "
+            f"(power law {power}, critical path {path}); prior in {leaned}/{len(notes)}")
     return results
 
 
@@ -288,6 +296,10 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=HERE / ".lodo-cache")
     parser.add_argument("--help-protocol", action="store_true")
     parser.add_argument("--write-prior", action="store_true", help=f"write the shipped prior ({PRIOR_PATH.name})")
+    parser.add_argument("--forms", nargs="+", default=list(TERM_FORMS), choices=TERM_FORMS,
+                        help="network-term forms the fits try (power_law alone: the method before issue 18)")
+    parser.add_argument("--prior-file", type=Path, help="take the references from this prior file (what --write-prior "
+                                                        "wrote) instead of fitting them again (saves ~15 minutes)")
     args = parser.parse_args()
     if args.quick:
         args.draws, args.test, args.sizes = 3, 300, [10, 20, 100]
@@ -300,7 +312,7 @@ def main() -> int:
 
     start = time.time()
     data = Data(args.cache, args.test, log)
-    prior = reference_fits(data, log)
+    prior = parse_prior(json.loads(args.prior_file.read_text())) if args.prior_file else reference_fits(data, log)
     if args.write_prior:
         document = prior.to_document()
         parse_prior(document)   # what ships must load

@@ -43,6 +43,14 @@ BLOCKS_SOURCE = ("HW-NAS-Bench FBNet per-block lookup table (Li et al., ICLR 202
                  "JSON dump from fracapuano/sim-is-more @ c8a9073b), "
                  "columns edgegpu_latency (ms) and edgegpu_energy (mJ)")
 HELP_SOURCE = "HW-NAS-Bench NB201 latencies via HayeonLee/HELP @ 45f70eb9 (MIT)"
+#: The datasheet profiles the fits start from, as shipped before the fitted board profiles of the same names replaced
+#: them (kept with lodo_fit.py's: a fit keeps its base's peaks, clocks, power and fusion rules).
+BASES = Path(__file__).resolve().parent / "lodo_bases"
+
+
+def datasheet_base(name: str):
+    """The datasheet profile ``name`` (jetson-nano, coral-edgetpu, raspberry-pi-4, jetson-tx2) from lodo_bases/."""
+    return load_profile(str(BASES / f"{name}.json"))
 
 # name -> (dataset, column, seconds?, zoo space, base profile, precision, title)
 DEVICES = {
@@ -77,9 +85,9 @@ def choice_text(profile) -> str:
     term, leaned = profile.provenance.network_term, profile.provenance.details.get("prior")
     text = ""
     if term is not None:
-        text += (f" Network term: a power law with gamma {profile.network_term.gamma:g} on the layer sum (cross-validated "
-                 f"MAPE {100 * term.cv_mape['power_law']:.1f} % with, {100 * term.cv_mape['none']:.1f} % without)."
-                 if term.chosen == "power_law" else
+        text += (f" Network term: {profile.network_term.describe()} (cross-validated MAPE "
+                 f"{100 * term.cv_mape[term.chosen]:.1f} % with, {100 * term.cv_mape['none']:.1f} % without)."
+                 if profile.network_term is not None else
                  " Network term: none (cross-validation did not gain more than its noise).")
     if leaned is not None:
         text += (f" Prior: other devices' coefficients used with strength {leaned['strength']:g}, lean "
@@ -91,7 +99,7 @@ def choice_text(profile) -> str:
 
 def snapdragon_base(name: str, title: str):
     """A TFLite-mapped base with unit peaks: the fitted scales carry the throughput."""
-    pi4 = load_profile("raspberry-pi-4")
+    pi4 = datasheet_base("raspberry-pi-4")
     unit = Citation(source="unit", note="a unit, not a datasheet figure: the fitted scales carry the speed")
     no_power = Citation(source="no-power")
     return replace(
@@ -144,7 +152,7 @@ def predict(profile, samples, precision, graphs) -> np.ndarray:
 def fit_tx2_blocks(args) -> None:
     """jetson-tx2-fbnet: latency and energy of HW-NAS-Bench's FBNet blocks (32x32 and 224x224 layouts) on a TX2."""
     name = "jetson-tx2-fbnet"
-    base = load_profile("jetson-tx2")
+    base = datasheet_base("jetson-tx2")
     rows = [r for r in csv.DictReader(open(BLOCKS)) if float(r["edgegpu_latency"] or 0) > 0]
     random.Random(0).shuffle(rows)
     test_rows, train_rows = rows[: len(rows) // 3], rows[len(rows) // 3:]
@@ -168,7 +176,7 @@ def fit_tx2_blocks(args) -> None:
     checks = []
     for net, seed_ms in (("googlenet", 53.11), ("inception_v3", 270.02), ("inception_v4", 552.89)):
         fitted_ms = edgeperf.estimate(f"zoo:{net}", profile, power_mode="MAXN").total_latency_ms
-        datasheet_ms = edgeperf.estimate(f"zoo:{net}", "jetson-tx2", power_mode="MAXN").total_latency_ms
+        datasheet_ms = edgeperf.estimate(f"zoo:{net}", base, power_mode="MAXN").total_latency_ms
         checks.append(f"{net} {fitted_ms:.0f} ms against {seed_ms} ms measured (datasheet profile {datasheet_ms:.1f} ms)")
     quality += (" Checked against seed 000's TX2 MAXN latencies at ImageNet size (TensorFlow with "
                 "TensorRT): " + "; ".join(checks) + ".")
@@ -222,7 +230,7 @@ def main() -> int:
 
 def refit(name, device, args, graphs):
     dataset, column, seconds, space, base_name, precision, title = device
-    base = load_profile(base_name) if base_name else snapdragon_base(name, title)
+    base = datasheet_base(base_name) if base_name else snapdragon_base(name, title)
     rows, degenerate = usable_rows(dataset, column)
     scale = 1000.0 if seconds else 1.0
     samples = [NetworkSample(model=f"zoo:{space}:{r['arch_str']}", latency_ms=float(r[column]) * scale) for r in rows]
@@ -261,7 +269,7 @@ def refit(name, device, args, graphs):
         checks, ratios = [], []
         for net, seed_ms in CORAL_SEED000:
             fitted_ms = edgeperf.estimate(f"zoo:{net}", profile).total_latency_ms
-            datasheet_ms = edgeperf.estimate(f"zoo:{net}", "coral-edgetpu").total_latency_ms
+            datasheet_ms = edgeperf.estimate(f"zoo:{net}", base).total_latency_ms
             checks.append(f"{net} {fitted_ms:.1f} ms against {seed_ms} ms measured (datasheet profile {datasheet_ms:.1f} ms)")
             ratios.append(fitted_ms / seed_ms)
             print(f"  seed 000 {net}: measured {seed_ms} ms; fitted {fitted_ms:.2f} ms; datasheet {datasheet_ms:.2f} ms")

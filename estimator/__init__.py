@@ -42,7 +42,8 @@ from ._engine import (
     reference_costs,
 )
 from ._energy_parts import EnergyParts, energy_parts
-from ._network_term import NETWORK_TERM_FORMS, NetworkTerm, network_scale
+from ._network_term import NETWORK_TERM_FORMS, NETWORK_TERM_PARAMS, NetworkTerm, network_scale
+from ._critical_path import LayerPaths, critical_share, finish_times, layer_paths, longest_path
 from ._ir import FALLBACK_CLASS, OP_CLASSES, Graph, Layer
 from ._load import load_model
 from ._mapping import (NO_FUSION, CopyElision, ExecLayer, FusionRule, MappedGraph, Mapping, Nchwc, Winograd, layer_bytes,
@@ -65,5 +66,6 @@ __all__ = [
     "Interval", "IntervalBasis", "Uncertainty", "conformal_half_width", "interval_basis", "interval_of",
     "ParameterMemory", "streamed_weight_bytes", "Comparison", "ComparisonCell",
     "graph_batch", "check_batch", "check_host_time", "MAX_BATCH", "Throughput", "throughput_curve", "BATCHES", "SATURATION",
-    "NETWORK_TERM_FORMS", "NetworkTerm", "network_scale", "network_factor", "EnergyParts", "energy_parts",
+    "NETWORK_TERM_FORMS", "NETWORK_TERM_PARAMS", "NetworkTerm", "network_scale", "network_factor",
+    "EnergyParts", "energy_parts", "LayerPaths", "layer_paths", "longest_path", "finish_times", "critical_share",
 ]

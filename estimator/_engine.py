@@ -42,6 +42,7 @@ from ._intervals import Interval, IntervalBasis, interval_basis, interval_of
 from ._mapping import MappedGraph, layer_bytes
 from ._param_memory import stream_ms
 from ._protocols import PlatformProfile
+from ._critical_path import critical_share, layer_paths
 from ._network_term import NetworkTerm, network_scale
 from ._support import Placement, place_layers
 
@@ -235,6 +236,7 @@ class ReferenceCosts:
     held_pre_post_ms: float = 0.0          # anchored operating model: the pre/post-processing the board model holds
     work_mj: np.ndarray | None = None      # energy per layer from the power model's pJ per FLOP and per byte
     network_term: NetworkTerm | None = None   # the profile's (None: the layers add up)
+    critical_share: float = 1.0            # critical_path term: longest path / layer sum at reference clocks
 
     @property
     def size(self) -> int:
@@ -286,6 +288,7 @@ def reference_costs(mapped: MappedGraph, profile: PlatformProfile, precision: st
     if placement is not None and placement.host.any():
         parts, bytes_, active, host_mw = _on_host(mapped, profile, placement, parts, bytes_, active)
     fixed_ms, fixed_mj = inference_overhead(profile)
+    term = getattr(profile, "network_term", None)
     extra = {}
     flop_pj, byte_pj = getattr(profile.power, "pj_per_flop", 0.0), getattr(profile.power, "pj_per_byte", 0.0)
     if flop_pj or byte_pj:
@@ -305,11 +308,18 @@ def reference_costs(mapped: MappedGraph, profile: PlatformProfile, precision: st
     costs = ReferenceCosts(compute_ms=parts.compute_ms, memory_ms=parts.memory_ms, overhead_ms=parts.overhead_ms,
                            rules=tuple(masks), active_mw=active, bytes_=bytes_, fixed_ms=fixed_ms, fixed_mj=fixed_mj,
                            streamed_ms=streamed, interval=basis, host_mw=host_mw, placement=placement, batch=items,
-                           network_term=getattr(profile, "network_term", None), **extra)
+                           network_term=term, critical_share=_critical_share(mapped, term, parts.latency_ms), **extra)
     if model is None or not model.anchored:
         return costs
     one = costs if items == 1.0 and host_ms_per_item is None else reference_costs(mapped, profile, precision, batch=1)
     return replace(costs, held_wait_ms=_reference_waits(one), held_pre_post_ms=one.pre_post_ms)
+
+
+def _critical_share(mapped: MappedGraph, term: NetworkTerm | None, latency_ms: np.ndarray) -> float:
+    """The longest path's share of the layer sum at reference clocks, for a ``critical_path`` term (else 1)."""
+    if term is None or term.form != "critical_path":
+        return 1.0
+    return critical_share(layer_paths(mapped), latency_ms)
 
 
 def _reference_waits(costs: ReferenceCosts) -> np.ndarray:
@@ -354,7 +364,8 @@ def network_factor(costs: ReferenceCosts, whole_ms):
     Every additive part of the inference (each layer's latency and energy, the per-inference overhead)
     is multiplied by it; 1 without a network term.
     """
-    return network_scale(np.asarray(whole_ms, dtype=float) + costs.fixed_ms, costs.network_term)
+    return network_scale(np.asarray(whole_ms, dtype=float) + costs.fixed_ms, costs.network_term,
+                         critical_share=costs.critical_share, serial_ms=costs.fixed_ms)
 
 
 def network_totals(costs: ReferenceCosts, latency_ms, energy_mj, *, runs=True, whole_ms=None):

@@ -417,8 +417,8 @@ def _stretch(costs, at_point) -> float:
 def _term_notes(profile: PlatformProfile, costs, stretch: float) -> list[str]:
     if stretch == 1.0:
         return []
-    return [f"{profile.name}'s network term ({costs.network_term.form}, gamma {costs.network_term.gamma:g}) scales "
-            f"this network's layers by {stretch:.3f}"]
+    return [f"{profile.name}'s network term ({costs.network_term.describe()}) scales this network's layers by "
+            f"{stretch:.3f}"]
 
 
 def _bound_note(profile: PlatformProfile, total_latency: float) -> list[str]:

@@ -34,15 +34,16 @@ import numpy as np
 
 from .._errors import InputError, ModelError
 from .._progress import silent, step
-from ..estimator import (COST_MODELS, choose_precision, latency_parts, load_model, map_graph, network_scale,
+from ..estimator import (COST_MODELS, choose_precision, latency_parts, layer_paths, load_model, map_graph,
                          resolve_operating_point)
 from ..profiles import Citation, CrossValidatedChoice, LayerModel, Metrics, PowerModel, Profile, Provenance
+from ._critical_fit import NetworkLayers
 from ._network_fit import choose_network_model
 from ._prior import prior_references
 from ._samples import NetworkSample
 
 __all__ = ["fit_from_networks", "FitResult", "NetworkFeatures", "network_features", "prediction_metrics",
-           "format_rho", "with_sibling_merge", "COLUMNS"]
+           "format_rho", "with_sibling_merge", "COLUMNS", "column_map"]
 
 _RIDGE_GRID = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1)
 #: The schema's largest power value (mW): the power fit's upper bound.
@@ -83,6 +84,7 @@ class NetworkFeatures:
     classes: list
     per_network: list
     precision: str
+    layers: NetworkLayers | None = None   # per network: each layer's class and raw features, and their DAG
 
 
 def network_features(samples, base: Profile, precision: str | None = None, input_shapes=None, steps=None,
@@ -97,7 +99,7 @@ def network_features(samples, base: Profile, precision: str | None = None, input
     units = [_unit_profile(base, steps, memory) for memory in ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))]
     point = resolve_operating_point(base)
     rows, classes_seen, chosen = [], set(), None
-    per_network = []
+    per_network, per_layer = [], []
     graphs = {} if graphs is None else graphs  # loaded graphs, by (model, input shape): reused across calls
     samples = tuple(samples)
     for number, sample in enumerate(samples, start=1):
@@ -113,15 +115,22 @@ def network_features(samples, base: Profile, precision: str | None = None, input
                                       *(float(part.memory_ms[index].sum()) for part in parts))
             classes_seen.add(str(op_class))
         per_network.append(classes)
+        feats = np.column_stack([np.ones(len(mapped.layers)), parts[0].compute_ms,
+                                 *(part.memory_ms for part in parts)]) if len(mapped.layers) else np.zeros((0, _K))
+        per_layer.append((mapped.op_class.astype(str), feats, NetworkLayers.dag(layer_paths(mapped))))
     step(progress, len(samples), len(samples), label)
     order = sorted(classes_seen)
+    position = {c: i for i, c in enumerate(order)}
+    layers = NetworkLayers(classes=tuple(np.array([position[c] for c in names], dtype=int) for names, _, _ in per_layer),
+                           feats=tuple(f for _, f, _ in per_layer), paths=tuple(p for _, _, p in per_layer),
+                           n_classes=len(order))
     for classes in per_network:
         row = []
         for op_class in order:
             row.extend(classes.get(op_class, (0.0,) * _K))
         rows.append(row)
     x = np.array(rows, dtype=float).reshape(len(per_network), _K * len(order))
-    return NetworkFeatures(x=x, classes=order, per_network=per_network, precision=chosen)
+    return NetworkFeatures(x=x, classes=order, per_network=per_network, precision=chosen, layers=layers)
 
 
 def _graph(sample: NetworkSample, input_shapes, graphs: dict):
@@ -142,6 +151,17 @@ def _one_memory_term(x: np.ndarray) -> np.ndarray:
         x[:, _K * i + 2] += x[:, _K * i + 3] + x[:, _K * i + 4]
         x[:, _K * i + 3: _K * i + 5] = 0.0
     return x
+
+
+def column_map(n_classes: int, fixed: list, split: bool) -> np.ndarray:
+    """The map from the raw design (5 columns per class) to a variant's: ``x = x_raw @ column_map(...)``.
+
+    ``fixed`` (class indices): only their layer count is fitted; ``split`` False: one memory term.
+    """
+    columns = np.eye(_K * n_classes)
+    for i in fixed:
+        columns[:, _K * i + 1: _K * i + _K] = 0.0
+    return columns if split else _one_memory_term(columns)
 
 
 def _upper_bounds(n_columns: int) -> np.ndarray:
@@ -271,6 +291,8 @@ class _Variant:
     precision: str
     ridge: float
     cv: Metrics
+    layers: NetworkLayers | None = None   # per network: the layers and their DAG (raw features)
+    columns: np.ndarray | None = None     # the raw design's map to this variant's: x = x_raw @ columns
 
 
 def fit_from_networks(samples, base: Profile, *, name: str | None = None, precision: str | None = None,
@@ -347,7 +369,7 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     chosen = replace(choice.variant, ridge=choice.ridge, cv=prediction_metrics(choice.predicted_cv, y))
     offset = chosen.offsets.sum(axis=1)
     w = choice.w
-    training = prediction_metrics(choice.predict(chosen.x, offset), y)
+    training = prediction_metrics(choice.predict(chosen.x, offset, chosen.layers), y)
     fit_name = name or f"{base.name}-fitted"
     key = f"fit-{fit_name}"
     citation = (f"edgeperf fit on {len(samples)} measured networks ({source or 'a user table'}), "
@@ -376,7 +398,7 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     fitted = _with_network_choices(fitted, choice, key, prior, prior_note)
     energies = [s.energy_mj for s in samples]
     if all(e is not None for e in energies):
-        stretch = network_scale(chosen.x @ w + offset, choice.term)[:, None]   # the layers as the term runs them
+        stretch = choice.factor(chosen.x, offset, chosen.layers)[:, None]   # the layers as the term runs them
         power, cited = _fit_power(fitted, replace(chosen, x=chosen.x * stretch, offsets=chosen.offsets * stretch), w,
                                   np.array(energies, dtype=float), key, samples, input_shapes,
                                   {} if graphs is None else graphs)
@@ -389,16 +411,18 @@ def _with_network_choices(fitted: Profile, choice, key: str, prior, prior_note: 
     """The fitted profile with the network term and the prior's use recorded (term, citation, provenance, quality)."""
     record, provenance, quality = choice.term_record, fitted.provenance, fitted.quality
     if record is not None:
+        options = ({"none": record["cv_mape_without"]} if record["cv_mape_without"] is not None else {}) | \
+            dict(record["cv_mape"])
         provenance = replace(provenance, network_term=CrossValidatedChoice(
-            chosen="power_law" if record["chosen"] else "none",
-            cv_mape=MappingProxyType({"none": record["cv_mape_without"], "power_law": record["cv_mape_with"]}
-                                     if record["cv_mape_without"] is not None else {"power_law": record["cv_mape_with"]})))
+            chosen=record["form"] if record["chosen"] else "none", cv_mape=MappingProxyType(options)))
     citations = fitted.citations
     if choice.term is not None:
-        quality += f" A network-level power law (gamma {choice.term.gamma:g}) on the layer sum was kept."
+        quality += f" A network-level term ({choice.term.describe()}) was kept."
         citations = MappingProxyType({**citations, ("network_term",): Citation(source=key, note=(
-            "kept by cross-validation (one-standard-error rule); the power law holds between the additive totals "
-            "of the training networks and is proportional outside them"))})
+            "kept by cross-validation (one-standard-error rule); " + (
+                "the power law holds between the additive totals of the training networks and is proportional "
+                "outside them" if choice.term.form == "power_law" else
+                "the share of the work off the longest path through the layers that the runtime overlaps")))})
     if prior is not None:
         used = choice.prior_record or {"chosen": False, "references": 0, "reason": prior_note}
         provenance = provenance.with_details(prior={**used, "source": prior.provenance.get("source", "a prior file")})
@@ -425,11 +449,14 @@ def _solve_identified(chosen: _Variant, samples, y, input_shapes, graphs, folds,
     offsets = chosen.offsets.copy()
     offsets[:, columns] = _base_work_ms(samples, chosen.base, chosen.precision, input_shapes, graphs, chosen.classes,
                                         overhead=True)[:, columns]
-    x = chosen.x.copy()
+    x, mapped = chosen.x.copy(), None if chosen.columns is None else chosen.columns.copy()
     for i in columns:
         x[:, _K * i: _K * i + _K] = 0.0
+        if mapped is not None:
+            mapped[:, _K * i: _K * i + _K] = 0.0
     _, cv = _cross_validate(x, y, chosen.ridge, folds, seed, offsets.sum(axis=1))
-    return replace(chosen, x=x, offsets=offsets, cv=cv), _solve(x, y, chosen.ridge, offsets.sum(axis=1)), unidentified
+    return (replace(chosen, x=x, offsets=offsets, cv=cv, columns=mapped), _solve(x, y, chosen.ridge, offsets.sum(axis=1)),
+            unidentified)
 
 
 def _fitted_layer_models(chosen: _Variant, w: np.ndarray, base_name: str, key: str, steps: dict | None,
@@ -535,7 +562,8 @@ def _fit_variants(samples, y, base, precision, input_shapes, steps, folds, seed,
             best = min(_RIDGE_GRID, key=lambda ridge: _cross_validate(x, y, ridge, folds, seed, offset)[1].mape)
             _, cv = _cross_validate(x, y, best, folds, seed, offset)
             variants.append(_Variant(merge=merge, split=split, base=variant_base, x=x, classes=classes, fixed=fixed,
-                                     offsets=offsets, precision=chosen, ridge=best, cv=cv))
+                                     offsets=offsets, precision=chosen, ridge=best, cv=cv, layers=features.layers,
+                                     columns=column_map(len(classes), [classes.index(c) for c in fixed], split)))
     return variants
 
 

@@ -150,7 +150,7 @@ class Provenance:
     fixed_size_classes: tuple[str, ...] | None = None
     sibling_merge: CrossValidatedChoice | None = None
     memory_terms: CrossValidatedChoice | None = None
-    network_term: CrossValidatedChoice | None = None   # "power_law" or "none", each option's cross-validated MAPE
+    network_term: CrossValidatedChoice | None = None   # "power_law", "critical_path" or "none", each option's CV MAPE
     power_fit: PowerFitRecord | None = None
     validation: HeldOutErrors | None = None
     fitted_input_hw_max: int | float | None = None   # largest input height/width the fit saw (pixels)

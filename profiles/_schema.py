@@ -24,8 +24,8 @@ from .._json import loads_finite, read_json_file
 from .._messages import show
 from .._numbers import number_problem
 from .._units import PRECISIONS
-from ..estimator import (OP_CLASSES, CopyElision, FusionRule, Mapping, Nchwc, NetworkTerm, ParameterMemory, Uncertainty,
-                         Winograd, validate_cost_params)
+from ..estimator import (NETWORK_TERM_PARAMS, OP_CLASSES, CopyElision, FusionRule, Mapping, Nchwc, NetworkTerm,
+                         ParameterMemory, Uncertainty, Winograd, validate_cost_params)
 from ._profile import (Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile, RuntimeMapping,
                        RuntimeSupport, ThermalModel, ThrottleLevel)
 from ._operating import operating_model
@@ -707,21 +707,28 @@ def _read_layer_models(r: _Reader, models_doc: dict) -> dict:
 
 
 def _read_network_term(r: _Reader, doc: dict | None) -> NetworkTerm | None:
-    """``{"form": "power_law", "source": KEY, "params": {gamma, reference_ms, lower_ms, upper_ms}[, "note"]}``."""
+    """``{"form": FORM, "source": KEY, "params": {the form's parameters}[, "note"]}``.
+
+    Forms and their parameters: ``power_law`` {gamma, reference_ms, lower_ms, upper_ms},
+    ``critical_path`` {parallel} (``estimator._network_term``).
+    """
     if doc is None:
         return None
     allowed = {"form", "source", "params", "note"}
     if set(doc) - allowed:
         r.fail("network_term", f"has unknown keys {sorted(set(doc) - allowed)}; allowed: {sorted(allowed)}")
     r.source(doc.get("source"), "network_term")
+    form = doc.get("form")
+    if not isinstance(form, str) or form not in NETWORK_TERM_PARAMS:
+        r.fail("network_term.form", f"must be one of {list(NETWORK_TERM_PARAMS)}, got {show(form)}")
     params = doc.get("params")
-    names = ("gamma", "reference_ms", "lower_ms", "upper_ms")
+    names = NETWORK_TERM_PARAMS[form]
     if not isinstance(params, dict) or set(params) != set(names):
         r.fail("network_term.params", f"must be an object with exactly {list(names)}, got {show(params)}")
-    values = {name: r.check_number(params[name], f"network_term.params.{name}", high=1e7, positive=True)
+    values = {name: r.check_number(params[name], f"network_term.params.{name}", high=1e7, positive=name != "parallel")
               for name in names}
     try:
-        term = NetworkTerm(form=doc.get("form"), **values)
+        term = NetworkTerm(form=form, **values)
     except ValueError as exc:
         raise ProfileError(f"{r.where}: {exc}") from None
     r.citations[("network_term",)] = Citation(source=doc["source"], note=doc.get("note"))

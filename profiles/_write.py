@@ -161,10 +161,9 @@ def _write_thermal(w: _Writer, thermal) -> dict:
 
 
 def _write_network_term(w: _Writer, term) -> dict:
-    cited = w.number(("network_term",), term.gamma)      # the term's citation (its numbers share one source)
-    document = {"form": term.form, "source": cited["source"],
-                "params": {"gamma": term.gamma, "reference_ms": term.reference_ms, "lower_ms": term.lower_ms,
-                           "upper_ms": term.upper_ms}}
+    params = term.params
+    cited = w.number(("network_term",), next(iter(params.values())))   # the term's citation (one source for all)
+    document = {"form": term.form, "source": cited["source"], "params": params}
     if "note" in cited:
         document["note"] = cited["note"]
     return document

@@ -210,4 +210,4 @@ def test_profiles_show_prints_the_term(capsys):
 
     assert main(["profiles", "show", "snapdragon-855-cpu-nb201"]) == 0
     out = capsys.readouterr().out
-    assert "network term: power_law, gamma 1.3" in out   # the shipped refit kept gamma 1.3 (its provenance says why)
+    assert "network term: power law, gamma 1.3" in out   # the shipped refit kept gamma 1.3 (its provenance says why)

@@ -144,3 +144,48 @@ def test_streamed_weights_winograd_and_intervals_agree_everywhere(name, network,
     if profile.thermal is not None:
         run = simulate_sustained(mapped, profile, precision=precision, inferences=3)
         assert run.latency_ms_trace[1] == pytest.approx(single.total_latency_ms, rel=1e-12)
+
+
+# The critical-path network term (its factor rests on the graph's longest path at reference clocks): a board with an
+# operating model (jetson-nano), one that hands layers to the host (coral-edgetpu), one with a thermal model and
+# DVFS grid (jetson-tx2), on SqueezeNet, whose fire modules run two convolutions side by side.
+PATH_CASES = ["jetson-nano", "coral-edgetpu", "jetson-tx2", "raspberry-pi-4"]
+
+
+@pytest.mark.parametrize("name", PATH_CASES)
+def test_a_critical_path_term_is_applied_alike_everywhere(name, edited_profile, tmp_path):
+    import json
+
+    def add_term(document):
+        document["network_term"] = {"form": "critical_path", "source": next(iter(document["sources"])),
+                                    "params": {"parallel": 0.6}}
+
+    profile = edited_profile(name, add_term)
+    plain = load_profile(name)
+    graph, network = GRAPHS["zoo:squeezenet1_1"], "zoo:squeezenet1_1"
+    precision = profile.default_precision
+    single = edgeperf.estimate(graph, profile, precision=precision)
+    assert single.total_latency_ms < 0.97 * edgeperf.estimate(graph, plain, precision=precision).total_latency_ms
+    mapped = map_graph(graph, profile.mapping)
+    report = explore_dvfs(mapped, profile, precision=precision)
+    by_clock = {tuple(sorted(p.freq_mhz.items())): p for p in report.points}
+    for freqs in grid_points(profile, 3):
+        at = edgeperf.estimate(graph, profile, precision=precision, freq_mhz=freqs)
+        point = by_clock[tuple(sorted(freqs.items()))]
+        assert point.latency_ms == pytest.approx(at.total_latency_ms, rel=1e-12)
+        assert (point.energy_mj is None) == (at.total_energy_mj is None)
+        if at.total_energy_mj is not None:
+            assert point.energy_mj == pytest.approx(at.total_energy_mj, rel=1e-12)
+        assert at.total_latency_ms == pytest.approx(sum(l.latency_ms for l in at.layers) + at.inference_overhead_ms,
+                                                    rel=1e-12)
+    path = tmp_path / f"{name}-path.json"
+    path.write_text(json.dumps(profile.to_document()))
+    spec = parse_spec({"models": [network], "platforms": [str(path)], "precisions": [precision],
+                       "objectives": ["min latency_ms"]})
+    space = DesignSpace(spec)
+    mode, freqs = space.points[space.configs[0].platform][0]
+    at_point = edgeperf.estimate(graph, profile, precision=precision, power_mode=mode, freq_mhz=freqs)
+    assert space.block(0, 0).columns["latency_ms"][0] == pytest.approx(at_point.total_latency_ms, rel=1e-12)
+    if profile.thermal is not None:
+        run = simulate_sustained(mapped, profile, precision=precision, inferences=3)
+        assert run.latency_ms_trace[1] == pytest.approx(single.total_latency_ms, rel=1e-12)
