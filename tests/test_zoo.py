@@ -252,9 +252,9 @@ def test_bad_zoo_references(reference, fragment, capsys):
 def test_building_for_estimation_is_fast_and_weight_free():
     import time
 
-    start = time.perf_counter()
+    start = time.process_time()             # CPU time: other load on the machine does not count
     graph = load_model("zoo:resnet50")
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     model = build_model("resnet50")
     assert all(not t.raw_data and not t.float_data for t in model.graph.initializer if len(t.dims) > 1)
     assert graph.params == 25_557_032
