@@ -245,20 +245,7 @@ def choose_network_model(variants: list[dict], y: np.ndarray, *, folds: int, see
     plain = simplest([best_ridge(f, 1.0) for f in fitters]) if 1.0 in gammas else None
     chosen, term_record = plain, None
     if network_term is not False:
-        candidates = {}
-        if "power_law" in forms:
-            candidates["power_law"] = simplest([best_ridge(f, g) for f in fitters for g in gammas if g != 1.0])
-        if "critical_path" in forms and any(f.has_paths for f in fitters):
-            candidates["critical_path"] = simplest([best_ridge(f, 1.0, p) for f in fitters if f.has_paths
-                                                    for p in PARALLELS])
-        form, bent = min(candidates.items(), key=lambda item: item[1].mape(y))
-        keep = network_term is True or _beats_by_one_se(plain.error(y), bent.error(y))
-        chosen = bent if keep else plain
-        term_record = {"chosen": keep, "form": form, "gamma": bent.gamma, "parallel": bent.parallel,
-                       "rule": "forced" if network_term is True else
-                       "one standard error of the paired cross-validated difference",
-                       "cv_mape_without": plain.mape(y) if plain else None, "cv_mape_with": bent.mape(y),
-                       "cv_mape": {name: c.mape(y) for name, c in candidates.items()}}
+        chosen, term_record = _with_term(fitters, plain, gammas, forms, network_term, y, best_ridge, simplest)
     chosen, prior_record = _with_prior(fitters, chosen, references, folds, seed, simplest, y)
     fitter = next(f for f in fitters if f.variant is chosen.variant)
     rows = np.arange(len(y))
@@ -270,6 +257,23 @@ def choose_network_model(variants: list[dict], y: np.ndarray, *, folds: int, see
                                                    refine=True)[0], target, fitter.x)
     return NetworkChoice(variant=chosen.variant, w=w, ridge=chosen.ridge, strength=chosen.strength, term=term,
                          predicted_cv=chosen.predicted, term_record=term_record, prior_record=prior_record)
+
+
+def _with_term(fitters, plain, gammas, forms, network_term, y, best_ridge, simplest):
+    """The best network term of each form tried, and whether it is kept over ``plain``; (chosen, record)."""
+    candidates = {}
+    if "power_law" in forms:
+        candidates["power_law"] = simplest([best_ridge(f, g) for f in fitters for g in gammas if g != 1.0])
+    if "critical_path" in forms and any(f.has_paths for f in fitters):
+        candidates["critical_path"] = simplest([best_ridge(f, 1.0, p) for f in fitters if f.has_paths
+                                                for p in PARALLELS])
+    form, bent = min(candidates.items(), key=lambda item: item[1].mape(y))
+    keep = network_term is True or _beats_by_one_se(plain.error(y), bent.error(y))
+    record = {"chosen": keep, "form": form, "gamma": bent.gamma, "parallel": bent.parallel,
+              "rule": "forced" if network_term is True else "one standard error of the paired cross-validated difference",
+              "cv_mape_without": plain.mape(y) if plain else None, "cv_mape_with": bent.mape(y),
+              "cv_mape": {name: c.mape(y) for name, c in candidates.items()}}
+    return (bent if keep else plain), record
 
 
 def _beats_by_one_se(errors: np.ndarray, candidate: np.ndarray) -> bool:
