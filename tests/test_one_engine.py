@@ -107,6 +107,20 @@ def test_a_new_cost_form_is_evaluated_alike_everywhere(monkeypatch, edited_profi
         assert point.energy_mj == pytest.approx(single.total_energy_mj, rel=1e-12)
 
 
+def grid_agrees(graph, mapped, profile, precision):
+    """Each sampled clock point of the DVFS grid has the single estimate's latency and energy; (estimate, point)."""
+    report = explore_dvfs(mapped, profile, precision=precision)
+    by_clock = {tuple(sorted(p.freq_mhz.items())): p for p in report.points}
+    for freqs in grid_points(profile, 3):
+        single = edgeperf.estimate(graph, profile, precision=precision, freq_mhz=freqs)
+        point = by_clock[tuple(sorted(freqs.items()))]
+        assert point.latency_ms == pytest.approx(single.total_latency_ms, rel=1e-12)
+        assert (point.energy_mj is None) == (single.total_energy_mj is None)
+        if single.total_energy_mj is not None:
+            assert point.energy_mj == pytest.approx(single.total_energy_mj, rel=1e-12)
+        yield single, point
+
+
 # Networks that exercise what the board profiles add to the layer costs: weights streamed past the Edge
 # TPU's parameter memory (VGG-16's 138 M parameters), Winograd convolutions (ResNet-18 on TensorRT and
 # ncnn), int8 at an effective peak (the Pi 4), and layers of a class no fit saw (an interval widened by it).
@@ -120,14 +134,7 @@ def test_streamed_weights_winograd_and_intervals_agree_everywhere(name, network,
     profile = load_profile(name)
     graph = load_model(network)
     mapped = map_graph(graph, profile.mapping)
-    report = explore_dvfs(mapped, profile, precision=precision)
-    by_clock = {tuple(sorted(p.freq_mhz.items())): p for p in report.points}
-    for freqs in grid_points(profile, 3):
-        single = edgeperf.estimate(graph, profile, precision=precision, freq_mhz=freqs)
-        point = by_clock[tuple(sorted(freqs.items()))]
-        assert point.latency_ms == pytest.approx(single.total_latency_ms, rel=1e-12)
-        assert (point.energy_mj is None) == (single.total_energy_mj is None)
-        assert point.energy_mj == pytest.approx(single.total_energy_mj, rel=1e-12)
+    for single, point in grid_agrees(graph, mapped, profile, precision):
         assert (point.latency_ms_low, point.latency_ms_high) == pytest.approx(
             (single.total_latency_ms_low, single.total_latency_ms_high), rel=1e-12)
     single = edgeperf.estimate(graph, profile, precision=precision)
@@ -167,15 +174,7 @@ def test_a_critical_path_term_is_applied_alike_everywhere(name, edited_profile, 
     single = edgeperf.estimate(graph, profile, precision=precision)
     assert single.total_latency_ms < 0.97 * edgeperf.estimate(graph, plain, precision=precision).total_latency_ms
     mapped = map_graph(graph, profile.mapping)
-    report = explore_dvfs(mapped, profile, precision=precision)
-    by_clock = {tuple(sorted(p.freq_mhz.items())): p for p in report.points}
-    for freqs in grid_points(profile, 3):
-        at = edgeperf.estimate(graph, profile, precision=precision, freq_mhz=freqs)
-        point = by_clock[tuple(sorted(freqs.items()))]
-        assert point.latency_ms == pytest.approx(at.total_latency_ms, rel=1e-12)
-        assert (point.energy_mj is None) == (at.total_energy_mj is None)
-        if at.total_energy_mj is not None:
-            assert point.energy_mj == pytest.approx(at.total_energy_mj, rel=1e-12)
+    for at, _ in grid_agrees(graph, mapped, profile, precision):
         assert at.total_latency_ms == pytest.approx(sum(l.latency_ms for l in at.layers) + at.inference_overhead_ms,
                                                     rel=1e-12)
     path = tmp_path / f"{name}-path.json"
