@@ -390,12 +390,15 @@ def _executed_layers(original, layers, rewritten: set, mapping: Mapping, owner: 
 
 
 def _with_nchwc(executed: list[ExecLayer], layout: NchwcLayout) -> list[ExecLayer]:
-    """Executed layers with generic convolutions relabelled and the runtime's reorders around them."""
+    """Executed layers with generic convolutions and blocked normalisations relabelled, and the runtime's reorders."""
     out: list[ExecLayer] = []
     for kernel in executed:
         for node in kernel.nodes:
             out += [_reorder(node, "ReorderInput", tensor, shape) for tensor, shape in layout.reorder_in.get(node, ())]
         generic = layout.generic.get(kernel.name)
+        if kernel.name in layout.norm_as_dwconv and kernel.op_class == "norm":
+            kernel = dataclasses.replace(kernel, op_class="dwconv", macs=max(kernel.macs, kernel.act_out_elems),
+                                         flags=tuple(sorted({*kernel.flags, "nchwc-norm-dwconv"})))
         if generic is not None and kernel.op_class in ("conv", "dwconv"):
             kernel = dataclasses.replace(kernel, op_class=generic, flags=tuple(sorted({*kernel.flags, "nchwc-generic"})))
         out.append(kernel)

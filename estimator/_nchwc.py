@@ -30,6 +30,13 @@ multiples of the block. A ``ReorderInput`` kernel converts a plain tensor for th
 read it (one per tensor, shared); a ``ReorderOutput`` kernel converts a blocked tensor back for the plain
 operators (and graph outputs) that read it (one per tensor). Each reads and writes the tensor once.
 
+A batch normalisation of a blocked input is not a normalisation kernel there: onnxruntime rewrites it
+into a blocked depthwise 1x1 convolution (scale and shift as its weights and bias, a following Relu
+fused), at any channel count, while one of a plain input stays ``BatchNormalization`` (checked on
+onnxruntime 1.32's optimized graphs: DenseNet-121's 62 pre-activation normalisations all became
+``com.microsoft.nchwc`` Conv nodes with ``group`` = channels). Such a layer is costed as ``dwconv``
+with one multiply-add per output element.
+
 Simplifications (assumptions, stated): Resize and Transpose of a blocked tensor are taken as plain
 operators (onnxruntime keeps a nearest, asymmetric, floor-rounded Resize blocked and turns an NCHW->NHWC
 Transpose into the reorder itself); the reorder passes onnxruntime runs afterwards (moving a
@@ -83,12 +90,14 @@ class NchwcLayout:
 
     ``generic`` maps each convolution off the blocked path to its generic class; ``reorder_in`` maps a
     layer to the (tensor, shape) it needs converted into the blocked layout before it runs;
-    ``reorder_out`` maps a layer to the (tensor, shape) of its outputs converted back after it runs.
+    ``reorder_out`` maps a layer to the (tensor, shape) of its outputs converted back after it runs;
+    ``norm_as_dwconv`` names the batch normalisations of blocked inputs, which run as depthwise convolutions.
     """
 
     generic: dict
     reorder_in: dict
     reorder_out: dict
+    norm_as_dwconv: frozenset = frozenset()
 
 
 def conv_path(layer: Layer, block: int, multiple: int | None = None) -> str | None:
@@ -181,7 +190,9 @@ def nchwc_layout(layers, nchwc: Nchwc, graph_outputs: set) -> NchwcLayout:
               and all(blocked[t] % block == 0 for t in layer.inputs)):   # concatenated blocks must be whole
             make_blocked(layer, list(layer.inputs), sum(blocked[t] for t in layer.inputs))
     reorder_out = _reorders_out(layers, blocked, blocked_reads, shapes, graph_outputs)
-    return NchwcLayout(generic=generic, reorder_in=reorder_in, reorder_out=reorder_out)
+    norm_as_dwconv = frozenset(layer.name for layer in layers      # batch normalisations left blocked
+                               if layer.op_type == "BatchNormalization" and layer.outputs and layer.outputs[0] in blocked)
+    return NchwcLayout(generic=generic, reorder_in=reorder_in, reorder_out=reorder_out, norm_as_dwconv=norm_as_dwconv)
 
 
 def _reorders_out(layers, blocked: dict, blocked_reads: dict, shapes: dict, graph_outputs: set) -> dict[str, list]:

@@ -245,3 +245,52 @@ def test_regnet_builders_have_the_papers_work_and_parameters(name, published_gma
     graph = load_model(f"zoo:{name}")
     assert graph.macs / 1e9 == pytest.approx(published_gmacs, rel=0.05)
     assert graph.params / 1e6 == pytest.approx(published_mparams, abs=0.05)
+
+
+def pre_activation(bn_reads_plain_input: bool):
+    """DenseNet's order: x -> [two convs (3 -> 16) -> Concat ->] BatchNormalization -> Relu -> conv C -> y."""
+    channels = 3 if bn_reads_plain_input else 32
+    nodes = [helper.make_node("BatchNormalization", ["x" if bn_reads_plain_input else "k", "s", "b", "m", "v"], ["n"],
+                              name="N"),
+             helper.make_node("Relu", ["n"], ["q"], name="Q"),
+             helper.make_node("Conv", ["q", "wc"], ["y"], name="C")]
+    if not bn_reads_plain_input:
+        nodes = [helper.make_node("Conv", ["x", "wa"], ["a"], name="A", pads=[1, 1, 1, 1]),
+                 helper.make_node("Conv", ["x", "wb"], ["b2"], name="B", pads=[1, 1, 1, 1]),
+                 helper.make_node("Concat", ["a", "b2"], ["k"], name="K", axis=1)] + nodes
+    inits = [weight("wa", (16, 3, 3, 3), data=True), weight("wb", (16, 3, 3, 3), data=True),
+             weight("wc", (32, channels, 1, 1), data=True)]
+    inits += [onnx.numpy_helper.from_array(np.full(channels, 0.5 + i, np.float32), name)
+              for i, name in enumerate("sbmv")]
+    return model(nodes, [tensor("x", (1, 3, 8, 8))], [tensor("y", (1, 32, 8, 8))], inits)
+
+
+@pytest.mark.parametrize("block", [8, 16])
+def test_a_normalisation_of_a_blocked_tensor_runs_as_a_depthwise_convolution(block):
+    graph = graph_from_model(pre_activation(False))
+    layers = {layer.name: layer for layer in map_graph(graph, ort(block)).layers}
+    norm = next(layer for layer in layers.values() if "N" in layer.nodes)
+    assert norm.op_class == "dwconv" and "nchwc-norm-dwconv" in norm.flags
+    assert norm.macs == 32 * 8 * 8                       # one multiply-add per output element
+    assert next(l for l in map_graph(graph, ort(None)).layers if "N" in l.nodes).op_class == "norm"   # no layout
+    plain = graph_from_model(pre_activation(True))       # reading the plain graph input: stays a normalisation
+    assert next(l for l in map_graph(plain, ort(block)).layers if "N" in l.nodes).op_class == "norm"
+
+
+def test_onnxruntime_turns_a_normalisation_of_a_blocked_tensor_into_a_blocked_convolution(tmp_path):
+    ort_module = pytest.importorskip("onnxruntime")
+    from edgeperf.measure._device import device_info
+
+    if nchwc_block(device_info()) is None:
+        pytest.skip("this CPU has no AVX2 or AVX-512F: onnxruntime has no blocked layout here")
+    found = {}
+    for plain_input in (False, True):
+        options = ort_module.SessionOptions()
+        options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+        options.log_severity_level = 3
+        ort_module.InferenceSession(pre_activation(plain_input).SerializeToString(), options,
+                                    providers=["CPUExecutionProvider"])
+        found[plain_input] = Counter((node.domain, node.op_type)
+                                     for node in onnx.load(options.optimized_model_filepath).graph.node)
+    assert found[False][("com.microsoft.nchwc", "Conv")] == 4 and ("", "BatchNormalization") not in found[False]
+    assert found[True][("", "BatchNormalization")] == 1
