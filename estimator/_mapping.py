@@ -401,10 +401,26 @@ def _with_nchwc(executed: list[ExecLayer], layout: NchwcLayout) -> list[ExecLaye
                                          flags=tuple(sorted({*kernel.flags, "nchwc-norm-dwconv"})))
         if generic is not None and kernel.op_class in ("conv", "dwconv"):
             kernel = dataclasses.replace(kernel, op_class=generic, flags=tuple(sorted({*kernel.flags, "nchwc-generic"})))
+        if kernel.name in layout.padded:
+            kernel = _padded(kernel, *layout.padded[kernel.name])
         out.append(kernel)
         for node in kernel.nodes:
             out += [_reorder(node, "ReorderOutput", tensor, shape) for tensor, shape in layout.reorder_out.get(node, ())]
     return out
+
+
+def _padded(kernel: ExecLayer, grow_in: float, grow_out: float) -> ExecLayer:
+    """A blocked kernel whose channels the runtime pads to whole blocks: it computes and moves the padding too.
+
+    A dense convolution's work grows with both its input and its output channels; a depthwise one's,
+    a pooling's and an element-wise one's with its channels (``grow_out``). Reads grow with
+    ``grow_in``, writes with ``grow_out``.
+    """
+    grow_work = grow_in * grow_out if kernel.op_class == "conv" and kernel.dim("groups") == 1 else grow_out
+    return dataclasses.replace(
+        kernel, macs=round(kernel.macs * grow_work), flops=round(kernel.flops * grow_work),
+        act_in_elems=round(kernel.act_in_elems * grow_in), act_out_elems=round(kernel.act_out_elems * grow_out),
+        weight_elems=round(kernel.weight_elems * grow_work), flags=tuple(sorted({*kernel.flags, "nchwc-padded"})))
 
 
 def _reorder(node: str, op_type: str, tensor: str, shape: tuple) -> ExecLayer:

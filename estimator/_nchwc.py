@@ -45,7 +45,7 @@ ReorderOutput past a Sum/Relu/Concat, cancelling ReorderOutput->ReorderInput pai
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ._ir import Layer
 
@@ -91,13 +91,16 @@ class NchwcLayout:
     ``generic`` maps each convolution off the blocked path to its generic class; ``reorder_in`` maps a
     layer to the (tensor, shape) it needs converted into the blocked layout before it runs;
     ``reorder_out`` maps a layer to the (tensor, shape) of its outputs converted back after it runs;
-    ``norm_as_dwconv`` names the batch normalisations of blocked inputs, which run as depthwise convolutions.
+    ``norm_as_dwconv`` names the batch normalisations of blocked inputs, which run as depthwise convolutions;
+    ``padded`` maps a blocked layer whose channels the runtime pads up to whole blocks to the factors
+    (input, output) by which its read and written channels grow (:func:`padding`).
     """
 
     generic: dict
     reorder_in: dict
     reorder_out: dict
     norm_as_dwconv: frozenset = frozenset()
+    padded: dict = field(default_factory=dict)
 
 
 def conv_path(layer: Layer, block: int, multiple: int | None = None) -> str | None:
@@ -141,6 +144,7 @@ def nchwc_layout(layers, nchwc: Nchwc, graph_outputs: set) -> NchwcLayout:
     from_conv: set[str] = set()           # blocked tensors a convolution (or its absorbed activation) wrote
     blocked_reads: dict[str, set] = {}    # blocked tensor -> names of the layers that read it blocked
     generic: dict[str, str] = {}
+    padded: dict[str, tuple[float, float]] = {}
     reorder_in: dict[str, list] = {}
     converted: set[str] = set()           # plain tensors already reordered into the blocked layout
     shapes: dict[str, tuple] = {}
@@ -148,6 +152,9 @@ def nchwc_layout(layers, nchwc: Nchwc, graph_outputs: set) -> NchwcLayout:
     def make_blocked(layer: Layer, reads: list[str], channels: int, conv: bool = False) -> None:
         for tensor in reads:
             blocked_reads.setdefault(tensor, set()).add(layer.name)
+        grown = (_grown(blocked[reads[0]], block) if reads else 1.0, _grown(channels, block))
+        if grown != (1.0, 1.0):
+            padded[layer.name] = grown
         out = layer.outputs[0]
         blocked[out] = channels
         shapes[out] = layer.output_shapes[0]
@@ -192,7 +199,17 @@ def nchwc_layout(layers, nchwc: Nchwc, graph_outputs: set) -> NchwcLayout:
     reorder_out = _reorders_out(layers, blocked, blocked_reads, shapes, graph_outputs)
     norm_as_dwconv = frozenset(layer.name for layer in layers      # batch normalisations left blocked
                                if layer.op_type == "BatchNormalization" and layer.outputs and layer.outputs[0] in blocked)
-    return NchwcLayout(generic=generic, reorder_in=reorder_in, reorder_out=reorder_out, norm_as_dwconv=norm_as_dwconv)
+    return NchwcLayout(generic=generic, reorder_in=reorder_in, reorder_out=reorder_out, norm_as_dwconv=norm_as_dwconv,
+                       padded=padded)
+
+
+def _grown(channels: int, block: int) -> float:
+    """How much a blocked tensor of ``channels`` grows when padded up to whole blocks (1.0: no padding).
+
+    >>> _grown(24, 16), _grown(48, 16), _grown(116, 16)
+    (1.3333333333333333, 1.0, 1.103448275862069)
+    """
+    return -(-channels // block) * block / channels
 
 
 def _reorders_out(layers, blocked: dict, blocked_reads: dict, shapes: dict, graph_outputs: set) -> dict[str, list]:
