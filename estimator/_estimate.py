@@ -468,8 +468,9 @@ def _notes(mapped: MappedGraph, profile: PlatformProfile, streamed_ms, interval)
                              "model, untested by the fit")
         for op_class in borrowed:
             notes.append(f"{profile.name} has no model of its own for {op_class} layers (none in its training "
-                         f"networks): they use its {FALLBACK_CLASS[op_class]} model, fitted on kernels in the "
-                         "runtime's blocked layout, so they are likely underestimated")
+                         f"networks): they use its {FALLBACK_CLASS[op_class]} model" + (
+                             ", fitted on kernels in the runtime's blocked layout, so they are likely underestimated"
+                             if op_class.endswith("_generic") else ""))
     if streamed_ms.any():
         notes.append(f"{int((streamed_ms > 0).sum())} layer(s) stream their weights from the host every inference: "
                      f"the parameters exceed the {profile.parameter_memory.on_chip_bytes / 1e6:.1f} MB on-chip "

@@ -35,6 +35,7 @@ OP_CLASSES: tuple[str, ...] = (
     "elementwise",     # binary/ternary element-wise arithmetic with broadcasting
     "softmax",         # Softmax, LogSoftmax, Hardmax
     "reduce",          # Reduce*, ArgMax/ArgMin
+    "reorder",         # layout conversion a runtime inserts (onnxruntime's NCHWc ReorderInput/ReorderOutput)
     "data_movement",   # Concat, Split, Slice, Gather, Pad, Transpose, Tile, ...
     "resize",          # Resize, Upsample
     "quant",           # QuantizeLinear, DequantizeLinear, Cast
@@ -43,8 +44,9 @@ OP_CLASSES: tuple[str, ...] = (
 )
 
 #: The class whose model a profile without a model of its own for a class uses (before its ``default``):
-#: a convolution off the blocked layout is still a convolution.
-FALLBACK_CLASS: dict[str, str] = {"conv_generic": "conv", "gconv_generic": "conv", "dwconv_generic": "dwconv"}
+#: a convolution off the blocked layout is still a convolution, a layout reorder still moves data.
+FALLBACK_CLASS: dict[str, str] = {"conv_generic": "conv", "gconv_generic": "conv", "dwconv_generic": "dwconv",
+                                  "reorder": "data_movement"}
 
 
 def _check_shape(field: str, shape: tuple[int, ...]) -> None:

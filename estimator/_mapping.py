@@ -15,9 +15,10 @@ Memory traffic of a fused kernel is what crosses its boundary: activations read
 from outside the chain, all constants, and outputs consumed outside it.
 
 ``nchwc`` (onnxruntime's blocked layout on x86 CPUs, ``_nchwc``): convolutions off the blocked path become
-layers of the generic classes, and the reorders the runtime inserts around the blocked region become
-``data_movement`` layers (``ReorderInput`` before the layer that reads the converted tensor, ``ReorderOutput``
-after the layer that wrote it), each reading and writing the tensor once.
+layers of the generic classes, blocked layers whose channels the runtime pads to whole blocks compute
+and move the padding, and the reorders the runtime inserts around the blocked region become ``reorder``
+layers (``ReorderInput`` before the layer that reads the converted tensor, ``ReorderOutput`` after the
+layer that wrote it), each reading and writing the tensor once.
 
 ``merge_siblings`` (horizontal fusion, as TensorRT does): executed layers whose primary is one of
 these operator types and read the same activation tensor with identical attributes run as one
@@ -426,7 +427,7 @@ def _padded(kernel: ExecLayer, grow_in: float, grow_out: float) -> ExecLayer:
 def _reorder(node: str, op_type: str, tensor: str, shape: tuple) -> ExecLayer:
     """A layout reorder the runtime inserts: it reads and writes the tensor once, and belongs to ``node``."""
     elems = _elems(shape)
-    return ExecLayer(name=f"{tensor}:{op_type}", op_type=op_type, op_class="data_movement", nodes=(node,), rule="nchwc",
+    return ExecLayer(name=f"{tensor}:{op_type}", op_type=op_type, op_class="reorder", nodes=(node,), rule="nchwc",
                      output_shape=shape, macs=0, flops=0, act_in_elems=elems, weight_elems=0, act_out_elems=elems,
                      params=0, geometry=(), precision=None, flags=("nchwc-reorder",))
 

@@ -22,13 +22,24 @@ the runtime does not pad. A calibration probes its runtime for it.
 Everything else runs the generic path (im2col and a GEMM per group), which edgeperf costs as classes of
 their own: ``conv_generic`` (dense), ``gconv_generic`` (grouped) and ``dwconv_generic`` (depthwise).
 
+Padded channels are computed and moved: the blocked kernels of MLAS (``onnxruntime/core/mlas/lib/snchwc.cpp``)
+work on whole blocks of channels, and the padded weights are zeros, not skipped. A blocked layer whose
+channels are not a multiple of the block therefore costs as its padded channels do: a dense
+convolution's work grows with its padded input and output channels (24 -> 24 channels with a block of
+16: 32 x 32 / (24 x 24) = 1.78x), a depthwise convolution's, a pooling's and an element-wise layer's
+with its padded channels; reads grow with the input's padding and writes with the output's
+(``NchwcLayout.padded``; the mapping marks such layers ``nchwc-padded``).
+
 The layout flows on through max/average pooling (channels a multiple of the block), global pooling,
 Relu/Sigmoid/Tanh and batch normalisation of a blocked input, the activations a convolution absorbs
 (onnxruntime fuses Clip, LeakyRelu and HardSigmoid into the convolution before this rewrite), Add/Sum/Mul
 of blocked inputs of one shape, and Concat on the channel axis of blocked inputs whose channels are
 multiples of the block. A ``ReorderInput`` kernel converts a plain tensor for the blocked operators that
 read it (one per tensor, shared); a ``ReorderOutput`` kernel converts a blocked tensor back for the plain
-operators (and graph outputs) that read it (one per tensor). Each reads and writes the tensor once.
+operators (and graph outputs) that read it (one per tensor). Each reads and writes the tensor once. They
+are a class of their own, ``reorder``, not ``data_movement``: MLAS's ``MlasReorderInput`` and
+``MlasReorderOutput`` gather or scatter one float at a time with a stride of a whole channel plane (or
+of a block), where a Concat or Split copies contiguous runs, so their time per byte differs.
 
 A batch normalisation of a blocked input is not a normalisation kernel there: onnxruntime rewrites it
 into a blocked depthwise 1x1 convolution (scale and shift as its weights and bias, a following Relu
@@ -37,7 +48,8 @@ onnxruntime 1.32's optimized graphs: DenseNet-121's 62 pre-activation normalisat
 ``com.microsoft.nchwc`` Conv nodes with ``group`` = channels). Such a layer is costed as ``dwconv``
 with one multiply-add per output element.
 
-Simplifications (assumptions, stated): Resize and Transpose of a blocked tensor are taken as plain
+Simplifications (assumptions, stated): a reorder moves the tensor's own channels, not their padding;
+Resize and Transpose of a blocked tensor are taken as plain
 operators (onnxruntime keeps a nearest, asymmetric, floor-rounded Resize blocked and turns an NCHW->NHWC
 Transpose into the reorder itself); the reorder passes onnxruntime runs afterwards (moving a
 ReorderOutput past a Sum/Relu/Concat, cancelling ReorderOutput->ReorderInput pairs) are not modelled.
@@ -149,10 +161,16 @@ def nchwc_layout(layers, nchwc: Nchwc, graph_outputs: set) -> NchwcLayout:
     converted: set[str] = set()           # plain tensors already reordered into the blocked layout
     shapes: dict[str, tuple] = {}
 
-    def make_blocked(layer: Layer, reads: list[str], channels: int, conv: bool = False) -> None:
+    def make_blocked(layer: Layer, reads: list[str], channels: int, conv: bool = False,
+                     read_channels: int | None = None) -> None:
+        """``layer`` writes a blocked tensor of ``channels``; it reads ``reads`` blocked (``read_channels``, if
+        reordered into the layout for it, else those of ``reads``; neither: it reads a plain tensor)."""
         for tensor in reads:
             blocked_reads.setdefault(tensor, set()).add(layer.name)
-        grown = (_grown(blocked[reads[0]], block) if reads else 1.0, _grown(channels, block))
+        if read_channels is None and reads:
+            read_channels = blocked[reads[0]]
+        grown = (_grown(read_channels, block, nchwc.multiple) if read_channels else 1.0,
+                 _grown(channels, block, nchwc.multiple))
         if grown != (1.0, 1.0):
             padded[layer.name] = grown
         out = layer.outputs[0]
@@ -179,11 +197,12 @@ def nchwc_layout(layers, nchwc: Nchwc, graph_outputs: set) -> NchwcLayout:
                 continue
             if path == "blocked" and first not in blocked:
                 reorder_input(layer)
-            make_blocked(layer, [first] if first in blocked and path == "blocked" else [], channels, conv=True)
+            make_blocked(layer, [first] if first in blocked and path == "blocked" else [], channels, conv=True,
+                         read_channels=layer.dim("c_in") if path == "blocked" else None)
         elif layer.op_type in _POOL and len(layer.outputs) == 1 and channels and channels % nchwc.multiple == 0:
             if first not in blocked:
                 reorder_input(layer)
-            make_blocked(layer, [first] if first in blocked else [], channels)
+            make_blocked(layer, [first] if first in blocked else [], channels, read_channels=channels)
         elif first not in blocked or len(layer.outputs) != 1:
             continue
         elif layer.op_type in _GLOBAL_POOL and channels and channels % nchwc.multiple == 0:
@@ -203,12 +222,16 @@ def nchwc_layout(layers, nchwc: Nchwc, graph_outputs: set) -> NchwcLayout:
                        padded=padded)
 
 
-def _grown(channels: int, block: int) -> float:
+def _grown(channels: int, block: int, multiple: int) -> float:
     """How much a blocked tensor of ``channels`` grows when padded up to whole blocks (1.0: no padding).
 
-    >>> _grown(24, 16), _grown(48, 16), _grown(116, 16)
-    (1.3333333333333333, 1.0, 1.103448275862069)
+    Only a runtime that pads (``multiple`` below the block) pads, and only multiples of ``multiple``.
+
+    >>> _grown(24, 16, 4), _grown(48, 16, 4), _grown(116, 16, 4), _grown(24, 16, 16), _grown(18, 16, 4)
+    (1.3333333333333333, 1.0, 1.103448275862069, 1.0, 1.0)
     """
+    if channels % multiple:
+        return 1.0
     return -(-channels // block) * block / channels
 
 

@@ -82,7 +82,10 @@ class PowerModel:
             raise ValueError(f"power.active_mw needs a 'default' entry, got {sorted(self.active_mw)}")
 
     def active_for(self, op_class: str) -> float:
-        return float(self.active_mw.get(op_class, self.active_mw["default"]))
+        """Active power of ``op_class``: its own, else its fallback class's (``FALLBACK_CLASS``), else ``default``."""
+        if op_class in self.active_mw:
+            return float(self.active_mw[op_class])
+        return float(self.active_mw.get(FALLBACK_CLASS.get(op_class, "default"), self.active_mw["default"]))
 
     @property
     def has_model(self) -> bool:

@@ -109,10 +109,10 @@ def test_a_dense_convolution_with_fewer_input_channels_than_a_block_stays_blocke
 def test_reorders_surround_a_convolution_off_the_blocked_path():
     mapped = map_graph(conv_chain(128, 32, size=8), ort(16))
     kinds = [(layer.op_type, layer.op_class) for layer in mapped.layers]
-    assert kinds == [("Conv", "conv"), ("ReorderOutput", "data_movement"), ("Conv", "gconv_generic"),
-                     ("ReorderInput", "data_movement"), ("Conv", "conv"), ("ReorderOutput", "data_movement")]
+    assert kinds == [("Conv", "conv"), ("ReorderOutput", "reorder"), ("Conv", "gconv_generic"),
+                     ("ReorderInput", "reorder"), ("Conv", "conv"), ("ReorderOutput", "reorder")]
     moved = {layer.name: (layer.act_in_elems, layer.act_out_elems, layer.flops) for layer in mapped.layers
-             if layer.op_class == "data_movement"}
+             if layer.op_class == "reorder"}
     assert moved == {"a:ReorderOutput": (128 * 64, 128 * 64, 0), "b:ReorderInput": (128 * 64, 128 * 64, 0),
                      "y:ReorderOutput": (32 * 64, 32 * 64, 0)}   # the graph output leaves the blocked layout too
     assert mapped.layers[1].nodes == ("A",) and mapped.layers[3].nodes == ("C",)
@@ -294,3 +294,66 @@ def test_onnxruntime_turns_a_normalisation_of_a_blocked_tensor_into_a_blocked_co
                                      for node in onnx.load(options.optimized_model_filepath).graph.node)
     assert found[False][("com.microsoft.nchwc", "Conv")] == 4 and ("", "BatchNormalization") not in found[False]
     assert found[True][("", "BatchNormalization")] == 1
+
+
+def _work(mapped, name):
+    layer = next(layer for layer in mapped.layers if name in layer.nodes and not layer.op_type.startswith("Reorder"))
+    return layer.macs, layer.act_in_elems, layer.act_out_elems, layer.weight_elems, "nchwc-padded" in layer.flags
+
+
+def test_blocked_layers_compute_and_move_the_channels_padded_to_whole_blocks():
+    # 24 channels: whole blocks of 8 (no padding), padded to 32 with blocks of 16 (onnxruntime 1.32 pads multiples of 4)
+    dense = conv_chain(24, 1)
+    plain, padded = map_graph(dense, ort(8)), map_graph(dense, ort(16, pad=4))
+    grow = 32 / 24
+    a, b, c = (_work(plain, n) for n in "ABC")
+    # A reads the 3-channel plain input: only its 24 outputs grow
+    assert _work(padded, "A") == (round(a[0] * grow), a[1], round(a[2] * grow), round(a[3] * grow), True)
+    # B, dense 24 -> 24: work and weights grow with both channel counts
+    assert _work(padded, "B") == (round(b[0] * grow * grow), round(b[1] * grow), round(b[2] * grow),
+                                  round(b[3] * grow * grow), True)
+    # C, 24 -> 32: its input's padding only
+    assert _work(padded, "C") == (round(c[0] * grow), round(c[1] * grow), c[2], round(c[3] * grow), True)
+    assert not any(flag for *_, flag in (a, b, c))
+    depthwise = conv_chain(24, 24)
+    d = _work(map_graph(depthwise, ort(8)), "B")
+    assert _work(map_graph(depthwise, ort(16, pad=4)), "B") == (round(d[0] * grow), round(d[1] * grow),
+                                                                 round(d[2] * grow), round(d[3] * grow), True)
+    assert not _work(map_graph(conv_chain(48, 1), ort(16, pad=4)), "B")[-1]   # whole blocks: nothing padded
+
+
+def test_onnxruntime_pads_a_blocked_convolutions_weights_to_whole_blocks(tmp_path):
+    ort_module = pytest.importorskip("onnxruntime")
+    from edgeperf.measure import OnnxRuntimeRunner
+    from edgeperf.measure._device import device_info
+
+    block = nchwc_block(device_info())
+    if block is None:
+        pytest.skip("this CPU has no AVX2 or AVX-512F: onnxruntime has no blocked layout here")
+    pad = OnnxRuntimeRunner().nchwc_pad_multiple(block)
+    if pad == block:
+        pytest.skip(f"this onnxruntime does not pad channels to the block of {block}")
+    channels = block + pad
+    proto = model([helper.make_node("Conv", ["x", "w"], ["y"], name="B", pads=[1, 1, 1, 1])],
+                  [tensor("x", (1, channels, 8, 8))], [tensor("y", (1, channels, 8, 8))],
+                  [weight("w", (channels, channels, 3, 3), data=True)])
+    options = ort_module.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    options.log_severity_level = 3
+    ort_module.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    optimized = onnx.load(options.optimized_model_filepath).graph
+    conv = next(node for node in optimized.node if node.op_type == "Conv" and node.domain == "com.microsoft.nchwc")
+    shapes = {init.name: list(init.dims) for init in optimized.initializer}
+    assert shapes[conv.input[1]] == [2 * block, 2 * block, 3, 3]     # the padded channels are computed, as zeros
+    mapped = map_graph(graph_from_model(proto), ort(block, pad=pad))
+    assert _work(mapped, "B")[0] == (2 * block) ** 2 * 9 * 64
+
+
+def test_a_profile_without_a_reorder_model_uses_its_data_movement_model():
+    moves = {"overhead_ms": 0.002, "compute_scale": 0.0, "memory_scale": 3.0}
+    without = fitted_cpu({"data_movement": moves}, ("data_movement",))
+    graph = conv_chain(128, 32)
+    reorders = [layer for layer in estimate_graph(graph, without).layers if layer.op_class == "reorder"]
+    assert len(reorders) == 3 and all(layer.cost_model == "step_linear" for layer in reorders)
+    own = fitted_cpu({"data_movement": moves, "reorder": {**moves, "memory_scale": 30.0}}, ("data_movement", "reorder"))
+    assert estimate_graph(graph, own).total_latency_ms > estimate_graph(graph, without).total_latency_ms
