@@ -396,6 +396,11 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
                 source=key, note=f"fitted: the constant part of every training network's time (it could not be "
                                  f"told apart from the {', '.join(chosen.fixed)} layers every network has once)")}))
     fitted = _with_network_choices(fitted, choice, key, prior, prior_note)
+    zero = _zero_cost(chosen, w, unidentified)
+    if zero:
+        fitted = replace(fitted, provenance=fitted.provenance.with_details(zero_cost_classes=zero), quality=(
+            f"{fitted.quality} Fitted at zero cost: {', '.join(zero)} (the training networks do not separate "
+            "their time from other classes', which carry it; networks rich in them are estimated less surely)."))
     energies = [s.energy_mj for s in samples]
     if all(e is not None for e in energies):
         stretch = choice.factor(chosen.x, offset, chosen.layers)[:, None]   # the layers as the term runs them
@@ -405,6 +410,15 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
         fitted = replace(fitted, power=power, citations=fitted.recited("power", cited))
     return FitResult(profile=fitted, cross_validation=chosen.cv, training=training, ridge=chosen.ridge,
                      fitted_classes=tuple(chosen.classes))
+
+
+def _zero_cost(chosen: _Variant, w: np.ndarray, unidentified: dict) -> list[str]:
+    """Fitted classes present in the training networks whose fitted time is nil in all of them."""
+    times = [float(np.abs(chosen.x[:, _K * i: _K * i + _K] @ w[_K * i: _K * i + _K]).sum())
+             for i in range(len(chosen.classes))]
+    total = sum(times) + float(np.abs(chosen.offsets).sum())
+    return [c for i, c in enumerate(chosen.classes) if c not in chosen.fixed and c not in unidentified
+            and chosen.x[:, _K * i: _K * i + _K].any() and times[i] <= 1e-9 * total]
 
 
 def _with_network_choices(fitted: Profile, choice, key: str, prior, prior_note: str | None) -> Profile:

@@ -315,6 +315,32 @@ def test_a_class_the_data_cannot_identify_keeps_the_base_model_instead_of_an_imp
         assert all(0 <= v <= 1e6 for k, v in model["params"].items() if k != "steps")
 
 
+def test_a_class_fitted_at_zero_cost_is_named_in_quality_and_provenance(monkeypatch):
+    # issue 19: a calibration's fit left dwconv and pool at zero cost without a word; here the
+    # measurements hold less than the element-wise layers' own time, so their cost is clipped to zero
+    from edgeperf.fitting import network_features
+
+    _patch_loader(monkeypatch)
+    truth = truth_profile({"default": {"overhead_ms": 0.01, "compute_scale": 2.0, "memory_scale": 1.5}})
+    samples = measured(truth, NETWORKS)
+    base = datasheet("jetson-nano")
+    honest = fit_from_networks(samples, base, precision="fp16", merge_siblings=False, memory_split=False)
+    assert "zero_cost_classes" not in honest.profile.to_document()["provenance"]
+    assert "zero cost" not in honest.profile.quality
+    features = network_features(samples, base, "fp16")
+    i = features.classes.index("elementwise")
+    own_ms = features.x[:, 5 * i: 5 * i + 5] @ np.array([0.01, 2.0, 1.5, 1.5, 1.5])
+    short = [NetworkSample(model=s.model, latency_ms=s.latency_ms - 2.0 * own_ms[n], line=s.line)
+             for n, s in enumerate(samples)]
+    document = fit_from_networks(short, base, precision="fp16", merge_siblings=False,
+                                 memory_split=False).profile.to_document()
+    zero = document["provenance"]["zero_cost_classes"]
+    assert "elementwise" in zero
+    for op_class in zero:
+        assert all(v == 0 for k, v in document["layer_models"][op_class]["params"].items() if k != "steps")
+    assert f"Fitted at zero cost: {', '.join(zero)} (" in document["quality"]
+
+
 def test_a_fit_records_the_input_sizes_and_precision_it_saw_and_estimates_outside_them_say_so(monkeypatch, tmp_path):
     # issue 17 item 9: a profile fitted on 32x32 networks never warned when asked about 224x224 ones
     _patch_loader(monkeypatch)
