@@ -31,7 +31,10 @@ def test_the_package_is_typed_and_says_its_version(capsys):
     assert run(["--version"], capsys).strip() == f"edgeperf {edgeperf.__version__}"
 
 
-def test_shell_completion_is_on(capsys):
+def test_shell_completion_is_on(capsys, monkeypatch):
+    # the shell is named, not detected: detection walks the parent processes, and a test run started
+    # detached from any shell (nohup, a CI runner) has none to find
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
     out = run(["--show-completion", "bash"], capsys)
     assert "_EDGEPERF_COMPLETE" in out and "complete" in out
 
