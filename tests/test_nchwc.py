@@ -39,6 +39,28 @@ def classes(graph, block, pad=None):
     return {layer.name: layer.op_class for layer in map_graph(graph, ort(block, pad)).layers}
 
 
+def this_cpus_block() -> int:
+    """The block onnxruntime uses on this CPU (skips the test where it has no blocked layout)."""
+    pytest.importorskip("onnxruntime")
+    from edgeperf.measure._device import device_info
+
+    block = nchwc_block(device_info())
+    if block is None:
+        pytest.skip("this CPU has no AVX2 or AVX-512F: onnxruntime has no blocked layout here")
+    return block
+
+
+def optimized_graph(proto, tmp_path):
+    """onnxruntime's own rewrite of ``proto`` on this CPU, as it saves it (``optimized_model_filepath``)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    options.log_severity_level = 3
+    onnxruntime.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return onnx.load(options.optimized_model_filepath).graph
+
+
 @pytest.mark.parametrize("channels, groups, block, expected", [
     (116, 116, 16, "dwconv_generic"),   # ShuffleNet v2 x1.0: 116 is no multiple of 16 (nor of 8)
     (116, 116, 8, "dwconv_generic"),
@@ -73,13 +95,9 @@ def test_a_runtime_that_pads_channels_to_the_block_keeps_multiples_of_4_blocked(
 
 def test_the_rule_agrees_with_onnxruntimes_optimized_graph_on_this_cpu(tmp_path):
     """onnxruntime's own rewrite, saved as an optimized graph: each probe convolution in its blocked domain or not."""
-    ort_module = pytest.importorskip("onnxruntime")
     from edgeperf.measure import OnnxRuntimeRunner
-    from edgeperf.measure._device import device_info
 
-    block = nchwc_block(device_info())
-    if block is None:
-        pytest.skip("this CPU has no AVX2 or AVX-512F: onnxruntime has no blocked layout here")
+    block = this_cpus_block()
     pad = OnnxRuntimeRunner().nchwc_pad_multiple(block)
     assert pad in (4, 8, block)
     nchwc = Nchwc(block=block, pad_multiple=pad)
@@ -90,11 +108,7 @@ def test_the_rule_agrees_with_onnxruntimes_optimized_graph_on_this_cpu(tmp_path)
             [helper.make_node("Conv", ["x", "w"], ["y"], name="B", pads=[1, 1, 1, 1], group=groups)],
             [tensor("x", (1, channels, 8, 8))], [tensor("y", (1, channels, 8, 8))],
             [weight("w", (channels, channels // groups, 3, 3), data=True)])
-        options = ort_module.SessionOptions()
-        options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
-        options.log_severity_level = 3
-        ort_module.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        domains = {node.domain for node in onnx.load(options.optimized_model_filepath).graph.node
+        domains = {node.domain for node in optimized_graph(proto, tmp_path).node
                    if node.op_type in ("Conv", "FusedConv")}
         ours = conv_path(next(layer for layer in graph.layers if layer.name == "B"), block, nchwc.multiple)
         assert (domains == {"com.microsoft.nchwc"}) == ours.startswith("blocked"), (channels, groups, domains, ours)
@@ -278,20 +292,11 @@ def test_a_normalisation_of_a_blocked_tensor_runs_as_a_depthwise_convolution(blo
 
 
 def test_onnxruntime_turns_a_normalisation_of_a_blocked_tensor_into_a_blocked_convolution(tmp_path):
-    ort_module = pytest.importorskip("onnxruntime")
-    from edgeperf.measure._device import device_info
-
-    if nchwc_block(device_info()) is None:
-        pytest.skip("this CPU has no AVX2 or AVX-512F: onnxruntime has no blocked layout here")
+    this_cpus_block()
     found = {}
     for plain_input in (False, True):
-        options = ort_module.SessionOptions()
-        options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
-        options.log_severity_level = 3
-        ort_module.InferenceSession(pre_activation(plain_input).SerializeToString(), options,
-                                    providers=["CPUExecutionProvider"])
         found[plain_input] = Counter((node.domain, node.op_type)
-                                     for node in onnx.load(options.optimized_model_filepath).graph.node)
+                                     for node in optimized_graph(pre_activation(plain_input), tmp_path).node)
     assert found[False][("com.microsoft.nchwc", "Conv")] == 4 and ("", "BatchNormalization") not in found[False]
     assert found[True][("", "BatchNormalization")] == 1
 
@@ -323,13 +328,9 @@ def test_blocked_layers_compute_and_move_the_channels_padded_to_whole_blocks():
 
 
 def test_onnxruntime_pads_a_blocked_convolutions_weights_to_whole_blocks(tmp_path):
-    ort_module = pytest.importorskip("onnxruntime")
     from edgeperf.measure import OnnxRuntimeRunner
-    from edgeperf.measure._device import device_info
 
-    block = nchwc_block(device_info())
-    if block is None:
-        pytest.skip("this CPU has no AVX2 or AVX-512F: onnxruntime has no blocked layout here")
+    block = this_cpus_block()
     pad = OnnxRuntimeRunner().nchwc_pad_multiple(block)
     if pad == block:
         pytest.skip(f"this onnxruntime does not pad channels to the block of {block}")
@@ -337,11 +338,7 @@ def test_onnxruntime_pads_a_blocked_convolutions_weights_to_whole_blocks(tmp_pat
     proto = model([helper.make_node("Conv", ["x", "w"], ["y"], name="B", pads=[1, 1, 1, 1])],
                   [tensor("x", (1, channels, 8, 8))], [tensor("y", (1, channels, 8, 8))],
                   [weight("w", (channels, channels, 3, 3), data=True)])
-    options = ort_module.SessionOptions()
-    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
-    options.log_severity_level = 3
-    ort_module.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    optimized = onnx.load(options.optimized_model_filepath).graph
+    optimized = optimized_graph(proto, tmp_path)
     conv = next(node for node in optimized.node if node.op_type == "Conv" and node.domain == "com.microsoft.nchwc")
     shapes = {init.name: list(init.dims) for init in optimized.initializer}
     assert shapes[conv.input[1]] == [2 * block, 2 * block, 3, 3]     # the padded channels are computed, as zeros
