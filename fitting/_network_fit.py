@@ -36,7 +36,7 @@ import numpy as np
 from ..estimator import NetworkTerm, network_scale
 from ._critical_fit import longest_paths, path_rows
 from ._prior import prior_target
-from ._signature_fit import choose_residuals, final_residuals
+from ._signature_fit import choose_residuals, final_residuals, with_residuals
 
 __all__ = ["NetworkChoice", "choose_network_model", "GAMMAS", "PARALLELS", "PRIOR_STRENGTHS", "TERM_FORMS"]
 
@@ -81,8 +81,8 @@ class NetworkChoice:
     def additive(self, x: np.ndarray, offset: np.ndarray, layers=None) -> np.ndarray:
         """Each network's layer sum plus fixed parts (ms), with the per-signature residuals if kept."""
         aligned = self._aligned(layers)
-        extra = 0.0 if aligned is None else layers.signature_counts() @ aligned
-        return x @ self.w + offset + extra
+        additive = x @ self.w + offset
+        return additive if aligned is None else with_residuals(additive, layers.signature_counts() @ aligned)
 
     def factor(self, x: np.ndarray, offset: np.ndarray, layers=None) -> np.ndarray:
         """The network term's factor ``T / A`` for each network (1 without a term)."""

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["STRENGTHS", "fit_residuals", "choose_residuals"]
+__all__ = ["STRENGTHS", "fit_residuals", "choose_residuals", "final_residuals", "with_residuals"]
 
 #: Ridge strengths of the per-signature residuals tried (dimensionless; see the module docstring).
-STRENGTHS = (0.001, 0.01, 0.1, 1.0)
+STRENGTHS = (0.01, 0.1, 1.0, 10.0, 100.0)
 
 
 def fit_residuals(counts: np.ndarray, residual_ms: np.ndarray, weight: np.ndarray, strength: float,
@@ -66,10 +66,20 @@ def _fold_residuals(fitter, rows, fitted, strength: float, factor) -> np.ndarray
     return fit_residuals(counts, y / f - additive, f / y, strength, scale_ms)
 
 
+def with_residuals(additive: np.ndarray, residual_ms: np.ndarray) -> np.ndarray:
+    """Additive totals (ms) plus each network's residuals, never below zero.
+
+    (The estimator clips each layer at zero, ``estimator._signatures``; the fit, which does not keep
+    per-layer costs here, clips the network. They differ only where a residual exceeds its layer's
+    own time, which makes a prediction so poor that cross-validation does not keep it.)
+    """
+    return np.maximum(additive + residual_ms, 0.0)
+
+
 def predict_with(fitter, rows, fitted, residual_ms, factor) -> np.ndarray:
     """Latency (ms) of ``rows`` under ``fitted`` (coefficients, term) with per-signature residuals ``residual_ms``."""
     w, term = fitted[0], fitted[1]
-    additive = fitter.x[rows] @ w + fitter.offset[rows] + fitter.counts[rows] @ residual_ms
+    additive = with_residuals(fitter.x[rows] @ w + fitter.offset[rows], fitter.counts[rows] @ residual_ms)
     layers = fitter.layers.take(rows) if term is not None and term.form == "critical_path" else None
     return additive * factor(additive, fitter.offset[rows], term, layers, fitter.columns, w, residual_ms)
 
