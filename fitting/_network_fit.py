@@ -36,7 +36,7 @@ import numpy as np
 from ..estimator import NetworkTerm, network_scale
 from ._critical_fit import longest_paths, path_rows
 from ._prior import prior_target
-from ._signature_fit import choose_residuals, final_residuals, with_residuals
+from ._signature_fit import choose_residuals, residual_penalty, with_residuals
 
 __all__ = ["NetworkChoice", "choose_network_model", "GAMMAS", "PARALLELS", "PRIOR_STRENGTHS", "TERM_FORMS"]
 
@@ -155,10 +155,12 @@ class _Fitter:
         return (1.0 - parallel) * self.x[rows] + parallel * along
 
     def fit(self, rows, gamma: float, ridge: float, strength: float | None, parallel: float = 0.0,
-            refine: bool = False):
+            refine: bool = False, free=None):
         """Coefficients and term fitted on ``rows``; None when the prior cannot be built there.
 
-        ``refine``: for a critical-path term, choose the paths again at the solved coefficients and solve again.
+        ``refine``: for a critical-path term, choose the paths again at the solved coefficients and solve again;
+        ``free``: ``(counts, penalty)`` of per-signature residuals fitted with the coefficients (``_signature_fit``,
+        over all networks); then the residuals come fourth in the returned tuple.
         """
         y = self.y[rows]
         if parallel:
@@ -172,17 +174,18 @@ class _Fitter:
                                                          upper_ms=float(target_ms.max()))
             x = self.x[rows]
         offset = self.offset[rows]
+        extra = {} if free is None else {"free": (free[0][rows], free[1])}
         for again in range(2 if parallel and refine else 1):
             if again:
                 x = self._path_design(rows, ridge, parallel, w=solved[0])
             if strength is None:
-                solved = self.solve(x, target_ms, ridge, offset), term, None
+                found, pulled = self.solve(x, target_ms, ridge, offset, **extra), (None,)
             else:
                 pulled = prior_target(x, target_ms, offset, self.references)
                 if pulled is None:
                     return None
-                solved = (self.solve(x, target_ms, strength, offset, target=pulled[0], weights=pulled[1]), term,
-                          pulled[0])
+                found = self.solve(x, target_ms, strength, offset, target=pulled[0], weights=pulled[1], **extra)
+            solved = (found, term, pulled[0]) if free is None else (found[0], term, pulled[0], found[1])
         return solved
 
     def cross_validate(self, gamma, ridge, strength, folds, seed, parallel: float = 0.0) -> np.ndarray | None:
@@ -283,10 +286,12 @@ def choose_network_model(variants: list[dict], y: np.ndarray, *, folds: int, see
         kept, signature_record = choose_residuals(fitter, chosen, y, folds, seed, signature_residuals,
                                                   _beats_by_one_se, _factor)
     rows = np.arange(len(y))
-    w, term, target = fitter.fit(rows, chosen.gamma, chosen.ridge, chosen.strength, chosen.parallel, refine=True)
     residual_ms, predicted = None, chosen.predicted
-    if kept is not None:
-        values = final_residuals(fitter, rows, (w, term), kept[0], _factor)
+    if kept is None:
+        w, term, target = fitter.fit(rows, chosen.gamma, chosen.ridge, chosen.strength, chosen.parallel, refine=True)
+    else:
+        w, term, target, values = fitter.fit(rows, chosen.gamma, chosen.ridge, chosen.strength, chosen.parallel,
+                                             refine=True, free=residual_penalty(fitter, rows, kept[0]))
         residual_ms = {name: float(v) for name, v in zip(fitter.layers.signature_names, values) if v != 0.0}
         predicted = kept[1]
     if chosen.strength is not None:

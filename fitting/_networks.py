@@ -179,8 +179,12 @@ def _upper_bounds(n_columns: int) -> np.ndarray:
 
 
 def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None = None,
-           target: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
+           target: np.ndarray | None = None, weights: np.ndarray | None = None, free=None):
     """w in the schema's bounds minimising sum(((x w + offset - y) / y)^2) + ridge * |g * (w - target) * scale|^2.
+
+    ``free``: ``(f, penalty)``, unbounded columns ``f`` (networks x m) fitted together with ``w``,
+    ``x w + f c + offset``, with the penalty ``|penalty * c|^2`` toward zero (per-signature
+    residuals, ``_signature_fit``); then ``(w, c)`` is returned.
 
     ``target`` (default 0) is what the penalty pulls the coefficients toward (a prior's), ``g`` its
     weight per coefficient (``weights``, default 1). The bounds (0 up to each parameter's schema
@@ -192,6 +196,8 @@ def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None
     scale = np.abs(x).mean(axis=0)
     active = scale > 0
     w = np.zeros(x.shape[1])
+    if free is not None:
+        return _solve_free(x, y, ridge, offset, target, weights, free)
     if not active.any():
         return w
     a = x[:, active] / scale[active]
@@ -205,6 +211,32 @@ def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None
     solution = lsq_linear(system, rhs, bounds=(np.zeros(k), highs * scale[active]), method="bvls").x
     w[active] = np.clip(solution / scale[active], 0.0, highs)
     return w
+
+
+def _solve_free(x, y, ridge, offset, target, weights, free):
+    """:func:`_solve` with unbounded, penalised columns ``free = (f, penalty)``: (w, c)."""
+    from scipy.optimize import lsq_linear
+
+    f, penalty = free
+    m = f.shape[1]
+    scale = np.abs(x).mean(axis=0)
+    active = scale > 0
+    a = x[:, active] / scale[active]
+    k = a.shape[1]
+    g = np.ones(k) if weights is None else weights[active]
+    pull = np.zeros(k) if target is None else target[active] * scale[active]
+    system = np.vstack([np.hstack([a, f]) / y[:, None],
+                        np.hstack([math.sqrt(ridge) * np.diag(g), np.zeros((k, m))]),
+                        np.hstack([np.zeros((m, k)), penalty * np.eye(m)])])
+    relative = np.ones(len(y)) if offset is None else 1.0 - offset / y
+    rhs = np.concatenate([relative, math.sqrt(ridge) * g * pull, np.zeros(m)])
+    highs = _upper_bounds(x.shape[1])[active]
+    lows = np.concatenate([np.zeros(k), np.full(m, -np.inf)])
+    solution = lsq_linear(system, rhs, bounds=(lows, np.concatenate([highs * scale[active], np.full(m, np.inf)])),
+                          method="bvls").x
+    w = np.zeros(x.shape[1])
+    w[active] = np.clip(solution[:k] / scale[active], 0.0, highs)
+    return w, solution[k:]
 
 
 def _at_bound(w: np.ndarray, classes: list) -> dict:
