@@ -188,3 +188,44 @@ def test_a_critical_path_term_is_applied_alike_everywhere(name, edited_profile, 
     if profile.thermal is not None:
         run = simulate_sustained(mapped, profile, precision=precision, inferences=3)
         assert run.latency_ms_trace[1] == pytest.approx(single.total_latency_ms, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", PATH_CASES)
+def test_per_signature_residuals_are_applied_alike_everywhere(name, edited_profile, tmp_path):
+    """A profile's per-signature residuals (with a critical-path term too): estimate, DVFS grid, search, thermal."""
+    import json
+
+    from edgeperf.estimator import layer_signatures
+
+    graph, network = GRAPHS["zoo:squeezenet1_1"], "zoo:squeezenet1_1"
+    plain = load_profile(name)
+    signatures = layer_signatures(map_graph(graph, plain.mapping))
+    table = {signatures[1]: 0.2, signatures[-2]: -0.001}      # a fire module's squeeze and a late layer
+
+    def add_residuals(document):
+        document["signature_residuals"] = {"source": next(iter(document["sources"])), "strength": 1.0,
+                                           "residual_ms": table}
+        document["network_term"] = {"form": "critical_path", "source": next(iter(document["sources"])),
+                                    "params": {"parallel": 0.5}}
+
+    profile = edited_profile(name, add_residuals)
+    precision = profile.default_precision
+    single = edgeperf.estimate(graph, profile, precision=precision)
+    without = edgeperf.estimate(graph, edited_profile(name, lambda d: (add_residuals(d), d.pop("signature_residuals"))),
+                                precision=precision)
+    assert single.total_latency_ms > without.total_latency_ms     # +0.2 ms on every layer of that signature
+    mapped = map_graph(graph, profile.mapping)
+    for at, _ in grid_agrees(graph, mapped, profile, precision):
+        assert at.total_latency_ms == pytest.approx(sum(l.latency_ms for l in at.layers) + at.inference_overhead_ms,
+                                                    rel=1e-12)
+    path = tmp_path / f"{name}-residuals.json"
+    path.write_text(json.dumps(profile.to_document()))
+    spec = parse_spec({"models": [network], "platforms": [str(path)], "precisions": [precision],
+                       "objectives": ["min latency_ms"]})
+    space = DesignSpace(spec)
+    mode, freqs = space.points[space.configs[0].platform][0]
+    at_point = edgeperf.estimate(graph, profile, precision=precision, power_mode=mode, freq_mhz=freqs)
+    assert space.block(0, 0).columns["latency_ms"][0] == pytest.approx(at_point.total_latency_ms, rel=1e-12)
+    if profile.thermal is not None:
+        run = simulate_sustained(mapped, profile, precision=precision, inferences=3)
+        assert run.latency_ms_trace[1] == pytest.approx(single.total_latency_ms, rel=1e-12)
