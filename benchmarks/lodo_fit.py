@@ -10,8 +10,10 @@ method is fixed here, before any device is held out:
 * the fit variants of ``edgeperf fit`` (sibling merge, memory terms), the ridge strength, the
   network term (a power law or, since issue 18, a critical-path term; the better kept by the
   one-standard-error rule) and the prior's strength, all chosen by 5-fold cross-validation on the
-  held-out device's training networks (``edgeperf.fitting._network_fit``); the prior's reference
-  fits try the power law only, as when the shipped prior was built;
+  held-out device's training networks (``edgeperf.fitting._network_fit``), and then the per-signature
+  residuals (``edgeperf.fitting._signature_fit``; added after issue 18's first runs, ``--no-signatures``
+  leaves them out; the signatures of the cached layers are their class and work, lodo_data.py); the
+  prior's reference fits try the power law only, as when the shipped prior was built;
 * the graph: for HELP's NB201 columns a user cannot know whether the runtime dropped operations
   that cannot reach the output (``zoo:nb201``) or ran every edge as PyTorch does
   (``zoo:nb201-eager``); the fit tries both and switches from ``nb201`` only when the other beats it
