@@ -125,19 +125,6 @@ def test_the_table_round_trips_through_a_profile_file_and_bad_tables_are_refused
         SignatureResiduals(residual_ms={" ": 1.0}, strength=1.0)
 
 
-FBNETS = ["zoo:fbnet:" + "-".join(str(r.randrange(9)) for r in [random.Random(i)] for _ in range(22)) for i in range(70)]
-FBNET_GRAPHS = {ref: edgeperf.load_model(ref) for ref in FBNETS}
-GRAPHS.update(FBNET_GRAPHS)
-
-
-def _fbnet_signature(*parts: str) -> str:
-    """The one signature of the FBNet sample that contains every fragment in ``parts``."""
-    mapping = profile_with(None).mapping
-    found = {s for ref in FBNETS for s in layer_signatures(map_graph(GRAPHS[ref], mapping)) if all(p in s for p in parts)}
-    assert len(found) == 1, found
-    return found.pop()
-
-
 def _synthetic(offsets_ms, noise=0.0, n=80, seed=0):
     """A fit variant whose design cannot express per-signature time, and latencies with known offsets.
 
