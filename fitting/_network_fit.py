@@ -19,9 +19,9 @@ relative-error solver):
 3. the prior (``_prior``): the same fits pulled toward the low-rank target with strengths
    :data:`PRIOR_STRENGTHS`, kept when that lowers the cross-validated error; the target is rebuilt
    from each fold's training networks only;
-4. per-signature residuals (``_signature_fit``): one additive correction per exact layer signature
-   on top of the chosen model, ridge strength by the same folds, kept by the same
-   one-standard-error rule as the network term.
+4. per-signature residuals (``_signature_fit``): one additive correction per exact layer signature,
+   fitted together with the chosen configuration's coefficients, ridge strength by the same folds,
+   kept by the same one-standard-error rule as the network term.
 
 Every choice is recorded with the cross-validated errors that made it.
 """
