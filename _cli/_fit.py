@@ -45,6 +45,10 @@ def fit(
                                         help="With --networks: a power law on the network's layer sum or a critical-path "
                                              "term (overlapped branches); auto: kept when cross-validation gains more "
                                              "than its noise."),
+    signature_residuals: Choice = typer.Option(Choice.auto, "--signature-residuals",
+                                               help="With --networks: one fitted correction per exact layer signature "
+                                                    "(kernels the per-class model misses); auto: kept when "
+                                                    "cross-validation gains more than its noise."),
     prior: str = typer.Option("shipped", "--prior",
                               help="With --networks: other devices' coefficients to shrink toward as far as "
                                    "cross-validation wants: shipped, none, or a prior .json file."),
@@ -77,7 +81,8 @@ def fit(
             result = fit_from_networks(read_network_table(networks), load_profile(base), name=name,
                                        precision=precision, source=networks, input_shapes=parse_shapes(input_shape),
                                        merge_siblings=merge_siblings.flag, memory_split=split_memory.flag,
-                                       progress=bar, network_term=network_term.flag, prior=reference)
+                                       progress=bar, network_term=network_term.flag, prior=reference,
+                                       signature_residuals=signature_residuals.flag)
     write_profile_file(result.profile, out)
     _print_fit(result, out, what)
 
@@ -105,6 +110,11 @@ def _print_network_choices(screen, profile) -> None:
         kept = profile.network_term.describe() if profile.network_term is not None else "none"
         errors = ", ".join(f"{100 * mape:.1f} % {option}" for option, mape in term.cv_mape.items())
         screen.print(f"network term: {kept} (cross-validated MAPE: {errors})")
+    signatures = profile.provenance.signature_residuals
+    if signatures is not None:
+        kept = profile.signature_residuals.describe() if profile.signature_residuals is not None else "none"
+        errors = ", ".join(f"{100 * mape:.1f} % {option}" for option, mape in signatures.cv_mape.items())
+        screen.print(f"signature residuals: {kept} (cross-validated MAPE: {errors})")
     if leaned is not None:
         screen.print(f"prior ({leaned['references']} reference devices): "
                      + (f"used, strength {leaned['strength']:g}, lean {leaned['lean']:.2f}" if leaned.get("chosen")

@@ -66,6 +66,8 @@ def profiles_show(
         out.print(f"layer model {op_class}: {model.form} {dict(model.params)}")
     if profile.network_term is not None:
         out.print(f"network term: {profile.network_term.describe()}")
+    if profile.signature_residuals is not None:
+        out.print(f"signature residuals: {profile.signature_residuals.describe()}")
     out.print("sources:")
     for key, text in profile.sources.items():
         out.print(f"  [{key}] {text}")

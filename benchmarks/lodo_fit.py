@@ -10,8 +10,10 @@ method is fixed here, before any device is held out:
 * the fit variants of ``edgeperf fit`` (sibling merge, memory terms), the ridge strength, the
   network term (a power law or, since issue 18, a critical-path term; the better kept by the
   one-standard-error rule) and the prior's strength, all chosen by 5-fold cross-validation on the
-  held-out device's training networks (``edgeperf.fitting._network_fit``); the prior's reference
-  fits try the power law only, as when the shipped prior was built;
+  held-out device's training networks (``edgeperf.fitting._network_fit``), and then the per-signature
+  residuals (``edgeperf.fitting._signature_fit``; added after issue 18's first runs, ``--no-signatures``
+  leaves them out; the signatures of the cached layers are their class and work, lodo_data.py); the
+  prior's reference fits try the power law only, as when the shipped prior was built;
 * the graph: for HELP's NB201 columns a user cannot know whether the runtime dropped operations
   that cannot reach the output (``zoo:nb201``) or ran every edge as PyTorch does
   (``zoo:nb201-eager``); the fit tries both and switches from ``nb201`` only when the other beats it
@@ -111,7 +113,7 @@ def variants_of(feats, rows_, fixed=None) -> list:
 
 
 def fit_device(data: Data, device, family: str, rows_, seed: int, prior: Prior | None, network_term=None,
-               graphs=None, forms=TERM_FORMS):
+               graphs=None, forms=TERM_FORMS, signatures=None):
     """``edgeperf fit``'s choice on ``rows_`` of ``device``: (choice, graph, variants), the graph chosen as the docstring says."""
     y = data.y[device.name][rows_]
     best = None
@@ -122,7 +124,7 @@ def fit_device(data: Data, device, family: str, rows_, seed: int, prior: Prior |
             references = {(v.merge, v.split): prior.aligned(family, v.merge, v.split, v.classes) for v in variants}
         choice = choose_network_model(variants, y, folds=min(5, len(y)), seed=seed, solve=_solve,
                                       ridge_grid=_RIDGE_GRID, network_term=network_term, references=references,
-                                      forms=forms)
+                                      forms=forms, signature_residuals=signatures)
         errors = np.abs(choice.predicted_cv - y) / y
         if best is None or _beats_by_one_se(best[3], errors):
             best = (choice, space, variants, errors)
@@ -136,7 +138,8 @@ def predict(data: Data, device, family, space, choice, variants, rows_) -> np.nd
     return choice.predict(design.x, design.offsets.sum(axis=1), design.layers)
 
 
-def score(data: Data, device, n: int, draw: int, prior: Prior | None, today: bool = False, forms=TERM_FORMS):
+def score(data: Data, device, n: int, draw: int, prior: Prior | None, today: bool = False, forms=TERM_FORMS,
+          signatures=None):
     """Fit ``n`` networks of ``device`` (draw ``draw``) and test on the test networks: (metrics, choice, graph).
 
     ``today``: the method before the network term, the prior and the graph choice (the default graph).
@@ -144,7 +147,8 @@ def score(data: Data, device, n: int, draw: int, prior: Prior | None, today: boo
     rows_ = np.random.default_rng(1000 * draw + n).choice(data.pool[device.dataset], n, replace=False)
     choice, space, variants = fit_device(data, device, device.family, rows_, draw, None if today else prior,
                                          network_term=False if today else None,
-                                         graphs=GRAPHS[device.dataset][:1] if today else None, forms=forms)
+                                         graphs=GRAPHS[device.dataset][:1] if today else None, forms=forms,
+                                         signatures=False if today else signatures)
     test = data.test[device.dataset]
     predicted = predict(data, device, device.family, space, choice, variants, test)
     return prediction_metrics(predicted, data.y[device.name][test]).to_dict(), choice, space
@@ -213,22 +217,26 @@ def run_lodo(data: Data, prior: Prior, args, log) -> dict:
         for n in args.sizes:
             scores = []
             for draw in range(args.draws):
-                metrics, choice, space = score(data, device, n, draw, held_out, forms=tuple(args.forms))
+                metrics, choice, space = score(data, device, n, draw, held_out, forms=tuple(args.forms),
+                                               signatures=False if args.no_signatures else None)
                 scores.append(metrics)
                 notes.append((n, space, choice.term.form if choice.term else None,
-                              bool(choice.prior_record and choice.prior_record.get("chosen"))))
+                              bool(choice.prior_record and choice.prior_record.get("chosen")),
+                              bool(choice.residual_ms)))
             per_size[n] = median_metrics(scores)
         today = [score(data, device, 100, draw, None, today=True)[0] for draw in range(args.draws)]
         results[device.name] = {"ceiling": ceiling[device.name], "sizes": per_size, "today": median_metrics(today),
                                 "choices": notes}
         log(f"{device.name:21s} {cell(ceiling[device.name])} | " + " | ".join(cell(per_size[n]) for n in args.sizes)
             + f" | {cell(results[device.name]['today'])}")
-        graphs = sorted({s for _, s, _, _ in notes})
-        power = sum(f == "power_law" for _, _, f, _ in notes)
-        path = sum(f == "critical_path" for _, _, f, _ in notes)
-        leaned = sum(p for _, _, _, p in notes)
+        graphs = sorted({s for _, s, _, _, _ in notes})
+        power = sum(f == "power_law" for _, _, f, _, _ in notes)
+        path = sum(f == "critical_path" for _, _, f, _, _ in notes)
+        leaned = sum(p for _, _, _, p, _ in notes)
+        signed = {n: sum(r for size, _, _, _, r in notes if size == n) for n in args.sizes}
         log(f"{'':21s} graphs kept: {', '.join(graphs)}; network term kept in {power + path}/{len(notes)} fits "
-            f"(power law {power}, critical path {path}); prior in {leaned}/{len(notes)}")
+            f"(power law {power}, critical path {path}); prior in {leaned}/{len(notes)}; signature residuals "
+            f"kept in " + ", ".join(f"{k}/{args.draws} at n={n}" for n, k in signed.items()))
     return results
 
 
@@ -271,7 +279,8 @@ def help_protocol(data: Data, prior: Prior, args, log) -> None:
         if device.name not in HELP_REPORTED and device.dataset != "help-nb201":
             continue
         held_out = prior.without(device.hardware)
-        rhos = [score(data, device, 10, draw, held_out)[0]["spearman"] for draw in range(args.draws)]
+        rhos = [score(data, device, 10, draw, held_out, signatures=False if args.no_signatures else None)[0]["spearman"]
+                for draw in range(args.draws)]
         today = [score(data, device, 10, draw, None, today=True)[0]["spearman"] for draw in range(args.draws)]
         means[device.name] = float(np.mean(rhos))
         help_column, help_rho = HELP_REPORTED.get(device.name, (None, None))
@@ -298,6 +307,8 @@ def main() -> int:
     parser.add_argument("--write-prior", action="store_true", help=f"write the shipped prior ({PRIOR_PATH.name})")
     parser.add_argument("--forms", nargs="+", default=list(TERM_FORMS), choices=TERM_FORMS,
                         help="network-term forms the fits try (power_law alone: the method before issue 18)")
+    parser.add_argument("--no-signatures", action="store_true",
+                        help="fits without per-signature residuals (the method before them)")
     parser.add_argument("--prior-file", type=Path, help="take the references from this prior file (what --write-prior "
                                                         "wrote) instead of fitting them again (saves ~15 minutes)")
     args = parser.parse_args()

@@ -43,6 +43,7 @@ from ._engine import (
 )
 from ._energy_parts import EnergyParts, energy_parts
 from ._network_term import NETWORK_TERM_FORMS, NETWORK_TERM_PARAMS, NetworkTerm, network_scale
+from ._signatures import SignatureResiduals, layer_signature, layer_signatures, signature_residual_ms
 from ._critical_path import LayerPaths, critical_share, finish_times, layer_paths, longest_path
 from ._ir import FALLBACK_CLASS, OP_CLASSES, Graph, Layer
 from ._load import load_model
@@ -67,5 +68,6 @@ __all__ = [
     "ParameterMemory", "streamed_weight_bytes", "Comparison", "ComparisonCell",
     "graph_batch", "check_batch", "check_host_time", "MAX_BATCH", "Throughput", "throughput_curve", "BATCHES", "SATURATION",
     "NETWORK_TERM_FORMS", "NETWORK_TERM_PARAMS", "NetworkTerm", "network_scale", "network_factor",
+    "SignatureResiduals", "layer_signature", "layer_signatures", "signature_residual_ms",
     "EnergyParts", "energy_parts", "LayerPaths", "layer_paths", "longest_path", "finish_times", "critical_share",
 ]

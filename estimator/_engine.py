@@ -20,8 +20,10 @@ whole network's additive total on that device and operating point.
 
 Two parts of a profile change the layer costs themselves, and live here for that reason: the
 mapping's Winograd work scale (a layer's compute part uses the share of its multiply-adds the
-runtime executes) and the on-chip parameter memory (weights that do not fit stream over the host
-link every inference: that time joins the layer's overhead, which no clock changes). The interval
+runtime executes), the on-chip parameter memory (weights that do not fit stream over the host
+link every inference: that time joins the layer's overhead, which no clock changes) and a fitted
+profile's per-signature residuals (``_signatures``: an additive correction for every layer of one
+exact signature, which joins the overhead the same way). The interval
 an estimate carries (``_intervals``) is kept with the reference costs and evaluated from the same
 totals (:func:`interval_points`), so every figure at the same clocks has the same interval.
 
@@ -44,6 +46,7 @@ from ._param_memory import stream_ms
 from ._protocols import PlatformProfile
 from ._critical_path import critical_share, layer_paths
 from ._network_term import NetworkTerm, network_scale
+from ._signatures import signature_residual_ms
 from ._support import Placement, place_layers
 
 __all__ = ["power_scale", "clock_scales", "inference_overhead", "latency_parts", "ReferenceCosts", "reference_costs",
@@ -204,7 +207,12 @@ def _class_parts(mapped: MappedGraph, profile: PlatformProfile, precision: str, 
         rules.setdefault(entry.combine, []).append(index)
     memory_of = getattr(profile, "parameter_memory", None)   # a host CPU profile may have none
     streamed = stream_ms(weight_bytes if on_device is None else np.where(on_device, weight_bytes, 0.0), memory_of)
-    return CostParts(compute, memory, overhead + streamed, latency + streamed), bytes_, rules, streamed
+    # a fitted per-signature residual joins the overhead part too (no clock scales it), clipped so that no
+    # layer's latency at these clocks goes below zero (_signatures)
+    residual = signature_residual_ms(mapped, getattr(profile, "signature_residuals", None))
+    residual = np.maximum(residual, -(latency + streamed))
+    return (CostParts(compute, memory, overhead + streamed + residual, latency + streamed + residual), bytes_, rules,
+            streamed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

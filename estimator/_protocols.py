@@ -42,6 +42,7 @@ class PlatformProfile(Protocol):
     mapping: Mapping
     inference_overhead_ms: float
     network_term: object                    # a NetworkTerm or None (``_network_term``)
+    signature_residuals: object             # a SignatureResiduals or None (``_signatures``)
     thermal: object
     provenance: object
     parameter_memory: object

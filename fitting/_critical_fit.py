@@ -37,6 +37,8 @@ class NetworkLayers:
     feats: tuple              # per network: float array (layers, 5)
     paths: tuple              # per network: (topological order, predecessors), lists of ints
     n_classes: int
+    signatures: tuple = ()    # per network: int array (layers,), index into signature_names (empty: not known)
+    signature_names: tuple = ()   # the exact layer signatures (``estimator.layer_signature``) the indices name
 
     @staticmethod
     def dag(paths: LayerPaths) -> tuple:
@@ -46,15 +48,30 @@ class NetworkLayers:
     def take(self, rows) -> NetworkLayers:
         rows = [int(r) for r in rows]
         return NetworkLayers(classes=tuple(self.classes[r] for r in rows), feats=tuple(self.feats[r] for r in rows),
-                             paths=tuple(self.paths[r] for r in rows), n_classes=self.n_classes)
+                             paths=tuple(self.paths[r] for r in rows), n_classes=self.n_classes,
+                             signatures=tuple(self.signatures[r] for r in rows) if self.signatures else (),
+                             signature_names=self.signature_names)
 
     def __len__(self) -> int:
         return len(self.classes)
 
-    def costs(self, w_raw: np.ndarray) -> list:
-        """Each network's per-layer costs under raw coefficients ``w_raw`` (5 per class)."""
+    def costs(self, w_raw: np.ndarray, residual_ms: np.ndarray | None = None) -> list:
+        """Each network's per-layer costs under raw coefficients ``w_raw`` (5 per class).
+
+        ``residual_ms`` (one per signature name, ``_signature_fit``) is added to each layer of that signature.
+        """
         table = np.asarray(w_raw, dtype=float).reshape(self.n_classes, 5)
-        return [(feats * table[classes]).sum(axis=1) for classes, feats in zip(self.classes, self.feats)]
+        costs = [(feats * table[classes]).sum(axis=1) for classes, feats in zip(self.classes, self.feats)]
+        if residual_ms is None or not self.signatures:
+            return costs
+        return [cost + residual_ms[signatures] for cost, signatures in zip(costs, self.signatures)]
+
+    def signature_counts(self) -> np.ndarray:
+        """Layers of each signature per network: (networks, signature names)."""
+        out = np.zeros((len(self.classes), len(self.signature_names)))
+        for row, signatures in enumerate(self.signatures):
+            np.add.at(out[row], signatures, 1.0)
+        return out
 
 
 def path_rows(layers: NetworkLayers, w_raw: np.ndarray) -> np.ndarray:
@@ -82,10 +99,11 @@ def _path_mask(paths: tuple, cost: list) -> np.ndarray:
         index = max(before, key=finish.__getitem__)
 
 
-def longest_paths(layers: NetworkLayers, w_raw: np.ndarray) -> np.ndarray:
-    """Each network's longest-path length (ms) under raw coefficients ``w_raw``: the estimator's ``C``."""
+def longest_paths(layers: NetworkLayers, w_raw: np.ndarray, residual_ms: np.ndarray | None = None) -> np.ndarray:
+    """Each network's longest-path length (ms) under raw coefficients ``w_raw`` (and per-signature
+    residuals ``residual_ms``): the estimator's ``C``."""
     out = np.zeros(len(layers))
-    for row, (paths, cost) in enumerate(zip(layers.paths, layers.costs(w_raw))):
+    for row, (paths, cost) in enumerate(zip(layers.paths, layers.costs(w_raw, residual_ms))):
         values = cost.tolist()
         if not values:
             continue

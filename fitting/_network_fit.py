@@ -18,7 +18,10 @@ relative-error solver):
    noise of a few networks is left out);
 3. the prior (``_prior``): the same fits pulled toward the low-rank target with strengths
    :data:`PRIOR_STRENGTHS`, kept when that lowers the cross-validated error; the target is rebuilt
-   from each fold's training networks only.
+   from each fold's training networks only;
+4. per-signature residuals (``_signature_fit``): one additive correction per exact layer signature,
+   fitted together with the chosen configuration's coefficients, ridge strength by the same folds,
+   kept by the same one-standard-error rule as the network term.
 
 Every choice is recorded with the cross-validated errors that made it.
 """
@@ -33,6 +36,7 @@ import numpy as np
 from ..estimator import NetworkTerm, network_scale
 from ._critical_fit import longest_paths, path_rows
 from ._prior import prior_target
+from ._signature_fit import choose_residuals, residual_penalty, with_residuals
 
 __all__ = ["NetworkChoice", "choose_network_model", "GAMMAS", "PARALLELS", "PRIOR_STRENGTHS", "TERM_FORMS"]
 
@@ -60,17 +64,38 @@ class NetworkChoice:
     predicted_cv: np.ndarray        # cross-validated prediction per training network (ms)
     term_record: dict | None
     prior_record: dict | None
+    residual_ms: dict | None = None      # signature -> fitted residual (ms), when kept (``_signature_fit``)
+    residual_strength: float | None = None
+    signature_record: dict | None = None
 
     def predict(self, x: np.ndarray, offset: np.ndarray, layers=None) -> np.ndarray:
         """Latency (ms) of networks with design ``x`` (this variant's columns) and fixed parts ``offset``.
 
-        ``layers`` (``_critical_fit.NetworkLayers`` of the same networks) is needed for a critical-path term.
+        ``layers`` (``_critical_fit.NetworkLayers`` of the same networks) is needed for a critical-path
+        term and for per-signature residuals (a signature the fit did not keep gets none).
         """
-        return (x @ self.w + offset) * self.factor(x, offset, layers)
+        additive = self.additive(x, offset, layers)
+        return additive * _factor(additive, offset, self.term, layers, getattr(self.variant, "columns", None), self.w,
+                                  self._aligned(layers))
+
+    def additive(self, x: np.ndarray, offset: np.ndarray, layers=None) -> np.ndarray:
+        """Each network's layer sum plus fixed parts (ms), with the per-signature residuals if kept."""
+        aligned = self._aligned(layers)
+        additive = x @ self.w + offset
+        return additive if aligned is None else with_residuals(additive, layers.signature_counts() @ aligned)
 
     def factor(self, x: np.ndarray, offset: np.ndarray, layers=None) -> np.ndarray:
         """The network term's factor ``T / A`` for each network (1 without a term)."""
-        return _factor(x @ self.w + offset, offset, self.term, layers, getattr(self.variant, "columns", None), self.w)
+        return _factor(self.additive(x, offset, layers), offset, self.term, layers,
+                       getattr(self.variant, "columns", None), self.w, self._aligned(layers))
+
+    def _aligned(self, layers):
+        """The kept residuals as an array over ``layers.signature_names`` (None without residuals)."""
+        if not self.residual_ms:
+            return None
+        if layers is None or not layers.signatures:
+            raise ValueError("per-signature residuals need the networks' layers with their signatures")
+        return np.array([self.residual_ms.get(name, 0.0) for name in layers.signature_names])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -89,13 +114,14 @@ class _Config:
         return float(self.error(y).mean())
 
 
-def _factor(additive, offset, term, layers, columns, w):
-    """``T / A`` of networks with additive totals ``additive`` under ``term`` (critical path: from their layers)."""
+def _factor(additive, offset, term, layers, columns, w, residual_ms=None):
+    """``T / A`` of networks with additive totals ``additive`` under ``term`` (critical path: from their layers,
+    each with its signature's residual ``residual_ms``, one per ``layers.signature_names``, if given)."""
     if term is None or term.form != "critical_path":
         return network_scale(additive, term)
     if layers is None or columns is None:
         raise ValueError("a critical-path network term needs the networks' layers")
-    timed = (1.0 - term.parallel) * additive + term.parallel * (longest_paths(layers, columns @ w) + offset)
+    timed = (1.0 - term.parallel) * additive + term.parallel * (longest_paths(layers, columns @ w, residual_ms) + offset)
     return np.divide(timed, additive, out=np.ones_like(additive), where=additive > 0)
 
 
@@ -109,6 +135,7 @@ class _Fitter:
         self.references = references
         self.layers = getattr(variant, "layers", None)
         self.columns = getattr(variant, "columns", None)
+        self.counts = self.layers.signature_counts() if self.layers is not None and self.layers.signatures else None
         self._paths: dict = {}
 
     @property
@@ -128,10 +155,12 @@ class _Fitter:
         return (1.0 - parallel) * self.x[rows] + parallel * along
 
     def fit(self, rows, gamma: float, ridge: float, strength: float | None, parallel: float = 0.0,
-            refine: bool = False):
+            refine: bool = False, free=None):
         """Coefficients and term fitted on ``rows``; None when the prior cannot be built there.
 
-        ``refine``: for a critical-path term, choose the paths again at the solved coefficients and solve again.
+        ``refine``: for a critical-path term, choose the paths again at the solved coefficients and solve again;
+        ``free``: ``(counts, penalty)`` of per-signature residuals fitted with the coefficients (``_signature_fit``,
+        over all networks); then the residuals come fourth in the returned tuple.
         """
         y = self.y[rows]
         if parallel:
@@ -145,17 +174,18 @@ class _Fitter:
                                                          upper_ms=float(target_ms.max()))
             x = self.x[rows]
         offset = self.offset[rows]
+        extra = {} if free is None else {"free": (free[0][rows], free[1])}
         for again in range(2 if parallel and refine else 1):
             if again:
                 x = self._path_design(rows, ridge, parallel, w=solved[0])
             if strength is None:
-                solved = self.solve(x, target_ms, ridge, offset), term, None
+                found, pulled = self.solve(x, target_ms, ridge, offset, **extra), (None,)
             else:
                 pulled = prior_target(x, target_ms, offset, self.references)
                 if pulled is None:
                     return None
-                solved = (self.solve(x, target_ms, strength, offset, target=pulled[0], weights=pulled[1]), term,
-                          pulled[0])
+                found = self.solve(x, target_ms, strength, offset, target=pulled[0], weights=pulled[1], **extra)
+            solved = (found, term, pulled[0]) if free is None else (found[0], term, pulled[0], found[1])
         return solved
 
     def cross_validate(self, gamma, ridge, strength, folds, seed, parallel: float = 0.0) -> np.ndarray | None:
@@ -204,7 +234,7 @@ def _with_prior(fitters, chosen, references: dict, folds: int, seed: int, simple
 
 def choose_network_model(variants: list[dict], y: np.ndarray, *, folds: int, seed: int, solve, ridge_grid,
                          network_term: bool | None = False, references: dict | None = None,
-                         forms: tuple = TERM_FORMS) -> NetworkChoice:
+                         forms: tuple = TERM_FORMS, signature_residuals: bool | None = False) -> NetworkChoice:
     """Choose variant, ridge, network term and prior strength by cross-validation (see the module docstring).
 
     Parameters
@@ -224,6 +254,9 @@ def choose_network_model(variants: list[dict], y: np.ndarray, *, folds: int, see
         ``(merge, split) -> [(name, coefficients)]`` in each variant's design units; None: no prior.
     forms : tuple of str
         Network-term forms tried (:data:`TERM_FORMS`); the critical path only on variants with layers.
+    signature_residuals : bool or None
+        Per-signature residuals (``_signature_fit``), on variants whose layers carry signatures:
+        False none, True with the best strength, None kept by the one-standard-error rule.
 
     Returns
     -------
@@ -248,15 +281,28 @@ def choose_network_model(variants: list[dict], y: np.ndarray, *, folds: int, see
         chosen, term_record = _with_term(fitters, plain, gammas, forms, network_term, y, best_ridge, simplest)
     chosen, prior_record = _with_prior(fitters, chosen, references, folds, seed, simplest, y)
     fitter = next(f for f in fitters if f.variant is chosen.variant)
+    kept, signature_record = None, None
+    if signature_residuals is not False and fitter.counts is not None:
+        kept, signature_record = choose_residuals(fitter, chosen, y, folds, seed, signature_residuals,
+                                                  _beats_by_one_se, _factor)
     rows = np.arange(len(y))
-    w, term, target = fitter.fit(rows, chosen.gamma, chosen.ridge, chosen.strength, chosen.parallel, refine=True)
+    residual_ms, predicted = None, chosen.predicted
+    if kept is None:
+        w, term, target = fitter.fit(rows, chosen.gamma, chosen.ridge, chosen.strength, chosen.parallel, refine=True)
+    else:
+        w, term, target, values = fitter.fit(rows, chosen.gamma, chosen.ridge, chosen.strength, chosen.parallel,
+                                             refine=True, free=residual_penalty(fitter, rows, kept[0]))
+        residual_ms = {name: float(v) for name, v in zip(fitter.layers.signature_names, values) if v != 0.0}
+        predicted = kept[1]
     if chosen.strength is not None:
         # the same variant and term fitted on the data alone: how far did the prior move the coefficients?
         free = best_ridge(fitter, chosen.gamma, chosen.parallel)
         prior_record["lean"] = _lean(w, fitter.fit(rows, chosen.gamma, free.ridge, None, chosen.parallel,
                                                    refine=True)[0], target, fitter.x)
     return NetworkChoice(variant=chosen.variant, w=w, ridge=chosen.ridge, strength=chosen.strength, term=term,
-                         predicted_cv=chosen.predicted, term_record=term_record, prior_record=prior_record)
+                         predicted_cv=predicted, term_record=term_record, prior_record=prior_record,
+                         residual_ms=residual_ms, residual_strength=kept[0] if kept else None,
+                         signature_record=signature_record)
 
 
 def _with_term(fitters, plain, gammas, forms, network_term, y, best_ridge, simplest):

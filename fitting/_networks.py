@@ -34,8 +34,8 @@ import numpy as np
 
 from .._errors import InputError, ModelError
 from .._progress import silent, step
-from ..estimator import (COST_MODELS, choose_precision, latency_parts, layer_paths, load_model, map_graph,
-                         resolve_operating_point)
+from ..estimator import (COST_MODELS, SignatureResiduals, choose_precision, latency_parts, layer_paths, layer_signatures,
+                         load_model, map_graph, resolve_operating_point)
 from ..profiles import Citation, CrossValidatedChoice, LayerModel, Metrics, PowerModel, Profile, Provenance
 from ._critical_fit import NetworkLayers
 from ._network_fit import choose_network_model
@@ -67,8 +67,10 @@ def _unit_profile(base: Profile, steps: dict | None = None, memory=(1.0, 1.0, 1.
     models = {"default": unit}
     for op_class, class_steps in (steps or {}).items():
         models[op_class] = replace(unit, stated=MappingProxyType({**params, "steps": class_steps}))
-    # layer roofline times only: weights streamed past an on-chip parameter memory are not a per-class term
-    return replace(base, name=f"{base.name} (unit)", layer_models=MappingProxyType(models), parameter_memory=None)
+    # layer roofline times only: weights streamed past an on-chip parameter memory are not a per-class term,
+    # and per-signature residuals belong to the base's own fit
+    return replace(base, name=f"{base.name} (unit)", layer_models=MappingProxyType(models), parameter_memory=None,
+                   signature_residuals=None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -117,13 +119,19 @@ def network_features(samples, base: Profile, precision: str | None = None, input
         per_network.append(classes)
         feats = np.column_stack([np.ones(len(mapped.layers)), parts[0].compute_ms,
                                  *(part.memory_ms for part in parts)]) if len(mapped.layers) else np.zeros((0, _K))
-        per_layer.append((mapped.op_class.astype(str), feats, NetworkLayers.dag(layer_paths(mapped))))
+        per_layer.append((mapped.op_class.astype(str), feats, NetworkLayers.dag(layer_paths(mapped)),
+                          layer_signatures(mapped)))
     step(progress, len(samples), len(samples), label)
     order = sorted(classes_seen)
     position = {c: i for i, c in enumerate(order)}
-    layers = NetworkLayers(classes=tuple(np.array([position[c] for c in names], dtype=int) for names, _, _ in per_layer),
-                           feats=tuple(f for _, f, _ in per_layer), paths=tuple(p for _, _, p in per_layer),
-                           n_classes=len(order))
+    names = sorted({s for *_, signatures in per_layer for s in signatures})
+    index = {s: i for i, s in enumerate(names)}
+    layers = NetworkLayers(classes=tuple(np.array([position[c] for c in classes], dtype=int)
+                                         for classes, *_ in per_layer),
+                           feats=tuple(f for _, f, _, _ in per_layer), paths=tuple(p for _, _, p, _ in per_layer),
+                           n_classes=len(order), signature_names=tuple(names),
+                           signatures=tuple(np.array([index[s] for s in signatures], dtype=int)
+                                            for *_, signatures in per_layer))
     for classes in per_network:
         row = []
         for op_class in order:
@@ -171,8 +179,12 @@ def _upper_bounds(n_columns: int) -> np.ndarray:
 
 
 def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None = None,
-           target: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
+           target: np.ndarray | None = None, weights: np.ndarray | None = None, free=None):
     """w in the schema's bounds minimising sum(((x w + offset - y) / y)^2) + ridge * |g * (w - target) * scale|^2.
+
+    ``free``: ``(f, penalty)``, unbounded columns ``f`` (networks x m) fitted together with ``w``,
+    ``x w + f c + offset``, with the penalty ``|penalty * c|^2`` toward zero (per-signature
+    residuals, ``_signature_fit``); then ``(w, c)`` is returned.
 
     ``target`` (default 0) is what the penalty pulls the coefficients toward (a prior's), ``g`` its
     weight per coefficient (``weights``, default 1). The bounds (0 up to each parameter's schema
@@ -184,6 +196,8 @@ def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None
     scale = np.abs(x).mean(axis=0)
     active = scale > 0
     w = np.zeros(x.shape[1])
+    if free is not None:
+        return _solve_free(x, y, ridge, offset, target, weights, free)
     if not active.any():
         return w
     a = x[:, active] / scale[active]
@@ -197,6 +211,32 @@ def _solve(x: np.ndarray, y: np.ndarray, ridge: float, offset: np.ndarray | None
     solution = lsq_linear(system, rhs, bounds=(np.zeros(k), highs * scale[active]), method="bvls").x
     w[active] = np.clip(solution / scale[active], 0.0, highs)
     return w
+
+
+def _solve_free(x, y, ridge, offset, target, weights, free):
+    """:func:`_solve` with unbounded, penalised columns ``free = (f, penalty)``: (w, c)."""
+    from scipy.optimize import lsq_linear
+
+    f, penalty = free
+    m = f.shape[1]
+    scale = np.abs(x).mean(axis=0)
+    active = scale > 0
+    a = x[:, active] / scale[active]
+    k = a.shape[1]
+    g = np.ones(k) if weights is None else weights[active]
+    pull = np.zeros(k) if target is None else target[active] * scale[active]
+    system = np.vstack([np.hstack([a, f]) / y[:, None],
+                        np.hstack([math.sqrt(ridge) * np.diag(g), np.zeros((k, m))]),
+                        np.hstack([np.zeros((m, k)), penalty * np.eye(m)])])
+    relative = np.ones(len(y)) if offset is None else 1.0 - offset / y
+    rhs = np.concatenate([relative, math.sqrt(ridge) * g * pull, np.zeros(m)])
+    highs = _upper_bounds(x.shape[1])[active]
+    lows = np.concatenate([np.zeros(k), np.full(m, -np.inf)])
+    solution = lsq_linear(system, rhs, bounds=(lows, np.concatenate([highs * scale[active], np.full(m, np.inf)])),
+                          method="bvls").x
+    w = np.zeros(x.shape[1])
+    w[active] = np.clip(solution[:k] / scale[active], 0.0, highs)
+    return w, solution[k:]
 
 
 def _at_bound(w: np.ndarray, classes: list) -> dict:
@@ -299,7 +339,8 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
                       source: str = "", input_shapes=None, folds: int = 5, seed: int = 0,
                       steps: dict | None = None, merge_siblings: bool | None = False,
                       memory_split: bool | None = False, graphs: dict | None = None, progress=silent,
-                      network_term: bool | None = False, prior=None) -> FitResult:
+                      network_term: bool | None = False, prior=None,
+                      signature_residuals: bool | None = False) -> FitResult:
     """Fit per-class step-linear layer models (and power, given energy) to measured networks.
 
     Parameters
@@ -337,6 +378,10 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     prior : Prior, optional
         Other devices' coefficients (:func:`~edgeperf.fitting.load_prior`) to shrink toward, as far
         as cross-validation wants; provenance (``details["prior"]``) records how far the fit leaned.
+    signature_residuals : bool or None
+        Per-signature residuals (``_signature_fit``): one additive correction (ms) per exact layer
+        signature, shrunk toward zero: False none, True kept, None kept only when cross-validation
+        wants them (one-standard-error rule).
 
     Returns
     -------
@@ -349,7 +394,8 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     """
     # Longer than 60 lines by its docstring alone (eleven options, each documented); the steps are
     # the helpers below: variants, the chosen one's models, quality, provenance, and power.
-    samples, base = tuple(samples), replace(base, operating=None)   # measurements replace modelled rails and CPU
+    # measurements replace modelled rails and CPU; a base's per-signature residuals belong to its own fit
+    samples, base = tuple(samples), replace(base, operating=None, signature_residuals=None)
     if len(samples) < 3:
         raise InputError(f"fitting needs at least 3 measured networks, got {len(samples)}")
     y = np.array([s.latency_ms for s in samples])
@@ -364,7 +410,8 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     variants = [v for v, _, _ in identified]
     references, prior_note = prior_references(prior, base, variants) if prior else (None, None)
     choice = choose_network_model(variants, y, folds=folds, seed=seed, solve=_solve, ridge_grid=_RIDGE_GRID,
-                                  network_term=network_term, references=references)
+                                  network_term=network_term, references=references,
+                                  signature_residuals=signature_residuals)
     unidentified = next(u for v, _, u in identified if (v.merge, v.split) == (choice.variant.merge, choice.variant.split))
     chosen = replace(choice.variant, ridge=choice.ridge, cv=prediction_metrics(choice.predicted_cv, y))
     offset = chosen.offsets.sum(axis=1)
@@ -404,9 +451,11 @@ def fit_from_networks(samples, base: Profile, *, name: str | None = None, precis
     energies = [s.energy_mj for s in samples]
     if all(e is not None for e in energies):
         stretch = choice.factor(chosen.x, offset, chosen.layers)[:, None]   # the layers as the term runs them
-        power, cited = _fit_power(fitted, replace(chosen, x=chosen.x * stretch, offsets=chosen.offsets * stretch), w,
-                                  np.array(energies, dtype=float), key, samples, input_shapes,
-                                  {} if graphs is None else graphs)
+        # the per-signature residuals ride in the first class's fixed part: only each network's total enters the fit
+        residual = (choice.additive(chosen.x, offset, chosen.layers) - chosen.x @ w - offset)[:, None]
+        power, cited = _fit_power(fitted, replace(chosen, x=chosen.x * stretch, offsets=np.column_stack(
+            [chosen.offsets[:, :1] + residual, chosen.offsets[:, 1:]]) * stretch), w, np.array(energies, dtype=float),
+                                  key, samples, input_shapes, {} if graphs is None else graphs)
         fitted = replace(fitted, power=power, citations=fitted.recited("power", cited))
     return FitResult(profile=fitted, cross_validation=chosen.cv, training=training, ridge=chosen.ridge,
                      fitted_classes=tuple(chosen.classes))
@@ -443,7 +492,26 @@ def _with_network_choices(fitted: Profile, choice, key: str, prior, prior_note: 
         if used.get("chosen"):
             quality += (f" Shrunk toward other devices' coefficients (prior strength {choice.strength:g}, lean "
                         f"{used['lean']:.2f} of the way from the data-only fit to the prior's target).")
-    return replace(fitted, network_term=choice.term, citations=citations, provenance=provenance, quality=quality)
+    fitted = replace(fitted, network_term=choice.term, citations=citations, provenance=provenance, quality=quality)
+    return _with_signature_residuals(fitted, choice, key)
+
+
+def _with_signature_residuals(fitted: Profile, choice, key: str) -> Profile:
+    """The fitted profile with the per-signature residuals (if kept) and the choice's record."""
+    record = choice.signature_record
+    if record is None:
+        return fitted
+    provenance = replace(fitted.provenance, signature_residuals=CrossValidatedChoice(
+        chosen="per_signature" if record["chosen"] else "none", cv_mape=MappingProxyType(
+            {"none": record["cv_mape_without"], "per_signature": record["cv_mape_with"]})))
+    if not choice.residual_ms:
+        return replace(fitted, provenance=provenance)
+    residuals = SignatureResiduals(residual_ms=MappingProxyType(choice.residual_ms), strength=choice.residual_strength)
+    citations = MappingProxyType({**fitted.citations, ("signature_residuals",): Citation(source=key, note=(
+        "kept by cross-validation (one-standard-error rule): each entry is the fitted residual (ms) of every executed "
+        "layer of that exact signature, added to its modelled time; signatures not listed get none"))})
+    quality = fitted.quality + f" Per-signature residuals were kept ({residuals.describe()})."
+    return replace(fitted, signature_residuals=residuals, citations=citations, provenance=provenance, quality=quality)
 
 
 def _solve_identified(chosen: _Variant, samples, y, input_shapes, graphs, folds, seed):

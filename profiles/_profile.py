@@ -12,7 +12,7 @@ address is the attribute path of the number in the value, as a tuple:
 ``("thermal", "levels", 0, "temp_c")``, ``("inference_overhead_ms",)``,
 ``("parameter_memory", "stream_gbps")``, ``("uncertainty", "half_width")``,
 ``("mapping", "winograd", "work_scale")``, ``("network_term",)`` (the term's one source, for all
-its parameters). Layer models, fusion rules, the sibling merge, folding and
+its parameters), ``("signature_residuals",)`` (the table's one source, for all its entries). Layer models, fusion rules, the sibling merge, folding and
 copy elision carry their source themselves.
 """
 
@@ -25,7 +25,8 @@ import numpy as np
 
 from .._errors import ProfileError
 from .._messages import show
-from ..estimator import FALLBACK_CLASS, Mapping, NetworkTerm, ParameterMemory, Uncertainty, validate_cost_params
+from ..estimator import (FALLBACK_CLASS, Mapping, NetworkTerm, ParameterMemory, SignatureResiduals, Uncertainty,
+                         validate_cost_params)
 from ._operating import OperatingModel
 from ._provenance import Provenance, freeze
 from ._write import profile_document
@@ -244,6 +245,7 @@ class Profile:
     runtime_support: RuntimeSupport | None = None   # what the runtime maps; None: everything, as asked
     operating: OperatingModel | None = None   # voltages, rails, CPU-side work, occupancy (data/operating/boards.json)
     network_term: NetworkTerm | None = None   # the whole network's time as a function of its layer sum
+    signature_residuals: SignatureResiduals | None = None   # fitted ms per exact layer signature (``_signatures``)
     provenance: Provenance = field(default_factory=Provenance)
     path: str = ""                         # the file it was read from, if any
 

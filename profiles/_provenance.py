@@ -151,6 +151,7 @@ class Provenance:
     sibling_merge: CrossValidatedChoice | None = None
     memory_terms: CrossValidatedChoice | None = None
     network_term: CrossValidatedChoice | None = None   # "power_law", "critical_path" or "none", each option's CV MAPE
+    signature_residuals: CrossValidatedChoice | None = None   # "per_signature" or "none", each option's CV MAPE
     power_fit: PowerFitRecord | None = None
     validation: HeldOutErrors | None = None
     fitted_input_hw_max: int | float | None = None   # largest input height/width the fit saw (pixels)

@@ -25,7 +25,7 @@ from .._messages import show
 from .._numbers import number_problem
 from .._units import PRECISIONS
 from ..estimator import (NETWORK_TERM_PARAMS, OP_CLASSES, CopyElision, FusionRule, Mapping, Nchwc, NetworkTerm,
-                         ParameterMemory, Uncertainty, Winograd, validate_cost_params)
+                         ParameterMemory, SignatureResiduals, Uncertainty, Winograd, validate_cost_params)
 from ._profile import (Citation, ClockDomain, FanLevel, LayerModel, PowerModel, Profile, RuntimeMapping,
                        RuntimeSupport, ThermalModel, ThrottleLevel)
 from ._operating import operating_model
@@ -43,6 +43,7 @@ _TOP_KEYS = {
     "precisions", "default_precision", "memory_bandwidth_gbps", "clocks", "power_modes",
     "default_power_mode", "power", "mapping", "layer_models", "unit_cost_eur", "memory_bytes", "provenance", "thermal",
     "inference_overhead_ms", "parameter_memory", "uncertainty", "runtime_support", "operating_model", "network_term",
+    "signature_residuals",
 }
 
 
@@ -176,6 +177,7 @@ def parse_profile(document: dict, *, where: str = "profile", path: str = "") -> 
         power_modes=MappingProxyType(power_modes), default_power_mode=default_mode, power=power, mapping=mapping,
         layer_models=MappingProxyType(layer_models), unit_cost_eur=unit_cost, inference_overhead_ms=overhead or 0.0,
         network_term=_read_network_term(r, r.obj(document, "network_term", "", optional=True)),
+        signature_residuals=_read_signature_residuals(r, r.obj(document, "signature_residuals", "", optional=True)),
         memory_bytes=int(memory_bytes) if memory_bytes is not None else None, runtime=freeze(runtime),
         device=freeze(device), thermal=thermal, runtime_support=support, operating=operating,
         provenance=_read_provenance(r, document.get("provenance", {})),
@@ -735,6 +737,29 @@ def _read_network_term(r: _Reader, doc: dict | None) -> NetworkTerm | None:
     return term
 
 
+def _read_signature_residuals(r: _Reader, doc: dict | None) -> SignatureResiduals | None:
+    """``{"source": KEY, "strength": S, "residual_ms": {SIGNATURE: ms, ...}[, "note"]}`` (``estimator._signatures``)."""
+    if doc is None:
+        return None
+    allowed = {"source", "strength", "residual_ms", "note"}
+    if set(doc) - allowed or not {"strength", "residual_ms"} <= set(doc):
+        r.fail("signature_residuals", f"must have source, strength and residual_ms (and an optional note), got "
+                                      f"{sorted(doc)}")
+    r.source(doc.get("source"), "signature_residuals")
+    table = doc["residual_ms"]
+    if not isinstance(table, dict):
+        r.fail("signature_residuals.residual_ms", f"must be an object of signature -> ms, got {show(table)}")
+    values = {key: r.check_number(value, f"signature_residuals.residual_ms[{_capped(key)}]", low=-1e5, high=1e5)
+              for key, value in table.items()}
+    strength = r.check_number(doc["strength"], "signature_residuals.strength", high=1e7, positive=True)
+    try:
+        residuals = SignatureResiduals(residual_ms=MappingProxyType(values), strength=strength)
+    except ValueError as exc:
+        raise ProfileError(f"{r.where}: {exc}") from None
+    r.citations[("signature_residuals",)] = Citation(source=doc["source"], note=doc.get("note"))
+    return residuals
+
+
 # ---- provenance -----------------------------------------------------------------------------------------------
 
 def _read_provenance(r: _Reader, doc) -> Provenance:
@@ -760,7 +785,7 @@ def _read_provenance(r: _Reader, doc) -> Provenance:
         for key in ("cross_validation", "training"):
             if key in doc:
                 fields[key] = _metrics(doc.pop(key), f"provenance.{key}")
-        for key in ("sibling_merge", "memory_terms", "network_term"):
+        for key in ("sibling_merge", "memory_terms", "network_term", "signature_residuals"):
             if key in doc:
                 fields[key] = _choice(doc.pop(key), f"provenance.{key}")
         if "power_fit" in doc:

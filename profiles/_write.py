@@ -101,6 +101,12 @@ def profile_document(profile) -> dict:
         document["operating_model"] = profile.operating.name
     if profile.network_term is not None:
         document["network_term"] = _write_network_term(w, profile.network_term)
+    if getattr(profile, "signature_residuals", None) is not None:
+        residuals = profile.signature_residuals
+        cited = w.number(("signature_residuals",), residuals.strength)   # one source for the whole table
+        document["signature_residuals"] = {"source": cited["source"], **({"note": cited["note"]} if "note" in cited
+                                                                        else {}),
+                                           "strength": residuals.strength, "residual_ms": dict(residuals.residual_ms)}
     provenance = _write_provenance(profile.provenance)
     if provenance:
         document["provenance"] = provenance
@@ -250,7 +256,7 @@ def _write_provenance(provenance) -> dict:
         document["date"] = provenance.date
     if provenance.fixed_size_classes is not None:
         document["fixed_size_classes"] = list(provenance.fixed_size_classes)
-    for key in ("sibling_merge", "memory_terms", "network_term", "power_fit", "validation"):
+    for key in ("sibling_merge", "memory_terms", "network_term", "signature_residuals", "power_fit", "validation"):
         if getattr(provenance, key) is not None:
             document[key] = getattr(provenance, key).to_dict()
     for key in ("fitted_input_hw_min", "fitted_input_hw_max"):

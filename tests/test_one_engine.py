@@ -153,6 +153,22 @@ def test_streamed_weights_winograd_and_intervals_agree_everywhere(name, network,
         assert run.latency_ms_trace[1] == pytest.approx(single.total_latency_ms, rel=1e-12)
 
 
+def search_and_thermal_agree(graph, network, mapped, profile, precision, single, path):
+    """A search block (the profile written to ``path``) and a cool sustained run give the estimate's figures."""
+    import json
+
+    path.write_text(json.dumps(profile.to_document()))
+    spec = parse_spec({"models": [network], "platforms": [str(path)], "precisions": [precision],
+                       "objectives": ["min latency_ms"]})
+    space = DesignSpace(spec)
+    mode, freqs = space.points[space.configs[0].platform][0]
+    at_point = edgeperf.estimate(graph, profile, precision=precision, power_mode=mode, freq_mhz=freqs)
+    assert space.block(0, 0).columns["latency_ms"][0] == pytest.approx(at_point.total_latency_ms, rel=1e-12)
+    if profile.thermal is not None:
+        run = simulate_sustained(mapped, profile, precision=precision, inferences=3)
+        assert run.latency_ms_trace[1] == pytest.approx(single.total_latency_ms, rel=1e-12)
+
+
 # The critical-path network term (its factor rests on the graph's longest path at reference clocks): a board with an
 # operating model (jetson-nano), one that hands layers to the host (coral-edgetpu), one with a thermal model and
 # DVFS grid (jetson-tx2), on SqueezeNet, whose fire modules run two convolutions side by side.
@@ -161,8 +177,6 @@ PATH_CASES = ["jetson-nano", "coral-edgetpu", "jetson-tx2", "raspberry-pi-4"]
 
 @pytest.mark.parametrize("name", PATH_CASES)
 def test_a_critical_path_term_is_applied_alike_everywhere(name, edited_profile, tmp_path):
-    import json
-
     def add_term(document):
         document["network_term"] = {"form": "critical_path", "source": next(iter(document["sources"])),
                                     "params": {"parallel": 0.6}}
@@ -177,14 +191,34 @@ def test_a_critical_path_term_is_applied_alike_everywhere(name, edited_profile, 
     for at, _ in grid_agrees(graph, mapped, profile, precision):
         assert at.total_latency_ms == pytest.approx(sum(l.latency_ms for l in at.layers) + at.inference_overhead_ms,
                                                     rel=1e-12)
-    path = tmp_path / f"{name}-path.json"
-    path.write_text(json.dumps(profile.to_document()))
-    spec = parse_spec({"models": [network], "platforms": [str(path)], "precisions": [precision],
-                       "objectives": ["min latency_ms"]})
-    space = DesignSpace(spec)
-    mode, freqs = space.points[space.configs[0].platform][0]
-    at_point = edgeperf.estimate(graph, profile, precision=precision, power_mode=mode, freq_mhz=freqs)
-    assert space.block(0, 0).columns["latency_ms"][0] == pytest.approx(at_point.total_latency_ms, rel=1e-12)
-    if profile.thermal is not None:
-        run = simulate_sustained(mapped, profile, precision=precision, inferences=3)
-        assert run.latency_ms_trace[1] == pytest.approx(single.total_latency_ms, rel=1e-12)
+    search_and_thermal_agree(graph, network, mapped, profile, precision, single, tmp_path / f"{name}-path.json")
+
+
+@pytest.mark.parametrize("name", PATH_CASES)
+def test_per_signature_residuals_are_applied_alike_everywhere(name, edited_profile, tmp_path):
+    """A profile's per-signature residuals (with a critical-path term too): estimate, DVFS grid, search, thermal."""
+    from edgeperf.estimator import layer_signatures
+
+    graph, network = GRAPHS["zoo:squeezenet1_1"], "zoo:squeezenet1_1"
+    plain = load_profile(name)
+    signatures = layer_signatures(map_graph(graph, plain.mapping))
+    table = {signatures[1]: 0.2, signatures[-2]: -0.001}      # a fire module's squeeze and a late layer
+
+    def add_residuals(document):
+        document["signature_residuals"] = {"source": next(iter(document["sources"])), "strength": 1.0,
+                                           "residual_ms": table}
+        document["network_term"] = {"form": "critical_path", "source": next(iter(document["sources"])),
+                                    "params": {"parallel": 0.5}}
+
+    profile = edited_profile(name, add_residuals)
+    precision = profile.default_precision
+    single = edgeperf.estimate(graph, profile, precision=precision)
+    without = edgeperf.estimate(graph, edited_profile(name, lambda d: (add_residuals(d), d.pop("signature_residuals"))),
+                                precision=precision)
+    assert single.total_latency_ms > without.total_latency_ms     # +0.2 ms on every layer of that signature
+    mapped = map_graph(graph, profile.mapping)
+    for at, _ in grid_agrees(graph, mapped, profile, precision):
+        assert at.total_latency_ms == pytest.approx(sum(l.latency_ms for l in at.layers) + at.inference_overhead_ms,
+                                                    rel=1e-12)
+    search_and_thermal_agree(graph, network, mapped, profile, precision, single,
+                             tmp_path / f"{name}-residuals.json")
