@@ -65,6 +65,10 @@ def calibrate(
                   f"{100 * provenance.cross_validation.mape:.1f} %; held-out median |error| "
                   f"{100 * (held_out.median_abs_error if held_out else float('nan')):.1f} %, worst "
                   f"{100 * (held_out.max_abs_error if held_out else float('nan')):.1f} %")
+    contended = provenance.details.get("contended", 0)
+    if contended > result.measurements / 2:
+        screen.print(f"note: {contended} of {result.measurements} measurements ran beside other load (contended): "
+                     "relative costs hold, absolute latencies may be slow; calibrate on an idle machine for those")
 
 
 def sweep(

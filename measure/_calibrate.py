@@ -375,7 +375,13 @@ def _with_calibration_record(profile: Profile, records: list[SweepRecord], repor
                  "max_correction": harness.max_correction, "retries": harness.retries,
                  "disturbed_after_retries": sum(record.disturbed for record in records),
                  "ceilings": CEILING_SOURCE if roofline.get("ceiling_gflops") else "none (not a CPU execution provider)"})
+    contended = sum("contended" in record.flags for record in records)
+    provenance = provenance.with_details(contended=contended)
     quality = profile.quality
+    if contended > len(records) / 2:
+        quality += (f" {contended} of {len(records)} measurements ran beside other load (flag contended, timed by "
+                    "CPU time): the layers' costs relative to each other hold, but absolute latencies carry that "
+                    "load's memory and cache contention; calibrate on an idle machine for absolute figures.")
     if report is not None:
         errors = sorted(abs(r.error) for r in report.rows)
         provenance = replace(provenance, validation=HeldOutErrors(
