@@ -105,7 +105,7 @@ class NchwcLayout:
     ``reorder_out`` maps a layer to the (tensor, shape) of its outputs converted back after it runs;
     ``norm_as_dwconv`` names the batch normalisations of blocked inputs, which run as depthwise convolutions;
     ``padded`` maps a blocked layer whose channels the runtime pads up to whole blocks to the factors
-    (input, output) by which its read and written channels grow (:func:`padding`).
+    (input, output) by which its read and written channels grow (:func:`_grown`).
     """
 
     generic: dict
@@ -151,75 +151,85 @@ def conv_path(layer: Layer, block: int, multiple: int | None = None) -> str | No
 
 def nchwc_layout(layers, nchwc: Nchwc, graph_outputs: set) -> NchwcLayout:
     """Walk ``layers`` (topological order) as onnxruntime's rewrite does: blocked tensors, generic convolutions, reorders."""
-    block = nchwc.block
-    blocked: dict[str, int] = {}          # blocked tensor -> its channels
-    from_conv: set[str] = set()           # blocked tensors a convolution (or its absorbed activation) wrote
-    blocked_reads: dict[str, set] = {}    # blocked tensor -> names of the layers that read it blocked
-    generic: dict[str, str] = {}
-    padded: dict[str, tuple[float, float]] = {}
-    reorder_in: dict[str, list] = {}
-    converted: set[str] = set()           # plain tensors already reordered into the blocked layout
-    shapes: dict[str, tuple] = {}
-
-    def make_blocked(layer: Layer, reads: list[str], channels: int, conv: bool = False,
-                     read_channels: int | None = None) -> None:
-        """``layer`` writes a blocked tensor of ``channels``; it reads ``reads`` blocked (``read_channels``, if
-        reordered into the layout for it, else those of ``reads``; neither: it reads a plain tensor)."""
-        for tensor in reads:
-            blocked_reads.setdefault(tensor, set()).add(layer.name)
-        if read_channels is None and reads:
-            read_channels = blocked[reads[0]]
-        grown = (_grown(read_channels, block, nchwc.multiple) if read_channels else 1.0,
-                 _grown(channels, block, nchwc.multiple))
-        if grown != (1.0, 1.0):
-            padded[layer.name] = grown
-        out = layer.outputs[0]
-        blocked[out] = channels
-        shapes[out] = layer.output_shapes[0]
-        if conv:
-            from_conv.add(out)
-
-    def reorder_input(layer: Layer) -> None:
-        tensor = layer.inputs[0]
-        if tensor not in converted:
-            converted.add(tensor)
-            reorder_in.setdefault(layer.name, []).append((tensor, tuple(layer.input_shapes[0])))
-
+    walk = _Walk(nchwc)
     for layer in layers:
-        if not layer.inputs or not layer.outputs or not layer.output_shapes:
-            continue
-        first = layer.inputs[0]
-        channels = layer.output_shapes[0][1] if len(layer.output_shapes[0]) == 4 else None
-        path = conv_path(layer, block, nchwc.multiple)
-        if path is not None:
-            if path not in ("blocked", "blocked-plain-input"):
-                generic[layer.name] = path
-                continue
-            if path == "blocked" and first not in blocked:
-                reorder_input(layer)
-            make_blocked(layer, [first] if first in blocked and path == "blocked" else [], channels, conv=True,
-                         read_channels=layer.dim("c_in") if path == "blocked" else None)
-        elif layer.op_type in _POOL and len(layer.outputs) == 1 and channels and channels % nchwc.multiple == 0:
-            if first not in blocked:
-                reorder_input(layer)
-            make_blocked(layer, [first] if first in blocked else [], channels, read_channels=channels)
-        elif first not in blocked or len(layer.outputs) != 1:
-            continue
-        elif layer.op_type in _GLOBAL_POOL and channels and channels % nchwc.multiple == 0:
-            make_blocked(layer, [first], channels)
-        elif layer.op_type in _PASS_ALWAYS or (layer.op_type in _PASS_AFTER_CONV and first in from_conv):
-            make_blocked(layer, [first], blocked[first], conv=layer.op_type in _PASS_AFTER_CONV)
-        elif (layer.op_type in _BINARY and len(layer.inputs) > 1 and all(t in blocked for t in layer.inputs)
-              and len({shapes[t] for t in layer.inputs}) == 1):
-            make_blocked(layer, list(layer.inputs), blocked[first])
-        elif (layer.op_type == "Concat" and layer.attr("axis") in (1, -3) and all(t in blocked for t in layer.inputs)
-              and all(blocked[t] % block == 0 for t in layer.inputs)):   # concatenated blocks must be whole
-            make_blocked(layer, list(layer.inputs), sum(blocked[t] for t in layer.inputs))
-    reorder_out = _reorders_out(layers, blocked, blocked_reads, shapes, graph_outputs)
+        if layer.inputs and layer.outputs and layer.output_shapes:
+            walk.step(layer)
+    blocked = walk.blocked
+    reorder_out = _reorders_out(layers, blocked, walk.blocked_reads, walk.shapes, graph_outputs)
     norm_as_dwconv = frozenset(layer.name for layer in layers      # batch normalisations left blocked
                                if layer.op_type == "BatchNormalization" and layer.outputs and layer.outputs[0] in blocked)
-    return NchwcLayout(generic=generic, reorder_in=reorder_in, reorder_out=reorder_out, norm_as_dwconv=norm_as_dwconv,
-                       padded=padded)
+    return NchwcLayout(generic=walk.generic, reorder_in=walk.reorder_in, reorder_out=reorder_out,
+                       norm_as_dwconv=norm_as_dwconv, padded=walk.padded)
+
+
+class _Walk:
+    """The state of onnxruntime's rewrite as it walks a graph: which tensors are blocked, and what that costs."""
+
+    def __init__(self, nchwc: Nchwc):
+        self.nchwc = nchwc
+        self.blocked: dict[str, int] = {}          # blocked tensor -> its channels
+        self.from_conv: set[str] = set()           # blocked tensors a convolution (or its absorbed activation) wrote
+        self.blocked_reads: dict[str, set] = {}    # blocked tensor -> names of the layers that read it blocked
+        self.generic: dict[str, str] = {}
+        self.padded: dict[str, tuple[float, float]] = {}
+        self.reorder_in: dict[str, list] = {}
+        self.converted: set[str] = set()           # plain tensors already reordered into the blocked layout
+        self.shapes: dict[str, tuple] = {}
+
+    def step(self, layer: Layer) -> None:
+        """One layer (with inputs, outputs and output shapes): blocked, generic, or left plain."""
+        nchwc, blocked, first = self.nchwc, self.blocked, layer.inputs[0]
+        channels = layer.output_shapes[0][1] if len(layer.output_shapes[0]) == 4 else None
+        path = conv_path(layer, nchwc.block, nchwc.multiple)
+        if path is not None:
+            if path not in ("blocked", "blocked-plain-input"):
+                self.generic[layer.name] = path
+            elif path == "blocked-plain-input":
+                self.make_blocked(layer, [], channels, conv=True, plain_input=True)
+            else:
+                self.make_blocked(layer, self.read_blocked(layer), channels, conv=True)
+        elif layer.op_type in _POOL and len(layer.outputs) == 1 and channels and channels % nchwc.multiple == 0:
+            self.make_blocked(layer, self.read_blocked(layer), channels)
+        elif first not in blocked or len(layer.outputs) != 1:
+            return
+        elif layer.op_type in _GLOBAL_POOL and channels and channels % nchwc.multiple == 0:
+            self.make_blocked(layer, [first], channels)
+        elif layer.op_type in _PASS_ALWAYS or (layer.op_type in _PASS_AFTER_CONV and first in self.from_conv):
+            self.make_blocked(layer, [first], blocked[first], conv=layer.op_type in _PASS_AFTER_CONV)
+        elif (layer.op_type in _BINARY and len(layer.inputs) > 1 and all(t in blocked for t in layer.inputs)
+              and len({self.shapes[t] for t in layer.inputs}) == 1):
+            self.make_blocked(layer, list(layer.inputs), blocked[first])
+        elif (layer.op_type == "Concat" and layer.attr("axis") in (1, -3) and all(t in blocked for t in layer.inputs)
+              and all(blocked[t] % nchwc.block == 0 for t in layer.inputs)):   # concatenated blocks must be whole
+            self.make_blocked(layer, list(layer.inputs), sum(blocked[t] for t in layer.inputs))
+
+    def read_blocked(self, layer: Layer) -> list[str]:
+        """The input ``layer`` reads blocked (``[first]``), or none after a ``ReorderInput`` converts a plain one."""
+        tensor = layer.inputs[0]
+        if tensor in self.blocked:
+            return [tensor]
+        if tensor not in self.converted:
+            self.converted.add(tensor)
+            self.reorder_in.setdefault(layer.name, []).append((tensor, tuple(layer.input_shapes[0])))
+        return []
+
+    def make_blocked(self, layer: Layer, reads: list[str], channels: int, conv: bool = False,
+                     plain_input: bool = False) -> None:
+        """``layer`` writes a blocked tensor of ``channels``, reading ``reads`` blocked (or its input reordered into
+        the layout; ``plain_input``: a convolution of fewer channels than a block, reading the plain tensor)."""
+        for tensor in reads:
+            self.blocked_reads.setdefault(tensor, set()).add(layer.name)
+        block, multiple = self.nchwc.block, self.nchwc.multiple
+        grown = (1.0 if plain_input else _grown(layer.input_shapes[0][1], block, multiple),
+                 _grown(channels, block, multiple))
+        if grown != (1.0, 1.0):
+            self.padded[layer.name] = grown
+        out = layer.outputs[0]
+        self.blocked[out] = channels
+        self.shapes[out] = layer.output_shapes[0]
+        if conv:
+            self.from_conv.add(out)
 
 
 def _grown(channels: int, block: int, multiple: int) -> float:
