@@ -102,11 +102,7 @@ def profile_document(profile) -> dict:
     if profile.network_term is not None:
         document["network_term"] = _write_network_term(w, profile.network_term)
     if getattr(profile, "signature_residuals", None) is not None:
-        residuals = profile.signature_residuals
-        cited = w.number(("signature_residuals",), residuals.strength)   # one source for the whole table
-        document["signature_residuals"] = {"source": cited["source"], **({"note": cited["note"]} if "note" in cited
-                                                                        else {}),
-                                           "strength": residuals.strength, "residual_ms": dict(residuals.residual_ms)}
+        document["signature_residuals"] = _write_signature_residuals(w, profile.signature_residuals)
     provenance = _write_provenance(profile.provenance)
     if provenance:
         document["provenance"] = provenance
@@ -170,6 +166,14 @@ def _write_network_term(w: _Writer, term) -> dict:
     params = term.params
     cited = w.number(("network_term",), next(iter(params.values())))   # the term's citation (one source for all)
     document = {"form": term.form, "source": cited["source"], "params": params}
+    if "note" in cited:
+        document["note"] = cited["note"]
+    return document
+
+
+def _write_signature_residuals(w: _Writer, residuals) -> dict:
+    cited = w.number(("signature_residuals",), residuals.strength)   # one source for the whole table
+    document = {"source": cited["source"], "strength": residuals.strength, "residual_ms": dict(residuals.residual_ms)}
     if "note" in cited:
         document["note"] = cited["note"]
     return document
