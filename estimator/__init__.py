@@ -45,7 +45,7 @@ from ._energy_parts import EnergyParts, energy_parts
 from ._network_term import NETWORK_TERM_FORMS, NETWORK_TERM_PARAMS, NetworkTerm, network_scale
 from ._signatures import SignatureResiduals, layer_signature, layer_signatures, signature_residual_ms
 from ._critical_path import LayerPaths, critical_share, finish_times, layer_paths, longest_path
-from ._ir import FALLBACK_CLASS, OP_CLASSES, Graph, Layer
+from ._ir import FALLBACK_CLASS, OP_CLASSES, Graph, Layer, class_entry
 from ._load import load_model
 from ._mapping import (NO_FUSION, CopyElision, ExecLayer, FusionRule, MappedGraph, Mapping, Nchwc, Winograd, layer_bytes,
                        map_graph)
@@ -60,7 +60,7 @@ __all__ = [
     "validate_cost_params", "LayerCosts", "clock_scales", "evaluate_parts", "network_totals",
     "Estimate", "LayerEstimate", "OperatingPoint", "choose_precision", "estimate_graph", "estimate_mapped", "inference_overhead",
     "latency_parts",
-    "resolve_operating_point", "OP_CLASSES", "FALLBACK_CLASS", "Nchwc", "Graph", "Layer", "load_model", "NO_FUSION", "ExecLayer",
+    "resolve_operating_point", "OP_CLASSES", "FALLBACK_CLASS", "class_entry", "Nchwc", "Graph", "Layer", "load_model", "NO_FUSION", "ExecLayer",
     "FusionRule", "MappedGraph", "Mapping", "map_graph", "layer_bytes", "CopyElision", "Winograd", "MAX_NODES", "MAX_TENSOR_ELEMENTS",
     "graph_from_model", "load_onnx", "parse_input_shape", "known_ops", "ReferenceCosts",
     "evaluate_layers", "evaluate_points", "reference_costs", "power_scale", "interval_points",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from .._messages import show
 from .._units import BITS_PER_ELEMENT
 
-__all__ = ["Layer", "Graph", "OP_CLASSES", "FALLBACK_CLASS"]
+__all__ = ["Layer", "Graph", "OP_CLASSES", "FALLBACK_CLASS", "class_entry"]
 
 #: The closed set of operator classes; profiles attach cost and power models to these.
 OP_CLASSES: tuple[str, ...] = (
@@ -47,6 +47,18 @@ OP_CLASSES: tuple[str, ...] = (
 #: a convolution off the blocked layout is still a convolution, a layout reorder still moves data.
 FALLBACK_CLASS: dict[str, str] = {"conv_generic": "conv", "gconv_generic": "conv", "dwconv_generic": "dwconv",
                                   "reorder": "data_movement"}
+
+
+def class_entry(table, op_class: str):
+    """``table``'s entry for ``op_class`` (a profile's layer models or active powers): its own, else its fallback
+    class's (:data:`FALLBACK_CLASS`), else ``default``.
+
+    >>> class_entry({"default": 1, "data_movement": 2}, "reorder"), class_entry({"default": 1}, "reorder")
+    (2, 1)
+    """
+    if op_class in table:
+        return table[op_class]
+    return table.get(FALLBACK_CLASS.get(op_class, "default"), table["default"])
 
 
 def _check_shape(field: str, shape: tuple[int, ...]) -> None:

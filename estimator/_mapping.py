@@ -113,6 +113,12 @@ class Mapping:
             if op_class not in OP_CLASSES:
                 raise ValueError(f"mapping.elide: unknown operator class {show(op_class)}; known: {OP_CLASSES}")
 
+    def cited_sources(self) -> set[str]:
+        """The source keys this mapping's rules and rewrites cite (a profile must define each)."""
+        return ({rule.source for rule in self.rules} | {c.source for c in self.copy_elision}
+                | ({self.merge_source, self.fold_source, self.weight_storage_source,
+                    self.nchwc.source if self.nchwc else ""} - {""}))
+
 
 #: Every model layer runs as its own kernel; only shape-only ops vanish.
 NO_FUSION = Mapping()

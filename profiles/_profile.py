@@ -25,8 +25,8 @@ import numpy as np
 
 from .._errors import ProfileError
 from .._messages import show
-from ..estimator import (FALLBACK_CLASS, Mapping, NetworkTerm, ParameterMemory, SignatureResiduals, Uncertainty,
-                         validate_cost_params)
+from ..estimator import (Mapping, NetworkTerm, ParameterMemory, SignatureResiduals, Uncertainty,
+                         class_entry, validate_cost_params)
 from ._operating import OperatingModel
 from ._provenance import Provenance, freeze
 from ._write import profile_document
@@ -84,9 +84,7 @@ class PowerModel:
 
     def active_for(self, op_class: str) -> float:
         """Active power of ``op_class``: its own, else its fallback class's (``FALLBACK_CLASS``), else ``default``."""
-        if op_class in self.active_mw:
-            return float(self.active_mw[op_class])
-        return float(self.active_mw.get(FALLBACK_CLASS.get(op_class, "default"), self.active_mw["default"]))
+        return float(class_entry(self.active_mw, op_class))
 
     @property
     def has_model(self) -> bool:
@@ -262,11 +260,8 @@ class Profile:
         for domain in (self.compute_domain, self.memory_domain):
             if domain not in self.clocks:
                 raise ProfileError(f"{where}: clock domain {show(domain)} is not defined {sorted(self.clocks)}")
-        mapping = self.mapping
         cited = ({c.source for c in self.citations.values()} | {m.source for m in self.layer_models.values()}
-                 | {rule.source for rule in mapping.rules} | {c.source for c in mapping.copy_elision}
-                 | ({mapping.merge_source, mapping.fold_source, mapping.weight_storage_source,
-                     mapping.nchwc.source if mapping.nchwc else ""} - {""}))
+                 | self.mapping.cited_sources())
         unknown = sorted(cited - set(self.sources))
         if unknown:
             raise ProfileError(f"{where}: numbers cite unknown source(s) {unknown}; define them under 'sources'")
@@ -280,9 +275,7 @@ class Profile:
     def layer_model(self, op_class: str) -> LayerModel:
         """The cost model for ``op_class``: its own, else its fallback class's (``FALLBACK_CLASS``: a convolution off
         the runtime's blocked layout uses the convolution's), else the ``default`` entry."""
-        if op_class in self.layer_models:
-            return self.layer_models[op_class]
-        return self.layer_models.get(FALLBACK_CLASS.get(op_class, "default"), self.layer_models["default"])
+        return class_entry(self.layer_models, op_class)
 
     def fallback_host(self) -> "Profile | None":
         """The host CPU's profile that runs what the runtime cannot map (``runtime_support.host_profile``), or None.

@@ -208,10 +208,7 @@ def parse_runtime_mappings(document: dict, *, where: str) -> dict[str, RuntimeMa
         if not isinstance(section, dict):
             r.fail("mapping", "must be an object")
         mapping = _read_mapping(r, section)
-        cited = ({rule.source for rule in mapping.rules} | {c.source for c in mapping.copy_elision}
-                 | {c.source for c in r.citations.values()}
-                 | ({mapping.merge_source, mapping.fold_source, mapping.weight_storage_source,
-                     mapping.nchwc.source if mapping.nchwc else ""} - {""}))
+        cited = mapping.cited_sources() | {c.source for c in r.citations.values()}
         out[name] = RuntimeMapping(name=name, mapping=mapping,
                                    sources=MappingProxyType({k: sources[k] for k in sorted(cited)}),
                                    citations=MappingProxyType(dict(r.citations)))
