@@ -286,23 +286,27 @@ def choose_network_model(variants: list[dict], y: np.ndarray, *, folds: int, see
         kept, signature_record = choose_residuals(fitter, chosen, y, folds, seed, signature_residuals,
                                                   _beats_by_one_se, _factor)
     rows = np.arange(len(y))
-    residual_ms, predicted = None, chosen.predicted
-    if kept is None:
-        w, term, target = fitter.fit(rows, chosen.gamma, chosen.ridge, chosen.strength, chosen.parallel, refine=True)
-    else:
-        w, term, target, values = fitter.fit(rows, chosen.gamma, chosen.ridge, chosen.strength, chosen.parallel,
-                                             refine=True, free=residual_penalty(fitter, rows, kept[0]))
-        residual_ms = {name: float(v) for name, v in zip(fitter.layers.signature_names, values) if v != 0.0}
-        predicted = kept[1]
+    w, term, target, residual_ms = _fit_all(fitter, chosen, kept, rows)
     if chosen.strength is not None:
         # the same variant and term fitted on the data alone: how far did the prior move the coefficients?
         free = best_ridge(fitter, chosen.gamma, chosen.parallel)
         prior_record["lean"] = _lean(w, fitter.fit(rows, chosen.gamma, free.ridge, None, chosen.parallel,
                                                    refine=True)[0], target, fitter.x)
     return NetworkChoice(variant=chosen.variant, w=w, ridge=chosen.ridge, strength=chosen.strength, term=term,
-                         predicted_cv=predicted, term_record=term_record, prior_record=prior_record,
+                         predicted_cv=chosen.predicted if kept is None else kept[1], term_record=term_record,
+                         prior_record=prior_record,
                          residual_ms=residual_ms, residual_strength=kept[0] if kept else None,
                          signature_record=signature_record)
+
+
+def _fit_all(fitter, chosen, kept, rows):
+    """The chosen configuration fitted on ``rows`` (all networks), with the per-signature residuals ``kept``
+    (``(strength, cross-validated predictions)``) or without: ``(w, term, prior target, signature -> ms or None)``."""
+    if kept is None:
+        return (*fitter.fit(rows, chosen.gamma, chosen.ridge, chosen.strength, chosen.parallel, refine=True), None)
+    w, term, target, values = fitter.fit(rows, chosen.gamma, chosen.ridge, chosen.strength, chosen.parallel,
+                                         refine=True, free=residual_penalty(fitter, rows, kept[0]))
+    return w, term, target, {name: float(v) for name, v in zip(fitter.layers.signature_names, values) if v != 0.0}
 
 
 def _with_term(fitters, plain, gammas, forms, network_term, y, best_ridge, simplest):
